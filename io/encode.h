@@ -1,0 +1,73 @@
+/*
+ * encode.h — DNA letters ↔ token ids, reverse complement, and audio samples ↔ 8/16-bit codes.
+ *
+ * DNA rule (documented in README "Encodings"):
+ *   A C G T            → 0 1 2 3   (either case; lower case = soft-masked, same token unless
+ *                                   DNA_SOFTMASK_AS_N asks to hide masked bases)
+ *   U                  → 3 (T)     (RNA input)
+ *   N and the IUPAC ambiguity codes R Y S W K M B D H V → 4 (N)
+ *   anything else      → never reaches the encoder: seq_reader_next() rejects it with the
+ *                        file, record and position (dna_find_invalid() is that check).
+ * Complement of token t < 4 is 3 - t; N stays N.
+ *
+ * Audio: samples are floats in [-1, 1] (values outside are clipped).
+ *   µ-law, 8 bit (ITU-T G.711 curve with µ = 255, continuous form): code 0..255, 128 ≈ 0.
+ *   linear, 8 or 16 bit: code = round((x + 1) / 2 · (2^bits − 1)), decoded to the code's
+ *   centre value; 0 ↔ -1.0, 2^bits−1 ↔ +1.0.
+ */
+#ifndef LS_ENCODE_H
+#define LS_ENCODE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    DNA_A = 0,
+    DNA_C = 1,
+    DNA_G = 2,
+    DNA_T = 3,
+    DNA_N = 4,
+    DNA_VOCAB = 5,
+};
+
+typedef enum {
+    DNA_SOFTMASK_UPPER = 0, /* lower-case bases encode like upper-case (default) */
+    DNA_SOFTMASK_AS_N  = 1, /* lower-case bases encode as N */
+} DnaSoftmask;
+
+/** Index of the first byte that is not an IUPAC nucleotide letter (either case), or -1. */
+int64_t dna_find_invalid(const char *seq, int64_t n);
+
+/** Letters → tokens by the rule above. @p dst may equal (uint8_t *)src (in place). */
+void dna_encode(uint8_t *dst, const char *src, int64_t n, DnaSoftmask softmask);
+
+/** Tokens → upper-case letters "ACGTN". */
+void dna_decode(char *dst, const uint8_t *tokens, int64_t n);
+
+/** Reverse complement of tokens; in place when dst == src. */
+void dna_reverse_complement(uint8_t *dst, const uint8_t *src, int64_t n);
+
+/** Reverse complement of IUPAC letters, case kept (R↔Y, K↔M, B↔V, D↔H, S, W, N fixed). */
+void dna_reverse_complement_letters(char *dst, const char *src, int64_t n);
+
+/** Count of each token (counts[DNA_VOCAB]), for GC and N fractions. */
+void dna_count(const uint8_t *tokens, int64_t n, int64_t counts[DNA_VOCAB]);
+
+uint8_t mulaw_encode(float x);
+float   mulaw_decode(uint8_t code);
+void    mulaw_encode_array(uint8_t *dst, const float *src, int64_t n);
+void    mulaw_decode_array(float *dst, const uint8_t *src, int64_t n);
+
+/** Linear quantisation to @p bits (8 or 16) bits; code in [0, 2^bits). */
+uint16_t linear_encode(float x, int bits);
+float    linear_decode(uint16_t code, int bits);
+void     linear_encode_array(uint16_t *dst, const float *src, int64_t n, int bits);
+void     linear_decode_array(float *dst, const uint16_t *src, int64_t n, int bits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

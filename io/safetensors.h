@@ -1,0 +1,126 @@
+/*
+ * safetensors.h — checkpoint files in the safetensors format, read and written.
+ *
+ * Layout (the format's spec): 8-byte little-endian header length n, n bytes of JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}}, then the packed tensor bytes, offsets
+ * relative to the start of the data section. Files we write load in Python's `safetensors`
+ * as they are: tensors in the order added, packed without holes, header padded with spaces
+ * to a multiple of 8 bytes.
+ *
+ * The reader validates everything before any tensor is trusted: header length <= 100 MB and
+ * inside the file, JSON parses (cJSON), every entry well-formed, no duplicate names, known
+ * dtypes, end - begin == numel * dtype size, offsets inside the data section, contiguous and
+ * not overlapping, covering the data section exactly. Each failure names the file and the
+ * tensor (or the byte offset).
+ */
+#ifndef LS_SAFETENSORS_H
+#define LS_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ST_F64 = 0,
+    ST_F32,
+    ST_F16,
+    ST_BF16,
+    ST_I64,
+    ST_I32,
+    ST_I16,
+    ST_I8,
+    ST_U8,
+    ST_BOOL,
+    ST_DTYPE_COUNT,
+} StDtype;
+
+#define ST_MAX_DIMS 8
+
+typedef struct {
+    const char *name;
+    StDtype     dtype;
+    int         ndim;
+    int64_t     shape[ST_MAX_DIMS];
+    int64_t     numel;
+    uint64_t    offset;    /* byte offset from the start of the data section */
+    uint64_t    nbytes;
+} StTensor;
+
+/** "F32", "BF16", … */
+const char *st_dtype_name(StDtype dtype);
+/** Bytes per element. */
+size_t st_dtype_size(StDtype dtype);
+/** Parse a dtype name. @return 0, or LS_ERR_FORMAT. */
+int st_dtype_parse(const char *name, StDtype *dtype) LS_RESULT_USED;
+
+float    st_bf16_to_f32(uint16_t h);
+uint16_t st_f32_to_bf16(float f);   /* round to nearest even; NaN stays NaN */
+float    st_f16_to_f32(uint16_t h);
+uint16_t st_f32_to_f16(float f);    /* round to nearest even; overflow → inf */
+
+// ---------------------------------------------------------------------------- reader
+
+typedef struct StFile StFile;
+
+/**
+ * Open and validate @p path. @return 0 and *out; LS_ERR_IO or LS_ERR_FORMAT (message names
+ * the file and the tensor or offset). Free with st_close().
+ */
+int st_open(StFile **out, const char *path) LS_RESULT_USED;
+
+int64_t         st_count(const StFile *file);
+/** Tensors in file order (ascending offset). */
+const StTensor *st_tensor(const StFile *file, int64_t i);
+/** Tensor by name, or NULL. */
+const StTensor *st_find(const StFile *file, const char *name);
+
+/** Raw bytes of @p tensor into @p dst (@p dst_bytes must equal tensor->nbytes). */
+int st_read(StFile *file, const StTensor *tensor, void *dst, size_t dst_bytes) LS_RESULT_USED;
+
+/** Elements of an F32, F16 or BF16 tensor converted to float; @p n must equal numel. */
+int st_read_f32(StFile *file, const StTensor *tensor, float *dst, int64_t n) LS_RESULT_USED;
+
+int64_t     st_metadata_count(const StFile *file);
+const char *st_metadata_key(const StFile *file, int64_t i);
+const char *st_metadata_value(const StFile *file, int64_t i);
+/** Metadata value for @p key, or NULL. */
+const char *st_metadata_get(const StFile *file, const char *key);
+
+/** Close; NULL is a no-op. */
+void st_close(StFile *file);
+
+// ---------------------------------------------------------------------------- writer
+
+typedef struct StWriter StWriter;
+
+/** Start an empty file description. Free with st_writer_free(). */
+int st_writer_init(StWriter **out) LS_RESULT_USED;
+
+/**
+ * Add a tensor. @p data is not copied: it must stay valid until st_writer_save() returns.
+ * @return 0, LS_ERR_USAGE (duplicate or empty name, ndim > ST_MAX_DIMS, negative dim).
+ */
+int st_writer_add(StWriter *writer, const char *name, StDtype dtype, int ndim,
+                  const int64_t *shape, const void *data) LS_RESULT_USED;
+
+/** Set a metadata string (replaces an earlier value of the same key). */
+int st_writer_set_metadata(StWriter *writer, const char *key, const char *value) LS_RESULT_USED;
+
+/**
+ * Write "<path>.tmp", fflush + fsync, rename over @p path. On failure the temporary is
+ * removed and @p path is untouched. @return 0 or LS_ERR_IO.
+ */
+int st_writer_save(StWriter *writer, const char *path) LS_RESULT_USED;
+
+void st_writer_free(StWriter *writer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,104 @@
+/*
+ * seq.h — streaming reader for DNA records on htslib: FASTA and FASTQ (plain, gzip, bgzip),
+ * SAM, BAM and CRAM, from a path or "-" (stdin), whole files or a samtools-style region.
+ *
+ * One SeqReader yields one SeqRecord at a time and reuses its buffers, so a 250-Mb chromosome
+ * is held once and never copied twice. Every base byte is checked while reading: a record
+ * that holds anything but IUPAC letters (either case) is an error naming the file, the record
+ * and the 1-based base position, so encoders downstream cannot meet a bad byte.
+ *
+ * Regions ("chr2", "chr2:1000-2000", "chr2:1,000-2,000", 1-based inclusive as in samtools)
+ * need an index: .fai (+ .gzi for bgzip) for FASTA, .bai/.csi/.crai for SAM/BAM/CRAM.
+ * The reader never writes an index: a missing one is an error that says which command builds
+ * it. A region on FASTA yields one record named "chr2:1000-2000"; on alignments it yields the
+ * reads overlapping it.
+ *
+ * Reads from alignment files come back in their original orientation (reverse-strand reads,
+ * flag 0x10, are reverse-complemented, qualities reversed), as `samtools fastq` does.
+ */
+#ifndef LS_SEQ_H
+#define LS_SEQ_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SEQ_FORMAT_UNKNOWN = 0,
+    SEQ_FORMAT_FASTA,
+    SEQ_FORMAT_FASTQ,
+    SEQ_FORMAT_SAM,
+    SEQ_FORMAT_BAM,
+    SEQ_FORMAT_CRAM,
+} SeqFormat;
+
+typedef enum {
+    SEQ_COMPRESSION_NONE = 0,
+    SEQ_COMPRESSION_GZIP,  /* plain gzip: streams, no random access */
+    SEQ_COMPRESSION_BGZF,  /* blocked gzip: random access with .gzi */
+} SeqCompression;
+
+typedef struct {
+    const char *region;      /* NULL: whole file */
+    int         min_mapq;    /* alignments: skip MAPQ below this (0: keep all) */
+    uint32_t    require_flags; /* alignments: keep only records with all these flags (-f) */
+    uint32_t    exclude_flags; /* alignments: drop records with any of these (-F) */
+    const char *reference;   /* CRAM reference FASTA; NULL: header M5/UR or REF_PATH */
+} SeqReaderOptions;
+
+/** Defaults: whole file, no MAPQ filter, exclude secondary and supplementary (0x900). */
+void seq_reader_options_default(SeqReaderOptions *opt);
+
+typedef struct {
+    char   *name;      /* NUL-terminated record name (FASTA/FASTQ: up to first whitespace) */
+    char   *seq;       /* bases as letters from the file, NUL-terminated; len of them */
+    char   *qual;      /* FASTQ/alignments: phred+33, len bytes, NUL-terminated; else NULL */
+    int64_t len;       /* number of bases */
+    int64_t index;     /* 0-based record number among records yielded by this reader */
+    /* buffer capacities, owned by the reader's record; do not touch */
+    size_t  name_cap, seq_cap, qual_cap;
+} SeqRecord;
+
+typedef struct SeqReader SeqReader;
+
+/**
+ * Open @p path ("-" for stdin) and detect its format.
+ * @param opt  may be NULL for defaults.
+ * @return 0 and *out; LS_ERR_IO (missing file, directory, unreadable), LS_ERR_FORMAT (not a
+ *         sequence file, truncated header), LS_ERR_NOT_FOUND (unknown region name),
+ *         LS_ERR_UNSUPPORTED (region without an index). Free with seq_reader_close().
+ */
+int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) LS_RESULT_USED;
+
+/**
+ * Read the next record into @p rec (initialise it with `SeqRecord rec = {0};`).
+ * @return >= 0 (the record's index), -1 at end of input, < -1 an LS_ERR_* code with a message
+ *         "<file>:<where>: <what>" (where = line number for FASTA/FASTQ text, record name and
+ *         base position for bad bases, record number for alignments).
+ */
+int64_t seq_reader_next(SeqReader *reader, SeqRecord *rec) LS_RESULT_USED;
+
+SeqFormat      seq_reader_format(const SeqReader *reader);
+SeqCompression seq_reader_compression(const SeqReader *reader);
+const char    *seq_reader_path(const SeqReader *reader);
+
+/** "FASTA", "FASTQ", "SAM", "BAM", "CRAM", "unknown". */
+const char *seq_format_name(SeqFormat format);
+/** "plain", "gzip", "bgzip". */
+const char *seq_compression_name(SeqCompression compression);
+
+/** Close the file and free the reader; NULL is a no-op. */
+void seq_reader_close(SeqReader *reader);
+
+/** Free a record's buffers (the reader does not own them); NULL is a no-op. */
+void seq_record_free(SeqRecord *rec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

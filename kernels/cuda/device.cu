@@ -1,0 +1,80 @@
+/*
+ * device.cu — CUDA runtime services of device.h: device count and description, checked
+ * allocation with an out-of-memory message a user can act on, build information.
+ * Counterpart: kernels/cuda_none.c (same symbols, CPU-only build). Tested on the GPU machine
+ * by tests/gpu/test_gpu.c (`make test-gpu`).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/device.h"
+
+extern "C" {
+
+int cuda_sync_after_launch(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *env = getenv("LS_CUDA_SYNC");
+        cached = env && env[0] == '1';
+    }
+    return cached;
+}
+
+int device_cuda_built(void) { return 1; }
+
+int device_cuda_count(int *count) {
+    int status = 0;
+    *count = 0;
+    CUDA_RT(cudaGetDeviceCount(count));
+fail:
+    return status;
+}
+
+int device_cuda_describe(int ordinal, char *buf, size_t size) {
+    int status = 0;
+    cudaDeviceProp prop;
+    CUDA_RT(cudaSetDevice(ordinal));
+    CUDA_RT(cudaGetDeviceProperties(&prop, ordinal));
+    snprintf(buf, size, "%s, sm_%d%d, %d SMs, %.1f GiB", prop.name, prop.major, prop.minor,
+             prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024 * 1024));
+fail:
+    return status;
+}
+
+int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
+    int status = 0;
+    *ptr = NULL;
+    cudaError_t result = cudaMalloc(ptr, bytes);
+    if (result == cudaErrorMemoryAllocation) {
+        cudaGetLastError(); /* clear the sticky-free error so later calls are not poisoned */
+        size_t free_bytes = 0, total_bytes = 0;
+        cudaMemGetInfo(&free_bytes, &total_bytes);
+        int device = -1;
+        cudaGetDevice(&device);
+        return ls_error(LS_ERR_CUDA_OOM,
+                        "cuda:%d: out of GPU memory: needed %.2f GiB more, %.2f GiB free of "
+                        "%.2f GiB; %s",
+                        device, bytes / 1073741824.0, free_bytes / 1073741824.0,
+                        total_bytes / 1073741824.0, lower_hint ? lower_hint : "use smaller inputs");
+    }
+    CUDA_RT(result);
+fail:
+    return status;
+}
+
+void device_cuda_free(void *ptr) {
+    if (ptr) cudaFree(ptr);
+}
+
+const char *device_build_info(void) {
+    static char info[128];
+    int runtime = 0;
+    if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) runtime = CUDART_VERSION;
+    snprintf(info, sizeof info, "CUDA runtime %d.%d, built for %s", runtime / 1000,
+             (runtime % 1000) / 10, LS_CUDA_ARCH_NAME);
+    return info;
+}
+
+} /* extern "C" */

@@ -1,0 +1,30 @@
+/*
+ * cuda_none.c — the `_cuda` symbols of a build without nvcc (or with CUDA=0). Each returns
+ * LS_ERR_NO_CUDA so `--device cuda` fails with one clear line instead of a link error.
+ * Must declare exactly what the kernels/cuda .cu files define.
+ */
+#include "kernels/device.h"
+
+static int no_cuda(void) {
+    return ls_error(LS_ERR_NO_CUDA, "--device cuda: this longscan was built without CUDA "
+                                    "(rebuild with nvcc on PATH, without CUDA=0)");
+}
+
+int device_cuda_built(void) { return 0; }
+int device_cuda_count(int *count) {
+    *count = 0;
+    return no_cuda();
+}
+int device_cuda_describe(int ordinal, char *buf, size_t size) {
+    (void)ordinal;
+    if (size) buf[0] = '\0';
+    return no_cuda();
+}
+int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
+    (void)bytes;
+    (void)lower_hint;
+    *ptr = NULL;
+    return no_cuda();
+}
+void device_cuda_free(void *ptr) { (void)ptr; }
+const char *device_build_info(void) { return "CPU only (built without CUDA)"; }

@@ -1,0 +1,64 @@
+/*
+ * device.h — which backend runs the kernels, and the CUDA runtime services the CLI needs
+ * before any op runs (device count and names, checked allocation, build information).
+ *
+ * Every `_cuda` symbol exists in every build: the kernels/cuda .cu files define them when nvcc was
+ * found, and kernels/cuda_none.c defines them to return LS_ERR_NO_CUDA otherwise, so code
+ * above kernels/ never needs an #ifdef.
+ */
+#ifndef LS_DEVICE_H
+#define LS_DEVICE_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    DEVICE_CPU  = 0,
+    DEVICE_CUDA = 1,
+} DeviceKind;
+
+typedef struct {
+    DeviceKind kind;
+    int ordinal; /* CUDA device index; 0 for the CPU */
+} Device;
+
+/**
+ * Parse "cpu", "cuda" or "cuda:N" into @p out.
+ * @return 0, or LS_ERR_USAGE (message names the bad value).
+ */
+int device_parse(const char *text, Device *out) LS_RESULT_USED;
+
+/** 1 when this binary was built with the CUDA objects, 0 otherwise. */
+int device_cuda_built(void);
+
+/**
+ * Number of CUDA devices visible. @return 0 and *count, LS_ERR_NO_CUDA in a CPU-only
+ * build, LS_ERR_CUDA when the runtime or driver fails (message says which call and why).
+ */
+int device_cuda_count(int *count) LS_RESULT_USED;
+
+/** Make @p ordinal current and describe it ("NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB"). */
+int device_cuda_describe(int ordinal, char *buf, size_t size) LS_RESULT_USED;
+
+/**
+ * cudaMalloc with a user-facing failure: on out-of-memory the message gives the bytes asked
+ * for, the bytes free and @p lower_hint (e.g. "lower --seq-len or --batch").
+ * @return 0, LS_ERR_CUDA_OOM, LS_ERR_CUDA or LS_ERR_NO_CUDA. Free with device_cuda_free().
+ */
+int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) LS_RESULT_USED;
+
+/** cudaFree; NULL is a no-op. */
+void device_cuda_free(void *ptr);
+
+/** "CUDA runtime 13.0, built for sm_90 (+PTX)" or "CPU only". */
+const char *device_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

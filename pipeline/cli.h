@@ -1,0 +1,109 @@
+/*
+ * cli.h — what every subcommand shares: the common options (one macro, one parser), number
+ * parsing with range checks, the single error line, and output files that appear only whole.
+ */
+#ifndef LS_CLI_H
+#define LS_CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "kernels/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LONGSCAN_VERSION "0.1.0"
+
+/* Exit statuses: 0 ok, 1 failure (bad input, I/O, …), 2 usage error or a command that is not
+ * available yet. */
+enum { EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+    Device      device;
+    int         threads;    /* 0: OpenMP default */
+    uint64_t    seed;
+    const char *output;     /* NULL or "-": stdout */
+    int         verbosity;  /* 0 errors .. 3 debug */
+} CommonOptions;
+
+/* getopt_long codes of the common long-only options. */
+enum {
+    CLI_OPT_DEVICE = 0x1000,
+    CLI_OPT_THREADS,
+    CLI_OPT_SEED,
+    CLI_OPT_VERBOSITY,
+    CLI_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own long-only options from here */
+};
+
+/* Put in each subcommand's `static const struct option` table. */
+#define CLI_COMMON_LONG_OPTIONS                                                                \
+    {"device", required_argument, NULL, CLI_OPT_DEVICE},                                       \
+    {"threads", required_argument, NULL, CLI_OPT_THREADS},                                     \
+    {"seed", required_argument, NULL, CLI_OPT_SEED},                                           \
+    {"verbosity", required_argument, NULL, CLI_OPT_VERBOSITY},                                 \
+    {"output", required_argument, NULL, 'o'},                                                  \
+    {"help", no_argument, NULL, 'h'}
+
+/* Help text lines for the common options, for each usage(). */
+#define CLI_COMMON_HELP                                                                        \
+    "  -o, --output FILE      write results to FILE instead of stdout ('-' = stdout)\n"       \
+    "      --device DEV       cpu, cuda or cuda:N (default cpu)\n"                             \
+    "      --threads N        CPU threads (default: all cores)\n"                              \
+    "      --seed N           random seed (default 1)\n"                                       \
+    "      --verbosity N      0 errors only, 1 warnings (default), 2 info, 3 debug\n"          \
+    "  -h, --help             show this help and exit\n"
+
+void cli_common_default(CommonOptions *common);
+
+/**
+ * Handle one getopt_long result if it is a common option.
+ * @return 1 handled, 0 not a common option, LS_ERR_USAGE on a bad value (message set).
+ */
+int cli_common_parse(int opt, const char *arg, CommonOptions *common) LS_RESULT_USED;
+
+/** Apply threads and verbosity (call once after parsing). */
+void cli_common_apply(const CommonOptions *common);
+
+/** strtoll with full-string and range checks; message names @p option. */
+int cli_parse_int64(const char *option, const char *text, int64_t min, int64_t max,
+                    int64_t *out) LS_RESULT_USED;
+int cli_parse_int(const char *option, const char *text, int min, int max, int *out) LS_RESULT_USED;
+int cli_parse_double(const char *option, const char *text, double min, double max,
+                     double *out) LS_RESULT_USED;
+
+/**
+ * Print the one error line "longscan <sub>: <message>" after flushing stdout.
+ * @return the exit status for @p code (2 for usage / not-ready, 1 otherwise).
+ */
+int cli_fail(const char *sub, int code);
+
+/** For getopt's '?' and stray arguments: "longscan <sub>: <message>; see --help", returns 2. */
+int cli_usage_error(const char *sub, const char *fmt, ...) LS_PRINTF(2, 3);
+
+/**
+ * An output stream that replaces its target only when complete: a regular file is written to
+ * "<path>.tmp" and renamed by cli_output_commit(); stdout (NULL or "-") is used directly.
+ */
+typedef struct {
+    FILE *fp;
+    char *path;      /* NULL for stdout */
+    char *tmp_path;
+} OutputFile;
+
+int  cli_output_open(OutputFile *out, const char *path) LS_RESULT_USED;
+/** Flush, fsync, close and rename into place. @return 0 or LS_ERR_IO. */
+int  cli_output_commit(OutputFile *out) LS_RESULT_USED;
+/** Close and remove the temporary; the target is untouched. Safe after commit or on zeroed. */
+void cli_output_abort(OutputFile *out);
+
+/** 1 if stderr is a terminal (progress bars only then). */
+int cli_stderr_is_tty(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
