@@ -17,7 +17,8 @@ SAN       ?= 0
 JOBS      ?= 2
 PYTHON    ?= python3
 CFLAGS    ?= -O2 -g
-WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter
+WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter \
+             -Wno-format-truncation
 PACKAGES   = pkg-config libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
              libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix
 PKGS       = htslib sndfile samplerate libcjson openblas
@@ -72,6 +73,8 @@ CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -
 endif
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 TOOL_SRC  = $(wildcard tools/*.c)
 TOOL_BIN  = $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 GPU_TEST_SRC = $(wildcard tests/gpu/*.c)
@@ -133,6 +136,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblongscan.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) -lcmocka $(CUDA_LIBS)
 
+# Test-only programs (fixture writers, dumpers used by tests/py and tests/cli).
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(BUILD)/liblongscan.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
+
 $(BUILD)/tools/%: tools/%.c $(BUILD)/liblongscan.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
@@ -150,7 +158,7 @@ test check: deps
 	@$(MAKE) --no-print-directory test-run
 
 TEST_PROGRAMS = $(UNIT_BIN) $(wildcard tests/cli/test_*.sh) $(wildcard tests/py/test_*.py)
-test-run: $(BUILD)/longscan $(UNIT_BIN) $(TOOL_BIN) $(PYDEPS_STAMP)
+test-run: $(BUILD)/longscan $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN) $(PYDEPS_STAMP)
 	@LONGSCAN=$(CURDIR)/$(BUILD)/longscan LS_BUILD=$(CURDIR)/$(BUILD) LS_SAN=$(SAN) \
 	    prove --exec '' -j$(JOBS) $(TEST_PROGRAMS)
 
