@@ -1,3 +1,172 @@
-/* bench.c — placeholder while the lead writes it (replaced in the next commit). */
+/*
+ * bench.c — `longscan bench`: speed measurements (never part of the tests).
+ *
+ *   longscan bench io FILE...   read + encode throughput of the input path, one core:
+ *                               sequences → tokens (bases/s), audio → mono floats (samples/s).
+ *
+ * Model and kernel benchmarks join this command with the model issue. bench/io.sh runs the
+ * I/O benchmark over ../shared/data and records commit and machine with the numbers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io/audio.h"
+#include "io/detect.h"
+#include "io/encode.h"
+#include "io/seq.h"
+#include "pipeline/cli.h"
 #include "pipeline/commands.h"
-int main_bench(int argc, char **argv) { return command_not_ready("bench", "longscan bench\n", "issue 2", argc, argv); }
+
+enum { OPT_REPEAT = CLI_OPT_FIRST_COMMAND_OPTION };
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+"Usage: longscan bench io [options] FILE...\n"
+"\n"
+"Measure how fast longscan turns files into model input, on one core:\n"
+"  sequence files: read, validate and encode every base to tokens (reported in bases/s and\n"
+"                  MB/s of bases, 1 base = 1 byte);\n"
+"  audio files:    decode and mix down to mono float samples (reported in samples/s).\n"
+"Each file is processed --repeat times; the best wall-clock time is reported, as TSV:\n"
+"  file  kind  units  count  best_seconds  million_units_per_s  MB_per_s\n"
+"\n"
+"Options:\n"
+"      --repeat N         passes per file, best one reported (default 3)\n"
+CLI_COMMON_HELP
+"\n"
+"Model and kernel benchmarks ('bench scan', 'bench model') arrive with issue 3.\n");
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One pass over a sequence file: bases read and encoded; *checksum keeps the work alive. */
+static int bench_seq_pass(const char *path, int64_t *count, uint64_t *checksum) {
+    SeqReader *reader = NULL;
+    SeqRecord rec = {0};
+    int status = seq_reader_open(&reader, path, NULL);
+    if (status < 0) return status;
+    int64_t got;
+    *count = 0;
+    while ((got = seq_reader_next(reader, &rec)) >= 0) {
+        uint8_t *tokens = (uint8_t *)rec.seq;
+        dna_encode(tokens, rec.seq, rec.len, DNA_SOFTMASK_UPPER);
+        *count += rec.len;
+        if (rec.len > 0) *checksum += tokens[rec.len / 2];
+    }
+    if (got < -1) status = (int)got;
+    seq_record_free(&rec);
+    seq_reader_close(reader);
+    return status;
+}
+
+static int bench_audio_pass(const char *path, int64_t *count, uint64_t *checksum) {
+    enum { BLOCK_FRAMES = 1 << 16 };
+    AudioReader *reader = NULL;
+    float *block = malloc(BLOCK_FRAMES * sizeof *block);
+    if (!block) return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+    int status = audio_reader_open(&reader, path);
+    if (status < 0) goto fail;
+    int64_t got;
+    *count = 0;
+    while ((got = audio_reader_read_mono(reader, block, BLOCK_FRAMES)) > 0) {
+        *count += got;
+        *checksum += (uint64_t)(fabsf(block[got / 2]) * 1000.0f);
+    }
+    if (got < 0) status = (int)got;
+fail:
+    audio_reader_close(reader);
+    free(block);
+    return status;
+}
+
+static int bench_io(int argc, char **argv) {
+    static const struct option long_options[] = {
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        CLI_COMMON_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    CommonOptions common;
+    cli_common_default(&common);
+    int repeat = 3, c, status;
+    OutputFile out = {0};
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
+        status = cli_common_parse(c, optarg, &common);
+        if (status < 0) return cli_fail("bench", status);
+        if (status == 1) continue;
+        switch (c) {
+        case 'h': usage(stdout); return EXIT_OK;
+        case OPT_REPEAT:
+            status = cli_parse_int("--repeat", optarg, 1, 1000, &repeat);
+            if (status < 0) return cli_fail("bench", status);
+            break;
+        default:
+            return cli_usage_error("bench", "unknown or incomplete option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return cli_usage_error("bench", "bench io: no input files");
+    cli_common_apply(&common);
+    status = cli_output_open(&out, common.output);
+    if (status < 0) return cli_fail("bench", status);
+    fputs("#file\tkind\tunits\tcount\tbest_seconds\tmillion_units_per_s\tMB_per_s\n", out.fp);
+    uint64_t checksum = 0;
+    for (int i = optind; i < argc; i++) {
+        InputKind kind;
+        status = input_detect(argv[i], &kind);
+        if (status < 0) goto fail;
+        if (kind == INPUT_KIND_CHECKPOINT) {
+            status = ls_error(LS_ERR_USAGE, "%s: bench io reads sequence and audio files",
+                              argv[i]);
+            goto fail;
+        }
+        double best = INFINITY;
+        int64_t count = 0;
+        for (int r = 0; r < repeat; r++) {
+            double start = now_seconds();
+            status = kind == INPUT_KIND_AUDIO ? bench_audio_pass(argv[i], &count, &checksum)
+                                              : bench_seq_pass(argv[i], &count, &checksum);
+            if (status < 0) goto fail;
+            double elapsed = now_seconds() - start;
+            if (elapsed < best) best = elapsed;
+        }
+        int audio = kind == INPUT_KIND_AUDIO;
+        double rate = (double)count / best;
+        fprintf(out.fp, "%s\t%s\t%s\t%lld\t%.4f\t%.1f\t%s", argv[i], input_kind_name(kind),
+                audio ? "samples" : "bases", (long long)count, best, rate / 1e6,
+                audio ? "." : "");
+        if (!audio) fprintf(out.fp, "%.1f", rate / 1e6);
+        fputc('\n', out.fp);
+        fflush(out.fp);
+    }
+    (void)checksum;
+    status = cli_output_commit(&out);
+    if (status < 0) return cli_fail("bench", status);
+    return EXIT_OK;
+fail:
+    cli_output_abort(&out);
+    return cli_fail("bench", status);
+}
+
+int main_bench(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (argc < 2) return cli_usage_error("bench", "which benchmark? 'io' (see --help)");
+    if (strcmp(argv[1], "io") == 0) return bench_io(argc - 1, argv + 1);
+    if (strcmp(argv[1], "scan") == 0 || strcmp(argv[1], "model") == 0) {
+        ls_error(LS_ERR_NOT_READY, "not available yet: 'bench %s' arrives with issue 3 "
+                                   "(models and training)", argv[1]);
+        return cli_fail("bench", LS_ERR_NOT_READY);
+    }
+    return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
+}

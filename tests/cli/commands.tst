@@ -1,0 +1,30 @@
+# the command table, help and version — see test_cli.sh for the format
+P 0 ^Usage:[[:space:]]longscan[[:space:]]<command>  $LONGSCAN --help
+P 0 ^longscan[[:space:]][0-9]+\.[0-9]+\.[0-9]+$     $LONGSCAN --version
+P 0 ^backend:                                        $LONGSCAN --version
+P 0 Usage:[[:space:]]longscan[[:space:]]train        $LONGSCAN train --help
+P 0 Usage:[[:space:]]longscan[[:space:]]eval         $LONGSCAN eval --help
+P 0 Usage:[[:space:]]longscan[[:space:]]predict      $LONGSCAN predict --help
+P 0 Usage:[[:space:]]longscan[[:space:]]embed        $LONGSCAN embed --help
+P 0 Usage:[[:space:]]longscan[[:space:]]score        $LONGSCAN score --help
+P 0 Usage:[[:space:]]longscan[[:space:]]generate     $LONGSCAN generate --help
+P 0 Usage:[[:space:]]longscan[[:space:]]bench        $LONGSCAN bench --help
+P 0 Usage:[[:space:]]longscan[[:space:]]train        $LONGSCAN help train
+P 0 ^#file[[:space:]]kind[[:space:]]units            $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz $EX/audio/morning_coffee_5s.wav
+P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]25000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz
+P 0 morning_coffee_5s.wav[[:space:]]audio[[:space:]]samples[[:space:]]40000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/audio/morning_coffee_5s.wav
+# commands whose issue has not landed say so, exit 2
+N 2 train.*issue[[:space:]]3                         $LONGSCAN train --data x
+N 2 eval.*issue[[:space:]]3                          $LONGSCAN eval -m x
+N 2 predict.*issue[[:space:]]3                       $LONGSCAN predict -m x y
+N 2 embed.*issue[[:space:]]3                         $LONGSCAN embed -m x y
+N 2 score.*issue[[:space:]]3                         $LONGSCAN score -m x y
+N 2 generate.*issue[[:space:]]3                      $LONGSCAN generate -m x
+N 2 bench.*issue[[:space:]]3                         $LONGSCAN bench scan
+# usage
+N 2 unknown[[:space:]]command[[:space:]].frobnicate  $LONGSCAN frobnicate
+N 2 unknown[[:space:]]command                        $LONGSCAN help frobnicate
+N 2 --repeat[[:space:]]0                             $LONGSCAN bench io --repeat 0 $EX/audio/tabla_ke1.flac
+N 2 --device[[:space:]]tpu                           $LONGSCAN info --device tpu $EX/audio/tabla_ke1.flac
+N 2 --threads                                        $LONGSCAN info --threads -3 $EX/audio/tabla_ke1.flac
+P 1 -                                                $LONGSCAN

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make_bad_inputs.sh DIR — build the inputs the CLI tables use, good and malformed, from the
+# shipped examples and a few bytes written here. Needs samtools and bgzip (Debian packages the
+# Makefile installs) and sox.
+set -euo pipefail
+out=$1
+ex=$(cd "$(dirname "$0")/../../examples/data" && pwd)
+cd "$out"
+
+# --- sequences: good
+printf '>r1 first\nACGTACGTNN\nacgt\n>r2\nGGGGCCCCAT\n' > small.fa
+printf '@q1\nACGTAC\n+\nIIIIII\n@q2\nGGCC\n+q2\n!!!!\n' > small.fq
+gzip -c small.fa > small.fa.gz                  # plain gzip: streams, no random access
+cp "$ex/dna/apes_chr22_dev_slice.fa.gz" apes.fa.gz
+samtools faidx apes.fa.gz                       # .fai + .gzi beside it
+zcat apes.fa.gz > apes.fa && samtools faidx apes.fa
+# alignments against apes.fa: reads cut from it, some on the reverse strand, various MAPQ
+{
+    printf '@HD\tVN:1.6\tSO:coordinate\n'
+    awk '{printf "@SQ\tSN:%s\tLN:%s\n", $1, $2}' apes.fa.fai
+    for i in $(seq 0 19); do
+        pos=$((1000 + i * 500)); flag=$(( i % 2 ? 16 : 0 )); mapq=$(( i * 3 ))
+        seq=$(samtools faidx apes.fa "hsap.dev.slice:$pos-$((pos + 49))" | grep -v '>' | tr -d '\n' | tr a-z A-Z)
+        printf 'read%02d\t%d\thsap.dev.slice\t%d\t%d\t50M\t*\t0\t0\t%s\t*\n' "$i" "$flag" "$pos" "$mapq" "$seq"
+    done
+} > reads.sam
+samtools view -b -o reads.bam reads.sam
+samtools index reads.bam
+cp reads.bam unindexed.bam
+samtools view -C -T apes.fa -o reads.cram reads.sam && samtools index reads.cram
+
+# --- sequences: bad
+: > empty.fa
+mkdir -p a_directory.fa
+printf 'ACGTACGT\nACGT\n' > no_header.fa
+printf '@q1\nACGTAC\n+\nIIII\n' > short_qual.fq
+head -c 20000 "$ex/dna/bacteria_train.fa.gz" > truncated.fa.gz   # cut inside a BGZF block
+gzip -c apes.fa | head -c 30000 > truncated_gzip.fa.gz           # cut inside a gzip stream
+head -c 600 reads.bam > truncated.bam
+printf '>r1\nACGT\0ACGT\n' > nul_byte.fa
+printf '>r1\nACGTACGT\n>r2\nACG!@#TT\n' > garbage.fa
+printf '>r1\nMKVLAAGIVGLLLAQ\n' > protein.fa
+# a 20-Mb single-line record (a good input that must just work)
+{ printf '>big one line\n'; head -c 20000000 /dev/zero | tr '\0' 'A'; printf '\n'; } > big_line.fa
+
+# --- audio
+cp "$ex/audio/morning_coffee_5s.wav" good.wav
+sox -n -r 8000 -b 16 -c 1 zero_frames.wav trim 0 0
+cp good.wav corrupt_header.wav
+printf 'XXXXXXXXXXXXXXXXXXXX' | dd of=corrupt_header.wav bs=1 seek=12 conv=notrunc status=none
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\1\0\0\0\1\10\2\0\0\0' > image.png
+cp image.png not_audio.wav
+
+# --- checkpoints (safetensors), byte by byte: 8-byte LE header length, JSON, data
+st() { # name json data_bytes
+    local json=$2 n
+    n=${#json}
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\0\\0\\0\\0' $((n & 255)) $(((n >> 8) & 255)) \
+        $(((n >> 16) & 255)) $(((n >> 24) & 255)))" > "$1"
+    printf '%s' "$json" >> "$1"
+    head -c "$3" /dev/zero >> "$1"
+}
+st good.safetensors '{"__metadata__":{"format":"longscan"},"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"I64","shape":[3],"data_offsets":[16,40]}}' 40
+st past_end.safetensors '{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}' 8
+st overlap.safetensors '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}' 12
+st shape_lie.safetensors '{"a":{"dtype":"F32","shape":[3,3],"data_offsets":[0,16]}}' 16
+st dtype_lie.safetensors '{"a":{"dtype":"Q7","shape":[4],"data_offsets":[0,16]}}' 16
+printf '\xff\xff\xff\x00\0\0\0\0{}' > header_too_long.safetensors
