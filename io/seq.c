@@ -130,10 +130,10 @@ static int buf_reserve(char **buf, size_t *cap, size_t need) {
 static inline int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /* "('c')" for a printable byte, "" otherwise, for messages about bad bytes. */
-static const char *byte_shown(unsigned char c, char out[8]) {
-    if (c >= 0x21 && c <= 0x7e) snprintf(out, 8, " ('%c')", c);
-    else if (c == ' ') snprintf(out, 8, " (space)");
-    else if (c == '\t') snprintf(out, 8, " (tab)");
+static const char *byte_shown(unsigned char c, char out[16]) {
+    if (c >= 0x21 && c <= 0x7e) snprintf(out, 16, " ('%c')", c);
+    else if (c == ' ') snprintf(out, 16, " (space)");
+    else if (c == '\t') snprintf(out, 16, " (tab)");
     else out[0] = '\0';
     return out;
 }
@@ -273,7 +273,7 @@ static int text_read_header(SeqReader *r, SeqRecord *rec, int64_t number) {
  * is at offset @p line_start. */
 static int text_bad_base(const SeqReader *r, const SeqRecord *rec, int64_t number,
                          int64_t line, int64_t line_start, int64_t at) {
-    char shown[8];
+    char shown[16];
     unsigned char c = (unsigned char)rec->seq[at];
     return ls_error(LS_ERR_FORMAT, "%s:%lld:%lld: record '%s' (#%lld): base %lld: unexpected "
                     "byte 0x%02x%s, not an IUPAC nucleotide letter", r->shown, (long long)line,
@@ -338,7 +338,7 @@ static int64_t fasta_next(SeqReader *r, SeqRecord *rec) {
 
 static int64_t fastq_next(SeqReader *r, SeqRecord *rec) {
     int64_t number = r->n_out + 1;
-    char shown[8];
+    char shown[16];
     int c = text_skip_blank(r);
     if (c == -1) return LS_END;
     if (c < -1) return c;
@@ -511,7 +511,7 @@ static int64_t region_next(SeqReader *r, SeqRecord *rec) {
     if (rec->qual) record_drop_qual(rec);
     int64_t bad = dna_find_invalid(rec->seq, rec->len);
     if (bad >= 0) {
-        char shown[8];
+        char shown[16];
         unsigned char c = (unsigned char)rec->seq[bad];
         return ls_error(LS_ERR_FORMAT, "%s: region '%s': base %lld (%s:%lld): unexpected byte "
                         "0x%02x%s, not an IUPAC nucleotide letter", r->shown, r->region,
@@ -621,6 +621,11 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
             if (r->format == SEQ_FORMAT_SAM && r->compression == SEQ_COMPRESSION_NONE)
                 return ls_error(LS_ERR_FORMAT, "%s:%lld: malformed SAM record (#%lld)",
                                 r->shown, (long long)r->hts->lineno, (long long)r->n_aln + 1);
+            if (r->format == SEQ_FORMAT_CRAM)
+                return ls_error(LS_ERR_FORMAT, "%s: record #%lld: cannot decode CRAM data "
+                                "(truncated or corrupt, or the reference FASTA it was "
+                                "compressed against was not found: give the reference)",
+                                r->shown, (long long)r->n_aln + 1);
             return ls_error(LS_ERR_FORMAT, "%s: record #%lld: truncated or corrupt %s data",
                             r->shown, (long long)r->n_aln + 1, seq_format_name(r->format));
         }
@@ -663,7 +668,7 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
     }
     int64_t bad = dna_find_invalid(rec->seq, n);
     if (bad >= 0) {
-        char shown[8];
+        char shown[16];
         unsigned char c = (unsigned char)rec->seq[bad];
         return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': base %lld: unexpected byte "
                         "0x%02x%s, not an IUPAC nucleotide letter", r->shown,
@@ -685,7 +690,7 @@ static int text_open(SeqReader *r, hFILE *hf, const htsFormat *fmt) {
         return ls_error(LS_ERR_IO, "%s: cannot read: %s", r->shown, strerror(errno));
     }
     r->line_no = 1;
-    char shown[8];
+    char shown[16];
     int c = text_skip_blank(r);
     if (c < -1) return c;
     if (c == -1) {
@@ -749,7 +754,7 @@ int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *o
         ret = ls_error(LS_ERR_IO, "%s: cannot read: %s", r->shown, strerror(errno));
         goto fail;
     }
-    if (fmt.compression != no_compression && fmt.compression != gzip &&
+    if (fmt.format != cram && fmt.compression != no_compression && fmt.compression != gzip &&
         fmt.compression != bgzf) {
         char *desc = hts_format_description(&fmt);
         ret = ls_error(LS_ERR_UNSUPPORTED, "%s: %s; decompress it first (or recompress with "
