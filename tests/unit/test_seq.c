@@ -58,6 +58,8 @@ static void write_file(const char *path, const char *data, size_t n) {
     assert_int_equal(fclose(f), 0);
 }
 
+static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
+
 static void copy_file(const char *from, const char *to) {
     FILE *in = fopen(from, "rb");
     assert_non_null(in);
@@ -237,7 +239,14 @@ static void test_fastq(void **state) {
     seq_record_free(&rec);
     seq_reader_close(r);
 
-    Records rs; /* multi-line sequence and quality, '+' repeating the name, blank line */
+    const char *fq_blank = "@b1\nAC\n\nGT\n+\nIIII\n";
+    Records rs;
+    write_str(tmp_path("fq_blank.fq"), fq_blank);
+    assert_int_equal(read_all(tmp_path("fq_blank.fq"), NULL, &rs), -1);
+    assert_int_equal(rs.n, 1);
+    assert_string_equal(rs.seq[0], "ACGT");
+    records_free(&rs);
+    /* multi-line sequence and quality, '+' repeating the name, blank line */
     assert_int_equal(read_all(DATA "bad/fq_multiline.fq", NULL, &rs), -1);
     assert_int_equal(rs.n, 2);
     assert_string_equal(rs.name[0], "m1");
@@ -259,7 +268,7 @@ static void test_whitespace_rules(void **state) {
     assert_string_equal(rs.seq[1], "NNRY");
     records_free(&rs);
     const char *blank = "\n\n>a\tdescription\n\nAC\n  \nGT\n\n\n>b\nT";
-    write_file(tmp_path("blank.fa"), blank, strlen(blank));
+    write_str(tmp_path("blank.fa"), blank);
     assert_int_equal(read_all(tmp_path("blank.fa"), NULL, &rs), -1);
     assert_int_equal(rs.n, 2);
     assert_string_equal(rs.name[0], "a");
@@ -327,6 +336,12 @@ static void test_bad_inputs(void **state) {
                  "bad_eq.sam: record #1 'e1': base 3: unexpected byte 0x3d ('=')", NULL);
     expect_error(DATA "bad/bad_line.sam", NULL, LS_ERR_FORMAT,
                  "bad_line.sam:3: malformed SAM record (#2)", NULL);
+    const char *fq_empty = "@r1\nACGT\n+\nIIII\n@r2\n+\n\n";
+    write_str(tmp_path("fq_empty.fq"), fq_empty);
+    expect_error(tmp_path("fq_empty.fq"), NULL, LS_ERR_FORMAT,
+                 "fq_empty.fq:5: record 'r2' (#2) has no bases", NULL);
+    expect_error(DATA "bad/ref.fa.bz2", NULL, LS_ERR_UNSUPPORTED, "ref.fa.bz2: ", "bzip2",
+                 "decompress it first", NULL);
     const char nul_header[] = ">r\0x\nACGT\n";
     write_file(tmp_path("nul_header.fa"), nul_header, sizeof nul_header - 1);
     expect_error(tmp_path("nul_header.fa"), NULL, LS_ERR_FORMAT,
@@ -489,6 +504,9 @@ static void test_stdin(void **state) {
     if (read_all("-", NULL, &rs) != -1) fail_msg("BAM on stdin: %s", ls_error_message());
     assert_int_equal(rs.n, 24);
     records_free(&rs);
+    redirect_stdin(DATA "aln.bam");
+    expect_error("-", &opt, LS_ERR_UNSUPPORTED, "<stdin>: region 'hs20:1-10' needs an indexed "
+                 "file", NULL);
     assert_int_equal(dup2(saved, 0), 0);
     close(saved);
 }
@@ -541,6 +559,20 @@ static void test_fasta_region_errors(void **state) {
                  "samtools faidx", NULL);
     struct stat st;
     assert_int_equal(stat(tmp_path("noindex.fa.fai"), &st), -1);
+    /* bases read through the index are checked too; a stale index is reported */
+    write_str(tmp_path("star.fa"), ">x\nAC*T\n");
+    write_str(tmp_path("star.fa.fai"), "x\t4\t3\t4\t5\n");
+    opt.region = "x";
+    expect_error(tmp_path("star.fa"), &opt, LS_ERR_FORMAT,
+                 "star.fa: region 'x': base 3 (x:3): unexpected byte 0x2a ('*')", NULL);
+    write_str(tmp_path("stale.fa"), ">x\nACGT\n");
+    write_str(tmp_path("stale.fa.fai"), "x\t8\t3\t8\t9\n");
+    expect_error(tmp_path("stale.fa"), &opt, LS_ERR_FORMAT, "stale.fa: region 'x'",
+                 "samtools faidx", NULL);
+    write_str(tmp_path("stale.fa.fai"), "not an index\n");
+    expect_error(tmp_path("stale.fa"), &opt, LS_ERR_FORMAT, "stale.fa: cannot load the index",
+                 "stale.fa.fai", NULL);
+    opt.region = "hs20:1-10";
     copy_file(DATA "ref_bgzip.fa.gz", tmp_path("nogzi.fa.gz"));
     copy_file(DATA "ref_bgzip.fa.gz.fai", tmp_path("nogzi.fa.gz.fai"));
     expect_error(tmp_path("nogzi.fa.gz"), &opt, LS_ERR_UNSUPPORTED, "nogzi.fa.gz.gzi",
@@ -654,6 +686,15 @@ static void test_filters_and_bam_regions(void **state) {
         }
     }
     free(want.buf);
+    /* "*": the unmapped reads, as in samtools */
+    SeqReaderOptions star;
+    seq_reader_options_default(&star);
+    star.region = "*";
+    Records un;
+    assert_int_equal(read_all(DATA "aln.bam", &star, &un), -1);
+    assert_int_equal(un.n, 1);
+    assert_string_equal(un.name[0], "r21");
+    records_free(&un);
     /* a region yields exactly the overlapping reads: hs20:2,300-2,400 holds p1's mate */
     SeqReaderOptions opt;
     seq_reader_options_default(&opt);
@@ -672,6 +713,8 @@ static void test_alignment_errors(void **state) {
     opt.region = "chrZ:1-100";
     expect_error(DATA "aln.bam", &opt, LS_ERR_NOT_FOUND,
                  "aln.bam: region 'chrZ:1-100': no sequence named 'chrZ' in the header", NULL);
+    opt.region = "hs20:100-50";
+    expect_error(DATA "aln.bam", &opt, LS_ERR_USAGE, "region 'hs20:100-50' is not a valid", NULL);
     opt.region = "hs20:1-100";
     copy_file(DATA "aln.bam", tmp_path("unindexed.bam"));
     expect_error(tmp_path("unindexed.bam"), &opt, LS_ERR_UNSUPPORTED, "unindexed.bam: region "
@@ -683,9 +726,17 @@ static void test_alignment_errors(void **state) {
     opt.region = NULL;
     opt.reference = DATA "no_such_ref.fa";
     expect_error(DATA "aln.cram", &opt, LS_ERR_IO, "CRAM reference", "no_such_ref.fa", NULL);
+    /* CRAM whose reference cannot be found (no option, REF_PATH pointing nowhere) */
+    opt.reference = NULL;
+    setenv("REF_PATH", "/nonexistent/%s", 1);
+    setenv("REF_CACHE", "/nonexistent/%s", 1);
+    expect_error(DATA "aln.cram", &opt, LS_ERR_FORMAT, "aln.cram: record #1: cannot decode "
+                 "CRAM data", "reference", NULL);
+    unsetenv("REF_PATH");
+    unsetenv("REF_CACHE");
     /* the secondary r22 carries bases, but a record without SEQ is an error naming it */
     const char *sam = "@SQ\tSN:c\tLN:100\nnoseq\t256\tc\t1\t0\t4M\t*\t0\t0\t*\t*\n";
-    write_file(tmp_path("noseq.sam"), sam, strlen(sam));
+    write_str(tmp_path("noseq.sam"), sam);
     opt.reference = NULL;
     opt.exclude_flags = 0;
     expect_error(tmp_path("noseq.sam"), &opt, LS_ERR_FORMAT, "noseq.sam: record #1 'noseq': no "

@@ -165,6 +165,7 @@ printf '@r1\nACGT\n+\nIIII\nr2\nACGT\n+\nIIII\n' > bad/fq_bad_header.fq
 printf '@m1 multi\nACGTA\nCGTAC\n+m1 multi\nIIIII\nJJJJJ\n\n@m2\nGGCC\n+\nABCD\n' > bad/fq_multiline.fq
 printf '@r1\nACGT\n+\n\n' > bad/fq_empty_qual.fq
 printf '##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n' > bad/not_seq.vcf
+bzip2 -c ref.fa > bad/ref.fa.bz2                        # a compression htslib's BGZF cannot read
 printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' > bad/binary.png
 # truncations: gzip cut mid-stream; bgzip cut mid-block and cut before its EOF block
 n=$(stat -c %s ref_gzip.fa.gz);  head -c $((n / 2)) ref_gzip.fa.gz > bad/trunc_gzip.fa.gz
