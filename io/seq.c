@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <htslib/bgzf.h>
 #include <htslib/cram.h>
@@ -254,8 +253,9 @@ static int text_read_header(SeqReader *r, SeqRecord *rec, int64_t number) {
     while (end < n && rec->name[end] != ' ' && rec->name[end] != '\t') end++;
     rec->name[end] = '\0';
     if (end == 0)
-        return ls_error(LS_ERR_FORMAT, "%s:%lld: record #%lld has an empty name (nothing "
-                        "after '%c')", r->shown, (long long)header_line, (long long)number,
+        return ls_error(LS_ERR_FORMAT, "%s:%lld: record #%lld has an empty name (%s after "
+                        "'%c')", r->shown, (long long)header_line, (long long)number,
+                        n == 0 ? "nothing" : "a space or tab right",
                         r->format == SEQ_FORMAT_FASTQ ? '@' : '>');
     for (int64_t i = 0; i < end; i++) {
         unsigned char c = (unsigned char)rec->name[i];
