@@ -1,7 +1,7 @@
 /*
  * encode.h — DNA letters ↔ token ids, reverse complement, and audio samples ↔ 8/16-bit codes.
  *
- * DNA rule (documented in README "Encodings"):
+ * DNA rule (documented with examples in docs/encodings.md):
  *   A C G T            → 0 1 2 3   (either case; lower case = soft-masked, same token unless
  *                                   DNA_SOFTMASK_AS_N asks to hide masked bases)
  *   U                  → 3 (T)     (RNA input)
@@ -38,22 +38,31 @@ typedef enum {
     DNA_SOFTMASK_AS_N  = 1, /* lower-case bases encode as N */
 } DnaSoftmask;
 
-/** Index of the first byte that is not an IUPAC nucleotide letter (either case), or -1. */
+/**
+ * Index of the first byte of @p seq[0..n) that is not an IUPAC nucleotide letter
+ * (ACGTUNRYSWKMBDHV, either case), or -1 if all are. NUL bytes count as invalid.
+ */
 int64_t dna_find_invalid(const char *seq, int64_t n);
 
-/** Letters → tokens by the rule above. @p dst may equal (uint8_t *)src (in place). */
+/**
+ * Letters → tokens by the rule above. @p dst may equal (uint8_t *)src (in place); other
+ * overlaps are not allowed. Bytes that are not IUPAC letters give DNA_N.
+ */
 void dna_encode(uint8_t *dst, const char *src, int64_t n, DnaSoftmask softmask);
 
-/** Tokens → upper-case letters "ACGTN". */
+/** Tokens → upper-case letters "ACGTN"; tokens >= DNA_VOCAB give 'N'. */
 void dna_decode(char *dst, const uint8_t *tokens, int64_t n);
 
-/** Reverse complement of tokens; in place when dst == src. */
+/** Reverse complement of tokens (t < 4 → 3 - t, others kept); in place when dst == src,
+ *  other overlaps not allowed. */
 void dna_reverse_complement(uint8_t *dst, const uint8_t *src, int64_t n);
 
-/** Reverse complement of IUPAC letters, case kept (R↔Y, K↔M, B↔V, D↔H, S, W, N fixed). */
+/** Reverse complement of IUPAC letters, case kept (A↔T, C↔G, R↔Y, K↔M, B↔V, D↔H; S, W, N
+ *  fixed; U → A); other bytes kept. In place when dst == src, other overlaps not allowed. */
 void dna_reverse_complement_letters(char *dst, const char *src, int64_t n);
 
-/** Count of each token (counts[DNA_VOCAB]), for GC and N fractions. */
+/** Count of each token (counts[DNA_VOCAB], overwritten), for GC and N fractions; tokens
+ *  >= DNA_VOCAB are counted as N. */
 void dna_count(const uint8_t *tokens, int64_t n, int64_t counts[DNA_VOCAB]);
 
 uint8_t mulaw_encode(float x);
