@@ -370,7 +370,6 @@ static int audio_reader_short_read(AudioReader *r, int64_t pos) {
                         "%s: frame %" PRId64 ": data ends here but the header declares %" PRId64
                         " frames (truncated file?)",
                         r->name, pos, r->declared);
-    if (pos == 0) return ls_error(LS_ERR_FORMAT, "%s: no audio frames", r->name);
     if (r->ogg) {
         char log[4096];
         sf_command(r->sf, SFC_GET_LOG_INFO, log, sizeof log);
@@ -380,6 +379,7 @@ static int audio_reader_short_read(AudioReader *r, int64_t pos) {
                             "(truncated file?)",
                             r->name, pos);
     }
+    if (pos == 0) return ls_error(LS_ERR_FORMAT, "%s: no audio frames", r->name);
     return 0;
 }
 
