@@ -64,6 +64,8 @@ struct AudioReader {
     int ogg;
     void *block;              /* interleaved scratch, AUDIO_BLOCK_SAMPLES floats */
     int64_t block_frames;
+    int failed;               /* sticky read error: code, message */
+    char *failed_msg;
 };
 
 // ---------------------------------------------------------------------------- names
@@ -353,6 +355,7 @@ void audio_reader_close(AudioReader *reader) {
     if (reader->fd >= 0) close(reader->fd);
     free(reader->owned);
     free(reader->block);
+    free(reader->failed_msg);
     free(reader->name);
     free(reader);
 }
@@ -426,6 +429,8 @@ static void audio_mix_short(float *restrict dst, const short *restrict src, int6
 static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames, int mono) {
     if (!r || max_frames < 0 || (!dst && max_frames > 0))
         return ls_error(LS_ERR_USAGE, "audio_reader_read: bad arguments");
+    if (r->failed)
+        return ls_error(r->failed, "%s", r->failed_msg ? r->failed_msg : r->name);
     int ch = r->info.channels;
     int64_t got = 0;
     while (got < max_frames) {
@@ -457,7 +462,12 @@ static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames,
         r->pos += n;
         if (n < want) {
             int err = audio_reader_short_read(r, r->pos);
-            if (err) return err;
+            if (err) {
+                /* deliver the frames before the failure now, the error on the next call */
+                r->failed = err;
+                r->failed_msg = strdup(ls_error_message());
+                if (got == 0) return err;
+            }
             break;
         }
     }

@@ -72,6 +72,8 @@ const AudioInfo *audio_reader_info(const AudioReader *reader);
  * @return frames read (0 at end of file; fewer than @p max_frames only at the end), or < -1
  *         on a decode error or truncation (LS_ERR_FORMAT; the message names the file and the
  *         frame where decoding failed), or when the file turns out to hold no frames at all.
+ *         Frames decoded before a failure are returned first; the error comes with the next
+ *         call, and every later call repeats it.
  */
 int64_t audio_reader_read_mono(AudioReader *reader, float *dst, int64_t max_frames) LS_RESULT_USED;
 
