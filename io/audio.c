@@ -403,9 +403,7 @@ static void audio_mix_float(float *restrict dst, const float *restrict src, int6
  * up to 256 shorts is exact in float, and one correctly rounded division gives the mean. */
 static void audio_mix_short(float *restrict dst, const short *restrict src, int64_t frames,
                             int channels) {
-    if (channels == 1) {
-        for (int64_t i = 0; i < frames; i++) dst[i] = (float)src[i] * (1.0f / 32768.0f);
-    } else if (channels == 2) {
+    if (channels == 2) {
         for (int64_t i = 0; i < frames; i++)
             dst[i] = (float)(src[2 * i] + src[2 * i + 1]) * (1.0f / 65536.0f);
     } else if (channels <= 256) {

@@ -18,6 +18,8 @@
  * tests/unit/test_audio.c); do not let it hide our own leaks behind it. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:vorbis_info_init\n"; }
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) { return "print_suppressions=0"; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,8 @@
  * vorbis_info_clear); test_truncated_files meets that. Not ours: tell LeakSanitizer. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:vorbis_info_init\n"; }
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) { return "print_suppressions=0"; }
 
 static char tmp_dir[] = "/tmp/longscan_test_audio_XXXXXX";
 
@@ -225,6 +229,31 @@ static void test_mono_8k_and_multichannel(void **state) {
         free(x);
         free(s);
     }
+    /* 3-channel float WAV (float path) and 300-channel PCM16 (beyond the exact-int path) */
+    enum { F3 = 777, C300 = 300, F300 = 40 };
+    float *f3 = malloc(F3 * 3 * sizeof(float));
+    assert_non_null(f3);
+    for (int i = 0; i < F3 * 3; i++) f3[i] = sinf(0.37f * i) * 0.3f;
+    const char *p3 = tmp_path("three_float.wav");
+    write_sf_float(p3, SF_FORMAT_WAV | SF_FORMAT_FLOAT, f3, F3, 3, 16000);
+    load(p3, 0, &x, &n, &info);
+    check_info(&info, F3, 16000, 3, "WAV", "FLOAT");
+    for (int i = 0; i < F3; i++)
+        assert_true(x[i] == (f3[3 * i] + f3[3 * i + 1] + f3[3 * i + 2]) / 3.0f);
+    free(x);
+    free(f3);
+    s = make_pcm16(F300, C300, 8000);
+    const char *p300 = tmp_path("many.wav");
+    write_sf_short(p300, SF_FORMAT_WAV | SF_FORMAT_PCM_16, s, F300, C300, 8000);
+    load(p300, 0, &x, &n, &info);
+    assert_int_equal(info.channels, C300);
+    for (int i = 0; i < F300; i++) {
+        float sum = 0;
+        for (int c = 0; c < C300; c++) sum += s[i * C300 + c] / 32768.0f;
+        assert_true(x[i] == sum / (float)C300);
+    }
+    free(x);
+    free(s);
 }
 
 static void test_flac24_float_ogg(void **state) {
@@ -319,6 +348,8 @@ static void test_streaming_small_blocks(void **state) {
     assert_int_equal(pos, 10007);
     assert_int_equal(audio_reader_read_mono(r, buf, 7), 0); /* stays at the end */
     assert_int_equal(audio_reader_read_mono(r, buf, 0), 0);
+    expect_error((int)audio_reader_read_mono(r, NULL, 5), LS_ERR_USAGE, NULL, NULL);
+    expect_error((int)audio_reader_read_interleaved(r, buf, -1), LS_ERR_USAGE, NULL, NULL);
     audio_reader_close(r);
     audio_reader_close(NULL);
     free(whole);
@@ -385,6 +416,80 @@ static void test_stdin_pipe_and_file(void **state) {
     expect_error(err, LS_ERR_FORMAT, "<stdin>", "Format not recognised");
     assert_null(x);
     free(ref);
+    free(s);
+}
+
+static void test_streamed_wav_placeholder(void **state) {
+    (void)state;
+    /* a WAV written to a pipe by a tool that cannot seek back: data size 0xFFFFFFFF */
+    const char *path = tmp_path("streamed.wav");
+    short *s = make_pcm16(2000, 1, 8000);
+    write_sf_short(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, s, 2000, 1, 8000);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    static const unsigned char ff[4] = {0xFF, 0xFF, 0xFF, 0xFF};
+    assert_int_equal(fseek(f, 40, SEEK_SET), 0); /* libsndfile's canonical 44-byte header */
+    assert_int_equal(fwrite(ff, 1, 4, f), 4);
+    fclose(f);
+    float *x;
+    int64_t n;
+    load(path, 0, &x, &n, NULL);
+    assert_int_equal(n, 2000);
+    for (int i = 0; i < 2000; i++) assert_true(x[i] == s[i] / 32768.0f);
+    free(x);
+    free(s);
+}
+
+typedef struct {
+    int fd;
+    const unsigned char *bytes;
+    size_t len;
+} PipeWriter;
+
+static void *pipe_writer(void *arg) {
+    PipeWriter *w = arg;
+    size_t done = 0;
+    while (done < w->len) {
+        ssize_t k = write(w->fd, w->bytes + done, w->len - done);
+        if (k <= 0) break;
+        done += (size_t)k;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+static void test_stdin_large_pipe(void **state) {
+    (void)state;
+    /* 1.7 MB of WAV through a pipe fed by a thread: the slurp buffer has to grow */
+    enum { FRAMES = 441000 };
+    const char *path = tmp_path("big.wav");
+    short *s = make_pcm16(FRAMES, 2, 44100);
+    write_sf_short(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, s, FRAMES, 2, 44100);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char *bytes = malloc(FRAMES * 4 + 1024);
+    assert_non_null(bytes);
+    size_t len = fread(bytes, 1, FRAMES * 4 + 1024, f);
+    fclose(f);
+    int p[2], saved = dup(0);
+    signal(SIGPIPE, SIG_IGN); /* a reader that stopped early must not kill the test */
+    assert_int_equal(pipe(p), 0);
+    PipeWriter w = {p[1], bytes, len};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, pipe_writer, &w), 0);
+    dup2(p[0], 0);
+    close(p[0]);
+    float *x = NULL;
+    int64_t n = 0;
+    int err = audio_load_mono("-", 0, &x, &n, NULL);
+    dup2(saved, 0);
+    close(saved);
+    pthread_join(th, NULL);
+    if (err) fail_msg("big pipe: %s", ls_error_message());
+    assert_int_equal(n, FRAMES);
+    for (int i = 0; i < FRAMES; i++) assert_true(x[i] == (s[2 * i] + s[2 * i + 1]) / 65536.0f);
+    free(x);
+    free(bytes);
     free(s);
 }
 
@@ -773,6 +878,8 @@ int main(void) {
         cmocka_unit_test(test_real_clip),
         cmocka_unit_test(test_streaming_small_blocks),
         cmocka_unit_test(test_stdin_pipe_and_file),
+        cmocka_unit_test(test_streamed_wav_placeholder),
+        cmocka_unit_test(test_stdin_large_pipe),
         cmocka_unit_test(test_memory_reader),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_truncated_files),
