@@ -65,12 +65,23 @@ void dna_reverse_complement_letters(char *dst, const char *src, int64_t n);
  *  >= DNA_VOCAB are counted as N. */
 void dna_count(const uint8_t *tokens, int64_t n, int64_t counts[DNA_VOCAB]);
 
+/**
+ * µ-law, computed in double on x clipped to [-1, 1] (docs/encodings.md "Audio"):
+ *   y = sign(x)·ln(1 + 255|x|)/ln 256,  code = floor((y + 1)/2·255 + 0.5);
+ * NaN → 128. Decoding gives the code's centre, y_c = 2c/255 − 1. These are exactly the
+ * "mulaw8-fixed" codes of the project's reference bigram floors. The _array forms give the
+ * same values as the scalar ones (table-driven, no log per sample).
+ */
 uint8_t mulaw_encode(float x);
 float   mulaw_decode(uint8_t code);
 void    mulaw_encode_array(uint8_t *dst, const float *src, int64_t n);
 void    mulaw_decode_array(float *dst, const uint8_t *src, int64_t n);
 
-/** Linear quantisation to @p bits (8 or 16) bits; code in [0, 2^bits). */
+/**
+ * Linear quantisation to @p bits (8 or 16; values outside 1..16 are clamped to that range)
+ * bits; code = floor((x + 1)/2·(2^bits − 1) + 0.5) in [0, 2^bits), x clipped, NaN encodes
+ * as 0.0 does.
+ */
 uint16_t linear_encode(float x, int bits);
 float    linear_decode(uint16_t code, int bits);
 void     linear_encode_array(uint16_t *dst, const float *src, int64_t n, int bits);
