@@ -54,11 +54,12 @@ typedef struct {
     int decay;      /* nonzero: apply weight decay */
 } OptimTensor;
 
-/** AdamW hyper-parameters (torch defaults: 0.9, 0.999, 1e-8, 0.01). */
+/** AdamW hyper-parameters (torch defaults: 0.9, 0.999, 1e-8, 0.01). Double, as PyTorch's
+ *  Python floats: 1 − 0.999f would be off by 2e-5 relative. */
 typedef struct {
-    float beta1, beta2;   /* in [0, 1) */
-    float eps;            /* >= 0 */
-    float weight_decay;   /* >= 0, applied to tensors with decay set */
+    double beta1, beta2;  /* in [0, 1) */
+    double eps;           /* >= 0 */
+    double weight_decay;  /* >= 0, applied to tensors with decay set */
 } AdamWConfig;
 
 /**

@@ -47,8 +47,8 @@ int optim_adamw_step_cpu(float *restrict params, float *restrict m, float *restr
     if (!params || !m || !v || !grads || !cfg)
         return ls_error(LS_ERR_USAGE, "%s: params, m, v, grads and cfg must not be NULL",
                         __func__);
-    if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f && cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f &&
-          cfg->eps >= 0.0f && cfg->weight_decay >= 0.0f))
+    if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0 && cfg->beta2 >= 0.0 && cfg->beta2 < 1.0 &&
+          cfg->eps >= 0.0 && cfg->weight_decay >= 0.0))
         return ls_error(LS_ERR_USAGE, "%s: beta1=%g beta2=%g eps=%g weight_decay=%g (need betas "
                         "in [0, 1), eps and weight_decay >= 0)", __func__, cfg->beta1,
                         cfg->beta2, cfg->eps, cfg->weight_decay);
@@ -65,9 +65,9 @@ int optim_adamw_step_cpu(float *restrict params, float *restrict m, float *restr
     const double bias_correction2 = 1.0 - pow(beta2, (double)step);
     const float step_size = (float)(lr / bias_correction1);
     const float bc2_sqrt = (float)sqrt(bias_correction2);
-    const float decay_factor = (float)(1.0 - lr * (double)cfg->weight_decay);
+    const float decay_factor = (float)(1.0 - lr * cfg->weight_decay);
     const float one_minus_b1 = (float)(1.0 - beta1), one_minus_b2 = (float)(1.0 - beta2);
-    const float b2 = cfg->beta2, eps = cfg->eps;
+    const float b2 = (float)beta2, eps = (float)cfg->eps;
 
     for (int64_t ti = 0; ti < n_tensors; ti++) {
         const int64_t off = tensors[ti].offset, n = tensors[ti].numel;

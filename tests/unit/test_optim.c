@@ -18,7 +18,7 @@
 #include "kernels/optim.h"
 #include "tests/kernel_check.h"
 
-static const AdamWConfig torch_defaults = {0.9f, 0.999f, 1e-8f, 0.01f};
+static const AdamWConfig torch_defaults = {0.9, 0.999, 1e-8, 0.01};
 
 static void test_adamw_hand_value(void **state) {
     (void)state;
@@ -49,7 +49,7 @@ static void test_adamw_steps(void **state) {
      * tensor 2 empty at 12, tail [12, 16) unused */
     const int64_t n = 16;
     const OptimTensor table[3] = {{0, 5, 1}, {8, 4, 0}, {12, 0, 1}};
-    const AdamWConfig cfg = {0.8f, 0.95f, 1e-6f, 0.1f};
+    const AdamWConfig cfg = {0.8, 0.95, 1e-6, 0.1};
     KcRng rng = kc_rng(1);
     float *p = kc_rand_floats(&rng, n, -1, 1), *m = kc_floats(n), *v = kc_floats(n);
     float *g = kc_floats(n);
@@ -176,9 +176,9 @@ static void test_invalid(void **state) {
     assert_non_null(strstr(ls_error_message(), "step=0"));
     assert_int_equal(optim_adamw_step_cpu(p, m, v, g, &ok, 1, &torch_defaults, 1, -1.0, 1.0f),
                      LS_ERR_USAGE);
-    bad.beta1 = 1.0f;
+    bad.beta1 = 1.0;
     assert_int_equal(optim_adamw_step_cpu(p, m, v, g, &ok, 1, &bad, 1, 1e-3, 1.0f), LS_ERR_USAGE);
-    bad = torch_defaults, bad.eps = -1.0f;
+    bad = torch_defaults, bad.eps = -1.0;
     assert_int_equal(optim_adamw_step_cpu(p, m, v, g, &ok, 1, &bad, 1, 1e-3, 1.0f), LS_ERR_USAGE);
     assert_int_equal(optim_adamw_step_cpu(p, m, v, g, overlap, 2, &torch_defaults, 1, 1e-3, 1.0f),
                      LS_ERR_USAGE);
