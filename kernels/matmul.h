@@ -23,7 +23,10 @@
  * both default to all cores, and idle OpenMP workers spin for a while after each region.
  * Call matmul_set_threads(n) once with the same n as omp_set_num_threads(n) (the CLI's
  * --threads); never call these functions from inside an OpenMP parallel region (OpenBLAS
- * would run a pool per caller thread and oversubscribe the cores).
+ * would run a pool per caller thread and oversubscribe the cores). If sgemm is slower right
+ * after OpenMP regions than alone, OMP_WAIT_POLICY=passive makes idle OpenMP workers sleep
+ * at once; kernels/dev/blas_omp_threads.c measures exactly this (gemm and OpenMP op alone vs
+ * alternated) under any environment.
  *
  * Tested by tests/unit/test_matmul.c (double reference, finite differences, accumulation,
  * strided rows, invalid arguments).

@@ -11,6 +11,12 @@ decay and no decay) with clip_grad_norm_.
 PyTorch is large and is not in tests/requirements.txt: without it this prints a TAP skip.
 Environment: KOPS_RUN (the helper) or LS_BUILD (build dir holding tests/helpers/kops_run).
 Tolerances are stated per check: |ours − torch| <= atol + rtol·|torch|.
+
+Where PyTorch lives but htslib etc. do not (the lent GPU machine), build the helper alone:
+  cc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+     tests/helpers/kops_run.c common/error.c common/log.c kernels/cpu/*.c -o /tmp/kops_run \
+     -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lm
+  KOPS_RUN=/tmp/kops_run python3 tests/py/test_torch_ops.py
 """
 import os
 import subprocess
