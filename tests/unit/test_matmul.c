@@ -50,7 +50,8 @@ static void check_forward(int64_t M, int64_t K, int64_t N, int64_t pad_x, int64_
     float *w = kc_rand_floats(&rng, N * K, -1, 1);
     float *b = with_bias ? kc_rand_floats(&rng, N, -1, 1) : NULL;
     float *y = kc_floats(M * ld_y);
-    for (int64_t i = 0; i < M * ld_y; i++) y[i] = 777.0f; /* sentinel in the gaps */
+    for (int64_t i = 0; i < M * ld_y; i++) /* NaN where y goes (beta = 0 must not read it), */
+        y[i] = i % ld_y < N ? NAN : 777.0f;  /* a sentinel in the row gaps */
     assert_int_equal(matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y), 0);
 
     MatmulRef r = {M, K, N, ld_x, ld_y, kc_to_double(x, M * ld_x), kc_to_double(w, N * K),
