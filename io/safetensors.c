@@ -834,6 +834,8 @@ typedef struct {
 struct StWriter {
     WriterTensor *tensors;
     int64_t       count, cap;
+    int64_t      *slots;     /* open-addressing hash of tensor indices by name, -1 = empty */
+    int64_t       nslots;    /* a power of two, at least twice count */
     char        **meta;      /* key, value pairs, owned */
     int64_t       meta_count, meta_cap;
 };
@@ -848,8 +850,37 @@ void st_writer_free(StWriter *writer) {
     for (int64_t i = 0; i < writer->count; i++) free(writer->tensors[i].name);
     for (int64_t i = 0; i < 2 * writer->meta_count; i++) free(writer->meta[i]);
     free(writer->tensors);
+    free(writer->slots);
     free(writer->meta);
     free(writer);
+}
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 14695981039346656037ull;                  /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The slot holding @p name, or the empty slot where it would go. */
+static int64_t *name_slot(const StWriter *w, const char *name) {
+    uint64_t mask = (uint64_t)w->nslots - 1;
+    for (uint64_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (w->slots[i] < 0 || strcmp(w->tensors[w->slots[i]].name, name) == 0)
+            return &w->slots[i];
+}
+
+/* Keep the table at most half full, so that adding stays O(1) for models of any size. */
+static int name_reserve(StWriter *w) {
+    if (2 * (w->count + 1) <= w->nslots) return 0;
+    int64_t n = w->nslots ? 2 * w->nslots : 64;
+    int64_t *slots = malloc((size_t)n * sizeof *slots), *old = w->slots;
+    if (!slots) return -1;
+    for (int64_t i = 0; i < n; i++) slots[i] = -1;
+    w->slots = slots;
+    w->nslots = n;
+    for (int64_t i = 0; i < w->count; i++) *name_slot(w, w->tensors[i].name) = i;
+    free(old);
+    return 0;
 }
 
 static int utf8_string(const char *s) {
@@ -887,9 +918,9 @@ int st_writer_add(StWriter *writer, const char *name, StDtype dtype, int ndim,
         return ls_error(LS_ERR_USAGE, "st_writer_add: tensor '%s': shape too large", nm);
     if (nbytes > 0 && !data)
         return ls_error(LS_ERR_USAGE, "st_writer_add: tensor '%s': no data", nm);
-    for (int64_t i = 0; i < writer->count; i++)
-        if (strcmp(writer->tensors[i].name, name) == 0)
-            return ls_error(LS_ERR_USAGE, "st_writer_add: tensor '%s' added twice", nm);
+    if (name_reserve(writer) < 0) return ls_error(LS_ERR_NOMEM, "st_writer_add: out of memory");
+    int64_t *slot = name_slot(writer, name);
+    if (*slot >= 0) return ls_error(LS_ERR_USAGE, "st_writer_add: tensor '%s' added twice", nm);
 
     if (writer->count == writer->cap) {
         int64_t cap = writer->cap ? 2 * writer->cap : 16;
@@ -906,7 +937,7 @@ int st_writer_add(StWriter *writer, const char *name, StDtype dtype, int ndim,
     for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->nbytes = nbytes;
     t->data = data;
-    writer->count++;
+    *slot = writer->count++;
     return 0;
 }
 
@@ -1049,7 +1080,8 @@ int st_writer_save(StWriter *writer, const char *path) {
     store_le64(len8, jlen + pad);
     int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(json, 1, jlen, fp) == jlen &&
              fwrite(spaces, 1, pad, fp) == pad;
-    for (int64_t i = 0; ok && i < writer->count; i++) ok = write_tensor(fp, &writer->tensors[i]) == 0;
+    for (int64_t i = 0; ok && i < writer->count; i++)
+        ok = write_tensor(fp, &writer->tensors[i]) == 0;
     if (!ok || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
         rc = ls_error(LS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
         goto fail;
