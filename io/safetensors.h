@@ -17,6 +17,10 @@
  * Shapes and offsets must be written as plain decimal integers 0 .. 2^63-1 (as the reference
  * implementation's usize fields): 1.0, 1e2, -0 or 01 are rejected, and values above 2^53 are
  * read exactly (not through a double). Tensor bytes are read with pread() on demand.
+ *
+ * Threads: st_read / st_read_f32 may run concurrently on one StFile (pread, no shared state;
+ * error messages are per thread). Concurrent st_open calls are safe for us, but cJSON's parser
+ * stores its last error position in a process-wide variable, which ThreadSanitizer reports.
  */
 #ifndef LS_SAFETENSORS_H
 #define LS_SAFETENSORS_H

@@ -658,6 +658,10 @@ static const Bad g_bad[] = {
     {"leading space", " {}", 0, LS_ERR_FORMAT, "byte 8: header does not start"},
     {"invalid UTF-8", "{\"a\xff\":1}", 0, LS_ERR_FORMAT, "byte 11: header is not valid UTF-8"},
     {"overlong UTF-8", "{\"\xc0\xaf\":1}", 0, LS_ERR_FORMAT, "not valid UTF-8"},
+    {"UTF-8 past U+10FFFF", "{\"\xf4\x90\x80\x80\":1}", 0, LS_ERR_FORMAT,
+     "byte 10: header is not valid UTF-8"},
+    {"UTF-8 surrogate", "{\"\xed\xa0\x80\":1}", 0, LS_ERR_FORMAT, "not valid UTF-8"},
+    {"UTF-8 cut short", "{\"\xf0\x9f\x98\":1}", 0, LS_ERR_FORMAT, "not valid UTF-8"},
     {"control byte", "{\x01}", 0, LS_ERR_FORMAT, "byte 9: control byte 0x01"},
     {"data_offsets past the end", "{" F32X1("a", 0, 4) "," F32X1("b", 4, 8) "}", 4,
      LS_ERR_FORMAT, "tensor 'b': data_offsets [4, 8] run past the end of the data section (4"},
@@ -754,6 +758,23 @@ static void check_error(const char *path, int rc, int code, const char *expect,
     if (rc != code || strncmp(msg, path, strlen(path)) != 0 || !strstr(msg, expect))
         fail_msg("%s: st_open gave %d \"%s\", expected %d and \"%s: ...%s...\"", what, rc, msg,
                  code, path, expect);
+}
+
+/* A long name is cut short in the message, which stays one line. */
+static void test_long_name_message(void **state) {
+    (void)state;
+    char path[128], header[700];
+    tmp_path(path, sizeof path, "long.safetensors");
+    char name[401];
+    memset(name, 'n', 400);
+    name[400] = '\0';
+    snprintf(header, sizeof header, "{\"%s\":{\"dtype\":\"Q\",\"shape\":[],"
+             "\"data_offsets\":[0,0]}}", name);
+    write_st(path, header, 0);
+    StFile *f = NULL;
+    assert_int_equal(st_open(&f, path), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "nnnn...': unknown dtype 'Q'"));
+    assert_true(strlen(ls_error_message()) < strlen(path) + 300);
 }
 
 static void test_malformed(void **state) {
@@ -869,6 +890,9 @@ static void test_accepted(void **state) {
         {"{\"z\":{\"dtype\":\"U8\",\"shape\":[9223372036854775807,0],\"data_offsets\":[0,0]}}",
          0, 1},
         {"{\"\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, 1},
+        /* raw 4-byte and 3-byte UTF-8 in a name */
+        {"{\"\xf0\x9f\x98\x80\xe2\x9c\x93\":{\"dtype\":\"U8\",\"shape\":[1],"
+         "\"data_offsets\":[0,1]}}", 1, 1},
     };
     char path[128];
     tmp_path(path, sizeof path, "good.safetensors");
@@ -903,6 +927,7 @@ int main(void) {
         cmocka_unit_test(test_writer_usage),
         cmocka_unit_test(test_save_failures),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_long_name_message),
         cmocka_unit_test(test_bad_lengths),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_accepted),
