@@ -86,8 +86,8 @@ typedef struct StFile StFile;
 int st_open(StFile **out, const char *path) LS_RESULT_USED;
 
 int64_t         st_count(const StFile *file);
-/** Tensors in file order (ascending offset; empty tensors at one offset by name); NULL if @p i
- *  is out of range. */
+/** Tensors in file order: ascending offset (at one offset, empty tensors first, by name);
+ *  NULL if @p i is out of range. */
 const StTensor *st_tensor(const StFile *file, int64_t i);
 /** Tensor by name (binary search), or NULL. */
 const StTensor *st_find(const StFile *file, const char *name);
