@@ -146,7 +146,8 @@ static int64_t seq_stats_kth(SeqStats *stats, int64_t k) {
 /* Median as samtools/R do: mean of the two middle values for an even count. */
 static double seq_stats_median(SeqStats *stats) {
     if (stats->records == 0) return 0;
-    qsort(stats->long_lengths, (size_t)stats->n_long, sizeof(int64_t), compare_int64);
+    if (stats->n_long > 1)
+        qsort(stats->long_lengths, (size_t)stats->n_long, sizeof(int64_t), compare_int64);
     int64_t mid = stats->records / 2;
     if (stats->records % 2) return (double)seq_stats_kth(stats, mid);
     return 0.5 * ((double)seq_stats_kth(stats, mid - 1) + (double)seq_stats_kth(stats, mid));
