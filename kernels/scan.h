@@ -32,7 +32,7 @@
  * at a time from the checkpoint before it and runs the reverse recurrence. Sizes in floats:
  *     ckpt                       B · ceil(L/T) · D · N          scan_ckpt_numel()
  *     CPU backward workspace     D·N + ceil(D/16) · (4·T·N + N + T)   scan_bwd_workspace_size_cpu()
- * No O(L·D·N) buffer exists. At N = 16, T = 128 the checkpoints cost 0.5 float per (t, d).
+ * No O(L·D·N) buffer exists. The checkpoints cost N/T floats per (t, d): 0.125 at N = 16, T = 128.
  *
  * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient output;
  * the caller zeroes them (one memset of the gradient buffer per step; llm.c convention). This

@@ -136,18 +136,25 @@ int conv_bwd_cpu(const ConvArgs *a) {
                         }
                         slot[d - d0] = dy;
                         db_acc[d - d0] += dy;
-                        for (int64_t k = 0; k < K; k++)
-                            dw_acc[(d - d0) * K + k] += (double)dy * conv_tap(a, b, t + k, d);
+                        double *dw = dw_acc + (d - d0) * K; // (K)
+                        if (t >= K - 1) { // all taps in x: read the rows directly
+                            const float *x = a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
+                            for (int64_t k = 0; k < K; k++) dw[k] += (double)dy * x[k * a->x_stride_l];
+                        } else {
+                            for (int64_t k = 0; k < K; k++) dw[k] += (double)dy * conv_tap(a, b, t + k, d);
+                        }
                     }
                 }
                 // dx_ext[j] = Σ_k w[k]·dy[j−k] over 0 <= j−k < L
                 const int64_t kmin = max64(0, j - (L - 1)), kmax = min64(K - 1, j);
+                const float *dy_row[CONV_K_MAX]; // (K) dy[j−k] of this block, from the ring
+                for (int64_t k = kmin; k <= kmax; k++) dy_row[k] = ring + ((j - k) % K) * nd;
                 float *dx = j >= K - 1
                     ? a->dx + b * a->dx_stride_b + (j - K + 1) * a->dx_stride_l : NULL; // (D)
                 for (int64_t d = d0; d < d0 + nd; d++) {
                     const float *w = a->weight + d * K; // (K)
                     float v = 0.0f;
-                    for (int64_t k = kmin; k <= kmax; k++) v += w[k] * ring[((j - k) % K) * nd + d - d0];
+                    for (int64_t k = kmin; k <= kmax; k++) v += w[k] * dy_row[k][d - d0];
                     if (a->dstate_final && j >= L) v += a->dstate_final[(b * D + d) * (K - 1) + j - L];
                     if (dx) dx[d] += v;
                     else if (a->dstate0) a->dstate0[(b * D + d) * (K - 1) + j] += v;

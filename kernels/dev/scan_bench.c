@@ -5,9 +5,11 @@
  * Build and run (after `make`, which builds build/liblongscan.a):
  *     gcc -std=c11 -O2 -fopenmp -I. kernels/dev/scan_bench.c build/liblongscan.a -lm \
  *         -o build/scan_bench
- *     build/scan_bench [repeats]
+ *     build/scan_bench [repeats [threads,...]]        e.g. build/scan_bench 5 1,2
+ * (without make: list kernels/scan.c kernels/conv.c kernels/cpu/scan.c kernels/cpu/conv.c
+ * common/error.c instead of the library.)
  *
- * Prints, for 1 and 2 threads, the best of `repeats` (default 3) runs:
+ * Prints, for each thread count (default 1,2), the best of `repeats` (default 3) runs:
  *   scan forward  B=1, L=65536, D=256, N=16 (z, D skip, delta_bias, checkpoints on)
  *   scan backward B=1, L=4096,  D=256, N=16
  *   conv forward / backward B=1, L=65536, D=256, K=4, SiLU
@@ -82,6 +84,7 @@ static void setup_conv(ConvArgs *a, int64_t L, int64_t D, int64_t K) {
 
 int main(int argc, char **argv) {
     int repeats = argc > 1 ? atoi(argv[1]) : 3;
+    const char *tlist = argc > 2 ? argv[2] : "1,2";
     const int64_t D = 256, N = 16;
     ScanArgs fw, bw;
     setup_scan(&fw, 65536, D, N);
@@ -89,7 +92,11 @@ int main(int argc, char **argv) {
     ConvArgs cv;
     setup_conv(&cv, 65536, D, 4);
     if (scan_fwd_cpu(&bw)) return 1; // checkpoints for the backward
-    for (int threads = 1; threads <= 2; threads++) {
+    for (const char *p = tlist; *p;) {
+        char *end;
+        int threads = (int)strtol(p, &end, 10);
+        if (end == p || threads < 1) break;
+        p = *end == ',' ? end + 1 : end;
         omp_set_num_threads(threads);
         report("scan fwd  L=65536 D=256 N=16", threads, fw.L, D, best_of(repeats, run_scan_fwd, &fw));
         report("scan bwd  L=4096  D=256 N=16", threads, bw.L, D, best_of(repeats, run_scan_bwd, &bw));
