@@ -1,0 +1,183 @@
+/*
+ * scan.h — the Mamba-1 selective scan (forward, backward, one recurrent step): one argument
+ * struct shared by every backend, and the CPU functions that are its specification.
+ *
+ * What one call computes, for every batch b, token t, channel d and state n (all fused, as
+ * mamba_ssm's selective_scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus=True)):
+ *
+ *     dt[t,d]    = softplus(delta[t,d] + delta_bias[d])          (or delta + bias, see flag)
+ *     h[t,d,n]   = exp(dt[t,d]·A[d,n]) · h[t-1,d,n] + dt[t,d]·B[t,n]·u[t,d]
+ *     y[t,d]     = Σ_n C[t,n]·h[t,d,n] + D[d]·u[t,d]
+ *     out[t,d]   = y[t,d] · SiLU(z[t,d])                            (y itself when z is absent)
+ *
+ * with h[-1] = h0 (zeros when absent). B and C are input-dependent and shared by all channels
+ * (one group); A is (D, N), negative (the caller computes −exp(A_log)). The derivation of the
+ * backward and the numerics are in docs/scan.md.
+ *
+ * Layout (chosen to need no copy or transpose around the scan in a Mamba block):
+ *   - u, delta, z, out and their gradients are token-major (B, L, D): they are rows of the
+ *     row-major matmuls over tokens (in_proj → x and z halves of one (B, L, 2·D) buffer,
+ *     dt_proj → delta). Each has its own batch and token strides, in elements, so x and z can
+ *     be views of the in_proj output (token stride 2·D) without a copy. Channels are
+ *     contiguous (stride 1): a backend loads a token's channels as one vector.
+ *   - B and C are (B, L, N) with their own strides, so they can be views of x_proj's output
+ *     (B, L, dt_rank + 2·N): B at offset dt_rank, C at dt_rank + N, token stride dt_rank + 2·N.
+ *   - Strides may be negative (a view that walks the sequence backwards: the reverse direction
+ *     of a bidirectional block without flipped copies); the pointer is element (0, 0, 0).
+ *   - States h0, h_final, state (B, D, N), the checkpoints (B, ceil(L/T), D, N) and the
+ *     parameters A (D, N), D_skip, delta_bias (D) are dense: the caller owns them as buffers.
+ *
+ * Memory ("chunk-free", DESIGN.md): the forward writes the state only at the end of every
+ * chunk of T = `chunk` tokens into `ckpt`; the backward recomputes the states inside one chunk
+ * at a time from the checkpoint before it and runs the reverse recurrence. Sizes in floats:
+ *     ckpt                       B · ceil(L/T) · D · N          scan_ckpt_numel()
+ *     CPU backward workspace     D·N + ceil(D/16) · (4·T·N + N + T)   scan_bwd_workspace_size_cpu()
+ * No O(L·D·N) buffer exists. The checkpoints cost N/T floats per (t, d): 0.125 at N = 16, T = 128.
+ *
+ * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient output;
+ * the caller zeroes them (one memset of the gradient buffer per step; llm.c convention). This
+ * is also what makes a backward over streamed segments add up (see dh_final / dh0).
+ *
+ * Threads: the CPU functions use OpenMP over (batch, blocks of 16 channels); results do not
+ * depend on the number of threads (every sum has a fixed order).
+ *
+ * Tests: tests/unit/test_scan.c (double-precision reference, finite differences, streaming,
+ * step ≡ forward). Timing: kernels/dev/scan_bench.c.
+ */
+#ifndef LS_SCAN_H
+#define LS_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Default checkpoint interval T in tokens (scan_args_init sets it). */
+#define SCAN_CHUNK_DEFAULT 128
+/** Largest state size N any backend accepts (mamba_ssm's MAX_DSTATE). */
+#define SCAN_N_MAX 256
+
+/** Channels per work block of the CPU functions (the CPU workspace is laid out per block). */
+#define SCAN_CPU_DBLOCK 16
+
+/** Which call an argument struct is checked for. */
+typedef enum {
+    SCAN_OP_FWD  = 0,
+    SCAN_OP_BWD  = 1,
+    SCAN_OP_STEP = 2,
+} ScanOp;
+
+/**
+ * Everything one scan call needs; one struct for forward, backward and step (each reads the
+ * fields it uses; the others are ignored). Fill it with scan_args_init() (dense strides,
+ * T = SCAN_CHUNK_DEFAULT, softplus on, every pointer NULL), then set the pointers and any
+ * strides of views. Strides are in elements, 64-bit; the channel/state stride is always 1.
+ * "optional" pointers may be NULL. Outputs must not overlap inputs or each other, except
+ * h_final, which may equal h0 (in-place state update for streaming).
+ */
+typedef struct {
+    // ---- shapes
+    int64_t B;              // batch
+    int64_t L;              // tokens (1 for scan_step)
+    int64_t D;              // channels (d_inner)
+    int64_t N;              // state size per channel, 1..SCAN_N_MAX
+    int64_t chunk;          // T: checkpoint interval in tokens, >= 1
+    int     delta_softplus; // 1: dt = softplus(delta + bias); 0: dt = delta + bias
+
+    // ---- inputs
+    const float *u;          int64_t u_stride_b, u_stride_l;          // (B, L, D)
+    const float *delta;      int64_t delta_stride_b, delta_stride_l;  // (B, L, D)
+    const float *z;          int64_t z_stride_b, z_stride_l;          // (B, L, D) optional gate
+    const float *B_ssm;      int64_t B_ssm_stride_b, B_ssm_stride_l;  // (B, L, N)
+    const float *C_ssm;      int64_t C_ssm_stride_b, C_ssm_stride_l;  // (B, L, N)
+    const float *A;          // (D, N), dense; expected < 0
+    const float *D_skip;     // (D) optional skip weight
+    const float *delta_bias; // (D) optional
+    const float *h0;         // (B, D, N) optional initial state (zeros when NULL)
+
+    // ---- forward outputs
+    float *out;              int64_t out_stride_b, out_stride_l;      // (B, L, D)
+    float *h_final;          // (B, D, N) optional: state after the last token
+    float *ckpt;             // (B, ceil(L/T), D, N): forward: optional output (required for
+                             // a backward); slot c = state after token min((c+1)·T, L) − 1.
+                             // backward: input, as the forward wrote it.
+
+    // ---- backward inputs
+    const float *dout;       int64_t dout_stride_b, dout_stride_l;    // (B, L, D)
+    const float *dh_final;   // (B, D, N) optional: gradient w.r.t. h_final (streaming)
+
+    // ---- backward outputs (accumulated, +=)
+    float *du;               int64_t du_stride_b, du_stride_l;        // (B, L, D)
+    float *ddelta;           int64_t ddelta_stride_b, ddelta_stride_l;// (B, L, D)
+    float *dz;               int64_t dz_stride_b, dz_stride_l;        // (B, L, D) iff z
+    float *dB_ssm;           int64_t dB_ssm_stride_b, dB_ssm_stride_l;// (B, L, N)
+    float *dC_ssm;           int64_t dC_ssm_stride_b, dC_ssm_stride_l;// (B, L, N)
+    float *dA;               // (D, N)
+    float *dD_skip;          // (D) iff D_skip
+    float *ddelta_bias;      // (D) iff delta_bias
+    float *dh0;              // (B, D, N) optional: gradient w.r.t. h0 (or the zero state)
+    void  *workspace;        // backend scratch, scan_bwd_workspace_size_<backend>() bytes
+    size_t workspace_bytes;
+
+    // ---- step
+    float *state;            // (B, D, N) scan_step: read, then overwritten with the new state
+} ScanArgs;
+
+/**
+ * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, and dense strides
+ * for every (B, L, ·) tensor: batch stride L·D (L·N for B, C), token stride D (N).
+ */
+void scan_args_init(ScanArgs *a, int64_t B, int64_t L, int64_t D, int64_t N);
+
+/**
+ * Validate @p a for @p op, the same rules for every backend: sizes >= 1 (L == 1 for a step),
+ * N <= SCAN_N_MAX, chunk >= 1, required pointers present (forward: u, delta, A, B_ssm, C_ssm,
+ * out; backward: also dout, ckpt, du, ddelta, dA, dB_ssm, dC_ssm, and dz / dD_skip /
+ * ddelta_bias exactly when z / D_skip / delta_bias are given; step: state and out), no
+ * gradient for an absent input, outputs that do not overlap themselves, and offsets that fit
+ * in 64 bits.
+ * @return 0; LS_ERR_RANGE for a bad size, LS_ERR_USAGE for a missing or superfluous pointer or
+ *         a bad stride; the message names the argument and its value.
+ */
+int scan_args_check(const ScanArgs *a, ScanOp op) LS_RESULT_USED;
+
+/** Number of floats of the checkpoint buffer: B · ceil(L/chunk) · D · N (0 if a size is bad). */
+int64_t scan_ckpt_numel(const ScanArgs *a);
+
+/**
+ * Bytes of workspace scan_bwd_cpu needs for these shapes (independent of the thread count):
+ * 4 · (D·N + ceil(D/16)·(4·T·N + N + T)). 0 if a size is bad.
+ */
+size_t scan_bwd_workspace_size_cpu(const ScanArgs *a);
+
+/**
+ * Forward over a->L tokens. Writes out; h_final and ckpt when given.
+ * @return 0, or the code of scan_args_check (nothing written then).
+ */
+int scan_fwd_cpu(const ScanArgs *a) LS_RESULT_USED;
+
+/**
+ * Backward: given dout (and dh_final), ACCUMULATES du, ddelta, dz, dB_ssm, dC_ssm, dA, dD_skip,
+ * ddelta_bias and dh0. Reads the inputs of the forward (same u, delta, z, B, C, A, D_skip,
+ * delta_bias, h0, chunk) and the checkpoints it wrote; never reads out.
+ * a->workspace must hold scan_bwd_workspace_size_cpu(a) bytes (a->workspace_bytes says how
+ * many it has). @return 0, LS_ERR_USAGE / LS_ERR_RANGE (bad arguments or workspace too small).
+ */
+int scan_bwd_cpu(const ScanArgs *a) LS_RESULT_USED;
+
+/**
+ * One token for generation (a->L == 1; token strides are ignored): reads a->state (B, D, N),
+ * writes out (B, 1, D) and the new state into a->state. Same arithmetic as scan_fwd_cpu, so a
+ * token-by-token run is bit-identical to one forward over the same tokens.
+ * @return 0 or the code of scan_args_check.
+ */
+int scan_step_cpu(const ScanArgs *a) LS_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
