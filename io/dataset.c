@@ -873,6 +873,70 @@ int dataset_add_class(Dataset *ds, const char *arg) {
     return status;
 }
 
+/* Shared tail of the two in-memory adders: the example takes ownership of @p data. */
+static int add_memory(Dataset *ds, const char *name, ExampleKind kind, void *data, int64_t n,
+                      const char *label, Split split) {
+    LabelRef lab = {.text = label, .origin = -1, .line = 0};
+    ExampleInfo info;
+    int32_t source;
+    int status = ds_set_kind(ds, kind, name);
+    if (status == 0) status = ds_string(ds, "<memory>", &source);
+    if (status == 0 && label) status = ds_string(ds, name, &lab.origin);
+    if (status == 0) status = ds_info(ds, &lab, 0, &info);
+    if (status < 0) {
+        free(data);
+        return status;
+    }
+    Example ex = {.source = ds->strings[source], .label = -1, .split = (int8_t)split,
+                  .kind = (int8_t)kind, .length = n};
+    if (kind == EXAMPLE_DNA) ex.tokens = data;
+    else ex.samples = data;
+    ex.name = strdup(name);
+    if (!ex.name || (status = ds_push(ds, &ex, &info)) < 0) {
+        free((char *)ex.name);
+        free(data);
+        return status < 0 ? status : ls_error(LS_ERR_NOMEM, "dataset: out of memory");
+    }
+    return 0;
+}
+
+int dataset_add_tokens(Dataset *ds, const char *name, const uint8_t *tokens, int64_t n,
+                       const char *label, Split split) {
+    if (ds->finished) return ls_error(LS_ERR_USAGE, "%s: the dataset is finished", name);
+    if (n < 1) return ls_error(LS_ERR_RANGE, "%s: empty sequence", name);
+    if (label && !*label) return ls_error(LS_ERR_USAGE, "%s: empty label", name);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] >= DNA_VOCAB)
+            return ls_error(LS_ERR_RANGE, "%s: token %d at %lld is not a DNA token (0..%d)", name,
+                            tokens[i], (long long)i, DNA_VOCAB - 1);
+    uint8_t *copy = malloc((size_t)n);
+    if (!copy) return ls_error(LS_ERR_NOMEM, "%s: out of memory", name);
+    memcpy(copy, tokens, (size_t)n);
+    return add_memory(ds, name, EXAMPLE_DNA, copy, n, label, split);
+}
+
+int dataset_add_samples(Dataset *ds, const char *name, const float *samples, int64_t n,
+                        int sample_rate, const char *label, Split split) {
+    if (ds->finished) return ls_error(LS_ERR_USAGE, "%s: the dataset is finished", name);
+    if (n < 1) return ls_error(LS_ERR_RANGE, "%s: no samples", name);
+    if (sample_rate <= 0) return ls_error(LS_ERR_RANGE, "%s: sample rate %d", name, sample_rate);
+    if (label && !*label) return ls_error(LS_ERR_USAGE, "%s: empty label", name);
+    if (ds->sample_rate && sample_rate != ds->sample_rate)
+        return ls_error(LS_ERR_FORMAT, "%s: sample rate %d Hz differs from %d Hz (%s)", name,
+                        sample_rate, ds->sample_rate, ds->rate_source);
+    float *copy = malloc((size_t)n * sizeof *copy);
+    if (!copy) return ls_error(LS_ERR_NOMEM, "%s: out of memory", name);
+    memcpy(copy, samples, (size_t)n * sizeof *copy);
+    int64_t before = ds->count;
+    int status = add_memory(ds, name, EXAMPLE_AUDIO, copy, n, label, split);
+    if (status == 0 && ds->sample_rate == 0 && ds->count > before) {
+        ds->sample_rate = sample_rate;
+        ds->rate_source = strdup(name);
+        if (!ds->rate_source) return ls_error(LS_ERR_NOMEM, "dataset: out of memory");
+    }
+    return status;
+}
+
 int dataset_read_labels(Dataset *ds, const char *path) {
     if (ds->table)
         return ls_error(LS_ERR_USAGE, "%s: a label table (%s) was already given", path,

@@ -192,6 +192,24 @@ int dataset_add(Dataset *ds, const char *source, const char *label, Split split)
 int dataset_add_class(Dataset *ds, const char *arg) LS_RESULT_USED;
 
 /**
+ * Add one in-memory DNA example (synthetic tasks, tests): @p tokens[0..n) are copied; each
+ * must be a DNA token (0..4).
+ * @param label  NULL or its label text; @p split as for dataset_add().
+ * @return 0; LS_ERR_RANGE (n < 1, a token > 4), LS_ERR_USAGE (audio dataset, finished),
+ *         LS_ERR_NOMEM.
+ */
+int dataset_add_tokens(Dataset *ds, const char *name, const uint8_t *tokens, int64_t n,
+                       const char *label, Split split) LS_RESULT_USED;
+
+/**
+ * Add one in-memory audio example: @p samples[0..n) (mono, at @p sample_rate Hz) are copied.
+ * @return 0; LS_ERR_RANGE (n < 1, rate <= 0), LS_ERR_FORMAT (rate differs from the
+ *         dataset's), LS_ERR_USAGE (DNA dataset, finished), LS_ERR_NOMEM.
+ */
+int dataset_add_samples(Dataset *ds, const char *name, const float *samples, int64_t n,
+                        int sample_rate, const char *label, Split split) LS_RESULT_USED;
+
+/**
  * Resolve labels to ids (rules in the file comment) and close the dataset to further adds.
  * @param fixed  NULL: build the map from the labels found (sorted order); otherwise use a copy
  *               of it as is (a model's map, or the training set's for validation).
