@@ -176,6 +176,7 @@ bench: deps
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CUDA=0 \
+	    WARNINGS="-Wall -Wextra -Wno-unused-parameter" \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/liblongscan.a
 	@mkdir -p build-fuzz/fuzz
 	@for f in $(FUZZ_SRC); do \

@@ -15,6 +15,14 @@
  *
  * Reads from alignment files come back in their original orientation (reverse-strand reads,
  * flag 0x10, are reverse-complemented, qualities reversed), as `samtools fastq` does.
+ *
+ * Text rules (docs/encodings.md): trailing spaces, tabs and '\r' on a line are dropped,
+ * whitespace inside a sequence line is an error, blank lines are ignored; an empty file, a
+ * record with no bases and a record with an empty name are errors. FASTQ sequence and quality
+ * may span lines; a one-line sequence needs a one-line quality of the same length. bgzip input
+ * without its end-of-file block, and gzip or CRAM input that stops early, is an error (not a
+ * silently short read). Reading "-" closes standard input at seq_reader_close(), as htslib does.
+ * htslib may also log its own "[E::...]" / "[W::...]" lines on stderr (hts_set_log_level).
  */
 #ifndef LS_SEQ_H
 #define LS_SEQ_H
@@ -57,7 +65,8 @@ void seq_reader_options_default(SeqReaderOptions *opt);
 typedef struct {
     char   *name;      /* NUL-terminated record name (FASTA/FASTQ: up to first whitespace) */
     char   *seq;       /* bases as letters from the file, NUL-terminated; len of them */
-    char   *qual;      /* FASTQ/alignments: phred+33, len bytes, NUL-terminated; else NULL */
+    char   *qual;      /* FASTQ/alignments: phred+33, len bytes, NUL-terminated; NULL for
+                          FASTA and for alignments whose QUAL is '*' */
     int64_t len;       /* number of bases */
     int64_t index;     /* 0-based record number among records yielded by this reader */
     /* buffer capacities, owned by the reader's record; do not touch */
@@ -67,24 +76,31 @@ typedef struct {
 typedef struct SeqReader SeqReader;
 
 /**
- * Open @p path ("-" for stdin) and detect its format.
- * @param opt  may be NULL for defaults.
- * @return 0 and *out; LS_ERR_IO (missing file, directory, unreadable), LS_ERR_FORMAT (not a
- *         sequence file, truncated header), LS_ERR_NOT_FOUND (unknown region name),
- *         LS_ERR_UNSUPPORTED (region without an index). Free with seq_reader_close().
+ * Open @p path ("-" for stdin) and detect its format from its content (not its name).
+ * @param opt  may be NULL for defaults; its strings are copied.
+ * @return 0 and *out; LS_ERR_IO (missing file, directory, unreadable, missing CRAM reference),
+ *         LS_ERR_FORMAT (empty file, not a sequence file, text before the first header,
+ *         truncated/corrupt start or header), LS_ERR_NOT_FOUND (unknown sequence name in the
+ *         region), LS_ERR_UNSUPPORTED (region without an index, on stdin, on plain gzip or
+ *         FASTQ), LS_ERR_RANGE (region starts after the sequence ends), LS_ERR_USAGE
+ *         (malformed region). On error *out is NULL. Free with seq_reader_close().
  */
 int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) LS_RESULT_USED;
 
 /**
- * Read the next record into @p rec (initialise it with `SeqRecord rec = {0};`).
+ * Read the next record into @p rec (initialise it with `SeqRecord rec = {0};`). The record's
+ * buffers are reused and grown as needed; one record may be passed to several readers.
  * @return >= 0 (the record's index), -1 at end of input, < -1 an LS_ERR_* code with a message
- *         "<file>:<where>: <what>" (where = line number for FASTA/FASTQ text, record name and
- *         base position for bad bases, record number for alignments).
+ *         "<file>:<where>: <what>" (where = line[:column] for FASTA/FASTQ text, plus the
+ *         record name, its 1-based number "#n" and the 1-based base position for bad bases;
+ *         "record #n 'name'" for alignments). An error is final: later calls return it again.
  */
 int64_t seq_reader_next(SeqReader *reader, SeqRecord *rec) LS_RESULT_USED;
 
 SeqFormat      seq_reader_format(const SeqReader *reader);
+/** Compression of the file; CRAM (compressed by its own codecs) reports plain. */
 SeqCompression seq_reader_compression(const SeqReader *reader);
+/** The path as given to seq_reader_open ("-" for stdin; messages say "<stdin>"). */
 const char    *seq_reader_path(const SeqReader *reader);
 
 /** "FASTA", "FASTQ", "SAM", "BAM", "CRAM", "unknown". */

@@ -13,6 +13,8 @@
 #include <omp.h>
 #endif
 
+#include <htslib/hts.h>
+
 #include "common/log.h"
 
 void cli_common_default(CommonOptions *common) {
@@ -48,6 +50,9 @@ int cli_common_parse(int opt, const char *arg, CommonOptions *common) {
 
 void cli_common_apply(const CommonOptions *common) {
     ls_log_set_level((LogLevel)common->verbosity);
+    /* htslib logs its own [E::...] lines; our error line already says what went wrong, so
+     * they are shown only at --verbosity 3 (debug), keeping failures to one line. */
+    hts_set_log_level(common->verbosity >= LOG_LEVEL_DEBUG ? HTS_LOG_DEBUG : HTS_LOG_OFF);
 #ifdef _OPENMP
     if (common->threads > 0) omp_set_num_threads(common->threads);
 #endif

@@ -1,0 +1,781 @@
+/*
+ * audio.c — audio reader (libsndfile), mono mix-down, resampler (libsamplerate) and the
+ * atomic writer declared in io/audio.h. The rules (mix-down, resampling length, truncation,
+ * stdin, PCM16 scaling) are stated in audio.h and docs/encodings.md.
+ *
+ * Reading: a path is opened with open(2) first, so "missing", "directory" and "empty" get
+ * errno-level messages before libsndfile guesses the format; regular files go to
+ * sf_open_fd(). Anything not seekable (stdin as a pipe, /dev/fd/N, a FIFO) is read whole into
+ * memory and decoded through libsndfile's virtual I/O, so every format works from a pipe.
+ *
+ * Truncation: libsndfile shortens a WAV/AIFF whose data chunk claims more bytes than the file
+ * holds and logs "data : <claimed> (should be <present>)"; the reader takes the claimed frame
+ * count from that log line, so reading stops with an error at the frame where data ended.
+ * Formats that keep their header's frame count (FLAC) are caught when a read returns fewer
+ * frames than declared, and an OGG stream without its end-of-stream page from libsndfile's
+ * "File ended unexpectedly" log line. Streaming placeholders (0xFFFFFFFF, 0x7FFFFFFF,
+ * 0x7FFFF000 bytes) written by tools that cannot seek back are not truncation.
+ *
+ * Speed: frames are read in blocks of ~32 K samples; PCM_16 files are read as shorts and
+ * converted and mixed in one pass (the same floats libsndfile would give: s / 32768).
+ *
+ * Tested by tests/unit/test_audio.c (+ tests/data/audio/ fixtures) and fuzzed by
+ * tests/fuzz/fuzz_audio.c.
+ */
+#include "io/audio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+enum {
+    AUDIO_BLOCK_SAMPLES = 32768,    /* samples (frames × channels) per libsndfile call */
+    AUDIO_MAX_RATE      = 1000000,  /* Hz; anything above is an absurd request */
+};
+
+typedef struct {
+    const unsigned char *data;
+    sf_count_t size;
+    sf_count_t pos;
+} MemFile;
+
+struct AudioReader {
+    SNDFILE *sf;
+    AudioInfo info;
+    char *name;               /* for messages: the path, or "<stdin>" */
+    int fd;                   /* our descriptor, or -1 */
+    MemFile mem;              /* virtual I/O state when decoding from memory */
+    unsigned char *owned;     /* bytes slurped from a pipe, freed on close */
+    int64_t pos;              /* frames delivered so far */
+    int64_t declared;         /* frames the header declares, -1 if it does not say */
+    int pcm16;                /* read as shorts and convert ourselves */
+    int ogg;
+    void *block;              /* interleaved scratch, AUDIO_BLOCK_SAMPLES floats */
+    int64_t block_frames;
+    int failed;               /* sticky read error: code, message */
+    char *failed_msg;
+};
+
+// ---------------------------------------------------------------------------- names
+
+typedef struct {
+    int code;
+    const char *name;
+} FormatName;
+
+/* Short names as in libsndfile's SF_FORMAT_* constants (and Python's soundfile). */
+static const FormatName audio_major_names[] = {
+    {SF_FORMAT_WAV, "WAV"},     {SF_FORMAT_AIFF, "AIFF"},   {SF_FORMAT_AU, "AU"},
+    {SF_FORMAT_RAW, "RAW"},     {SF_FORMAT_PAF, "PAF"},     {SF_FORMAT_SVX, "SVX"},
+    {SF_FORMAT_NIST, "NIST"},   {SF_FORMAT_VOC, "VOC"},     {SF_FORMAT_IRCAM, "IRCAM"},
+    {SF_FORMAT_W64, "W64"},     {SF_FORMAT_MAT4, "MAT4"},   {SF_FORMAT_MAT5, "MAT5"},
+    {SF_FORMAT_PVF, "PVF"},     {SF_FORMAT_XI, "XI"},       {SF_FORMAT_HTK, "HTK"},
+    {SF_FORMAT_SDS, "SDS"},     {SF_FORMAT_AVR, "AVR"},     {SF_FORMAT_WAVEX, "WAVEX"},
+    {SF_FORMAT_SD2, "SD2"},     {SF_FORMAT_FLAC, "FLAC"},   {SF_FORMAT_CAF, "CAF"},
+    {SF_FORMAT_WVE, "WVE"},     {SF_FORMAT_OGG, "OGG"},     {SF_FORMAT_MPC2K, "MPC2K"},
+    {SF_FORMAT_RF64, "RF64"},   {SF_FORMAT_MPEG, "MPEG"},
+};
+
+static const FormatName audio_subtype_names[] = {
+    {SF_FORMAT_PCM_S8, "PCM_S8"},       {SF_FORMAT_PCM_16, "PCM_16"},
+    {SF_FORMAT_PCM_24, "PCM_24"},       {SF_FORMAT_PCM_32, "PCM_32"},
+    {SF_FORMAT_PCM_U8, "PCM_U8"},       {SF_FORMAT_FLOAT, "FLOAT"},
+    {SF_FORMAT_DOUBLE, "DOUBLE"},       {SF_FORMAT_ULAW, "ULAW"},
+    {SF_FORMAT_ALAW, "ALAW"},           {SF_FORMAT_IMA_ADPCM, "IMA_ADPCM"},
+    {SF_FORMAT_MS_ADPCM, "MS_ADPCM"},   {SF_FORMAT_GSM610, "GSM610"},
+    {SF_FORMAT_VOX_ADPCM, "VOX_ADPCM"}, {SF_FORMAT_NMS_ADPCM_16, "NMS_ADPCM_16"},
+    {SF_FORMAT_NMS_ADPCM_24, "NMS_ADPCM_24"}, {SF_FORMAT_NMS_ADPCM_32, "NMS_ADPCM_32"},
+    {SF_FORMAT_G721_32, "G721_32"},     {SF_FORMAT_G723_24, "G723_24"},
+    {SF_FORMAT_G723_40, "G723_40"},     {SF_FORMAT_DWVW_12, "DWVW_12"},
+    {SF_FORMAT_DWVW_16, "DWVW_16"},     {SF_FORMAT_DWVW_24, "DWVW_24"},
+    {SF_FORMAT_DWVW_N, "DWVW_N"},       {SF_FORMAT_DPCM_8, "DPCM_8"},
+    {SF_FORMAT_DPCM_16, "DPCM_16"},     {SF_FORMAT_VORBIS, "VORBIS"},
+    {SF_FORMAT_OPUS, "OPUS"},           {SF_FORMAT_ALAC_16, "ALAC_16"},
+    {SF_FORMAT_ALAC_20, "ALAC_20"},     {SF_FORMAT_ALAC_24, "ALAC_24"},
+    {SF_FORMAT_ALAC_32, "ALAC_32"},     {SF_FORMAT_MPEG_LAYER_I, "MPEG_LAYER_I"},
+    {SF_FORMAT_MPEG_LAYER_II, "MPEG_LAYER_II"}, {SF_FORMAT_MPEG_LAYER_III, "MPEG_LAYER_III"},
+};
+
+static void audio_format_name(char *dst, size_t size, int code, const FormatName *table,
+                              size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (table[i].code == code) {
+            snprintf(dst, size, "%s", table[i].name);
+            return;
+        }
+    }
+    snprintf(dst, size, "0x%x", (unsigned)code);
+}
+
+/* Bytes per frame of an uncompressed subtype, 0 when the size per frame is not fixed. */
+static int64_t audio_bytes_per_sample(int subtype) {
+    switch (subtype) {
+    case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: case SF_FORMAT_ULAW: case SF_FORMAT_ALAW:
+        return 1;
+    case SF_FORMAT_PCM_16: return 2;
+    case SF_FORMAT_PCM_24: return 3;
+    case SF_FORMAT_PCM_32: case SF_FORMAT_FLOAT: return 4;
+    case SF_FORMAT_DOUBLE: return 8;
+    default: return 0;
+    }
+}
+
+// ---------------------------------------------------------------------------- virtual I/O
+
+static sf_count_t mem_get_filelen(void *user) { return ((MemFile *)user)->size; }
+
+static sf_count_t mem_seek(sf_count_t offset, int whence, void *user) {
+    MemFile *m = user;
+    sf_count_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->size : 0;
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) return -1;
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return -1;
+    m->pos = base + offset; /* past the end is allowed, as with lseek; reads return 0 */
+    return m->pos;
+}
+
+static sf_count_t mem_read(void *dst, sf_count_t count, void *user) {
+    MemFile *m = user;
+    if (count <= 0 || m->pos >= m->size) return 0;
+    sf_count_t n = m->size - m->pos < count ? m->size - m->pos : count;
+    memcpy(dst, m->data + m->pos, (size_t)n);
+    m->pos += n;
+    return n;
+}
+
+static sf_count_t mem_write(const void *src, sf_count_t count, void *user) {
+    (void)src; (void)count; (void)user;
+    return 0; /* read-only */
+}
+
+static sf_count_t mem_tell(void *user) { return ((MemFile *)user)->pos; }
+
+// ---------------------------------------------------------------------------- open
+
+/* Read all of @p fd (a pipe or other unseekable file) into a malloc'd buffer. */
+static int audio_slurp(const char *name, int fd, unsigned char **out, size_t *size) {
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return ls_error(LS_ERR_NOMEM, "%s: out of memory reading input", name);
+    for (;;) {
+        if (n == cap) {
+            unsigned char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                return ls_error(LS_ERR_NOMEM, "%s: out of memory after %zu bytes of input",
+                                name, n);
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            return ls_error(LS_ERR_IO, "%s: read failed: %s", name, strerror(e));
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+    }
+    *out = buf;
+    *size = n;
+    return 0;
+}
+
+/* The declared frame count of a WAV/AIFF whose data chunk is longer than the file (see the
+ * file-top comment), or -1 when libsndfile's log has no such line. */
+static int64_t audio_declared_from_log(SNDFILE *sf, const SF_INFO *si) {
+    char log[4096];
+    int64_t bps = audio_bytes_per_sample(si->format & SF_FORMAT_SUBMASK);
+    if (bps == 0 || si->channels <= 0) return -1;
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    for (const char *line = log; *line;) {
+        long long claimed, present;
+        const char *p = line;
+        while (*p == ' ') p++;
+        if (sscanf(p, "data : %lld (should be %lld)", &claimed, &present) == 2 ||
+            sscanf(p, "SSND : %lld (should be %lld)", &claimed, &present) == 2) {
+            if (claimed <= present) return -1;
+            if (claimed == 0xFFFFFFFFLL || claimed == 0x7FFFFFFFLL || claimed == 0x7FFFF000LL)
+                return -1; /* placeholder written by a streaming tool */
+            return si->frames + (claimed - present) / (bps * si->channels);
+        }
+        const char *nl = strchr(line, '\n');
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return -1;
+}
+
+/* Finish an open: sf is open, fill the reader from it. Frees nothing on failure. */
+static int audio_reader_setup(AudioReader *r, const SF_INFO *si) {
+    int err = 0;
+    if (si->channels < 1 || si->samplerate < 1)
+        return ls_error(LS_ERR_FORMAT, "%s: invalid header: %d channels at %d Hz", r->name,
+                        si->channels, si->samplerate);
+    if (si->frames == 0)
+        return ls_error(LS_ERR_FORMAT, "%s: no audio frames (empty data)", r->name);
+    r->info.frames = si->frames == SF_COUNT_MAX ? -1 : (int64_t)si->frames;
+    r->info.sample_rate = si->samplerate;
+    r->info.channels = si->channels;
+    audio_format_name(r->info.format, sizeof r->info.format, si->format & SF_FORMAT_TYPEMASK,
+                      audio_major_names, sizeof audio_major_names / sizeof *audio_major_names);
+    audio_format_name(r->info.subtype, sizeof r->info.subtype, si->format & SF_FORMAT_SUBMASK,
+                      audio_subtype_names,
+                      sizeof audio_subtype_names / sizeof *audio_subtype_names);
+    r->declared = r->info.frames;
+    int64_t claimed = audio_declared_from_log(r->sf, si);
+    if (claimed > r->declared) r->declared = claimed;
+    r->pcm16 = (si->format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16;
+    r->ogg = (si->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG;
+    r->block_frames = AUDIO_BLOCK_SAMPLES / si->channels;
+    if (r->block_frames < 1) r->block_frames = 1;
+    r->block = malloc((size_t)(r->block_frames * si->channels) * sizeof(float));
+    if (!r->block) err = ls_error(LS_ERR_NOMEM, "%s: out of memory", r->name);
+    return err;
+}
+
+static int audio_reader_new(AudioReader **out, const char *name) {
+    AudioReader *r = calloc(1, sizeof *r);
+    if (!r) return ls_error(LS_ERR_NOMEM, "%s: out of memory", name);
+    r->fd = -1;
+    r->name = strdup(name);
+    if (!r->name) {
+        free(r);
+        return ls_error(LS_ERR_NOMEM, "%s: out of memory", name);
+    }
+    *out = r;
+    return 0;
+}
+
+static int audio_reader_open_sf_memory(AudioReader *r) {
+    SF_VIRTUAL_IO vio = {mem_get_filelen, mem_seek, mem_read, mem_write, mem_tell};
+    SF_INFO si = {0};
+    if (r->mem.size == 0) return ls_error(LS_ERR_FORMAT, "%s: empty input", r->name);
+    r->sf = sf_open_virtual(&vio, SFM_READ, &si, &r->mem);
+    if (!r->sf)
+        return ls_error(LS_ERR_FORMAT, "%s: cannot read audio: %s", r->name, sf_strerror(NULL));
+    return audio_reader_setup(r, &si);
+}
+
+int audio_reader_open_memory(AudioReader **out, const char *name, const void *data,
+                             size_t size) {
+    AudioReader *r = NULL;
+    *out = NULL;
+    if (!name) name = "<memory>";
+    int err = audio_reader_new(&r, name);
+    if (err) return err;
+    r->mem.data = data;
+    r->mem.size = (sf_count_t)size;
+    if (!data && size) err = ls_error(LS_ERR_USAGE, "%s: no data", name);
+    if (!err) err = audio_reader_open_sf_memory(r);
+    if (err) goto fail;
+    *out = r;
+    return 0;
+fail:
+    audio_reader_close(r);
+    return err;
+}
+
+int audio_reader_open(AudioReader **out, const char *path) {
+    AudioReader *r = NULL;
+    int err = 0;
+    *out = NULL;
+    if (!path) return ls_error(LS_ERR_USAGE, "audio: no path given");
+    int is_stdin = strcmp(path, "-") == 0;
+    err = audio_reader_new(&r, is_stdin ? "<stdin>" : path);
+    if (err) return err;
+
+    int fd = 0;
+    if (!is_stdin) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            err = ls_error(LS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+            goto fail;
+        }
+        r->fd = fd;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = ls_error(LS_ERR_IO, "%s: cannot stat: %s", r->name, strerror(errno));
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        err = ls_error(LS_ERR_IO, "%s: is a directory, not an audio file", r->name);
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_size == 0) {
+            err = ls_error(LS_ERR_FORMAT, "%s: empty file", r->name);
+            goto fail;
+        }
+        SF_INFO si = {0};
+        r->sf = sf_open_fd(fd, SFM_READ, &si, SF_FALSE);
+        if (!r->sf) {
+            err = ls_error(LS_ERR_FORMAT, "%s: cannot read audio: %s", r->name,
+                           sf_strerror(NULL));
+            goto fail;
+        }
+        err = audio_reader_setup(r, &si);
+        if (err) goto fail;
+    } else {
+        /* pipe, FIFO, terminal, socket: libsndfile cannot seek in these, so decode a copy */
+        size_t size = 0;
+        err = audio_slurp(r->name, fd, &r->owned, &size);
+        if (err) goto fail;
+        r->mem.data = r->owned;
+        r->mem.size = (sf_count_t)size;
+        err = audio_reader_open_sf_memory(r);
+        if (err) goto fail;
+    }
+    *out = r;
+    return 0;
+fail:
+    audio_reader_close(r);
+    return err;
+}
+
+const AudioInfo *audio_reader_info(const AudioReader *reader) { return &reader->info; }
+
+void audio_reader_close(AudioReader *reader) {
+    if (!reader) return;
+    if (reader->sf) sf_close(reader->sf);
+    if (reader->fd >= 0) close(reader->fd);
+    free(reader->owned);
+    free(reader->block);
+    free(reader->failed_msg);
+    free(reader->name);
+    free(reader);
+}
+
+// ---------------------------------------------------------------------------- read
+
+/* A read returned fewer frames than asked: end of data, or an error. */
+static int audio_reader_short_read(AudioReader *r, int64_t pos) {
+    int e = sf_error(r->sf);
+    if (e != SF_ERR_NO_ERROR)
+        return ls_error(LS_ERR_FORMAT, "%s: frame %" PRId64 ": decode error: %s", r->name, pos,
+                        sf_strerror(r->sf));
+    if (r->declared >= 0 && pos < r->declared)
+        return ls_error(LS_ERR_FORMAT,
+                        "%s: frame %" PRId64 ": data ends here but the header declares %" PRId64
+                        " frames (truncated file?)",
+                        r->name, pos, r->declared);
+    if (r->ogg) {
+        char log[4096];
+        sf_command(r->sf, SFC_GET_LOG_INFO, log, sizeof log);
+        if (strstr(log, "File ended unexpectedly"))
+            return ls_error(LS_ERR_FORMAT,
+                            "%s: frame %" PRId64 ": stream ends without its end-of-stream page "
+                            "(truncated file?)",
+                            r->name, pos);
+    }
+    if (pos == 0) return ls_error(LS_ERR_FORMAT, "%s: no audio frames", r->name);
+    return 0;
+}
+
+static void audio_mix_float(float *restrict dst, const float *restrict src, int64_t frames,
+                            int channels) {
+    if (channels == 2) {
+        for (int64_t i = 0; i < frames; i++) dst[i] = (src[2 * i] + src[2 * i + 1]) * 0.5f;
+        return;
+    }
+    for (int64_t i = 0; i < frames; i++) {
+        float sum = 0.0f;
+        for (int c = 0; c < channels; c++) sum += src[i * channels + c];
+        dst[i] = sum / (float)channels;
+    }
+}
+
+/* Same values as audio_mix_float() on libsndfile's floats (s / 32768): the integer sum of
+ * up to 256 shorts is exact in float, and one correctly rounded division gives the mean. */
+static void audio_mix_short(float *restrict dst, const short *restrict src, int64_t frames,
+                            int channels) {
+    if (channels == 2) {
+        for (int64_t i = 0; i < frames; i++)
+            dst[i] = (float)(src[2 * i] + src[2 * i + 1]) * (1.0f / 65536.0f);
+    } else if (channels <= 256) {
+        float scale = 32768.0f * (float)channels;
+        for (int64_t i = 0; i < frames; i++) {
+            int32_t sum = 0;
+            for (int c = 0; c < channels; c++) sum += src[i * channels + c];
+            dst[i] = (float)sum / scale;
+        }
+    } else {
+        for (int64_t i = 0; i < frames; i++) {
+            float sum = 0.0f;
+            for (int c = 0; c < channels; c++)
+                sum += (float)src[i * channels + c] * (1.0f / 32768.0f);
+            dst[i] = sum / (float)channels;
+        }
+    }
+}
+
+/* Read up to max_frames; mono != 0 mixes down into dst, else dst is interleaved. */
+static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames, int mono) {
+    if (!r || max_frames < 0 || (!dst && max_frames > 0))
+        return ls_error(LS_ERR_USAGE, "audio_reader_read: bad arguments");
+    if (r->failed)
+        return ls_error(r->failed, "%s", r->failed_msg ? r->failed_msg : r->name);
+    int ch = r->info.channels;
+    int64_t got = 0;
+    while (got < max_frames) {
+        int64_t want = max_frames - got, n;
+        if (!mono || ch == 1) {
+            if (r->pcm16) {
+                if (want > AUDIO_BLOCK_SAMPLES / ch) want = r->block_frames;
+                n = sf_readf_short(r->sf, r->block, want);
+                if (n > 0) {
+                    const short *s = r->block;
+                    float *d = dst + got * (mono ? 1 : ch);
+                    for (int64_t i = 0; i < n * ch; i++) d[i] = (float)s[i] * (1.0f / 32768.0f);
+                }
+            } else {
+                n = sf_readf_float(r->sf, dst + got * (mono ? 1 : ch), want);
+            }
+        } else {
+            if (want > r->block_frames) want = r->block_frames;
+            if (r->pcm16) {
+                n = sf_readf_short(r->sf, r->block, want);
+                if (n > 0) audio_mix_short(dst + got, r->block, n, ch);
+            } else {
+                n = sf_readf_float(r->sf, r->block, want);
+                if (n > 0) audio_mix_float(dst + got, r->block, n, ch);
+            }
+        }
+        if (n < 0) n = 0;
+        got += n;
+        r->pos += n;
+        if (n < want) {
+            int err = audio_reader_short_read(r, r->pos);
+            if (err) {
+                /* deliver the frames before the failure now, the error on the next call */
+                r->failed = err;
+                r->failed_msg = strdup(ls_error_message());
+                if (got == 0) return err;
+            }
+            break;
+        }
+    }
+    return got;
+}
+
+int64_t audio_reader_read_mono(AudioReader *reader, float *dst, int64_t max_frames) {
+    return audio_reader_read(reader, dst, max_frames, 1);
+}
+
+int64_t audio_reader_read_interleaved(AudioReader *reader, float *dst, int64_t max_frames) {
+    return audio_reader_read(reader, dst, max_frames, 0);
+}
+
+// ---------------------------------------------------------------------------- resample
+
+static int audio_rate_check(const char *what, int rate) {
+    if (rate < 1 || rate > AUDIO_MAX_RATE)
+        return ls_error(LS_ERR_RANGE, "%s %d Hz is outside 1..%d Hz", what, rate,
+                        AUDIO_MAX_RATE);
+    return 0;
+}
+
+/* round(n · to / from), exactly, without overflow for any n < 2^62. */
+static int64_t audio_resampled_length(int64_t n, int from, int to) {
+    int64_t q = n / from, rem = n % from;
+    return q * to + (2 * rem * (int64_t)to + from) / (2 * (int64_t)from);
+}
+
+int audio_resample(const float *in, int64_t n, int from_rate, int to_rate, float **out,
+                   int64_t *n_out) {
+    SRC_STATE *src = NULL;
+    float *dst = NULL;
+    int err = 0, serr = 0;
+    *out = NULL;
+    *n_out = 0;
+    if ((err = audio_rate_check("resample: input rate", from_rate))) return err;
+    if ((err = audio_rate_check("resample: output rate", to_rate))) return err;
+    if (n < 0 || (n > 0 && !in)) return ls_error(LS_ERR_USAGE, "resample: bad input");
+    double ratio = (double)to_rate / from_rate;
+    if (ratio > 256.0 || ratio < 1.0 / 256.0)
+        return ls_error(LS_ERR_RANGE,
+                        "resample: %d Hz → %d Hz is a ratio beyond libsamplerate's 1/256..256",
+                        from_rate, to_rate);
+    int64_t want = audio_resampled_length(n, from_rate, to_rate);
+    dst = malloc((size_t)(want > 0 ? want : 1) * sizeof(float));
+    if (!dst) return ls_error(LS_ERR_NOMEM, "resample: out of memory for %" PRId64 " samples",
+                              want);
+    if (from_rate == to_rate) {
+        if (n) memcpy(dst, in, (size_t)n * sizeof(float));
+        *out = dst;
+        *n_out = n;
+        return 0;
+    }
+    src = src_new(SRC_SINC_MEDIUM_QUALITY, 1, &serr);
+    if (!src) {
+        err = ls_error(LS_ERR_NOMEM, "resample: %s", src_strerror(serr));
+        goto fail;
+    }
+    /* Pass 1 feeds the whole signal; pass 2 feeds zeros with end_of_input set. libsamplerate
+     * itself pads with zeros at end_of_input, so the zeros change no sample: they only let it
+     * emit the last round(n·to/from) − floor-ish samples it would otherwise withhold. */
+    static const float zeros[1024];
+    int64_t done = 0;
+    for (int pass = 0; pass < 2 && done < want; pass++) {
+        SRC_DATA d = {0};
+        d.data_in = pass == 0 ? in : zeros;
+        d.input_frames = pass == 0 ? (long)n : (long)(sizeof zeros / sizeof *zeros);
+        d.end_of_input = pass;
+        d.src_ratio = ratio;
+        for (;;) {
+            d.data_out = dst + done;
+            d.output_frames = (long)(want - done);
+            if (d.output_frames == 0) break;
+            if ((serr = src_process(src, &d)) != 0) {
+                err = ls_error(LS_ERR_INTERNAL, "resample: %s", src_strerror(serr));
+                goto fail;
+            }
+            done += d.output_frames_gen;
+            d.data_in += d.input_frames_used;
+            d.input_frames -= d.input_frames_used;
+            if (d.output_frames_gen == 0 && (d.input_frames == 0 || pass == 1)) break;
+        }
+    }
+    /* Never seen in practice (1024 zeros cover the filter for ratios down to 1/256). */
+    for (int64_t i = done; i < want; i++) dst[i] = 0.0f;
+    src_delete(src);
+    *out = dst;
+    *n_out = want;
+    return 0;
+fail:
+    src_delete(src);
+    free(dst);
+    return err;
+}
+
+// ---------------------------------------------------------------------------- load
+
+int audio_load_mono(const char *path, int target_rate, float **samples, int64_t *n,
+                    AudioInfo *info) {
+    AudioReader *r = NULL;
+    float *buf = NULL, *res = NULL;
+    int64_t len = 0;
+    int err = 0;
+    *samples = NULL;
+    *n = 0;
+    if (target_rate < 0 || target_rate > AUDIO_MAX_RATE)
+        return ls_error(LS_ERR_RANGE, "%s: target rate %d Hz is outside 0 (native)..%d Hz",
+                        path ? path : "audio", target_rate, AUDIO_MAX_RATE);
+    if ((err = audio_reader_open(&r, path))) return err;
+    /* Do not trust the header for the allocation: start at most 4 M frames and grow. */
+    int64_t cap = r->info.frames > 0 && r->info.frames < (1 << 22) ? r->info.frames : 1 << 22;
+    buf = malloc((size_t)cap * sizeof(float));
+    if (!buf) {
+        err = ls_error(LS_ERR_NOMEM, "%s: out of memory", r->name);
+        goto fail;
+    }
+    for (;;) {
+        if (len == cap) {
+            float *grown = realloc(buf, (size_t)cap * 2 * sizeof(float));
+            if (!grown) {
+                err = ls_error(LS_ERR_NOMEM, "%s: out of memory after %" PRId64 " frames",
+                               r->name, len);
+                goto fail;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        int64_t got = audio_reader_read_mono(r, buf + len, cap - len);
+        if (got < 0) {
+            err = (int)got;
+            goto fail;
+        }
+        if (got == 0) break;
+        len += got;
+    }
+    if (info) {
+        *info = r->info;
+        info->frames = len;
+    }
+    if (target_rate > 0 && target_rate != r->info.sample_rate) {
+        int64_t n_res = 0;
+        err = audio_resample(buf, len, r->info.sample_rate, target_rate, &res, &n_res);
+        if (err) {
+            ls_error_prefix("%s", r->name);
+            goto fail;
+        }
+        free(buf);
+        buf = res;
+        len = n_res;
+    } else if (len < cap) {
+        float *shrunk = realloc(buf, (size_t)len * sizeof(float));
+        if (shrunk) buf = shrunk;
+    }
+    audio_reader_close(r);
+    *samples = buf;
+    *n = len;
+    return 0;
+fail:
+    audio_reader_close(r);
+    free(buf);
+    return err;
+}
+
+// ---------------------------------------------------------------------------- write
+
+int audio_write_format_from_path(const char *path, AudioWriteFormat *format) {
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (dot && (!slash || dot > slash)) {
+        if (strcasecmp(dot, ".wav") == 0) {
+            *format = AUDIO_WRITE_WAV_PCM16;
+            return 0;
+        }
+        if (strcasecmp(dot, ".flac") == 0) {
+            *format = AUDIO_WRITE_FLAC_PCM16;
+            return 0;
+        }
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "%s: cannot write audio with extension \"%s\" (use .wav or .flac)", path,
+                        dot);
+    }
+    return ls_error(LS_ERR_UNSUPPORTED,
+                    "%s: no file extension to choose an audio format from (use .wav or .flac)",
+                    path ? path : "(null)");
+}
+
+/* fsync the directory holding @p path so the rename is durable; failures are ignored
+ * (some file systems refuse fsync on directories). */
+static void audio_sync_dir(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int audio_write(const char *path, const float *samples, int64_t frames, int channels,
+                int sample_rate, AudioWriteFormat format) {
+    char *tmp = NULL;
+    SNDFILE *sf = NULL;
+    short *shorts = NULL;
+    int fd = -1, err = 0, created = 0;
+    if (!path) return ls_error(LS_ERR_USAGE, "audio_write: no path");
+    if (strcmp(path, "-") == 0)
+        return ls_error(LS_ERR_UNSUPPORTED, "-: writing audio to stdout is not supported");
+    if (frames < 1 || !samples)
+        return ls_error(LS_ERR_RANGE, "%s: nothing to write (%" PRId64 " frames)", path, frames);
+    if (channels < 1 || channels > 1024)
+        return ls_error(LS_ERR_RANGE, "%s: %d channels is outside 1..1024", path, channels);
+    if ((err = audio_rate_check("sample rate", sample_rate))) {
+        ls_error_prefix("%s", path);
+        return err;
+    }
+    SF_INFO si = {0};
+    si.samplerate = sample_rate;
+    si.channels = channels;
+    switch (format) {
+    case AUDIO_WRITE_WAV_PCM16: si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
+    case AUDIO_WRITE_WAV_FLOAT: si.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
+    case AUDIO_WRITE_FLAC_PCM16: si.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
+    default: return ls_error(LS_ERR_USAGE, "%s: unknown audio write format %d", path, format);
+    }
+    if (!sf_format_check(&si))
+        return ls_error(LS_ERR_RANGE, "%s: libsndfile cannot write %d channels at %d Hz in "
+                        "this format", path, channels, sample_rate);
+
+    size_t len = strlen(path);
+    tmp = malloc(len + 5);
+    if (!tmp) return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        err = ls_error(LS_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        goto fail;
+    }
+    created = 1;
+    sf = sf_open_fd(fd, SFM_WRITE, &si, SF_FALSE);
+    if (!sf) {
+        err = ls_error(LS_ERR_IO, "%s: cannot write audio: %s", path, sf_strerror(NULL));
+        goto fail;
+    }
+    if (format == AUDIO_WRITE_WAV_FLOAT) {
+        sf_count_t w = sf_writef_float(sf, samples, frames);
+        if (w != frames) {
+            err = ls_error(LS_ERR_IO, "%s: write failed after %lld frames: %s", path,
+                           (long long)w, sf_strerror(sf));
+            goto fail;
+        }
+    } else {
+        /* s = round(x · 32768) clipped to [-32768, 32767], NaN → 0: the exact inverse of the
+         * reader's x = s / 32768, so a PCM16 file read and written back is unchanged. */
+        int64_t block = AUDIO_BLOCK_SAMPLES / channels;
+        if (block < 1) block = 1;
+        shorts = malloc((size_t)(block * channels) * sizeof(short));
+        if (!shorts) {
+            err = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+        for (int64_t f = 0; f < frames; f += block) {
+            int64_t nf = frames - f < block ? frames - f : block;
+            const float *s = samples + f * channels;
+            for (int64_t i = 0; i < nf * channels; i++) {
+                float v = s[i] * 32768.0f;
+                v = v != v ? 0.0f : v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
+                shorts[i] = (short)lrintf(v);
+            }
+            sf_count_t w = sf_writef_short(sf, shorts, nf);
+            if (w != nf) {
+                err = ls_error(LS_ERR_IO, "%s: write failed after %" PRId64 " frames: %s", path,
+                               f + (int64_t)w, sf_strerror(sf));
+                goto fail;
+            }
+        }
+    }
+    int cerr = sf_close(sf);
+    sf = NULL;
+    if (cerr != 0) {
+        err = ls_error(LS_ERR_IO, "%s: closing failed: %s", path, sf_error_number(cerr));
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        err = ls_error(LS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    int fd_close = close(fd);
+    fd = -1;
+    if (fd_close != 0) {
+        err = ls_error(LS_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        err = ls_error(LS_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
+                       strerror(errno));
+        goto fail;
+    }
+    created = 0;
+    audio_sync_dir(path);
+    free(shorts);
+    free(tmp);
+    return 0;
+fail:
+    if (sf) sf_close(sf);
+    if (fd >= 0) close(fd);
+    if (created) unlink(tmp);
+    free(shorts);
+    free(tmp);
+    return err;
+}
