@@ -542,12 +542,12 @@ static int list_dir(const char *dir, const char *shown, NameList *out) {
         names_free(out);
         return status;
     }
-    qsort(out->names, (size_t)out->n, sizeof *out->names, compare_names);
+    if (out->n > 1) qsort(out->names, (size_t)out->n, sizeof *out->names, compare_names);
     return 0;
 }
 
-/* Data files of @p dir (taken by extension), added with @p lab. @p nested_ok: 0 inside a
- * class directory, where sub-directories are an error. Counts the files in *n_files. */
+/* The data files among @p names (entries of @p dir, taken by extension), added with @p lab;
+ * *n_files counts them. Sub-directories are skipped (the caller has dealt with them). */
 static int add_dir_files(Dataset *ds, const char *dir, const char *shown, const LabelRef *lab,
                          const NameList *names, int64_t *n_files) {
     int status = 0;

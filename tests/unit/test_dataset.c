@@ -785,6 +785,7 @@ static void test_batch_fill(void **state) {
                                 NULL),
                      0);
     assert_int_equal(b.L, 1000);
+    batch_plan_free(&plan);
     po.max_tokens = 999;
     expect_error(batch_plan_make(&plan, ds, all, 4, &po, NULL), LS_ERR_RANGE, "'r1000'",
                  "1000 long");
