@@ -1,0 +1,144 @@
+/*
+ * attention.h — multi-head scaled dot-product attention (forward, backward; causal or
+ * bidirectional; per-row key padding) and rotary position embedding (RoPE), for the
+ * Transformer baseline.
+ *
+ * Layout. q, k, v are (B, L, H, hd) *views*: element (b, l, h, e) of q is at
+ *   q[b·q.batch + l·q.pos + h·q.head + e]
+ * with the head dimension contiguous. This reads the output of one fused qkv projection,
+ * (B, L, 3, H, hd) = matmul output (M, 3·H·hd), in place: pass q = qkv, k = qkv + H·hd,
+ * v = qkv + 2·H·hd, all with attention_view_packed(L, 3, H, hd). Gradients dq, dk, dv are
+ * written through the same views as q, k, v (so dqkv can be one buffer). out and dout are
+ * contiguous (B, L, H, hd) = (M, H·hd), ready for the output projection. A view must not
+ * overlap itself (no broadcasting strides): LS_ERR_USAGE otherwise.
+ *
+ * Math, for batch row b with n = lengths[b] valid positions (n = L without lengths), head h,
+ * query i < n, scale = 1/√hd unless given:
+ *   keys(i) = { j : j < n, and j <= i if causal }
+ *   s_ij = scale·q_i·k_j,  lse_i = log Σ_{j∈keys(i)} exp(s_ij),  p_ij = exp(s_ij − lse_i)
+ *   out_i = Σ_j p_ij·v_j
+ * Padded query rows (i >= n) get out_i = 0 and lse_i = 0, and their dout is ignored; this
+ * is where we differ from PyTorch, whose fully masked rows give NaN.
+ * Memory: the forward saves only lse (B, H, L); the backward recomputes p (flash-attention
+ * style), so no O(L²) buffer exists. Work is O(B·H·L²·hd) (plain loops on the CPU).
+ *
+ * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient
+ * output; the caller zeroes gradients before the first backward of a step.
+ * The backward is race-free and deterministic: one pass owns each query row (dq), a second
+ * owns each key row (dk, dv); every sum is in a fixed order in double.
+ *
+ * RoPE (GPT-NeoX / LLaMA "rotate half"): for position p = pos0 + l, pair index
+ * i < half = rot_dim/2, θ = p·base^(−2i/rot_dim):
+ *   out[i]        = x[i]·cos θ − x[i+half]·sin θ
+ *   out[i+half]   = x[i+half]·cos θ + x[i]·sin θ
+ *   out[d]        = x[d]  for rot_dim <= d < hd (partial rotary, GPT-NeoX rotary_pct)
+ * Angles are computed in double. Apply it to q and k before attention.
+ *
+ * Lengths (lengths[b]) live on the same device as the tensors. CUDA (later,
+ * kernels/cuda/attention.cu) takes the same structs and must match within the tests/gpu
+ * tolerances. Tested by tests/unit/test_attention.c.
+ */
+#ifndef LS_ATTENTION_H
+#define LS_ATTENTION_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Largest head dimension (the CPU keeps one head row of accumulators on the stack). */
+#define ATTENTION_MAX_HEAD_DIM 256
+
+/** Element strides of one (B, L, H, hd) view; the last (head-dim) stride is 1. */
+typedef struct {
+    int64_t batch; /* elements from (b, l, h, 0) to (b+1, l, h, 0) */
+    int64_t pos;   /* ... to (b, l+1, h, 0) */
+    int64_t head;  /* ... to (b, l, h+1, 0) */
+} AttentionView;
+
+/** Shape and options of one attention call. */
+typedef struct {
+    int64_t B, L;           /* batch rows, positions per row (queries = keys = L) */
+    int H, hd;              /* heads, head dimension (1..ATTENTION_MAX_HEAD_DIM) */
+    int causal;             /* nonzero: query i sees keys j <= i */
+    float scale;            /* softmax scale; 0 means 1/√hd */
+    const int64_t *lengths; /* (B) valid positions per row, each in [0, L]; NULL: all L */
+    AttentionView q, k, v;  /* views of q/dq, k/dk, v/dv */
+} AttentionShape;
+
+/** Contiguous (B, L, H, hd). */
+static inline AttentionView attention_view_contiguous(int64_t L, int H, int hd) {
+    AttentionView view = {L * H * hd, (int64_t)H * hd, hd};
+    return view;
+}
+
+/** One of n_packed tensors of a packed (B, L, n_packed, H, hd) buffer; offset the base
+ *  pointer by t·H·hd for the t-th tensor (q, k, v = 0, 1, 2 for a fused qkv). */
+static inline AttentionView attention_view_packed(int64_t L, int n_packed, int H, int hd) {
+    AttentionView view = {L * n_packed * H * hd, (int64_t)n_packed * H * hd, hd};
+    return view;
+}
+
+/**
+ * Attention forward.
+ * @param out  (B, L, H, hd) contiguous output (overwritten; zero on padded query rows)
+ * @param lse  (B, H, L) log-sum-exp per query row, saved for the backward; NULL to skip
+ * @param q    view (B, L, H, hd); @param k, @param v likewise
+ * @param s    shape, options and views
+ * @return 0; LS_ERR_USAGE for NULL pointers, B or L < 0, H < 1, hd outside
+ *         1..ATTENTION_MAX_HEAD_DIM, scale < 0, or a self-overlapping view;
+ *         LS_ERR_RANGE for a length outside [0, L] (message names the row).
+ */
+int attention_fwd_cpu(float *out, float *lse, const float *q, const float *k, const float *v,
+                      const AttentionShape *s) LS_RESULT_USED;
+
+/**
+ * Attention backward: dq += ∂/∂q, dk += ∂/∂k, dv += ∂/∂v of Σ dout·out. Any of dq, dk, dv
+ * may be NULL to skip it. The gradients must not alias q, k, v, out or dout, nor each other
+ * (they may be three disjoint views of one packed buffer).
+ * @param dq, dk, dv   views as q, k, v in @p s
+ * @param dout  (B, L, H, hd) contiguous
+ * @param q, k, v      forward inputs
+ * @param out   (B, L, H, hd) forward output
+ * @param lse   (B, H, L) from attention_fwd_cpu
+ * @return as attention_fwd_cpu.
+ */
+int attention_bwd_cpu(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                      const float *k, const float *v, const float *out, const float *lse,
+                      const AttentionShape *s) LS_RESULT_USED;
+
+/** Shape and options of one RoPE call. */
+typedef struct {
+    int64_t B, L;    /* batch rows, positions */
+    int H, hd;       /* heads, head dimension */
+    int rot_dim;     /* rotated leading dims, even, 2..hd (hd for LLaMA) */
+    float base;      /* frequency base, > 0 (10000 in GPT-NeoX and LLaMA) */
+    int64_t pos0;    /* position of l = 0 (>= 0; e.g. tokens already generated) */
+    AttentionView x; /* view of x / dx; out and dout are contiguous (B, L, H, hd) */
+} RopeShape;
+
+/**
+ * out = RoPE(x).
+ * @param out  (B, L, H, hd) contiguous
+ * @param x    view (B, L, H, hd), e.g. q or k inside a packed qkv buffer
+ * @return 0; LS_ERR_USAGE for NULL pointers, B or L < 0, H < 1, hd outside
+ *         1..ATTENTION_MAX_HEAD_DIM, rot_dim odd or outside 2..hd, base <= 0, pos0 < 0, or a
+ *         self-overlapping view.
+ */
+int attention_rope_fwd_cpu(float *out, const float *x, const RopeShape *s) LS_RESULT_USED;
+
+/**
+ * dx += RoPE⁻¹(dout) (the rotation is orthogonal: its backward rotates by −θ).
+ * @param dx    view (B, L, H, hd), e.g. the q part of a packed dqkv buffer
+ * @param dout  (B, L, H, hd) contiguous
+ * @return as attention_rope_fwd_cpu.
+ */
+int attention_rope_bwd_cpu(float *dx, const float *dout, const RopeShape *s) LS_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/*
+ * pool.h — sequence pooling for classification heads: mean over the valid positions, or the
+ * first or last valid token; forward and backward.
+ *
+ * Shapes: x, dx (B, L, D) contiguous; out, dout (B, D); lengths (B) optional, each in
+ * [1, L] (NULL: every row has L valid positions). With n = lengths[b]:
+ *   POOL_MEAN   out[b, :] = (1/n)·Σ_{l<n} x[b, l, :]     (sum in double)
+ *   POOL_FIRST  out[b, :] = x[b, 0, :]
+ *   POOL_LAST   out[b, :] = x[b, n−1, :]                 (the causal model's summary token)
+ * Padded positions (l >= n) are never read by the forward and get no gradient.
+ *
+ * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient
+ * output; the caller zeroes gradients before the first backward of a step.
+ * No reduction crosses a thread: OpenMP over (row, column block); deterministic.
+ *
+ * CUDA (later, kernels/cuda/pool.cu) takes the same arguments and must match within the
+ * tests/gpu tolerances. Tested by tests/unit/test_pool.c.
+ */
+#ifndef LS_POOL_H
+#define LS_POOL_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    POOL_MEAN  = 0,
+    POOL_FIRST = 1,
+    POOL_LAST  = 2,
+} PoolMode;
+
+/**
+ * Pool each row of x.
+ * @param out      (B, D) output
+ * @param x        (B, L, D)
+ * @param lengths  (B) valid positions per row in [1, L], or NULL for all L
+ * @return 0; LS_ERR_USAGE for NULL pointers (when B > 0), B < 0, L < 1, D < 1 or an unknown
+ *         mode; LS_ERR_RANGE for a length outside [1, L] (message names the row).
+ */
+int pool_fwd_cpu(float *out, const float *x, const int64_t *lengths, int64_t B, int64_t L,
+                 int64_t D, PoolMode mode) LS_RESULT_USED;
+
+/**
+ * dx += ∂(Σ dout·out)/∂x.
+ * @param dx       (B, L, D)
+ * @param dout     (B, D)
+ * @param lengths  (B) as in the forward
+ * @return as pool_fwd_cpu.
+ */
+int pool_bwd_cpu(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
+                 int64_t D, PoolMode mode) LS_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
