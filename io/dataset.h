@@ -30,14 +30,15 @@
  *                    regular file (so "a:b.fa:chr1" finds the file "a:b.fa"); if none is, the
  *                    whole string is reported as a missing file.
  *   directory        with sub-directories: class per sub-directory (Genomic Benchmarks
- *                    layout `train/<class>/<files>`), the sub-directory's name is the label of every
- *                    file in it. Without: a flat list of its files. Files are taken by
+ *                    layout `train/<class>/<files>`), the sub-directory's name is the label of
+ *                    every file in it. Without: a flat list of its files. Files are taken by
  *                    extension (.fa .fasta .fna .fas .ffn .fq .fastq, each optionally .gz/.bgz;
  *                    .sam .bam .cram .txt; .wav .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au
  *                    .snd .caf .w64 .rf64 .wv), in sorted name order; other files (indexes,
  *                    READMEs, TSVs) and hidden entries are ignored. A directory holding both
  *                    data files and sub-directories, an empty class directory or a directory
- *                    with no data file is an error.
+ *                    with no data file is an error. (So audio/fsdd/, whose data sit in one
+ *                    recordings/ folder, reads as one class; give its manifest instead.)
  *   manifest (*.tsv) one source per line, `source<TAB>label<TAB>split`, extra columns
  *                    ignored; relative sources are taken from the manifest's own folder.
  *                    An optional first line starting with '#' names the columns: the label
@@ -182,6 +183,7 @@ int dataset_read_labels(Dataset *ds, const char *path) LS_RESULT_USED;
  *         LS_ERR_NOT_FOUND (record or region), LS_ERR_UNSUPPORTED (region without index,
  *         region on audio), LS_ERR_USAGE (mixing DNA and audio, source twice, after finish),
  *         LS_ERR_NOMEM. The message names the file and, in manifests, the line.
+ *         After an error the dataset may hold part of the source: free it.
  */
 int dataset_add(Dataset *ds, const char *source, const char *label, Split split) LS_RESULT_USED;
 

@@ -84,7 +84,7 @@ int label_map_to_json(const LabelMap *map, char **json) LS_RESULT_USED;
  */
 int label_map_from_json(LabelMap **out, const char *json, const char *where) LS_RESULT_USED;
 
-/** The same as a cJSON array, for a caller building checkpoint metadata. NULL when out of memory. */
+/** The same as a cJSON array, for a caller building checkpoint metadata; NULL: out of memory. */
 struct cJSON *label_map_to_cjson(const LabelMap *map);
 
 /** From a cJSON array (see label_map_from_json). */

@@ -91,7 +91,8 @@ int window_sampler_init(WindowSampler **out, const Dataset *ds, const int64_t *i
         if (ex->length >= window) per_label[g]++;
         else short_ones++;
     }
-    for (int32_t g = 0; g < s->n_groups; g++) s->group_start[g + 1] = s->group_start[g] + per_label[g];
+    for (int32_t g = 0; g < s->n_groups; g++)
+        s->group_start[g + 1] = s->group_start[g] + per_label[g];
     s->n = s->group_start[s->n_groups];
     if (s->n == 0) {
         const Example *ex = dataset_example(ds, longest_example(ds, idx, n, 0, 1));
@@ -198,7 +199,8 @@ int window_eval_items(const Dataset *ds, const int64_t *idx, int64_t n, int64_t 
             int64_t m = max_per_example, span = len - window;
             for (int64_t j = 0; j < m; j++) {
                 /* evenly spread, first at 0 and last at the end; a single one centred */
-                int64_t off = m == 1 ? span / 2 : (int64_t)(__extension__(__int128)j * span / (m - 1));
+                int64_t off = m == 1 ? span / 2
+                                     : (int64_t)(__extension__(__int128)j * span / (m - 1));
                 out[t++] = (DatasetItem){i, off, window};
             }
         } else {

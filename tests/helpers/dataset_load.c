@@ -5,8 +5,9 @@
  *   dataset_load [--labels TSV] [--class LABEL=SRC]... [--required] [--rate HZ]
  *                [--valid F] [--window W] [--seed N] SRC...
  *
- * Prints one line per label (id, name, examples, total length) and a summary line; with
- * the split counts (--valid F: stratified hash split of what has none); with --window, 8 random windows and the evaluation window count.
+ * Prints one line per label (id, name, examples), a summary line and the split counts
+ * (--valid F: a stratified hash split of what has none); with --window, 8 random windows and
+ * the evaluation window count.
  * Errors print the single message line and exit 1.
  */
 #include <stdio.h>

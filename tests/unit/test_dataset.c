@@ -781,9 +781,8 @@ static void test_batch_fill(void **state) {
     BatchPlanOptions po = {.batch_size = 2, .bucket = 1};
     assert_int_equal(batch_plan_make(&plan, ds, all, 4, &po, NULL), 0);
     assert_int_equal(plan.n_batches, 2);
-    assert_int_equal(batch_fill(&b, ds, plan.items + plan.starts[1], plan.starts[2] - plan.starts[1],
-                                NULL),
-                     0);
+    int64_t rows = plan.starts[2] - plan.starts[1];
+    assert_int_equal(batch_fill(&b, ds, plan.items + plan.starts[1], rows, NULL), 0);
     assert_int_equal(b.L, 1000);
     batch_plan_free(&plan);
     po.max_tokens = 999;
