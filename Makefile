@@ -34,6 +34,13 @@ BUILD     ?= build
 SANFLAGS   =
 endif
 
+# Quiet by default; V=1 shows every command.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 # ---------------------------------------------------------------------------- probes
 ifneq ($(MAKECMDGOALS),deps)
 NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
@@ -119,34 +126,41 @@ pydeps: $(PYDEPS_STAMP)
 # objects are built by a second make run so the flags are seen.
 $(BUILD)/obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(if $(NVCC),-DLS_HAVE_CUDA) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(if $(NVCC),-DLS_HAVE_CUDA) -c $< -o $@
 
 $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/liblongscan.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/longscan: $(BUILD)/obj/pipeline/main.o $(BUILD)/liblongscan.a
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblongscan.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) -lcmocka $(CUDA_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) -lcmocka $(CUDA_LIBS)
 
 # Test-only programs (fixture writers, dumpers used by tests/py and tests/cli).
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(BUILD)/liblongscan.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 $(BUILD)/tools/%: tools/%.c $(BUILD)/liblongscan.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 $(BUILD)/test_gpu: $(GPU_TEST_SRC) $(BUILD)/liblongscan.a $(HEADERS)
-	$(CC) $(ALL_CFLAGS) $(GPU_TEST_SRC) $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(GPU_TEST_SRC) $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 # ---------------------------------------------------------------------------- user targets
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.

@@ -157,6 +157,9 @@ static int text_fill(SeqReader *r) {
     BGZF *fp = r->bgzf;
     if (fp->block_offset < fp->block_length) return 1;
     if (r->eof) return 0;
+    /* bgzf_read() does this between blocks too: the plain-gzip path of bgzf_read_block()
+     * inflates into uncompressed_block + block_offset, so a stale offset reads as EOF */
+    fp->block_offset = fp->block_length = 0;
     if (bgzf_read_block(fp) < 0) {
         if (fp->is_gzip)
             return ls_error(LS_ERR_FORMAT, "%s:%lld: gzip data is corrupt or truncated",

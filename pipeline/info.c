@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "io/audio.h"
@@ -373,10 +374,18 @@ static int info_file(const char *path, const char *region, const InfoOptions *op
 }
 
 /* A positional argument after a sequence file is a region of it when no such path exists and
- * it reads like one (no '/'); anything else is the next file. */
+ * it reads like one (no '/', no file-name suffix); anything else is the next file. */
 static int looks_like_region(const char *arg) {
+    static const char *const file_suffixes[] = {
+        ".fa", ".fasta", ".fna", ".fq", ".fastq", ".gz", ".bgz", ".bz2", ".sam", ".bam",
+        ".cram", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".safetensors"};
     struct stat st;
     if (strcmp(arg, "-") == 0 || strchr(arg, '/') || stat(arg, &st) == 0) return 0;
+    size_t len = strlen(arg);
+    for (size_t i = 0; i < sizeof file_suffixes / sizeof file_suffixes[0]; i++) {
+        size_t n = strlen(file_suffixes[i]);
+        if (len > n && strcasecmp(arg + len - n, file_suffixes[i]) == 0) return 0;
+    }
     return arg[0] != '\0';
 }
 
@@ -408,6 +417,7 @@ int main_info(int argc, char **argv) {
     const char *option_region = NULL;
     int status = 0, c;
     OutputFile out = {0};
+    InputKind *kinds = NULL;
 
     opterr = 0;
     optind = 1;
@@ -446,58 +456,77 @@ int main_info(int argc, char **argv) {
     status = cli_output_open(&out, opt.common.output);
     if (status < 0) return cli_fail("info", status);
 
-    /* Checkpoints list tensors, the others one row per file: one table each, not mixed. */
-    int tsv_checkpoint = -1;
-    int first = 1;
-    for (int i = optind; i < argc; i++) {
-        const char *path = argv[i];
-        /* gather this file's regions: positional ones that follow it, or -r */
-        int n_regions = 0;
-        while (i + 1 + n_regions < argc && looks_like_region(argv[i + 1 + n_regions]))
-            n_regions++;
-        InputKind kind = opt.kind;
-        if (kind == INPUT_KIND_AUTO) {
-            status = input_detect(path, &kind);
-            if (status < 0) goto fail;
-        }
-        if (opt.tsv) {
-            int is_checkpoint = kind == INPUT_KIND_CHECKPOINT;
-            if (tsv_checkpoint >= 0 && tsv_checkpoint != is_checkpoint) {
-                status = ls_error(LS_ERR_USAGE, "%s: --tsv cannot mix checkpoints with sequence "
-                                                "or audio files in one table", path);
+    /* First pass: what each argument is (a file, or a region of the file before it), so
+     * that a mistake in the last argument stops the run before anything is printed. */
+    int n_args = argc - optind;
+    kinds = calloc((size_t)n_args, sizeof *kinds);
+    if (!kinds) {
+        status = ls_error(LS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int n_checkpoints = 0, n_others = 0, last_file = -1;
+    for (int i = 0; i < n_args; i++) {
+        const char *arg = argv[optind + i];
+        if (last_file >= 0 && looks_like_region(arg)) {
+            kinds[i] = INPUT_KIND_AUTO; /* a region of the last file */
+            if (kinds[last_file] != INPUT_KIND_SEQ) {
+                status = ls_error(LS_ERR_USAGE, "%s: no such file, and not a region of %s, "
+                                                "which is not a sequence file", arg,
+                                  argv[optind + last_file]);
                 goto fail;
             }
-            if (tsv_checkpoint < 0) {
-                if (is_checkpoint)
-                    fputs("#file\ttensor\tdtype\tshape\tnumel\tbytes\n", out.fp);
-                else
-                    fputs("#file\tkind\tformat\tencoding\trecords\ttotal_length\tmin_length"
-                          "\tmedian_length\tmax_length\tgc_fraction\tn_fraction"
-                          "\tsoftmasked_fraction\tsample_rate\tchannels\tframes\tduration_s"
-                          "\tpeak\trms\n", out.fp);
-                tsv_checkpoint = is_checkpoint;
-            }
+            continue;
         }
-        InfoOptions file_opt = opt;
-        file_opt.kind = kind;
-        if (n_regions == 0) {
-            if (!opt.tsv && !first) fputc('\n', out.fp);
-            status = info_file(path, option_region, &file_opt, out.fp);
+        last_file = i;
+        kinds[i] = opt.kind;
+        if (kinds[i] == INPUT_KIND_AUTO) {
+            status = input_detect(arg, &kinds[i]);
             if (status < 0) goto fail;
-            first = 0;
         }
-        for (int r = 0; r < n_regions; r++) {
-            if (!opt.tsv && !first) fputc('\n', out.fp);
-            status = info_file(path, argv[i + 1 + r], &file_opt, out.fp);
-            if (status < 0) goto fail;
-            first = 0;
+        if (option_region && kinds[i] != INPUT_KIND_SEQ) {
+            status = ls_error(LS_ERR_USAGE, "%s: region '%s' given for a file that is not a "
+                                            "sequence file", arg, option_region);
+            goto fail;
         }
-        i += n_regions;
+        if (kinds[i] == INPUT_KIND_CHECKPOINT) n_checkpoints++;
+        else n_others++;
     }
+    /* checkpoints list tensors, the others one row per file: one table each, not mixed */
+    if (opt.tsv && n_checkpoints > 0 && n_others > 0) {
+        status = ls_error(LS_ERR_USAGE, "--tsv cannot mix checkpoints with sequence or audio "
+                                        "files in one table; run them separately");
+        goto fail;
+    }
+    if (opt.tsv && n_checkpoints > 0)
+        fputs("#file\ttensor\tdtype\tshape\tnumel\tbytes\n", out.fp);
+    else if (opt.tsv)
+        fputs("#file\tkind\tformat\tencoding\trecords\ttotal_length\tmin_length"
+              "\tmedian_length\tmax_length\tgc_fraction\tn_fraction\tsoftmasked_fraction"
+              "\tsample_rate\tchannels\tframes\tduration_s\tpeak\trms\n", out.fp);
+
+    int printed = 0;
+    for (int i = 0; i < n_args; i++) {
+        if (kinds[i] == INPUT_KIND_AUTO) continue; /* a region, handled with its file */
+        const char *path = argv[optind + i];
+        InfoOptions file_opt = opt;
+        file_opt.kind = kinds[i];
+        int n_regions = 0;
+        while (i + 1 + n_regions < n_args && kinds[i + 1 + n_regions] == INPUT_KIND_AUTO)
+            n_regions++;
+        for (int r = 0; r < (n_regions ? n_regions : 1); r++) {
+            const char *region = n_regions ? argv[optind + i + 1 + r] : option_region;
+            if (!opt.tsv && printed++) fputc('\n', out.fp);
+            status = info_file(path, region, &file_opt, out.fp);
+            if (status < 0) goto fail;
+        }
+    }
+    free(kinds);
+    kinds = NULL;
     status = cli_output_commit(&out);
     if (status < 0) return cli_fail("info", status);
     return EXIT_OK;
 fail:
+    free(kinds);
     cli_output_abort(&out);
     return cli_fail("info", status);
 }

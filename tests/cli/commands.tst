@@ -11,7 +11,7 @@ P 0 Usage:[[:space:]]longscan[[:space:]]generate     $LONGSCAN generate --help
 P 0 Usage:[[:space:]]longscan[[:space:]]bench        $LONGSCAN bench --help
 P 0 Usage:[[:space:]]longscan[[:space:]]train        $LONGSCAN help train
 P 0 ^#file[[:space:]]kind[[:space:]]units            $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz $EX/audio/morning_coffee_5s.wav
-P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]25000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz
+P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]100000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz
 P 0 morning_coffee_5s.wav[[:space:]]audio[[:space:]]samples[[:space:]]40000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/audio/morning_coffee_5s.wav
 # commands whose issue has not landed say so, exit 2
 N 2 train.*issue[[:space:]]3                         $LONGSCAN train --data x

@@ -9,6 +9,8 @@ P 0 soft-masked[[:space:]]+16.67%             $LONGSCAN info $FIX/small.fa
 P 0 format[[:space:]]+FASTA[[:space:]]\(plain\)  $LONGSCAN info $FIX/small.fa
 P 0 format[[:space:]]+FASTA[[:space:]]\(gzip\)   $LONGSCAN info $FIX/small.fa.gz
 P 0 format[[:space:]]+FASTA[[:space:]]\(bgzip\)  $LONGSCAN info $FIX/apes.fa.gz
+P 0 bases[[:space:]]+80,000[[:space:]]total   $LONGSCAN info $FIX/apes_plain.fa.gz
+P 0 bases[[:space:]]+80,000[[:space:]]total   $LONGSCAN info - < $FIX/apes_plain.fa.gz
 P 0 format[[:space:]]+FASTQ                   $LONGSCAN info $FIX/small.fq
 P 0 bases[[:space:]]+10[[:space:]]total       $LONGSCAN info $FIX/small.fq
 P 0 records[[:space:]]+2$                     cat $FIX/small.fa | $LONGSCAN info -
@@ -59,7 +61,7 @@ P 0 -                                         $LONGSCAN help info
 N 1 nope.fa.*(No[[:space:]]such[[:space:]]file|not[[:space:]]exist)  $LONGSCAN info $TMP/nope.fa
 N 1 a_directory.fa.*directory                 $LONGSCAN info $FIX/a_directory.fa
 N 1 empty.fa.*empty                           $LONGSCAN info $FIX/empty.fa
-N 1 empty.fa.*empty                           $LONGSCAN info - < $FIX/empty.fa
+N 1 stdin.*empty                              $LONGSCAN info - < $FIX/empty.fa
 N 1 no_header.fa                              $LONGSCAN info $FIX/no_header.fa
 N 1 short_qual.fq                             $LONGSCAN info $FIX/short_qual.fq
 N 1 truncated.fa.gz                           $LONGSCAN info $FIX/truncated.fa.gz
@@ -81,7 +83,7 @@ N 1 overlap.safetensors.*b                    $LONGSCAN info $FIX/overlap.safete
 N 1 shape_lie.safetensors.*a                  $LONGSCAN info $FIX/shape_lie.safetensors
 N 1 dtype_lie.safetensors.*Q7                 $LONGSCAN info $FIX/dtype_lie.safetensors
 N 1 header_too_long.safetensors               $LONGSCAN info $FIX/header_too_long.safetensors
-N 1 safetensors                               $LONGSCAN info --type checkpoint $FIX/small.fa
+N 1 small.fa.*header[[:space:]]length           $LONGSCAN info --type checkpoint $FIX/small.fa
 # nothing is left behind or overwritten when a run fails
 N 1 garbage.fa                                $LONGSCAN info -o $TMP/out1.txt $FIX/small.fa $FIX/garbage.fa; s=$?; test ! -e $TMP/out1.txt -a ! -e $TMP/out1.txt.tmp && exit $s
 N 1 garbage.fa                                echo keep > $TMP/keep2.txt; $LONGSCAN info -o $TMP/keep2.txt $FIX/garbage.fa; s=$?; grep -qx keep $TMP/keep2.txt && exit $s
@@ -92,3 +94,6 @@ N 2 --min-mapq[[:space:]]999                  $LONGSCAN info -q 999 $FIX/reads.b
 N 2 --type[[:space:]]wav                      $LONGSCAN info --type wav $FIX/good.wav
 N 2 --tsv[[:space:]]cannot[[:space:]]mix      $LONGSCAN info --tsv $FIX/small.fa $FIX/good.safetensors
 N 2 region.*not[[:space:]]a[[:space:]]sequence  $LONGSCAN info -r chr1 $FIX/good.wav
+# a missing file after a good one is a missing file, not a region
+N 1 missing.bam.*(No[[:space:]]such[[:space:]]file)  $LONGSCAN info $FIX/small.fa missing.bam
+N 1 chrQ                                      $LONGSCAN info $FIX/apes.fa.gz chrQ

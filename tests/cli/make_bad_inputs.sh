@@ -14,6 +14,7 @@ gzip -c small.fa > small.fa.gz                  # plain gzip: streams, no random
 cp "$ex/dna/apes_chr22_dev_slice.fa.gz" apes.fa.gz
 samtools faidx apes.fa.gz                       # .fai + .gzi beside it
 zcat apes.fa.gz > apes.fa && samtools faidx apes.fa
+gzip -c apes.fa > apes_plain.fa.gz             # plain gzip, 81 KB inflated: several BGZF-size blocks
 # alignments against apes.fa: reads cut from it, some on the reverse strand, various MAPQ
 {
     printf '@HD\tVN:1.6\tSO:coordinate\n'
@@ -35,7 +36,7 @@ mkdir -p a_directory.fa
 printf 'ACGTACGT\nACGT\n' > no_header.fa
 printf '@q1\nACGTAC\n+\nIIII\n' > short_qual.fq
 head -c 20000 "$ex/dna/bacteria_train.fa.gz" > truncated.fa.gz   # cut inside a BGZF block
-gzip -c apes.fa | head -c 30000 > truncated_gzip.fa.gz           # cut inside a gzip stream
+gzip -c apes.fa | head -c 15000 > truncated_gzip.fa.gz           # cut inside a gzip stream
 head -c 600 reads.bam > truncated.bam
 printf '>r1\nACGT\0ACGT\n' > nul_byte.fa
 printf '>r1\nACGTACGT\n>r2\nACG!@#TT\n' > garbage.fa
