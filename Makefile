@@ -20,7 +20,7 @@ CFLAGS    ?= -O2 -g
 WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter \
              -Wno-format-truncation
 PACKAGES   = pkg-config libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
-             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix
+             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base
 PKGS       = htslib sndfile samplerate libcjson openblas
 
 ifeq ($(SAN),1)
