@@ -236,7 +236,7 @@ def check_adamw(d):
         ours = load(d, "params_out.f32", (n1 + n2,))
         same = int((ours == ref.numpy()).sum())
         tag = f"adamw {steps} steps max_norm={max_norm:g}"
-        compare(f"{tag} grad norms", load(d, "norms.f64", (steps,)), np.array(norms), 0, 1e-6)
+        compare(f"{tag} grad norms", load(d, "norms.f64", (steps,), np.float64), np.array(norms), 0, 1e-6)
         compare(f"{tag} params ({same}/{n1 + n2} bit-identical)", ours, ref, 1e-7, 1e-6)
 
 
