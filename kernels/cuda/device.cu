@@ -54,7 +54,7 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
         int device = -1;
         cudaGetDevice(&device);
         return ls_error(LS_ERR_CUDA_OOM,
-                        "cuda:%d: out of GPU memory: needed %.2f GiB more, %.2f GiB free of "
+                        "cuda:%d: out of GPU memory: asked for %.2f GiB with %.2f GiB free of "
                         "%.2f GiB; %s",
                         device, bytes / 1073741824.0, free_bytes / 1073741824.0,
                         total_bytes / 1073741824.0, lower_hint ? lower_hint : "use smaller inputs");
