@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "io/audio.h"
+#include "io/dataset.h"
 #include "io/detect.h"
 #include "io/safetensors.h"
 #include "io/seq.h"
@@ -29,6 +30,7 @@ enum {
     OPT_TYPE,
     OPT_MIN_MAPQ,
     OPT_REFERENCE,
+    OPT_LABELS,
 };
 
 typedef struct {
@@ -36,6 +38,7 @@ typedef struct {
     int           tsv;
     InputKind      kind;
     SeqReaderOptions seq;
+    const char   *labels;   /* --labels TSV: summarise the inputs as a labelled dataset */
 } InfoOptions;
 
 static void usage(FILE *fp) {
@@ -65,13 +68,17 @@ static void usage(FILE *fp) {
 "  -f, --require-flags N  alignments: keep reads with all these FLAG bits (default 0)\n"
 "  -F, --exclude-flags N  alignments: skip reads with any of these bits (default 0x900)\n"
 "      --reference FASTA  CRAM reference (default: from the header or REF_PATH)\n"
+"      --labels TSV       also summarise the inputs as a labelled dataset: examples and\n"
+"                         lengths per label, from a `name<TAB>label` table (records of\n"
+"                         sequence files, or audio files by path); with --tsv, only that table\n"
 CLI_COMMON_HELP
 "\n"
 "Examples:\n"
 "  longscan info examples/data/dna/*.fa.gz examples/data/audio/*\n"
 "  longscan info ref.fa.gz chr2:1000-2000\n"
 "  longscan info --tsv -q 20 reads.bam chr1:1-1000000\n"
-"  longscan info model.safetensors\n");
+"  longscan info model.safetensors\n"
+"  longscan info --labels train.labels.tsv train.fa.gz\n");
 }
 
 // ---------------------------------------------------------------------------- formatting
@@ -355,6 +362,72 @@ static int info_checkpoint(const char *path, const InfoOptions *opt, FILE *out) 
     return 0;
 }
 
+// ---------------------------------------------------------------------------- labelled datasets
+
+/* Load every input as one dataset with labels from opt->labels and print per-label counts.
+ * The same loader `train` uses, so a label table that train would reject fails here too. */
+static int info_labels(char **paths, int n_paths, const InfoOptions *opt, FILE *out) {
+    Dataset *ds = NULL;
+    int64_t *count = NULL, *total = NULL, *min = NULL, *max = NULL;
+    DatasetOptions ds_opt;
+    dataset_options_default(&ds_opt);
+    ds_opt.seq = opt->seq;
+    ds_opt.labels = DATASET_LABELS_OPTIONAL;
+    int status = dataset_init(&ds, &ds_opt);
+    if (status < 0) goto fail;
+    status = dataset_read_labels(ds, opt->labels);
+    if (status < 0) goto fail;
+    for (int i = 0; i < n_paths; i++) {
+        status = dataset_add(ds, paths[i], NULL, SPLIT_NONE);
+        if (status < 0) goto fail;
+    }
+    status = dataset_finish(ds, NULL);
+    if (status < 0) goto fail;
+    const LabelMap *map = dataset_labels(ds);
+    int32_t n_labels = label_map_count(map);
+    size_t slots = (size_t)n_labels + 1; /* the last one counts unlabelled examples */
+    count = calloc(slots, sizeof *count);
+    total = calloc(slots, sizeof *total);
+    min = calloc(slots, sizeof *min);
+    max = calloc(slots, sizeof *max);
+    if (!count || !total || !min || !max) {
+        status = ls_error(LS_ERR_NOMEM, "%s: out of memory", opt->labels);
+        goto fail;
+    }
+    for (int64_t i = 0; i < dataset_count(ds); i++) {
+        const Example *ex = dataset_example(ds, i);
+        int32_t k = ex->label >= 0 ? ex->label : n_labels;
+        if (count[k] == 0 || ex->length < min[k]) min[k] = ex->length;
+        if (ex->length > max[k]) max[k] = ex->length;
+        count[k]++;
+        total[k] += ex->length;
+    }
+    const char *unit = dataset_kind(ds) == EXAMPLE_AUDIO ? "samples" : "bases";
+    if (opt->tsv) {
+        fprintf(out, "#label\texamples\ttotal_%s\tmin_length\tmax_length\n", unit);
+    } else {
+        fprintf(out, "labels from %s\n", opt->labels);
+        fprintf(out, "  %-16s %10s %14s %10s %10s\n", "label", "examples", unit, "min", "max");
+    }
+    for (int32_t k = 0; k <= n_labels; k++) {
+        if (k == n_labels && count[k] == 0) break;
+        const char *name = k < n_labels ? label_map_name(map, k) : "(unlabelled)";
+        if (opt->tsv)
+            fprintf(out, "%s\t%lld\t%lld\t%lld\t%lld\n", name, (long long)count[k],
+                    (long long)total[k], (long long)min[k], (long long)max[k]);
+        else
+            fprintf(out, "  %-16s %10lld %14lld %10lld %10lld\n", name, (long long)count[k],
+                    (long long)total[k], (long long)min[k], (long long)max[k]);
+    }
+fail:
+    free(count);
+    free(total);
+    free(min);
+    free(max);
+    dataset_free(ds);
+    return status;
+}
+
 // ---------------------------------------------------------------------------- dispatch
 
 static int info_file(const char *path, const char *region, const InfoOptions *opt, FILE *out) {
@@ -409,6 +482,7 @@ int main_info(int argc, char **argv) {
         {"require-flags", required_argument, NULL, 'f'},
         {"exclude-flags", required_argument, NULL, 'F'},
         {"reference", required_argument, NULL, OPT_REFERENCE},
+        {"labels", required_argument, NULL, OPT_LABELS},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -419,6 +493,9 @@ int main_info(int argc, char **argv) {
     int status = 0, c;
     OutputFile out = {0};
     InputKind *kinds = NULL;
+    FILE *labels_stream = NULL;
+    char *labels_text = NULL;
+    size_t labels_size = 0;
 
     opterr = 0;
     optind = 1;
@@ -443,6 +520,7 @@ int main_info(int argc, char **argv) {
         case 'f': status = parse_flags("--require-flags", optarg, &opt.seq.require_flags); break;
         case 'F': status = parse_flags("--exclude-flags", optarg, &opt.seq.exclude_flags); break;
         case OPT_REFERENCE: opt.seq.reference = optarg; break;
+        case OPT_LABELS: opt.labels = optarg; break;
         default:
             return cli_usage_error("info", "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -456,6 +534,32 @@ int main_info(int argc, char **argv) {
 
     status = cli_output_open(&out, opt.common.output);
     if (status < 0) return cli_fail("info", status);
+
+    if (opt.labels) {
+        if (option_region) {
+            status = ls_error(LS_ERR_USAGE, "--labels summarises whole inputs; give regions as "
+                                            "FILE:REGION arguments instead of -r");
+            goto fail;
+        }
+        if (!opt.tsv) {
+            /* the label table comes after the per-file blocks, but is built first so that a
+             * bad table fails the run before anything is printed */
+            labels_stream = open_memstream(&labels_text, &labels_size);
+            if (!labels_stream) {
+                status = ls_error(LS_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            fputc('\n', labels_stream);
+            status = info_labels(argv + optind, argc - optind, &opt, labels_stream);
+            fclose(labels_stream);
+            labels_stream = NULL;
+            if (status < 0) goto fail;
+        } else {
+            status = info_labels(argv + optind, argc - optind, &opt, out.fp);
+            if (status < 0) goto fail;
+            goto done;
+        }
+    }
 
     /* First pass: what each argument is (a file, or a region of the file before it), so
      * that a mistake in the last argument stops the run before anything is printed. */
@@ -523,11 +627,15 @@ int main_info(int argc, char **argv) {
     }
     free(kinds);
     kinds = NULL;
+    if (labels_text) fputs(labels_text, out.fp);
+done:
+    free(labels_text);
     status = cli_output_commit(&out);
     if (status < 0) return cli_fail("info", status);
     return EXIT_OK;
 fail:
     free(kinds);
+    free(labels_text);
     cli_output_abort(&out);
     return cli_fail("info", status);
 }

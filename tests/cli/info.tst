@@ -97,3 +97,12 @@ N 2 region.*not[[:space:]]a[[:space:]]sequence  $LONGSCAN info -r chr1 $FIX/good
 # a missing file after a good one is a missing file, not a region
 N 1 missing.bam.*(No[[:space:]]such[[:space:]]file)  $LONGSCAN info $FIX/small.fa missing.bam
 N 1 chrQ                                      $LONGSCAN info $FIX/apes.fa.gz chrQ
+# --- labelled summaries (the loader `train` uses): per-label counts, bad label tables
+P 0 ecoli[[:space:]]+25[[:space:]]+25000      $LONGSCAN info --labels $EX/dna/bacteria_test.labels.tsv $EX/dna/bacteria_test.fa.gz
+P 0 ^vcholerae[[:space:]]25[[:space:]]25000[[:space:]]1000[[:space:]]1000$  $LONGSCAN info --tsv --labels $EX/dna/bacteria_test.labels.tsv $EX/dna/bacteria_test.fa.gz
+P 0 ^B[[:space:]]1[[:space:]]10[[:space:]]    $LONGSCAN info --tsv --labels $FIX/small.labels.tsv $FIX/small.fa
+P 0 \(unlabelled\)[[:space:]]+1[[:space:]]+10  $LONGSCAN info --labels $FIX/labels_partial.tsv $FIX/small.fa
+N 1 labels_one_column.tsv:1:.*column          $LONGSCAN info --labels $FIX/labels_one_column.tsv $FIX/small.fa
+N 1 labels_duplicate.tsv:2:.*r1               $LONGSCAN info --labels $FIX/labels_duplicate.tsv $FIX/small.fa
+N 1 labels_empty_label.tsv:1                  $LONGSCAN info --labels $FIX/labels_empty_label.tsv $FIX/small.fa
+N 1 nope.tsv.*No[[:space:]]such[[:space:]]file  $LONGSCAN info --labels $FIX/nope.tsv $FIX/small.fa

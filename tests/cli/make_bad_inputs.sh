@@ -67,3 +67,10 @@ st overlap.safetensors '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b
 st shape_lie.safetensors '{"a":{"dtype":"F32","shape":[3,3],"data_offsets":[0,16]}}' 16
 st dtype_lie.safetensors '{"a":{"dtype":"Q7","shape":[4],"data_offsets":[0,16]}}' 16
 printf '\xff\xff\xff\x00\0\0\0\0{}' > header_too_long.safetensors
+
+# --- label tables for `info --labels`
+printf 'r1\tA\nr2\tB\n' > small.labels.tsv
+printf 'r1\n' > labels_one_column.tsv
+printf 'r1\tA\nr1\tB\n' > labels_duplicate.tsv
+printf 'r1\tA\n' > labels_partial.tsv
+printf 'r1\t\n' > labels_empty_label.tsv
