@@ -138,7 +138,7 @@ size_t scan_bwd_workspace_size_cpu(const ScanArgs *a) {
     int64_t T = a->chunk < a->L ? a->chunk : a->L; // a chunk never holds more than L tokens
     int64_t nblk = (a->D + SCAN_CPU_DBLOCK - 1) / SCAN_CPU_DBLOCK, per, n;
     if (__builtin_mul_overflow(T, 4 * a->N, &per) ||
-        __builtin_add_overflow(per, a->N + T, &per) ||
+        __builtin_add_overflow(per, a->N + 3 * T, &per) ||
         __builtin_mul_overflow(nblk, per, &n) || __builtin_add_overflow(n, a->D * a->N, &n) ||
         n > INT64_MAX / 8)
         return 0;

@@ -15,11 +15,13 @@
  * parallel loop over the chunk's tokens adds the slices in block order. All sums have a fixed
  * order, so results do not depend on the thread count.
  *
- * Speed: per (t, d) the N-state update is one loop over n that the compiler vectorises
- * (#pragma omp simd): exp(dt·A) is computed by scan_exp_decay, a Cody–Waite + polynomial exp
- * written with +, ×, compares and bit moves only, because glibc's expf is a scalar call that
- * would keep the loop scalar (-O2 has no libmvec without -ffast-math). It dominates: N exps
- * per (t, d) against one softplus and one SiLU (libm, per (t, d)).
+ * Speed (kernels/dev/scan_bench.c): exp(dt·A), N per (t, d), dominates. The loop over n is
+ * vectorised (#pragma omp simd), which needs an exp the compiler can vectorise: glibc's expf is
+ * a scalar call (no libmvec at -O2 without -ffast-math), so scan_exp is a Cody–Waite +
+ * polynomial exp written with +, × and integer masks. The per-(t, d) softplus and SiLU, a third
+ * of the time with libm, use the same exp (and scan_log1p) in loops over the block's channels
+ * (forward) or the chunk's tokens (backward) that vectorise as well. All of them are
+ * accurate to ~2 ulp (checked by test_scan.c) and give the same bits in SIMD and scalar code.
  */
 #include "kernels/scan.h"
 
@@ -53,7 +55,7 @@ static inline float float_of(uint32_t u) {
  * vectorise a select that follows a float compare (it might trap). Only IEEE +, × and bit
  * moves: the same result in SIMD and scalar code, on any x86 or ARM build.
  */
-static inline float scan_exp_decay(float x) {
+static inline float scan_exp(float x) {
     const uint32_t ix = bits_of(x);
     const uint32_t under = -(uint32_t)(ix > 0xC2AE0000u);           // x < -87 (or -NaN)
     const uint32_t over = -(uint32_t)((int32_t)ix > 0x42B00000);    // x > 88 (or +NaN)
@@ -78,15 +80,53 @@ static inline float scan_exp_decay(float x) {
     return float_of((bits_of(res) & keep) | (0x7F800000u & over & ~nan) | (ix & nan));
 }
 
-// softplus with mamba_ssm's threshold: x itself above 20 (log1p(exp(x)) − x < 2.1e-9 there).
-static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+/*
+ * log(1 + y) for y >= 0 (softplus only). w = 1 + y = 2^e·m with m in [√½, √2) read from the
+ * bits, log(w) = e·ln2 + log(m) with the Cephes logf polynomial, then the classic correction
+ * log1p(y) = log(w)·y/(w − 1) (w − 1 is exact), which restores the low bits that 1 + y lost;
+ * y itself when w rounds to 1. Relative error ~1e-7. Integer masks for the same reason as in
+ * scan_exp. Not meant for y < 0 or NaN beyond propagating it.
+ */
+static inline float scan_log1p(float y) {
+    const float w = 1.0f + y;
+    const uint32_t iw = bits_of(w);
+    const uint32_t big = -(uint32_t)((iw & 0x007FFFFFu) > 0x003504F3u); // mantissa > √2
+    const int32_t e = (int32_t)(iw >> 23) - 127 + (int32_t)(big & 1u);
+    const float m = float_of((iw & 0x007FFFFFu) | (0x3F800000u - (big & 0x00800000u)));
+    const float f = m - 1.0f, z = f * f, fe = (float)e;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float lg = f * z * p;
+    lg += -2.12194440e-4f * fe;
+    lg += -0.5f * z;
+    lg = f + lg + 0.693359375f * fe; // log(w)
+    const uint32_t one = -(uint32_t)(iw == 0x3F800000u);     // w == 1: log1p(y) = y
+    const float dw = float_of((bits_of(w - 1.0f) & ~one) | (0x3F800000u & one));
+    const float res = lg * (y / dw);
+    return float_of((bits_of(res) & ~one) | (bits_of(y) & one));
+}
 
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+// softplus with mamba_ssm's threshold: x itself above 20 (log1p(e^x) − x < 2.1e-9 there).
+static inline float scan_softplus(float x) {
+    const uint32_t above = -(uint32_t)((int32_t)bits_of(x) > 0x41A00000); // x > 20 (or +NaN)
+    const float sp = scan_log1p(scan_exp(x));
+    return float_of((bits_of(sp) & ~above) | (bits_of(x) & above));
+}
+
+// σ(x) = 1 / (1 + e^−x): e^−x is +inf below −88 (σ = 0) and 0 above 87 (σ = 1).
+static inline float scan_sigmoid(float x) { return 1.0f / (1.0f + scan_exp(-x)); }
 
 // dt for one (t, d).
 static inline float scan_dt(float delta, float bias, int use_softplus) {
     float x = delta + bias;
-    return use_softplus ? softplus(x) : x;
+    return use_softplus ? scan_softplus(x) : x;
 }
 
 /*
@@ -102,24 +142,50 @@ static inline float scan_token(int64_t N, float dt, float u,
     float dtu = dt * u, y = 0.0f;
 #pragma omp simd reduction(+ : y)
     for (int64_t n = 0; n < N; n++) {
-        float hn = scan_exp_decay(dt * A[n]) * h[n] + dtu * Bt[n];
+        float hn = scan_exp(dt * A[n]) * h[n] + dtu * Bt[n];
         h[n] = hn;
         y += Ct[n] * hn;
     }
     return y;
 }
 
-// out = (y + D·u)·SiLU(z) for one (t, d); the parts absent are skipped.
-static inline float scan_gate(float y, float u, const float *D_skip, int64_t d, const float *zp) {
-    if (D_skip) y += D_skip[d] * u;
-    if (zp) {
-        float z = *zp;
-        y *= z * sigmoid(z);
-    }
-    return y;
-}
-
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/*
+ * One token for the channels [d0, d0+nd) of one batch row (nd <= SCAN_CPU_DBLOCK): dt, the
+ * state update (scan_token, vectorised over n), then out = (y + D·u)·SiLU(z). The softplus and
+ * SiLU loops run over the block's channels and vectorise too (scan_softplus, scan_sigmoid
+ * use no libm call). Forward and step both call this: they give the same bits.
+ */
+static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
+                                    const float *restrict u,  // (D) u[b, t, :]
+                                    const float *restrict dl, // (D) delta[b, t, :]
+                                    const float *restrict z,  // (D) z[b, t, :] or NULL
+                                    const float *restrict Bt, // (N) B[b, t, :]
+                                    const float *restrict Ct, // (N) C[b, t, :]
+                                    float *restrict out,      // (D) out[b, t, :]
+                                    float *restrict h) {      // (nd, N) states, in place
+    const int64_t N = a->N;
+    const float *bias = a->delta_bias, *Dsk = a->D_skip; // (D) or NULL
+    float dt[SCAN_CPU_DBLOCK], y[SCAN_CPU_DBLOCK];
+    if (bias)
+        for (int64_t j = 0; j < nd; j++) dt[j] = dl[d0 + j] + bias[d0 + j];
+    else
+        for (int64_t j = 0; j < nd; j++) dt[j] = dl[d0 + j] + 0.0f; // as scan_dt(dl, 0)
+    if (a->delta_softplus) {
+#pragma omp simd
+        for (int64_t j = 0; j < nd; j++) dt[j] = scan_softplus(dt[j]);
+    }
+    for (int64_t j = 0; j < nd; j++)
+        y[j] = scan_token(N, dt[j], u[d0 + j], a->A + (d0 + j) * N, Bt, Ct, h + j * N);
+    if (Dsk)
+        for (int64_t j = 0; j < nd; j++) y[j] += Dsk[d0 + j] * u[d0 + j];
+    if (z) {
+#pragma omp simd
+        for (int64_t j = 0; j < nd; j++) y[j] *= z[d0 + j] * scan_sigmoid(z[d0 + j]);
+    }
+    memcpy(out + d0, y, (size_t)nd * sizeof(float));
+}
 
 // ---------------------------------------------------------------------------------------------
 // forward
@@ -129,10 +195,6 @@ int scan_fwd_cpu(const ScanArgs *a) {
     if (rc) return rc;
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t nc = (L - 1) / T + 1, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
-    const float *restrict A = a->A;     // (D, N)
-    const float *Dsk = a->D_skip;       // (D) or NULL
-    const float *bias = a->delta_bias;  // (D) or NULL
-    const int sp = a->delta_softplus;
 
 #pragma omp parallel for schedule(static)
     for (int64_t job = 0; job < B * nblk; job++) {
@@ -151,11 +213,7 @@ int scan_fwd_cpu(const ScanArgs *a) {
             const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;   // (N)
             const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;   // (N)
             float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;              // (D)
-            for (int64_t d = d0; d < d0 + nd; d++) {
-                float dt = scan_dt(dl[d], bias ? bias[d] : 0.0f, sp);
-                float y = scan_token(N, dt, u[d], A + d * N, Bt, Ct, h + (d - d0) * N);
-                out[d] = scan_gate(y, u[d], Dsk, d, z ? z + d : NULL);
-            }
+            scan_block_token(a, d0, nd, u, dl, z, Bt, Ct, out, h);
             if (a->ckpt && ((t + 1) % T == 0 || t == L - 1)) {
                 float *dst = a->ckpt + ((b * nc + t / T) * D + d0) * N; // (nd, N)
                 memcpy(dst, h, (size_t)(nd * N) * sizeof(float));
@@ -172,19 +230,18 @@ int scan_fwd_cpu(const ScanArgs *a) {
 int scan_step_cpu(const ScanArgs *a) {
     int rc = scan_args_check(a, SCAN_OP_STEP);
     if (rc) return rc;
-    const int64_t B = a->B, D = a->D, N = a->N;
-    const int sp = a->delta_softplus;
+    const int64_t B = a->B, D = a->D, N = a->N, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
 #pragma omp parallel for schedule(static) if (B * D * N >= 16384)
-    for (int64_t bd = 0; bd < B * D; bd++) {
-        const int64_t b = bd / D, d = bd % D;
-        const float *u = a->u + b * a->u_stride_b;                 // (D)
-        const float *dl = a->delta + b * a->delta_stride_b;        // (D)
-        const float *z = a->z ? a->z + b * a->z_stride_b : NULL;   // (D)
-        const float *Bt = a->B_ssm + b * a->B_ssm_stride_b;        // (N)
-        const float *Ct = a->C_ssm + b * a->C_ssm_stride_b;        // (N)
-        float dt = scan_dt(dl[d], a->delta_bias ? a->delta_bias[d] : 0.0f, sp);
-        float y = scan_token(N, dt, u[d], a->A + d * N, Bt, Ct, a->state + bd * N);
-        a->out[b * a->out_stride_b + d] = scan_gate(y, u[d], a->D_skip, d, z ? z + d : NULL);
+    for (int64_t job = 0; job < B * nblk; job++) {
+        const int64_t b = job / nblk, d0 = (job % nblk) * SCAN_CPU_DBLOCK;
+        const int64_t nd = min64(SCAN_CPU_DBLOCK, D - d0);
+        scan_block_token(a, d0, nd, a->u + b * a->u_stride_b,             // (D)
+                         a->delta + b * a->delta_stride_b,                   // (D)
+                         a->z ? a->z + b * a->z_stride_b : NULL,             // (D)
+                         a->B_ssm + b * a->B_ssm_stride_b,                   // (N)
+                         a->C_ssm + b * a->C_ssm_stride_b,                   // (N)
+                         a->out + b * a->out_stride_b,                       // (D)
+                         a->state + (b * D + d0) * N);                       // (nd, N)
     }
     return 0;
 }
@@ -206,7 +263,7 @@ static inline void scan_token_states(int64_t N, float dt, float u,
     float dtu = dt * u;
 #pragma omp simd
     for (int64_t n = 0; n < N; n++) {
-        float an = scan_exp_decay(dt * A[n]);
+        float an = scan_exp(dt * A[n]);
         a_t[n] = an;
         h_t[n] = an * h_prev[n] + dtu * Bt[n];
     }
@@ -261,7 +318,7 @@ int scan_bwd_cpu(const ScanArgs *a) {
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t Te = min64(T, L), nc = (L - 1) / T + 1;
     const int64_t nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
-    const int64_t per_blk = 4 * Te * N + N + Te;
+    const int64_t per_blk = 4 * Te * N + N + 3 * Te;
     const int sp = a->delta_softplus;
     float *carry = a->workspace;           // (D, N) a⊙dh carried from chunk c+1 into chunk c
     float *blk_ws = carry + D * N;         // (nblk, per_blk) per-block scratch, see below
@@ -282,6 +339,8 @@ int scan_bwd_cpu(const ScanArgs *a) {
                 float *dBp = abuf + Te * N;          // (nt, N) this block's share of dB
                 float *dCp = dBp + Te * N;           // (nt, N) this block's share of dC
                 float *dtbuf = dCp + Te * N;         // (nt) dt
+                float *dsbuf = dtbuf + Te;           // (nt) d dt / d delta = σ(delta + bias)
+                float *szbuf = dsbuf + Te;           // (nt) σ(z)
                 memset(dBp, 0, (size_t)(2 * Te * N) * sizeof(float));
 
                 for (int64_t d = d0; d < d0 + nd; d++) {
@@ -298,14 +357,32 @@ int scan_bwd_cpu(const ScanArgs *a) {
                     else if (a->h0) memcpy(hbuf, a->h0 + (b * D + d) * N, (size_t)N * sizeof(float));
                     else memset(hbuf, 0, (size_t)N * sizeof(float));
 
-                    for (int64_t i = 0; i < nt; i++) { // forward recompute
+                    // The chunk's per-token scalars of this channel, vectorised over tokens:
+                    // dt (as the forward computes it), softplus' and σ(z).
+                    const float *dl = a->delta + b * a->delta_stride_b + t0 * a->delta_stride_l + d;
+                    const int64_t dls = a->delta_stride_l;
+                    if (sp) {
+#pragma omp simd
+                        for (int64_t i = 0; i < nt; i++) {
+                            float x = dl[i * dls] + bias;
+                            dtbuf[i] = scan_softplus(x);
+                            dsbuf[i] = scan_sigmoid(x);
+                        }
+                    } else {
+                        for (int64_t i = 0; i < nt; i++) dtbuf[i] = dl[i * dls] + bias, dsbuf[i] = 1.0f;
+                    }
+                    if (a->z) {
+                        const float *zc = a->z + b * a->z_stride_b + t0 * a->z_stride_l + d;
+                        const int64_t zs = a->z_stride_l;
+#pragma omp simd
+                        for (int64_t i = 0; i < nt; i++) szbuf[i] = scan_sigmoid(zc[i * zs]);
+                    }
+
+                    for (int64_t i = 0; i < nt; i++) { // forward recompute of the states
                         const int64_t t = t0 + i;
                         float u = a->u[b * a->u_stride_b + t * a->u_stride_l + d];
-                        float dl = a->delta[b * a->delta_stride_b + t * a->delta_stride_l + d];
                         const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;
-                        float dt = scan_dt(dl, bias, sp);
-                        dtbuf[i] = dt;
-                        scan_token_states(N, dt, u, Ad, Bt, hbuf + i * N, abuf + i * N,
+                        scan_token_states(N, dtbuf[i], u, Ad, Bt, hbuf + i * N, abuf + i * N,
                                           hbuf + (i + 1) * N);
                     }
 
@@ -322,7 +399,7 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         float gy = g, zz = 0.0f, sz = 0.0f;
                         if (a->z) {
                             zz = a->z[b * a->z_stride_b + t * a->z_stride_l + d];
-                            sz = sigmoid(zz);
+                            sz = szbuf[i];
                             gy = g * zz * sz;
                         }
                         ScanTokenSums s = scan_token_bwd(N, gy, dt, u, Ad, Bt, Ct, abuf + i * N,
@@ -338,11 +415,7 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         if (a->z) // d SiLU(z)/dz = σ(z)·(1 + z·(1 − σ(z)))
                             a->dz[b * a->dz_stride_b + t * a->dz_stride_l + d] +=
                                 g * y * sz * (1.0f + zz * (1.0f - sz));
-                        float ddl = s.ddt;
-                        if (sp) {
-                            float dl = a->delta[b * a->delta_stride_b + t * a->delta_stride_l + d];
-                            ddl *= sigmoid(dl + bias); // softplus' = σ
-                        }
+                        float ddl = s.ddt * dsbuf[i]; // softplus' = σ (1 without softplus)
                         dbias_acc += ddl;
                         a->du[b * a->du_stride_b + t * a->du_stride_l + d] += du;
                         a->ddelta[b * a->ddelta_stride_b + t * a->ddelta_stride_l + d] += ddl;

@@ -10,7 +10,8 @@
  *   forward   |out − ref| <= 1e-5 + 1e-4·|ref|  (fp32 recurrence vs double; seen: <= 1/50 of it)
  *   backward  |g − fd| <= 1e-4 · max(1, |fd|)    (fd: central differences in double, h = 1e-6;
  *                                                 seen: <= 3e-7)
- *   exp       decay relative error <= 2e-7       (scan_exp_decay vs exp in double; seen 7.8e-8)
+ *   exp, softplus, SiLU  relative error <= 2e-7, 3e-7, 3e-7 (the kernel's own elementary
+ *             functions vs libm in double)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,35 +284,52 @@ static void test_forward_vs_reference(void **state) {
     print_message("# forward: worst |out-ref|/(1e-5+1e-4|ref|) = %.3f over %d shapes\n", worst, k);
 }
 
-// The decay exp(dt·A) alone: L = 1, N = 1, dt = 1 (softplus off), h0 = 1, B·u = 0, C = 1
-// make out[d] = exp(A[d]) exactly as the kernel computes it.
-static void test_exp_decay_accuracy(void **state) {
-    (void)state;
-    const int64_t D = 200001;
-    float *A = malloc(D * sizeof *A), *one = malloc(D * sizeof *one), *zero = calloc(D, sizeof *zero);
-    float *out = malloc(D * sizeof *out);
-    for (int64_t d = 0; d < D; d++) A[d] = (float)(-87.0 + 175.0 * (double)d / (double)(D - 1));
-    for (int64_t d = 0; d < D; d++) one[d] = 1.0f;
+// One token, one state per channel: with the inputs below, out[d] is exactly one elementary
+// function of the kernel (the same code the full scan runs), compared with libm in double.
+//   exp:      A = x, dt = 1 (softplus off), h0 = 1, B·u = 0, C = 1    → out = exp(x)
+//   softplus: A = 0, delta = x, h0 = 0, u = B = C = 1                → out = softplus(x)
+//   SiLU:     A = 0, dt = 1 (softplus off), u = B = C = 1, z = x     → out = x·σ(x)
+static void elementary_probe(int which, const float *x, float *out, int64_t n) {
+    float *one = malloc((size_t)n * sizeof *one), *zero = calloc((size_t)n, sizeof *zero);
+    for (int64_t i = 0; i < n; i++) one[i] = 1.0f;
     ScanArgs a;
-    scan_args_init(&a, 1, 1, D, 1);
-    a.delta_softplus = 0;
-    a.u = zero, a.delta = one, a.A = A, a.B_ssm = zero, a.C_ssm = one, a.h0 = one, a.out = out;
+    scan_args_init(&a, 1, 1, n, 1);
+    a.out = out, a.B_ssm = one, a.C_ssm = one;
+    if (which == 0) a.delta_softplus = 0, a.A = x, a.delta = one, a.h0 = one, a.u = zero;
+    if (which == 1) a.A = zero, a.delta = x, a.u = one;
+    if (which == 2) a.delta_softplus = 0, a.A = zero, a.delta = one, a.u = one, a.z = x;
     assert_int_equal(scan_fwd_cpu(&a), 0);
-    double worst = 0.0;
-    for (int64_t d = 0; d < D; d++) {
-        double ref = exp((double)A[d]), e = fabs(out[d] - ref) / ref;
-        if (!(e <= 2e-7)) fail_msg("exp(%.9g) = %.9g, expected %.9g (rel %.2e > 2e-7)", A[d], out[d], ref, e);
-        if (e > worst) worst = e;
+    free(one), free(zero);
+}
+
+static void test_elementary_functions_accuracy(void **state) {
+    (void)state;
+    const int64_t n = 200001;
+    const double lo[3] = {-87, -30, -100}, hi[3] = {88, 30, 30}, tol[3] = {2e-7, 3e-7, 3e-7};
+    const char *name[3] = {"exp", "softplus", "silu"};
+    float *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
+    for (int f = 0; f < 3; f++) {
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(lo[f] + (hi[f] - lo[f]) * (double)i / (double)(n - 1));
+        elementary_probe(f, x, out, n);
+        double worst = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            double v = x[i];
+            double ref = f == 0 ? exp(v) : f == 1 ? (v > 20 ? v : log1p(exp(v))) : v / (1 + exp(-v));
+            // relative, with an absolute floor: below 1e-30 the kernel may return 0
+            double e = fabs(out[i] - ref) <= 1e-30 ? 0.0 : fabs(out[i] - ref) / fabs(ref);
+            if (!(e <= tol[f]))
+                fail_msg("%s(%.9g) = %.9g, expected %.9g (rel %.2e > %.0e)", name[f], x[i], out[i],
+                         ref, e, tol[f]);
+            if (e > worst) worst = e;
+        }
+        print_message("# %s: worst relative error %.3g on [%g, %g]\n", name[f], worst, lo[f], hi[f]);
     }
-    // out of range: 0 below -87, +inf above 88, NaN stays NaN
+    // out of range: exp is 0 below -87, +inf above 88, NaN stays NaN
     const float special[] = {-88.0f, -1e30f, -INFINITY, 88.5f, INFINITY, NAN};
-    for (int i = 0; i < 6; i++) A[i] = special[i];
-    a.D = 6;
-    assert_int_equal(scan_fwd_cpu(&a), 0);
+    elementary_probe(0, special, out, 6);
     assert_true(out[0] == 0.0f && out[1] == 0.0f && out[2] == 0.0f);
     assert_true(isinf(out[3]) && isinf(out[4]) && isnan(out[5]));
-    print_message("# exp decay: worst relative error %.3g on [-87, 88]\n", worst);
-    free(A), free(one), free(zero), free(out);
+    free(x), free(out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -721,7 +739,7 @@ int main(void) {
     printf("# test_scan seed = %llu (LS_TEST_SEED=%llu replays it)\n", (unsigned long long)seed,
            (unsigned long long)seed);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exp_decay_accuracy),
+        cmocka_unit_test(test_elementary_functions_accuracy),
         cmocka_unit_test(test_forward_vs_reference),
         cmocka_unit_test(test_backward_vs_finite_differences),
         cmocka_unit_test(test_backward_accumulates),
