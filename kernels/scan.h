@@ -64,6 +64,7 @@ extern "C" {
 /** Channels per work block of the CPU functions (the CPU workspace is laid out per block). */
 #define SCAN_CPU_DBLOCK 16
 
+// clang-format off
 /** Which call an argument struct is checked for. */
 typedef enum {
     SCAN_OP_FWD  = 0,
@@ -126,6 +127,7 @@ typedef struct {
     // ---- step
     float *state;            // (B, D, N) scan_step: read, then overwritten with the new state
 } ScanArgs;
+// clang-format on
 
 /**
  * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, and dense strides

@@ -57,8 +57,8 @@ static inline float float_of(uint32_t u) {
  */
 static inline float scan_exp(float x) {
     const uint32_t ix = bits_of(x);
-    const uint32_t under = -(uint32_t)(ix > 0xC2AE0000u);           // x < -87 (or -NaN)
-    const uint32_t over = -(uint32_t)((int32_t)ix > 0x42B00000);    // x > 88 (or +NaN)
+    const uint32_t under = -(uint32_t)(ix > 0xC2AE0000u);        // x < -87 (or -NaN)
+    const uint32_t over = -(uint32_t)((int32_t)ix > 0x42B00000); // x > 88 (or +NaN)
     const uint32_t nan = -(uint32_t)((ix & 0x7FFFFFFFu) > 0x7F800000u);
     const uint32_t keep = ~(under | over);
     const float xc = float_of((ix & keep) | (0xC2AE0000u & under) | (0x42B00000u & over));
@@ -75,7 +75,7 @@ static inline float scan_exp(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const float er = p * (r * r) + r + 1.0f;           // exp(r)
+    const float er = p * (r * r) + r + 1.0f;                    // exp(r)
     const float res = er * float_of((uint32_t)(k + 127) << 23); // · 2^k
     return float_of((bits_of(res) & keep) | (0x7F800000u & over & ~nan) | (ix & nan));
 }
@@ -106,8 +106,8 @@ static inline float scan_log1p(float y) {
     float lg = f * z * p;
     lg += -2.12194440e-4f * fe;
     lg += -0.5f * z;
-    lg = f + lg + 0.693359375f * fe; // log(w)
-    const uint32_t one = -(uint32_t)(iw == 0x3F800000u);     // w == 1: log1p(y) = y
+    lg = f + lg + 0.693359375f * fe;                     // log(w)
+    const uint32_t one = -(uint32_t)(iw == 0x3F800000u); // w == 1: log1p(y) = y
     const float dw = float_of((bits_of(w - 1.0f) & ~one) | (0x3F800000u & one));
     const float res = lg * (y / dw);
     return float_of((bits_of(res) & ~one) | (bits_of(y) & one));
@@ -121,7 +121,9 @@ static inline float scan_softplus(float x) {
 }
 
 // σ(x) = 1 / (1 + e^−x): e^−x is +inf below −88 (σ = 0) and 0 above 87 (σ = 1).
-static inline float scan_sigmoid(float x) { return 1.0f / (1.0f + scan_exp(-x)); }
+static inline float scan_sigmoid(float x) {
+    return 1.0f / (1.0f + scan_exp(-x));
+}
 
 // dt for one (t, d).
 static inline float scan_dt(float delta, float bias, int use_softplus) {
@@ -149,7 +151,9 @@ static inline float scan_token(int64_t N, float dt, float u,
     return y;
 }
 
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
 
 /*
  * One token for the channels [d0, d0+nd) of one batch row (nd <= SCAN_CPU_DBLOCK): dt, the
@@ -169,20 +173,25 @@ static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
     const float *bias = a->delta_bias, *Dsk = a->D_skip; // (D) or NULL
     float dt[SCAN_CPU_DBLOCK], y[SCAN_CPU_DBLOCK];
     if (bias)
-        for (int64_t j = 0; j < nd; j++) dt[j] = dl[d0 + j] + bias[d0 + j];
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = dl[d0 + j] + bias[d0 + j];
     else
-        for (int64_t j = 0; j < nd; j++) dt[j] = dl[d0 + j] + 0.0f; // as scan_dt(dl, 0)
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = dl[d0 + j] + 0.0f; // as scan_dt(dl, 0)
     if (a->delta_softplus) {
 #pragma omp simd
-        for (int64_t j = 0; j < nd; j++) dt[j] = scan_softplus(dt[j]);
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = scan_softplus(dt[j]);
     }
     for (int64_t j = 0; j < nd; j++)
         y[j] = scan_token(N, dt[j], u[d0 + j], a->A + (d0 + j) * N, Bt, Ct, h + j * N);
     if (Dsk)
-        for (int64_t j = 0; j < nd; j++) y[j] += Dsk[d0 + j] * u[d0 + j];
+        for (int64_t j = 0; j < nd; j++)
+            y[j] += Dsk[d0 + j] * u[d0 + j];
     if (z) {
 #pragma omp simd
-        for (int64_t j = 0; j < nd; j++) y[j] *= z[d0 + j] * scan_sigmoid(z[d0 + j]);
+        for (int64_t j = 0; j < nd; j++)
+            y[j] *= z[d0 + j] * scan_sigmoid(z[d0 + j]);
     }
     memcpy(out + d0, y, (size_t)nd * sizeof(float));
 }
@@ -203,16 +212,18 @@ int scan_fwd_cpu(const ScanArgs *a) {
         float h[SCAN_CPU_DBLOCK * SCAN_N_MAX]; // (nd, N) states of this job's channels
         // h0 is read here and h_final written at the end, for this job's rows only: the two may
         // be the same buffer.
-        if (a->h0) memcpy(h, a->h0 + (b * D + d0) * N, (size_t)(nd * N) * sizeof(float));
-        else memset(h, 0, (size_t)(nd * N) * sizeof(float));
+        if (a->h0)
+            memcpy(h, a->h0 + (b * D + d0) * N, (size_t)(nd * N) * sizeof(float));
+        else
+            memset(h, 0, (size_t)(nd * N) * sizeof(float));
 
         for (int64_t t = 0; t < L; t++) {
-            const float *u = a->u + b * a->u_stride_b + t * a->u_stride_l;                // (D)
-            const float *dl = a->delta + b * a->delta_stride_b + t * a->delta_stride_l;   // (D)
+            const float *u = a->u + b * a->u_stride_b + t * a->u_stride_l;               // (D)
+            const float *dl = a->delta + b * a->delta_stride_b + t * a->delta_stride_l;  // (D)
             const float *z = a->z ? a->z + b * a->z_stride_b + t * a->z_stride_l : NULL; // (D)
-            const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;   // (N)
-            const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;   // (N)
-            float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;              // (D)
+            const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;  // (N)
+            const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;  // (N)
+            float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;             // (D)
             scan_block_token(a, d0, nd, u, dl, z, Bt, Ct, out, h);
             if (a->ckpt && ((t + 1) % T == 0 || t == L - 1)) {
                 float *dst = a->ckpt + ((b * nc + t / T) * D + d0) * N; // (nd, N)
@@ -235,13 +246,13 @@ int scan_step_cpu(const ScanArgs *a) {
     for (int64_t job = 0; job < B * nblk; job++) {
         const int64_t b = job / nblk, d0 = (job % nblk) * SCAN_CPU_DBLOCK;
         const int64_t nd = min64(SCAN_CPU_DBLOCK, D - d0);
-        scan_block_token(a, d0, nd, a->u + b * a->u_stride_b,             // (D)
-                         a->delta + b * a->delta_stride_b,                   // (D)
-                         a->z ? a->z + b * a->z_stride_b : NULL,             // (D)
-                         a->B_ssm + b * a->B_ssm_stride_b,                   // (N)
-                         a->C_ssm + b * a->C_ssm_stride_b,                   // (N)
-                         a->out + b * a->out_stride_b,                       // (D)
-                         a->state + (b * D + d0) * N);                       // (nd, N)
+        scan_block_token(a, d0, nd, a->u + b * a->u_stride_b,    // (D)
+                         a->delta + b * a->delta_stride_b,       // (D)
+                         a->z ? a->z + b * a->z_stride_b : NULL, // (D)
+                         a->B_ssm + b * a->B_ssm_stride_b,       // (N)
+                         a->C_ssm + b * a->C_ssm_stride_b,       // (N)
+                         a->out + b * a->out_stride_b,           // (D)
+                         a->state + (b * D + d0) * N);           // (nd, N)
     }
     return 0;
 }
@@ -294,8 +305,8 @@ static inline ScanTokenSums scan_token_bwd(int64_t N, float gy, float dt, float 
     float yC = 0.0f, ddt = 0.0f, gB = 0.0f, dtu = dt * u;
 #pragma omp simd reduction(+ : yC, ddt, gB)
     for (int64_t n = 0; n < N; n++) {
-        float dh = G[n] + gy * Ct[n];      // dL/dh_t
-        float ah = a_t[n] * h_prev[n];     // the decayed old state
+        float dh = G[n] + gy * Ct[n];  // dL/dh_t
+        float ah = a_t[n] * h_prev[n]; // the decayed old state
         yC += Ct[n] * h_t[n];
         dCt[n] += gy * h_t[n];
         ddt += dh * (A[n] * ah + u * Bt[n]);
@@ -312,16 +323,17 @@ int scan_bwd_cpu(const ScanArgs *a) {
     if (rc) return rc;
     size_t need = scan_bwd_workspace_size_cpu(a);
     if (!a->workspace || a->workspace_bytes < need)
-        return ls_error(LS_ERR_USAGE, "scan_bwd_cpu: workspace of %zu bytes%s, needs %zu "
-                        "(scan_bwd_workspace_size_cpu)", a->workspace_bytes,
-                        a->workspace ? "" : " (NULL)", need);
+        return ls_error(LS_ERR_USAGE,
+                        "scan_bwd_cpu: workspace of %zu bytes%s, needs %zu "
+                        "(scan_bwd_workspace_size_cpu)",
+                        a->workspace_bytes, a->workspace ? "" : " (NULL)", need);
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t Te = min64(T, L), nc = (L - 1) / T + 1;
     const int64_t nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
     const int64_t per_blk = 4 * Te * N + N + 3 * Te;
     const int sp = a->delta_softplus;
-    float *carry = a->workspace;           // (D, N) a⊙dh carried from chunk c+1 into chunk c
-    float *blk_ws = carry + D * N;         // (nblk, per_blk) per-block scratch, see below
+    float *carry = a->workspace;   // (D, N) a⊙dh carried from chunk c+1 into chunk c
+    float *blk_ws = carry + D * N; // (nblk, per_blk) per-block scratch, see below
 
 #pragma omp parallel
     for (int64_t b = 0; b < B; b++) {
@@ -334,28 +346,33 @@ int scan_bwd_cpu(const ScanArgs *a) {
             for (int64_t k = 0; k < nblk; k++) {
                 const int64_t d0 = k * SCAN_CPU_DBLOCK, nd = min64(SCAN_CPU_DBLOCK, D - d0);
                 float *ws = blk_ws + k * per_blk;
-                float *hbuf = ws;                    // (nt+1, N) row 0 = state before the chunk
-                float *abuf = hbuf + (Te + 1) * N;   // (nt, N) exp(dt·A)
-                float *dBp = abuf + Te * N;          // (nt, N) this block's share of dB
-                float *dCp = dBp + Te * N;           // (nt, N) this block's share of dC
-                float *dtbuf = dCp + Te * N;         // (nt) dt
-                float *dsbuf = dtbuf + Te;           // (nt) d dt / d delta = σ(delta + bias)
-                float *szbuf = dsbuf + Te;           // (nt) σ(z)
+                float *hbuf = ws;                  // (nt+1, N) row 0 = state before the chunk
+                float *abuf = hbuf + (Te + 1) * N; // (nt, N) exp(dt·A)
+                float *dBp = abuf + Te * N;        // (nt, N) this block's share of dB
+                float *dCp = dBp + Te * N;         // (nt, N) this block's share of dC
+                float *dtbuf = dCp + Te * N;       // (nt) dt
+                float *dsbuf = dtbuf + Te;         // (nt) d dt / d delta = σ(delta + bias)
+                float *szbuf = dsbuf + Te;         // (nt) σ(z)
                 memset(dBp, 0, (size_t)(2 * Te * N) * sizeof(float));
 
                 for (int64_t d = d0; d < d0 + nd; d++) {
-                    const float *Ad = a->A + d * N;  // (N)
+                    const float *Ad = a->A + d * N; // (N)
                     const float bias = a->delta_bias ? a->delta_bias[d] : 0.0f;
-                    float *G = carry + d * N;        // (N)
+                    float *G = carry + d * N; // (N)
                     if (c == nc - 1) {
-                        if (a->dh_final) memcpy(G, a->dh_final + (b * D + d) * N, N * sizeof(float));
-                        else memset(G, 0, (size_t)N * sizeof(float));
+                        if (a->dh_final)
+                            memcpy(G, a->dh_final + (b * D + d) * N, N * sizeof(float));
+                        else
+                            memset(G, 0, (size_t)N * sizeof(float));
                     }
                     // state before the chunk: h0 (or 0) for the first, else the checkpoint
-                    if (c > 0) memcpy(hbuf, a->ckpt + ((b * nc + c - 1) * D + d) * N,
-                                      (size_t)N * sizeof(float));
-                    else if (a->h0) memcpy(hbuf, a->h0 + (b * D + d) * N, (size_t)N * sizeof(float));
-                    else memset(hbuf, 0, (size_t)N * sizeof(float));
+                    if (c > 0)
+                        memcpy(hbuf, a->ckpt + ((b * nc + c - 1) * D + d) * N,
+                               (size_t)N * sizeof(float));
+                    else if (a->h0)
+                        memcpy(hbuf, a->h0 + (b * D + d) * N, (size_t)N * sizeof(float));
+                    else
+                        memset(hbuf, 0, (size_t)N * sizeof(float));
 
                     // The chunk's per-token scalars of this channel, vectorised over tokens:
                     // dt (as the forward computes it), softplus' and σ(z).
@@ -369,13 +386,15 @@ int scan_bwd_cpu(const ScanArgs *a) {
                             dsbuf[i] = scan_sigmoid(x);
                         }
                     } else {
-                        for (int64_t i = 0; i < nt; i++) dtbuf[i] = dl[i * dls] + bias, dsbuf[i] = 1.0f;
+                        for (int64_t i = 0; i < nt; i++)
+                            dtbuf[i] = dl[i * dls] + bias, dsbuf[i] = 1.0f;
                     }
                     if (a->z) {
                         const float *zc = a->z + b * a->z_stride_b + t0 * a->z_stride_l + d;
                         const int64_t zs = a->z_stride_l;
 #pragma omp simd
-                        for (int64_t i = 0; i < nt; i++) szbuf[i] = scan_sigmoid(zc[i * zs]);
+                        for (int64_t i = 0; i < nt; i++)
+                            szbuf[i] = scan_sigmoid(zc[i * zs]);
                     }
 
                     for (int64_t i = 0; i < nt; i++) { // forward recompute of the states
@@ -402,9 +421,9 @@ int scan_bwd_cpu(const ScanArgs *a) {
                             sz = szbuf[i];
                             gy = g * zz * sz;
                         }
-                        ScanTokenSums s = scan_token_bwd(N, gy, dt, u, Ad, Bt, Ct, abuf + i * N,
-                                                         hbuf + i * N, hbuf + (i + 1) * N, G,
-                                                         dA_acc, dBp + i * N, dCp + i * N);
+                        ScanTokenSums s =
+                            scan_token_bwd(N, gy, dt, u, Ad, Bt, Ct, abuf + i * N, hbuf + i * N,
+                                           hbuf + (i + 1) * N, G, dA_acc, dBp + i * N, dCp + i * N);
                         float du = dt * s.gB;
                         float y = s.yC;
                         if (a->D_skip) {
@@ -420,11 +439,13 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         a->du[b * a->du_stride_b + t * a->du_stride_l + d] += du;
                         a->ddelta[b * a->ddelta_stride_b + t * a->ddelta_stride_l + d] += ddl;
                     }
-                    for (int64_t n = 0; n < N; n++) a->dA[d * N + n] += dA_acc[n];
+                    for (int64_t n = 0; n < N; n++)
+                        a->dA[d * N + n] += dA_acc[n];
                     if (a->dD_skip) a->dD_skip[d] += dD_acc;
                     if (a->ddelta_bias) a->ddelta_bias[d] += dbias_acc;
                     if (c == 0 && a->dh0)
-                        for (int64_t n = 0; n < N; n++) a->dh0[(b * D + d) * N + n] += G[n];
+                        for (int64_t n = 0; n < N; n++)
+                            a->dh0[(b * D + d) * N + n] += G[n];
                 }
             }
 
