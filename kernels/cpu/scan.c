@@ -29,6 +29,9 @@
 #include <stdint.h>
 #include <string.h>
 
+// Rows ahead that the forward asks the cache for (a job reads a column stripe of each row).
+#define SCAN_PREFETCH 8
+
 // ---------------------------------------------------------------------------------------------
 // scalar pieces shared by forward, backward and step (same expressions → same bits)
 
@@ -224,6 +227,13 @@ int scan_fwd_cpu(const ScanArgs *a) {
             const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;  // (N)
             const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;  // (N)
             float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;             // (D)
+            if (t + SCAN_PREFETCH < L) { // rows are a stride apart: help the prefetcher
+                const int64_t ahead = SCAN_PREFETCH;
+                __builtin_prefetch(u + ahead * a->u_stride_l + d0);
+                __builtin_prefetch(dl + ahead * a->delta_stride_l + d0);
+                if (z) __builtin_prefetch(z + ahead * a->z_stride_l + d0);
+                __builtin_prefetch(out + ahead * a->out_stride_l + d0, 1);
+            }
             scan_block_token(a, d0, nd, u, dl, z, Bt, Ct, out, h);
             if (a->ckpt && ((t + 1) % T == 0 || t == L - 1)) {
                 float *dst = a->ckpt + ((b * nc + t / T) * D + d0) * N; // (nd, N)
