@@ -22,8 +22,8 @@ static const char *op_name(ConvOp op) {
 }
 
 // A (B, L, D) view: present as required, offsets fit, an output does not overlap itself.
-static int check_view(const char *who, const char *name, const void *p, int required,
-                      int output, const ConvArgs *a, int64_t sb, int64_t sl) {
+static int check_view(const char *who, const char *name, const void *p, int required, int output,
+                      const ConvArgs *a, int64_t sb, int64_t sl) {
     if (!p) {
         if (required) return ls_error(LS_ERR_USAGE, "%s: %s is NULL (required)", who, name);
         return 0;
@@ -31,8 +31,9 @@ static int check_view(const char *who, const char *name, const void *p, int requ
     if (view_span(a->B, a->L, a->D, sb, sl) < 0)
         return ls_error(LS_ERR_RANGE,
                         "%s: %s strides (%lld, %lld) with shape (%lld, %lld, %lld) overflow "
-                        "64-bit offsets", who, name, (long long)sb, (long long)sl,
-                        (long long)a->B, (long long)a->L, (long long)a->D);
+                        "64-bit offsets",
+                        who, name, (long long)sb, (long long)sl, (long long)a->B, (long long)a->L,
+                        (long long)a->D);
     if (output && !view_disjoint(a->B, a->L, a->D, sb, sl))
         return ls_error(LS_ERR_USAGE,
                         "%s: output %s strides (%lld, %lld) overlap for shape (%lld, %lld, %lld)",
@@ -50,8 +51,10 @@ int conv_args_check(const ConvArgs *a, ConvOp op) {
     const char *who = op_name(op);
     int rc;
     if (!a) return ls_error(LS_ERR_USAGE, "%s: argument struct is NULL", who);
-    const struct { const char *name; int64_t v; } dims[] = {
-        {"B", a->B}, {"L", a->L}, {"D", a->D}, {"K", a->K}};
+    const struct {
+        const char *name;
+        int64_t v;
+    } dims[] = {{"B", a->B}, {"L", a->L}, {"D", a->D}, {"K", a->K}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
         if (dims[i].v < 1)
             return ls_error(LS_ERR_RANGE, "%s: %s = %lld (must be >= 1)", who, dims[i].name,
@@ -67,12 +70,14 @@ int conv_args_check(const ConvArgs *a, ConvOp op) {
     // Dense buffers: B·D·K (states, weights) must fit; B·D·(K−1) <= B·D·K.
     int64_t n;
     if (__builtin_mul_overflow(a->B, a->D, &n) || __builtin_mul_overflow(n, a->K, &n))
-        return ls_error(LS_ERR_RANGE, "%s: shape (B=%lld, D=%lld, K=%lld) overflows 64-bit "
-                        "offsets", who, (long long)a->B, (long long)a->D, (long long)a->K);
+        return ls_error(LS_ERR_RANGE,
+                        "%s: shape (B=%lld, D=%lld, K=%lld) overflows 64-bit "
+                        "offsets",
+                        who, (long long)a->B, (long long)a->D, (long long)a->K);
     int bwd = op == CONV_OP_BWD, step = op == CONV_OP_STEP;
-#define VIEW(name, req, out)                                                                  \
-    if ((rc = check_view(who, #name, a->name, req, out, a, a->name##_stride_b,                  \
-                         step ? 0 : a->name##_stride_l)))                                       \
+#define VIEW(name, req, out)                                                                       \
+    if ((rc = check_view(who, #name, a->name, req, out, a, a->name##_stride_b,                     \
+                         step ? 0 : a->name##_stride_l)))                                          \
         return rc;
     VIEW(x, 1, 0)
     if ((rc = check_ptr(who, "weight", a->weight))) return rc;

@@ -45,6 +45,7 @@ extern "C" {
 /** Channels per work block of the CPU functions. */
 #define CONV_CPU_DBLOCK 64
 
+// clang-format off
 /** Which call an argument struct is checked for. */
 typedef enum {
     CONV_OP_FWD  = 0,
@@ -89,8 +90,9 @@ typedef struct {
     // ---- step
     float *state;          // (B, D, K-1) conv_step: read, then shifted by one token (K > 1)
 } ConvArgs;
+// clang-format on
 
-/** Zero @p a, set the shapes, silu = 0 and dense strides (batch L·D, token D) for x, out, dout, dx. */
+/** Zero @p a, set the shapes, silu = 0, dense strides (batch L·D, token D) for x, out, dout, dx. */
 void conv_args_init(ConvArgs *a, int64_t B, int64_t L, int64_t D, int64_t K);
 
 /**

@@ -30,8 +30,8 @@ static const char *op_name(ScanOp op) {
 }
 
 // A (B, L, w) view: pointer present or not as required, offsets fit, outputs do not overlap.
-static int check_view(const char *who, const char *name, const void *p, int required,
-                      int output, const ScanArgs *a, int64_t w, int64_t sb, int64_t sl) {
+static int check_view(const char *who, const char *name, const void *p, int required, int output,
+                      const ScanArgs *a, int64_t w, int64_t sb, int64_t sl) {
     if (!p) {
         if (required) return ls_error(LS_ERR_USAGE, "%s: %s is NULL (required)", who, name);
         return 0;
@@ -40,13 +40,13 @@ static int check_view(const char *who, const char *name, const void *p, int requ
     if (view_span(a->B, L, w, sb, sl) < 0)
         return ls_error(LS_ERR_RANGE,
                         "%s: %s strides (%lld, %lld) with shape (%lld, %lld, %lld) overflow "
-                        "64-bit offsets", who, name, (long long)sb, (long long)sl,
-                        (long long)a->B, (long long)L, (long long)w);
-    if (output && !view_disjoint(a->B, L, w, sb, sl))
-        return ls_error(LS_ERR_USAGE,
-                        "%s: output %s strides (%lld, %lld) overlap for shape (%lld, %lld, %lld)",
+                        "64-bit offsets",
                         who, name, (long long)sb, (long long)sl, (long long)a->B, (long long)L,
                         (long long)w);
+    if (output && !view_disjoint(a->B, L, w, sb, sl))
+        return ls_error(
+            LS_ERR_USAGE, "%s: output %s strides (%lld, %lld) overlap for shape (%lld, %lld, %lld)",
+            who, name, (long long)sb, (long long)sl, (long long)a->B, (long long)L, (long long)w);
     return 0;
 }
 
@@ -69,8 +69,10 @@ int scan_args_check(const ScanArgs *a, ScanOp op) {
     const char *who = op_name(op);
     int rc;
     if (!a) return ls_error(LS_ERR_USAGE, "%s: argument struct is NULL", who);
-    const struct { const char *name; int64_t v; } dims[] = {
-        {"B", a->B}, {"L", a->L}, {"D", a->D}, {"N", a->N}, {"chunk", a->chunk}};
+    const struct {
+        const char *name;
+        int64_t v;
+    } dims[] = {{"B", a->B}, {"L", a->L}, {"D", a->D}, {"N", a->N}, {"chunk", a->chunk}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
         if (dims[i].v < 1)
             return ls_error(LS_ERR_RANGE, "%s: %s = %lld (must be >= 1)", who, dims[i].name,
@@ -86,15 +88,16 @@ int scan_args_check(const ScanArgs *a, ScanOp op) {
                         a->delta_softplus);
     // Dense buffers: B·ceil(L/T)·D·N must fit (it bounds every state offset too).
     if (scan_ckpt_numel(a) <= 0)
-        return ls_error(LS_ERR_RANGE, "%s: shape (B=%lld, L=%lld, D=%lld, N=%lld) overflows "
-                        "64-bit offsets", who, (long long)a->B, (long long)a->L,
-                        (long long)a->D, (long long)a->N);
+        return ls_error(LS_ERR_RANGE,
+                        "%s: shape (B=%lld, L=%lld, D=%lld, N=%lld) overflows "
+                        "64-bit offsets",
+                        who, (long long)a->B, (long long)a->L, (long long)a->D, (long long)a->N);
     int64_t D = a->D, N = a->N;
     int bwd = op == SCAN_OP_BWD, step = op == SCAN_OP_STEP;
     // A step ignores token strides (it reads one token).
-#define VIEW(name, req, out, w, pre)                                                          \
-    if ((rc = check_view(who, #name, a->name, req, out, a, w, a->pre##_stride_b,                \
-                         step ? 0 : a->pre##_stride_l)))                                        \
+#define VIEW(name, req, out, w, pre)                                                               \
+    if ((rc = check_view(who, #name, a->name, req, out, a, w, a->pre##_stride_b,                   \
+                         step ? 0 : a->pre##_stride_l)))                                           \
         return rc;
     VIEW(u, 1, 0, D, u)
     VIEW(delta, 1, 0, D, delta)
@@ -138,9 +141,8 @@ size_t scan_bwd_workspace_size_cpu(const ScanArgs *a) {
     int64_t T = a->chunk < a->L ? a->chunk : a->L; // a chunk never holds more than L tokens
     int64_t nblk = (a->D + SCAN_CPU_DBLOCK - 1) / SCAN_CPU_DBLOCK, per, n;
     if (__builtin_mul_overflow(T, 4 * a->N, &per) ||
-        __builtin_add_overflow(per, a->N + T, &per) ||
-        __builtin_mul_overflow(nblk, per, &n) || __builtin_add_overflow(n, a->D * a->N, &n) ||
-        n > INT64_MAX / 8)
+        __builtin_add_overflow(per, a->N + 3 * T, &per) || __builtin_mul_overflow(nblk, per, &n) ||
+        __builtin_add_overflow(n, a->D * a->N, &n) || n > INT64_MAX / 8)
         return 0;
     return (size_t)n * sizeof(float);
 }

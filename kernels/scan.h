@@ -31,7 +31,7 @@
  * chunk of T = `chunk` tokens into `ckpt`; the backward recomputes the states inside one chunk
  * at a time from the checkpoint before it and runs the reverse recurrence. Sizes in floats:
  *     ckpt                       B · ceil(L/T) · D · N          scan_ckpt_numel()
- *     CPU backward workspace     D·N + ceil(D/16) · (4·T·N + N + T)   scan_bwd_workspace_size_cpu()
+ *     CPU backward workspace     D·N + ceil(D/16)·(4·T·N + N + 3·T)  scan_bwd_workspace_size_cpu()
  * No O(L·D·N) buffer exists. The checkpoints cost N/T floats per (t, d): 0.125 at N = 16, T = 128.
  *
  * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient output;
@@ -64,6 +64,7 @@ extern "C" {
 /** Channels per work block of the CPU functions (the CPU workspace is laid out per block). */
 #define SCAN_CPU_DBLOCK 16
 
+// clang-format off
 /** Which call an argument struct is checked for. */
 typedef enum {
     SCAN_OP_FWD  = 0,
@@ -126,6 +127,7 @@ typedef struct {
     // ---- step
     float *state;            // (B, D, N) scan_step: read, then overwritten with the new state
 } ScanArgs;
+// clang-format on
 
 /**
  * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, and dense strides
@@ -150,7 +152,7 @@ int64_t scan_ckpt_numel(const ScanArgs *a);
 
 /**
  * Bytes of workspace scan_bwd_cpu needs for these shapes (independent of the thread count):
- * 4 · (D·N + ceil(D/16)·(4·T·N + N + T)). 0 if a size is bad.
+ * 4 · (D·N + ceil(D/16)·(4·T·N + N + 3·T)) with T = min(chunk, L). 0 if a size is bad.
  */
 size_t scan_bwd_workspace_size_cpu(const ScanArgs *a);
 

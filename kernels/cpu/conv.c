@@ -24,10 +24,16 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+static inline int64_t max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
 
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float sigmoid(float x) {
+    return 1.0f / (1.0f + expf(-x));
+}
 
 // x_ext[j] of (b, d): the state for j < K−1, the input after.
 static inline float conv_tap(const ConvArgs *a, int64_t b, int64_t j, int64_t d) {
@@ -46,9 +52,11 @@ static inline float conv_pre(const ConvArgs *a, int64_t b, int64_t t, int64_t d)
     float acc = a->bias ? a->bias[d] : 0.0f;
     if (t >= K - 1) {
         const float *x = a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
-        for (int64_t k = 0; k < K; k++) acc += w[k] * x[k * a->x_stride_l];
+        for (int64_t k = 0; k < K; k++)
+            acc += w[k] * x[k * a->x_stride_l];
     } else {
-        for (int64_t k = 0; k < K; k++) acc += w[k] * conv_tap(a, b, t + k, d);
+        for (int64_t k = 0; k < K; k++)
+            acc += w[k] * conv_tap(a, b, t + k, d);
     }
     return acc;
 }
@@ -92,11 +100,12 @@ int conv_step_cpu(const ConvArgs *a) {
 #pragma omp parallel for schedule(static) if (B * D * K >= 65536)
     for (int64_t bd = 0; bd < B * D; bd++) {
         const int64_t b = bd / D, d = bd % D;
-        const float *w = a->weight + d * K;                    // (K)
-        float *s = K > 1 ? a->state + bd * (K - 1) : NULL;      // (K-1)
+        const float *w = a->weight + d * K;                // (K)
+        float *s = K > 1 ? a->state + bd * (K - 1) : NULL; // (K-1)
         float x = a->x[b * a->x_stride_b + d];
         float acc = a->bias ? a->bias[d] : 0.0f;
-        for (int64_t k = 0; k < K - 1; k++) acc += w[k] * s[k];
+        for (int64_t k = 0; k < K - 1; k++)
+            acc += w[k] * s[k];
         acc += w[K - 1] * x;
         a->out[b * a->out_stride_b + d] = a->silu ? acc * sigmoid(acc) : acc;
         if (K > 1) {
@@ -137,32 +146,41 @@ int conv_bwd_cpu(const ConvArgs *a) {
                         slot[d - d0] = dy;
                         db_acc[d - d0] += dy;
                         double *dw = dw_acc + (d - d0) * K; // (K)
-                        if (t >= K - 1) { // all taps in x: read the rows directly
-                            const float *x = a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
-                            for (int64_t k = 0; k < K; k++) dw[k] += (double)dy * x[k * a->x_stride_l];
+                        if (t >= K - 1) {                   // all taps in x: read the rows directly
+                            const float *x =
+                                a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
+                            for (int64_t k = 0; k < K; k++)
+                                dw[k] += (double)dy * x[k * a->x_stride_l];
                         } else {
-                            for (int64_t k = 0; k < K; k++) dw[k] += (double)dy * conv_tap(a, b, t + k, d);
+                            for (int64_t k = 0; k < K; k++)
+                                dw[k] += (double)dy * conv_tap(a, b, t + k, d);
                         }
                     }
                 }
                 // dx_ext[j] = Σ_k w[k]·dy[j−k] over 0 <= j−k < L
                 const int64_t kmin = max64(0, j - (L - 1)), kmax = min64(K - 1, j);
                 const float *dy_row[CONV_K_MAX]; // (K) dy[j−k] of this block, from the ring
-                for (int64_t k = kmin; k <= kmax; k++) dy_row[k] = ring + ((j - k) % K) * nd;
-                float *dx = j >= K - 1
-                    ? a->dx + b * a->dx_stride_b + (j - K + 1) * a->dx_stride_l : NULL; // (D)
+                for (int64_t k = kmin; k <= kmax; k++)
+                    dy_row[k] = ring + ((j - k) % K) * nd;
+                float *dx = j >= K - 1 ? a->dx + b * a->dx_stride_b + (j - K + 1) * a->dx_stride_l
+                                       : NULL; // (D)
                 for (int64_t d = d0; d < d0 + nd; d++) {
                     const float *w = a->weight + d * K; // (K)
                     float v = 0.0f;
-                    for (int64_t k = kmin; k <= kmax; k++) v += w[k] * dy_row[k][d - d0];
-                    if (a->dstate_final && j >= L) v += a->dstate_final[(b * D + d) * (K - 1) + j - L];
-                    if (dx) dx[d] += v;
-                    else if (a->dstate0) a->dstate0[(b * D + d) * (K - 1) + j] += v;
+                    for (int64_t k = kmin; k <= kmax; k++)
+                        v += w[k] * dy_row[k][d - d0];
+                    if (a->dstate_final && j >= L)
+                        v += a->dstate_final[(b * D + d) * (K - 1) + j - L];
+                    if (dx)
+                        dx[d] += v;
+                    else if (a->dstate0)
+                        a->dstate0[(b * D + d) * (K - 1) + j] += v;
                 }
             }
         }
         for (int64_t d = d0; d < d0 + nd; d++) {
-            for (int64_t k = 0; k < K; k++) a->dweight[d * K + k] += (float)dw_acc[(d - d0) * K + k];
+            for (int64_t k = 0; k < K; k++)
+                a->dweight[d * K + k] += (float)dw_acc[(d - d0) * K + k];
             if (a->dbias) a->dbias[d] += (float)db_acc[d - d0];
         }
     }

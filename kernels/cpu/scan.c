@@ -15,17 +15,22 @@
  * parallel loop over the chunk's tokens adds the slices in block order. All sums have a fixed
  * order, so results do not depend on the thread count.
  *
- * Speed: per (t, d) the N-state update is one loop over n that the compiler vectorises
- * (#pragma omp simd): exp(dt·A) is computed by scan_exp_decay, a Cody–Waite + polynomial exp
- * written with +, ×, compares and bit moves only, because glibc's expf is a scalar call that
- * would keep the loop scalar (-O2 has no libmvec without -ffast-math). It dominates: N exps
- * per (t, d) against one softplus and one SiLU (libm, per (t, d)).
+ * Speed (kernels/dev/scan_bench.c): exp(dt·A), N per (t, d), dominates. The loop over n is
+ * vectorised (#pragma omp simd), which needs an exp the compiler can vectorise: glibc's expf is
+ * a scalar call (no libmvec at -O2 without -ffast-math), so scan_exp is a Cody–Waite +
+ * polynomial exp written with +, × and integer masks. The per-(t, d) softplus and SiLU, a third
+ * of the time with libm, use the same exp (and scan_log1p) in loops over the block's channels
+ * (forward) or the chunk's tokens (backward) that vectorise as well. All of them are
+ * accurate to ~2 ulp (checked by test_scan.c) and give the same bits in SIMD and scalar code.
  */
 #include "kernels/scan.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+// Rows ahead that the forward asks the cache for (a job reads a column stripe of each row).
+#define SCAN_PREFETCH 8
 
 // ---------------------------------------------------------------------------------------------
 // scalar pieces shared by forward, backward and step (same expressions → same bits)
@@ -53,10 +58,10 @@ static inline float float_of(uint32_t u) {
  * vectorise a select that follows a float compare (it might trap). Only IEEE +, × and bit
  * moves: the same result in SIMD and scalar code, on any x86 or ARM build.
  */
-static inline float scan_exp_decay(float x) {
+static inline float scan_exp(float x) {
     const uint32_t ix = bits_of(x);
-    const uint32_t under = -(uint32_t)(ix > 0xC2AE0000u);           // x < -87 (or -NaN)
-    const uint32_t over = -(uint32_t)((int32_t)ix > 0x42B00000);    // x > 88 (or +NaN)
+    const uint32_t under = -(uint32_t)(ix > 0xC2AE0000u);        // x < -87 (or -NaN)
+    const uint32_t over = -(uint32_t)((int32_t)ix > 0x42B00000); // x > 88 (or +NaN)
     const uint32_t nan = -(uint32_t)((ix & 0x7FFFFFFFu) > 0x7F800000u);
     const uint32_t keep = ~(under | over);
     const float xc = float_of((ix & keep) | (0xC2AE0000u & under) | (0x42B00000u & over));
@@ -73,20 +78,60 @@ static inline float scan_exp_decay(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    const float er = p * (r * r) + r + 1.0f;           // exp(r)
+    const float er = p * (r * r) + r + 1.0f;                    // exp(r)
     const float res = er * float_of((uint32_t)(k + 127) << 23); // · 2^k
     return float_of((bits_of(res) & keep) | (0x7F800000u & over & ~nan) | (ix & nan));
 }
 
-// softplus with mamba_ssm's threshold: x itself above 20 (log1p(exp(x)) − x < 2.1e-9 there).
-static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+/*
+ * log(1 + y) for y >= 0 (softplus only). w = 1 + y = 2^e·m with m in [√½, √2) read from the
+ * bits, log(w) = e·ln2 + log(m) with the Cephes logf polynomial, then the classic correction
+ * log1p(y) = log(w)·y/(w − 1) (w − 1 is exact), which restores the low bits that 1 + y lost;
+ * y itself when w rounds to 1. Relative error ~1e-7. Integer masks for the same reason as in
+ * scan_exp. Not meant for y < 0 or NaN beyond propagating it.
+ */
+static inline float scan_log1p(float y) {
+    const float w = 1.0f + y;
+    const uint32_t iw = bits_of(w);
+    const uint32_t big = -(uint32_t)((iw & 0x007FFFFFu) > 0x003504F3u); // mantissa > √2
+    const int32_t e = (int32_t)(iw >> 23) - 127 + (int32_t)(big & 1u);
+    const float m = float_of((iw & 0x007FFFFFu) | (0x3F800000u - (big & 0x00800000u)));
+    const float f = m - 1.0f, z = f * f, fe = (float)e;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float lg = f * z * p;
+    lg += -2.12194440e-4f * fe;
+    lg += -0.5f * z;
+    lg = f + lg + 0.693359375f * fe;                     // log(w)
+    const uint32_t one = -(uint32_t)(iw == 0x3F800000u); // w == 1: log1p(y) = y
+    const float dw = float_of((bits_of(w - 1.0f) & ~one) | (0x3F800000u & one));
+    const float res = lg * (y / dw);
+    return float_of((bits_of(res) & ~one) | (bits_of(y) & one));
+}
 
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+// softplus with mamba_ssm's threshold: x itself above 20 (log1p(e^x) − x < 2.1e-9 there).
+static inline float scan_softplus(float x) {
+    const uint32_t above = -(uint32_t)((int32_t)bits_of(x) > 0x41A00000); // x > 20 (or +NaN)
+    const float sp = scan_log1p(scan_exp(x));
+    return float_of((bits_of(sp) & ~above) | (bits_of(x) & above));
+}
+
+// σ(x) = 1 / (1 + e^−x): e^−x is +inf below −88 (σ = 0) and 0 above 87 (σ = 1).
+static inline float scan_sigmoid(float x) {
+    return 1.0f / (1.0f + scan_exp(-x));
+}
 
 // dt for one (t, d).
 static inline float scan_dt(float delta, float bias, int use_softplus) {
     float x = delta + bias;
-    return use_softplus ? softplus(x) : x;
+    return use_softplus ? scan_softplus(x) : x;
 }
 
 /*
@@ -102,24 +147,57 @@ static inline float scan_token(int64_t N, float dt, float u,
     float dtu = dt * u, y = 0.0f;
 #pragma omp simd reduction(+ : y)
     for (int64_t n = 0; n < N; n++) {
-        float hn = scan_exp_decay(dt * A[n]) * h[n] + dtu * Bt[n];
+        float hn = scan_exp(dt * A[n]) * h[n] + dtu * Bt[n];
         h[n] = hn;
         y += Ct[n] * hn;
     }
     return y;
 }
 
-// out = (y + D·u)·SiLU(z) for one (t, d); the parts absent are skipped.
-static inline float scan_gate(float y, float u, const float *D_skip, int64_t d, const float *zp) {
-    if (D_skip) y += D_skip[d] * u;
-    if (zp) {
-        float z = *zp;
-        y *= z * sigmoid(z);
-    }
-    return y;
+static inline int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
 }
 
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+/*
+ * One token for the channels [d0, d0+nd) of one batch row (nd <= SCAN_CPU_DBLOCK): dt, the
+ * state update (scan_token, vectorised over n), then out = (y + D·u)·SiLU(z). The softplus and
+ * SiLU loops run over the block's channels and vectorise too (scan_softplus, scan_sigmoid
+ * use no libm call). Forward and step both call this: they give the same bits.
+ */
+static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
+                                    const float *restrict u,  // (D) u[b, t, :]
+                                    const float *restrict dl, // (D) delta[b, t, :]
+                                    const float *restrict z,  // (D) z[b, t, :] or NULL
+                                    const float *restrict Bt, // (N) B[b, t, :]
+                                    const float *restrict Ct, // (N) C[b, t, :]
+                                    float *restrict out,      // (D) out[b, t, :]
+                                    float *restrict h) {      // (nd, N) states, in place
+    const int64_t N = a->N;
+    const float *bias = a->delta_bias, *Dsk = a->D_skip; // (D) or NULL
+    float dt[SCAN_CPU_DBLOCK], y[SCAN_CPU_DBLOCK];
+    if (bias)
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = dl[d0 + j] + bias[d0 + j];
+    else
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = dl[d0 + j] + 0.0f; // as scan_dt(dl, 0)
+    if (a->delta_softplus) {
+#pragma omp simd
+        for (int64_t j = 0; j < nd; j++)
+            dt[j] = scan_softplus(dt[j]);
+    }
+    for (int64_t j = 0; j < nd; j++)
+        y[j] = scan_token(N, dt[j], u[d0 + j], a->A + (d0 + j) * N, Bt, Ct, h + j * N);
+    if (Dsk)
+        for (int64_t j = 0; j < nd; j++)
+            y[j] += Dsk[d0 + j] * u[d0 + j];
+    if (z) {
+#pragma omp simd
+        for (int64_t j = 0; j < nd; j++)
+            y[j] *= z[d0 + j] * scan_sigmoid(z[d0 + j]);
+    }
+    memcpy(out + d0, y, (size_t)nd * sizeof(float));
+}
 
 // ---------------------------------------------------------------------------------------------
 // forward
@@ -129,10 +207,6 @@ int scan_fwd_cpu(const ScanArgs *a) {
     if (rc) return rc;
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t nc = (L - 1) / T + 1, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
-    const float *restrict A = a->A;     // (D, N)
-    const float *Dsk = a->D_skip;       // (D) or NULL
-    const float *bias = a->delta_bias;  // (D) or NULL
-    const int sp = a->delta_softplus;
 
 #pragma omp parallel for schedule(static)
     for (int64_t job = 0; job < B * nblk; job++) {
@@ -141,21 +215,26 @@ int scan_fwd_cpu(const ScanArgs *a) {
         float h[SCAN_CPU_DBLOCK * SCAN_N_MAX]; // (nd, N) states of this job's channels
         // h0 is read here and h_final written at the end, for this job's rows only: the two may
         // be the same buffer.
-        if (a->h0) memcpy(h, a->h0 + (b * D + d0) * N, (size_t)(nd * N) * sizeof(float));
-        else memset(h, 0, (size_t)(nd * N) * sizeof(float));
+        if (a->h0)
+            memcpy(h, a->h0 + (b * D + d0) * N, (size_t)(nd * N) * sizeof(float));
+        else
+            memset(h, 0, (size_t)(nd * N) * sizeof(float));
 
         for (int64_t t = 0; t < L; t++) {
-            const float *u = a->u + b * a->u_stride_b + t * a->u_stride_l;                // (D)
-            const float *dl = a->delta + b * a->delta_stride_b + t * a->delta_stride_l;   // (D)
+            const float *u = a->u + b * a->u_stride_b + t * a->u_stride_l;               // (D)
+            const float *dl = a->delta + b * a->delta_stride_b + t * a->delta_stride_l;  // (D)
             const float *z = a->z ? a->z + b * a->z_stride_b + t * a->z_stride_l : NULL; // (D)
-            const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;   // (N)
-            const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;   // (N)
-            float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;              // (D)
-            for (int64_t d = d0; d < d0 + nd; d++) {
-                float dt = scan_dt(dl[d], bias ? bias[d] : 0.0f, sp);
-                float y = scan_token(N, dt, u[d], A + d * N, Bt, Ct, h + (d - d0) * N);
-                out[d] = scan_gate(y, u[d], Dsk, d, z ? z + d : NULL);
+            const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;  // (N)
+            const float *Ct = a->C_ssm + b * a->C_ssm_stride_b + t * a->C_ssm_stride_l;  // (N)
+            float *out = a->out + b * a->out_stride_b + t * a->out_stride_l;             // (D)
+            if (t + SCAN_PREFETCH < L) { // rows are a stride apart: help the prefetcher
+                const int64_t ahead = SCAN_PREFETCH;
+                __builtin_prefetch(u + ahead * a->u_stride_l + d0);
+                __builtin_prefetch(dl + ahead * a->delta_stride_l + d0);
+                if (z) __builtin_prefetch(z + ahead * a->z_stride_l + d0);
+                __builtin_prefetch(out + ahead * a->out_stride_l + d0, 1);
             }
+            scan_block_token(a, d0, nd, u, dl, z, Bt, Ct, out, h);
             if (a->ckpt && ((t + 1) % T == 0 || t == L - 1)) {
                 float *dst = a->ckpt + ((b * nc + t / T) * D + d0) * N; // (nd, N)
                 memcpy(dst, h, (size_t)(nd * N) * sizeof(float));
@@ -172,19 +251,18 @@ int scan_fwd_cpu(const ScanArgs *a) {
 int scan_step_cpu(const ScanArgs *a) {
     int rc = scan_args_check(a, SCAN_OP_STEP);
     if (rc) return rc;
-    const int64_t B = a->B, D = a->D, N = a->N;
-    const int sp = a->delta_softplus;
+    const int64_t B = a->B, D = a->D, N = a->N, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
 #pragma omp parallel for schedule(static) if (B * D * N >= 16384)
-    for (int64_t bd = 0; bd < B * D; bd++) {
-        const int64_t b = bd / D, d = bd % D;
-        const float *u = a->u + b * a->u_stride_b;                 // (D)
-        const float *dl = a->delta + b * a->delta_stride_b;        // (D)
-        const float *z = a->z ? a->z + b * a->z_stride_b : NULL;   // (D)
-        const float *Bt = a->B_ssm + b * a->B_ssm_stride_b;        // (N)
-        const float *Ct = a->C_ssm + b * a->C_ssm_stride_b;        // (N)
-        float dt = scan_dt(dl[d], a->delta_bias ? a->delta_bias[d] : 0.0f, sp);
-        float y = scan_token(N, dt, u[d], a->A + d * N, Bt, Ct, a->state + bd * N);
-        a->out[b * a->out_stride_b + d] = scan_gate(y, u[d], a->D_skip, d, z ? z + d : NULL);
+    for (int64_t job = 0; job < B * nblk; job++) {
+        const int64_t b = job / nblk, d0 = (job % nblk) * SCAN_CPU_DBLOCK;
+        const int64_t nd = min64(SCAN_CPU_DBLOCK, D - d0);
+        scan_block_token(a, d0, nd, a->u + b * a->u_stride_b,    // (D)
+                         a->delta + b * a->delta_stride_b,       // (D)
+                         a->z ? a->z + b * a->z_stride_b : NULL, // (D)
+                         a->B_ssm + b * a->B_ssm_stride_b,       // (N)
+                         a->C_ssm + b * a->C_ssm_stride_b,       // (N)
+                         a->out + b * a->out_stride_b,           // (D)
+                         a->state + (b * D + d0) * N);           // (nd, N)
     }
     return 0;
 }
@@ -206,7 +284,7 @@ static inline void scan_token_states(int64_t N, float dt, float u,
     float dtu = dt * u;
 #pragma omp simd
     for (int64_t n = 0; n < N; n++) {
-        float an = scan_exp_decay(dt * A[n]);
+        float an = scan_exp(dt * A[n]);
         a_t[n] = an;
         h_t[n] = an * h_prev[n] + dtu * Bt[n];
     }
@@ -237,8 +315,8 @@ static inline ScanTokenSums scan_token_bwd(int64_t N, float gy, float dt, float 
     float yC = 0.0f, ddt = 0.0f, gB = 0.0f, dtu = dt * u;
 #pragma omp simd reduction(+ : yC, ddt, gB)
     for (int64_t n = 0; n < N; n++) {
-        float dh = G[n] + gy * Ct[n];      // dL/dh_t
-        float ah = a_t[n] * h_prev[n];     // the decayed old state
+        float dh = G[n] + gy * Ct[n];  // dL/dh_t
+        float ah = a_t[n] * h_prev[n]; // the decayed old state
         yC += Ct[n] * h_t[n];
         dCt[n] += gy * h_t[n];
         ddt += dh * (A[n] * ah + u * Bt[n]);
@@ -255,16 +333,17 @@ int scan_bwd_cpu(const ScanArgs *a) {
     if (rc) return rc;
     size_t need = scan_bwd_workspace_size_cpu(a);
     if (!a->workspace || a->workspace_bytes < need)
-        return ls_error(LS_ERR_USAGE, "scan_bwd_cpu: workspace of %zu bytes%s, needs %zu "
-                        "(scan_bwd_workspace_size_cpu)", a->workspace_bytes,
-                        a->workspace ? "" : " (NULL)", need);
+        return ls_error(LS_ERR_USAGE,
+                        "scan_bwd_cpu: workspace of %zu bytes%s, needs %zu "
+                        "(scan_bwd_workspace_size_cpu)",
+                        a->workspace_bytes, a->workspace ? "" : " (NULL)", need);
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t Te = min64(T, L), nc = (L - 1) / T + 1;
     const int64_t nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
-    const int64_t per_blk = 4 * Te * N + N + Te;
+    const int64_t per_blk = 4 * Te * N + N + 3 * Te;
     const int sp = a->delta_softplus;
-    float *carry = a->workspace;           // (D, N) a⊙dh carried from chunk c+1 into chunk c
-    float *blk_ws = carry + D * N;         // (nblk, per_blk) per-block scratch, see below
+    float *carry = a->workspace;   // (D, N) a⊙dh carried from chunk c+1 into chunk c
+    float *blk_ws = carry + D * N; // (nblk, per_blk) per-block scratch, see below
 
 #pragma omp parallel
     for (int64_t b = 0; b < B; b++) {
@@ -277,35 +356,62 @@ int scan_bwd_cpu(const ScanArgs *a) {
             for (int64_t k = 0; k < nblk; k++) {
                 const int64_t d0 = k * SCAN_CPU_DBLOCK, nd = min64(SCAN_CPU_DBLOCK, D - d0);
                 float *ws = blk_ws + k * per_blk;
-                float *hbuf = ws;                    // (nt+1, N) row 0 = state before the chunk
-                float *abuf = hbuf + (Te + 1) * N;   // (nt, N) exp(dt·A)
-                float *dBp = abuf + Te * N;          // (nt, N) this block's share of dB
-                float *dCp = dBp + Te * N;           // (nt, N) this block's share of dC
-                float *dtbuf = dCp + Te * N;         // (nt) dt
+                float *hbuf = ws;                  // (nt+1, N) row 0 = state before the chunk
+                float *abuf = hbuf + (Te + 1) * N; // (nt, N) exp(dt·A)
+                float *dBp = abuf + Te * N;        // (nt, N) this block's share of dB
+                float *dCp = dBp + Te * N;         // (nt, N) this block's share of dC
+                float *dtbuf = dCp + Te * N;       // (nt) dt
+                float *dsbuf = dtbuf + Te;         // (nt) d dt / d delta = σ(delta + bias)
+                float *szbuf = dsbuf + Te;         // (nt) σ(z)
                 memset(dBp, 0, (size_t)(2 * Te * N) * sizeof(float));
 
                 for (int64_t d = d0; d < d0 + nd; d++) {
-                    const float *Ad = a->A + d * N;  // (N)
+                    const float *Ad = a->A + d * N; // (N)
                     const float bias = a->delta_bias ? a->delta_bias[d] : 0.0f;
-                    float *G = carry + d * N;        // (N)
+                    float *G = carry + d * N; // (N)
                     if (c == nc - 1) {
-                        if (a->dh_final) memcpy(G, a->dh_final + (b * D + d) * N, N * sizeof(float));
-                        else memset(G, 0, (size_t)N * sizeof(float));
+                        if (a->dh_final)
+                            memcpy(G, a->dh_final + (b * D + d) * N, N * sizeof(float));
+                        else
+                            memset(G, 0, (size_t)N * sizeof(float));
                     }
                     // state before the chunk: h0 (or 0) for the first, else the checkpoint
-                    if (c > 0) memcpy(hbuf, a->ckpt + ((b * nc + c - 1) * D + d) * N,
-                                      (size_t)N * sizeof(float));
-                    else if (a->h0) memcpy(hbuf, a->h0 + (b * D + d) * N, (size_t)N * sizeof(float));
-                    else memset(hbuf, 0, (size_t)N * sizeof(float));
+                    if (c > 0)
+                        memcpy(hbuf, a->ckpt + ((b * nc + c - 1) * D + d) * N,
+                               (size_t)N * sizeof(float));
+                    else if (a->h0)
+                        memcpy(hbuf, a->h0 + (b * D + d) * N, (size_t)N * sizeof(float));
+                    else
+                        memset(hbuf, 0, (size_t)N * sizeof(float));
 
-                    for (int64_t i = 0; i < nt; i++) { // forward recompute
+                    // The chunk's per-token scalars of this channel, vectorised over tokens:
+                    // dt (as the forward computes it), softplus' and σ(z).
+                    const float *dl = a->delta + b * a->delta_stride_b + t0 * a->delta_stride_l + d;
+                    const int64_t dls = a->delta_stride_l;
+                    if (sp) {
+#pragma omp simd
+                        for (int64_t i = 0; i < nt; i++) {
+                            float x = dl[i * dls] + bias;
+                            dtbuf[i] = scan_softplus(x);
+                            dsbuf[i] = scan_sigmoid(x);
+                        }
+                    } else {
+                        for (int64_t i = 0; i < nt; i++)
+                            dtbuf[i] = dl[i * dls] + bias, dsbuf[i] = 1.0f;
+                    }
+                    if (a->z) {
+                        const float *zc = a->z + b * a->z_stride_b + t0 * a->z_stride_l + d;
+                        const int64_t zs = a->z_stride_l;
+#pragma omp simd
+                        for (int64_t i = 0; i < nt; i++)
+                            szbuf[i] = scan_sigmoid(zc[i * zs]);
+                    }
+
+                    for (int64_t i = 0; i < nt; i++) { // forward recompute of the states
                         const int64_t t = t0 + i;
                         float u = a->u[b * a->u_stride_b + t * a->u_stride_l + d];
-                        float dl = a->delta[b * a->delta_stride_b + t * a->delta_stride_l + d];
                         const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;
-                        float dt = scan_dt(dl, bias, sp);
-                        dtbuf[i] = dt;
-                        scan_token_states(N, dt, u, Ad, Bt, hbuf + i * N, abuf + i * N,
+                        scan_token_states(N, dtbuf[i], u, Ad, Bt, hbuf + i * N, abuf + i * N,
                                           hbuf + (i + 1) * N);
                     }
 
@@ -322,12 +428,12 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         float gy = g, zz = 0.0f, sz = 0.0f;
                         if (a->z) {
                             zz = a->z[b * a->z_stride_b + t * a->z_stride_l + d];
-                            sz = sigmoid(zz);
+                            sz = szbuf[i];
                             gy = g * zz * sz;
                         }
-                        ScanTokenSums s = scan_token_bwd(N, gy, dt, u, Ad, Bt, Ct, abuf + i * N,
-                                                         hbuf + i * N, hbuf + (i + 1) * N, G,
-                                                         dA_acc, dBp + i * N, dCp + i * N);
+                        ScanTokenSums s =
+                            scan_token_bwd(N, gy, dt, u, Ad, Bt, Ct, abuf + i * N, hbuf + i * N,
+                                           hbuf + (i + 1) * N, G, dA_acc, dBp + i * N, dCp + i * N);
                         float du = dt * s.gB;
                         float y = s.yC;
                         if (a->D_skip) {
@@ -338,20 +444,18 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         if (a->z) // d SiLU(z)/dz = σ(z)·(1 + z·(1 − σ(z)))
                             a->dz[b * a->dz_stride_b + t * a->dz_stride_l + d] +=
                                 g * y * sz * (1.0f + zz * (1.0f - sz));
-                        float ddl = s.ddt;
-                        if (sp) {
-                            float dl = a->delta[b * a->delta_stride_b + t * a->delta_stride_l + d];
-                            ddl *= sigmoid(dl + bias); // softplus' = σ
-                        }
+                        float ddl = s.ddt * dsbuf[i]; // softplus' = σ (1 without softplus)
                         dbias_acc += ddl;
                         a->du[b * a->du_stride_b + t * a->du_stride_l + d] += du;
                         a->ddelta[b * a->ddelta_stride_b + t * a->ddelta_stride_l + d] += ddl;
                     }
-                    for (int64_t n = 0; n < N; n++) a->dA[d * N + n] += dA_acc[n];
+                    for (int64_t n = 0; n < N; n++)
+                        a->dA[d * N + n] += dA_acc[n];
                     if (a->dD_skip) a->dD_skip[d] += dD_acc;
                     if (a->ddelta_bias) a->ddelta_bias[d] += dbias_acc;
                     if (c == 0 && a->dh0)
-                        for (int64_t n = 0; n < N; n++) a->dh0[(b * D + d) * N + n] += G[n];
+                        for (int64_t n = 0; n < N; n++)
+                            a->dh0[(b * D + d) * N + n] += G[n];
                 }
             }
 

@@ -26,11 +26,14 @@
 
 static float *rnd(int64_t n, float lo, float hi) {
     float *x = malloc((size_t)n * sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
     return x;
 }
 
-static float *zeros(int64_t n) { return calloc((size_t)n, sizeof(float)); }
+static float *zeros(int64_t n) {
+    return calloc((size_t)n, sizeof(float));
+}
 
 typedef int (*Fn)(const void *);
 
@@ -48,10 +51,18 @@ static double best_of(int repeats, int (*fn)(const void *), const void *args) {
     return best;
 }
 
-static int run_scan_fwd(const void *a) { return scan_fwd_cpu(a); }
-static int run_scan_bwd(const void *a) { return scan_bwd_cpu(a); }
-static int run_conv_fwd(const void *a) { return conv_fwd_cpu(a); }
-static int run_conv_bwd(const void *a) { return conv_bwd_cpu(a); }
+static int run_scan_fwd(const void *a) {
+    return scan_fwd_cpu(a);
+}
+static int run_scan_bwd(const void *a) {
+    return scan_bwd_cpu(a);
+}
+static int run_conv_fwd(const void *a) {
+    return conv_fwd_cpu(a);
+}
+static int run_conv_bwd(const void *a) {
+    return conv_bwd_cpu(a);
+}
 
 static void report(const char *what, int threads, int64_t L, int64_t D, double s) {
     printf("%-34s threads=%d  %8.3f s  %10.0f tokens/s  %6.2f ns/(token·channel)\n", what, threads,
@@ -63,7 +74,8 @@ static void setup_scan(ScanArgs *a, int64_t L, int64_t D, int64_t N) {
     a->u = rnd(L * D, -1, 1), a->delta = rnd(L * D, -4, 0), a->z = rnd(L * D, -2, 2);
     a->B_ssm = rnd(L * N, -1, 1), a->C_ssm = rnd(L * N, -1, 1);
     float *A = rnd(D * N, 0, 1);
-    for (int64_t i = 0; i < D * N; i++) A[i] = -(float)(1 + i % N); // S4D-real init
+    for (int64_t i = 0; i < D * N; i++)
+        A[i] = -(float)(1 + i % N); // S4D-real init
     a->A = A, a->D_skip = rnd(D, -1, 1), a->delta_bias = rnd(D, -1, 0);
     a->out = zeros(L * D), a->ckpt = zeros(scan_ckpt_numel(a)), a->h_final = zeros(D * N);
     a->dout = rnd(L * D, -1, 1);
@@ -98,10 +110,14 @@ int main(int argc, char **argv) {
         if (end == p || threads < 1) break;
         p = *end == ',' ? end + 1 : end;
         omp_set_num_threads(threads);
-        report("scan fwd  L=65536 D=256 N=16", threads, fw.L, D, best_of(repeats, run_scan_fwd, &fw));
-        report("scan bwd  L=4096  D=256 N=16", threads, bw.L, D, best_of(repeats, run_scan_bwd, &bw));
-        report("conv fwd  L=65536 D=256 K=4 silu", threads, cv.L, D, best_of(repeats, run_conv_fwd, &cv));
-        report("conv bwd  L=65536 D=256 K=4 silu", threads, cv.L, D, best_of(repeats, run_conv_bwd, &cv));
+        report("scan fwd  L=65536 D=256 N=16", threads, fw.L, D,
+               best_of(repeats, run_scan_fwd, &fw));
+        report("scan bwd  L=4096  D=256 N=16", threads, bw.L, D,
+               best_of(repeats, run_scan_bwd, &bw));
+        report("conv fwd  L=65536 D=256 K=4 silu", threads, cv.L, D,
+               best_of(repeats, run_conv_fwd, &cv));
+        report("conv bwd  L=65536 D=256 K=4 silu", threads, cv.L, D,
+               best_of(repeats, run_conv_bwd, &cv));
     }
     return 0;
 }

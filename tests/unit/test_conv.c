@@ -57,7 +57,8 @@ typedef struct {
 
 static double *dnew(int64_t n, double lo, double hi) {
     double *x = calloc((size_t)(n > 0 ? n : 1), sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = rng_unif(lo, hi);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_unif(lo, hi);
     return x;
 }
 
@@ -89,11 +90,13 @@ static void ref_fwd(const Prob *p, double *out, double *sfin) {
         for (int64_t d = 0; d < D; d++) {
             for (int64_t t = 0; t < L; t++) {
                 double acc = p->bias ? p->bias[d] : 0.0;
-                for (int64_t k = 0; k < K; k++) acc += p->w[d * K + k] * ref_xext(p, b, t + k, d);
+                for (int64_t k = 0; k < K; k++)
+                    acc += p->w[d * K + k] * ref_xext(p, b, t + k, d);
                 out[(b * L + t) * D + d] = (p->flags & SILU) ? acc / (1.0 + exp(-acc)) : acc;
             }
             if (sfin)
-                for (int64_t i = 0; i < K - 1; i++) sfin[(b * D + d) * (K - 1) + i] = ref_xext(p, b, L + i, d);
+                for (int64_t i = 0; i < K - 1; i++)
+                    sfin[(b * D + d) * (K - 1) + i] = ref_xext(p, b, L + i, d);
         }
 }
 
@@ -102,9 +105,11 @@ static double ref_loss(const Prob *p) {
     double *out = malloc((size_t)no * sizeof *out), *sf = calloc((size_t)(ns + 1), sizeof *sf);
     ref_fwd(p, out, sf);
     double s = 0.0;
-    for (int64_t i = 0; i < no; i++) s += p->gw[i] * out[i];
+    for (int64_t i = 0; i < no; i++)
+        s += p->gw[i] * out[i];
     if (p->gs)
-        for (int64_t i = 0; i < ns; i++) s += p->gs[i] * sf[i];
+        for (int64_t i = 0; i < ns; i++)
+            s += p->gs[i] * sf[i];
     free(out), free(sf);
     return s;
 }
@@ -119,11 +124,14 @@ typedef struct {
 static float *fnew(const double *x, int64_t n) {
     if (!x) return NULL;
     float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
-    for (int64_t i = 0; i < n; i++) f[i] = (float)x[i];
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)x[i];
     return f;
 }
 
-static float *fzero(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+static float *fzero(int64_t n) {
+    return calloc((size_t)(n > 0 ? n : 1), sizeof(float));
+}
 
 static Bufs bufs_new(const Prob *p) {
     const int64_t B = p->B, L = p->L, D = p->D, K = p->K;
@@ -138,9 +146,10 @@ static Bufs bufs_new(const Prob *p) {
 }
 
 static void bufs_free(Bufs *f) {
-    float *all[] = {f->x, f->w, f->bias, f->s0, f->out, f->sfin, f->dout, f->dsf, f->dx, f->dw,
-                    f->dbias, f->ds0};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    float *all[] = {f->x,    f->w,   f->bias, f->s0, f->out,   f->sfin,
+                    f->dout, f->dsf, f->dx,   f->dw, f->dbias, f->ds0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
 }
 
 static void args_set(ConvArgs *a, const Prob *p, Bufs *f) {
@@ -176,7 +185,8 @@ static void check_same(const char *what, const float *got, const float *want, in
                      want[i]);
 }
 
-static void check_rel(const char *what, const float *got, const float *want, int64_t n, double tol) {
+static void check_rel(const char *what, const float *got, const float *want, int64_t n,
+                      double tol) {
     for (int64_t i = 0; i < n; i++)
         if (!(fabs(got[i] - want[i]) <= tol * fmax(1.0, fabs(want[i]))))
             fail_msg("%s[%lld] = %.9g, expected %.9g (tol %.1e)", what, (long long)i, got[i],
@@ -224,7 +234,12 @@ static double bwd_fd_case(int64_t B, int64_t L, int64_t D, int64_t K, int flags)
     assert_int_equal(conv_bwd_cpu(&a), 0);
     // state0 absent: its gradient is w.r.t. the zeros; make the reference see zeros it can move
     if (!p.s0) p.s0 = dnew(B * D * (K - 1), 0, 0);
-    struct { const char *name; double *x; int64_t n; const float *g; } gc[] = {
+    struct {
+        const char *name;
+        double *x;
+        int64_t n;
+        const float *g;
+    } gc[] = {
         {"dx", p.x, B * L * D, f.dx},
         {"dweight", p.w, D * K, f.dw},
         {"dbias", p.bias, D, f.dbias},
@@ -243,10 +258,11 @@ static double bwd_fd_case(int64_t B, int64_t L, int64_t D, int64_t K, int flags)
             gc[k].x[i] = v;
             double fd = (lp - lm) / (2 * h), e = fabs(gc[k].g[i] - fd) / fmax(1.0, fabs(fd));
             if (!(e <= tol))
-                fail_msg("%s[%lld] = %.9g, finite difference %.9g (|diff| %.3g > %.0e·max(1,|fd|)); "
-                         "B=%lld L=%lld D=%lld K=%lld flags=%d", gc[k].name, (long long)i,
-                         gc[k].g[i], fd, fabs(gc[k].g[i] - fd), tol, (long long)B, (long long)L,
-                         (long long)D, (long long)K, flags);
+                fail_msg(
+                    "%s[%lld] = %.9g, finite difference %.9g (|diff| %.3g > %.0e·max(1,|fd|)); "
+                    "B=%lld L=%lld D=%lld K=%lld flags=%d",
+                    gc[k].name, (long long)i, gc[k].g[i], fd, fabs(gc[k].g[i] - fd), tol,
+                    (long long)B, (long long)L, (long long)D, (long long)K, flags);
             if (e > worst) worst = e;
         }
     }
@@ -257,10 +273,17 @@ static double bwd_fd_case(int64_t B, int64_t L, int64_t D, int64_t K, int flags)
 
 static void test_backward_vs_finite_differences(void **state) {
     (void)state;
-    struct { int64_t B, L, D, K; int flags; } cases[] = {
-        {1, 1, 1, 1, ALL}, {2, 7, 3, 4, ALL}, {2, 7, 3, 4, 0}, {1, 2, 3, 4, ALL}, // L < K-1
+    struct {
+        int64_t B, L, D, K;
+        int flags;
+    } cases[] = {
+        {1, 1, 1, 1, ALL},
+        {2, 7, 3, 4, ALL},
+        {2, 7, 3, 4, 0},
+        {1, 2, 3, 4, ALL},              // L < K-1
         {1, 9, 67, 2, SILU | HAS_BIAS}, // two channel blocks
-        {2, 5, 2, 7, HAS_STATE | HAS_DSF}, {1, 20, 2, 4, SILU | HAS_DSF}, // dstate0 without state0
+        {2, 5, 2, 7, HAS_STATE | HAS_DSF},
+        {1, 20, 2, 4, SILU | HAS_DSF}, // dstate0 without state0
         {2, 6, 3, 1, ALL},
     };
     double worst = 0.0;
@@ -287,7 +310,8 @@ static void test_backward_accumulates(void **state) {
     float *twice[4];
     for (int i = 0; i < 4; i++) {
         twice[i] = malloc((size_t)n[i] * sizeof(float));
-        for (int64_t j = 0; j < n[i]; j++) twice[i][j] = 2.0f * g[i][j];
+        for (int64_t j = 0; j < n[i]; j++)
+            twice[i][j] = 2.0f * g[i][j];
     }
     assert_int_equal(conv_bwd_cpu(&a), 0);
     const char *names[] = {"dx", "dweight", "dbias", "dstate0"};
@@ -397,8 +421,10 @@ static void test_views(void **state) {
     assert_int_equal(conv_fwd_cpu(&a), 0);
     assert_int_equal(conv_bwd_cpu(&a), 0);
     float *xz = fzero(B * L * 2 * D), *out = fzero(B * L * 2 * D), *dxz = fzero(B * L * 2 * D);
-    float *dw = fzero(D * K), *db = fzero(D), *ds0 = fzero(B * D * (K - 1)), *sf = fzero(B * D * (K - 1));
-    for (int64_t r = 0; r < B * L; r++) memcpy(xz + r * 2 * D, f.x + r * D, D * sizeof(float));
+    float *dw = fzero(D * K), *db = fzero(D), *ds0 = fzero(B * D * (K - 1)),
+          *sf = fzero(B * D * (K - 1));
+    for (int64_t r = 0; r < B * L; r++)
+        memcpy(xz + r * 2 * D, f.x + r * D, D * sizeof(float));
     ConvArgs v = a;
     v.x = xz, v.out = out + D, v.dx = dxz;
     v.x_stride_b = v.out_stride_b = v.dx_stride_b = L * 2 * D;
@@ -429,7 +455,8 @@ static void test_views(void **state) {
     assert_int_equal(conv_fwd_cpu(&r), 0);
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++)
-            check_same("reversed out", out_rev + (b * L + t) * D, g.out + (b * L + L - 1 - t) * D, D);
+            check_same("reversed out", out_rev + (b * L + t) * D, g.out + (b * L + L - 1 - t) * D,
+                       D);
     free(out_rev), free(q.x);
     q.x = NULL;
     bufs_free(&g);
@@ -477,6 +504,7 @@ static void test_invalid_arguments(void **state) {
     Bufs f = bufs_new(&p);
     ConvArgs ok, a;
     args_set(&ok, &p, &f);
+    // clang-format off
     a = ok, a.L = 0;            expect_err(&a, 0, LS_ERR_RANGE, "L = 0");
     a = ok, a.B = -2;           expect_err(&a, 1, LS_ERR_RANGE, "B = -2");
     a = ok, a.D = 0;            expect_err(&a, 0, LS_ERR_RANGE, "D = 0");
@@ -497,6 +525,7 @@ static void test_invalid_arguments(void **state) {
     a = ok, a.x_stride_l = INT64_MAX; expect_err(&a, 0, LS_ERR_RANGE, "overflow");
     a = ok;                     expect_err(&a, 2, LS_ERR_RANGE, "L = 10");
     a = ok, a.L = 1;            expect_err(&a, 2, LS_ERR_USAGE, "state is NULL");
+    // clang-format on
     assert_int_equal(conv_args_check(NULL, CONV_OP_FWD), LS_ERR_USAGE);
     bufs_free(&f);
     prob_free(&p);
@@ -504,8 +533,8 @@ static void test_invalid_arguments(void **state) {
 
 int main(void) {
     const char *env = getenv("LS_TEST_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10)
-                        : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    uint64_t seed =
+        env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     rng_state = seed;
     printf("# test_conv seed = %llu (LS_TEST_SEED=%llu replays it)\n", (unsigned long long)seed,
            (unsigned long long)seed);
