@@ -213,11 +213,10 @@ static void format_rng(char *buf, size_t size, const uint64_t s[4]) {
              s[2], s[3]);
 }
 
-int checkpoint_state_save(const char *path, Model *model, const float *m, const float *v,
-                          const TrainState *state, const char *training,
-                          const char *argv_json) {
+int checkpoint_state_save(const char *path, Model *model, const TrainState *state,
+                          const char *training, const char *argv_json) {
     const ParamTable *table = model_param_table(model);
-    const float *buffers[3] = {model_params(model), m, v};
+    const float *buffers[3] = {model_params(model), model_adam_m(model), model_adam_v(model)};
     StWriter *writer = NULL;
     char *config = NULL;
     int status = st_writer_init(&writer);
@@ -342,8 +341,7 @@ static int meta_rng(StFile *file, const char *key, uint64_t out[4]) {
     return 0; /* all zero: no such generator in the run (rng_set_state refuses it) */
 }
 
-int checkpoint_state_load(const char *path, Model *model, float *m, float *v,
-                          TrainState *state) {
+int checkpoint_state_load(const char *path, Model *model, TrainState *state) {
     const ParamTable *table = model_param_table(model);
     StFile *file = NULL;
     float *scratch = NULL;
@@ -414,8 +412,8 @@ int checkpoint_state_load(const char *path, Model *model, float *m, float *v,
         goto fail;
     }
     memcpy(model_params(model), scratch, total * sizeof *scratch);
-    memcpy(m, scratch + total, total * sizeof *scratch);
-    memcpy(v, scratch + 2 * total, total * sizeof *scratch);
+    memcpy(model_adam_m(model), scratch + total, total * sizeof *scratch);
+    memcpy(model_adam_v(model), scratch + 2 * total, total * sizeof *scratch);
     *state = st;
 fail:
     free(scratch);

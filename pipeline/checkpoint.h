@@ -107,12 +107,11 @@ typedef struct {
 } TrainState;
 
 /**
- * Write the training state (rules in the file comment).
- * @param m, v  AdamW moments, laid out like the parameters (ParamTable total floats).
+ * Write the training state (rules in the file comment): the model's parameters and AdamW
+ * moments (model_adam_m/v) and @p state.
  */
-int checkpoint_state_save(const char *path, Model *model, const float *m, const float *v,
-                          const TrainState *state, const char *training,
-                          const char *argv_json) LS_RESULT_USED;
+int checkpoint_state_save(const char *path, Model *model, const TrainState *state,
+                          const char *training, const char *argv_json) LS_RESULT_USED;
 
 /**
  * Read a state file's metadata without loading tensors: the recorded command line and
@@ -122,12 +121,11 @@ int checkpoint_state_save(const char *path, Model *model, const float *m, const 
 int checkpoint_state_peek(const char *path, char **argv_json, char **training) LS_RESULT_USED;
 
 /**
- * Load a state into an initialised model of the same config: parameters, moments, counters.
- * Checks format and version, that the model config equals the recorded one and that every
- * tensor is present with the table's shape, before touching anything.
+ * Load a state into an initialised model of the same config: parameters, AdamW moments,
+ * counters. Checks format and version, that the model config equals the recorded one and that
+ * every tensor is present with the table's shape, before touching anything.
  */
-int checkpoint_state_load(const char *path, Model *model, float *m, float *v,
-                          TrainState *state) LS_RESULT_USED;
+int checkpoint_state_load(const char *path, Model *model, TrainState *state) LS_RESULT_USED;
 
 /** "MODEL.state.safetensors" for "MODEL.safetensors" (or "X" + ".state.safetensors"); a path
  *  already ending in ".state.safetensors" is returned as is. malloc'd; NULL: out of memory. */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/loss.h"
 
 int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
                const LabelMap *fixed) {
@@ -48,29 +47,60 @@ int infer_check_kind(const Dataset *ds, const DataSettings *data, const char *mo
 
 int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
                 int64_t seq_len, int64_t max_windows, DatasetItem **items, int64_t *n) {
-    int status;
+    int64_t count = idx ? n_idx : dataset_count(ds);
+    DatasetItem *out = NULL, *windows = NULL;
+    int64_t n_out = 0, cap = count > 0 ? count : 1;
+    int status = 0;
     *items = NULL;
     *n = 0;
-    if (seq_len > 0) {
-        status = window_eval_items(ds, idx, n_idx, seq_len, 0, max_windows, items, n);
-        if (status < 0) {
-            ls_error_prefix("--seq-len %lld", (long long)seq_len);
-            return status;
+    out = malloc((size_t)cap * sizeof *out);
+    if (!out) return ls_error(LS_ERR_NOMEM, "out of memory for %lld items", (long long)count);
+    for (int64_t k = 0; k < count; k++) {
+        int64_t i = idx ? idx[k] : k;
+        int64_t len = dataset_example(ds, i)->length;
+        int64_t n_win = 1;
+        if (seq_len > 0 && len >= seq_len) {
+            status = window_eval_items(ds, &i, 1, seq_len, 0, max_windows, &windows, &n_win);
+            if (status < 0) goto fail;
         }
-    } else {
-        status = dataset_items_whole(ds, idx, n_idx, items);
-        if (status < 0) return status;
-        *n = idx ? n_idx : dataset_count(ds);
+        if (n_out + n_win > cap) {
+            while (n_out + n_win > cap) cap *= 2;
+            DatasetItem *grown = realloc(out, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                status = ls_error(LS_ERR_NOMEM, "out of memory for %lld items", (long long)cap);
+                goto fail;
+            }
+            out = grown;
+        }
+        if (windows) memcpy(out + n_out, windows, (size_t)n_win * sizeof *out);
+        else out[n_out] = (DatasetItem){i, 0, len};
+        n_out += n_win;
+        free(windows);
+        windows = NULL;
     }
     if (cfg->window > 0) {
-        for (int64_t i = 0; i < *n; i++) {
-            DatasetItem *it = &(*items)[i];
+        for (int64_t j = 0; j < n_out; j++) {
+            DatasetItem *it = &out[j];
             if (it->length <= cfg->window) continue;
-            it->offset += model_crop_window(cfg, it->length, 0, 0);
+            it->offset += model_crop_window(cfg, it->length, MODEL_CROP_CENTRE, 0);
             it->length = cfg->window;
         }
     }
-    return 0;
+    *items = out;
+    *n = n_out;
+    out = NULL;
+fail:
+    free(windows);
+    free(out);
+    return status;
+}
+
+void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
+                           DatasetOptions *opt) {
+    dataset_options_default(opt);
+    opt->softmask = data->softmask;
+    opt->sample_rate = data->kind == EXAMPLE_AUDIO ? data->sample_rate : 0;
+    opt->labels = labels;
 }
 
 void infer_model_batch(const Batch *batch, ModelBatch *mb) {
@@ -121,17 +151,20 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
     int64_t batch_size = opt->batch_size > 0 ? opt->batch_size : 1;
     int status = sort_by_length(items, n, &order);
     if (status < 0) return status;
+    if (opt->keep_order)
+        for (int64_t i = 0; i < n; i++) order[i] = i;
     rows = malloc((size_t)batch_size * sizeof *rows);
     if (!rows) {
         status = ls_error(LS_ERR_NOMEM, "out of memory");
         goto fail;
     }
     for (int64_t start = 0; start < n;) {
-        /* ascending lengths: the last row taken is the longest */
-        int64_t count = 0;
+        int64_t count = 0, longest = 0;
         while (start + count < n && count < batch_size) {
             int64_t len = items[order[start + count]].length;
-            if (count > 0 && opt->max_tokens > 0 && (count + 1) * len > opt->max_tokens) break;
+            if (len > longest) longest = len;
+            if (count > 0 && opt->max_tokens > 0 && (count + 1) * longest > opt->max_tokens)
+                break;
             count++;
         }
         for (int64_t b = 0; b < count; b++) rows[b] = items[order[start + b]];
@@ -176,26 +209,12 @@ void infer_softmax(float *row, int64_t K) {
     for (int64_t k = 0; k < K; k++) row[k] = (float)(exp((double)row[k] - max) / sum);
 }
 
-int64_t infer_lm_targets(const Batch *batch, int32_t *targets) {
-    int64_t counted = 0, L = batch->L;
-    for (int64_t b = 0; b < batch->B; b++) {
-        const uint8_t *row = batch->tokens + b * L;
-        int64_t len = batch->lengths[b];
-        for (int64_t t = 0; t < L; t++)
-            targets[b * L + t] = t + 1 < len ? (int32_t)row[t + 1] : LOSS_IGNORE_INDEX;
-        counted += len > 1 ? len - 1 : 0;
-    }
-    return counted;
-}
-
 // ---------------------------------------------------------------------------- evaluation
 
 typedef struct {
-    const Dataset     *ds;
-    const DatasetItem *items;
+    Model             *model;
     const ModelConfig *cfg;
     EvalResult        *res;
-    int32_t           *targets;   /* LM: (B·L) */
     float             *row_loss;  /* LM: (B·L) */
     size_t             cap;
 } EvalContext;
@@ -214,28 +233,50 @@ static int eval_batch(void *ctx_, const Batch *batch, const int64_t *item, const
     }
     size_t cells = (size_t)(batch->B * batch->L);
     if (cells > ctx->cap) {
-        free(ctx->targets);
         free(ctx->row_loss);
-        ctx->targets = malloc(cells * sizeof *ctx->targets);
         ctx->row_loss = malloc(cells * sizeof *ctx->row_loss);
-        ctx->cap = cells;
-        if (!ctx->targets || !ctx->row_loss) {
-            ctx->cap = 0;
-            return ls_error(LS_ERR_NOMEM, "out of memory for %zu targets", cells);
-        }
+        ctx->cap = ctx->row_loss ? cells : 0;
+        if (!ctx->row_loss) return ls_error(LS_ERR_NOMEM, "out of memory for %zu losses", cells);
     }
-    infer_lm_targets(batch, ctx->targets);
+    ModelBatch mb;
+    infer_model_batch(batch, &mb);
     double mean;
-    int status = loss_xent_cpu(&mean, ctx->row_loss, NULL, out, ctx->targets, NULL,
-                               (int64_t)cells, ctx->cfg->vocab, 1.0f);
+    int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
     if (status < 0) return status;
-    /* rows in item order would change nothing but the summation order; batches arrive in a
-     * fixed order, so the sum is reproducible as it is */
-    for (size_t i = 0; i < cells; i++) {
-        if (ctx->targets[i] == LOSS_IGNORE_INDEX) continue;
-        res->nll.nats += ctx->row_loss[i];
-        res->nll.n++;
+    /* batches arrive in a fixed order, rows and positions in order: a reproducible sum */
+    for (int64_t b = 0; b < batch->B; b++) {
+        const float *row = ctx->row_loss + b * batch->L;
+        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) res->nll.nats += row[t];
+        if (batch->lengths[b] > 1) res->nll.n += batch->lengths[b] - 1;
     }
+    return 0;
+}
+
+/* Accuracy, F1, MCC and (two classes) AUROC from the per-item probabilities. */
+static int classify_summary(EvalResult *res, const int32_t *truth, int32_t *pred) {
+    int64_t n = res->n;
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = res->probs + i * res->K;
+        pred[i] = metrics_argmax(p, res->K);
+        double q = p[truth[i]];
+        loss += -log(q > 1e-30 ? q : 1e-30);
+    }
+    res->loss = n > 0 ? loss / (double)n : 0.0;
+    int status = metrics_confusion(res->confusion, truth, pred, n, res->K);
+    if (status < 0) return status;
+    res->accuracy = metrics_accuracy(res->confusion, res->K);
+    res->macro_f1 = metrics_macro_f1(res->confusion, res->K);
+    res->mcc = metrics_mcc(res->confusion, res->K);
+    if (res->K != 2 || n == 0) return 0;
+    double *score = malloc((size_t)n * sizeof *score);
+    if (!score) return ls_error(LS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) score[i] = res->probs[i * 2 + 1];
+    if (metrics_auroc(&res->auroc, score, truth, n) < 0) {
+        res->auroc = NAN; /* one class only: AUROC undefined, reported as such */
+        ls_error_clear();
+    }
+    free(score);
     return 0;
 }
 
@@ -243,9 +284,8 @@ int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, in
                    const InferOptions *opt, EvalResult *res) {
     const ModelConfig *cfg = model_config(model);
     *res = (EvalResult){.task = cfg->task, .n = n, .auroc = NAN};
-    EvalContext ctx = {.ds = ds, .items = items, .cfg = cfg, .res = res};
+    EvalContext ctx = {.model = model, .cfg = cfg, .res = res};
     int32_t *truth = NULL, *pred = NULL;
-    double *score = NULL;
     int status = 0;
     InferOptions run = *opt;
     run.output = INFER_LOGITS;
@@ -272,39 +312,12 @@ int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, in
     }
     status = infer_run(model, ds, items, n, &run, eval_batch, &ctx);
     if (status < 0) goto fail;
-    if (cfg->task == MODEL_TASK_LM) {
-        res->loss = res->nll.n > 0 ? res->nll.nats / (double)res->nll.n : 0.0;
-        goto fail; /* done: shared cleanup */
-    }
-    double loss = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float *p = res->probs + i * res->K;
-        pred[i] = metrics_argmax(p, res->K);
-        double q = p[truth[i]];
-        loss += -log(q > 1e-30 ? q : 1e-30);
-    }
-    res->loss = n > 0 ? loss / (double)n : 0.0;
-    status = metrics_confusion(res->confusion, truth, pred, n, res->K);
-    if (status < 0) goto fail;
-    res->accuracy = metrics_accuracy(res->confusion, res->K);
-    res->macro_f1 = metrics_macro_f1(res->confusion, res->K);
-    res->mcc = metrics_mcc(res->confusion, res->K);
-    if (res->K == 2 && n > 0) {
-        score = malloc((size_t)n * sizeof *score);
-        if (!score) {
-            status = ls_error(LS_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        for (int64_t i = 0; i < n; i++) score[i] = res->probs[i * 2 + 1];
-        if (metrics_auroc(&res->auroc, score, truth, n) < 0) res->auroc = NAN; /* one class */
-        ls_error_clear();
-    }
+    if (cfg->task == MODEL_TASK_CLASSIFY) status = classify_summary(res, truth, pred);
+    else res->loss = res->nll.n > 0 ? res->nll.nats / (double)res->nll.n : 0.0;
 fail:
-    free(ctx.targets);
     free(ctx.row_loss);
     free(truth);
     free(pred);
-    free(score);
     if (status < 0) infer_result_free(res);
     return status;
 }

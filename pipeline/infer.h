@@ -5,7 +5,7 @@
  * with a callback per batch.
  *
  * Batching for inference: items are sorted by length (stable, so equal lengths keep their
- * order) and cut greedily into batches of at most --batch-size rows and --max-tokens padded
+ * order; unless keep_order asks for item order) and cut greedily into batches of at most --batch-size rows and --max-tokens padded
  * tokens; an item longer than the tokens budget goes alone into its own batch, whole (never
  * truncated). The callback receives each row's index into the caller's item array, so
  * results land in input order whatever the batch order.
@@ -54,15 +54,21 @@ int infer_check_kind(const Dataset *ds, const DataSettings *data,
                      const char *model_path) LS_RESULT_USED;
 
 /**
- * Items to evaluate over examples @p idx[0..n_idx) (idx NULL: all): every example whole (@p seq_len 0) or its deterministic evaluation
- * windows of @p seq_len (non-overlapping; at most @p max_windows per example, evenly spread,
- * when > 0). Then, for a model with a window (Transformer), rows longer than it are cropped
- * to the centre window (model_crop_window mode 0).
- * @return 0 and *items (malloc'd, free()), *n; errors of window_eval_items.
+ * Items to evaluate over examples @p idx[0..n_idx) (idx NULL: all): every example whole
+ * (@p seq_len 0), or the deterministic evaluation windows of @p seq_len of the examples at
+ * least that long (non-overlapping, the tail not covered; at most @p max_windows per
+ * example, evenly spread, when > 0) and the shorter examples whole. Then, for a model with a
+ * window (Transformer), rows longer than it are cropped to the centre window
+ * (MODEL_CROP_CENTRE). Items come grouped by example, in example order.
+ * @return 0 and *items (malloc'd, free()), *n; LS_ERR_NOMEM.
  */
 int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
                 int64_t seq_len, int64_t max_windows, DatasetItem **items,
                 int64_t *n) LS_RESULT_USED;
+
+/** Dataset options that read inputs as a model was trained to (soft-mask rule, audio rate). */
+void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
+                           DatasetOptions *opt);
 
 /** The model's view of a filled batch. */
 void infer_model_batch(const Batch *batch, ModelBatch *mb);
@@ -80,6 +86,8 @@ typedef struct {
     int64_t      max_tokens;   /* padded tokens per batch; 0: no budget */
     InferOutput  output;
     BatchOptions batch;
+    int          keep_order;   /* 1: batches in item order (no sorting by length), so the
+                                  callback sees items in order (streamed output) */
 } InferOptions;
 
 /**
@@ -95,13 +103,6 @@ typedef int (*InferBatchFn)(void *ctx, const Batch *batch, const int64_t *item,
  */
 int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
               const InferOptions *opt, InferBatchFn fn, void *ctx) LS_RESULT_USED;
-
-/**
- * LM targets of a filled batch: targets[b·L + t] = token t+1 of row b for t < lengths[b] − 1,
- * LOSS_IGNORE_INDEX elsewhere (the last real position and padding). @return the number of
- * counted positions, Σ (lengths[b] − 1).
- */
-int64_t infer_lm_targets(const Batch *batch, int32_t *targets);
 
 /** Whole-set evaluation numbers (metrics.h formulas). */
 typedef struct {

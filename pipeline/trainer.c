@@ -114,7 +114,7 @@ void trainer_options_default(TrainOptions *opt) {
     *opt = (TrainOptions){0};
     cli_common_default(&opt->common);
     opt->task = MODEL_TASK_CLASSIFY;
-    opt->arch = MODEL_BIMAMBA;
+    opt->arch = -1;
     opt->d_model = opt->n_layers = opt->d_state = opt->expand = opt->n_heads = -1;
     opt->window = 0;
     opt->frame = -1;
@@ -145,9 +145,6 @@ typedef struct {
     /* model and optimizer */
     ModelConfig   cfg;
     Model        *model;
-    float        *m, *v;
-    OptimTensor  *tensors;
-    int64_t       n_tensors;
     AdamWConfig   adamw;
     double        min_lr;
     int64_t       warmup;
@@ -166,9 +163,8 @@ typedef struct {
     int64_t       n_valid_items;
     /* step buffers */
     Batch         batch;
-    float        *logits, *dlogits, *row_loss;
-    int32_t      *targets;
-    size_t        cap_logits, cap_targets;
+    float        *logits, *dlogits;
+    size_t        cap_logits;
     /* bookkeeping */
     TrainState    state;
     int64_t       epochs;          /* for the table and plain progress; 0 when by steps */
@@ -339,7 +335,10 @@ static int trainer_load_data(Trainer *T) {
 static int trainer_model_config(Trainer *T) {
     const TrainOptions *opt = T->opt;
     ModelConfig *cfg = &T->cfg;
-    model_config_default(cfg, opt->arch, opt->task);
+    ModelArch arch = opt->arch >= 0                    ? (ModelArch)opt->arch
+                     : opt->task == MODEL_TASK_CLASSIFY ? MODEL_BIMAMBA
+                                                        : MODEL_MAMBA;
+    model_config_default(cfg, arch, opt->task);
     int64_t default_d = cfg->d_model;
     if (T->data.kind == EXAMPLE_AUDIO && T->data.audio_codes == AUDIO_CODES_NONE) {
         cfg->input = MODEL_INPUT_WAVEFORM;
@@ -362,19 +361,19 @@ static int trainer_model_config(Trainer *T) {
         if (cfg->mlp_hidden == 4 * default_d) cfg->mlp_hidden = 4 * cfg->d_model;
     }
     if (opt->n_heads >= 0) {
-        if (opt->arch != MODEL_TRANSFORMER)
+        if (arch != MODEL_TRANSFORMER)
             return ls_error(LS_ERR_USAGE, "--heads: only the transformer has attention heads");
         cfg->n_heads = opt->n_heads;
     }
     if (opt->window > 0) {
-        if (opt->arch != MODEL_TRANSFORMER)
+        if (arch != MODEL_TRANSFORMER)
             return ls_error(LS_ERR_USAGE, "--window %lld: only the transformer reads windows; "
                             "Mamba models read whole sequences (--seq-len draws training "
                             "windows)", (long long)opt->window);
         cfg->window = opt->window;
     }
     if (opt->rc_equivariant) {
-        if (opt->arch != MODEL_BIMAMBA || T->data.kind != EXAMPLE_DNA)
+        if (arch != MODEL_BIMAMBA || T->data.kind != EXAMPLE_DNA)
             return ls_error(LS_ERR_USAGE, "--rc-equivariant: only for bimamba on DNA");
         cfg->rc_equivariant = 1;
     }
@@ -479,7 +478,8 @@ static int trainer_next_rows(Trainer *T, int64_t *n) {
         for (int64_t i = 0; i < *n; i++) {
             DatasetItem *it = &T->rows[i];
             if (it->length <= T->cfg.window) continue;
-            it->offset += model_crop_window(&T->cfg, it->length, 2, rng_next(&T->crop_rng));
+            it->offset += model_crop_window(&T->cfg, it->length, MODEL_CROP_RANDOM,
+                                            rng_next(&T->crop_rng));
             it->length = T->cfg.window;
         }
     }
@@ -495,15 +495,6 @@ static int trainer_advance(Trainer *T, int64_t epoch_batches) {
     return 1;
 }
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    void *p = realloc(*buf, need * elem);
-    if (!p) return ls_error(LS_ERR_NOMEM, "out of memory for %zu values", need);
-    *buf = p;
-    *cap = need;
-    return 0;
-}
-
 /* Forward + loss + backward of the filled batch; leaves the gradients in the model. */
 static int trainer_forward_backward(Trainer *T, double *loss) {
     const ModelConfig *cfg = &T->cfg;
@@ -511,30 +502,24 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     infer_model_batch(&T->batch, &mb);
     int64_t M = cfg->task == MODEL_TASK_LM ? mb.B * mb.L : mb.B;
     int64_t V = cfg->task == MODEL_TASK_LM ? cfg->vocab : cfg->n_classes;
-    size_t cap_l = T->cap_logits;
-    int status = grow((void **)&T->logits, &cap_l, (size_t)(M * V), sizeof(float));
-    if (status == 0) {
-        size_t c = T->cap_logits;
-        status = grow((void **)&T->dlogits, &c, (size_t)(M * V), sizeof(float));
-        T->cap_logits = cap_l < c ? cap_l : c;
+    size_t need = (size_t)(M * V);
+    if (need > T->cap_logits) {
+        free(T->logits);
+        free(T->dlogits);
+        T->logits = malloc(need * sizeof *T->logits);
+        T->dlogits = malloc(need * sizeof *T->dlogits);
+        T->cap_logits = need;
+        if (!T->logits || !T->dlogits) {
+            T->cap_logits = 0;
+            return ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
+        }
     }
-    if (status < 0) return status;
-    size_t cap_t = T->cap_targets;
-    status = grow((void **)&T->targets, &cap_t, (size_t)M, sizeof(int32_t));
-    if (status == 0) {
-        size_t c = T->cap_targets;
-        status = grow((void **)&T->row_loss, &c, (size_t)M, sizeof(float));
-        T->cap_targets = cap_t < c ? cap_t : c;
-    }
-    if (status < 0) return status;
-    if (cfg->task == MODEL_TASK_LM) infer_lm_targets(&T->batch, T->targets);
-    else memcpy(T->targets, T->batch.labels, (size_t)M * sizeof *T->targets);
     model_zero_grads(T->model);
-    status = model_forward(T->model, &mb, T->logits, 1);
+    int status = model_forward(T->model, &mb, T->logits, 1);
     if (status < 0) return status;
-    memset(T->dlogits, 0, (size_t)(M * V) * sizeof *T->dlogits);
-    status = loss_xent_cpu(loss, T->row_loss, T->dlogits, T->logits, T->targets, NULL, M, V,
-                           1.0f);
+    memset(T->dlogits, 0, need * sizeof *T->dlogits);
+    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, NULL, T->dlogits,
+                        1.0f);
     if (status < 0) return status;
     return model_backward(T->model, &mb, T->dlogits);
 }
@@ -551,12 +536,11 @@ static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_n
     if (!isfinite(*loss))
         return ls_error(LS_ERR_RANGE, "step %lld: the loss is %g; lower --lr (%g) or --clip",
                         (long long)step, *loss, T->opt->lr);
-    status = optim_grad_norm_cpu(grad_norm, model_grads(T->model), T->tensors, T->n_tensors);
+    status = model_grad_norm(T->model, grad_norm);
     if (status < 0) return status;
     float scale = optim_clip_scale(*grad_norm, T->opt->clip);
     *lr = optim_lr_schedule(step, T->warmup, T->state.total_steps, T->opt->lr, T->min_lr);
-    status = optim_adamw_step_cpu(model_params(T->model), T->m, T->v, model_grads(T->model),
-                                  T->tensors, T->n_tensors, &T->adamw, step, *lr, scale);
+    status = model_adamw_step(T->model, &T->adamw, step, *lr, scale);
     if (status < 0) {
         ls_error_prefix("step %lld (gradient norm %g)", (long long)step, *grad_norm);
         return status;
@@ -825,8 +809,7 @@ static int trainer_save_all(Trainer *T, const char *argv_json) {
     rng_get_state(&T->crop_rng, T->state.rng_crop);
     TrainState st = T->state;
     st.elapsed_s += now_s() - T->t_start;
-    return checkpoint_state_save(T->state_path, T->model, T->m, T->v, &st, T->training_json,
-                                 argv_json);
+    return checkpoint_state_save(T->state_path, T->model, &st, T->training_json, argv_json);
 }
 
 static int trainer_validate(Trainer *T, EvalResult *res) {
@@ -864,9 +847,6 @@ static void trainer_free(Trainer *T) {
     free(T->train_idx);
     free(T->valid_idx);
     model_free(T->model);
-    free(T->m);
-    free(T->v);
-    free(T->tensors);
     free(T->items);
     batch_plan_free(&T->plan);
     window_sampler_free(T->sampler);
@@ -875,8 +855,6 @@ static void trainer_free(Trainer *T) {
     batch_free(&T->batch);
     free(T->logits);
     free(T->dlogits);
-    free(T->row_loss);
-    free(T->targets);
     free(T->training_json);
     free(T->state_path);
     free(T->best_path);
@@ -920,24 +898,11 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
     if (status < 0) goto fail;
-    const ParamTable *table = model_param_table(T->model);
-    T->m = calloc((size_t)table->total, sizeof *T->m);
-    T->v = calloc((size_t)table->total, sizeof *T->v);
-    T->tensors = malloc((size_t)(table->n ? table->n : 1) * sizeof *T->tensors);
-    if (!T->m || !T->v || !T->tensors) {
-        status = ls_error(LS_ERR_NOMEM, "out of memory for the optimizer state (%lld floats)",
-                          (long long)table->total);
-        goto fail;
-    }
-    T->n_tensors = table->n;
-    for (int i = 0; i < table->n; i++)
-        T->tensors[i] = (OptimTensor){table->entries[i].offset, table->entries[i].numel,
-                                      !(table->entries[i].flags & PARAM_NO_DECAY)};
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;
     if ((status = trainer_prepare_order(T)) < 0) goto fail;
     if (resume_path) {
-        status = checkpoint_state_load(resume_path, T->model, T->m, T->v, &T->state);
+        status = checkpoint_state_load(resume_path, T->model, &T->state);
         if (status < 0) goto fail;
         if ((T->sampler &&
              rng_set_state(window_sampler_rng(T->sampler), T->state.rng_sampler) < 0) ||

@@ -75,7 +75,7 @@ typedef enum {
 typedef struct {
     CommonOptions common;
     ModelTask     task;
-    ModelArch     arch;
+    int           arch;             /* -1: bimamba for classify, mamba for lm */
     InputSpec     train;            /* --data, positional sources, --class, --labels */
     InputSpec     valid;            /* --valid, --valid-labels */
     double        valid_fraction;   /* held out of --data when no --valid (stratified) */
