@@ -1,7 +1,7 @@
 /*
  * model.h — one model definition for every backend: causal Mamba, bidirectional Mamba and the
  * Transformer baseline, with a classification or a next-token LM head. This header is the
- * contract between models/ (which implements it from kernels/*.h ops only) and pipeline/
+ * contract between models/ (which implements it from kernels/<op>.h ops only) and pipeline/
  * (train, eval, predict, embed, score, generate).
  *
  * Architecture (Mamba-1, Gu & Dao; names follow mamba_ssm's state dict so a checkpoint moves
