@@ -71,8 +71,9 @@ static void usage(FILE *fp) {
 "      --expand N         Mamba inner width factor (default 2)\n"
 "      --heads N          transformer attention heads (default 4)\n"
 "      --window W         transformer only: it reads at most W tokens of a sequence (a\n"
-"                         random window in training, the centre one in evaluation)\n"
-"      --frame N          waveform input: samples per frame (default 16)\n"
+"                         random window in training, the centre one in evaluation;\n"
+"                         default 4096)\n"
+"      --frame N          waveform input: samples per frame (default 80, 10 ms at 8 kHz)\n"
 "      --pool P           classification pooling: mean (default), last or first\n"
 "      --norm N           rms (default) or layer\n"
 "      --rc-equivariant   bimamba on DNA: reverse-complement parameter sharing\n"
@@ -252,8 +253,10 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             break;
         case OPT_MODEL: {
             ModelArch arch;
-            status = model_arch_parse(optarg, &arch);
-            if (status == 0) opt->arch = arch;
+            if (model_arch_parse(optarg, &arch) < 0)
+                status = ls_error(LS_ERR_USAGE, "--model %s: expected mamba, bimamba or "
+                                  "transformer", optarg);
+            else opt->arch = (int)arch;
             break;
         }
         case OPT_DATA: opt->train.sources[opt->train.n_sources++] = optarg; break;

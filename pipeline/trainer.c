@@ -339,7 +339,6 @@ static int trainer_model_config(Trainer *T) {
                      : opt->task == MODEL_TASK_CLASSIFY ? MODEL_BIMAMBA
                                                         : MODEL_MAMBA;
     model_config_default(cfg, arch, opt->task);
-    int64_t default_d = cfg->d_model;
     if (T->data.kind == EXAMPLE_AUDIO && T->data.audio_codes == AUDIO_CODES_NONE) {
         cfg->input = MODEL_INPUT_WAVEFORM;
         if (opt->frame > 0) cfg->frame = opt->frame;
@@ -355,11 +354,6 @@ static int trainer_model_config(Trainer *T) {
     if (opt->n_layers >= 0) cfg->n_layers = opt->n_layers;
     if (opt->d_state >= 0) cfg->d_state = opt->d_state;
     if (opt->expand >= 0) cfg->expand = opt->expand;
-    if (cfg->d_model != default_d) {
-        /* sizes that default from d_model follow it */
-        if (cfg->dt_rank == (default_d + 15) / 16) cfg->dt_rank = (cfg->d_model + 15) / 16;
-        if (cfg->mlp_hidden == 4 * default_d) cfg->mlp_hidden = 4 * cfg->d_model;
-    }
     if (opt->n_heads >= 0) {
         if (arch != MODEL_TRANSFORMER)
             return ls_error(LS_ERR_USAGE, "--heads: only the transformer has attention heads");

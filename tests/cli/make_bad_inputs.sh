@@ -67,3 +67,18 @@ st overlap.safetensors '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b
 st shape_lie.safetensors '{"a":{"dtype":"F32","shape":[3,3],"data_offsets":[0,16]}}' 16
 st dtype_lie.safetensors '{"a":{"dtype":"Q7","shape":[4],"data_offsets":[0,16]}}' 16
 printf '\xff\xff\xff\x00\0\0\0\0{}' > header_too_long.safetensors
+
+# --- training inputs (tests/cli/train.tst): a small subset of the bacteria windows, 6 per
+#     species, with its own label table; label tables that are wrong in one way each
+zcat "$ex/dna/bacteria_train.fa.gz" | awk '/^>/ { n = substr($1, 2); split(n, p, "_"); keep = (p[2] + 0 <= 6) } keep' > bac_small.fa
+awk -F'\t' '{ split($1, p, "_"); if (p[2] + 0 <= 6) print }' "$ex/dna/bacteria_train.labels.tsv" > bac_small.labels.tsv
+printf 'ecoli_001\n' > labels_one_column.tsv
+sed 's/\tsaureus$/\tbsubtilis/' "$ex/dna/bacteria_test.labels.tsv" > labels_unknown.tsv
+awk -F'\t' '{ split($1, p, "_"); if (p[1] == "ecoli" && p[2] + 0 <= 6) print }' "$ex/dna/bacteria_train.labels.tsv" > labels_one_class.tsv
+# audio: two classes of short 8 kHz clips (tones and noise) for the waveform classifier and
+# the audio language model
+mkdir -p audio_cls/tone audio_cls/noise
+for i in 1 2 3; do
+    sox -R -n -r 8000 -b 16 -c 1 "audio_cls/tone/t$i.wav" synth 0.1 sine $((300 * i)) vol 0.5
+    sox -R -n -r 8000 -b 16 -c 1 "audio_cls/noise/n$i.wav" synth 0.1 whitenoise vol 0.5
+done
