@@ -552,6 +552,299 @@ static void test_overfit(void **state) {
     if (!(loss < 0.05)) fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
 }
 
+
+// ------------------------------------------------------------------------------ checkpoints
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_model.XXXXXX");
+    if (!mkdtemp(tmpdir)) fail_msg("mkdtemp failed");
+}
+
+static void remove_tmpdir(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fail_msg("could not remove %s", tmpdir);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void *read_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*n);
+    assert_int_equal(fread(p, 1, *n, f), *n);
+    fclose(f);
+    return p;
+}
+
+static void expect_load_error(const char *path, const char *needle) {
+    Model *m = (Model *)0x1;
+    int rc = model_load(&m, path, &cpu);
+    if (rc >= 0) fail_msg("model_load(%s) succeeded, expected an error", path);
+    assert_null(m);
+    const char *msg = ls_error_message();
+    if (!strstr(msg, needle)) fail_msg("model_load(%s): message '%s' lacks '%s'", path, msg, needle);
+    printf("#   refused: %s\n", msg);
+}
+
+static void test_save_load(void **state) {
+    (void)state;
+    make_tmpdir();
+    KcRng r = kc_rng(90);
+    char path[128], bad[128];
+    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
+    for (int i = 0; i < 3; i++) {
+        ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
+        if (i == 1) c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER;
+        Model *m = new_model(&c, 31 + i);
+        // move the parameters away from their initial values
+        float *p = model_params(m);
+        for (int64_t k = 0; k < model_param_table(m)->total; k++) p[k] += 0.01f * (float)(k % 7);
+        snprintf(path, sizeof path, "%s/%s.safetensors", tmpdir, model_arch_name(c.arch));
+        const char *keys[2] = {"labels", "encoding"}, *values[2] = {"a,b,c", "dna"};
+        OK(model_save(m, path, 2, keys, values));
+        Model *l = NULL;
+        OK(model_load(&l, path, &cpu));
+        const int64_t lengths[2] = {9, 4};
+        TestBatch t = make_batch(&c, &r, 2, 9, lengths);
+        float a[6], b[6];
+        OK(model_forward(m, &t.b, a, 0));
+        OK(model_forward(l, &t.b, b, 0));
+        kc_check_same("logits after save → load", b, a, 6);
+        assert_memory_equal(model_config(l), model_config(m), sizeof(ModelConfig));
+        StFile *f = NULL;
+        OK(st_open(&f, path));
+        assert_string_equal(st_metadata_get(f, "format"), "longscan");
+        assert_string_equal(st_metadata_get(f, "format_version"), MODEL_FORMAT_VERSION);
+        assert_string_equal(st_metadata_get(f, "labels"), "a,b,c");
+        assert_string_equal(st_metadata_get(f, "encoding"), "dna");
+        st_close(f);
+        free_batch(&t);
+        model_free(l);
+        model_free(m);
+    }
+    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer\n");
+
+    // reserved metadata keys are refused
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    Model *m = new_model(&c, 1);
+    const char *k1[1] = {"config"}, *v1[1] = {"{}"};
+    snprintf(path, sizeof path, "%s/x.safetensors", tmpdir);
+    assert_int_equal(model_save(m, path, 1, k1, v1), LS_ERR_USAGE);
+    OK(model_save(m, path, 0, NULL, NULL));
+
+    // wrong config: the tensors of this model under another model's config
+    {
+        ModelConfig other = c;
+        other.d_state = 8;
+        char *json = NULL;
+        OK(model_config_to_json(&other, &json));
+        const char *keys[3] = {"format", "format_version", "config"};
+        const char *vals[3] = {"longscan", MODEL_FORMAT_VERSION, json};
+        snprintf(bad, sizeof bad, "%s/wrong_config.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "A_log");
+        // no metadata at all / another format / another version / broken config JSON
+        snprintf(bad, sizeof bad, "%s/no_meta.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 0, NULL, NULL));
+        expect_load_error(bad, "not a longscan checkpoint");
+        vals[1] = "99";
+        snprintf(bad, sizeof bad, "%s/version.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "format_version 99");
+        vals[1] = MODEL_FORMAT_VERSION;
+        vals[2] = "{\"arch\": \"mamba\", \"task\": \"lm\", \"d_model\": ";
+        snprintf(bad, sizeof bad, "%s/json.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "not a JSON object");
+        vals[2] = "{\"arch\": \"mamba\", \"task\": \"lm\", \"d_model\": 0}";
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "--d-model 0");
+        free(json);
+    }
+    // corrupt files: truncated, header garbage, empty, missing
+    {
+        size_t n;
+        unsigned char *bytes = read_bytes(path, &n);
+        snprintf(bad, sizeof bad, "%s/truncated.safetensors", tmpdir);
+        write_bytes(bad, bytes, n - 17);
+        expect_load_error(bad, "truncated.safetensors");
+        unsigned char *copy = malloc(n);
+        memcpy(copy, bytes, n);
+        for (size_t i = 8; i < 40 && i < n; i++) copy[i] = (unsigned char)('#' + i);
+        snprintf(bad, sizeof bad, "%s/garbage.safetensors", tmpdir);
+        write_bytes(bad, copy, n);
+        expect_load_error(bad, "garbage.safetensors");
+        snprintf(bad, sizeof bad, "%s/empty.safetensors", tmpdir);
+        write_bytes(bad, copy, 0);
+        expect_load_error(bad, "empty.safetensors");
+        snprintf(bad, sizeof bad, "%s/missing.safetensors", tmpdir);
+        expect_load_error(bad, "missing.safetensors");
+        free(copy);
+        free(bytes);
+    }
+    model_free(m);
+    remove_tmpdir();
+}
+
+// ------------------------------------------------------------------------------ config, API
+
+static void test_config(void **state) {
+    (void)state;
+    for (int a = MODEL_MAMBA; a <= MODEL_TRANSFORMER; a++)
+        for (int t = MODEL_TASK_CLASSIFY; t <= MODEL_TASK_LM; t++) {
+            ModelConfig c;
+            model_config_default(&c, (ModelArch)a, (ModelTask)t);
+            int rc = model_config_check(&c);
+            if (a == MODEL_BIMAMBA && t == MODEL_TASK_LM) assert_int_equal(rc, LS_ERR_USAGE);
+            else if (rc) fail_msg("default %s/%d refused: %s", model_arch_name((ModelArch)a), t,
+                                  ls_error_message());
+        }
+    ModelConfig base = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), c;
+#define REFUSE(stmt, needle)                                                                     \
+    do {                                                                                         \
+        c = base;                                                                                \
+        stmt;                                                                                    \
+        assert_int_equal(model_config_check(&c), LS_ERR_USAGE);                                  \
+        if (!strstr(ls_error_message(), needle))                                                 \
+            fail_msg("%s: message '%s' lacks '%s'", #stmt, ls_error_message(), needle);          \
+    } while (0)
+    REFUSE(c.d_model = 0, "--d-model 0");
+    REFUSE(c.n_layers = 0, "--n-layers 0");
+    REFUSE(c.d_state = 300, "--d-state 300");
+    REFUSE(c.vocab = 1, "--vocab 1");
+    REFUSE(c.n_classes = 1, "--n-classes 1");
+    REFUSE(c.dt_min = 0, "--dt-min");
+    REFUSE(c.rc_equivariant = 1, "--rc-equivariant");
+    REFUSE((c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.vocab = 256), "--vocab 256");
+    REFUSE((c.input = MODEL_INPUT_WAVEFORM, c.task = MODEL_TASK_LM), "waveform");
+    REFUSE((c.arch = MODEL_BIMAMBA, c.task = MODEL_TASK_LM), "bimamba");
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 3), "--n-heads 3");
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 8), "--n-heads 8"); // head dim 1: odd
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.task = MODEL_TASK_LM, c.causal = 0), "causal");
+#undef REFUSE
+    // JSON round trip of every field, and what a reader refuses
+    c = base;
+    c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER, c.pool = MODEL_POOL_FIRST;
+    c.dt_min = 0.002f, c.dt_max = 0.07f, c.norm_eps = 1e-6f, c.dt_rank = 3, c.window = 0;
+    char *json = NULL;
+    OK(model_config_to_json(&c, &json));
+    printf("#   config JSON: %s\n", json);
+    ModelConfig back;
+    OK(model_config_from_json(&back, json, "test"));
+    assert_memory_equal(&back, &c, sizeof c);
+    free(json);
+    assert_int_equal(model_config_from_json(&back, "[1]", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"task\": \"lm\"}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"d_modle\": 8}", "x"), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "d_modle"));
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"d_model\": 8.5}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"causal\": 1}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"rnn\", \"task\": \"lm\"}", "x"),
+                     LS_ERR_FORMAT);
+    ModelArch arch;
+    OK(model_arch_parse("bimamba", &arch));
+    assert_int_equal(arch, MODEL_BIMAMBA);
+    assert_int_equal(model_arch_parse("gru", &arch), LS_ERR_USAGE);
+    assert_string_equal(model_arch_name(MODEL_TRANSFORMER), "transformer");
+    // crop rule
+    ModelConfig tc = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY); // window 16
+    assert_int_equal(model_crop_window(&tc, 10, MODEL_CROP_CENTRE, 0), 0);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_CENTRE, 0), 5);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_FIRST, 0), 0);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_RANDOM, 23), 23 % 11);
+    assert_int_equal(model_crop_window(&base, 1000000, MODEL_CROP_CENTRE, 0), 0);
+    // resolved defaults
+    Model *m = new_model(&base, 1);
+    assert_int_equal(model_config(m)->dt_rank, 1);
+    assert_int_equal(model_config(m)->mlp_hidden, 16);
+    model_free(m);
+}
+
+static void test_api_errors(void **state) {
+    (void)state;
+    KcRng r = kc_rng(100);
+    ModelConfig c = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY);
+    Model *m = new_model(&c, 1);
+    TestBatch t = make_batch(&c, &r, 2, 20, NULL); // 20 > window 16
+    float logits[2 * 3] = {0};
+    assert_int_equal(model_forward(m, &t.b, logits, 1), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "window"));
+    assert_int_equal(model_backward(m, &t.b, logits), LS_ERR_USAGE);
+    t.lengths[0] = 16, t.lengths[1] = 0;
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    t.lengths[1] = 3;
+    t.tokens[1] = 7; // vocab 5
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "token 7"));
+    t.tokens[1] = 2;
+    t.b.tokens = NULL;
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    t.b.tokens = t.tokens;
+    OK(model_forward(m, &t.b, logits, 0));
+    t.labels[0] = 3; // n_classes 3
+    double loss;
+    assert_int_equal(model_loss(m, &t.b, logits, t.labels, &loss, NULL, NULL, 1.0f), LS_ERR_RANGE);
+    assert_int_equal(model_generate_step(m, t.tokens, logits), LS_ERR_UNSUPPORTED);
+    free_batch(&t);
+    model_free(m);
+    // the optimizer's table: decay exactly on weight matrices
+    c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    m = new_model(&c, 1);
+    OptimTensor *ot = NULL;
+    int64_t n = 0;
+    OK(model_optim_tensors(m, &ot, &n));
+    const ParamTable *tab = model_param_table(m);
+    assert_int_equal(n, tab->n);
+    for (int i = 0; i < tab->n; i++) {
+        const char *name = tab->entries[i].name;
+        size_t len = strlen(name);
+        int want = strstr(name, "norm") == NULL && strstr(name, "embedding") == NULL &&
+                   strcmp(name + len - 5, ".bias") != 0 && strcmp(name + len - 6, ".A_log") != 0 &&
+                   strcmp(name + len - 2, ".D") != 0;
+        if (ot[i].decay != want) fail_msg("%s: decay %d, expected %d", name, ot[i].decay, want);
+        assert_int_equal(ot[i].offset, tab->entries[i].offset);
+        assert_int_equal(ot[i].numel, tab->entries[i].numel);
+    }
+    free(ot);
+    // embed = what the classifier sees
+    t = make_batch(&c, &r, 2, 9, NULL);
+    float emb[2 * 8], want[2 * 3], got[2 * 3];
+    OK(model_embed(m, &t.b, emb));
+    OK(model_forward(m, &t.b, want, 0));
+    const float *w = model_params(m) + param_table_find(tab, "classifier.weight")->offset;
+    const float *bias = model_params(m) + param_table_find(tab, "classifier.bias")->offset;
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < 3; k++) {
+            double acc = bias[k];
+            for (int d = 0; d < 8; d++) acc += (double)emb[b * 8 + d] * w[k * 8 + d];
+            got[b * 3 + k] = (float)acc;
+        }
+    expect_close("classifier(embed) vs forward", got, want, 6, 1e-5);
+    free_batch(&t);
+    model_free(m);
+    // a CUDA model says why it cannot be built, and nothing leaks
+    Device gpu = {DEVICE_CUDA, 0};
+    m = (Model *)0x1;
+    int rc = model_init(&m, &c, &gpu, 1);
+    assert_true(rc < 0);
+    assert_null(m);
+    printf("#   --device cuda: %s\n", ls_error_message());
+}
+
 int main(void) {
     kc_seed("test_model");
     const struct CMUnitTest tests[] = {
@@ -563,6 +856,9 @@ int main(void) {
         cmocka_unit_test(test_rc_invariance),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_overfit),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_api_errors),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
