@@ -262,6 +262,7 @@ void model_free(Model *m) {
     ops_free(&m->dev, m->stream_state);
     ops_free(&m->dev, m->stream_last);
     free(m->targets);
+    free(m->row_loss);
     free(m->optim);
     free(m->layers);
     param_table_free(&m->table);
@@ -534,20 +535,24 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
     int64_t L;
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
-    if (m->cfg.task == MODEL_TASK_CLASSIFY) {
-        if (!labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
+    const int lm = m->cfg.task == MODEL_TASK_LM;
+    const int64_t M = lm ? batch->B * batch->L : batch->B;
+    if (!lm && !labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
+    if (M > m->targets_cap) { // grows with the batch, never inside a step of a fixed shape
+        int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
+        if (t) m->targets = t;
+        float *rl = t ? realloc(m->row_loss, (size_t)M * sizeof *rl) : NULL;
+        if (!rl) return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld rows",
+                                 (long long)M);
+        m->row_loss = rl;
+        m->targets_cap = M;
+    }
+    if (!row_loss) row_loss = m->row_loss;
+    if (!lm) {
         status = ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, labels, NULL,
                                batch->B, m->cfg.n_classes, grad_scale);
         if (status < 0) ls_error_prefix("labels");
         return status;
-    }
-    const int64_t M = batch->B * batch->L;
-    if (M > m->targets_cap) {
-        int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
-        if (!t) return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld targets",
-                                (long long)M);
-        m->targets = t;
-        m->targets_cap = M;
     }
     for (int64_t b = 0; b < batch->B; b++) {
         const int64_t n = batch->lengths ? batch->lengths[b] : batch->L;

@@ -91,6 +91,7 @@ struct Model {
     int64_t train_B, train_L;
     // next-token targets for model_loss (grown, never shrunk)
     int32_t *targets;
+    float *row_loss;        // per-row losses when the caller does not want them
     int64_t targets_cap;
     // streaming (stream.c)
     int64_t stream_B;
