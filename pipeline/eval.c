@@ -20,7 +20,7 @@
 enum {
     OPT_MODEL = CLI_OPT_FIRST_COMMAND_OPTION,
     OPT_DATA, OPT_LABELS, OPT_CLASS, OPT_JSON, OPT_SEQ_LEN, OPT_MAX_WINDOWS, OPT_BATCH_SIZE,
-    OPT_MAX_TOKENS,
+    OPT_MAX_TOKENS, OPT_SPLIT,
 };
 
 static void usage(FILE *fp) {
@@ -52,6 +52,8 @@ static void usage(FILE *fp) {
 "                         least L long (shorter ones whole); each window counts as one\n"
 "                         item (species tasks on long references). Default: whole examples\n"
 "      --max-windows N    with --seq-len: at most N windows per example, evenly spread\n"
+"      --split NAME       evaluate only the examples a manifest puts in this split (train,\n"
+"                         valid or test)\n"
 "      --json             one JSON object on stdout: n, accuracy, macro_f1, mcc, auroc\n"
 "                         (null unless two classes are present), loss, labels, confusion,\n"
 "                         per_class; or n, tokens, nll_bits_per_token, perplexity, loss\n"
@@ -73,6 +75,7 @@ typedef struct {
     InputSpec     inputs;
     int           json;
     int64_t       seq_len, max_windows, batch_size, max_tokens;
+    int           split;     /* -1 all, else a Split */
 } EvalOptions;
 
 static void print_text(FILE *out, const ModelFile *mf, const EvalResult *res) {
@@ -181,13 +184,16 @@ int main_eval(int argc, char **argv) {
         {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
         {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
         {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+        {"split", required_argument, NULL, OPT_SPLIT},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     EvalOptions opt = {0};
     cli_common_default(&opt.common);
     opt.batch_size = 16;
+    opt.split = -1;
     ModelFile mf = {0};
+    int64_t *idx = NULL, n_idx = 0;
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
     EvalResult res = {0};
@@ -231,6 +237,14 @@ int main_eval(int argc, char **argv) {
         case OPT_MAX_TOKENS:
             status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &opt.max_tokens);
             break;
+        case OPT_SPLIT: {
+            Split split;
+            if (dataset_split_parse(optarg, &split) < 0 || split == SPLIT_NONE)
+                status = ls_error(LS_ERR_USAGE, "--split %s: expected train, valid or test",
+                                  optarg);
+            else opt.split = split;
+            break;
+        }
         default:
             status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                               "eval --help'", argv[optind - 1]);
@@ -266,8 +280,18 @@ int main_eval(int argc, char **argv) {
     if ((status = infer_load(&ds, &dopt, &opt.inputs, classify ? mf.labels : NULL)) < 0 ||
         (status = infer_check_kind(ds, &mf.data, opt.model)) < 0)
         goto fail;
+    if (opt.split >= 0) {
+        status = dataset_split_indices(ds, (Split)opt.split, &idx, &n_idx);
+        if (status < 0) goto fail;
+        if (n_idx == 0) {
+            status = ls_error(LS_ERR_USAGE, "--split %s: no example of the input is in that "
+                              "split", dataset_split_name((Split)opt.split));
+            goto fail;
+        }
+    }
     int64_t n_items = 0;
-    status = infer_items(ds, NULL, 0, cfg, opt.seq_len, opt.max_windows, &items, &n_items);
+    status = infer_items(ds, idx, opt.split >= 0 ? n_idx : 0, cfg, opt.seq_len,
+                         opt.max_windows, &items, &n_items);
     if (status < 0) goto fail;
     InferOptions io = {.batch_size = opt.batch_size, .max_tokens = opt.max_tokens,
                        .output = INFER_LOGITS};
@@ -282,6 +306,7 @@ int main_eval(int argc, char **argv) {
     if (status < 0) goto fail;
     infer_result_free(&res);
     free(items);
+    free(idx);
     dataset_free(ds);
     checkpoint_close(&mf);
     free(sources);
@@ -291,6 +316,7 @@ fail:
     cli_output_abort(&out);
     infer_result_free(&res);
     free(items);
+    free(idx);
     dataset_free(ds);
     checkpoint_close(&mf);
     free(sources);

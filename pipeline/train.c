@@ -514,3 +514,26 @@ fail:
     status = cli_fail("train", status);
     goto done;
 }
+
+int main_resume(int argc, char **argv) {
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            printf("Usage: longscan resume MODEL.safetensors [options]\n"
+                   "\n"
+                   "Continue the training run that wrote MODEL.safetensors (and\n"
+                   "MODEL.state.safetensors): the same as 'longscan train --resume MODEL\n"
+                   "[options]'. See 'longscan train --help'.\n");
+            return EXIT_OK;
+        }
+        return cli_usage_error("resume", "give the MODEL.safetensors of the run to continue");
+    }
+    char **v = malloc((size_t)(argc + 2) * sizeof *v);
+    if (!v) return cli_fail("resume", ls_error(LS_ERR_NOMEM, "out of memory"));
+    v[0] = "train";
+    v[1] = "--resume";
+    for (int i = 1; i < argc; i++) v[i + 1] = argv[i];
+    v[argc + 1] = NULL;
+    int status = main_train(argc + 1, v);
+    free(v);
+    return status;
+}

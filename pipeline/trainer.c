@@ -174,6 +174,7 @@ typedef struct {
     FILE         *log;
     int           show;            /* progress on stderr */
     int           bar;             /* as a bar (terminal) */
+    int           bar_shown;       /* the bar is on the current line */
     double        t_start, t_last_print;
     int64_t       step_at_start, tokens_at_start;
     double        loss_sum;        /* since the last printed line */
@@ -710,7 +711,8 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
 // ---------------------------------------------------------------------------- reporting
 
 static void progress_clear(Trainer *T) {
-    if (T->show && T->bar) fputs("\r\033[K", stderr);
+    if (T->bar_shown) fputs("\r\033[K", stderr);
+    T->bar_shown = 0;
 }
 
 static void progress_line(Trainer *T, int force) {
@@ -740,6 +742,7 @@ static void progress_line(Trainer *T, int force) {
         fprintf(stderr, "\r\033[K%3d%% [%s] %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
                 total > 0 ? (int)(100 * step / total) : 100, bar, (long long)step,
                 (long long)total, loss, lr, tok_s, eta_text);
+        T->bar_shown = 1;
     } else {
         fprintf(stderr, "step %lld/%lld  epoch %lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s\n",
                 (long long)step, (long long)total,
@@ -998,8 +1001,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         }
         if (stopped) break;
     }
-    progress_clear(T);
-    if (T->show && T->bar && !stopped) fputc('\n', stderr);
+    if (stopped) progress_clear(T);
+    else if (T->bar_shown) fputc('\n', stderr); /* keep the finished bar */
+    T->bar_shown = 0;
     double elapsed = now_s() - T->t_start;
     char took[32];
     format_duration(took, sizeof took, elapsed);

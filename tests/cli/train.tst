@@ -30,7 +30,7 @@ P 0 ^t.best.safetensors$  ls $TMP | grep '^t\.best'
 P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --valid-fraction 0.25 --d-model 8 --layers 1 --steps 12 --batch-size 4 --eval-every 4 --verbosity 0 -o $TMP/ra.safetensors
 P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --valid-fraction 0.25 --d-model 8 --layers 1 --steps 12 --batch-size 4 --eval-every 4 --verbosity 0 --save-every 2 --stop-after 5 -o $TMP/rb.safetensors
 P 0 ^step[[:space:]]5$  $LONGSCAN info $TMP/rb.state.safetensors | sed -n 's/^ *step = /step /p'
-P 0 -  $LONGSCAN train --resume $TMP/rb.safetensors
+P 0 -  $LONGSCAN resume $TMP/rb.safetensors
 P 0 ^same$  cmp $TMP/ra.safetensors $TMP/rb.safetensors && cmp $TMP/ra.best.safetensors $TMP/rb.best.safetensors && echo same
 P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --seq-len 200 --balanced --d-model 8 --layers 1 --steps 9 --batch-size 4 --verbosity 0 -o $TMP/wa.safetensors
 P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --seq-len 200 --balanced --d-model 8 --layers 1 --steps 9 --batch-size 4 --verbosity 0 --stop-after 4 -o $TMP/wb.safetensors && $LONGSCAN train --resume $TMP/wb.state.safetensors --verbosity 0
@@ -39,6 +39,10 @@ P 0 ^resuming[[:space:]]at[[:space:]]step[[:space:]]3[[:space:]]of[[:space:]]6  
 P 0 -  $LONGSCAN train --task lm --model mamba --data $FIX/bac_small.fa --d-model 8 --layers 1 --steps 6 --seq-len 100 --verbosity 0 -o $TMP/la.safetensors
 P 0 ^same$  cmp $TMP/la.safetensors $TMP/lb.safetensors && echo same
 P 0 already[[:space:]]finished[[:space:]]at[[:space:]]step[[:space:]]6  $LONGSCAN train --resume $TMP/lb.safetensors --verbosity 1 2>&1
+# --- a manifest's splits: train on its train split, validate on valid, evaluate its test split
+P 0 ^valid[[:space:]]step[[:space:]]2:  $LONGSCAN train --data $EX/../../tests/data/dataset/manifest.tsv --d-model 8 --layers 1 --steps 2 --progress plain -o $TMP/man.safetensors 2>&1
+P 0 "n":1,.*"labels":\["neg","pos"\]  $LONGSCAN eval -m $TMP/man.safetensors --split test --json $EX/../../tests/data/dataset/manifest.tsv
+N 2 --split[[:space:]]dev2:[[:space:]]expected[[:space:]]train,[[:space:]]valid[[:space:]]or[[:space:]]test  $LONGSCAN eval -m $TMP/man.safetensors --split dev2 $EX/../../tests/data/dataset/manifest.tsv
 # --- language model: eval in bits per token, score as bedGraph
 P 0 "task":"lm","n":1,.*"tokens":99,"nll_bits_per_token":[0-9.]+,"perplexity":[0-9.]+  $LONGSCAN eval -m $TMP/la.safetensors --json $FIX/apes.fa.gz:hsap.dev.slice:1001-1100
 P 0 ^NLL[[:space:]]+[0-9.]+[[:space:]]bits/token$  $LONGSCAN eval -m $TMP/la.safetensors $FIX/apes.fa.gz:hsap.dev.slice:1001-1100
@@ -106,3 +110,5 @@ P 0 ^Usage:[[:space:]]longscan[[:space:]]eval[[:space:]]-m  $LONGSCAN eval --hel
 P 0 ^Usage:[[:space:]]longscan[[:space:]]predict[[:space:]]-m  $LONGSCAN predict --help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]embed[[:space:]]-m  $LONGSCAN embed --help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]score[[:space:]]-m  $LONGSCAN score --help
+P 0 ^Usage:[[:space:]]longscan[[:space:]]resume[[:space:]]MODEL  $LONGSCAN resume --help
+N 2 resume:[[:space:]]give[[:space:]]the[[:space:]]MODEL.safetensors  $LONGSCAN resume
