@@ -276,21 +276,19 @@ static int open_state(StFile **file, const char *path) {
     if (status < 0) return status;
     const char *format = st_metadata_get(*file, "format");
     const char *version = st_metadata_get(*file, "format_version");
-    if (!format || strcmp(format, TRAIN_STATE_FORMAT) != 0) {
+    if (!format || strcmp(format, TRAIN_STATE_FORMAT) != 0)
+        status = ls_error(LS_ERR_FORMAT, "%s: not a longscan training state (metadata 'format' "
+                          "is %s; give MODEL.safetensors or MODEL.state.safetensors of a run)",
+                          path, format ? format : "missing");
+    else if (!version || strcmp(version, TRAIN_STATE_VERSION) != 0)
+        status = ls_error(LS_ERR_FORMAT, "%s: training state format_version %s, this longscan "
+                          "reads version %s", path, version ? version : "missing",
+                          TRAIN_STATE_VERSION);
+    if (status < 0) { /* the message is made before st_close frees the metadata strings */
         st_close(*file);
         *file = NULL;
-        return ls_error(LS_ERR_FORMAT, "%s: not a longscan training state (metadata 'format' "
-                        "is %s; give MODEL.safetensors or MODEL.state.safetensors of a run)",
-                        path, format ? format : "missing");
     }
-    if (!version || strcmp(version, TRAIN_STATE_VERSION) != 0) {
-        st_close(*file);
-        *file = NULL;
-        return ls_error(LS_ERR_FORMAT, "%s: training state format_version %s, this longscan "
-                        "reads version %s", path, version ? version : "missing",
-                        TRAIN_STATE_VERSION);
-    }
-    return 0;
+    return status;
 }
 
 static int meta_string(StFile *file, const char *key, char **out) {
