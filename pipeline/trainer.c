@@ -300,6 +300,13 @@ static int trainer_load_data(Trainer *T) {
     if (T->n_train == 0)
         return ls_error(LS_ERR_USAGE, "no training examples left (every example is in the "
                         "validation or test split)");
+    int64_t *test_idx = NULL, n_test = 0;
+    if ((status = dataset_split_indices(T->train_ds, SPLIT_TEST, &test_idx, &n_test)) < 0)
+        return status;
+    free(test_idx);
+    if (n_test > 0)
+        ls_log_info("%lld examples of the test split are left out of training (evaluate them "
+                    "with 'longscan eval --split test')", (long long)n_test);
     /* what the inputs become */
     T->data = (DataSettings){kind, opt->softmask, 0, AUDIO_CODES_MULAW8};
     if (kind == EXAMPLE_DNA) {
