@@ -44,6 +44,10 @@
  * docs/models.md "Memory".
  *
  * Determinism: CPU results are bit-identical for a seed and do not depend on the thread count.
+ * Threads: the OpenMP thread count (omp_set_num_threads) is the only knob; models/ runs BLAS
+ * single-threaded on fixed blocks of every GEMM and spreads the blocks over the OpenMP threads
+ * (it calls matmul_set_threads(1) itself), because OpenBLAS's own threading changes results
+ * with the thread count. Details: docs/models.md.
  */
 #ifndef LS_MODEL_H
 #define LS_MODEL_H
@@ -171,7 +175,7 @@ typedef struct {
 
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
- * predicting token t+1 (padded positions get finite values; ignore them). With @p train set,
+ * predicting token t+1 (padded positions get logits 0). With @p train set,
  * keeps what model_backward needs (until the next forward, embed or stream call).
  * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
  *         Transformer row longer than cfg.window),
