@@ -150,7 +150,8 @@ typedef struct Model Model;
 /**
  * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
  * (documented per tensor in docs/models.md). @return 0 and *out (free with model_free()),
- * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_NO_CUDA.
+ * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_UNSUPPORTED (DEVICE_CUDA: the
+ * model code dispatches to CUDA kernels that arrive with the GPU issue).
  */
 int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) LS_RESULT_USED;
 void model_free(Model *model);
