@@ -44,6 +44,10 @@
  * docs/models.md "Memory".
  *
  * Determinism: CPU results are bit-identical for a seed and do not depend on the thread count.
+ * Threads: the OpenMP thread count (omp_set_num_threads) is the only knob; models/ runs BLAS
+ * single-threaded on fixed blocks of every GEMM and spreads the blocks over the OpenMP threads
+ * (it calls matmul_set_threads(1) itself), because OpenBLAS's own threading changes results
+ * with the thread count. Details: docs/models.md.
  */
 #ifndef LS_MODEL_H
 #define LS_MODEL_H
@@ -146,7 +150,8 @@ typedef struct Model Model;
 /**
  * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
  * (documented per tensor in docs/models.md). @return 0 and *out (free with model_free()),
- * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_NO_CUDA.
+ * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_UNSUPPORTED (DEVICE_CUDA: the
+ * model code dispatches to CUDA kernels that arrive with the GPU issue).
  */
 int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) LS_RESULT_USED;
 void model_free(Model *model);
@@ -171,7 +176,7 @@ typedef struct {
 
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
- * predicting token t+1 (padded positions get finite values; ignore them). With @p train set,
+ * predicting token t+1 (padded positions get logits 0). With @p train set,
  * keeps what model_backward needs (until the next forward, embed or stream call).
  * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
  *         Transformer row longer than cfg.window),

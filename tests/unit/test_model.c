@@ -199,7 +199,7 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
 
 static void test_grad_mamba(void **state) {
     (void)state;
-    GradCase cases[4];
+    GradCase cases[5];
     cases[0] = (GradCase){"mamba classify mean", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
     cases[1] = (GradCase){"mamba lm untied tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 8};
     cases[1].cfg.tie_embeddings = 0;
@@ -208,7 +208,11 @@ static void test_grad_mamba(void **state) {
     cases[3] = (GradCase){"mamba waveform last", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
     cases[3].cfg.input = MODEL_INPUT_WAVEFORM;
     cases[3].cfg.pool = MODEL_POOL_LAST;
-    for (int i = 0; i < 4; i++) grad_check(&cases[i], 10 + i);
+    cases[4] = (GradCase){"mamba lm d_conv 1 N 1 tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 4};
+    cases[4].cfg.d_conv = 1;
+    cases[4].cfg.d_state = 1;
+    cases[4].cfg.expand = 1;
+    for (int i = 0; i < 5; i++) grad_check(&cases[i], 10 + i);
 }
 
 static void test_grad_bimamba(void **state) {
@@ -322,6 +326,7 @@ static void test_stream_and_generate(void **state) {
     KcRng r = kc_rng(50);
     ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
     Model *m = new_model(&c, 9);
+    m->tile_rows = 6; // tiles of 3 positions inside each segment too
     const int64_t B = 2, L = 20, V = c.vocab;
     TestBatch t = make_batch(&c, &r, B, L, NULL);
     float *full = kc_floats(B * L * V), *got = kc_floats(B * L * V);
@@ -375,6 +380,20 @@ static void test_stream_and_generate(void **state) {
             memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
     }
     expect_close("20 generate steps vs one pass", got, full, B * L * V, 1e-6);
+    // d_conv 1 (no conv state) steps too
+    model_free(m);
+    c.d_conv = 1;
+    m = new_model(&c, 10);
+    OK(model_forward(m, &t.b, full, 0));
+    OK(model_stream_reset(m, B));
+    for (int64_t i = 0; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        float step[2 * 5];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("d_conv 1: 20 generate steps vs one pass", got, full, B * L * V, 1e-6);
     free(full);
     free(got);
     free_batch(&t);
