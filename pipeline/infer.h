@@ -5,10 +5,11 @@
  * with a callback per batch.
  *
  * Batching for inference: items are sorted by length (stable, so equal lengths keep their
- * order; unless keep_order asks for item order) and cut greedily into batches of at most --batch-size rows and --max-tokens padded
- * tokens; an item longer than the tokens budget goes alone into its own batch, whole (never
- * truncated). The callback receives each row's index into the caller's item array, so
- * results land in input order whatever the batch order.
+ * order; keep_order asks for item order instead) and cut greedily into batches of at most
+ * --batch-size rows and --max-tokens padded tokens; an item longer than the tokens budget
+ * goes alone into its own batch, whole (never truncated). The callback receives each row's
+ * index into the caller's item array, so results land in input order whatever the batch
+ * order.
  *
  * Tested through the subcommands (tests/cli/train.tst).
  */

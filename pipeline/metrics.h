@@ -11,8 +11,9 @@
  *               (f1_score(average='macro') with labels=None); a class the model never
  *               predicts and the data never holds does not dilute it
  *   MCC       = Gorodkin's R_K (matthews_corrcoef), for two or more classes:
- *               (c·s − Σ_k p_k t_k) / sqrt((s² − Σ p_k²)(s² − Σ t_k²)), c = trace, s = n,
- *               t_k = true count, p_k = predicted count; 0 when the denominator is 0.
+ *               (c·s − Σ_k p_k t_k) / sqrt((s² − Σ p_k²)(s² − Σ t_k²)),
+ *               c = trace, s = n, t_k = true count, p_k = predicted count; 0 when the
+ *               denominator is 0.
  *               For K = 2 it equals the binary (TP·TN − FP·FN)/sqrt(...) formula.
  *   AUROC     = probability that a random positive scores above a random negative, ties
  *               counting one half (the Mann–Whitney U / midrank form; equal to

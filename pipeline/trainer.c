@@ -739,6 +739,8 @@ static void progress_line(Trainer *T, int force) {
     double eta = done > 0 ? elapsed / (double)done * (double)(total - step) : 0;
     double loss = T->loss_count ? T->loss_sum / (double)T->loss_count : 0;
     double lr = optim_lr_schedule(step, T->warmup, total, T->opt->lr, T->min_lr);
+    /* the epoch of the step just taken (the position has already moved past an epoch end) */
+    int64_t epoch = T->state.epoch_batch == 0 ? T->state.epoch : T->state.epoch + 1;
     char eta_text[32];
     format_duration(eta_text, sizeof eta_text, eta);
     if (T->bar) {
@@ -752,9 +754,7 @@ static void progress_line(Trainer *T, int force) {
         T->bar_shown = 1;
     } else {
         fprintf(stderr, "step %lld/%lld  epoch %lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s\n",
-                (long long)step, (long long)total,
-                (long long)(T->state.epoch_batch == 0 ? T->state.epoch : T->state.epoch + 1), loss, lr,
-                tok_s, eta_text);
+                (long long)step, (long long)total, (long long)epoch, loss, lr, tok_s, eta_text);
     }
     fflush(stderr);
     T->t_last_print = t;

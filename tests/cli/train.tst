@@ -87,6 +87,8 @@ N 1 no_such.fa  $LONGSCAN train --data $FIX/no_such.fa --labels $FIX/bac_small.l
 N 2 --resume.*'lr'[[:space:]]was[[:space:]]0.001[[:space:]]in[[:space:]]that[[:space:]]run,[[:space:]]now[[:space:]]0.5  $LONGSCAN train --resume $TMP/rb.safetensors --lr 0.5
 N 1 notstate.state.safetensors:[[:space:]]not[[:space:]]a[[:space:]]longscan[[:space:]]training[[:space:]]state  cp $TMP/bac.safetensors $TMP/notstate.state.safetensors && $LONGSCAN train --resume $TMP/notstate.state.safetensors
 N 1 no_run.state.safetensors  $LONGSCAN train --resume $TMP/no_run.safetensors
+N 1 cut.state.safetensors:  head -c 4000 $TMP/rb.state.safetensors > $TMP/cut.state.safetensors && $LONGSCAN train --resume $TMP/cut.state.safetensors
+N 1 rb.state.safetensors:[[:space:]]not[[:space:]]a[[:space:]]longscan[[:space:]]model.*longscan-train-state  $LONGSCAN eval -m $TMP/rb.state.safetensors $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv
 # a run that fails leaves an existing model alone and no temporary behind
 P 0 ^kept$  cp $TMP/bac.safetensors $TMP/keep.safetensors && ! $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/labels_one_column.tsv -o $TMP/keep.safetensors 2>/dev/null && cmp $TMP/bac.safetensors $TMP/keep.safetensors && ! ls $TMP/keep.safetensors.tmp $TMP/keep.state.safetensors 2>/dev/null && echo kept
 # checkpoints for eval, predict, embed, score: truncated, not a checkpoint, tensors missing,
