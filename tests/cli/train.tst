@@ -39,6 +39,8 @@ P 0 ^resuming[[:space:]]at[[:space:]]step[[:space:]]3[[:space:]]of[[:space:]]6  
 P 0 -  $LONGSCAN train --task lm --model mamba --data $FIX/bac_small.fa --d-model 8 --layers 1 --steps 6 --seq-len 100 --verbosity 0 -o $TMP/la.safetensors
 P 0 ^same$  cmp $TMP/la.safetensors $TMP/lb.safetensors && echo same
 P 0 already[[:space:]]finished[[:space:]]at[[:space:]]step[[:space:]]6  $LONGSCAN train --resume $TMP/lb.safetensors --verbosity 1 2>&1
+# --- the thread count changes nothing (CPU results are bit-identical for a seed)
+P 0 ^same$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 3 --threads 1 --verbosity 0 -o $TMP/th1.safetensors && $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 3 --threads 3 --verbosity 0 -o $TMP/th3.safetensors && cmp $TMP/th1.safetensors $TMP/th3.safetensors && echo same
 # --- a manifest's splits: train on its train split, validate on valid, evaluate its test split
 P 0 ^valid[[:space:]]step[[:space:]]2:  $LONGSCAN train --data $EX/../../tests/data/dataset/manifest.tsv --d-model 8 --layers 1 --steps 2 --progress plain -o $TMP/man.safetensors 2>&1
 P 0 "n":1,.*"labels":\["neg","pos"\]  $LONGSCAN eval -m $TMP/man.safetensors --split test --json $EX/../../tests/data/dataset/manifest.tsv
