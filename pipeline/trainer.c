@@ -163,8 +163,8 @@ typedef struct {
     int64_t       n_valid_items;
     /* step buffers */
     Batch         batch;
-    float        *logits, *dlogits, *row_loss;
-    size_t        cap_logits, cap_rows;
+    float        *logits, *dlogits;
+    size_t        cap_logits;
     /* bookkeeping */
     TrainState    state;
     int64_t       epochs;          /* for the table and plain progress; 0 when by steps */
@@ -516,20 +516,12 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
             return ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
         }
     }
-    if ((size_t)M > T->cap_rows) {
-        /* per-row losses are not needed, but wip/models' first cut refuses NULL */
-        free(T->row_loss);
-        T->row_loss = malloc((size_t)M * sizeof *T->row_loss);
-        T->cap_rows = T->row_loss ? (size_t)M : 0;
-        if (!T->row_loss) return ls_error(LS_ERR_NOMEM, "out of memory for %lld losses",
-                                          (long long)M);
-    }
     model_zero_grads(T->model);
     int status = model_forward(T->model, &mb, T->logits, 1);
     if (status < 0) return status;
     memset(T->dlogits, 0, need * sizeof *T->dlogits);
-    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, T->row_loss,
-                        T->dlogits, 1.0f);
+    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, NULL, T->dlogits,
+                        1.0f);
     if (status < 0) return status;
     return model_backward(T->model, &mb, T->dlogits);
 }
@@ -867,7 +859,6 @@ static void trainer_free(Trainer *T) {
     batch_free(&T->batch);
     free(T->logits);
     free(T->dlogits);
-    free(T->row_loss);
     free(T->training_json);
     free(T->state_path);
     free(T->best_path);
