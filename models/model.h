@@ -1,7 +1,7 @@
 /*
  * model.h — one model definition for every backend: causal Mamba, bidirectional Mamba and the
  * Transformer baseline, with a classification or a next-token LM head. This header is the
- * contract between models/ (which implements it from kernels/*.h ops only) and pipeline/
+ * contract between models/ (which implements it from kernels/<op>.h ops only) and pipeline/
  * (train, eval, predict, embed, score, generate).
  *
  * Architecture (Mamba-1, Gu & Dao; names follow mamba_ssm's state dict so a checkpoint moves
@@ -14,23 +14,40 @@
  *                   dt → dt_proj (dt_rank → d_inner, bias) ; selective scan with
  *                   A = −exp(A_log) (S4D-real init), D skip, softplus(dt + dt_proj.bias), SiLU(z) gate
  *                   → out_proj (d_inner → d_model, no bias)
- *     BiMamba (Caduceus-style): the same mixer weights run forward and over the reversed
- *                   sequence (in/out projections tied), outputs added. With rc_equivariant (DNA),
- *                   see docs/models.md for the parameter sharing between a strand and its
- *                   reverse complement.
- *     Transformer:  norm → multi-head attention (RoPE, causal for LM or bidirectional for
- *                   classification) → residual → norm → MLP (GELU) → residual, on a window of at
- *                   most `window` tokens (the crop is the caller's, see model_crop_window()).
+ *     BiMamba (Caduceus-style): a forward mixer (mixer.mamba_fwd.*) and a reverse mixer
+ *                   (mixer.mamba_rev.*: its own conv1d, x_proj, dt_proj, A_log, D) run over the
+ *                   sequence and over each row reversed within its own length; in_proj and
+ *                   out_proj are tied (stored once, under mamba_fwd); the two outputs are added.
+ *                   Classification only (it sees the future, so it cannot be a next-token LM).
+ *                   With rc_equivariant (DNA tokens), the whole backbone also runs, with the
+ *                   same parameters, over the reverse complement of each row and the two pooled
+ *                   vectors are averaged before the head: logits(x) == logits(revcomp(x)),
+ *                   bit for bit (docs/models.md).
+ *     Transformer:  norm → multi-head attention (RoPE, causal or bidirectional: cfg.causal)
+ *                   → residual → norm2 → MLP (GELU) → residual, on a window of at most `window`
+ *                   tokens (the crop is the caller's, see model_crop_window()).
  *   backbone.norm_f → head: classification (pool over valid positions → classifier.weight/bias)
  *                   or LM (lm_head.weight, tied to backbone.embedding.weight when tie_embeddings).
  *
+ * Input: MODEL_INPUT_WAVEFORM is the waveform encoder of the audio classifier: a learned strided
+ * stem (backbone.stem, = nn.Conv1d(1, d_model, frame, stride=frame)) turns each non-overlapping
+ * frame of `frame` samples into one position; a row of n samples gives ceil(n/frame) positions,
+ * the last frame zero-filled. No spectrogram. Classification only.
+ *
  * Memory: parameters, gradients, AdamW m and v are one buffer each laid out by one ParamTable
  * (models/params.h). Activations live in one arena planned for the largest (B, L) seen; the
- * backward recomputes block internals so the arena is O(B·L·d_model) per layer plus the scan's
- * chunk checkpoints (DESIGN "Chunk-free"). No allocation inside a training step once the
- * arena is planned for that (B, L).
+ * backward recomputes block internals from each layer's input, so training keeps the residual
+ * stream per layer (O(B·L·d_model) each) plus, per Mamba layer, the conv and scan states at
+ * tile boundaries; block internals exist only for one tile of tokens at a time (Mamba) or one
+ * window (Transformer). Forward-only keeps two (B·L, d_model) buffers plus one tile. No
+ * allocation inside a training step once the arena is planned for that (B, L). See
+ * docs/models.md "Memory".
  *
  * Determinism: CPU results are bit-identical for a seed and do not depend on the thread count.
+ * Threads: the OpenMP thread count (omp_set_num_threads) is the only knob; models/ runs BLAS
+ * single-threaded on fixed blocks of every GEMM and spreads the blocks over the OpenMP threads
+ * (it calls matmul_set_threads(1) itself), because OpenBLAS's own threading changes results
+ * with the thread count. Details: docs/models.md.
  */
 #ifndef LS_MODEL_H
 #define LS_MODEL_H
@@ -39,6 +56,7 @@
 
 #include "common/error.h"
 #include "kernels/device.h"
+#include "kernels/optim.h"
 #include "models/params.h"
 
 #ifdef __cplusplus
@@ -89,24 +107,32 @@ typedef struct {
     float      dt_min, dt_max; /* dt_proj bias init range, default 0.001 .. 0.1 (mamba_ssm) */
     int        rc_equivariant; /* BiMamba on DNA: reverse-complement parameter sharing */
     /* Transformer */
-    int64_t    n_heads;        /* d_model % n_heads == 0 */
+    int64_t    n_heads;        /* d_model % n_heads == 0, head dim even (RoPE), <= 256 */
     int64_t    mlp_hidden;     /* default 4 · d_model */
     int64_t    window;         /* most tokens one forward sees; 0 = no limit */
+    int        causal;         /* attention: 1 causal (required for LM), 0 bidirectional;
+                                  default 1 for LM, 0 for classification */
     /* shared */
     ModelNorm  norm;
     float      norm_eps;       /* default 1e-5 */
     int64_t    n_classes;      /* classification */
     ModelPool  pool;
-    int        tie_embeddings; /* LM with token input: lm_head shares the embedding */
+    int        tie_embeddings; /* LM with token input: lm_head shares the embedding (no
+                                  lm_head.weight tensor then); default 1 */
 } ModelConfig;
+
+/** Checkpoint metadata format_version written by model_save and required by model_load. */
+#define MODEL_FORMAT_VERSION "1"
 
 /** Defaults for an architecture and task (d_model 128, 4 layers, the values above). */
 void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task);
 
 /**
  * Check a config before anything is allocated: every size in range, heads divide d_model,
- * classes >= 2 for classification, vocab >= 2, the combination supported (e.g. waveform input
- * with an LM head is not). @return 0 or LS_ERR_USAGE naming the option ("--d-model 0: ...").
+ * classes >= 2 for classification, vocab in 2..256, the combination supported: waveform input
+ * and BiMamba are classification only; rc_equivariant needs BiMamba on DNA tokens (vocab 4
+ * or 5, complement t → 3 − t, N = 4 kept); an LM Transformer must be causal.
+ * @return 0 or LS_ERR_USAGE naming the option ("--d-model 0: ...").
  */
 int model_config_check(const ModelConfig *cfg) LS_RESULT_USED;
 
@@ -124,7 +150,8 @@ typedef struct Model Model;
 /**
  * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
  * (documented per tensor in docs/models.md). @return 0 and *out (free with model_free()),
- * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_NO_CUDA.
+ * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_UNSUPPORTED (DEVICE_CUDA: the
+ * model code dispatches to CUDA kernels that arrive with the GPU issue).
  */
 int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) LS_RESULT_USED;
 void model_free(Model *model);
@@ -135,52 +162,106 @@ const ParamTable  *model_param_table(const Model *model);
 float *model_params(Model *model);
 float *model_grads(Model *model);
 
-/** One batch of whole sequences, row-major, padded to L; positions >= lengths[b] are padding. */
+/**
+ * One batch of whole sequences, row-major, padded to L; positions >= lengths[b] are padding
+ * (never read: any byte or float may be there). Waveform batches count samples in L and
+ * lengths. A row's results do not depend on the other rows or on the padding.
+ */
 typedef struct {
     int64_t        B, L;
     const uint8_t *tokens;   /* (B, L) MODEL_INPUT_TOKENS */
     const float   *samples;  /* (B, L) MODEL_INPUT_WAVEFORM */
-    const int64_t *lengths;  /* (B), each in [1, L] */
+    const int64_t *lengths;  /* (B), each in [1, L]; NULL: every row has L */
 } ModelBatch;
 
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
- * predicting token t+1. With @p train set, keeps what model_backward needs.
- * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind),
+ * predicting token t+1 (padded positions get logits 0). With @p train set,
+ * keeps what model_backward needs (until the next forward, embed or stream call).
+ * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
+ *         Transformer row longer than cfg.window),
  *         LS_ERR_NOMEM / LS_ERR_CUDA_OOM (arena for this B, L: the message says how much).
  */
 int model_forward(Model *model, const ModelBatch *batch, float *logits, int train) LS_RESULT_USED;
 
 /**
- * Backward from dlogits (same shape as the forward's logits) after model_forward(train=1):
- * ACCUMULATES into model_grads().
+ * Backward from dlogits (same shape as the forward's logits) after model_forward(train=1)
+ * on the same batch: ACCUMULATES into model_grads(). LS_ERR_USAGE when no such forward ran.
  */
 int model_backward(Model *model, const ModelBatch *batch, const float *dlogits) LS_RESULT_USED;
 
 /** Zero the gradient buffer (one memset). */
 void model_zero_grads(Model *model);
 
+/**
+ * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward.
+ * Classification: @p labels (B) class ids; LM: labels is ignored, targets are the next tokens
+ * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored).
+ * @param mean_loss  out: mean over counted rows (sequences, or predicted tokens for LM)
+ * @param row_loss   out or NULL: (B) classification, (B, L) LM (0 where ignored)
+ * @param dlogits    NULL, or gradient of mean_loss·grad_scale, ACCUMULATED (+=), logits' shape
+ * @return 0; LS_ERR_RANGE for a label outside [0, n_classes); LS_ERR_USAGE for a bad batch.
+ */
+int model_loss(Model *model, const ModelBatch *batch, const float *logits,
+               const int32_t *labels, double *mean_loss, float *row_loss, float *dlogits,
+               float grad_scale) LS_RESULT_USED;
+
+/**
+ * The optimizer's view of the parameter table (optim.h): one OptimTensor per table entry, in
+ * table order, decay = !(flags & PARAM_NO_DECAY). @return 0 and *tensors (malloc'd, (*n)
+ * entries; free() it), LS_ERR_NOMEM.
+ */
+int model_optim_tensors(const Model *model, OptimTensor **tensors, int64_t *n) LS_RESULT_USED;
+
+/** AdamW moments, same layout as the parameters (param_table.total floats each, zero after
+ *  model_init/model_load), for saving and restoring training state. */
+float *model_adam_m(Model *model);
+float *model_adam_v(Model *model);
+
+/** Global L2 norm of the gradients (optim_grad_norm on the model's device). */
+int model_grad_norm(Model *model, double *norm) LS_RESULT_USED;
+
+/**
+ * One AdamW update of every parameter (optim_adamw_step on the model's device), decay per
+ * PARAM_NO_DECAY. @p step >= 1 counts this update; grad_scale from optim_clip_scale (or 1).
+ */
+int model_adamw_step(Model *model, const AdamWConfig *adamw, int64_t step, double lr,
+                     float grad_scale) LS_RESULT_USED;
+
 /** Pooled final hidden state, (B, d_model): what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;
 
+/** Crop rules of model_crop_window(). */
+enum {
+    MODEL_CROP_CENTRE = 0, /* evaluation */
+    MODEL_CROP_FIRST  = 1,
+    MODEL_CROP_RANDOM = 2, /* training: start = random % (len − window + 1) */
+};
+
 /**
  * The Transformer's window rule, for callers that feed it: a row longer than cfg.window is
- * cropped to `window` tokens — centre crop when @p offset_out is computed for evaluation
- * (mode 0), first tokens (mode 1), or a random start from @p random (mode 2, training).
- * Returns the start offset into the row; length min(len, window). For Mamba models window is
- * 0 and the offset is 0 (no crop, ever).
+ * cropped to `window` tokens — centre crop (MODEL_CROP_CENTRE, evaluation: start
+ * (len − window) / 2), first tokens (MODEL_CROP_FIRST), or a random start drawn from
+ * @p random (MODEL_CROP_RANDOM, training). Returns the start offset into the row; length
+ * min(len, window). For Mamba models window is 0 and the offset is 0 (no crop, ever).
+ * model_forward() refuses a Transformer row longer than the window (LS_ERR_USAGE).
  */
 int64_t model_crop_window(const ModelConfig *cfg, int64_t len, int mode, uint64_t random);
 
 /**
- * Streaming (causal Mamba, LM or classification with last-token pooling): process a sequence
- * in segments with carried conv and SSM state, constant memory, the same result as one pass.
- * model_stream_reset() starts a new sequence of batch rows; each model_stream_forward() call
- * takes the next segment (B, L) of every row (all rows the same length in one call) and writes
- * LM logits (B, L, vocab) or nothing (classification: model_stream_logits() after the last).
+ * Streaming (MODEL_MAMBA only; LM, or classification with pool LAST): process a sequence in
+ * segments with carried conv and SSM state, constant memory, the same result as one pass.
+ * model_stream_reset() starts a new sequence of batch rows (allocates the per-layer states
+ * once per B); each model_stream_forward() call takes the next segment (B, L) of every row
+ * (all rows the same length in one call: lengths NULL or all L) and writes LM logits
+ * (B, L, vocab) or nothing (classification: model_stream_logits() after the last).
+ * @return 0; LS_ERR_UNSUPPORTED for another arch or pool; LS_ERR_USAGE for a bad segment.
  */
 int model_stream_reset(Model *model, int64_t B) LS_RESULT_USED;
 int model_stream_forward(Model *model, const ModelBatch *segment, float *logits) LS_RESULT_USED;
+/** Classification logits (B, n_classes) of the sequences streamed so far (needs pool LAST:
+ *  the last position of the last segment). LS_ERR_USAGE before any segment. */
+int model_stream_logits(Model *model, float *logits) LS_RESULT_USED;
 
 /**
  * Generation (causal Mamba LM): one token per row through the recurrent step of every layer
@@ -190,10 +271,13 @@ int model_stream_forward(Model *model, const ModelBatch *segment, float *logits)
 int model_generate_step(Model *model, const uint8_t *tokens, float *logits) LS_RESULT_USED;
 
 /**
- * Checkpoint: parameters (F32, PyTorch names) plus metadata: format=longscan,
- * format_version, config (JSON), and the caller's extra key/values (label map, encoding, ...).
+ * Checkpoint: parameters (F32, PyTorch names, table order; docs/checkpoints.md) plus
+ * metadata: format=longscan, format_version=MODEL_FORMAT_VERSION, config (JSON), and the
+ * caller's extra key/values (label map, encoding, ...; the three reserved keys are refused
+ * with LS_ERR_USAGE). Written to path.tmp, fsync'd, renamed.
  * model_load() reads the config from the file, builds the model and loads the parameters;
- * any mismatch or corruption is one error naming the file and the tensor.
+ * any mismatch or corruption is one error naming the file (and the tensor or key):
+ * LS_ERR_FORMAT, LS_ERR_IO. Extra metadata is read back with io/safetensors.h.
  */
 int model_save(const Model *model, const char *path, int n_extra, const char *const *keys,
                const char *const *values) LS_RESULT_USED;

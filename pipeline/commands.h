@@ -4,6 +4,8 @@
 
 int main_info(int argc, char **argv);
 int main_train(int argc, char **argv);
+/** `longscan resume MODEL [options]` = `longscan train --resume MODEL [options]`. */
+int main_resume(int argc, char **argv);
 int main_eval(int argc, char **argv);
 int main_predict(int argc, char **argv);
 int main_embed(int argc, char **argv);

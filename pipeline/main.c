@@ -19,6 +19,7 @@ typedef struct {
 static const Subcommand subcommands[] = {
     {"info",     main_info,     "describe sequence, audio and checkpoint files"},
     {"train",    main_train,    "train a classifier or language model"},
+    {"resume",   main_resume,   "continue a stopped training run (train --resume)"},
     {"eval",     main_eval,     "evaluate a model on labelled data"},
     {"predict",  main_predict,  "predict labels for sequences or audio files"},
     {"embed",    main_embed,    "one embedding vector per record"},

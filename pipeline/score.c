@@ -1,13 +1,273 @@
-/* score.c — `longscan score`: per-position log-likelihood. Arrives with issue 3 (models and training); until then it
- * documents its interface and exits 2. */
-#include "pipeline/commands.h"
+/*
+ * score.c — `longscan score -m LM SEQS...`: the log-likelihood of every position of every
+ * record under a language model, log p(x_t | x_<t), as bedGraph for DNA (chrom, 0-based
+ * start, end, value; one line per base or per --bin bases) and the same four columns for
+ * audio (file, first sample, end sample, value). Whole records go through the model in one
+ * pass (Mamba); a Transformer scores consecutive windows of its --window, each starting
+ * afresh. Output streams in input order. Tested by tests/cli/train.tst.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static const char help_text[] =
-    "Usage: longscan score -m LM SEQS\n"
-    "\n"
-    "Per-position log-likelihood under a language model; bedGraph for DNA.\n";
+#include "pipeline/checkpoint.h"
+#include "pipeline/cli.h"
+#include "pipeline/commands.h"
+#include "pipeline/infer.h"
+
+enum {
+    OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
+    OPT_BIN, OPT_BITS, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
+};
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+"Usage: longscan score -m LM.safetensors [options] SEQS...\n"
+"\n"
+"Per-position log-likelihood under a language model: for every position t >= 1 of a record,\n"
+"log p(x_t | x_0 .. x_t-1) (natural log; --bits for log2). Position 0 has no context and no\n"
+"value. A whole record goes through the model in one pass, however long (Mamba); a\n"
+"Transformer scores consecutive windows of its --window tokens, and the first position of\n"
+"each window has no value.\n"
+"\n"
+"Output (stdout or -o FILE), in input order, tab-separated, no header:\n"
+"  DNA: bedGraph 'chrom start end value', 0-based half-open, one line per base, or with\n"
+"       --bin N the mean over the scored bases of each bin [k*N, (k+1)*N) of the\n"
+"       record's positions.\n"
+"       chrom is the record name; for a region input (ref.fa:chr2:1001-2000) it is the\n"
+"       sequence name and coordinates are on the reference (start 1000 for base 1001).\n"
+"  audio: 'file start end value' with sample indices at the model's rate.\n"
+"\n"
+"Options:\n"
+"  -m, --model FILE       the language model checkpoint (required)\n"
+"      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+"      --bin N            average over bins of N positions (default 1: every position)\n"
+"      --bits             log2 instead of the natural log\n"
+"      --batch-size N     records per forward pass (default 1)\n"
+"      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+CLI_COMMON_HELP
+"\n"
+"Examples:\n"
+"  longscan score -m dna_lm.safetensors chr21.fa.gz > chr21.ll.bedGraph\n"
+"  longscan score -m dna_lm.safetensors --bin 100 ref.fa.gz:chr2:1-1000000 -o chr2.bedGraph\n");
+}
+
+typedef struct {
+    Model   *model;
+    FILE    *out;
+    const Dataset *ds;
+    int64_t  bin;
+    double   scale;        /* 1 (nats) or 1/ln 2 (bits) */
+    float   *row_loss;     /* (B·L) */
+    size_t   cap;
+    /* current example and bin */
+    int64_t  example;
+    char    *chrom;
+    int64_t  base;         /* coordinate of the example's position 0 */
+    int64_t  bin_index;
+    double   bin_sum;
+    int64_t  bin_count;
+} ScoreContext;
+
+/* The reference name and start of an example read from a region ("ref.fa:chr2:1001-2000"
+ * gives "chr2", 1000); other examples: their name and 0. */
+static int example_coordinates(const Example *ex, char **chrom, int64_t *base) {
+    const char *name = ex->name;
+    size_t name_len = strlen(name), source_len = strlen(ex->source);
+    const char *colon = strrchr(name, ':');
+    long long start = 0, end = 0;
+    char tail;
+    *base = 0;
+    int region = colon && source_len > name_len + 1 &&
+                 strcmp(ex->source + source_len - name_len, name) == 0 &&
+                 ex->source[source_len - name_len - 1] == ':';
+    if (region) {
+        char digits[64];
+        size_t k = 0;
+        for (const char *p = colon + 1; *p && k + 1 < sizeof digits; p++)
+            if (*p != ',') digits[k++] = *p;
+        digits[k] = '\0';
+        region = sscanf(digits, "%lld-%lld%c", &start, &end, &tail) == 2 && start >= 1;
+    }
+    size_t len = region ? (size_t)(colon - name) : name_len;
+    *chrom = malloc(len + 1);
+    if (!*chrom) return ls_error(LS_ERR_NOMEM, "out of memory");
+    memcpy(*chrom, name, len);
+    (*chrom)[len] = '\0';
+    if (region) *base = start - 1;
+    return 0;
+}
+
+static void flush_bin(ScoreContext *ctx) {
+    if (ctx->bin_count == 0) return;
+    int64_t start = ctx->base + ctx->bin_index * ctx->bin;
+    int64_t end = start + ctx->bin;
+    int64_t example_end = ctx->base + dataset_example(ctx->ds, ctx->example)->length;
+    if (end > example_end) end = example_end;
+    if (ctx->bin == 1) start = end - 1;
+    fprintf(ctx->out, "%s\t%lld\t%lld\t%.6g\n", ctx->chrom, (long long)start, (long long)end,
+            ctx->bin_sum / (double)ctx->bin_count);
+    ctx->bin_sum = 0;
+    ctx->bin_count = 0;
+}
+
+static int score_batch(void *ctx_, const Batch *batch, const int64_t *item, const float *out) {
+    ScoreContext *ctx = ctx_;
+    (void)item;
+    size_t cells = (size_t)(batch->B * batch->L);
+    if (cells > ctx->cap) {
+        free(ctx->row_loss);
+        ctx->row_loss = malloc(cells * sizeof *ctx->row_loss);
+        ctx->cap = ctx->row_loss ? cells : 0;
+        if (!ctx->row_loss) return ls_error(LS_ERR_NOMEM, "out of memory for %zu values", cells);
+    }
+    ModelBatch mb;
+    infer_model_batch(batch, &mb);
+    double mean;
+    int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
+    if (status < 0) return status;
+    for (int64_t b = 0; b < batch->B; b++) {
+        int64_t e = batch->examples[b];
+        if (e != ctx->example) {
+            flush_bin(ctx);
+            free(ctx->chrom);
+            ctx->chrom = NULL;
+            ctx->example = e;
+            status = example_coordinates(dataset_example(ctx->ds, e), &ctx->chrom, &ctx->base);
+            if (status < 0) return status;
+        }
+        const float *row = ctx->row_loss + b * batch->L;
+        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) {
+            int64_t pos = batch->offsets[b] + t + 1; /* the position predicted */
+            int64_t k = pos / ctx->bin;
+            if (k != ctx->bin_index) {
+                flush_bin(ctx);
+                ctx->bin_index = k;
+            }
+            ctx->bin_sum += -(double)row[t] * ctx->scale;
+            ctx->bin_count++;
+        }
+    }
+    return ferror(ctx->out) ? ls_error(LS_ERR_IO, "write failed") : 0;
+}
+
+/* Consecutive windows of @p window covering every example (the last one shorter). */
+static int window_items(const Dataset *ds, int64_t window, DatasetItem **items, int64_t *n) {
+    int64_t total = 0, count = dataset_count(ds);
+    for (int64_t e = 0; e < count; e++)
+        total += (dataset_example(ds, e)->length + window - 1) / window;
+    *items = malloc((size_t)(total ? total : 1) * sizeof **items);
+    if (!*items) return ls_error(LS_ERR_NOMEM, "out of memory for %lld windows", (long long)total);
+    int64_t k = 0;
+    for (int64_t e = 0; e < count; e++) {
+        int64_t len = dataset_example(ds, e)->length;
+        for (int64_t at = 0; at < len; at += window)
+            (*items)[k++] = (DatasetItem){e, at, len - at < window ? len - at : window};
+    }
+    *n = k;
+    return 0;
+}
 
 int main_score(int argc, char **argv) {
-    return command_not_ready("score", help_text, "issue 3 (models and training on the CPU)", argc,
-                             argv);
+    static const struct option long_options[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"bin", required_argument, NULL, OPT_BIN},
+        {"bits", no_argument, NULL, OPT_BITS},
+        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+        CLI_COMMON_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    CommonOptions common;
+    cli_common_default(&common);
+    const char *model_path = NULL;
+    int64_t bin = 1, batch_size = 1, max_tokens = 0;
+    int bits = 0;
+    InputSpec inputs = {0};
+    ModelFile mf = {0};
+    Dataset *ds = NULL;
+    DatasetItem *items = NULL;
+    OutputFile out = {0};
+    ScoreContext ctx = {0};
+    int status = 0, c;
+    const char **sources = calloc((size_t)argc + 1, sizeof *sources);
+    if (!sources) return cli_fail("score", ls_error(LS_ERR_NOMEM, "out of memory"));
+    inputs.sources = sources;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
+        status = cli_common_parse(c, optarg, &common);
+        if (status < 0) goto fail;
+        if (status == 1) continue;
+        status = 0;
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            free(sources);
+            return EXIT_OK;
+        case 'm': model_path = optarg; break;
+        case OPT_DATA: sources[inputs.n_sources++] = optarg; break;
+        case OPT_BIN: status = cli_parse_int64("--bin", optarg, 1, INT64_MAX / 2, &bin); break;
+        case OPT_BITS: bits = 1; break;
+        case OPT_BATCH_SIZE:
+            status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &batch_size);
+            break;
+        case OPT_MAX_TOKENS:
+            status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &max_tokens);
+            break;
+        default:
+            status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
+                              "score --help'", argv[optind - 1]);
+        }
+        if (status < 0) goto fail;
+    }
+    for (int i = optind; i < argc; i++) sources[inputs.n_sources++] = argv[i];
+    if (!model_path) {
+        status = ls_error(LS_ERR_USAGE, "no model: give -m LM.safetensors");
+        goto fail;
+    }
+    if (inputs.n_sources == 0) {
+        status = ls_error(LS_ERR_USAGE, "no input: give SEQS to score");
+        goto fail;
+    }
+    cli_common_apply(&common);
+    status = checkpoint_open(&mf, model_path, &common.device);
+    if (status < 0) goto fail;
+    const ModelConfig *cfg = model_config(mf.model);
+    if (cfg->task != MODEL_TASK_LM) {
+        status = ls_error(LS_ERR_USAGE, "%s is a classifier; score needs a language model "
+                          "(train one with --task lm)", model_path);
+        goto fail;
+    }
+    DatasetOptions dopt;
+    infer_dataset_options(&mf.data, DATASET_LABELS_NONE, &dopt);
+    if ((status = infer_load(&ds, &dopt, &inputs, NULL)) < 0 ||
+        (status = infer_check_kind(ds, &mf.data, model_path)) < 0)
+        goto fail;
+    int64_t n_items = 0;
+    status = cfg->window > 0 ? window_items(ds, cfg->window, &items, &n_items)
+                             : dataset_items_whole(ds, NULL, 0, &items);
+    if (status < 0) goto fail;
+    if (cfg->window <= 0) n_items = dataset_count(ds);
+    if ((status = cli_output_open(&out, common.output)) < 0) goto fail;
+    ctx = (ScoreContext){.model = mf.model, .out = out.fp, .ds = ds, .bin = bin,
+                         .scale = bits ? 1.0 / log(2.0) : 1.0, .example = -1, .bin_index = -1};
+    InferOptions io = {.batch_size = batch_size, .max_tokens = max_tokens,
+                       .output = INFER_LOGITS, .keep_order = 1};
+    infer_batch_options(&mf.data, &io.batch);
+    status = infer_run(mf.model, ds, items, n_items, &io, score_batch, &ctx);
+    if (status < 0) goto fail;
+    flush_bin(&ctx);
+    status = cli_output_commit(&out);
+fail:
+    if (status < 0) cli_output_abort(&out);
+    free(ctx.row_loss);
+    free(ctx.chrom);
+    free(items);
+    dataset_free(ds);
+    checkpoint_close(&mf);
+    free(sources);
+    return status < 0 ? cli_fail("score", status) : EXIT_OK;
 }

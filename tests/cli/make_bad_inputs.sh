@@ -70,7 +70,21 @@ printf '\xff\xff\xff\x00\0\0\0\0{}' > header_too_long.safetensors
 
 # --- label tables for `info --labels`
 printf 'r1\tA\nr2\tB\n' > small.labels.tsv
-printf 'r1\n' > labels_one_column.tsv
 printf 'r1\tA\nr1\tB\n' > labels_duplicate.tsv
 printf 'r1\tA\n' > labels_partial.tsv
 printf 'r1\t\n' > labels_empty_label.tsv
+
+# --- training inputs (tests/cli/train.tst): a small subset of the bacteria windows, 6 per
+#     species, with its own label table; label tables that are wrong in one way each
+zcat "$ex/dna/bacteria_train.fa.gz" | awk '/^>/ { n = substr($1, 2); split(n, p, "_"); keep = (p[2] + 0 <= 6) } keep' > bac_small.fa
+awk -F'\t' '{ split($1, p, "_"); if (p[2] + 0 <= 6) print }' "$ex/dna/bacteria_train.labels.tsv" > bac_small.labels.tsv
+printf 'ecoli_001\n' > labels_one_column.tsv
+sed 's/\tsaureus$/\tbsubtilis/' "$ex/dna/bacteria_test.labels.tsv" > labels_unknown.tsv
+awk -F'\t' '{ split($1, p, "_"); if (p[1] == "ecoli" && p[2] + 0 <= 6) print }' "$ex/dna/bacteria_train.labels.tsv" > labels_one_class.tsv
+# audio: two classes of short 8 kHz clips (tones and noise) for the waveform classifier and
+# the audio language model
+mkdir -p audio_cls/tone audio_cls/noise
+for i in 1 2 3; do
+    sox -R -n -r 8000 -b 16 -c 1 "audio_cls/tone/t$i.wav" synth 0.1 sine $((300 * i)) vol 0.5
+    sox -R -n -r 8000 -b 16 -c 1 "audio_cls/noise/n$i.wav" synth 0.1 whitenoise vol 0.5
+done

@@ -1,0 +1,113 @@
+/*
+ * heads.c — the ends of the stack: the input stage (token embedding, or the waveform stem:
+ * non-overlapping frames of `frame` samples → linear → d_model) and the heads (final norm,
+ * then next-token logits, or pooling over valid positions → classifier), forward and
+ * backward. With rc_equivariant the backbone rows B..2B−1 carry the reverse complement of
+ * rows 0..B−1 and the head averages the two pooled vectors (docs/models.md).
+ *
+ * Padding: positions at or past a row's length are zero in the residual stream after the input
+ * stage, and zero in the final norm output before the LM head (so their logits are 0 and their
+ * dlogits can never reach a gradient). Tested through tests/unit/test_model.c.
+ */
+#include "models/model_internal.h"
+
+static PoolMode pool_mode(ModelPool pool) {
+    return pool == MODEL_POOL_LAST ? POOL_LAST : pool == MODEL_POOL_FIRST ? POOL_FIRST : POOL_MEAN;
+}
+
+int model_input_fwd(Model *m, const ModelBatch *batch, float *X) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t Be = p->Be, L = p->L, D = m->D;
+    int status;
+    if (m->cfg.input == MODEL_INPUT_TOKENS) {
+        status = ops_tokens_to_ids(dev, p->ids, batch->tokens, p->len, p->B, L, m->cfg.vocab,
+                                   m->rows_per_row == 2);
+        if (status == 0)
+            status = ops_embedding_fwd(dev, X, p->ids, model_p(m, m->idx_embed), Be * L,
+                                       m->cfg.vocab, D);
+    } else {
+        const int64_t F = m->cfg.frame;
+        status = ops_frames(dev, p->frames, batch->samples, p->slen, p->B, p->Ls, F, L);
+        if (status == 0)
+            status = ops_matmul_fwd(dev, X, p->frames, model_p(m, m->idx_stem_w),
+                                    model_p(m, m->idx_stem_b), Be * L, F, D, F, D);
+    }
+    if (status == 0) status = ops_rows_zero_tail(dev, X, p->len, Be, L, D);
+    return status;
+}
+
+int model_input_bwd(Model *m, const float *dX) {
+    Plan *p = &m->plan;
+    const int64_t M = p->Be * p->L, D = m->D;
+    if (m->cfg.input == MODEL_INPUT_TOKENS)
+        return ops_embedding_bwd(&m->dev, model_g(m, m->idx_embed), dX, p->ids, M, m->cfg.vocab, D);
+    const int64_t F = m->cfg.frame;
+    return ops_matmul_bwd(&m->dev, NULL, model_g(m, m->idx_stem_w), model_g(m, m->idx_stem_b), dX,
+                          p->frames, NULL, M, F, D, F, D);
+}
+
+int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *embed_out) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const ModelConfig *c = &m->cfg;
+    const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D;
+    int status = ops_norm_fwd(dev, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
+                              model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D,
+                              c->norm_eps);
+    if (status < 0) return status;
+    if (embed_out || c->task == MODEL_TASK_CLASSIFY) {
+        status = ops_pool_fwd(dev, p->pooled, xf, p->len, Be, L, D, pool_mode(c->pool));
+        if (status == 0 && m->rows_per_row == 2)
+            status = ops_pair_mean_fwd(dev, p->pooled_out, p->pooled, p->B, D);
+        if (status < 0) return status;
+        if (embed_out) return ops_copy(dev, embed_out, p->pooled_out, p->B * D);
+        return ops_matmul_fwd(dev, logits, p->pooled_out, model_p(m, m->idx_cls_w),
+                              model_p(m, m->idx_cls_b), p->B, D, c->n_classes, D, c->n_classes);
+    }
+    status = ops_rows_zero_tail(dev, xf, p->len, Be, L, D);
+    if (status < 0) return status;
+    return ops_matmul_fwd(dev, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D, c->vocab, D,
+                          c->vocab);
+}
+
+int model_head_bwd(Model *m, const float *X, const float *xf_const, const float *dlogits,
+                   float *dR) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const ModelConfig *c = &m->cfg;
+    const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D;
+    float *dxf = (float *)xf_const; // the final norm output is dead once its uses are done
+    int status;
+    if (c->task == MODEL_TASK_CLASSIFY) {
+        const int64_t C = c->n_classes;
+        status = ops_zero(dev, p->dpooled, p->B * D);
+        if (status == 0)
+            status = ops_matmul_bwd(dev, p->dpooled, model_g(m, m->idx_cls_w),
+                                    model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
+                                    model_p(m, m->idx_cls_w), p->B, D, C, D, C);
+        if (status == 0 && m->rows_per_row == 2) {
+            status = ops_zero(dev, p->dpool_e, Be * D);
+            if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->B, D);
+        }
+        if (status == 0) status = ops_zero(dev, dxf, M * D);
+        if (status == 0)
+            status = ops_pool_bwd(dev, dxf, p->dpool_e, p->len, Be, L, D, pool_mode(c->pool));
+    } else {
+        const int64_t V = c->vocab;
+        status = ops_matmul_bwd(dev, NULL, model_g(m, m->idx_lm_head), NULL, dlogits, xf_const,
+                                NULL, M, D, V, D, V);
+        if (status == 0) status = ops_zero(dev, dxf, M * D);
+        if (status == 0)
+            status = ops_matmul_bwd(dev, dxf, NULL, NULL, dlogits, NULL,
+                                    model_p(m, m->idx_lm_head), M, D, V, D, V);
+        if (status == 0) status = ops_rows_zero_tail(dev, dxf, p->len, Be, L, D);
+    }
+    if (status == 0) status = ops_zero(dev, dR, M * D);
+    if (status == 0)
+        status = ops_norm_bwd(dev, c->norm == MODEL_NORM_LAYER, dR, model_g(m, m->idx_norm_f_w),
+                              model_g(m, m->idx_norm_f_b), dxf, X, model_p(m, m->idx_norm_f_w),
+                              p->mean_f, p->rstd_f, M, D);
+    if (status == 0) status = ops_rows_zero_tail(dev, dR, p->len, Be, L, D);
+    return status;
+}

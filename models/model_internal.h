@@ -1,0 +1,156 @@
+/*
+ * model_internal.h — what the files of models/ share: the Model struct, the activation plan
+ * (one arena, pointers into it), per-layer parameter indices, and the entry points of each
+ * part (mamba.c, transformer.c, heads.c, stream.c, checkpoint.c). Private to models/ and the
+ * model tests (which read Model.tile_rows to force several tiles on tiny inputs).
+ *
+ * Memory plan (docs/models.md "Memory"). M = Be·L positions, Be = B rows (2B with the
+ * reverse-complement stream), D = d_model, E = d_inner, Mt = Be·Tt rows of one Mamba tile:
+ *   forward only   R (M, D) + aux (M, D) + Mamba tile buffers (Mt rows) or Transformer
+ *                  buffers (M rows: the window)
+ *   training       R (n_layers + 1, M, D): the residual stream at every layer input and the
+ *                  final one; dR (M, D); the conv/scan states at every tile start of every
+ *                  Mamba layer and direction; the tile's backward buffers.
+ * A Mamba layer runs over tiles of Tt positions per row, carrying its conv and scan state from
+ * one tile to the next (bit-identical to one pass: the same ops in the same order), so block
+ * internals (in_proj output, conv output, dt, B, C, y) never exist for the whole sequence.
+ */
+#ifndef LS_MODELS_MODEL_INTERNAL_H
+#define LS_MODELS_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "models/ops_internal.h"
+
+/** Rows (Be·Tt) one Mamba tile aims at: big enough for BLAS, small enough to stay O(1). */
+#define MODEL_TILE_ROWS 16384
+
+/** Tensor indices of one layer in the ParamTable (-1 when the config has no such tensor).
+ *  Mamba: direction 0 = forward mixer, 1 = reverse mixer (BiMamba); in/out_proj are shared. */
+typedef struct {
+    int norm_w, norm_b;
+    int in_proj, out_proj;
+    int conv_w[2], conv_b[2], x_proj[2], dt_w[2], dt_b[2], A_log[2], Dsk[2];
+    int qkv_w, qkv_b, att_w, att_b, norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+} LayerParams;
+
+/** Pointers into the arena for one (B, L, train) shape; see model.c plan_layout(). */
+typedef struct {
+    int64_t B, Be, L, Ls;   // caller rows, backbone rows, positions, samples (waveform) per row
+    int64_t Tt, ntiles;     // Mamba tile length and count (Transformer: Tt = L, one tile)
+    int train;
+    size_t bytes;
+    // ---- every model
+    int32_t *ids;           // (Be, L) token ids
+    float *frames;          // (B, L, frame) waveform frames
+    int64_t *len;           // (Be) valid positions per row
+    int64_t *slen;          // (B) valid samples per row (waveform)
+    float *R;               // train (n_layers + 1, Be, L, D), forward only (Be, L, D)
+    float *aux;             // (Be, L, D) second residual buffer / final norm output
+    float *mean_f, *rstd_f; // (Be·L) final norm statistics
+    float *pooled;          // (Be, D) pooled per backbone row
+    float *pooled_out;      // (B, D) what the classifier sees (pair mean with rc)
+    float *dpooled;         // (B, D)
+    float *dpool_e;         // (Be, D)
+    float *A;               // (n_layers, ndir, E, N) A = −exp(A_log)
+    float *dR;              // train (Be, L, D) gradient of the residual stream
+    // ---- Mamba tile (rows Be·Tt); xn, t_mean, t_rstd, o, dxn also serve the Transformer
+    float *xt, *xn, *t_mean, *t_rstd, *xz, *u, *dbl, *delta, *y, *o;
+    float *cs, *hs;         // (Be, E, K−1), (Be, E, N) carried states
+    float *bstates;         // train (n_layers, ndir, ntiles, Be, E·(K−1) + E·N) tile-start states
+    float *ckpt;            // train (Be, ceil(Tt/chunk), E, N)
+    void *scan_ws;
+    size_t scan_ws_bytes;
+    float *dO, *dy, *dxz, *du, *ddbl, *ddelta, *dxn, *dxt;
+    float *dh[2], *dc[2];   // carried state gradients (ping-pong)
+    float *dA;              // (E, N)
+    // ---- Transformer (rows Be·L)
+    float *qkv, *qr, *kr, *att, *lse, *mid, *xn2, *mean2, *rstd2, *h1, *g;
+    float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
+} Plan;
+
+struct Model {
+    ModelConfig cfg;        // resolved (dt_rank, mlp_hidden filled in)
+    Device dev;
+    ParamTable table;
+    float *params, *grads, *adam_m, *adam_v; // table.total floats each
+    int64_t D, E, N, K, R, H, hd, F, ndir, rows_per_row; // sizes; rows_per_row 2 with rc
+    int idx_embed, idx_stem_w, idx_stem_b, idx_norm_f_w, idx_norm_f_b, idx_lm_head;
+    int idx_cls_w, idx_cls_b;
+    LayerParams *layers;    // (n_layers)
+    OptimTensor *optim;     // (table.n) the optimizer's view of the table
+    // activation arena
+    void *arena;
+    size_t arena_cap;
+    Plan plan;
+    int64_t tile_rows;      // MODEL_TILE_ROWS; tests lower it to exercise several tiles
+    // training forward → backward handshake
+    int train_ready;
+    int64_t train_B, train_L;
+    // next-token targets for model_loss (grown, never shrunk)
+    int32_t *targets;
+    float *row_loss;        // per-row losses when the caller does not want them
+    int64_t targets_cap;
+    // streaming (stream.c)
+    int64_t stream_B;
+    float *stream_state;    // per layer: conv (B, E, K−1) then ssm (B, E, N)
+    float *stream_last;     // (B, D) final-norm output at the last streamed position
+    int stream_started;
+};
+
+// ------------------------------------------------------------------------------ helpers
+
+static inline float *model_p(Model *m, int idx) {
+    return idx < 0 ? NULL : m->params + m->table.entries[idx].offset;
+}
+static inline float *model_g(Model *m, int idx) {
+    return idx < 0 ? NULL : m->grads + m->table.entries[idx].offset;
+}
+/** Per-layer stream state size in floats for B rows. */
+static inline int64_t model_stream_layer_floats(const Model *m, int64_t B) {
+    return B * m->E * (m->K - 1 + m->N);
+}
+
+/** Fill dt_rank and mlp_hidden when 0 (auto); window 0 for Mamba models (config.c). */
+void model_config_resolve(ModelConfig *cfg);
+
+/** Make the arena serve (B, L positions, Ls samples, train); grows it only when needed. */
+int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) LS_RESULT_USED;
+
+/** Check a batch against the config; *L_pos = positions per row (frames for waveform). */
+int model_batch_check(const Model *m, const ModelBatch *batch, int64_t *L_pos) LS_RESULT_USED;
+/** plan.len from the batch (token lengths, frames, duplicated for the rc rows). */
+void model_batch_lengths(Model *m, const ModelBatch *batch);
+
+// ------------------------------------------------------------------------------ parts
+
+/** heads.c: input stage → X (Be, L, D) with padded rows zero; its backward from dX. */
+int model_input_fwd(Model *m, const ModelBatch *batch, float *X) LS_RESULT_USED;
+int model_input_bwd(Model *m, const float *dX) LS_RESULT_USED;
+/** heads.c: final norm into xf, then LM logits (Be·L, V) or pooled → classifier logits;
+ *  @p embed_out (B, D) instead of logits when given (classification and LM alike). */
+int model_head_fwd(Model *m, const float *X, float *xf, float *logits,
+                   float *embed_out) LS_RESULT_USED;
+/** heads.c: dR = ∂/∂X of the head (overwritten; padded rows zero). xf as the forward left it. */
+int model_head_bwd(Model *m, const float *X, const float *xf, const float *dlogits,
+                   float *dR) LS_RESULT_USED;
+
+/** mamba.c: X_out = X_in + mixer(norm(X_in)) (X_out may equal X_in for one direction).
+ *  @p state: per-layer stream state (Be rows) carried in and out, or NULL (zeros). */
+int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out,
+                    float *state) LS_RESULT_USED;
+/** mamba.c: dR (gradient at the layer output) becomes the gradient at its input. */
+int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT_USED;
+/** mamba.c: one token per row, X (B, D) updated in place, @p state the layer's stream state,
+ *  scratch from the plan (B rows). */
+int mamba_layer_step(Model *m, int layer, float *X, float *state) LS_RESULT_USED;
+/** mamba.c: A = −exp(A_log) of every layer and direction into plan.A. */
+int mamba_prepare_A(Model *m) LS_RESULT_USED;
+
+/** transformer.c: X_out = block(X_in) (may be in place); backward as mamba_layer_bwd. */
+int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) LS_RESULT_USED;
+int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT_USED;
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * infer.c — inputs, items and batched model runs shared by the subcommands; see infer.h.
+ */
+#include "pipeline/infer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
+               const LabelMap *fixed) {
+    Dataset *ds = NULL;
+    *out = NULL;
+    if (spec->n_sources + spec->n_classes == 0)
+        return ls_error(LS_ERR_USAGE, "no input data");
+    int status = dataset_init(&ds, opt);
+    if (status < 0) return status;
+    if (spec->labels) {
+        status = dataset_read_labels(ds, spec->labels);
+        if (status < 0) goto fail;
+    }
+    for (int i = 0; i < spec->n_classes; i++) {
+        status = dataset_add_class(ds, spec->classes[i]);
+        if (status < 0) goto fail;
+    }
+    for (int i = 0; i < spec->n_sources; i++) {
+        status = dataset_add(ds, spec->sources[i], NULL, SPLIT_NONE);
+        if (status < 0) goto fail;
+    }
+    status = dataset_finish(ds, fixed);
+    if (status < 0) goto fail;
+    *out = ds;
+    return 0;
+fail:
+    dataset_free(ds);
+    return status;
+}
+
+int infer_check_kind(const Dataset *ds, const DataSettings *data, const char *model_path) {
+    ExampleKind kind = dataset_kind(ds);
+    if (kind == data->kind) return 0;
+    return ls_error(LS_ERR_USAGE, "%s was trained on %s, but the input holds %s", model_path,
+                    data->kind == EXAMPLE_AUDIO ? "audio" : "DNA",
+                    kind == EXAMPLE_AUDIO ? "audio" : "DNA");
+}
+
+int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
+                int64_t seq_len, int64_t max_windows, DatasetItem **items, int64_t *n) {
+    int64_t count = idx ? n_idx : dataset_count(ds);
+    DatasetItem *out = NULL, *windows = NULL;
+    int64_t n_out = 0, cap = count > 0 ? count : 1;
+    int status = 0;
+    *items = NULL;
+    *n = 0;
+    out = malloc((size_t)cap * sizeof *out);
+    if (!out) return ls_error(LS_ERR_NOMEM, "out of memory for %lld items", (long long)count);
+    for (int64_t k = 0; k < count; k++) {
+        int64_t i = idx ? idx[k] : k;
+        int64_t len = dataset_example(ds, i)->length;
+        int64_t n_win = 1;
+        if (seq_len > 0 && len >= seq_len) {
+            status = window_eval_items(ds, &i, 1, seq_len, 0, max_windows, &windows, &n_win);
+            if (status < 0) goto fail;
+        }
+        if (n_out + n_win > cap) {
+            while (n_out + n_win > cap) cap *= 2;
+            DatasetItem *grown = realloc(out, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                status = ls_error(LS_ERR_NOMEM, "out of memory for %lld items", (long long)cap);
+                goto fail;
+            }
+            out = grown;
+        }
+        if (windows) memcpy(out + n_out, windows, (size_t)n_win * sizeof *out);
+        else out[n_out] = (DatasetItem){i, 0, len};
+        n_out += n_win;
+        free(windows);
+        windows = NULL;
+    }
+    if (cfg->window > 0) {
+        for (int64_t j = 0; j < n_out; j++) {
+            DatasetItem *it = &out[j];
+            if (it->length <= cfg->window) continue;
+            it->offset += model_crop_window(cfg, it->length, MODEL_CROP_CENTRE, 0);
+            it->length = cfg->window;
+        }
+    }
+    *items = out;
+    *n = n_out;
+    out = NULL;
+fail:
+    free(windows);
+    free(out);
+    return status;
+}
+
+void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
+                           DatasetOptions *opt) {
+    dataset_options_default(opt);
+    opt->softmask = data->softmask;
+    opt->sample_rate = data->kind == EXAMPLE_AUDIO ? data->sample_rate : 0;
+    opt->labels = labels;
+}
+
+void infer_model_batch(const Batch *batch, ModelBatch *mb) {
+    *mb = (ModelBatch){.B = batch->B, .L = batch->L, .tokens = batch->tokens,
+                       .samples = batch->samples, .lengths = batch->lengths};
+}
+
+void infer_batch_options(const DataSettings *data, BatchOptions *opt) {
+    batch_options_default(opt);
+    if (data->kind == EXAMPLE_AUDIO) opt->audio_codes = data->audio_codes;
+}
+
+/* Indices 0..n-1 stably sorted by item length (merge sort, bottom-up). */
+static int sort_by_length(const DatasetItem *items, int64_t n, int64_t **order_out) {
+    int64_t *a = malloc((size_t)(n ? n : 1) * sizeof *a);
+    int64_t *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    if (!a || !tmp) {
+        free(a);
+        free(tmp);
+        return ls_error(LS_ERR_NOMEM, "out of memory for %lld items", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) a[i] = i;
+    for (int64_t width = 1; width < n; width *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * width) {
+            int64_t mid = lo + width < n ? lo + width : n;
+            int64_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int64_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = items[a[j]].length < items[a[i]].length ? a[j++] : a[i++];
+            while (i < mid) tmp[k++] = a[i++];
+            while (j < hi) tmp[k++] = a[j++];
+        }
+        memcpy(a, tmp, (size_t)n * sizeof *a);
+    }
+    free(tmp);
+    *order_out = a;
+    return 0;
+}
+
+int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
+              const InferOptions *opt, InferBatchFn fn, void *ctx) {
+    const ModelConfig *cfg = model_config(model);
+    int64_t *order = NULL;
+    DatasetItem *rows = NULL;
+    float *out = NULL;
+    size_t out_cap = 0;
+    Batch batch = {0};
+    int64_t batch_size = opt->batch_size > 0 ? opt->batch_size : 1;
+    int status = sort_by_length(items, n, &order);
+    if (status < 0) return status;
+    if (opt->keep_order)
+        for (int64_t i = 0; i < n; i++) order[i] = i;
+    rows = malloc((size_t)batch_size * sizeof *rows);
+    if (!rows) {
+        status = ls_error(LS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int64_t start = 0; start < n;) {
+        int64_t count = 0, longest = 0;
+        while (start + count < n && count < batch_size) {
+            int64_t len = items[order[start + count]].length;
+            if (len > longest) longest = len;
+            if (count > 0 && opt->max_tokens > 0 && (count + 1) * longest > opt->max_tokens)
+                break;
+            count++;
+        }
+        for (int64_t b = 0; b < count; b++) rows[b] = items[order[start + b]];
+        status = batch_fill(&batch, ds, rows, count, &opt->batch);
+        if (status < 0) goto fail;
+        int64_t width = opt->output == INFER_EMBED ? cfg->d_model
+                        : cfg->task == MODEL_TASK_LM ? batch.L * cfg->vocab
+                                                     : cfg->n_classes;
+        size_t need = (size_t)(batch.B * width);
+        if (need > out_cap) {
+            free(out);
+            out = malloc(need * sizeof *out);
+            if (!out) {
+                out_cap = 0;
+                status = ls_error(LS_ERR_NOMEM, "out of memory for %zu outputs", need);
+                goto fail;
+            }
+            out_cap = need;
+        }
+        ModelBatch mb;
+        infer_model_batch(&batch, &mb);
+        status = opt->output == INFER_EMBED ? model_embed(model, &mb, out)
+                                            : model_forward(model, &mb, out, 0);
+        if (status < 0) goto fail;
+        status = fn(ctx, &batch, order + start, out);
+        if (status < 0) goto fail;
+        start += count;
+    }
+fail:
+    batch_free(&batch);
+    free(out);
+    free(rows);
+    free(order);
+    return status;
+}
+
+void infer_softmax(float *row, int64_t K) {
+    double max = -INFINITY, sum = 0;
+    for (int64_t k = 0; k < K; k++)
+        if (row[k] > max) max = row[k];
+    for (int64_t k = 0; k < K; k++) sum += exp((double)row[k] - max);
+    for (int64_t k = 0; k < K; k++) row[k] = (float)(exp((double)row[k] - max) / sum);
+}
+
+// ---------------------------------------------------------------------------- evaluation
+
+typedef struct {
+    Model             *model;
+    const ModelConfig *cfg;
+    EvalResult        *res;
+    float             *row_loss;  /* LM: (B·L) */
+    size_t             cap;
+} EvalContext;
+
+static int eval_batch(void *ctx_, const Batch *batch, const int64_t *item, const float *out) {
+    EvalContext *ctx = ctx_;
+    EvalResult *res = ctx->res;
+    if (ctx->cfg->task == MODEL_TASK_CLASSIFY) {
+        int32_t K = res->K;
+        for (int64_t b = 0; b < batch->B; b++) {
+            float *p = res->probs + item[b] * K;
+            memcpy(p, out + b * K, (size_t)K * sizeof *p);
+            infer_softmax(p, K);
+        }
+        return 0;
+    }
+    size_t cells = (size_t)(batch->B * batch->L);
+    if (cells > ctx->cap) {
+        free(ctx->row_loss);
+        ctx->row_loss = malloc(cells * sizeof *ctx->row_loss);
+        ctx->cap = ctx->row_loss ? cells : 0;
+        if (!ctx->row_loss) return ls_error(LS_ERR_NOMEM, "out of memory for %zu losses", cells);
+    }
+    ModelBatch mb;
+    infer_model_batch(batch, &mb);
+    double mean;
+    int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
+    if (status < 0) return status;
+    /* batches arrive in a fixed order, rows and positions in order: a reproducible sum */
+    for (int64_t b = 0; b < batch->B; b++) {
+        const float *row = ctx->row_loss + b * batch->L;
+        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) res->nll.nats += row[t];
+        if (batch->lengths[b] > 1) res->nll.n += batch->lengths[b] - 1;
+    }
+    return 0;
+}
+
+/* Accuracy, F1, MCC and (two classes) AUROC from the per-item probabilities. */
+static int classify_summary(EvalResult *res, const int32_t *truth, int32_t *pred) {
+    int64_t n = res->n;
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = res->probs + i * res->K;
+        pred[i] = metrics_argmax(p, res->K);
+        double q = p[truth[i]];
+        loss += -log(q > 1e-30 ? q : 1e-30);
+    }
+    res->loss = n > 0 ? loss / (double)n : 0.0;
+    int status = metrics_confusion(res->confusion, truth, pred, n, res->K);
+    if (status < 0) return status;
+    res->accuracy = metrics_accuracy(res->confusion, res->K);
+    res->macro_f1 = metrics_macro_f1(res->confusion, res->K);
+    res->mcc = metrics_mcc(res->confusion, res->K);
+    if (res->K != 2 || n == 0) return 0;
+    double *score = malloc((size_t)n * sizeof *score);
+    if (!score) return ls_error(LS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) score[i] = res->probs[i * 2 + 1];
+    if (metrics_auroc(&res->auroc, score, truth, n) < 0) {
+        res->auroc = NAN; /* one class only: AUROC undefined, reported as such */
+        ls_error_clear();
+    }
+    free(score);
+    return 0;
+}
+
+int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
+                   const InferOptions *opt, EvalResult *res) {
+    const ModelConfig *cfg = model_config(model);
+    *res = (EvalResult){.task = cfg->task, .n = n, .auroc = NAN};
+    EvalContext ctx = {.model = model, .cfg = cfg, .res = res};
+    int32_t *truth = NULL, *pred = NULL;
+    int status = 0;
+    InferOptions run = *opt;
+    run.output = INFER_LOGITS;
+    if (cfg->task == MODEL_TASK_CLASSIFY) {
+        res->K = (int32_t)cfg->n_classes;
+        res->probs = malloc((size_t)(n ? n : 1) * (size_t)res->K * sizeof *res->probs);
+        res->confusion = calloc((size_t)res->K * (size_t)res->K, sizeof *res->confusion);
+        truth = malloc((size_t)(n ? n : 1) * sizeof *truth);
+        pred = malloc((size_t)(n ? n : 1) * sizeof *pred);
+        if (!res->probs || !res->confusion || !truth || !pred) {
+            status = ls_error(LS_ERR_NOMEM, "out of memory for %lld evaluation items",
+                              (long long)n);
+            goto fail;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const Example *ex = dataset_example(ds, items[i].example);
+            if (ex->label < 0 || ex->label >= res->K) {
+                status = ls_error(LS_ERR_USAGE, "%s: '%s' has no label the model knows",
+                                  ex->source, ex->name);
+                goto fail;
+            }
+            truth[i] = ex->label;
+        }
+    }
+    status = infer_run(model, ds, items, n, &run, eval_batch, &ctx);
+    if (status < 0) goto fail;
+    if (cfg->task == MODEL_TASK_CLASSIFY) status = classify_summary(res, truth, pred);
+    else res->loss = res->nll.n > 0 ? res->nll.nats / (double)res->nll.n : 0.0;
+fail:
+    free(ctx.row_loss);
+    free(truth);
+    free(pred);
+    if (status < 0) infer_result_free(res);
+    return status;
+}
+
+void infer_result_free(EvalResult *res) {
+    free(res->confusion);
+    free(res->probs);
+    res->confusion = NULL;
+    res->probs = NULL;
+}

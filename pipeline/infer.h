@@ -1,0 +1,138 @@
+/*
+ * infer.h — the data side shared by train, eval, predict, embed and score: loading the inputs
+ * named on a command line into a Dataset, turning examples into items (whole sequences,
+ * evaluation windows, the Transformer's crop), and running a model over items in batches
+ * with a callback per batch.
+ *
+ * Batching for inference: items are sorted by length (stable, so equal lengths keep their
+ * order; keep_order asks for item order instead) and cut greedily into batches of at most
+ * --batch-size rows and --max-tokens padded tokens; an item longer than the tokens budget
+ * goes alone into its own batch, whole (never truncated). The callback receives each row's
+ * index into the caller's item array, so results land in input order whatever the batch
+ * order.
+ *
+ * Tested through the subcommands (tests/cli/train.tst).
+ */
+#ifndef LS_INFER_H
+#define LS_INFER_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "io/dataset.h"
+#include "models/model.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The inputs of one command: sources, `--class LABEL=SOURCE` arguments, a label table. */
+typedef struct {
+    const char **sources;   /* (n_sources) files, regions, directories, manifests */
+    int          n_sources;
+    const char **classes;   /* (n_classes) "LABEL=SOURCE" */
+    int          n_classes;
+    const char  *labels;    /* `name<TAB>label` table or NULL */
+} InputSpec;
+
+/**
+ * Load every source of @p spec into a new Dataset and finish it (labels → ids).
+ * @param opt    dataset options (soft-mask rule, audio rate, label requirement)
+ * @param fixed  NULL (ids from the data) or the map to use (a model's, the training set's)
+ * @return 0 and *out (free with dataset_free()); the dataset_* errors, or LS_ERR_USAGE when
+ *         there is no source at all.
+ */
+int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
+               const LabelMap *fixed) LS_RESULT_USED;
+
+/**
+ * Check that @p ds holds what @p data describes (DNA vs audio); the message names the model.
+ * @return 0 or LS_ERR_USAGE.
+ */
+int infer_check_kind(const Dataset *ds, const DataSettings *data,
+                     const char *model_path) LS_RESULT_USED;
+
+/**
+ * Items to evaluate over examples @p idx[0..n_idx) (idx NULL: all): every example whole
+ * (@p seq_len 0), or the deterministic evaluation windows of @p seq_len of the examples at
+ * least that long (non-overlapping, the tail not covered; at most @p max_windows per
+ * example, evenly spread, when > 0) and the shorter examples whole. Then, for a model with a
+ * window (Transformer), rows longer than it are cropped to the centre window
+ * (MODEL_CROP_CENTRE). Items come grouped by example, in example order.
+ * @return 0 and *items (malloc'd, free()), *n; LS_ERR_NOMEM.
+ */
+int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
+                int64_t seq_len, int64_t max_windows, DatasetItem **items,
+                int64_t *n) LS_RESULT_USED;
+
+/** Dataset options that read inputs as a model was trained to (soft-mask rule, audio rate). */
+void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
+                           DatasetOptions *opt);
+
+/** The model's view of a filled batch. */
+void infer_model_batch(const Batch *batch, ModelBatch *mb);
+
+/** Batch options for a model's data settings (waveform input: samples only). */
+void infer_batch_options(const DataSettings *data, BatchOptions *opt);
+
+typedef enum {
+    INFER_LOGITS = 0,   /* model_forward: (B, n_classes) or LM (B, L, vocab) */
+    INFER_EMBED  = 1,   /* model_embed: (B, d_model) */
+} InferOutput;
+
+typedef struct {
+    int64_t      batch_size;   /* rows per batch, >= 1 */
+    int64_t      max_tokens;   /* padded tokens per batch; 0: no budget */
+    InferOutput  output;
+    BatchOptions batch;
+    int          keep_order;   /* 1: batches in item order (no sorting by length), so the
+                                  callback sees items in order (streamed output) */
+} InferOptions;
+
+/**
+ * Called once per batch. @p item[b] is row b's index into the caller's items; @p out holds
+ * the outputs (layout by InferOutput). A negative return stops the run and is passed on.
+ */
+typedef int (*InferBatchFn)(void *ctx, const Batch *batch, const int64_t *item,
+                            const float *out);
+
+/**
+ * Run @p model over @p items[0..n) in batches (rule in the file comment).
+ * @return 0, the first model/batch error, or the callback's error.
+ */
+int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
+              const InferOptions *opt, InferBatchFn fn, void *ctx) LS_RESULT_USED;
+
+/** Whole-set evaluation numbers (metrics.h formulas). */
+typedef struct {
+    ModelTask task;
+    int64_t   n;          /* items (classification) or sequences (LM) evaluated */
+    int32_t   K;          /* classes */
+    int64_t  *confusion;  /* (K, K) rows truth, columns prediction */
+    double    loss;       /* mean cross-entropy in nats: per item (classification) or per
+                             predicted token (LM) */
+    double    accuracy, macro_f1, mcc;
+    double    auroc;      /* two classes with both present, else NaN */
+    NllSum    nll;        /* LM: Σ nats and predicted tokens */
+    float    *probs;      /* (n, K) class probabilities per item, in item order */
+} EvalResult;
+
+/**
+ * Evaluate @p model over @p items: classification needs every item's example labelled with
+ * an id of the model's map; LM predicts every token from the ones before it.
+ * @return 0 and *res (free with infer_result_free()), or the first error.
+ */
+int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
+                   const InferOptions *opt, EvalResult *res) LS_RESULT_USED;
+
+void infer_result_free(EvalResult *res);
+
+/** In place: logits → probabilities (softmax in double, written as float) over @p K. */
+void infer_softmax(float *row, int64_t K);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

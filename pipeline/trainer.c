@@ -1,0 +1,1036 @@
+/*
+ * trainer.c — the training loop; see trainer.h for the data order, the step and the resume
+ * rule. Memory: one Batch, one logits/dlogits pair and the targets grow to the largest batch
+ * seen and are then reused, so steps allocate nothing once every batch shape has been met
+ * (the model's own arena follows the same rule, models/model.h).
+ * Tested by tests/cli/train.tst.
+ */
+#include "pipeline/trainer.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/log.h"
+#include "kernels/loss.h"
+#include "kernels/optim.h"
+#include "pipeline/checkpoint.h"
+
+// ---------------------------------------------------------------------------- config table
+
+void config_table_add(ConfigTable *t, int recorded, const char *key, const char *fmt, ...) {
+    if (t->n >= CONFIG_TABLE_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->values[t->n], sizeof t->values[t->n], fmt, ap);
+    va_end(ap);
+    t->keys[t->n] = key;
+    t->recorded[t->n] = recorded;
+    t->n++;
+}
+
+void config_table_print(const ConfigTable *t, FILE *fp) {
+    int kw = 9, vw = 5;
+    for (int i = 0; i < t->n; i++) {
+        int k = (int)strlen(t->keys[i]), v = (int)strlen(t->values[i]);
+        if (k > kw) kw = k;
+        if (v > vw) vw = v;
+    }
+    if (vw > 72) vw = 72;
+    char rule[256];
+    int n = snprintf(rule, sizeof rule, "+-%.*s-+-%.*s-+", kw,
+                     "------------------------------------------------------------------------",
+                     vw,
+                     "------------------------------------------------------------------------");
+    (void)n;
+    fprintf(fp, "%s\n| %-*s | %-*s |\n%s\n", rule, kw, "parameter", vw, "value", rule);
+    for (int i = 0; i < t->n; i++)
+        fprintf(fp, "| %-*s | %-*.*s |\n", kw, t->keys[i], vw, vw, t->values[i]);
+    fprintf(fp, "%s\n", rule);
+}
+
+int config_table_to_json(const ConfigTable *t, char **json) {
+    *json = NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return ls_error(LS_ERR_NOMEM, "out of memory for JSON");
+    for (int i = 0; i < t->n; i++) {
+        if (!t->recorded[i]) continue;
+        if (!cJSON_AddStringToObject(o, t->keys[i], t->values[i])) {
+            cJSON_Delete(o);
+            return ls_error(LS_ERR_NOMEM, "out of memory for JSON");
+        }
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text) *json = strdup(text);
+    cJSON_free(text);
+    return *json ? 0 : ls_error(LS_ERR_NOMEM, "out of memory for JSON");
+}
+
+/* The first recorded key whose value differs between two JSON objects of strings. */
+static int config_json_compare(const char *was, const char *now, const char *where) {
+    cJSON *a = cJSON_Parse(was), *b = cJSON_Parse(now);
+    int status = 0;
+    if (!cJSON_IsObject(a) || !cJSON_IsObject(b)) {
+        status = ls_error(LS_ERR_FORMAT, "%s: metadata 'training' is not a JSON object", where);
+        goto done;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, b) {
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(a, item->string);
+        const char *x = cJSON_IsString(old) ? old->valuestring : "(not set)";
+        if (strcmp(x, item->valuestring) != 0) {
+            status = ls_error(LS_ERR_USAGE, "--resume %s: '%s' was %s in that run, now %s; a "
+                              "resumed run must repeat its settings", where, item->string, x,
+                              item->valuestring);
+            goto done;
+        }
+    }
+    cJSON_ArrayForEach(item, a) {
+        if (!cJSON_GetObjectItemCaseSensitive(b, item->string)) {
+            status = ls_error(LS_ERR_USAGE, "--resume %s: '%s' was set in that run, not now",
+                              where, item->string);
+            goto done;
+        }
+    }
+done:
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return status;
+}
+
+// ---------------------------------------------------------------------------- options
+
+void trainer_options_default(TrainOptions *opt) {
+    *opt = (TrainOptions){0};
+    cli_common_default(&opt->common);
+    opt->task = MODEL_TASK_CLASSIFY;
+    opt->arch = -1;
+    opt->d_model = opt->n_layers = opt->d_state = opt->expand = opt->n_heads = -1;
+    opt->window = 0;
+    opt->frame = -1;
+    opt->pool = opt->norm = -1;
+    opt->audio_codes = -1;
+    opt->batch_size = 16;
+    opt->lr = 1e-3;
+    opt->min_lr = -1;
+    opt->warmup = -1;
+    opt->weight_decay = 0.1;
+    opt->clip = 1.0;
+    opt->beta1 = 0.9;
+    opt->beta2 = 0.999;
+    opt->eps = 1e-8;
+    opt->progress = -1;
+}
+
+// ---------------------------------------------------------------------------- the trainer
+
+typedef struct {
+    const TrainOptions *opt;
+    /* data */
+    Dataset      *train_ds, *valid_ds;   /* valid_ds NULL: validation examples are in train_ds */
+    const Dataset *vds;                  /* the dataset validation reads */
+    int64_t      *train_idx, n_train, *valid_idx, n_valid;
+    DataSettings  data;
+    BatchOptions  batch_opt;
+    /* model and optimizer */
+    ModelConfig   cfg;
+    Model        *model;
+    AdamWConfig   adamw;
+    double        min_lr;
+    int64_t       warmup;
+    /* data order */
+    DatasetItem  *items;          /* whole mode: one per training example */
+    BatchPlan     plan;
+    int64_t       plan_epoch;     /* epoch `plan` was made for; -1 none */
+    WindowSampler *sampler;       /* window mode */
+    int64_t       window_rows;    /* rows per window batch */
+    int64_t       batches_per_epoch; /* window mode */
+    Rng           crop_rng;
+    DatasetItem  *rows;
+    int64_t       rows_cap;
+    /* validation */
+    DatasetItem  *valid_items;
+    int64_t       n_valid_items;
+    /* step buffers */
+    Batch         batch;
+    float        *logits, *dlogits;
+    size_t        cap_logits;
+    /* bookkeeping */
+    TrainState    state;
+    int64_t       epochs;          /* for the table and plain progress; 0 when by steps */
+    ConfigTable   table;
+    char         *training_json;
+    char         *state_path, *best_path;
+    FILE         *log;
+    int           show;            /* progress on stderr */
+    int           bar;             /* as a bar (terminal) */
+    int           bar_shown;       /* the bar is on the current line */
+    double        t_start, t_last_print;
+    int64_t       step_at_start, tokens_at_start;
+    double        loss_sum;        /* since the last printed line */
+    int64_t       loss_count;
+    double        last_valid_loss;
+    int           have_last_valid;
+} Trainer;
+
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void format_duration(char *buf, size_t size, double s) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, size, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, size, "%lds", t);
+}
+
+/* The -o path must be a file in an existing directory: checked before any work. */
+static int check_output_path(const char *path) {
+    if (!path || !*path || strcmp(path, "-") == 0)
+        return ls_error(LS_ERR_USAGE, "-o MODEL.safetensors is required (a checkpoint cannot "
+                        "go to stdout)");
+    char *copy = strdup(path);
+    if (!copy) return ls_error(LS_ERR_NOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    struct stat st;
+    int status = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        status = ls_error(LS_ERR_IO, "%s: directory %s does not exist", path, dir);
+    else if (access(dir, W_OK) != 0)
+        status = ls_error(LS_ERR_IO, "%s: directory %s is not writable", path, dir);
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        status = ls_error(LS_ERR_IO, "%s: is a directory", path);
+    free(copy);
+    return status;
+}
+
+static int append_split(const Dataset *ds, Split split, int64_t **idx, int64_t *n) {
+    int64_t *more = NULL, n_more = 0;
+    int status = dataset_split_indices(ds, split, &more, &n_more);
+    if (status < 0 || n_more == 0) {
+        free(more);
+        return status;
+    }
+    int64_t *grown = realloc(*idx, (size_t)(*n + n_more) * sizeof *grown);
+    if (!grown) {
+        free(more);
+        return ls_error(LS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(grown + *n, more, (size_t)n_more * sizeof *more);
+    *idx = grown;
+    *n += n_more;
+    free(more);
+    return 0;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int trainer_load_data(Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    int classify = opt->task == MODEL_TASK_CLASSIFY;
+    DatasetOptions dopt;
+    dataset_options_default(&dopt);
+    dopt.softmask = opt->softmask;
+    dopt.sample_rate = opt->sample_rate;
+    dopt.labels = classify ? DATASET_LABELS_REQUIRED : DATASET_LABELS_NONE;
+    int status = infer_load(&T->train_ds, &dopt, &opt->train, NULL);
+    if (status < 0) return status;
+    ExampleKind kind = dataset_kind(T->train_ds);
+    if (classify && label_map_count(dataset_labels(T->train_ds)) < 2) {
+        char names[256];
+        return ls_error(LS_ERR_USAGE, "the training data holds %d label%s (%s); classification "
+                        "needs at least two", label_map_count(dataset_labels(T->train_ds)),
+                        label_map_count(dataset_labels(T->train_ds)) == 1 ? "" : "s",
+                        label_map_describe(dataset_labels(T->train_ds), names, sizeof names));
+    }
+    if (opt->valid.n_sources + opt->valid.n_classes > 0) {
+        if (kind == EXAMPLE_AUDIO) dopt.sample_rate = dataset_sample_rate(T->train_ds);
+        status = infer_load(&T->valid_ds, &dopt, &opt->valid,
+                            classify ? dataset_labels(T->train_ds) : NULL);
+        if (status < 0) {
+            ls_error_prefix("--valid");
+            return status;
+        }
+        if (dataset_kind(T->valid_ds) != kind)
+            return ls_error(LS_ERR_USAGE, "--valid holds %s but --data holds %s",
+                            dataset_kind(T->valid_ds) == EXAMPLE_AUDIO ? "audio" : "DNA",
+                            kind == EXAMPLE_AUDIO ? "audio" : "DNA");
+    } else if (opt->valid_fraction > 0) {
+        SplitOptions so = {.seed = opt->common.seed, .valid_fraction = opt->valid_fraction,
+                           .test_fraction = 0, .stratify = classify};
+        status = dataset_assign_splits(T->train_ds, &so);
+        if (status < 0) return status;
+    }
+    /* training: split train and not given; validation: --valid, else split valid */
+    if ((status = append_split(T->train_ds, SPLIT_TRAIN, &T->train_idx, &T->n_train)) < 0 ||
+        (status = append_split(T->train_ds, SPLIT_NONE, &T->train_idx, &T->n_train)) < 0)
+        return status;
+    qsort(T->train_idx, (size_t)T->n_train, sizeof *T->train_idx, cmp_int64);
+    if (T->valid_ds) {
+        T->vds = T->valid_ds;
+        status = append_split(T->valid_ds, SPLIT_NONE, &T->valid_idx, &T->n_valid);
+        for (Split s = SPLIT_TRAIN; status == 0 && s <= SPLIT_TEST; s++)
+            status = append_split(T->valid_ds, s, &T->valid_idx, &T->n_valid);
+        if (status < 0) return status;
+        qsort(T->valid_idx, (size_t)T->n_valid, sizeof *T->valid_idx, cmp_int64);
+    } else {
+        T->vds = T->train_ds;
+        status = append_split(T->train_ds, SPLIT_VALID, &T->valid_idx, &T->n_valid);
+        if (status < 0) return status;
+    }
+    if (T->n_train == 0)
+        return ls_error(LS_ERR_USAGE, "no training examples left (every example is in the "
+                        "validation or test split)");
+    int64_t *test_idx = NULL, n_test = 0;
+    if ((status = dataset_split_indices(T->train_ds, SPLIT_TEST, &test_idx, &n_test)) < 0)
+        return status;
+    free(test_idx);
+    if (n_test > 0)
+        ls_log_info("%lld examples of the test split are left out of training (evaluate them "
+                    "with 'longscan eval --split test')", (long long)n_test);
+    /* what the inputs become */
+    T->data = (DataSettings){kind, opt->softmask, 0, AUDIO_CODES_MULAW8};
+    if (kind == EXAMPLE_DNA) {
+        if (opt->input == TRAIN_INPUT_WAVEFORM)
+            return ls_error(LS_ERR_USAGE, "--input waveform: the data is DNA, read as tokens");
+        if (opt->sample_rate > 0 || opt->audio_codes >= 0)
+            return ls_error(LS_ERR_USAGE, "--%s: the data is DNA, not audio",
+                            opt->sample_rate > 0 ? "sample-rate" : "audio-codes");
+    } else {
+        if (opt->softmask != DNA_SOFTMASK_UPPER)
+            return ls_error(LS_ERR_USAGE, "--softmask: the data is audio, not DNA");
+        T->data.softmask = DNA_SOFTMASK_UPPER;
+        T->data.sample_rate = dataset_sample_rate(T->train_ds);
+        int waveform = opt->input == TRAIN_INPUT_WAVEFORM ||
+                       (opt->input == TRAIN_INPUT_AUTO && classify);
+        if (!classify && opt->input == TRAIN_INPUT_WAVEFORM)
+            return ls_error(LS_ERR_USAGE, "--input waveform: a language model predicts audio "
+                            "codes; use --input tokens (--audio-codes mulaw8 or linear8)");
+        if (waveform && opt->audio_codes >= 0 && opt->audio_codes != AUDIO_CODES_NONE)
+            return ls_error(LS_ERR_USAGE, "--audio-codes %s: the classifier reads the waveform; "
+                            "add --input tokens to read codes",
+                            checkpoint_audio_codes_name((AudioCodes)opt->audio_codes));
+        if (!waveform && opt->audio_codes == AUDIO_CODES_NONE)
+            return ls_error(LS_ERR_USAGE, "--audio-codes none: token input needs mulaw8 or "
+                            "linear8");
+        T->data.audio_codes = waveform ? AUDIO_CODES_NONE
+                              : opt->audio_codes >= 0 ? (AudioCodes)opt->audio_codes
+                                                      : AUDIO_CODES_MULAW8;
+    }
+    infer_batch_options(&T->data, &T->batch_opt);
+    return 0;
+}
+
+static int trainer_model_config(Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    ModelConfig *cfg = &T->cfg;
+    ModelArch arch = opt->arch >= 0                    ? (ModelArch)opt->arch
+                     : opt->task == MODEL_TASK_CLASSIFY ? MODEL_BIMAMBA
+                                                        : MODEL_MAMBA;
+    model_config_default(cfg, arch, opt->task);
+    if (T->data.kind == EXAMPLE_AUDIO && T->data.audio_codes == AUDIO_CODES_NONE) {
+        cfg->input = MODEL_INPUT_WAVEFORM;
+        if (opt->frame > 0) cfg->frame = opt->frame;
+    } else {
+        cfg->input = MODEL_INPUT_TOKENS;
+        cfg->vocab = T->data.kind == EXAMPLE_DNA ? DNA_VOCAB : 256;
+        if (opt->frame > 0)
+            return ls_error(LS_ERR_USAGE, "--frame: only waveform input is read in frames");
+    }
+    if (opt->task == MODEL_TASK_CLASSIFY)
+        cfg->n_classes = label_map_count(dataset_labels(T->train_ds));
+    if (opt->d_model >= 0) cfg->d_model = opt->d_model;
+    if (opt->n_layers >= 0) cfg->n_layers = opt->n_layers;
+    if (opt->d_state >= 0) cfg->d_state = opt->d_state;
+    if (opt->expand >= 0) cfg->expand = opt->expand;
+    if (opt->n_heads >= 0) {
+        if (arch != MODEL_TRANSFORMER)
+            return ls_error(LS_ERR_USAGE, "--heads: only the transformer has attention heads");
+        cfg->n_heads = opt->n_heads;
+    }
+    if (opt->window > 0) {
+        if (arch != MODEL_TRANSFORMER)
+            return ls_error(LS_ERR_USAGE, "--window %lld: only the transformer reads windows; "
+                            "Mamba models read whole sequences (--seq-len draws training "
+                            "windows)", (long long)opt->window);
+        cfg->window = opt->window;
+    }
+    if (opt->rc_equivariant) {
+        if (arch != MODEL_BIMAMBA || T->data.kind != EXAMPLE_DNA)
+            return ls_error(LS_ERR_USAGE, "--rc-equivariant: only for bimamba on DNA");
+        cfg->rc_equivariant = 1;
+    }
+    if (opt->pool >= 0) cfg->pool = (ModelPool)opt->pool;
+    if (opt->norm >= 0) cfg->norm = (ModelNorm)opt->norm;
+    if (cfg->window > 0 && opt->seq_len > cfg->window)
+        return ls_error(LS_ERR_USAGE, "--seq-len %lld is longer than --window %lld: the "
+                        "transformer sees at most --window tokens", (long long)opt->seq_len,
+                        (long long)cfg->window);
+    return model_config_check(cfg);
+}
+
+/* The plan of epoch e (whole mode), rebuilt from (seed, e) whenever the epoch changes. */
+static int trainer_plan(Trainer *T, int64_t epoch) {
+    if (T->plan_epoch == epoch) return 0;
+    batch_plan_free(&T->plan);
+    T->plan_epoch = -1;
+    Rng rng;
+    rng_seed_stream(&rng, T->opt->common.seed, (uint64_t)epoch);
+    BatchPlanOptions bpo = {.batch_size = T->opt->batch_size, .max_tokens = T->opt->max_tokens,
+                            .bucket = 1, .shuffle = 1};
+    int status = batch_plan_make(&T->plan, T->train_ds, T->items, T->n_train, &bpo, &rng);
+    if (status < 0) return status;
+    T->plan_epoch = epoch;
+    return 0;
+}
+
+/* Steps of one epoch. */
+static int trainer_epoch_batches(Trainer *T, int64_t epoch, int64_t *n) {
+    if (T->sampler) {
+        *n = T->batches_per_epoch;
+        return 0;
+    }
+    int status = trainer_plan(T, epoch);
+    if (status < 0) return status;
+    *n = T->plan.n_batches;
+    return 0;
+}
+
+static int trainer_prepare_order(Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    int status;
+    T->plan_epoch = -1;
+    rng_seed_stream(&T->crop_rng, opt->common.seed, 0xC809);
+    if (opt->seq_len > 0) {
+        int balanced = opt->balanced && opt->task == MODEL_TASK_CLASSIFY;
+        status = window_sampler_init(&T->sampler, T->train_ds, T->train_idx, T->n_train,
+                                     opt->seq_len, balanced, rng_mix64(opt->common.seed + 1));
+        if (status < 0) {
+            ls_error_prefix("--seq-len %lld", (long long)opt->seq_len);
+            return status;
+        }
+        T->window_rows = opt->batch_size;
+        if (opt->max_tokens > 0) {
+            if (opt->max_tokens < opt->seq_len)
+                return ls_error(LS_ERR_USAGE, "--max-tokens %lld is smaller than one window of "
+                                "--seq-len %lld", (long long)opt->max_tokens,
+                                (long long)opt->seq_len);
+            if (opt->max_tokens / opt->seq_len < T->window_rows)
+                T->window_rows = opt->max_tokens / opt->seq_len;
+        }
+        DatasetStats st;
+        dataset_stats(T->train_ds, T->train_idx, T->n_train, &st, NULL);
+        int64_t windows = st.total / opt->seq_len;
+        if (windows < window_sampler_count(T->sampler)) windows = window_sampler_count(T->sampler);
+        T->batches_per_epoch = (windows + T->window_rows - 1) / T->window_rows;
+        T->rows_cap = T->window_rows;
+    } else {
+        status = dataset_items_whole(T->train_ds, T->train_idx, T->n_train, &T->items);
+        if (status < 0) return status;
+        T->rows_cap = opt->batch_size;
+    }
+    T->rows = malloc((size_t)T->rows_cap * sizeof *T->rows);
+    if (!T->rows) return ls_error(LS_ERR_NOMEM, "out of memory");
+    if (T->n_valid > 0) {
+        status = infer_items(T->vds, T->valid_idx, T->n_valid, &T->cfg, opt->seq_len,
+                             opt->valid_windows, &T->valid_items, &T->n_valid_items);
+        if (status < 0) {
+            ls_error_prefix("validation data");
+            return status;
+        }
+    }
+    return 0;
+}
+
+/* The rows of the next step, from the current position; cropped for the Transformer. */
+static int trainer_next_rows(Trainer *T, int64_t *n) {
+    if (T->sampler) {
+        window_sampler_next(T->sampler, T->rows, T->window_rows);
+        *n = T->window_rows;
+    } else {
+        int status = trainer_plan(T, T->state.epoch);
+        if (status < 0) return status;
+        int64_t k = T->state.epoch_batch;
+        if (k >= T->plan.n_batches)
+            return ls_error(LS_ERR_INTERNAL, "batch %lld of epoch %lld is past its plan",
+                            (long long)k, (long long)T->state.epoch);
+        *n = T->plan.starts[k + 1] - T->plan.starts[k];
+        memcpy(T->rows, T->plan.items + T->plan.starts[k], (size_t)*n * sizeof *T->rows);
+    }
+    if (T->cfg.window > 0) {
+        for (int64_t i = 0; i < *n; i++) {
+            DatasetItem *it = &T->rows[i];
+            if (it->length <= T->cfg.window) continue;
+            it->offset += model_crop_window(&T->cfg, it->length, MODEL_CROP_RANDOM,
+                                            rng_next(&T->crop_rng));
+            it->length = T->cfg.window;
+        }
+    }
+    return 0;
+}
+
+/* Advance the position past the step just taken. @return 1 when an epoch just ended. */
+static int trainer_advance(Trainer *T, int64_t epoch_batches) {
+    T->state.epoch_batch++;
+    if (T->state.epoch_batch < epoch_batches) return 0;
+    T->state.epoch++;
+    T->state.epoch_batch = 0;
+    return 1;
+}
+
+/* Forward + loss + backward of the filled batch; leaves the gradients in the model. */
+static int trainer_forward_backward(Trainer *T, double *loss) {
+    const ModelConfig *cfg = &T->cfg;
+    ModelBatch mb;
+    infer_model_batch(&T->batch, &mb);
+    int64_t M = cfg->task == MODEL_TASK_LM ? mb.B * mb.L : mb.B;
+    int64_t V = cfg->task == MODEL_TASK_LM ? cfg->vocab : cfg->n_classes;
+    size_t need = (size_t)(M * V);
+    if (need > T->cap_logits) {
+        free(T->logits);
+        free(T->dlogits);
+        T->logits = malloc(need * sizeof *T->logits);
+        T->dlogits = malloc(need * sizeof *T->dlogits);
+        T->cap_logits = need;
+        if (!T->logits || !T->dlogits) {
+            T->cap_logits = 0;
+            return ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
+        }
+    }
+    model_zero_grads(T->model);
+    int status = model_forward(T->model, &mb, T->logits, 1);
+    if (status < 0) return status;
+    memset(T->dlogits, 0, need * sizeof *T->dlogits);
+    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, NULL, T->dlogits,
+                        1.0f);
+    if (status < 0) return status;
+    return model_backward(T->model, &mb, T->dlogits);
+}
+
+static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_norm, double *lr,
+                        int64_t *tokens) {
+    int status = batch_fill(&T->batch, T->train_ds, T->rows, n_rows, &T->batch_opt);
+    if (status < 0) return status;
+    *tokens = 0;
+    for (int64_t b = 0; b < T->batch.B; b++) *tokens += T->batch.lengths[b];
+    status = trainer_forward_backward(T, loss);
+    if (status < 0) return status;
+    int64_t step = T->state.step + 1;
+    if (!isfinite(*loss))
+        return ls_error(LS_ERR_RANGE, "step %lld: the loss is %g; lower --lr (%g) or --clip",
+                        (long long)step, *loss, T->opt->lr);
+    status = model_grad_norm(T->model, grad_norm);
+    if (status < 0) return status;
+    float scale = optim_clip_scale(*grad_norm, T->opt->clip);
+    *lr = optim_lr_schedule(step, T->warmup, T->state.total_steps, T->opt->lr, T->min_lr);
+    status = model_adamw_step(T->model, &T->adamw, step, *lr, scale);
+    if (status < 0) {
+        ls_error_prefix("step %lld (gradient norm %g)", (long long)step, *grad_norm);
+        return status;
+    }
+    T->state.step = step;
+    T->state.tokens += *tokens;
+    return 0;
+}
+
+/* --minutes alone: time two trial steps on the first batch (the second, without the first
+ * call's allocations), then fix the schedule length. Nothing of the training state moves. */
+static int trainer_estimate_steps(Trainer *T, double minutes, int64_t *total) {
+    Rng saved_sampler = T->sampler ? *window_sampler_rng(T->sampler) : (Rng){{0}};
+    Rng saved_crop = T->crop_rng;
+    int64_t n = 0;
+    int status = trainer_next_rows(T, &n);
+    if (status < 0) return status;
+    if (T->sampler) *window_sampler_rng(T->sampler) = saved_sampler;
+    T->crop_rng = saved_crop;
+    status = batch_fill(&T->batch, T->train_ds, T->rows, n, &T->batch_opt);
+    double loss, t = 0;
+    for (int k = 0; k < 2 && status == 0; k++) {
+        double t0 = now_s();
+        status = trainer_forward_backward(T, &loss);
+        t = now_s() - t0;
+    }
+    if (status < 0) return status;
+    model_zero_grads(T->model);
+    /* 10 % for the optimizer, validation and saving */
+    double steps = minutes * 60.0 * 0.9 / (t > 1e-6 ? t : 1e-6);
+    *total = steps < 1 ? 1 : steps > 1e12 ? (int64_t)1e12 : (int64_t)steps;
+    return 0;
+}
+
+static int trainer_count_steps(Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    if (opt->steps > 0) {
+        T->state.total_steps = opt->steps;
+        return 0;
+    }
+    if (opt->epochs > 0) {
+        int64_t total = 0;
+        for (int64_t e = 0; e < opt->epochs; e++) {
+            int64_t n;
+            int status = trainer_epoch_batches(T, e, &n);
+            if (status < 0) return status;
+            total += n;
+        }
+        T->state.total_steps = total;
+        return 0;
+    }
+    return trainer_estimate_steps(T, opt->minutes, &T->state.total_steps);
+}
+
+static void trainer_build_table(Trainer *T, const char *argv_note) {
+    const TrainOptions *opt = T->opt;
+    const ModelConfig *cfg = &T->cfg;
+    ConfigTable *t = &T->table;
+    char buf[256];
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < opt->train.n_sources && at < sizeof buf; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i ? " " : "",
+                               opt->train.sources[i]);
+    config_table_add(t, 1, "task", "%s", cfg->task == MODEL_TASK_LM ? "lm" : "classify");
+    config_table_add(t, 1, "model", "%s", model_arch_name(cfg->arch));
+    if (opt->train.n_sources) config_table_add(t, 1, "data", "%s", buf);
+    at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < opt->train.n_classes && at < sizeof buf; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i ? " " : "",
+                               opt->train.classes[i]);
+    if (opt->train.n_classes) config_table_add(t, 1, "class", "%s", buf);
+    if (opt->train.labels) config_table_add(t, 1, "labels", "%s", opt->train.labels);
+    at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < opt->valid.n_sources && at < sizeof buf; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i ? " " : "",
+                               opt->valid.sources[i]);
+    if (opt->valid.n_sources) config_table_add(t, 1, "valid", "%s", buf);
+    if (opt->valid.labels) config_table_add(t, 1, "valid_labels", "%s", opt->valid.labels);
+    if (!opt->valid.n_sources && opt->valid_fraction > 0)
+        config_table_add(t, 1, "valid_fraction", "%g", opt->valid_fraction);
+    DatasetStats st;
+    dataset_stats(T->train_ds, T->train_idx, T->n_train, &st, NULL);
+    config_table_add(t, 1, "train_examples", "%lld (%lld %s, %lld..%lld each)",
+                     (long long)st.count, (long long)st.total,
+                     T->data.kind == EXAMPLE_AUDIO ? "samples" : "bases",
+                     (long long)st.min_length, (long long)st.max_length);
+    config_table_add(t, 1, "valid_examples", "%lld", (long long)T->n_valid);
+    if (cfg->task == MODEL_TASK_CLASSIFY)
+        config_table_add(t, 1, "classes", "%s",
+                         label_map_describe(dataset_labels(T->train_ds), buf, sizeof buf));
+    if (T->data.kind == EXAMPLE_DNA) {
+        config_table_add(t, 1, "input", "DNA tokens (A C G T N)");
+        config_table_add(t, 1, "softmask", "%s",
+                         T->data.softmask == DNA_SOFTMASK_AS_N ? "n" : "upper");
+    } else {
+        if (T->data.audio_codes == AUDIO_CODES_NONE)
+            config_table_add(t, 1, "input", "audio waveform, frames of %lld samples",
+                             (long long)cfg->frame);
+        else
+            config_table_add(t, 1, "input", "audio %s codes",
+                             checkpoint_audio_codes_name(T->data.audio_codes));
+        config_table_add(t, 1, "sample_rate", "%d", T->data.sample_rate);
+    }
+    config_table_add(t, 1, "d_model", "%lld", (long long)cfg->d_model);
+    config_table_add(t, 1, "layers", "%lld", (long long)cfg->n_layers);
+    if (cfg->arch == MODEL_TRANSFORMER) {
+        config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
+        config_table_add(t, 1, "window", "%lld%s", (long long)cfg->window,
+                         cfg->window ? "" : " (no limit)");
+    } else {
+        config_table_add(t, 1, "d_state", "%lld", (long long)cfg->d_state);
+        config_table_add(t, 1, "expand", "%lld", (long long)cfg->expand);
+        if (cfg->rc_equivariant) config_table_add(t, 1, "rc_equivariant", "yes");
+    }
+    if (cfg->task == MODEL_TASK_CLASSIFY)
+        config_table_add(t, 1, "pool", "%s", cfg->pool == MODEL_POOL_LAST ? "last"
+                                              : cfg->pool == MODEL_POOL_FIRST ? "first"
+                                                                              : "mean");
+    config_table_add(t, 1, "norm", "%s", cfg->norm == MODEL_NORM_LAYER ? "layer" : "rms");
+    config_table_add(t, 0, "parameters", "%lld", (long long)model_param_table(T->model)->numel);
+    if (opt->seq_len > 0) {
+        config_table_add(t, 1, "seq_len", "%lld (random windows%s)", (long long)opt->seq_len,
+                         opt->balanced ? ", label-balanced" : "");
+        config_table_add(t, 1, "batch_size", "%lld windows", (long long)T->window_rows);
+    } else {
+        config_table_add(t, 1, "seq_len", "whole sequences");
+        config_table_add(t, 1, "batch_size", "%lld", (long long)opt->batch_size);
+        config_table_add(t, 1, "max_tokens", "%lld%s", (long long)opt->max_tokens,
+                         opt->max_tokens ? "" : " (no limit)");
+    }
+    if (opt->steps > 0) config_table_add(t, 1, "steps", "%lld", (long long)opt->steps);
+    else if (opt->epochs > 0)
+        config_table_add(t, 1, "epochs", "%lld (%lld steps)", (long long)opt->epochs,
+                         (long long)T->state.total_steps);
+    else config_table_add(t, 0, "steps", "%lld (estimated for %g minutes)",
+                          (long long)T->state.total_steps, opt->minutes);
+    if (opt->minutes > 0) config_table_add(t, 0, "minutes", "%g", opt->minutes);
+    config_table_add(t, 1, "lr", "%g", opt->lr);
+    config_table_add(t, 1, "min_lr", "%g", T->min_lr);
+    config_table_add(t, 1, "warmup", "%lld", (long long)T->warmup);
+    config_table_add(t, 1, "weight_decay", "%g", opt->weight_decay);
+    config_table_add(t, 1, "clip", "%g", opt->clip);
+    config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
+    config_table_add(t, 1, "eps", "%g", opt->eps);
+    config_table_add(t, 1, "seed", "%llu", (unsigned long long)opt->common.seed);
+    config_table_add(t, 0, "device", "%s", opt->common.device.kind == DEVICE_CUDA ? "cuda" : "cpu");
+    if (T->n_valid > 0) {
+        if (opt->eval_every > 0)
+            config_table_add(t, 0, "eval_every", "%lld steps", (long long)opt->eval_every);
+        else config_table_add(t, 0, "eval_every", "epoch");
+        config_table_add(t, 0, "best", "%s", T->best_path);
+    }
+    config_table_add(t, 0, "output", "%s", opt->common.output);
+    config_table_add(t, 0, "state", "%s (%s)", T->state_path,
+                     opt->save_every > 0 ? (snprintf(buf, sizeof buf, "every %lld steps",
+                                                     (long long)opt->save_every), buf)
+                                         : "at the end");
+    if (opt->log_path) config_table_add(t, 0, "log", "%s", opt->log_path);
+    if (argv_note) config_table_add(t, 0, "resumed", "%s", argv_note);
+}
+
+// ---------------------------------------------------------------------------- reporting
+
+static void progress_clear(Trainer *T) {
+    if (T->bar_shown) fputs("\r\033[K", stderr);
+    T->bar_shown = 0;
+}
+
+static void progress_line(Trainer *T, int force) {
+    if (!T->show) return;
+    double t = now_s();
+    int64_t step = T->state.step, total = T->state.total_steps;
+    int64_t every = T->opt->print_every > 0 ? T->opt->print_every
+                    : total >= 20 ? total / 20 : 1;
+    if (T->bar) {
+        if (!force && t - T->t_last_print < 0.1) return;
+    } else if (!force && step % every != 0 && step != 1) {
+        return;
+    }
+    double elapsed = t - T->t_start;
+    int64_t done = step - T->step_at_start;
+    double tok_s = elapsed > 0 ? (double)(T->state.tokens - T->tokens_at_start) / elapsed : 0;
+    double eta = done > 0 ? elapsed / (double)done * (double)(total - step) : 0;
+    double loss = T->loss_count ? T->loss_sum / (double)T->loss_count : 0;
+    double lr = optim_lr_schedule(step, T->warmup, total, T->opt->lr, T->min_lr);
+    /* the epoch of the step just taken (the position has already moved past an epoch end) */
+    int64_t epoch = T->state.epoch_batch == 0 ? T->state.epoch : T->state.epoch + 1;
+    char eta_text[32];
+    format_duration(eta_text, sizeof eta_text, eta);
+    if (T->bar) {
+        char bar[21];
+        int filled = total > 0 ? (int)(20 * step / total) : 20;
+        for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+        bar[20] = '\0';
+        fprintf(stderr, "\r\033[K%3d%% [%s] %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s",
+                total > 0 ? (int)(100 * step / total) : 100, bar, (long long)step,
+                (long long)total, loss, lr, tok_s, eta_text);
+        T->bar_shown = 1;
+    } else {
+        fprintf(stderr, "step %lld/%lld  epoch %lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s\n",
+                (long long)step, (long long)total, (long long)epoch, loss, lr, tok_s, eta_text);
+    }
+    fflush(stderr);
+    T->t_last_print = t;
+    T->loss_sum = 0;
+    T->loss_count = 0;
+}
+
+static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_t tokens,
+                    double step_s, const EvalResult *valid) {
+    if (!T->log) return;
+    fprintf(T->log, "%lld,%lld,%.6f,%.6e,%.6f,%lld,%.1f,%.3f",
+            (long long)T->state.step, (long long)T->state.epoch, loss, lr, grad_norm,
+            (long long)tokens, step_s > 0 ? (double)tokens / step_s : 0.0,
+            T->state.elapsed_s + (now_s() - T->t_start));
+    if (valid && valid->task == MODEL_TASK_CLASSIFY)
+        fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,\n", valid->loss, valid->accuracy,
+                valid->macro_f1, valid->mcc);
+    else if (valid)
+        fprintf(T->log, ",%.6f,,,,%.6f\n", valid->loss, metrics_bits_per_token(&valid->nll));
+    else fputs(",,,,,\n", T->log);
+    fflush(T->log);
+}
+
+static int trainer_progress_json(Trainer *T, const EvalResult *valid, char **json) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return ls_error(LS_ERR_NOMEM, "out of memory");
+    cJSON_AddNumberToObject(o, "step", (double)T->state.step);
+    cJSON_AddNumberToObject(o, "total_steps", (double)T->state.total_steps);
+    cJSON_AddNumberToObject(o, "epoch", (double)T->state.epoch);
+    cJSON_AddNumberToObject(o, "tokens", (double)T->state.tokens);
+    if (valid) {
+        cJSON_AddNumberToObject(o, "valid_loss", valid->loss);
+        if (valid->task == MODEL_TASK_CLASSIFY) {
+            cJSON_AddNumberToObject(o, "valid_accuracy", valid->accuracy);
+            cJSON_AddNumberToObject(o, "valid_macro_f1", valid->macro_f1);
+            cJSON_AddNumberToObject(o, "valid_mcc", valid->mcc);
+        } else {
+            cJSON_AddNumberToObject(o, "valid_bits_per_token",
+                                    metrics_bits_per_token(&valid->nll));
+        }
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    *json = text ? strdup(text) : NULL;
+    cJSON_free(text);
+    return *json ? 0 : ls_error(LS_ERR_NOMEM, "out of memory");
+}
+
+static int trainer_save_model(Trainer *T, const char *path, const EvalResult *valid) {
+    char *progress = NULL;
+    int status = trainer_progress_json(T, valid, &progress);
+    if (status < 0) return status;
+    const LabelMap *labels =
+        T->cfg.task == MODEL_TASK_CLASSIFY ? dataset_labels(T->train_ds) : NULL;
+    status = checkpoint_save(T->model, path, labels, &T->data, T->training_json, progress);
+    free(progress);
+    return status;
+}
+
+static int trainer_save_all(Trainer *T, const char *argv_json) {
+    int status = trainer_save_model(T, T->opt->common.output, NULL);
+    if (status < 0) return status;
+    if (T->sampler) rng_get_state(window_sampler_rng(T->sampler), T->state.rng_sampler);
+    rng_get_state(&T->crop_rng, T->state.rng_crop);
+    TrainState st = T->state;
+    st.elapsed_s += now_s() - T->t_start;
+    return checkpoint_state_save(T->state_path, T->model, &st, T->training_json, argv_json);
+}
+
+static int trainer_validate(Trainer *T, EvalResult *res) {
+    InferOptions io = {.batch_size = T->opt->batch_size, .max_tokens = T->opt->max_tokens,
+                       .output = INFER_LOGITS, .batch = T->batch_opt};
+    int status = infer_evaluate(T->model, T->vds, T->valid_items, T->n_valid_items, &io, res);
+    if (status < 0) ls_error_prefix("validation at step %lld", (long long)T->state.step);
+    return status;
+}
+
+static int trainer_after_validation(Trainer *T, const EvalResult *res) {
+    int best = res->loss < T->state.best_valid_loss;
+    if (best) {
+        T->state.best_valid_loss = res->loss;
+        T->state.best_step = T->state.step;
+        int status = trainer_save_model(T, T->best_path, res);
+        if (status < 0) return status;
+    }
+    if (!T->show) return 0;
+    progress_clear(T);
+    if (res->task == MODEL_TASK_CLASSIFY)
+        fprintf(stderr, "valid step %lld: loss %.4f  accuracy %.4f  macro-F1 %.4f  MCC %.4f%s\n",
+                (long long)T->state.step, res->loss, res->accuracy, res->macro_f1, res->mcc,
+                best ? "  (best)" : "");
+    else
+        fprintf(stderr, "valid step %lld: %.4f bits/token  perplexity %.3f%s\n",
+                (long long)T->state.step, metrics_bits_per_token(&res->nll),
+                metrics_perplexity(&res->nll), best ? "  (best)" : "");
+    return 0;
+}
+
+static void trainer_free(Trainer *T) {
+    dataset_free(T->train_ds);
+    dataset_free(T->valid_ds);
+    free(T->train_idx);
+    free(T->valid_idx);
+    model_free(T->model);
+    free(T->items);
+    batch_plan_free(&T->plan);
+    window_sampler_free(T->sampler);
+    free(T->rows);
+    free(T->valid_items);
+    batch_free(&T->batch);
+    free(T->logits);
+    free(T->dlogits);
+    free(T->training_json);
+    free(T->state_path);
+    free(T->best_path);
+    if (T->log) fclose(T->log);
+}
+
+// ---------------------------------------------------------------------------- the run
+
+int trainer_run(const TrainOptions *opt, const char *argv_json) {
+    Trainer T_ = {0}, *T = &T_;
+    T->opt = opt;
+    T->plan_epoch = -1;
+    T->state.best_valid_loss = INFINITY;
+    T->state.best_step = -1;
+    char *resume_path = NULL, *resume_training = NULL;
+    struct sigaction old_int, old_term;
+    int signals_set = 0;
+    int status = check_output_path(opt->common.output);
+    if (status < 0) goto fail;
+    if (opt->common.device.kind != DEVICE_CPU) {
+        status = ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with "
+                          "the CUDA kernels; use --device cpu");
+        goto fail;
+    }
+    T->state_path = checkpoint_state_path(opt->common.output);
+    T->best_path = checkpoint_best_path(opt->common.output);
+    if (!T->state_path || !T->best_path) {
+        status = ls_error(LS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (opt->resume) {
+        resume_path = checkpoint_state_path(opt->resume);
+        if (!resume_path) {
+            status = ls_error(LS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        status = checkpoint_state_peek(resume_path, NULL, &resume_training);
+        if (status < 0) goto fail;
+    }
+    if ((status = trainer_load_data(T)) < 0 || (status = trainer_model_config(T)) < 0)
+        goto fail;
+    status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
+    if (status < 0) goto fail;
+    T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
+    T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;
+    if ((status = trainer_prepare_order(T)) < 0) goto fail;
+    if (resume_path) {
+        status = checkpoint_state_load(resume_path, T->model, &T->state);
+        if (status < 0) goto fail;
+        if ((T->sampler &&
+             rng_set_state(window_sampler_rng(T->sampler), T->state.rng_sampler) < 0) ||
+            rng_set_state(&T->crop_rng, T->state.rng_crop) < 0) {
+            status = ls_error(LS_ERR_FORMAT, "%s: a random generator state is all zero",
+                              resume_path);
+            goto fail;
+        }
+    } else {
+        if ((status = trainer_count_steps(T)) < 0) goto fail;
+    }
+    T->warmup = opt->warmup >= 0 ? opt->warmup : T->state.total_steps / 20;
+    trainer_build_table(T, resume_path);
+    if ((status = config_table_to_json(&T->table, &T->training_json)) < 0) goto fail;
+    if (resume_path &&
+        (status = config_json_compare(resume_training, T->training_json, resume_path)) < 0)
+        goto fail;
+    if (opt->log_path) {
+        T->log = fopen(opt->log_path, resume_path ? "a" : "w");
+        if (!T->log) {
+            status = ls_error(LS_ERR_IO, "--log %s: cannot create: %s", opt->log_path,
+                              strerror(errno));
+            goto fail;
+        }
+        if (ftell(T->log) == 0)
+            fputs("step,epoch,loss,lr,grad_norm,tokens,tokens_per_s,elapsed_s,valid_loss,"
+                  "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token\n", T->log);
+    }
+    T->show = opt->common.verbosity >= 1;
+    if (T->state.step >= T->state.total_steps) {
+        if (T->show)
+            fprintf(stderr, "%s: the run had already finished at step %lld; nothing to do\n",
+                    resume_path, (long long)T->state.step);
+        goto fail; /* status 0: nothing written */
+    }
+    T->bar = opt->progress == 1 || (opt->progress < 0 && cli_stderr_is_tty());
+    if (T->show) {
+        fflush(stdout);
+        config_table_print(&T->table, stderr);
+        if (resume_path)
+            fprintf(stderr, "resuming at step %lld of %lld (epoch %lld)\n",
+                    (long long)T->state.step, (long long)T->state.total_steps,
+                    (long long)T->state.epoch + 1);
+    }
+
+    /* the loop */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    signals_set = 1;
+    T->t_start = now_s();
+    T->t_last_print = 0;
+    T->step_at_start = T->state.step;
+    T->tokens_at_start = T->state.tokens;
+    int stopped = 0; /* 1 --stop-after, 2 signal, 3 time limit */
+    while (T->state.step < T->state.total_steps) {
+        int64_t n_rows, tokens, epoch_batches;
+        double loss = 0, grad_norm = 0, lr = 0, t0 = now_s();
+        if ((status = trainer_epoch_batches(T, T->state.epoch, &epoch_batches)) < 0 ||
+            (status = trainer_next_rows(T, &n_rows)) < 0 ||
+            (status = trainer_step(T, n_rows, &loss, &grad_norm, &lr, &tokens)) < 0)
+            goto fail;
+        int epoch_end = trainer_advance(T, epoch_batches);
+        T->loss_sum += loss;
+        T->loss_count++;
+        int64_t step = T->state.step;
+        int last = step == T->state.total_steps;
+        EvalResult valid = {0};
+        int validated = 0;
+        if (T->n_valid_items > 0 &&
+            (last || (opt->eval_every > 0 ? step % opt->eval_every == 0 : epoch_end))) {
+            progress_line(T, 1);
+            if ((status = trainer_validate(T, &valid)) < 0) goto fail;
+            validated = 1;
+            status = trainer_after_validation(T, &valid);
+        }
+        log_row(T, loss, lr, grad_norm, tokens, now_s() - t0, validated ? &valid : NULL);
+        infer_result_free(&valid);
+        if (status < 0) goto fail;
+        if (!validated) progress_line(T, last);
+        if (opt->stop_after > 0 && step >= opt->stop_after && !last) stopped = 1;
+        else if (stop_signal) stopped = 2;
+        else if (opt->minutes > 0 && now_s() - T->t_start >= opt->minutes * 60 && !last)
+            stopped = 3;
+        if (last || stopped || (opt->save_every > 0 && step % opt->save_every == 0)) {
+            if ((status = trainer_save_all(T, argv_json)) < 0) goto fail;
+        }
+        if (stopped) break;
+    }
+    if (stopped) progress_clear(T);
+    else if (T->bar_shown) fputc('\n', stderr); /* keep the finished bar */
+    T->bar_shown = 0;
+    double elapsed = now_s() - T->t_start;
+    char took[32];
+    format_duration(took, sizeof took, elapsed);
+    if (T->show && !stopped) {
+        fprintf(stderr, "trained %lld steps in %s (%.0f tokens/s); wrote %s and %s",
+                (long long)(T->state.step - T->step_at_start), took,
+                elapsed > 0 ? (double)(T->state.tokens - T->tokens_at_start) / elapsed : 0.0,
+                opt->common.output, T->state_path);
+        if (T->state.best_step >= 0)
+            fprintf(stderr, "; best validation loss %.4f at step %lld in %s",
+                    T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
+        fputc('\n', stderr);
+    } else if (stopped && opt->common.verbosity >= 1) {
+        static const char *const why[] = {"", "as asked (--stop-after)", "by a signal",
+                                          "at the time limit (--minutes)"};
+        fprintf(stderr, "stopped %s at step %lld of %lld; wrote %s and %s; continue with "
+                "'longscan train --resume %s'\n", why[stopped], (long long)T->state.step,
+                (long long)T->state.total_steps, opt->common.output, T->state_path,
+                T->state_path);
+    }
+    if (stopped == 2) status = 130;
+fail:
+    if (signals_set) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    if (status < 0) progress_clear(T);
+    free(resume_path);
+    free(resume_training);
+    trainer_free(T);
+    return status;
+}

@@ -1,0 +1,127 @@
+/*
+ * trainer.h — the training loop behind `longscan train`: data, model, AdamW with warm-up and
+ * cosine schedule, validation and best checkpoint, progress and CSV log, periodic and final
+ * checkpoints, and resume with bit-identical results.
+ *
+ * Data order. Whole sequences (no --seq-len): epoch e visits every training item once, in
+ * the batch plan built from rng_seed_stream(seed, e) (shuffled, bucketed by length, within
+ * --batch-size and --max-tokens). Windows (--seq-len L): each step draws --batch-size windows
+ * of L tokens from a WindowSampler seeded from the seed; an epoch is
+ * ceil(max(examples, total tokens / L) / batch size) steps, i.e. the data once in expectation.
+ * The Transformer crops rows longer than its --window at a random start drawn from a second
+ * generator (rng_crop). So the position in the data is (epoch, batch in epoch, two Rng
+ * states): that and the tensors are the whole training state, saved with
+ * checkpoint_state_save() and restored on --resume, so a resumed run performs exactly the
+ * same updates as one that was never stopped.
+ *
+ * Step. Gradients zeroed (one memset), forward, cross-entropy (classification: one target per
+ * row; LM: every next token, mean over the batch's predicted tokens), backward, global
+ * gradient norm and clipping, AdamW (kernels/optim.h) with the learning rate of
+ * optim_lr_schedule(step, warmup, total, lr, min_lr).
+ *
+ * Length of a run: --steps S, --epochs E (S = the batches of E epochs), or --minutes M alone
+ * (S estimated from the time of a trial step on the first batch, then fixed and saved).
+ * --minutes with --steps or --epochs is a time cap: the run stops early, saving its state.
+ *
+ * Tested by tests/cli/train.tst (end-to-end accuracy, resume == uninterrupted, bad inputs).
+ */
+#ifndef LS_TRAINER_H
+#define LS_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "io/dataset.h"
+#include "models/model.h"
+#include "pipeline/cli.h"
+#include "pipeline/infer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------------------- config table
+
+#define CONFIG_TABLE_MAX 72
+
+/**
+ * The effective configuration as key/value lines: printed as a two-column table at start
+ * (STYLE rule 43) and recorded (the entries marked so) in the checkpoint as a JSON object.
+ */
+typedef struct {
+    int         n;
+    const char *keys[CONFIG_TABLE_MAX];
+    char        values[CONFIG_TABLE_MAX][256];
+    int         recorded[CONFIG_TABLE_MAX]; /* 1: part of the run's identity (resume checks it) */
+} ConfigTable;
+
+/** Add a line (formatted value, cut at 255 bytes); lines past CONFIG_TABLE_MAX are dropped. */
+void config_table_add(ConfigTable *t, int recorded, const char *key, const char *fmt, ...)
+    LS_PRINTF(4, 5);
+/** The two-column table, boxed. */
+void config_table_print(const ConfigTable *t, FILE *fp);
+/** The recorded lines as a JSON object of strings (*json malloc'd, free()). */
+int config_table_to_json(const ConfigTable *t, char **json) LS_RESULT_USED;
+
+// ---------------------------------------------------------------------------- options
+
+typedef enum {
+    TRAIN_INPUT_AUTO = 0,   /* DNA and audio LM: tokens; audio classification: waveform */
+    TRAIN_INPUT_TOKENS,
+    TRAIN_INPUT_WAVEFORM,
+} TrainInput;
+
+typedef struct {
+    CommonOptions common;
+    ModelTask     task;
+    int           arch;             /* -1: bimamba for classify, mamba for lm */
+    InputSpec     train;            /* --data, positional sources, --class, --labels */
+    InputSpec     valid;            /* --valid, --valid-labels */
+    double        valid_fraction;   /* held out of --data when no --valid (stratified) */
+    /* model (-1: the model's default) */
+    int64_t       d_model, n_layers, d_state, expand, n_heads, window, frame;
+    int           pool;             /* -1 or a ModelPool */
+    int           norm;             /* -1 or a ModelNorm */
+    int           rc_equivariant;
+    /* data */
+    int64_t       seq_len;          /* 0: whole sequences */
+    int           balanced;         /* label-balanced windows */
+    DnaSoftmask   softmask;
+    int           sample_rate;      /* 0: the files' own */
+    int           audio_codes;      /* -1 auto (mulaw8), else AudioCodes */
+    TrainInput    input;
+    /* length and batches */
+    int64_t       epochs, steps;    /* 0: not given */
+    double        minutes;          /* 0: no time limit */
+    int64_t       batch_size, max_tokens;
+    /* optimizer */
+    double        lr, min_lr;       /* min_lr < 0: lr / 10 */
+    int64_t       warmup;           /* -1: 5 % of the steps */
+    double        weight_decay, clip, beta1, beta2, eps;
+    /* validation, checkpoints, logging */
+    int64_t       eval_every;       /* 0: at the end of each epoch */
+    int64_t       valid_windows;    /* with --seq-len: most evaluation windows per example */
+    int64_t       save_every;       /* 0: only at the end (and on interruption) */
+    int64_t       stop_after;       /* > 0: stop after this step as if interrupted */
+    int64_t       print_every;      /* 0: automatic */
+    int           progress;         /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
+    const char   *log_path;
+    const char   *resume;           /* model or state file of the run to continue */
+} TrainOptions;
+
+/** Defaults (see `longscan train --help`). */
+void trainer_options_default(TrainOptions *opt);
+
+/**
+ * Run training as @p opt says.
+ * @param argv_json  the command line as a JSON array (recorded in the state file).
+ * @return 0; 130 when interrupted by a signal after saving (the caller exits with it);
+ *         negative LS_ERR_* with the message set.
+ */
+int trainer_run(const TrainOptions *opt, const char *argv_json) LS_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

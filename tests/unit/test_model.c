@@ -1,0 +1,884 @@
+/*
+ * test_model.c — models/ (model.h) on tiny configurations, CPU.
+ *
+ * Gradients: for each case (architecture × head × input) the loss is model_loss()'s mean
+ * cross-entropy (loss.h, accumulated in double) of the fp32 forward; the analytic gradient is
+ * model_backward() of its dlogits. About 300 parameters are drawn per case, at least 4 from
+ * every tensor of the table, the rest uniformly; each is compared with the central difference
+ * (loss(p + h) − loss(p − h)) / 2h, h = 1e-3, of the fp32 forward. Pass: for every drawn
+ * parameter |fd − an| <= 2e-4 + 1e-2·max(|fd|, |an|) (2e-4 covers the fp32 forward's rounding
+ * divided by 2h), and over all drawn parameters ‖fd − an‖₂ <= 1e-2·‖fd‖₂.
+ *
+ * Also: padded rows ≡ rows alone (every arch), streaming in 2 and 3 segments ≡ one pass,
+ * token-by-token generation ≡ the full forward, reverse-complement invariance of the rc
+ * classifier, determinism (seed; 1 vs 2 threads), overfitting one batch with AdamW, save →
+ * load with bit-identical logits, wrong-config / corrupt checkpoints refused, config checks
+ * and JSON. Tolerances are stated at each check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/encode.h"
+#include "io/safetensors.h"
+#include "kernels/matmul.h"
+#include "models/model.h"
+#include "models/model_internal.h"
+#include "tests/kernel_check.h"
+
+static const Device cpu = {DEVICE_CPU, 0};
+
+// ------------------------------------------------------------------------------ fixtures
+
+static ModelConfig tiny(ModelArch arch, ModelTask task) {
+    ModelConfig c;
+    model_config_default(&c, arch, task);
+    c.d_model = 8;
+    c.n_layers = 2;
+    c.d_state = 4;
+    c.expand = 2;
+    c.vocab = 5;
+    c.n_classes = 3;
+    c.n_heads = 2;
+    c.mlp_hidden = 16;
+    c.window = 16;
+    c.frame = 3;
+    return c;
+}
+
+static Model *new_model(const ModelConfig *c, uint64_t seed) {
+    Model *m = NULL;
+    int rc = model_init(&m, c, &cpu, seed);
+    if (rc) fail_msg("model_init: %s", ls_error_message());
+    return m;
+}
+
+typedef struct {
+    ModelBatch b;
+    uint8_t *tokens;
+    float *samples;
+    int64_t *lengths;
+    int32_t *labels;
+} TestBatch;
+
+// Rows padded with bytes / floats the model must never read (tokens 255, samples 1e30).
+static TestBatch make_batch(const ModelConfig *c, KcRng *r, int64_t B, int64_t L,
+                            const int64_t *lengths) {
+    TestBatch t = {0};
+    t.tokens = malloc((size_t)(B * L));
+    t.samples = kc_floats(B * L);
+    t.lengths = malloc((size_t)B * sizeof(int64_t));
+    t.labels = malloc((size_t)B * sizeof(int32_t));
+    for (int64_t b = 0; b < B; b++) {
+        t.lengths[b] = lengths ? lengths[b] : L;
+        t.labels[b] = (int32_t)kc_int(r, 0, c->n_classes - 1);
+        for (int64_t i = 0; i < L; i++) {
+            int valid = i < t.lengths[b];
+            t.tokens[b * L + i] = valid ? (uint8_t)kc_int(r, 0, c->vocab - 1) : 255;
+            t.samples[b * L + i] = valid ? (float)kc_uniform(r, -1, 1) : 1e30f;
+        }
+    }
+    t.b = (ModelBatch){.B = B, .L = L, .lengths = t.lengths};
+    if (c->input == MODEL_INPUT_TOKENS) t.b.tokens = t.tokens;
+    else t.b.samples = t.samples;
+    return t;
+}
+
+static void free_batch(TestBatch *t) {
+    free(t->tokens);
+    free(t->samples);
+    free(t->lengths);
+    free(t->labels);
+}
+
+static int64_t logits_numel(const Model *m, const ModelBatch *b) {
+    const ModelConfig *c = model_config(m);
+    return c->task == MODEL_TASK_LM ? b->B * b->L * c->vocab : b->B * c->n_classes;
+}
+
+#define OK(expr)                                                                                 \
+    do {                                                                                         \
+        int rc_ = (expr);                                                                        \
+        if (rc_ != 0) fail_msg("%s returned %d: %s", #expr, rc_, ls_error_message());            \
+    } while (0)
+
+static double batch_loss(Model *m, TestBatch *t, float *logits) {
+    double loss;
+    OK(model_forward(m, &t->b, logits, 0));
+    OK(model_loss(m, &t->b, logits, t->labels, &loss, NULL, NULL, 1.0f));
+    return loss;
+}
+
+// ------------------------------------------------------------------------------ gradients
+
+typedef struct {
+    const char *name;
+    ModelConfig cfg;
+    int64_t tile_rows; // 0: default
+} GradCase;
+
+static void grad_check(const GradCase *gc, uint64_t stream) {
+    KcRng r = kc_rng(stream);
+    Model *m = new_model(&gc->cfg, 1000 + stream);
+    if (gc->tile_rows) m->tile_rows = gc->tile_rows;
+    const int64_t lengths[2] = {9, 6};
+    TestBatch t = make_batch(&gc->cfg, &r, 2, 9, lengths);
+    if (gc->cfg.input == MODEL_INPUT_WAVEFORM) { // 9 samples → 3 frames is too short: 27
+        free_batch(&t);
+        const int64_t wl[2] = {27, 20};
+        t = make_batch(&gc->cfg, &r, 2, 27, wl);
+    }
+    const int64_t nlog = logits_numel(m, &t.b);
+    float *logits = kc_floats(nlog), *dlogits = kc_floats(nlog);
+    // analytic
+    double loss;
+    model_zero_grads(m);
+    OK(model_forward(m, &t.b, logits, 1));
+    OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dlogits, 1.0f));
+    OK(model_backward(m, &t.b, dlogits));
+    const ParamTable *tab = model_param_table(m);
+    float *p = model_params(m), *g = model_grads(m);
+    // draw: 4 per tensor, then uniform over all parameters up to 300
+    int64_t picks[600];
+    int np = 0;
+    for (int i = 0; i < tab->n; i++)
+        for (int k = 0; k < 4; k++)
+            picks[np++] = tab->entries[i].offset + kc_int(&r, 0, tab->entries[i].numel - 1);
+    while (np < 300) {
+        const ParamEntry *e = &tab->entries[kc_int(&r, 0, tab->n - 1)];
+        picks[np++] = e->offset + kc_int(&r, 0, e->numel - 1);
+    }
+    double num = 0, den = 0, worst = 0;
+    const ParamEntry *emb = param_table_find(tab, "backbone.embedding.weight");
+    for (int i = 0; i < np; i++) {
+        const int64_t at = picks[i];
+        const int in_emb = emb && at >= emb->offset && at < emb->offset + emb->numel;
+        const double h = in_emb ? 1e-4 : 1e-3, atol = 2e-7 / h;
+        const float saved = p[at];
+        p[at] = (float)(saved + h);
+        double lp = batch_loss(m, &t, logits);
+        p[at] = (float)(saved - h);
+        double lm = batch_loss(m, &t, logits);
+        p[at] = saved;
+        // the step actually taken in float
+        double fd = (lp - lm) / ((double)(float)(saved + h) - (double)(float)(saved - h));
+        double an = g[at];
+        double diff = fabs(fd - an), scale = fmax(fabs(fd), fabs(an));
+        num += diff * diff;
+        den += fd * fd;
+        if (getenv("LS_TEST_VERBOSE"))
+            printf("#   %lld fd %.6g an %.6g\n", (long long)at, fd, an);
+        if (diff / (atol + 1e-2 * scale) > worst) worst = diff / (atol + 1e-2 * scale);
+        if (!(diff <= atol + 1e-2 * scale)) {
+            const char *name = "?";
+            for (int k = 0; k < tab->n; k++)
+                if (at >= tab->entries[k].offset &&
+                    at < tab->entries[k].offset + tab->entries[k].numel)
+                    name = tab->entries[k].name;
+            fail_msg("%s: d loss / d %s[%lld] = %.6g by finite differences, %.6g by backward",
+                     gc->name, name, (long long)at, fd, an);
+        }
+    }
+    double rel = sqrt(num / (den > 0 ? den : 1));
+    printf("# grad %-28s %3d params, loss %.4f, ||fd-an||/||fd|| = %.2e, worst/tol = %.2f\n",
+           gc->name, np, loss, rel, worst);
+    if (!(rel <= 1e-2)) fail_msg("%s: relative L2 error %.3g > 1e-2", gc->name, rel);
+    free(logits);
+    free(dlogits);
+    free_batch(&t);
+    model_free(m);
+}
+
+static void test_grad_mamba(void **state) {
+    (void)state;
+    GradCase cases[5];
+    cases[0] = (GradCase){"mamba classify mean", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
+    cases[1] = (GradCase){"mamba lm untied tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 8};
+    cases[1].cfg.tie_embeddings = 0;
+    cases[2] = (GradCase){"mamba lm tied layernorm", tiny(MODEL_MAMBA, MODEL_TASK_LM), 0};
+    cases[2].cfg.norm = MODEL_NORM_LAYER;
+    cases[3] = (GradCase){"mamba waveform last", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
+    cases[3].cfg.input = MODEL_INPUT_WAVEFORM;
+    cases[3].cfg.pool = MODEL_POOL_LAST;
+    cases[4] = (GradCase){"mamba lm d_conv 1 N 1 tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 4};
+    cases[4].cfg.d_conv = 1;
+    cases[4].cfg.d_state = 1;
+    cases[4].cfg.expand = 1;
+    for (int i = 0; i < 5; i++) grad_check(&cases[i], 10 + i);
+}
+
+static void test_grad_bimamba(void **state) {
+    (void)state;
+    GradCase cases[3];
+    cases[0] = (GradCase){"bimamba classify tiles", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 6};
+    cases[1] = (GradCase){"bimamba rc first", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 0};
+    cases[1].cfg.rc_equivariant = 1;
+    cases[1].cfg.pool = MODEL_POOL_FIRST;
+    cases[2] = (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10};
+    cases[2].cfg.rc_equivariant = 1;
+    cases[2].cfg.norm = MODEL_NORM_LAYER;
+    for (int i = 0; i < 3; i++) grad_check(&cases[i], 20 + i);
+}
+
+static void test_grad_transformer(void **state) {
+    (void)state;
+    GradCase cases[3];
+    cases[0] = (GradCase){"transformer lm causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0};
+    cases[1] = (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+    cases[1].cfg.norm = MODEL_NORM_LAYER;
+    cases[2] = (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+    cases[2].cfg.input = MODEL_INPUT_WAVEFORM;
+    cases[2].cfg.causal = 1;
+    cases[2].cfg.pool = MODEL_POOL_LAST;
+    cases[2].cfg.window = 0;
+    for (int i = 0; i < 3; i++) grad_check(&cases[i], 30 + i);
+}
+
+
+// ------------------------------------------------------------------------------ equivalences
+
+// Largest |a − b| / (1 + |b|) over n floats; *same = 1 when every element is bit-identical.
+static double max_rel_diff(const float *a, const float *b, int64_t n, int *same) {
+    double worst = 0;
+    *same = 1;
+    for (int64_t i = 0; i < n; i++) {
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) *same = 0;
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, int64_t n,
+                         double tol) {
+    int same;
+    double d = max_rel_diff(got, want, n, &same);
+    printf("#   %-44s max |diff|/(1+|ref|) = %.2e%s\n", what, d, same ? " (bit-identical)" : "");
+    if (!(d <= tol)) fail_msg("%s: differs by %.3g relative, tolerance %.1g", what, d, tol);
+}
+
+// Padded rows give the logits of the same rows alone (tolerance 1e-5 relative: BLAS may sum
+// a row differently when the matrix has another number of rows; measured bit-identical).
+static void padding_case(const char *name, ModelConfig c, int64_t tile_rows) {
+    KcRng r = kc_rng(40);
+    Model *m = new_model(&c, 7);
+    if (tile_rows) m->tile_rows = tile_rows;
+    const int wave = c.input == MODEL_INPUT_WAVEFORM;
+    const int64_t unit = wave ? c.frame : 1;
+    const int64_t lengths[3] = {11 * unit, 5 * unit - 1, 8 * unit};
+    const int64_t L = 11 * unit;
+    TestBatch t = make_batch(&c, &r, 3, L, lengths);
+    const int lm = c.task == MODEL_TASK_LM;
+    const int64_t per_pos = lm ? c.vocab : 0;
+    float *all = kc_floats(logits_numel(m, &t.b));
+    OK(model_forward(m, &t.b, all, 0));
+    char what[96];
+    for (int64_t b = 0; b < 3; b++) {
+        ModelBatch one = {.B = 1, .L = lengths[b], .lengths = NULL};
+        one.tokens = t.tokens + b * L;
+        one.samples = t.samples + b * L;
+        if (wave) one.tokens = NULL;
+        else one.samples = NULL;
+        float *alone = kc_floats(logits_numel(m, &one));
+        OK(model_forward(m, &one, alone, 0));
+        snprintf(what, sizeof what, "%s row %lld", name, (long long)b);
+        if (lm) expect_close(what, alone, all + b * L * per_pos, lengths[b] * per_pos, 1e-5);
+        else expect_close(what, alone, all + b * c.n_classes, c.n_classes, 1e-5);
+        free(alone);
+    }
+    free(all);
+    free_batch(&t);
+    model_free(m);
+}
+
+static void test_padding(void **state) {
+    (void)state;
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    padding_case("mamba lm", c, 0);
+    padding_case("mamba lm, 4-row tiles", c, 4);
+    c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY);
+    c.pool = MODEL_POOL_LAST;
+    padding_case("mamba classify last", c, 0);
+    c.input = MODEL_INPUT_WAVEFORM;
+    padding_case("mamba waveform", c, 0);
+    c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    padding_case("bimamba", c, 0);
+    padding_case("bimamba, 6-row tiles", c, 6);
+    c.rc_equivariant = 1;
+    padding_case("bimamba rc", c, 0);
+    c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    padding_case("transformer lm", c, 0);
+    c = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY);
+    padding_case("transformer classify", c, 0);
+}
+
+// Streaming in 2 and 3 segments, and generation token by token, equal one forward pass.
+static void test_stream_and_generate(void **state) {
+    (void)state;
+    KcRng r = kc_rng(50);
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    Model *m = new_model(&c, 9);
+    m->tile_rows = 6; // tiles of 3 positions inside each segment too
+    const int64_t B = 2, L = 20, V = c.vocab;
+    TestBatch t = make_batch(&c, &r, B, L, NULL);
+    float *full = kc_floats(B * L * V), *got = kc_floats(B * L * V);
+    OK(model_forward(m, &t.b, full, 0));
+    const int64_t splits[2][3] = {{8, 12, 0}, {5, 9, 6}};
+    for (int s = 0; s < 2; s++) {
+        OK(model_stream_reset(m, B));
+        int64_t at = 0;
+        for (int k = 0; k < 3 && splits[s][k]; k++) {
+            const int64_t n = splits[s][k];
+            uint8_t seg_tok[2 * 20];
+            for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * n, t.tokens + b * L + at, (size_t)n);
+            float *seg_logits = kc_floats(B * n * V);
+            ModelBatch seg = {.B = B, .L = n, .tokens = seg_tok};
+            OK(model_stream_forward(m, &seg, seg_logits));
+            for (int64_t b = 0; b < B; b++)
+                memcpy(got + (b * L + at) * V, seg_logits + b * n * V, (size_t)(n * V) * sizeof(float));
+            free(seg_logits);
+            at += n;
+        }
+        expect_close(s ? "stream 5+9+6 vs one pass" : "stream 8+12 vs one pass", got, full,
+                     B * L * V, 1e-6);
+    }
+    // generation: prime with 7 tokens, then one token at a time
+    OK(model_stream_reset(m, B));
+    {
+        uint8_t prompt[2 * 7];
+        for (int64_t b = 0; b < B; b++) memcpy(prompt + b * 7, t.tokens + b * L, 7);
+        ModelBatch seg = {.B = B, .L = 7, .tokens = prompt};
+        float *pl = kc_floats(B * 7 * V);
+        OK(model_stream_forward(m, &seg, pl));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + b * L * V, pl + b * 7 * V, (size_t)(7 * V) * sizeof(float));
+        free(pl);
+    }
+    for (int64_t i = 7; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        float step[2 * 5];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("prompt 7 + 13 generate steps vs one pass", got, full, B * L * V, 1e-6);
+    // all steps from an empty state
+    OK(model_stream_reset(m, B));
+    for (int64_t i = 0; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        float step[2 * 5];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("20 generate steps vs one pass", got, full, B * L * V, 1e-6);
+    // d_conv 1 (no conv state) steps too
+    model_free(m);
+    c.d_conv = 1;
+    m = new_model(&c, 10);
+    OK(model_forward(m, &t.b, full, 0));
+    OK(model_stream_reset(m, B));
+    for (int64_t i = 0; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        float step[2 * 5];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("d_conv 1: 20 generate steps vs one pass", got, full, B * L * V, 1e-6);
+    free(full);
+    free(got);
+    free_batch(&t);
+    model_free(m);
+
+    // classification with pool LAST: two segments, then model_stream_logits
+    c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY);
+    c.pool = MODEL_POOL_LAST;
+    m = new_model(&c, 11);
+    t = make_batch(&c, &r, B, L, NULL);
+    float want[2 * 3], have[2 * 3];
+    OK(model_forward(m, &t.b, want, 0));
+    OK(model_stream_reset(m, B));
+    assert_int_equal(model_stream_logits(m, have), LS_ERR_USAGE);
+    for (int64_t at = 0; at < L; at += 10) {
+        uint8_t seg_tok[2 * 10];
+        for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * 10, t.tokens + b * L + at, 10);
+        ModelBatch seg = {.B = B, .L = 10, .tokens = seg_tok};
+        OK(model_stream_forward(m, &seg, NULL));
+    }
+    OK(model_stream_logits(m, have));
+    expect_close("classify stream 10+10 vs one pass", have, want, B * 3, 1e-6);
+    free_batch(&t);
+    model_free(m);
+
+    // what cannot stream says so
+    c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    m = new_model(&c, 1);
+    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
+    model_free(m);
+    c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY); // pool mean
+    m = new_model(&c, 1);
+    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
+    model_free(m);
+}
+
+// The rc classifier: logits and embedding of a sequence equal those of its reverse complement,
+// bit for bit, whatever the padding (docs/models.md: the two strands' pooled vectors are
+// averaged, and the pair average is symmetric).
+static void test_rc_invariance(void **state) {
+    (void)state;
+    KcRng r = kc_rng(60);
+    for (int pool = MODEL_POOL_MEAN; pool <= MODEL_POOL_FIRST; pool++) {
+        ModelConfig c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+        c.rc_equivariant = 1;
+        c.pool = (ModelPool)pool;
+        Model *m = new_model(&c, 21);
+        m->tile_rows = 8; // several tiles
+        const int64_t L = 13, lengths[4] = {13, 13, 9, 9};
+        TestBatch t = make_batch(&c, &r, 4, L, lengths);
+        dna_reverse_complement(t.tokens + L, t.tokens, 13);
+        dna_reverse_complement(t.tokens + 3 * L, t.tokens + 2 * L, 9);
+        float logits[4 * 3], emb[4 * 8];
+        OK(model_forward(m, &t.b, logits, 0));
+        OK(model_embed(m, &t.b, emb));
+        kc_check_same("rc logits (13 tokens)", logits + 3, logits, 3);
+        kc_check_same("rc logits (9 of 13, padded)", logits + 9, logits + 6, 3);
+        kc_check_same("rc embedding", emb + 8, emb, 8);
+        free_batch(&t);
+        model_free(m);
+    }
+    printf("#   rc classifier: logits(x) == logits(revcomp x) bit for bit (mean, last, first)\n");
+}
+
+// ------------------------------------------------------------------------------ determinism
+
+static void run_step(const ModelConfig *c, int threads, float *logits, float *grads_out,
+                     int64_t *n_grads) {
+    omp_set_num_threads(threads);
+    OK(matmul_set_threads(threads));
+    KcRng r = kc_rng(70);
+    Model *m = new_model(c, 3);
+    const int64_t lengths[2] = {300, 217};
+    TestBatch t = make_batch(c, &r, 2, 300, lengths);
+    const int64_t nlog = logits_numel(m, &t.b);
+    float *dl = kc_floats(nlog);
+    double loss;
+    model_zero_grads(m);
+    OK(model_forward(m, &t.b, logits, 1));
+    OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dl, 1.0f));
+    OK(model_backward(m, &t.b, dl));
+    *n_grads = model_param_table(m)->total;
+    memcpy(grads_out, model_grads(m), (size_t)*n_grads * sizeof(float));
+    free(dl);
+    free_batch(&t);
+    model_free(m);
+}
+
+static void test_determinism(void **state) {
+    (void)state;
+    // same seed, same parameters; another seed, others
+    ModelConfig c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    Model *a = new_model(&c, 5), *b = new_model(&c, 5), *d = new_model(&c, 6);
+    const int64_t total = model_param_table(a)->total;
+    kc_check_same("params, same seed", model_params(a), model_params(b), total);
+    assert_true(memcmp(model_params(a), model_params(d), (size_t)total * sizeof(float)) != 0);
+    model_free(a);
+    model_free(b);
+    model_free(d);
+
+    // 1 vs 2 threads: forward logits and every gradient bit-identical (sizes where the
+    // OpenMP loops and BLAS do split the work: E = 64, L = 300)
+    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
+    for (int i = 0; i < 3; i++) {
+        c = tiny(arches[i], arches[i] == MODEL_BIMAMBA ? MODEL_TASK_CLASSIFY : MODEL_TASK_LM);
+        c.d_model = 32;
+        c.window = 0;
+        if (arches[i] == MODEL_BIMAMBA) c.rc_equivariant = 1;
+        float *l1 = kc_floats(2 * 300 * 5), *l2 = kc_floats(2 * 300 * 5);
+        float *g1 = kc_floats(1 << 20), *g2 = kc_floats(1 << 20);
+        int64_t n1, n2;
+        run_step(&c, 1, l1, g1, &n1);
+        run_step(&c, 2, l2, g2, &n2);
+        const int64_t nlog = c.task == MODEL_TASK_LM ? 2 * 300 * 5 : 2 * 3;
+        kc_check_same("logits, 1 vs 2 threads", l1, l2, nlog);
+        kc_check_same("grads, 1 vs 2 threads", g1, g2, n1);
+        printf("#   %s: logits and grads bit-identical with 1 and 2 threads\n",
+               model_arch_name(arches[i]));
+        free(l1);
+        free(l2);
+        free(g1);
+        free(g2);
+    }
+    omp_set_num_threads(1);
+    OK(matmul_set_threads(1));
+}
+
+// ------------------------------------------------------------------------------ training
+
+static double overfit(ModelConfig c, int steps, double lr) {
+    KcRng r = kc_rng(80);
+    Model *m = new_model(&c, 13);
+    const int64_t lengths[2] = {24, 19};
+    TestBatch t = make_batch(&c, &r, 2, 24, lengths);
+    const int64_t nlog = logits_numel(m, &t.b);
+    float *logits = kc_floats(nlog), *dl = kc_floats(nlog);
+    AdamWConfig opt = {0.9, 0.999, 1e-8, 0.01};
+    double loss = 0, first = 0;
+    for (int s = 1; s <= steps; s++) {
+        model_zero_grads(m);
+        memset(dl, 0, (size_t)nlog * sizeof(float));
+        OK(model_forward(m, &t.b, logits, 1));
+        OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dl, 1.0f));
+        if (s == 1) first = loss;
+        OK(model_backward(m, &t.b, dl));
+        double norm;
+        OK(model_grad_norm(m, &norm));
+        OK(model_adamw_step(m, &opt, s, lr, optim_clip_scale(norm, 1.0)));
+    }
+    loss = batch_loss(m, &t, logits);
+    printf("#   overfit %-12s %s: loss %.4f → %.5f after %d AdamW steps (lr %g)\n",
+           model_arch_name(c.arch), c.task == MODEL_TASK_LM ? "lm" : "classify", first, loss,
+           steps, lr);
+    free(logits);
+    free(dl);
+    free_batch(&t);
+    model_free(m);
+    return loss;
+}
+
+static void test_overfit(void **state) {
+    (void)state;
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    c.d_model = 16;
+    double loss = overfit(c, 300, 1e-2);
+    if (!(loss < 0.05)) fail_msg("mamba lm: loss %.4f after 300 steps, expected < 0.05", loss);
+    c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    c.d_model = 16;
+    loss = overfit(c, 100, 1e-2);
+    if (!(loss < 0.01)) fail_msg("bimamba classify: loss %.4f after 100 steps, expected < 0.01", loss);
+    c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    c.d_model = 16;
+    c.window = 0;
+    loss = overfit(c, 300, 1e-2);
+    if (!(loss < 0.05)) fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
+}
+
+
+// ------------------------------------------------------------------------------ checkpoints
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_model.XXXXXX");
+    if (!mkdtemp(tmpdir)) fail_msg("mkdtemp failed");
+}
+
+static void remove_tmpdir(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fail_msg("could not remove %s", tmpdir);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void *read_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(*n);
+    assert_int_equal(fread(p, 1, *n, f), *n);
+    fclose(f);
+    return p;
+}
+
+static void expect_load_error(const char *path, const char *needle) {
+    Model *m = (Model *)0x1;
+    int rc = model_load(&m, path, &cpu);
+    if (rc >= 0) fail_msg("model_load(%s) succeeded, expected an error", path);
+    assert_null(m);
+    const char *msg = ls_error_message();
+    if (!strstr(msg, needle)) fail_msg("model_load(%s): message '%s' lacks '%s'", path, msg, needle);
+    printf("#   refused: %s\n", msg);
+}
+
+static void test_save_load(void **state) {
+    (void)state;
+    make_tmpdir();
+    KcRng r = kc_rng(90);
+    char path[128], bad[128];
+    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
+    for (int i = 0; i < 3; i++) {
+        ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
+        if (i == 1) c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER;
+        Model *m = new_model(&c, 31 + i);
+        // move the parameters away from their initial values
+        float *p = model_params(m);
+        for (int64_t k = 0; k < model_param_table(m)->total; k++) p[k] += 0.01f * (float)(k % 7);
+        snprintf(path, sizeof path, "%s/%s.safetensors", tmpdir, model_arch_name(c.arch));
+        const char *keys[2] = {"labels", "encoding"}, *values[2] = {"a,b,c", "dna"};
+        OK(model_save(m, path, 2, keys, values));
+        Model *l = NULL;
+        OK(model_load(&l, path, &cpu));
+        const int64_t lengths[2] = {9, 4};
+        TestBatch t = make_batch(&c, &r, 2, 9, lengths);
+        float a[6], b[6];
+        OK(model_forward(m, &t.b, a, 0));
+        OK(model_forward(l, &t.b, b, 0));
+        kc_check_same("logits after save → load", b, a, 6);
+        assert_memory_equal(model_config(l), model_config(m), sizeof(ModelConfig));
+        StFile *f = NULL;
+        OK(st_open(&f, path));
+        assert_string_equal(st_metadata_get(f, "format"), "longscan");
+        assert_string_equal(st_metadata_get(f, "format_version"), MODEL_FORMAT_VERSION);
+        assert_string_equal(st_metadata_get(f, "labels"), "a,b,c");
+        assert_string_equal(st_metadata_get(f, "encoding"), "dna");
+        st_close(f);
+        free_batch(&t);
+        model_free(l);
+        model_free(m);
+    }
+    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer\n");
+
+    // reserved metadata keys are refused
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    Model *m = new_model(&c, 1);
+    const char *k1[1] = {"config"}, *v1[1] = {"{}"};
+    snprintf(path, sizeof path, "%s/x.safetensors", tmpdir);
+    assert_int_equal(model_save(m, path, 1, k1, v1), LS_ERR_USAGE);
+    OK(model_save(m, path, 0, NULL, NULL));
+
+    // wrong config: the tensors of this model under another model's config
+    {
+        ModelConfig other = c;
+        other.d_state = 8;
+        char *json = NULL;
+        OK(model_config_to_json(&other, &json));
+        const char *keys[3] = {"format", "format_version", "config"};
+        const char *vals[3] = {"longscan", MODEL_FORMAT_VERSION, json};
+        snprintf(bad, sizeof bad, "%s/wrong_config.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "A_log");
+        // no metadata at all / another format / another version / broken config JSON
+        snprintf(bad, sizeof bad, "%s/no_meta.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 0, NULL, NULL));
+        expect_load_error(bad, "not a longscan checkpoint");
+        vals[1] = "99";
+        snprintf(bad, sizeof bad, "%s/version.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "format_version 99");
+        vals[1] = MODEL_FORMAT_VERSION;
+        vals[2] = "{\"arch\": \"mamba\", \"task\": \"lm\", \"d_model\": ";
+        snprintf(bad, sizeof bad, "%s/json.safetensors", tmpdir);
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "not a JSON object");
+        vals[2] = "{\"arch\": \"mamba\", \"task\": \"lm\", \"d_model\": 0}";
+        OK(param_table_save(model_param_table(m), model_params(m), bad, 3, keys, vals));
+        expect_load_error(bad, "--d-model 0");
+        free(json);
+    }
+    // corrupt files: truncated, header garbage, empty, missing
+    {
+        size_t n;
+        unsigned char *bytes = read_bytes(path, &n);
+        snprintf(bad, sizeof bad, "%s/truncated.safetensors", tmpdir);
+        write_bytes(bad, bytes, n - 17);
+        expect_load_error(bad, "truncated.safetensors");
+        unsigned char *copy = malloc(n);
+        memcpy(copy, bytes, n);
+        for (size_t i = 8; i < 40 && i < n; i++) copy[i] = (unsigned char)('#' + i);
+        snprintf(bad, sizeof bad, "%s/garbage.safetensors", tmpdir);
+        write_bytes(bad, copy, n);
+        expect_load_error(bad, "garbage.safetensors");
+        snprintf(bad, sizeof bad, "%s/empty.safetensors", tmpdir);
+        write_bytes(bad, copy, 0);
+        expect_load_error(bad, "empty.safetensors");
+        snprintf(bad, sizeof bad, "%s/missing.safetensors", tmpdir);
+        expect_load_error(bad, "missing.safetensors");
+        free(copy);
+        free(bytes);
+    }
+    model_free(m);
+    remove_tmpdir();
+}
+
+// ------------------------------------------------------------------------------ config, API
+
+static void test_config(void **state) {
+    (void)state;
+    for (int a = MODEL_MAMBA; a <= MODEL_TRANSFORMER; a++)
+        for (int t = MODEL_TASK_CLASSIFY; t <= MODEL_TASK_LM; t++) {
+            ModelConfig c;
+            model_config_default(&c, (ModelArch)a, (ModelTask)t);
+            int rc = model_config_check(&c);
+            if (a == MODEL_BIMAMBA && t == MODEL_TASK_LM) assert_int_equal(rc, LS_ERR_USAGE);
+            else if (rc) fail_msg("default %s/%d refused: %s", model_arch_name((ModelArch)a), t,
+                                  ls_error_message());
+        }
+    ModelConfig base = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), c;
+#define REFUSE(stmt, needle)                                                                     \
+    do {                                                                                         \
+        c = base;                                                                                \
+        stmt;                                                                                    \
+        assert_int_equal(model_config_check(&c), LS_ERR_USAGE);                                  \
+        if (!strstr(ls_error_message(), needle))                                                 \
+            fail_msg("%s: message '%s' lacks '%s'", #stmt, ls_error_message(), needle);          \
+    } while (0)
+    REFUSE(c.d_model = 0, "--d-model 0");
+    REFUSE(c.n_layers = 0, "--n-layers 0");
+    REFUSE(c.d_state = 300, "--d-state 300");
+    REFUSE(c.vocab = 1, "--vocab 1");
+    REFUSE(c.n_classes = 1, "--n-classes 1");
+    REFUSE(c.dt_min = 0, "--dt-min");
+    REFUSE(c.rc_equivariant = 1, "--rc-equivariant");
+    REFUSE((c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.vocab = 256), "--vocab 256");
+    REFUSE((c.input = MODEL_INPUT_WAVEFORM, c.task = MODEL_TASK_LM), "waveform");
+    REFUSE((c.arch = MODEL_BIMAMBA, c.task = MODEL_TASK_LM), "bimamba");
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 3), "--n-heads 3");
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 8), "--n-heads 8"); // head dim 1: odd
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.task = MODEL_TASK_LM, c.causal = 0), "causal");
+#undef REFUSE
+    // JSON round trip of every field, and what a reader refuses
+    c = base;
+    c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER, c.pool = MODEL_POOL_FIRST;
+    c.dt_min = 0.002f, c.dt_max = 0.07f, c.norm_eps = 1e-6f, c.dt_rank = 3, c.window = 0;
+    char *json = NULL;
+    OK(model_config_to_json(&c, &json));
+    printf("#   config JSON: %s\n", json);
+    ModelConfig back;
+    OK(model_config_from_json(&back, json, "test"));
+    assert_memory_equal(&back, &c, sizeof c);
+    free(json);
+    assert_int_equal(model_config_from_json(&back, "[1]", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"task\": \"lm\"}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"d_modle\": 8}", "x"), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "d_modle"));
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"d_model\": 8.5}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                                   "\"causal\": 1}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"rnn\", \"task\": \"lm\"}", "x"),
+                     LS_ERR_FORMAT);
+    ModelArch arch;
+    OK(model_arch_parse("bimamba", &arch));
+    assert_int_equal(arch, MODEL_BIMAMBA);
+    assert_int_equal(model_arch_parse("gru", &arch), LS_ERR_USAGE);
+    assert_string_equal(model_arch_name(MODEL_TRANSFORMER), "transformer");
+    // crop rule
+    ModelConfig tc = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY); // window 16
+    assert_int_equal(model_crop_window(&tc, 10, MODEL_CROP_CENTRE, 0), 0);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_CENTRE, 0), 5);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_FIRST, 0), 0);
+    assert_int_equal(model_crop_window(&tc, 26, MODEL_CROP_RANDOM, 23), 23 % 11);
+    assert_int_equal(model_crop_window(&base, 1000000, MODEL_CROP_CENTRE, 0), 0);
+    // resolved defaults
+    Model *m = new_model(&base, 1);
+    assert_int_equal(model_config(m)->dt_rank, 1);
+    assert_int_equal(model_config(m)->mlp_hidden, 16);
+    model_free(m);
+}
+
+static void test_api_errors(void **state) {
+    (void)state;
+    KcRng r = kc_rng(100);
+    ModelConfig c = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY);
+    Model *m = new_model(&c, 1);
+    TestBatch t = make_batch(&c, &r, 2, 20, NULL); // 20 > window 16
+    float logits[2 * 3] = {0};
+    assert_int_equal(model_forward(m, &t.b, logits, 1), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "window"));
+    assert_int_equal(model_backward(m, &t.b, logits), LS_ERR_USAGE);
+    t.lengths[0] = 16, t.lengths[1] = 0;
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    t.lengths[1] = 3;
+    t.tokens[1] = 7; // vocab 5
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "token 7"));
+    t.tokens[1] = 2;
+    t.b.tokens = NULL;
+    assert_int_equal(model_forward(m, &t.b, logits, 0), LS_ERR_USAGE);
+    t.b.tokens = t.tokens;
+    OK(model_forward(m, &t.b, logits, 0));
+    t.labels[0] = 3; // n_classes 3
+    double loss;
+    assert_int_equal(model_loss(m, &t.b, logits, t.labels, &loss, NULL, NULL, 1.0f), LS_ERR_RANGE);
+    assert_int_equal(model_generate_step(m, t.tokens, logits), LS_ERR_UNSUPPORTED);
+    free_batch(&t);
+    model_free(m);
+    // the optimizer's table: decay exactly on weight matrices
+    c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    m = new_model(&c, 1);
+    OptimTensor *ot = NULL;
+    int64_t n = 0;
+    OK(model_optim_tensors(m, &ot, &n));
+    const ParamTable *tab = model_param_table(m);
+    assert_int_equal(n, tab->n);
+    for (int i = 0; i < tab->n; i++) {
+        const char *name = tab->entries[i].name;
+        size_t len = strlen(name);
+        int want = strstr(name, "norm") == NULL && strstr(name, "embedding") == NULL &&
+                   strcmp(name + len - 5, ".bias") != 0 && strcmp(name + len - 6, ".A_log") != 0 &&
+                   strcmp(name + len - 2, ".D") != 0;
+        if (ot[i].decay != want) fail_msg("%s: decay %d, expected %d", name, ot[i].decay, want);
+        assert_int_equal(ot[i].offset, tab->entries[i].offset);
+        assert_int_equal(ot[i].numel, tab->entries[i].numel);
+    }
+    free(ot);
+    // embed = what the classifier sees
+    t = make_batch(&c, &r, 2, 9, NULL);
+    float emb[2 * 8], want[2 * 3], got[2 * 3];
+    OK(model_embed(m, &t.b, emb));
+    OK(model_forward(m, &t.b, want, 0));
+    const float *w = model_params(m) + param_table_find(tab, "classifier.weight")->offset;
+    const float *bias = model_params(m) + param_table_find(tab, "classifier.bias")->offset;
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < 3; k++) {
+            double acc = bias[k];
+            for (int d = 0; d < 8; d++) acc += (double)emb[b * 8 + d] * w[k * 8 + d];
+            got[b * 3 + k] = (float)acc;
+        }
+    expect_close("classifier(embed) vs forward", got, want, 6, 1e-5);
+    free_batch(&t);
+    model_free(m);
+    // a CUDA model says why it cannot be built, and nothing leaks
+    Device gpu = {DEVICE_CUDA, 0};
+    m = (Model *)0x1;
+    int rc = model_init(&m, &c, &gpu, 1);
+    assert_true(rc < 0);
+    assert_null(m);
+    printf("#   --device cuda: %s\n", ls_error_message());
+}
+
+int main(void) {
+    kc_seed("test_model");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_mamba),
+        cmocka_unit_test(test_grad_bimamba),
+        cmocka_unit_test(test_grad_transformer),
+        cmocka_unit_test(test_padding),
+        cmocka_unit_test(test_stream_and_generate),
+        cmocka_unit_test(test_rc_invariance),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_overfit),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_api_errors),
+    };
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}
