@@ -24,8 +24,10 @@ int model_save(const Model *m, const char *path, int n_extra, const char *const 
     for (int i = 0; i < n_extra; i++)
         for (int r = 0; r < 3; r++)
             if (!keys[i] || !values[i] || strcmp(keys[i], reserved[r]) == 0)
-                return ls_error(LS_ERR_USAGE, "model_save: metadata key '%s' is reserved or "
-                                "NULL", keys[i] ? keys[i] : "(null)");
+                return ls_error(LS_ERR_USAGE,
+                                "model_save: metadata key '%s' is reserved or "
+                                "NULL",
+                                keys[i] ? keys[i] : "(null)");
     char *json = NULL;
     int status = model_config_to_json(&m->cfg, &json);
     if (status < 0) return status;
@@ -38,7 +40,8 @@ int model_save(const Model *m, const char *path, int n_extra, const char *const 
     k[0] = "format", v[0] = "longscan";
     k[1] = "format_version", v[1] = MODEL_FORMAT_VERSION;
     k[2] = "config", v[2] = json;
-    for (int i = 0; i < n_extra; i++) k[3 + i] = keys[i], v[3 + i] = values[i];
+    for (int i = 0; i < n_extra; i++)
+        k[3 + i] = keys[i], v[3 + i] = values[i];
     status = param_table_save(&m->table, m->params, path, n, k, v);
 fail:
     free(k);
@@ -57,8 +60,9 @@ int model_load(Model **out, const char *path, const Device *dev) {
     const char *version = st_metadata_get(file, "format_version");
     const char *json = st_metadata_get(file, "config");
     if (!format || strcmp(format, "longscan") != 0) {
-        status = ls_error(LS_ERR_FORMAT, "%s: not a longscan checkpoint (metadata format is %s%s%s)",
-                          path, format ? "'" : "", format ? format : "missing", format ? "'" : "");
+        status =
+            ls_error(LS_ERR_FORMAT, "%s: not a longscan checkpoint (metadata format is %s%s%s)",
+                     path, format ? "'" : "", format ? format : "missing", format ? "'" : "");
         goto fail;
     }
     if (!version || strcmp(version, MODEL_FORMAT_VERSION) != 0) {

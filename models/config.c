@@ -37,7 +37,9 @@ static int index_of(const char *const *names, int n, const char *name) {
     return -1;
 }
 
-const char *model_arch_name(ModelArch arch) { return name_of(arch_names, N_OF(arch_names), arch); }
+const char *model_arch_name(ModelArch arch) {
+    return name_of(arch_names, N_OF(arch_names), arch);
+}
 
 int model_arch_parse(const char *name, ModelArch *arch) {
     int i = index_of(arch_names, N_OF(arch_names), name);
@@ -54,19 +56,19 @@ void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task) {
     cfg->arch = arch;
     cfg->task = task;
     cfg->input = MODEL_INPUT_TOKENS;
-    cfg->vocab = 5;            // DNA (io/encode.h DNA_VOCAB)
-    cfg->frame = 80;           // 10 ms at 8 kHz
+    cfg->vocab = 5;  // DNA (io/encode.h DNA_VOCAB)
+    cfg->frame = 80; // 10 ms at 8 kHz
     cfg->d_model = 128;
     cfg->n_layers = 4;
     cfg->d_state = 16;
     cfg->d_conv = 4;
     cfg->expand = 2;
-    cfg->dt_rank = 0;          // ceil(d_model / 16)
+    cfg->dt_rank = 0; // ceil(d_model / 16)
     cfg->dt_min = 0.001f;
     cfg->dt_max = 0.1f;
     cfg->rc_equivariant = 0;
     cfg->n_heads = 4;
-    cfg->mlp_hidden = 0;       // 4 · d_model
+    cfg->mlp_hidden = 0; // 4 · d_model
     cfg->window = arch == MODEL_TRANSFORMER ? 4096 : 0;
     cfg->causal = task == MODEL_TASK_LM;
     cfg->norm = MODEL_NORM_RMS;
@@ -97,8 +99,10 @@ int model_config_check(const ModelConfig *c) {
         return ls_error(LS_ERR_USAGE, "--norm: unknown norm %d", (int)c->norm);
     if (c->pool < MODEL_POOL_MEAN || c->pool > MODEL_POOL_FIRST)
         return ls_error(LS_ERR_USAGE, "--pool: unknown pooling %d", (int)c->pool);
-    if (c->d_model < 1 || c->d_model > 65536) return bad("--d-model", c->d_model, "must be 1..65536");
-    if (c->n_layers < 1 || c->n_layers > 1024) return bad("--n-layers", c->n_layers, "must be 1..1024");
+    if (c->d_model < 1 || c->d_model > 65536)
+        return bad("--d-model", c->d_model, "must be 1..65536");
+    if (c->n_layers < 1 || c->n_layers > 1024)
+        return bad("--n-layers", c->n_layers, "must be 1..1024");
     if (!(c->norm_eps >= 0.0f) || !isfinite(c->norm_eps))
         return ls_error(LS_ERR_USAGE, "--norm-eps %g: must be finite and >= 0", c->norm_eps);
     if (c->input == MODEL_INPUT_TOKENS) {
@@ -112,8 +116,10 @@ int model_config_check(const ModelConfig *c) {
     if (c->task == MODEL_TASK_CLASSIFY && (c->n_classes < 2 || c->n_classes > 1000000))
         return bad("--n-classes", c->n_classes, "must be 2..1000000");
     if (c->arch == MODEL_MAMBA || c->arch == MODEL_BIMAMBA) {
-        if (c->d_state < 1 || c->d_state > SCAN_N_MAX) return bad("--d-state", c->d_state, "must be 1..256");
-        if (c->d_conv < 1 || c->d_conv > CONV_K_MAX) return bad("--d-conv", c->d_conv, "must be 1..64");
+        if (c->d_state < 1 || c->d_state > SCAN_N_MAX)
+            return bad("--d-state", c->d_state, "must be 1..256");
+        if (c->d_conv < 1 || c->d_conv > CONV_K_MAX)
+            return bad("--d-conv", c->d_conv, "must be 1..64");
         if (c->expand < 1 || c->expand > 64) return bad("--expand", c->expand, "must be 1..64");
         if (c->dt_rank < 0 || c->dt_rank > c->d_model * c->expand)
             return bad("--dt-rank", c->dt_rank, "must be 0 (auto: ceil(d_model/16)) .. d_inner");
@@ -125,7 +131,8 @@ int model_config_check(const ModelConfig *c) {
                                           "the next token; use --arch mamba for a language model");
     }
     if (c->rc_equivariant) {
-        if (c->arch != MODEL_BIMAMBA || c->input != MODEL_INPUT_TOKENS || c->task != MODEL_TASK_CLASSIFY)
+        if (c->arch != MODEL_BIMAMBA || c->input != MODEL_INPUT_TOKENS ||
+            c->task != MODEL_TASK_CLASSIFY)
             return ls_error(LS_ERR_USAGE, "--rc-equivariant: only for --arch bimamba classifying "
                                           "DNA tokens");
         if (c->vocab != 4 && c->vocab != 5)
@@ -136,7 +143,8 @@ int model_config_check(const ModelConfig *c) {
             return bad("--n-heads", c->n_heads, "must divide --d-model");
         int64_t hd = c->d_model / c->n_heads;
         if (hd % 2 != 0 || hd > ATTENTION_MAX_HEAD_DIM)
-            return bad("--n-heads", c->n_heads, "head dimension d_model/n_heads must be even and <= 256");
+            return bad("--n-heads", c->n_heads,
+                       "head dimension d_model/n_heads must be even and <= 256");
         if (c->mlp_hidden < 0 || c->mlp_hidden > 1048576)
             return bad("--mlp-hidden", c->mlp_hidden, "must be 0 (auto: 4·d_model) .. 1048576");
         if (c->window < 0) return bad("--window", c->window, "must be >= 0 (0: no limit)");
@@ -175,8 +183,8 @@ int model_config_to_json(const ModelConfig *c, char **json) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return ls_error(LS_ERR_NOMEM, "config: out of memory");
     int ok = 1;
-#define ADD_STR(k, v) ok &= cJSON_AddStringToObject(o, k, v) != NULL
-#define ADD_NUM(k, v) ok &= cJSON_AddNumberToObject(o, k, (double)(v)) != NULL
+#define ADD_STR(k, v)  ok &= cJSON_AddStringToObject(o, k, v) != NULL
+#define ADD_NUM(k, v)  ok &= cJSON_AddNumberToObject(o, k, (double)(v)) != NULL
 #define ADD_BOOL(k, v) ok &= cJSON_AddBoolToObject(o, k, (v) ? 1 : 0) != NULL
     ADD_STR("arch", name_of(arch_names, N_OF(arch_names), c->arch));
     ADD_STR("task", name_of(task_names, N_OF(task_names), c->task));
@@ -268,7 +276,8 @@ int model_config_from_json(ModelConfig *cfg, const char *json, const char *where
         const char *k = it->string;
         int e;
         if (!k) continue;
-        if (!strcmp(k, "arch") || !strcmp(k, "task")) continue;
+        if (!strcmp(k, "arch") || !strcmp(k, "task"))
+            continue;
         else if (!strcmp(k, "input")) {
             status = json_enum(it, where, input_names, N_OF(input_names), &e);
             c.input = (ModelInput)e;
@@ -278,27 +287,47 @@ int model_config_from_json(ModelConfig *cfg, const char *json, const char *where
         } else if (!strcmp(k, "pool")) {
             status = json_enum(it, where, pool_names, N_OF(pool_names), &e);
             c.pool = (ModelPool)e;
-        }
-        else if (!strcmp(k, "vocab")) status = json_int(it, where, &c.vocab);
-        else if (!strcmp(k, "frame")) status = json_int(it, where, &c.frame);
-        else if (!strcmp(k, "d_model")) status = json_int(it, where, &c.d_model);
-        else if (!strcmp(k, "n_layers")) status = json_int(it, where, &c.n_layers);
-        else if (!strcmp(k, "d_state")) status = json_int(it, where, &c.d_state);
-        else if (!strcmp(k, "d_conv")) status = json_int(it, where, &c.d_conv);
-        else if (!strcmp(k, "expand")) status = json_int(it, where, &c.expand);
-        else if (!strcmp(k, "dt_rank")) status = json_int(it, where, &c.dt_rank);
-        else if (!strcmp(k, "dt_min")) status = json_float(it, where, &c.dt_min);
-        else if (!strcmp(k, "dt_max")) status = json_float(it, where, &c.dt_max);
-        else if (!strcmp(k, "rc_equivariant")) status = json_bool(it, where, &c.rc_equivariant);
-        else if (!strcmp(k, "n_heads")) status = json_int(it, where, &c.n_heads);
-        else if (!strcmp(k, "mlp_hidden")) status = json_int(it, where, &c.mlp_hidden);
-        else if (!strcmp(k, "window")) status = json_int(it, where, &c.window);
-        else if (!strcmp(k, "causal")) status = json_bool(it, where, &c.causal);
-        else if (!strcmp(k, "norm_eps")) status = json_float(it, where, &c.norm_eps);
-        else if (!strcmp(k, "n_classes")) status = json_int(it, where, &c.n_classes);
-        else if (!strcmp(k, "tie_embeddings")) status = json_bool(it, where, &c.tie_embeddings);
-        else status = ls_error(LS_ERR_FORMAT, "%s: unknown model config key '%s' (written by a "
-                                              "newer longscan?)", where, k);
+        } else if (!strcmp(k, "vocab"))
+            status = json_int(it, where, &c.vocab);
+        else if (!strcmp(k, "frame"))
+            status = json_int(it, where, &c.frame);
+        else if (!strcmp(k, "d_model"))
+            status = json_int(it, where, &c.d_model);
+        else if (!strcmp(k, "n_layers"))
+            status = json_int(it, where, &c.n_layers);
+        else if (!strcmp(k, "d_state"))
+            status = json_int(it, where, &c.d_state);
+        else if (!strcmp(k, "d_conv"))
+            status = json_int(it, where, &c.d_conv);
+        else if (!strcmp(k, "expand"))
+            status = json_int(it, where, &c.expand);
+        else if (!strcmp(k, "dt_rank"))
+            status = json_int(it, where, &c.dt_rank);
+        else if (!strcmp(k, "dt_min"))
+            status = json_float(it, where, &c.dt_min);
+        else if (!strcmp(k, "dt_max"))
+            status = json_float(it, where, &c.dt_max);
+        else if (!strcmp(k, "rc_equivariant"))
+            status = json_bool(it, where, &c.rc_equivariant);
+        else if (!strcmp(k, "n_heads"))
+            status = json_int(it, where, &c.n_heads);
+        else if (!strcmp(k, "mlp_hidden"))
+            status = json_int(it, where, &c.mlp_hidden);
+        else if (!strcmp(k, "window"))
+            status = json_int(it, where, &c.window);
+        else if (!strcmp(k, "causal"))
+            status = json_bool(it, where, &c.causal);
+        else if (!strcmp(k, "norm_eps"))
+            status = json_float(it, where, &c.norm_eps);
+        else if (!strcmp(k, "n_classes"))
+            status = json_int(it, where, &c.n_classes);
+        else if (!strcmp(k, "tie_embeddings"))
+            status = json_bool(it, where, &c.tie_embeddings);
+        else
+            status = ls_error(LS_ERR_FORMAT,
+                              "%s: unknown model config key '%s' (written by a "
+                              "newer longscan?)",
+                              where, k);
         if (status < 0) goto fail;
     }
     if ((status = model_config_check(&c)) < 0) {

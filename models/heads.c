@@ -52,9 +52,9 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
     const Device *dev = &m->dev;
     const ModelConfig *c = &m->cfg;
     const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D;
-    int status = ops_norm_fwd(dev, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
-                              model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D,
-                              c->norm_eps);
+    int status =
+        ops_norm_fwd(dev, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
+                     model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D, c->norm_eps);
     if (status < 0) return status;
     if (embed_out || c->task == MODEL_TASK_CLASSIFY) {
         status = ops_pool_fwd(dev, p->pooled, xf, p->len, Be, L, D, pool_mode(c->pool));
@@ -83,9 +83,9 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
         const int64_t C = c->n_classes;
         status = ops_zero(dev, p->dpooled, p->B * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, p->dpooled, model_g(m, m->idx_cls_w),
-                                    model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
-                                    model_p(m, m->idx_cls_w), p->B, D, C, D, C);
+            status =
+                ops_matmul_bwd(dev, p->dpooled, model_g(m, m->idx_cls_w), model_g(m, m->idx_cls_b),
+                               dlogits, p->pooled_out, model_p(m, m->idx_cls_w), p->B, D, C, D, C);
         if (status == 0 && m->rows_per_row == 2) {
             status = ops_zero(dev, p->dpool_e, Be * D);
             if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->B, D);
@@ -99,8 +99,8 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
                                 NULL, M, D, V, D, V);
         if (status == 0) status = ops_zero(dev, dxf, M * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, dxf, NULL, NULL, dlogits, NULL,
-                                    model_p(m, m->idx_lm_head), M, D, V, D, V);
+            status = ops_matmul_bwd(dev, dxf, NULL, NULL, dlogits, NULL, model_p(m, m->idx_lm_head),
+                                    M, D, V, D, V);
         if (status == 0) status = ops_rows_zero_tail(dev, dxf, p->len, Be, L, D);
     }
     if (status == 0) status = ops_zero(dev, dR, M * D);

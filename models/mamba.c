@@ -39,10 +39,16 @@ typedef struct {
 
 static DirParams dir_params(Model *m, int layer, int dir) {
     const LayerParams *lp = &m->layers[layer];
-    DirParams d = {model_p(m, lp->norm_w), model_p(m, lp->norm_b), model_p(m, lp->in_proj),
-                   model_p(m, lp->out_proj), model_p(m, lp->conv_w[dir]),
-                   model_p(m, lp->conv_b[dir]), model_p(m, lp->x_proj[dir]),
-                   model_p(m, lp->dt_w[dir]), model_p(m, lp->dt_b[dir]), model_p(m, lp->Dsk[dir]),
+    DirParams d = {model_p(m, lp->norm_w),
+                   model_p(m, lp->norm_b),
+                   model_p(m, lp->in_proj),
+                   model_p(m, lp->out_proj),
+                   model_p(m, lp->conv_w[dir]),
+                   model_p(m, lp->conv_b[dir]),
+                   model_p(m, lp->x_proj[dir]),
+                   model_p(m, lp->dt_w[dir]),
+                   model_p(m, lp->dt_b[dir]),
+                   model_p(m, lp->Dsk[dir]),
                    m->plan.A + ((int64_t)layer * m->ndir + dir) * m->E * m->N};
     return d;
 }
@@ -110,7 +116,8 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     if (status == 0)
         status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd,
                               p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
-    if (status == 0) status = ops_matmul_fwd(dev, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
     if (status == 0) {
         ConvArgs ca = tile_conv_args(m, w, nt);
         ca.state0 = conv0;
@@ -118,7 +125,8 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
         status = ops_conv_fwd(dev, &ca);
     }
     if (status == 0) status = ops_matmul_fwd(dev, p->dbl, p->u, w->x_w, NULL, rows, E, W, E, W);
-    if (status == 0) status = ops_matmul_fwd(dev, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
     if (status == 0) {
         ScanArgs sa = tile_scan_args(m, w, nt);
         sa.h0 = h0;
@@ -149,8 +157,8 @@ int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float 
         for (int64_t j = 0; j < p->ntiles; j++) {
             const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
             if (p->train) { // the backward restarts this tile from these states
-                float *bs = p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) *
-                                             state_floats;
+                float *bs =
+                    p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
                 if (cs) status = ops_copy(dev, bs, cs, Be * E * K1);
                 if (status == 0) status = ops_copy(dev, bs + Be * E * K1, hs, Be * E * N);
             }
@@ -180,16 +188,18 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
     for (int64_t j = p->ntiles - 1; j >= 0; j--) {
         const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
         const int64_t rows = Be * nt;
-        const float *bs = p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) *
-                                           state_floats;
+        const float *bs =
+            p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
         const float *conv0 = K1 > 0 ? bs : NULL, *h0 = bs + Be * E * K1;
         const int last = j == p->ntiles - 1, first = j == 0;
         float *dh_in = last ? NULL : p->dh[cur], *dh_out = first ? NULL : p->dh[1 - cur];
-        float *dc_in = last || !K1 ? NULL : p->dc[cur], *dc_out = first || !K1 ? NULL : p->dc[1 - cur];
+        float *dc_in = last || !K1 ? NULL : p->dc[cur],
+              *dc_out = first || !K1 ? NULL : p->dc[1 - cur];
 
         // recompute the tile, then walk it back
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
-        if (status == 0) status = ops_rows_gather(dev, p->dO, dO_src, p->len, Be, p->L, D, s0, nt, dir);
+        if (status == 0)
+            status = ops_rows_gather(dev, p->dO, dO_src, p->len, Be, p->L, D, s0, nt, dir);
         if (status == 0) status = ops_zero(dev, p->dy, rows * E);
         if (status == 0)
             status = ops_matmul_bwd(dev, p->dy, model_g(m, lp->out_proj), NULL, p->dO, p->y,
@@ -226,8 +236,7 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         sa.workspace_bytes = p->scan_ws_bytes;
         status = ops_scan_bwd(dev, &sa);
         // A = −exp(A_log): ∂A/∂A_log = A
-        if (status == 0)
-            status = ops_mul_acc(dev, model_g(m, lp->A_log[dir]), p->dA, w.A, E * N);
+        if (status == 0) status = ops_mul_acc(dev, model_g(m, lp->A_log[dir]), p->dA, w.A, E * N);
         if (status == 0)
             status = ops_matmul_bwd(dev, p->ddbl, model_g(m, lp->dt_w[dir]), NULL, p->ddelta,
                                     p->dbl, w.dt_w, rows, R, E, W, E);
@@ -283,9 +292,10 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     const DirParams w = dir_params(m, layer, 0);
     const int64_t B = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1, R = m->R;
     const int64_t W = R + 2 * N;
-    int status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd,
-                              X, w.norm_w, w.norm_b, B, D, m->cfg.norm_eps);
-    if (status == 0) status = ops_matmul_fwd(dev, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
+    int status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd, X,
+                              w.norm_w, w.norm_b, B, D, m->cfg.norm_eps);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
     if (status == 0) {
         ConvArgs ca = tile_conv_args(m, &w, 1);
         ca.state = K1 > 0 ? state : NULL;

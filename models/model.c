@@ -41,14 +41,15 @@ static int add(Model *m, int *idx, uint32_t flags, int ndim, int64_t d0, int64_t
 }
 
 #define ND PARAM_NO_DECAY
-#define TRY(expr)                                                                                \
-    do {                                                                                         \
-        if ((status = (expr)) < 0) goto fail;                                                    \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        if ((status = (expr)) < 0) goto fail;                                                      \
     } while (0)
 
 static void layer_params_none(LayerParams *lp) {
     int *f = (int *)lp;
-    for (size_t i = 0; i < sizeof *lp / sizeof(int); i++) f[i] = -1;
+    for (size_t i = 0; i < sizeof *lp / sizeof(int); i++)
+        f[i] = -1;
 }
 
 /*
@@ -73,7 +74,8 @@ static int build_table(Model *m) {
         LayerParams *lp = &m->layers[i];
         layer_params_none(lp);
         if (c->arch == MODEL_TRANSFORMER) {
-            TRY(add(m, &lp->qkv_w, 0, 2, 3 * D, D, 0, "backbone.layers.%d.mixer.in_proj.weight", i));
+            TRY(add(m, &lp->qkv_w, 0, 2, 3 * D, D, 0, "backbone.layers.%d.mixer.in_proj.weight",
+                    i));
             TRY(add(m, &lp->qkv_b, ND, 1, 3 * D, 0, 0, "backbone.layers.%d.mixer.in_proj.bias", i));
             TRY(add(m, &lp->att_w, 0, 2, D, D, 0, "backbone.layers.%d.mixer.out_proj.weight", i));
             TRY(add(m, &lp->att_b, ND, 1, D, 0, 0, "backbone.layers.%d.mixer.out_proj.bias", i));
@@ -88,22 +90,27 @@ static int build_table(Model *m) {
             continue;
         }
         for (int dir = 0; dir < m->ndir; dir++) {
-            const char *mix = c->arch == MODEL_MAMBA ? "mixer" : dir ? "mixer.mamba_rev"
-                                                                     : "mixer.mamba_fwd";
+            const char *mix = c->arch == MODEL_MAMBA ? "mixer"
+                              : dir                  ? "mixer.mamba_rev"
+                                                     : "mixer.mamba_fwd";
             TRY(add(m, &lp->A_log[dir], ND, 2, E, N, 0, "backbone.layers.%d.%s.A_log", i, mix));
             TRY(add(m, &lp->Dsk[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.D", i, mix));
             if (dir == 0)
                 TRY(add(m, &lp->in_proj, 0, 2, 2 * E, D, 0, "backbone.layers.%d.%s.in_proj.weight",
                         i, mix));
-            TRY(add(m, &lp->conv_w[dir], 0, 3, E, 1, K, "backbone.layers.%d.%s.conv1d.weight", i, mix));
-            TRY(add(m, &lp->conv_b[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.conv1d.bias", i, mix));
-            TRY(add(m, &lp->x_proj[dir], 0, 2, R + 2 * N, E, 0, "backbone.layers.%d.%s.x_proj.weight",
-                    i, mix));
-            TRY(add(m, &lp->dt_w[dir], 0, 2, E, R, 0, "backbone.layers.%d.%s.dt_proj.weight", i, mix));
-            TRY(add(m, &lp->dt_b[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.dt_proj.bias", i, mix));
+            TRY(add(m, &lp->conv_w[dir], 0, 3, E, 1, K, "backbone.layers.%d.%s.conv1d.weight", i,
+                    mix));
+            TRY(add(m, &lp->conv_b[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.conv1d.bias", i,
+                    mix));
+            TRY(add(m, &lp->x_proj[dir], 0, 2, R + 2 * N, E, 0,
+                    "backbone.layers.%d.%s.x_proj.weight", i, mix));
+            TRY(add(m, &lp->dt_w[dir], 0, 2, E, R, 0, "backbone.layers.%d.%s.dt_proj.weight", i,
+                    mix));
+            TRY(add(m, &lp->dt_b[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.dt_proj.bias", i,
+                    mix));
             if (dir == 0)
-                TRY(add(m, &lp->out_proj, 0, 2, D, E, 0, "backbone.layers.%d.%s.out_proj.weight",
-                        i, mix));
+                TRY(add(m, &lp->out_proj, 0, 2, D, E, 0, "backbone.layers.%d.%s.out_proj.weight", i,
+                        mix));
         }
         TRY(add(m, &lp->norm_w, ND, 1, D, 0, 0, "backbone.layers.%d.norm.weight", i));
         if (ln) TRY(add(m, &lp->norm_b, ND, 1, D, 0, 0, "backbone.layers.%d.norm.bias", i));
@@ -111,8 +118,10 @@ static int build_table(Model *m) {
     TRY(add(m, &m->idx_norm_f_w, ND, 1, D, 0, 0, "backbone.norm_f.weight"));
     if (ln) TRY(add(m, &m->idx_norm_f_b, ND, 1, D, 0, 0, "backbone.norm_f.bias"));
     if (c->task == MODEL_TASK_LM) {
-        if (c->tie_embeddings) m->idx_lm_head = m->idx_embed;
-        else TRY(add(m, &m->idx_lm_head, 0, 2, c->vocab, D, 0, "lm_head.weight"));
+        if (c->tie_embeddings)
+            m->idx_lm_head = m->idx_embed;
+        else
+            TRY(add(m, &m->idx_lm_head, 0, 2, c->vocab, D, 0, "lm_head.weight"));
     } else {
         TRY(add(m, &m->idx_cls_w, 0, 2, c->n_classes, D, 0, "classifier.weight"));
         TRY(add(m, &m->idx_cls_b, ND, 1, c->n_classes, 0, 0, "classifier.bias"));
@@ -134,13 +143,15 @@ static float init_normal(Rng *rng, double std) {
 
 static void fill_uniform(Model *m, int idx, Rng *rng, double bound) {
     float *x = model_p(m, idx);
-    for (int64_t i = 0; i < m->table.entries[idx].numel; i++) x[i] = init_uniform(rng, bound);
+    for (int64_t i = 0; i < m->table.entries[idx].numel; i++)
+        x[i] = init_uniform(rng, bound);
 }
 
 static void fill_const(Model *m, int idx, float value) {
     if (idx < 0) return;
     float *x = model_p(m, idx);
-    for (int64_t i = 0; i < m->table.entries[idx].numel; i++) x[i] = value;
+    for (int64_t i = 0; i < m->table.entries[idx].numel; i++)
+        x[i] = value;
 }
 
 /*
@@ -162,11 +173,13 @@ static void init_params(Model *m, uint64_t seed) {
         size_t len = strlen(name);
 #define ENDS(suffix) (len >= strlen(suffix) && strcmp(name + len - strlen(suffix), suffix) == 0)
         if (t == m->idx_embed) { // nn.Embedding under _init_weights: N(0, 0.02)
-            for (int64_t i = 0; i < e->numel; i++) x[i] = init_normal(&rng, 0.02);
+            for (int64_t i = 0; i < e->numel; i++)
+                x[i] = init_normal(&rng, 0.02);
         } else if (t == m->idx_stem_w || t == m->idx_stem_b) { // nn.Conv1d(1, D, frame) default
             fill_uniform(m, t, &rng, 1.0 / sqrt((double)c->frame));
         } else if (ENDS(".A_log")) { // S4D-real: A = −(1..N) per channel
-            for (int64_t i = 0; i < e->numel; i++) x[i] = logf((float)(i % m->N + 1));
+            for (int64_t i = 0; i < e->numel; i++)
+                x[i] = logf((float)(i % m->N + 1));
         } else if (ENDS(".D") || ENDS("norm.weight") || ENDS("norm2.weight") ||
                    ENDS("norm_f.weight")) {
             fill_const(m, t, 1.0f);
@@ -269,12 +282,24 @@ void model_free(Model *m) {
     free(m);
 }
 
-const ModelConfig *model_config(const Model *m) { return &m->cfg; }
-const ParamTable *model_param_table(const Model *m) { return &m->table; }
-float *model_params(Model *m) { return m->params; }
-float *model_grads(Model *m) { return m->grads; }
-float *model_adam_m(Model *m) { return m->adam_m; }
-float *model_adam_v(Model *m) { return m->adam_v; }
+const ModelConfig *model_config(const Model *m) {
+    return &m->cfg;
+}
+const ParamTable *model_param_table(const Model *m) {
+    return &m->table;
+}
+float *model_params(Model *m) {
+    return m->params;
+}
+float *model_grads(Model *m) {
+    return m->grads;
+}
+float *model_adam_m(Model *m) {
+    return m->adam_m;
+}
+float *model_adam_v(Model *m) {
+    return m->adam_v;
+}
 
 void model_zero_grads(Model *m) {
     memset(m->grads, 0, (size_t)m->table.total * sizeof(float));
@@ -300,8 +325,8 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     const ModelConfig *c = &m->cfg;
     const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D, nl = c->n_layers;
     Bump bp = {base, 0};
-    p->ids = c->input == MODEL_INPUT_TOKENS ? (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t))
-                                            : NULL;
+    p->ids =
+        c->input == MODEL_INPUT_TOKENS ? (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t)) : NULL;
     p->frames = c->input == MODEL_INPUT_WAVEFORM ? FLOATS(p->B * L * c->frame) : NULL;
     p->len = (int64_t *)bump(&bp, (size_t)Be * sizeof(int64_t));
     p->slen = (int64_t *)bump(&bp, (size_t)p->B * sizeof(int64_t));
@@ -404,9 +429,11 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
         m->arena_cap = 0;
         int status = ops_alloc(&m->dev, &m->arena, need, "activations");
         if (status < 0) {
-            ls_error(status, "activations for %lld rows of %lld positions%s: out of memory for "
-                     "%.1f MiB (lower the batch size or the sequence length)", (long long)B,
-                     (long long)L, train ? " (training)" : "", (double)need / 1048576.0);
+            ls_error(status,
+                     "activations for %lld rows of %lld positions%s: out of memory for "
+                     "%.1f MiB (lower the batch size or the sequence length)",
+                     (long long)B, (long long)L, train ? " (training)" : "",
+                     (double)need / 1048576.0);
             return status;
         }
         m->arena_cap = need;
@@ -439,7 +466,8 @@ int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
         for (int64_t i = 0; i < b->B; i++) {
             int64_t n = b->lengths ? b->lengths[i] : b->L;
             if (n > c->window)
-                return ls_error(LS_ERR_USAGE, "model batch: row %lld has %lld tokens, more than "
+                return ls_error(LS_ERR_USAGE,
+                                "model batch: row %lld has %lld tokens, more than "
                                 "the Transformer's window of %lld (crop it: model_crop_window)",
                                 (long long)i, (long long)n, (long long)c->window);
         }
@@ -542,8 +570,8 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
         int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
         if (t) m->targets = t;
         float *rl = t ? realloc(m->row_loss, (size_t)M * sizeof *rl) : NULL;
-        if (!rl) return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld rows",
-                                 (long long)M);
+        if (!rl)
+            return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld rows", (long long)M);
         m->row_loss = rl;
         m->targets_cap = M;
     }
@@ -578,6 +606,6 @@ int model_grad_norm(Model *m, double *norm) {
 
 int model_adamw_step(Model *m, const AdamWConfig *adamw, int64_t step, double lr,
                      float grad_scale) {
-    return ops_adamw_step(&m->dev, m->params, m->adam_m, m->adam_v, m->grads, m->optim,
-                          m->table.n, adamw, step, lr, grad_scale);
+    return ops_adamw_step(&m->dev, m->params, m->adam_m, m->adam_v, m->grads, m->optim, m->table.n,
+                          adamw, step, lr, grad_scale);
 }

@@ -38,8 +38,8 @@ typedef struct {
 
 /** Pointers into the arena for one (B, L, train) shape; see model.c plan_layout(). */
 typedef struct {
-    int64_t B, Be, L, Ls;   // caller rows, backbone rows, positions, samples (waveform) per row
-    int64_t Tt, ntiles;     // Mamba tile length and count (Transformer: Tt = L, one tile)
+    int64_t B, Be, L, Ls; // caller rows, backbone rows, positions, samples (waveform) per row
+    int64_t Tt, ntiles;   // Mamba tile length and count (Transformer: Tt = L, one tile)
     int train;
     size_t bytes;
     // ---- every model
@@ -58,45 +58,45 @@ typedef struct {
     float *dR;              // train (Be, L, D) gradient of the residual stream
     // ---- Mamba tile (rows Be·Tt); xn, t_mean, t_rstd, o, dxn also serve the Transformer
     float *xt, *xn, *t_mean, *t_rstd, *xz, *u, *dbl, *delta, *y, *o;
-    float *cs, *hs;         // (Be, E, K−1), (Be, E, N) carried states
-    float *bstates;         // train (n_layers, ndir, ntiles, Be, E·(K−1) + E·N) tile-start states
-    float *ckpt;            // train (Be, ceil(Tt/chunk), E, N)
+    float *cs, *hs; // (Be, E, K−1), (Be, E, N) carried states
+    float *bstates; // train (n_layers, ndir, ntiles, Be, E·(K−1) + E·N) tile-start states
+    float *ckpt;    // train (Be, ceil(Tt/chunk), E, N)
     void *scan_ws;
     size_t scan_ws_bytes;
     float *dO, *dy, *dxz, *du, *ddbl, *ddelta, *dxn, *dxt;
-    float *dh[2], *dc[2];   // carried state gradients (ping-pong)
-    float *dA;              // (E, N)
+    float *dh[2], *dc[2]; // carried state gradients (ping-pong)
+    float *dA;            // (E, N)
     // ---- Transformer (rows Be·L)
     float *qkv, *qr, *kr, *att, *lse, *mid, *xn2, *mean2, *rstd2, *h1, *g;
     float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
 } Plan;
 
 struct Model {
-    ModelConfig cfg;        // resolved (dt_rank, mlp_hidden filled in)
+    ModelConfig cfg; // resolved (dt_rank, mlp_hidden filled in)
     Device dev;
     ParamTable table;
-    float *params, *grads, *adam_m, *adam_v; // table.total floats each
+    float *params, *grads, *adam_m, *adam_v;             // table.total floats each
     int64_t D, E, N, K, R, H, hd, F, ndir, rows_per_row; // sizes; rows_per_row 2 with rc
     int idx_embed, idx_stem_w, idx_stem_b, idx_norm_f_w, idx_norm_f_b, idx_lm_head;
     int idx_cls_w, idx_cls_b;
-    LayerParams *layers;    // (n_layers)
-    OptimTensor *optim;     // (table.n) the optimizer's view of the table
+    LayerParams *layers; // (n_layers)
+    OptimTensor *optim;  // (table.n) the optimizer's view of the table
     // activation arena
     void *arena;
     size_t arena_cap;
     Plan plan;
-    int64_t tile_rows;      // MODEL_TILE_ROWS; tests lower it to exercise several tiles
+    int64_t tile_rows; // MODEL_TILE_ROWS; tests lower it to exercise several tiles
     // training forward → backward handshake
     int train_ready;
     int64_t train_B, train_L;
     // next-token targets for model_loss (grown, never shrunk)
     int32_t *targets;
-    float *row_loss;        // per-row losses when the caller does not want them
+    float *row_loss; // per-row losses when the caller does not want them
     int64_t targets_cap;
     // streaming (stream.c)
     int64_t stream_B;
-    float *stream_state;    // per layer: conv (B, E, K−1) then ssm (B, E, N)
-    float *stream_last;     // (B, D) final-norm output at the last streamed position
+    float *stream_state; // per layer: conv (B, E, K−1) then ssm (B, E, N)
+    float *stream_last;  // (B, D) final-norm output at the last streamed position
     int stream_started;
 };
 

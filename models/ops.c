@@ -25,13 +25,13 @@ static int cuda_later(const char *op) {
                     op);
 }
 
-#define DISPATCH(dev, op, cpu_call)                                                              \
-    do {                                                                                         \
-        switch ((dev)->kind) {                                                                   \
-        case DEVICE_CPU: return (cpu_call);                                                      \
-        case DEVICE_CUDA: return cuda_later(op);                                                 \
-        }                                                                                        \
-        return ls_error(LS_ERR_INTERNAL, "%s: unknown device kind %d", op, (int)(dev)->kind);    \
+#define DISPATCH(dev, op, cpu_call)                                                                \
+    do {                                                                                           \
+        switch ((dev)->kind) {                                                                     \
+        case DEVICE_CPU: return (cpu_call);                                                        \
+        case DEVICE_CUDA: return cuda_later(op);                                                   \
+        }                                                                                          \
+        return ls_error(LS_ERR_INTERNAL, "%s: unknown device kind %d", op, (int)(dev)->kind);      \
     } while (0)
 
 // Elementwise loops go parallel only when the work amortises the fork.
@@ -69,7 +69,7 @@ void ops_free(const Device *dev, void *ptr) {
  * M = 0 so that its argument checks (and messages) happen on this thread.
  * Candidate to move into kernels/cpu/matmul.c.
  */
-#define OPS_MM_ROWS 128
+#define OPS_MM_ROWS  128
 #define OPS_MM_WROWS 32
 
 static int matmul_fwd_blocked(float *y, const float *x, const float *w, const float *b, int64_t M,
@@ -127,8 +127,7 @@ int ops_matmul_bwd(const Device *dev, float *dx, float *dw, float *db, const flo
 }
 
 int ops_norm_fwd(const Device *dev, int layer_norm, float *y, float *mean, float *rstd,
-                 const float *x, const float *w, const float *b, int64_t M, int64_t D,
-                 float eps) {
+                 const float *x, const float *w, const float *b, int64_t M, int64_t D, float eps) {
     if (layer_norm)
         DISPATCH(dev, "norm_layer_fwd", norm_layer_fwd_cpu(y, mean, rstd, x, w, b, M, D, eps));
     DISPATCH(dev, "norm_rms_fwd", norm_rms_fwd_cpu(y, rstd, x, w, M, D, eps));
@@ -150,18 +149,30 @@ int ops_gelu_bwd(const Device *dev, float *dx, const float *dy, const float *x, 
     DISPATCH(dev, "gelu_bwd", act_gelu_bwd_cpu(dx, dy, x, n));
 }
 
-int ops_scan_fwd(const Device *dev, const ScanArgs *a) { DISPATCH(dev, "scan_fwd", scan_fwd_cpu(a)); }
-int ops_scan_bwd(const Device *dev, const ScanArgs *a) { DISPATCH(dev, "scan_bwd", scan_bwd_cpu(a)); }
-int ops_scan_step(const Device *dev, const ScanArgs *a) { DISPATCH(dev, "scan_step", scan_step_cpu(a)); }
+int ops_scan_fwd(const Device *dev, const ScanArgs *a) {
+    DISPATCH(dev, "scan_fwd", scan_fwd_cpu(a));
+}
+int ops_scan_bwd(const Device *dev, const ScanArgs *a) {
+    DISPATCH(dev, "scan_bwd", scan_bwd_cpu(a));
+}
+int ops_scan_step(const Device *dev, const ScanArgs *a) {
+    DISPATCH(dev, "scan_step", scan_step_cpu(a));
+}
 
 size_t ops_scan_bwd_workspace_size(const Device *dev, const ScanArgs *a) {
     (void)dev; // the CUDA size function joins here with the GPU issue
     return scan_bwd_workspace_size_cpu(a);
 }
 
-int ops_conv_fwd(const Device *dev, const ConvArgs *a) { DISPATCH(dev, "conv_fwd", conv_fwd_cpu(a)); }
-int ops_conv_bwd(const Device *dev, const ConvArgs *a) { DISPATCH(dev, "conv_bwd", conv_bwd_cpu(a)); }
-int ops_conv_step(const Device *dev, const ConvArgs *a) { DISPATCH(dev, "conv_step", conv_step_cpu(a)); }
+int ops_conv_fwd(const Device *dev, const ConvArgs *a) {
+    DISPATCH(dev, "conv_fwd", conv_fwd_cpu(a));
+}
+int ops_conv_bwd(const Device *dev, const ConvArgs *a) {
+    DISPATCH(dev, "conv_bwd", conv_bwd_cpu(a));
+}
+int ops_conv_step(const Device *dev, const ConvArgs *a) {
+    DISPATCH(dev, "conv_step", conv_step_cpu(a));
+}
 
 int ops_attention_fwd(const Device *dev, float *out, float *lse, const float *q, const float *k,
                       const float *v, const AttentionShape *s) {
@@ -192,32 +203,34 @@ int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const
     DISPATCH(dev, "embedding_bwd", embedding_bwd_cpu(dtable, dout, ids, M, V, D));
 }
 
-int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths,
-                 int64_t B, int64_t L, int64_t D, PoolMode mode) {
+int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
+                 int64_t L, int64_t D, PoolMode mode) {
     DISPATCH(dev, "pool_fwd", pool_fwd_cpu(out, x, lengths, B, L, D, mode));
 }
 
-int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths,
-                 int64_t B, int64_t L, int64_t D, PoolMode mode) {
+int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
+                 int64_t L, int64_t D, PoolMode mode) {
     DISPATCH(dev, "pool_bwd", pool_bwd_cpu(dx, dout, lengths, B, L, D, mode));
 }
 
 int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *dlogits,
                   const float *logits, const int32_t *targets, const float *weights, int64_t M,
                   int64_t V, float grad_scale) {
-    DISPATCH(dev, "loss_xent",
-             loss_xent_cpu(mean_loss, row_loss, dlogits, logits, targets, weights, M, V, grad_scale));
+    DISPATCH(
+        dev, "loss_xent",
+        loss_xent_cpu(mean_loss, row_loss, dlogits, logits, targets, weights, M, V, grad_scale));
 }
 
 int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const float *grads,
                    const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
                    int64_t step, double lr, float grad_scale) {
-    DISPATCH(dev, "adamw_step", optim_adamw_step_cpu(params, m, v, grads, tensors, n_tensors, cfg,
-                                                     step, lr, grad_scale));
+    DISPATCH(
+        dev, "adamw_step",
+        optim_adamw_step_cpu(params, m, v, grads, tensors, n_tensors, cfg, step, lr, grad_scale));
 }
 
-int ops_grad_norm(const Device *dev, double *norm, const float *grads,
-                  const OptimTensor *tensors, int64_t n_tensors) {
+int ops_grad_norm(const Device *dev, double *norm, const float *grads, const OptimTensor *tensors,
+                  int64_t n_tensors) {
     DISPATCH(dev, "grad_norm", optim_grad_norm_cpu(norm, grads, tensors, n_tensors));
 }
 
@@ -235,18 +248,21 @@ static int copy_cpu(float *restrict dst, const float *restrict src, int64_t n) {
 
 static int add_cpu(float *restrict y, const float *restrict x, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
     return 0;
 }
 
 static int neg_exp_cpu(float *restrict y, const float *restrict x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = -expf(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = -expf(x[i]);
     return 0;
 }
 
 static int mul_acc_cpu(float *restrict y, const float *restrict a, const float *restrict b,
                        int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a[i] * b[i];
     return 0;
 }
 
@@ -256,16 +272,17 @@ static inline int64_t row_pos(const int64_t *lengths, int64_t b, int64_t s, int 
     return reverse ? n - 1 - s : s;
 }
 
-static int rows_gather_cpu(float *restrict dst, const float *restrict src,
-                           const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                           int64_t nt, int reverse) {
+static int rows_gather_cpu(float *restrict dst, const float *restrict src, const int64_t *lengths,
+                           int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
 #pragma omp parallel for schedule(static) if (Be * nt * W >= OPS_PAR_MIN)
     for (int64_t r = 0; r < Be * nt; r++) {
         const int64_t b = r / nt, s = s0 + r % nt;
         const int64_t p = row_pos(lengths, b, s, reverse);
         float *d = dst + r * W; // (W)
-        if (p < 0) memset(d, 0, (size_t)W * sizeof *d);
-        else memcpy(d, src + (b * L + p) * W, (size_t)W * sizeof *d);
+        if (p < 0)
+            memset(d, 0, (size_t)W * sizeof *d);
+        else
+            memcpy(d, src + (b * L + p) * W, (size_t)W * sizeof *d);
     }
     return 0;
 }
@@ -278,9 +295,10 @@ static int rows_scatter_add_cpu(float *restrict dst, const float *restrict src,
         const int64_t b = r / nt, s = s0 + r % nt;
         const int64_t p = row_pos(lengths, b, s, reverse);
         if (p < 0) continue;
-        float *d = dst + (b * L + p) * W;  // (W)
-        const float *x = src + r * W;      // (W)
-        for (int64_t w = 0; w < W; w++) d[w] += x[w];
+        float *d = dst + (b * L + p) * W; // (W)
+        const float *x = src + r * W;     // (W)
+        for (int64_t w = 0; w < W; w++)
+            d[w] += x[w];
     }
     return 0;
 }
@@ -294,12 +312,12 @@ static int rows_zero_tail_cpu(float *restrict x, const int64_t *lengths, int64_t
 }
 
 static int pair_mean_fwd_cpu(float *restrict out, const float *restrict x, int64_t B, int64_t W) {
-    for (int64_t i = 0; i < B * W; i++) out[i] = 0.5f * (x[i] + x[B * W + i]);
+    for (int64_t i = 0; i < B * W; i++)
+        out[i] = 0.5f * (x[i] + x[B * W + i]);
     return 0;
 }
 
-static int pair_mean_bwd_cpu(float *restrict dx, const float *restrict dout, int64_t B,
-                             int64_t W) {
+static int pair_mean_bwd_cpu(float *restrict dx, const float *restrict dout, int64_t B, int64_t W) {
     for (int64_t i = 0; i < B * W; i++) {
         dx[i] += 0.5f * dout[i];
         dx[B * W + i] += 0.5f * dout[i];
@@ -314,15 +332,17 @@ static int tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict toke
         const uint8_t *t = tokens + b * L; // (L)
         for (int64_t p = 0; p < n; p++)
             if (t[p] >= vocab)
-                return ls_error(LS_ERR_USAGE, "batch row %lld position %lld: token %d is outside "
-                                "the model's vocabulary of %lld", (long long)b, (long long)p,
-                                t[p], (long long)vocab);
+                return ls_error(LS_ERR_USAGE,
+                                "batch row %lld position %lld: token %d is outside "
+                                "the model's vocabulary of %lld",
+                                (long long)b, (long long)p, t[p], (long long)vocab);
     }
     for (int64_t b = 0; b < B; b++) {
         const int64_t n = lengths[b];
         const uint8_t *t = tokens + b * L;
         int32_t *fw = ids + b * L;
-        for (int64_t p = 0; p < L; p++) fw[p] = p < n ? t[p] : 0;
+        for (int64_t p = 0; p < L; p++)
+            fw[p] = p < n ? t[p] : 0;
         if (!rc) continue;
         int32_t *rv = ids + (B + b) * L;
         for (int64_t p = 0; p < L; p++) {
@@ -333,8 +353,8 @@ static int tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict toke
     return 0;
 }
 
-static int frames_cpu(float *restrict frames, const float *restrict samples,
-                      const int64_t *lengths, int64_t B, int64_t L, int64_t F, int64_t Lt) {
+static int frames_cpu(float *restrict frames, const float *restrict samples, const int64_t *lengths,
+                      int64_t B, int64_t L, int64_t F, int64_t Lt) {
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < Lt; j++)
             for (int64_t f = 0; f < F; f++) {
@@ -346,7 +366,9 @@ static int frames_cpu(float *restrict frames, const float *restrict samples,
 
 // ------------------------------------------------------------------------------ glue dispatch
 
-int ops_zero(const Device *dev, float *x, int64_t n) { DISPATCH(dev, "zero", zero_cpu(x, n)); }
+int ops_zero(const Device *dev, float *x, int64_t n) {
+    DISPATCH(dev, "zero", zero_cpu(x, n));
+}
 
 int ops_copy(const Device *dev, float *dst, const float *src, int64_t n) {
     DISPATCH(dev, "copy", copy_cpu(dst, src, n));
@@ -369,15 +391,14 @@ int ops_rows_gather(const Device *dev, float *dst, const float *src, const int64
     DISPATCH(dev, "rows_gather", rows_gather_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse));
 }
 
-int ops_rows_scatter_add(const Device *dev, float *dst, const float *src,
-                         const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                         int64_t nt, int reverse) {
+int ops_rows_scatter_add(const Device *dev, float *dst, const float *src, const int64_t *lengths,
+                         int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
     DISPATCH(dev, "rows_scatter_add",
              rows_scatter_add_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse));
 }
 
-int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be,
-                       int64_t L, int64_t W) {
+int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
+                       int64_t W) {
     DISPATCH(dev, "rows_zero_tail", rows_zero_tail_cpu(x, lengths, Be, L, W));
 }
 

@@ -69,17 +69,18 @@ int ops_attention_bwd(const Device *dev, float *dq, float *dk, float *dv, const 
                       const float *q, const float *k, const float *v, const float *out,
                       const float *lse, const AttentionShape *s) LS_RESULT_USED;
 int ops_rope_fwd(const Device *dev, float *out, const float *x, const RopeShape *s) LS_RESULT_USED;
-int ops_rope_bwd(const Device *dev, float *dx, const float *dout, const RopeShape *s) LS_RESULT_USED;
+int ops_rope_bwd(const Device *dev, float *dx, const float *dout,
+                 const RopeShape *s) LS_RESULT_USED;
 
 int ops_embedding_fwd(const Device *dev, float *out, const int32_t *ids, const float *table,
                       int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
 int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const int32_t *ids,
                       int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
 
-int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths,
-                 int64_t B, int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
-int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths,
-                 int64_t B, int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
+int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
+                 int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
+int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
+                 int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
 
 int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *dlogits,
                   const float *logits, const int32_t *targets, const float *weights, int64_t M,
@@ -88,8 +89,8 @@ int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *
 int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const float *grads,
                    const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
                    int64_t step, double lr, float grad_scale) LS_RESULT_USED;
-int ops_grad_norm(const Device *dev, double *norm, const float *grads,
-                  const OptimTensor *tensors, int64_t n_tensors) LS_RESULT_USED;
+int ops_grad_norm(const Device *dev, double *norm, const float *grads, const OptimTensor *tensors,
+                  int64_t n_tensors) LS_RESULT_USED;
 
 // ------------------------------------------------------------------------------ glue
 
@@ -115,12 +116,12 @@ int ops_mul_acc(const Device *dev, float *y, const float *a, const float *b,
 int ops_rows_gather(const Device *dev, float *dst, const float *src, const int64_t *lengths,
                     int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
                     int reverse) LS_RESULT_USED;
-int ops_rows_scatter_add(const Device *dev, float *dst, const float *src,
-                         const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                         int64_t nt, int reverse) LS_RESULT_USED;
+int ops_rows_scatter_add(const Device *dev, float *dst, const float *src, const int64_t *lengths,
+                         int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
+                         int reverse) LS_RESULT_USED;
 /** x (Be, L, W): rows p >= lengths[b] set to 0. */
-int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be,
-                       int64_t L, int64_t W) LS_RESULT_USED;
+int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
+                       int64_t W) LS_RESULT_USED;
 
 /** out (B, W) = ½(x[b] + x[B + b]), x (2B, W); backward: dx[b] += ½dout[b], dx[B+b] too. */
 int ops_pair_mean_fwd(const Device *dev, float *out, const float *x, int64_t B,

@@ -16,8 +16,10 @@
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
     if (c->arch != MODEL_MAMBA)
-        return ls_error(LS_ERR_UNSUPPORTED, "streaming: --arch %s cannot stream (the causal "
-                        "mamba can)", model_arch_name(c->arch));
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "streaming: --arch %s cannot stream (the causal "
+                        "mamba can)",
+                        model_arch_name(c->arch));
     if (c->task == MODEL_TASK_CLASSIFY && c->pool != MODEL_POOL_LAST)
         return ls_error(LS_ERR_UNSUPPORTED, "streaming: a classifier streams only with --pool "
                                             "last (the last position's state)");
@@ -39,8 +41,8 @@ int model_stream_reset(Model *m, int64_t B) {
         status = ops_alloc(&m->dev, (void **)&m->stream_state,
                            (size_t)(per_layer * m->cfg.n_layers) * sizeof(float), "stream state");
         if (status == 0)
-            status = ops_alloc(&m->dev, (void **)&m->stream_last, (size_t)(B * m->D) * sizeof(float),
-                               "stream state");
+            status = ops_alloc(&m->dev, (void **)&m->stream_last,
+                               (size_t)(B * m->D) * sizeof(float), "stream state");
         if (status < 0) return status;
         m->stream_B = B;
     }
@@ -49,18 +51,21 @@ int model_stream_reset(Model *m, int64_t B) {
 }
 
 int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
-    if (!m->stream_B) return ls_error(LS_ERR_USAGE, "model_stream_forward: model_stream_reset first");
+    if (!m->stream_B)
+        return ls_error(LS_ERR_USAGE, "model_stream_forward: model_stream_reset first");
     int64_t L;
     int status = model_batch_check(m, seg, &L);
     if (status < 0) return status;
     if (seg->B != m->stream_B)
-        return ls_error(LS_ERR_USAGE, "model_stream_forward: segment has %lld rows, the stream %lld",
+        return ls_error(LS_ERR_USAGE,
+                        "model_stream_forward: segment has %lld rows, the stream %lld",
                         (long long)seg->B, (long long)m->stream_B);
     for (int64_t b = 0; seg->lengths && b < seg->B; b++)
         if (seg->lengths[b] != seg->L)
-            return ls_error(LS_ERR_USAGE, "model_stream_forward: row %lld has %lld of %lld "
-                            "positions; every row of a segment must be full", (long long)b,
-                            (long long)seg->lengths[b], (long long)seg->L);
+            return ls_error(LS_ERR_USAGE,
+                            "model_stream_forward: row %lld has %lld of %lld "
+                            "positions; every row of a segment must be full",
+                            (long long)b, (long long)seg->lengths[b], (long long)seg->L);
     if (m->cfg.task == MODEL_TASK_LM && !logits)
         return ls_error(LS_ERR_USAGE, "model_stream_forward: logits is NULL");
     m->train_ready = 0;
@@ -92,7 +97,8 @@ int model_stream_logits(Model *m, float *logits) {
 int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
     if (m->cfg.arch != MODEL_MAMBA || m->cfg.task != MODEL_TASK_LM)
         return ls_error(LS_ERR_UNSUPPORTED, "generation needs a causal mamba language model");
-    if (!m->stream_B) return ls_error(LS_ERR_USAGE, "model_generate_step: model_stream_reset first");
+    if (!m->stream_B)
+        return ls_error(LS_ERR_USAGE, "model_generate_step: model_stream_reset first");
     const int64_t B = m->stream_B;
     ModelBatch one = {.B = B, .L = 1, .tokens = tokens, .lengths = NULL};
     int64_t L;

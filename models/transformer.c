@@ -53,20 +53,21 @@ static int attn_fwd(Model *m, const LayerParams *lp, const float *X) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t M = p->Be * p->L, D = m->D;
-    int status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd,
-                              X, model_p(m, lp->norm_w), model_p(m, lp->norm_b), M, D,
-                              m->cfg.norm_eps);
+    int status =
+        ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd, X,
+                     model_p(m, lp->norm_w), model_p(m, lp->norm_b), M, D, m->cfg.norm_eps);
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->qkv, p->xn, model_p(m, lp->qkv_w), model_p(m, lp->qkv_b),
-                                M, D, 3 * D, D, 3 * D);
+        status = ops_matmul_fwd(dev, p->qkv, p->xn, model_p(m, lp->qkv_w), model_p(m, lp->qkv_b), M,
+                                D, 3 * D, D, 3 * D);
     RopeShape rs = rope_shape(m);
     if (status == 0) status = ops_rope_fwd(dev, p->qr, p->qkv, &rs);
     if (status == 0) status = ops_rope_fwd(dev, p->kr, p->qkv + D, &rs);
     AttentionShape as = attention_shape(m);
-    if (status == 0) status = ops_attention_fwd(dev, p->att, p->lse, p->qr, p->kr, p->qkv + 2 * D, &as);
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->o, p->att, model_p(m, lp->att_w), model_p(m, lp->att_b),
-                                M, D, D, D, D);
+        status = ops_attention_fwd(dev, p->att, p->lse, p->qr, p->kr, p->qkv + 2 * D, &as);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->o, p->att, model_p(m, lp->att_w), model_p(m, lp->att_b), M,
+                                D, D, D, D);
     return status;
 }
 
@@ -75,16 +76,16 @@ static int mlp_fwd(Model *m, const LayerParams *lp, const float *mid, int with_o
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t M = p->Be * p->L, D = m->D, F = m->F;
-    int status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn2, p->mean2, p->rstd2,
-                              mid, model_p(m, lp->norm2_w), model_p(m, lp->norm2_b), M, D,
-                              m->cfg.norm_eps);
+    int status =
+        ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn2, p->mean2, p->rstd2, mid,
+                     model_p(m, lp->norm2_w), model_p(m, lp->norm2_b), M, D, m->cfg.norm_eps);
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->h1, p->xn2, model_p(m, lp->fc1_w), model_p(m, lp->fc1_b),
-                                M, D, F, D, F);
+        status = ops_matmul_fwd(dev, p->h1, p->xn2, model_p(m, lp->fc1_w), model_p(m, lp->fc1_b), M,
+                                D, F, D, F);
     if (status == 0) status = ops_gelu_fwd(dev, p->g, p->h1, M * F);
     if (status == 0 && with_out)
-        status = ops_matmul_fwd(dev, p->o, p->g, model_p(m, lp->fc2_w), model_p(m, lp->fc2_b), M,
-                                F, D, F, D);
+        status = ops_matmul_fwd(dev, p->o, p->g, model_p(m, lp->fc2_w), model_p(m, lp->fc2_b), M, F,
+                                D, F, D);
     return status;
 }
 

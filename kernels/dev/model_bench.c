@@ -12,13 +12,14 @@
  *   MODE train   forward + backward + AdamW, B = 1, L = 4096 (mamba: next-token LM;
  *                bimamba: classification, it cannot be an LM); prints tokens/s.
  *   MODE fwd     forward only (classification logits), B = 1, L = 65536; tokens/s.
- *   MODE long    forward only, B = 1, L = 1048576; seconds and peak RSS (getrusage; run one
- *                mode per process so the peak is this mode's).
+ *   MODE long    forward only, B = 1, L = 1048576, one timed run (arena allocation included);
+ *                seconds and peak RSS (getrusage; one mode per process, so the peak is its own).
  *   ARCH         mamba | bimamba | transformer
  *   FASTA        tokens from the first L bases of this file's first record (read through
  *                io/seq.h with a region, e.g. ../shared/data/dna/human-grch37-chr20/chr20.fa.gz
  *                → region 20:1-L); without it, random tokens.
- * Each timing is the best of REPEATS (default 3) runs after one warm-up run.
+ * Each timing is the best of REPEATS (default 3) runs after one warm-up run. LS_BENCH_L=n in the
+ * environment replaces the mode's L (to see how speed depends on length).
  */
 #include <omp.h>
 #include <stdio.h>
@@ -92,19 +93,22 @@ int main(int argc, char **argv) {
     if (matmul_set_threads(threads) < 0) die("threads");
 
     const int train = strcmp(mode, "train") == 0;
-    const int64_t L = train ? 4096 : strcmp(mode, "fwd") == 0 ? 65536 : 1048576;
+    int64_t L = train ? 4096 : strcmp(mode, "fwd") == 0 ? 65536 : 1048576;
+    if (getenv("LS_BENCH_L")) L = atoll(getenv("LS_BENCH_L")); // other lengths, same modes
     ModelConfig cfg;
-    model_config_default(&cfg, arch, train && arch != MODEL_BIMAMBA ? MODEL_TASK_LM
-                                                                    : MODEL_TASK_CLASSIFY);
+    model_config_default(&cfg, arch,
+                         train && arch != MODEL_BIMAMBA ? MODEL_TASK_LM : MODEL_TASK_CLASSIFY);
     cfg.window = 0;
     Device cpu = {DEVICE_CPU, 0};
     Model *m = NULL;
     if (model_init(&m, &cfg, &cpu, 1) < 0) die("model_init");
 
     uint8_t *tokens = malloc((size_t)L);
-    if (fasta) read_tokens(fasta, tokens, L);
+    if (fasta)
+        read_tokens(fasta, tokens, L);
     else
-        for (int64_t i = 0; i < L; i++) tokens[i] = (uint8_t)(rand() % 4);
+        for (int64_t i = 0; i < L; i++)
+            tokens[i] = (uint8_t)(rand() % 4);
     int64_t len = L;
     ModelBatch batch = {.B = 1, .L = L, .tokens = tokens, .lengths = &len};
     const int lm = cfg.task == MODEL_TASK_LM;
@@ -113,7 +117,8 @@ int main(int argc, char **argv) {
     int32_t label = 1;
     AdamWConfig adamw = {0.9, 0.999, 1e-8, 0.01};
     double best = 1e30, loss = 0;
-    for (int r = 0; r <= repeats; r++) { // r = 0 warms up
+    const int once = !train && L >= 1048576; // one timed run, arena allocation included
+    for (int r = once ? 1 : 0; r <= (once ? 1 : repeats); r++) { // r = 0 warms up
         double t0 = now();
         if (train) {
             model_zero_grads(m);
@@ -127,15 +132,10 @@ int main(int argc, char **argv) {
         }
         double dt = now() - t0;
         if (r > 0 && dt < best) best = dt;
-        if (!train && L >= 1048576) break; // one timed run is enough at 1M (after no warm-up)
-    }
-    if (!train && L >= 1048576) { // the loop above ran once: time a second run
-        double t0 = now();
-        if (model_forward(m, &batch, logits, 0) < 0) die("forward");
-        best = now() - t0;
     }
     printf("%s %s threads=%d B=1 L=%lld params=%lld: best %.3f s, %.0f tokens/s, peak RSS "
-           "%.0f MiB%s%s\n", mode, model_arch_name(arch), threads, (long long)L,
+           "%.0f MiB%s%s\n",
+           mode, model_arch_name(arch), threads, (long long)L,
            (long long)model_param_table(m)->numel, best, (double)L / best, peak_rss_mib(),
            train ? (lm ? " (LM)" : " (classify)") : "", fasta ? " (FASTA tokens)" : "");
     free(tokens);

@@ -40,13 +40,15 @@ int main(int argc, char **argv) {
         const ModelConfig *c = model_config(m);
         int64_t L = (int64_t)strlen(argv[3]);
         uint8_t *tok = malloc((size_t)L + 1);
-        for (int64_t i = 0; i < L; i++) tok[i] = (uint8_t)(argv[3][i] - '0');
+        for (int64_t i = 0; i < L; i++)
+            tok[i] = (uint8_t)(argv[3][i] - '0');
         ModelBatch b = {.B = 1, .L = L, .tokens = tok, .lengths = NULL};
         int64_t n = c->task == MODEL_TASK_LM ? L * c->vocab : c->n_classes;
         float *logits = malloc((size_t)n * sizeof *logits);
         int rc = model_forward(m, &b, logits, 0);
         if (rc == 0)
-            for (int64_t i = 0; i < n; i++) printf("%.9g\n", logits[i]);
+            for (int64_t i = 0; i < n; i++)
+                printf("%.9g\n", logits[i]);
         free(tok);
         free(logits);
         model_free(m);

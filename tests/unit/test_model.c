@@ -87,8 +87,10 @@ static TestBatch make_batch(const ModelConfig *c, KcRng *r, int64_t B, int64_t L
         }
     }
     t.b = (ModelBatch){.B = B, .L = L, .lengths = t.lengths};
-    if (c->input == MODEL_INPUT_TOKENS) t.b.tokens = t.tokens;
-    else t.b.samples = t.samples;
+    if (c->input == MODEL_INPUT_TOKENS)
+        t.b.tokens = t.tokens;
+    else
+        t.b.samples = t.samples;
     return t;
 }
 
@@ -104,10 +106,10 @@ static int64_t logits_numel(const Model *m, const ModelBatch *b) {
     return c->task == MODEL_TASK_LM ? b->B * b->L * c->vocab : b->B * c->n_classes;
 }
 
-#define OK(expr)                                                                                 \
-    do {                                                                                         \
-        int rc_ = (expr);                                                                        \
-        if (rc_ != 0) fail_msg("%s returned %d: %s", #expr, rc_, ls_error_message());            \
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != 0) fail_msg("%s returned %d: %s", #expr, rc_, ls_error_message());              \
     } while (0)
 
 static double batch_loss(Model *m, TestBatch *t, float *logits) {
@@ -174,8 +176,7 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
         double diff = fabs(fd - an), scale = fmax(fabs(fd), fabs(an));
         num += diff * diff;
         den += fd * fd;
-        if (getenv("LS_TEST_VERBOSE"))
-            printf("#   %lld fd %.6g an %.6g\n", (long long)at, fd, an);
+        if (getenv("LS_TEST_VERBOSE")) printf("#   %lld fd %.6g an %.6g\n", (long long)at, fd, an);
         if (diff / (atol + 1e-2 * scale) > worst) worst = diff / (atol + 1e-2 * scale);
         if (!(diff <= atol + 1e-2 * scale)) {
             const char *name = "?";
@@ -212,7 +213,8 @@ static void test_grad_mamba(void **state) {
     cases[4].cfg.d_conv = 1;
     cases[4].cfg.d_state = 1;
     cases[4].cfg.expand = 1;
-    for (int i = 0; i < 5; i++) grad_check(&cases[i], 10 + i);
+    for (int i = 0; i < 5; i++)
+        grad_check(&cases[i], 10 + i);
 }
 
 static void test_grad_bimamba(void **state) {
@@ -225,23 +227,26 @@ static void test_grad_bimamba(void **state) {
     cases[2] = (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10};
     cases[2].cfg.rc_equivariant = 1;
     cases[2].cfg.norm = MODEL_NORM_LAYER;
-    for (int i = 0; i < 3; i++) grad_check(&cases[i], 20 + i);
+    for (int i = 0; i < 3; i++)
+        grad_check(&cases[i], 20 + i);
 }
 
 static void test_grad_transformer(void **state) {
     (void)state;
     GradCase cases[3];
     cases[0] = (GradCase){"transformer lm causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0};
-    cases[1] = (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+    cases[1] =
+        (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
     cases[1].cfg.norm = MODEL_NORM_LAYER;
-    cases[2] = (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+    cases[2] =
+        (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
     cases[2].cfg.input = MODEL_INPUT_WAVEFORM;
     cases[2].cfg.causal = 1;
     cases[2].cfg.pool = MODEL_POOL_LAST;
     cases[2].cfg.window = 0;
-    for (int i = 0; i < 3; i++) grad_check(&cases[i], 30 + i);
+    for (int i = 0; i < 3; i++)
+        grad_check(&cases[i], 30 + i);
 }
-
 
 // ------------------------------------------------------------------------------ equivalences
 
@@ -285,13 +290,17 @@ static void padding_case(const char *name, ModelConfig c, int64_t tile_rows) {
         ModelBatch one = {.B = 1, .L = lengths[b], .lengths = NULL};
         one.tokens = t.tokens + b * L;
         one.samples = t.samples + b * L;
-        if (wave) one.tokens = NULL;
-        else one.samples = NULL;
+        if (wave)
+            one.tokens = NULL;
+        else
+            one.samples = NULL;
         float *alone = kc_floats(logits_numel(m, &one));
         OK(model_forward(m, &one, alone, 0));
         snprintf(what, sizeof what, "%s row %lld", name, (long long)b);
-        if (lm) expect_close(what, alone, all + b * L * per_pos, lengths[b] * per_pos, 1e-5);
-        else expect_close(what, alone, all + b * c.n_classes, c.n_classes, 1e-5);
+        if (lm)
+            expect_close(what, alone, all + b * L * per_pos, lengths[b] * per_pos, 1e-5);
+        else
+            expect_close(what, alone, all + b * c.n_classes, c.n_classes, 1e-5);
         free(alone);
     }
     free(all);
@@ -338,12 +347,14 @@ static void test_stream_and_generate(void **state) {
         for (int k = 0; k < 3 && splits[s][k]; k++) {
             const int64_t n = splits[s][k];
             uint8_t seg_tok[2 * 20];
-            for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * n, t.tokens + b * L + at, (size_t)n);
+            for (int64_t b = 0; b < B; b++)
+                memcpy(seg_tok + b * n, t.tokens + b * L + at, (size_t)n);
             float *seg_logits = kc_floats(B * n * V);
             ModelBatch seg = {.B = B, .L = n, .tokens = seg_tok};
             OK(model_stream_forward(m, &seg, seg_logits));
             for (int64_t b = 0; b < B; b++)
-                memcpy(got + (b * L + at) * V, seg_logits + b * n * V, (size_t)(n * V) * sizeof(float));
+                memcpy(got + (b * L + at) * V, seg_logits + b * n * V,
+                       (size_t)(n * V) * sizeof(float));
             free(seg_logits);
             at += n;
         }
@@ -354,7 +365,8 @@ static void test_stream_and_generate(void **state) {
     OK(model_stream_reset(m, B));
     {
         uint8_t prompt[2 * 7];
-        for (int64_t b = 0; b < B; b++) memcpy(prompt + b * 7, t.tokens + b * L, 7);
+        for (int64_t b = 0; b < B; b++)
+            memcpy(prompt + b * 7, t.tokens + b * L, 7);
         ModelBatch seg = {.B = B, .L = 7, .tokens = prompt};
         float *pl = kc_floats(B * 7 * V);
         OK(model_stream_forward(m, &seg, pl));
@@ -410,7 +422,8 @@ static void test_stream_and_generate(void **state) {
     assert_int_equal(model_stream_logits(m, have), LS_ERR_USAGE);
     for (int64_t at = 0; at < L; at += 10) {
         uint8_t seg_tok[2 * 10];
-        for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * 10, t.tokens + b * L + at, 10);
+        for (int64_t b = 0; b < B; b++)
+            memcpy(seg_tok + b * 10, t.tokens + b * L + at, 10);
         ModelBatch seg = {.B = B, .L = 10, .tokens = seg_tok};
         OK(model_stream_forward(m, &seg, NULL));
     }
@@ -545,8 +558,8 @@ static double overfit(ModelConfig c, int steps, double lr) {
     }
     loss = batch_loss(m, &t, logits);
     printf("#   overfit %-12s %s: loss %.4f → %.5f after %d AdamW steps (lr %g)\n",
-           model_arch_name(c.arch), c.task == MODEL_TASK_LM ? "lm" : "classify", first, loss,
-           steps, lr);
+           model_arch_name(c.arch), c.task == MODEL_TASK_LM ? "lm" : "classify", first, loss, steps,
+           lr);
     free(logits);
     free(dl);
     free_batch(&t);
@@ -563,14 +576,15 @@ static void test_overfit(void **state) {
     c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
     c.d_model = 16;
     loss = overfit(c, 100, 1e-2);
-    if (!(loss < 0.01)) fail_msg("bimamba classify: loss %.4f after 100 steps, expected < 0.01", loss);
+    if (!(loss < 0.01))
+        fail_msg("bimamba classify: loss %.4f after 100 steps, expected < 0.01", loss);
     c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
     c.d_model = 16;
     c.window = 0;
     loss = overfit(c, 300, 1e-2);
-    if (!(loss < 0.05)) fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
+    if (!(loss < 0.05))
+        fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
 }
-
 
 // ------------------------------------------------------------------------------ checkpoints
 
@@ -612,7 +626,8 @@ static void expect_load_error(const char *path, const char *needle) {
     if (rc >= 0) fail_msg("model_load(%s) succeeded, expected an error", path);
     assert_null(m);
     const char *msg = ls_error_message();
-    if (!strstr(msg, needle)) fail_msg("model_load(%s): message '%s' lacks '%s'", path, msg, needle);
+    if (!strstr(msg, needle))
+        fail_msg("model_load(%s): message '%s' lacks '%s'", path, msg, needle);
     printf("#   refused: %s\n", msg);
 }
 
@@ -628,7 +643,8 @@ static void test_save_load(void **state) {
         Model *m = new_model(&c, 31 + i);
         // move the parameters away from their initial values
         float *p = model_params(m);
-        for (int64_t k = 0; k < model_param_table(m)->total; k++) p[k] += 0.01f * (float)(k % 7);
+        for (int64_t k = 0; k < model_param_table(m)->total; k++)
+            p[k] += 0.01f * (float)(k % 7);
         snprintf(path, sizeof path, "%s/%s.safetensors", tmpdir, model_arch_name(c.arch));
         const char *keys[2] = {"labels", "encoding"}, *values[2] = {"a,b,c", "dna"};
         OK(model_save(m, path, 2, keys, values));
@@ -700,7 +716,8 @@ static void test_save_load(void **state) {
         expect_load_error(bad, "truncated.safetensors");
         unsigned char *copy = malloc(n);
         memcpy(copy, bytes, n);
-        for (size_t i = 8; i < 40 && i < n; i++) copy[i] = (unsigned char)('#' + i);
+        for (size_t i = 8; i < 40 && i < n; i++)
+            copy[i] = (unsigned char)('#' + i);
         snprintf(bad, sizeof bad, "%s/garbage.safetensors", tmpdir);
         write_bytes(bad, copy, n);
         expect_load_error(bad, "garbage.safetensors");
@@ -725,18 +742,20 @@ static void test_config(void **state) {
             ModelConfig c;
             model_config_default(&c, (ModelArch)a, (ModelTask)t);
             int rc = model_config_check(&c);
-            if (a == MODEL_BIMAMBA && t == MODEL_TASK_LM) assert_int_equal(rc, LS_ERR_USAGE);
-            else if (rc) fail_msg("default %s/%d refused: %s", model_arch_name((ModelArch)a), t,
-                                  ls_error_message());
+            if (a == MODEL_BIMAMBA && t == MODEL_TASK_LM)
+                assert_int_equal(rc, LS_ERR_USAGE);
+            else if (rc)
+                fail_msg("default %s/%d refused: %s", model_arch_name((ModelArch)a), t,
+                         ls_error_message());
         }
     ModelConfig base = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), c;
-#define REFUSE(stmt, needle)                                                                     \
-    do {                                                                                         \
-        c = base;                                                                                \
-        stmt;                                                                                    \
-        assert_int_equal(model_config_check(&c), LS_ERR_USAGE);                                  \
-        if (!strstr(ls_error_message(), needle))                                                 \
-            fail_msg("%s: message '%s' lacks '%s'", #stmt, ls_error_message(), needle);          \
+#define REFUSE(stmt, needle)                                                                       \
+    do {                                                                                           \
+        c = base;                                                                                  \
+        stmt;                                                                                      \
+        assert_int_equal(model_config_check(&c), LS_ERR_USAGE);                                    \
+        if (!strstr(ls_error_message(), needle))                                                   \
+            fail_msg("%s: message '%s' lacks '%s'", #stmt, ls_error_message(), needle);            \
     } while (0)
     REFUSE(c.d_model = 0, "--d-model 0");
     REFUSE(c.n_layers = 0, "--n-layers 0");
@@ -754,7 +773,8 @@ static void test_config(void **state) {
 #undef REFUSE
     // JSON round trip of every field, and what a reader refuses
     c = base;
-    c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER, c.pool = MODEL_POOL_FIRST;
+    c.arch = MODEL_BIMAMBA, c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER,
+    c.pool = MODEL_POOL_FIRST;
     c.dt_min = 0.002f, c.dt_max = 0.07f, c.norm_eps = 1e-6f, c.dt_rank = 3, c.window = 0;
     char *json = NULL;
     OK(model_config_to_json(&c, &json));
@@ -765,13 +785,22 @@ static void test_config(void **state) {
     free(json);
     assert_int_equal(model_config_from_json(&back, "[1]", "x"), LS_ERR_FORMAT);
     assert_int_equal(model_config_from_json(&back, "{\"task\": \"lm\"}", "x"), LS_ERR_FORMAT);
-    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
-                                                   "\"d_modle\": 8}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back,
+                                            "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                            "\"d_modle\": 8}",
+                                            "x"),
+                     LS_ERR_FORMAT);
     assert_non_null(strstr(ls_error_message(), "d_modle"));
-    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
-                                                   "\"d_model\": 8.5}", "x"), LS_ERR_FORMAT);
-    assert_int_equal(model_config_from_json(&back, "{\"arch\": \"mamba\", \"task\": \"lm\", "
-                                                   "\"causal\": 1}", "x"), LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back,
+                                            "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                            "\"d_model\": 8.5}",
+                                            "x"),
+                     LS_ERR_FORMAT);
+    assert_int_equal(model_config_from_json(&back,
+                                            "{\"arch\": \"mamba\", \"task\": \"lm\", "
+                                            "\"causal\": 1}",
+                                            "x"),
+                     LS_ERR_FORMAT);
     assert_int_equal(model_config_from_json(&back, "{\"arch\": \"rnn\", \"task\": \"lm\"}", "x"),
                      LS_ERR_FORMAT);
     ModelArch arch;
@@ -849,7 +878,8 @@ static void test_api_errors(void **state) {
     for (int b = 0; b < 2; b++)
         for (int k = 0; k < 3; k++) {
             double acc = bias[k];
-            for (int d = 0; d < 8; d++) acc += (double)emb[b * 8 + d] * w[k * 8 + d];
+            for (int d = 0; d < 8; d++)
+                acc += (double)emb[b * 8 + d] * w[k * 8 + d];
             got[b * 3 + k] = (float)acc;
         }
     expect_close("classifier(embed) vs forward", got, want, 6, 1e-5);
@@ -867,16 +897,11 @@ static void test_api_errors(void **state) {
 int main(void) {
     kc_seed("test_model");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_mamba),
-        cmocka_unit_test(test_grad_bimamba),
-        cmocka_unit_test(test_grad_transformer),
-        cmocka_unit_test(test_padding),
-        cmocka_unit_test(test_stream_and_generate),
-        cmocka_unit_test(test_rc_invariance),
-        cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_overfit),
-        cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_grad_mamba),          cmocka_unit_test(test_grad_bimamba),
+        cmocka_unit_test(test_grad_transformer),    cmocka_unit_test(test_padding),
+        cmocka_unit_test(test_stream_and_generate), cmocka_unit_test(test_rc_invariance),
+        cmocka_unit_test(test_determinism),         cmocka_unit_test(test_overfit),
+        cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
         cmocka_unit_test(test_api_errors),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
