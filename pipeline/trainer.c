@@ -552,9 +552,18 @@ static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_n
     return 0;
 }
 
-/* --minutes alone: time two trial steps on the first batch (the second, without the first
- * call's allocations), then fix the schedule length. Nothing of the training state moves. */
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --minutes alone: time trial steps on the first batch, then fix the schedule length.
+ * One untimed step first (it plans the arena), then the median of five timed ones, so one
+ * step slowed by page faults or another process cannot shrink the schedule; the time is
+ * scaled from the trial batch's padded tokens to the epoch's mean, since whole-sequence
+ * batches differ in length. Nothing of the training state moves. */
 static int trainer_estimate_steps(Trainer *T, double minutes, int64_t *total) {
+    enum { TRIALS = 5 };
     Rng saved_sampler = T->sampler ? *window_sampler_rng(T->sampler) : (Rng){{0}};
     Rng saved_crop = T->crop_rng;
     int64_t n = 0;
@@ -563,16 +572,22 @@ static int trainer_estimate_steps(Trainer *T, double minutes, int64_t *total) {
     if (T->sampler) *window_sampler_rng(T->sampler) = saved_sampler;
     T->crop_rng = saved_crop;
     status = batch_fill(&T->batch, T->train_ds, T->rows, n, &T->batch_opt);
-    double loss, t = 0;
-    for (int k = 0; k < 2 && status == 0; k++) {
+    double loss, times[TRIALS];
+    for (int k = -1; k < TRIALS && status == 0; k++) {
         double t0 = now_s();
         status = trainer_forward_backward(T, &loss);
-        t = now_s() - t0;
+        if (k >= 0) times[k] = now_s() - t0;
     }
     if (status < 0) return status;
     model_zero_grads(T->model);
-    /* 10 % for the optimizer, validation and saving */
-    double steps = minutes * 60.0 * 0.9 / (t > 1e-6 ? t : 1e-6);
+    qsort(times, TRIALS, sizeof times[0], compare_double);
+    double t = times[TRIALS / 2];
+    if (!T->sampler && T->plan.n_batches > 0 && T->batch.B * T->batch.L > 0)
+        t *= ((double)T->plan.padded_tokens / (double)T->plan.n_batches) /
+             (double)(T->batch.B * T->batch.L);
+    /* 20 % for the optimizer, batch filling, validation and saving (measured: a full step
+     * is 1.1-1.3 times its forward + backward), so the schedule ends inside the budget */
+    double steps = minutes * 60.0 * 0.8 / (t > 1e-6 ? t : 1e-6);
     *total = steps < 1 ? 1 : steps > 1e12 ? (int64_t)1e12 : (int64_t)steps;
     return 0;
 }
