@@ -14,22 +14,20 @@
  * output (dx, dW, db); the caller zeroes gradients before the first backward of a step
  * (llm.c convention), so a tensor used twice (tied weights, residual branches) just adds.
  *
- * CPU: each product is one cblas_sgemm (OpenBLAS), bias and bias gradient in plain C.
+ * CPU: cblas_sgemm (OpenBLAS) on fixed blocks, bias and bias gradient in plain C.
  * BLAS takes 32-bit ints: M, K, N, ld_x, ld_y must each be <= INT_MAX (LS_ERR_RANGE else).
  * CUDA (later, kernels/cuda/matmul.cu): cublasSgemm with the same arguments.
  *
- * Threads. Debian's libopenblas0-pthread runs its own thread pool, separate from OpenMP's.
- * The two never run at the same time (sgemm is called outside any parallel region), but
- * both default to all cores, and idle OpenMP workers spin for a while after each region.
- * Call matmul_set_threads(n) once with the same n as omp_set_num_threads(n) (the CLI's
- * --threads); never call these functions from inside an OpenMP parallel region (OpenBLAS
- * would run a pool per caller thread and oversubscribe the cores). If sgemm is slower right
- * after OpenMP regions than alone, OMP_WAIT_POLICY=passive makes idle OpenMP workers sleep
- * at once; kernels/dev/blas_omp_threads.c measures exactly this (gemm and OpenMP op alone vs
- * alternated) under any environment.
+ * Threads: results are bit-identical for any OpenMP thread count. OpenBLAS's own threading
+ * is not (it splits a product by its thread count, and its edge kernels round differently),
+ * so each call sets OpenBLAS to one thread (openblas_set_num_threads(1), process-wide) and
+ * spreads fixed blocks over the OpenMP threads: 128 rows of y or dx per sgemm, 32 rows of dW
+ * per sgemm (each a full reduction over M). The blocks depend on the shapes only. The thread
+ * count is therefore OpenMP's alone (omp_set_num_threads, the CLI's --threads). Call these
+ * functions outside any OpenMP parallel region: they open their own.
  *
  * Tested by tests/unit/test_matmul.c (double reference, finite differences, accumulation,
- * strided rows, invalid arguments).
+ * strided rows, 1/2/3 threads bit-identical, invalid arguments).
  */
 #ifndef LS_MATMUL_H
 #define LS_MATMUL_H
@@ -72,7 +70,9 @@ int matmul_bwd_cpu(float *dx, float *dw, float *db, const float *dy, const float
                    int64_t ld_y) LS_RESULT_USED;
 
 /**
- * Number of OpenBLAS threads (openblas_set_num_threads). Use the same count as OpenMP.
+ * Number of OpenBLAS threads (openblas_set_num_threads) for code that calls cblas directly
+ * (kernels/dev harnesses). matmul_fwd_cpu and matmul_bwd_cpu do not use it: they set
+ * OpenBLAS to one thread on every call (see "Threads" above).
  * @return 0, or LS_ERR_USAGE when n < 1.
  */
 int matmul_set_threads(int n) LS_RESULT_USED;

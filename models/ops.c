@@ -5,7 +5,8 @@
  * specification; DEVICE_CUDA returns LS_ERR_UNSUPPORTED ("<op> on cuda arrives with the GPU
  * issue") until kernels/cuda provides `<op>_<dir>_cuda`, which then goes in that case label.
  * The glue ops are plain loops (OpenMP over rows where it pays): copies and adds have no
- * reduction, so results never depend on the thread count.
+ * reduction, so results never depend on the thread count; each kernel guarantees the same
+ * itself (GEMM included: kernels/matmul.h "Threads").
  * Tested through tests/unit/test_model.c.
  */
 #include "models/ops_internal.h"
@@ -58,72 +59,15 @@ void ops_free(const Device *dev, void *ptr) {
 
 // ------------------------------------------------------------------------------ kernels
 
-/*
- * GEMM on the CPU, independent of the thread count. OpenBLAS's threaded sgemm splits a product
- * by thread count, and its edge kernels round differently, so its results change with
- * --threads (measured: thousands of elements of a 600×32·32×128 product differ between 1 and
- * 2 threads). Here BLAS runs single-threaded and OpenMP spreads fixed blocks over the threads:
- * y and dx by blocks of OPS_MM_ROWS rows, dW by blocks of OPS_MM_WROWS output rows (each a
- * full reduction over M inside one sgemm). The partition depends on the shapes only, so every
- * element is computed the same way for any thread count. Each call first runs the kernel with
- * M = 0 so that its argument checks (and messages) happen on this thread.
- * Candidate to move into kernels/cpu/matmul.c.
- */
-#define OPS_MM_ROWS  128
-#define OPS_MM_WROWS 32
-
-static int matmul_fwd_blocked(float *y, const float *x, const float *w, const float *b, int64_t M,
-                              int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
-    int status = matmul_set_threads(1);
-    if (status == 0) status = matmul_fwd_cpu(y, x, w, b, 0, K, N, ld_x, ld_y);
-    if (status < 0) return status;
-    const int64_t nblk = (M + OPS_MM_ROWS - 1) / OPS_MM_ROWS;
-    if (nblk <= 1) return matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y);
-    int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
-    for (int64_t k = 0; k < nblk; k++) {
-        const int64_t m0 = k * OPS_MM_ROWS, mb = M - m0 < OPS_MM_ROWS ? M - m0 : OPS_MM_ROWS;
-        failed |= matmul_fwd_cpu(y + m0 * ld_y, x + m0 * ld_x, w, b, mb, K, N, ld_x, ld_y) != 0;
-    }
-    return failed ? ls_error(LS_ERR_INTERNAL, "matmul_fwd: a block failed") : 0;
-}
-
-static int matmul_bwd_blocked(float *dx, float *dw, float *db, const float *dy, const float *x,
-                              const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
-                              int64_t ld_y) {
-    int status = matmul_set_threads(1);
-    if (status == 0) status = matmul_bwd_cpu(dx, dw, db, dy, x, w, 0, K, N, ld_x, ld_y);
-    if (status < 0 || M == 0) return status;
-    if (db && (status = matmul_bwd_cpu(NULL, NULL, db, dy, NULL, NULL, M, K, N, ld_x, ld_y)) < 0)
-        return status;
-    const int64_t nx = dx ? (M + OPS_MM_ROWS - 1) / OPS_MM_ROWS : 0;
-    const int64_t nw = dw ? (N + OPS_MM_WROWS - 1) / OPS_MM_WROWS : 0;
-    int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) if (nx + nw > 1)
-    for (int64_t k = 0; k < nx + nw; k++) {
-        if (k < nx) { // rows [m0, m0 + mb) of dx
-            const int64_t m0 = k * OPS_MM_ROWS, mb = M - m0 < OPS_MM_ROWS ? M - m0 : OPS_MM_ROWS;
-            failed |= matmul_bwd_cpu(dx + m0 * ld_x, NULL, NULL, dy + m0 * ld_y, NULL, w, mb, K, N,
-                                     ld_x, ld_y) != 0;
-        } else { // rows [n0, n0 + nb) of dW: columns n0.. of dy
-            const int64_t n0 = (k - nx) * OPS_MM_WROWS;
-            const int64_t nb = N - n0 < OPS_MM_WROWS ? N - n0 : OPS_MM_WROWS;
-            failed |= matmul_bwd_cpu(NULL, dw + n0 * K, NULL, dy + n0, x, NULL, M, K, nb, ld_x,
-                                     ld_y) != 0;
-        }
-    }
-    return failed ? ls_error(LS_ERR_INTERNAL, "matmul_bwd: a block failed") : 0;
-}
-
 int ops_matmul_fwd(const Device *dev, float *y, const float *x, const float *w, const float *b,
                    int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
-    DISPATCH(dev, "matmul_fwd", matmul_fwd_blocked(y, x, w, b, M, K, N, ld_x, ld_y));
+    DISPATCH(dev, "matmul_fwd", matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y));
 }
 
 int ops_matmul_bwd(const Device *dev, float *dx, float *dw, float *db, const float *dy,
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) {
-    DISPATCH(dev, "matmul_bwd", matmul_bwd_blocked(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y));
+    DISPATCH(dev, "matmul_bwd", matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y));
 }
 
 int ops_norm_fwd(const Device *dev, int layer_norm, float *y, float *mean, float *rstd,

@@ -16,10 +16,7 @@
 #include "pipeline/commands.h"
 #include "pipeline/infer.h"
 
-enum {
-    OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
-    OPT_TSV, OPT_SEQ_LEN, OPT_MAX_WINDOWS, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
-};
+enum { OPT_TSV = INFER_OPT_FIRST_COMMAND_OPTION };
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -39,13 +36,12 @@ static void usage(FILE *fp) {
 "\n"
 "Options:\n"
 "  -m, --model FILE       the checkpoint (required)\n"
-"      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+INFER_HELP_DATA
 "      --tsv              text output instead of safetensors\n"
 "      --seq-len L        embed non-overlapping windows of L tokens of each record at least\n"
 "                         L long and average them (shorter records whole). Default: whole\n"
 "      --max-windows N    with --seq-len: at most N windows per record, evenly spread\n"
-"      --batch-size N     sequences per forward pass (default 16)\n"
-"      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+INFER_HELP_BATCH
 CLI_COMMON_HELP
 "\n"
 "Examples:\n"
@@ -122,92 +118,55 @@ static int write_tsv(const char *path, const Dataset *ds, const float *vectors, 
 
 int main_embed(int argc, char **argv) {
     static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"data", required_argument, NULL, OPT_DATA},
+        INFER_LONG_OPTIONS,
+        INFER_WINDOW_LONG_OPTIONS,
         {"tsv", no_argument, NULL, OPT_TSV},
-        {"seq-len", required_argument, NULL, OPT_SEQ_LEN},
-        {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
-        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    CommonOptions common;
-    cli_common_default(&common);
-    const char *model_path = NULL;
-    int64_t seq_len = 0, max_windows = 0, batch_size = 16, max_tokens = 0;
+    InferArgs args;
     int tsv = 0;
-    InputSpec inputs = {0};
     ModelFile mf = {0};
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
     EmbedContext ctx = {0};
-    int status = 0, c;
-    const char **sources = calloc((size_t)argc + 1, sizeof *sources);
-    if (!sources) return cli_fail("embed", ls_error(LS_ERR_NOMEM, "out of memory"));
-    inputs.sources = sources;
+    int c;
+    int status = infer_args_init(&args, argc, 16);
+    if (status < 0) goto fail;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
-        status = cli_common_parse(c, optarg, &common);
+        status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
         if (status == 1) continue;
         status = 0;
         switch (c) {
         case 'h':
             usage(stdout);
-            free(sources);
+            infer_args_free(&args);
             return EXIT_OK;
-        case 'm': model_path = optarg; break;
-        case OPT_DATA: sources[inputs.n_sources++] = optarg; break;
         case OPT_TSV: tsv = 1; break;
-        case OPT_SEQ_LEN:
-            status = cli_parse_int64("--seq-len", optarg, 1, INT64_MAX / 2, &seq_len);
-            break;
-        case OPT_MAX_WINDOWS:
-            status = cli_parse_int64("--max-windows", optarg, 1, INT64_MAX / 2, &max_windows);
-            break;
-        case OPT_BATCH_SIZE:
-            status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &batch_size);
-            break;
-        case OPT_MAX_TOKENS:
-            status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &max_tokens);
-            break;
         default:
             status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                               "embed --help'", argv[optind - 1]);
         }
         if (status < 0) goto fail;
     }
-    for (int i = optind; i < argc; i++) sources[inputs.n_sources++] = argv[i];
-    if (!model_path) {
-        status = ls_error(LS_ERR_USAGE, "no model: give -m MODEL.safetensors");
-        goto fail;
-    }
-    if (inputs.n_sources == 0) {
-        status = ls_error(LS_ERR_USAGE, "no input: give SEQS to embed");
-        goto fail;
-    }
-    if (!tsv && (!common.output || strcmp(common.output, "-") == 0)) {
+    status = infer_args_finish(&args, argc, argv, "MODEL.safetensors",
+                               "no input: give SEQS to embed");
+    if (status < 0) goto fail;
+    if (!tsv && (!args.common.output || strcmp(args.common.output, "-") == 0)) {
         status = ls_error(LS_ERR_USAGE, "safetensors output needs a file: give -o "
                           "OUT.safetensors, or --tsv for text on stdout");
         goto fail;
     }
-    if (max_windows > 0 && seq_len == 0) {
-        status = ls_error(LS_ERR_USAGE, "--max-windows needs --seq-len");
+    if ((status = infer_args_check_windows(&args)) < 0 ||
+        (status = infer_args_open_model(&args, &mf)) < 0 ||
+        (status = infer_args_load(&args, &mf, 0, &ds)) < 0)
         goto fail;
-    }
-    cli_common_apply(&common);
-    status = checkpoint_open(&mf, model_path, &common.device);
-    if (status < 0) goto fail;
     const ModelConfig *cfg = model_config(mf.model);
-    DatasetOptions dopt;
-    infer_dataset_options(&mf.data, DATASET_LABELS_NONE, &dopt);
-    if ((status = infer_load(&ds, &dopt, &inputs, NULL)) < 0 ||
-        (status = infer_check_kind(ds, &mf.data, model_path)) < 0)
-        goto fail;
     int64_t n_items = 0, n = dataset_count(ds), D = cfg->d_model;
-    status = infer_items(ds, NULL, 0, cfg, seq_len, max_windows, &items, &n_items);
+    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
     if (status < 0) goto fail;
     ctx.D = D;
     ctx.sum = calloc((size_t)(n ? n : 1) * (size_t)D, sizeof *ctx.sum);
@@ -216,22 +175,21 @@ int main_embed(int argc, char **argv) {
         status = ls_error(LS_ERR_NOMEM, "out of memory for %lld vectors", (long long)n);
         goto fail;
     }
-    InferOptions io = {.batch_size = batch_size, .max_tokens = max_tokens,
-                       .output = INFER_EMBED};
-    infer_batch_options(&mf.data, &io.batch);
+    InferOptions io;
+    infer_args_run_options(&args, &mf, INFER_EMBED, &io);
     status = infer_run(mf.model, ds, items, n_items, &io, embed_batch, &ctx);
     if (status < 0) goto fail;
     for (int64_t e = 0; e < n; e++)
         for (int64_t d = 0; d < D && ctx.count[e] > 1; d++)
             ctx.sum[e * D + d] /= (float)ctx.count[e];
-    status = tsv ? write_tsv(common.output, ds, ctx.sum, n, D)
-                 : write_safetensors(common.output, model_path, ds, ctx.sum, n, D);
+    status = tsv ? write_tsv(args.common.output, ds, ctx.sum, n, D)
+                 : write_safetensors(args.common.output, args.model, ds, ctx.sum, n, D);
 fail:
     free(ctx.sum);
     free(ctx.count);
     free(items);
     dataset_free(ds);
     checkpoint_close(&mf);
-    free(sources);
+    infer_args_free(&args);
     return status < 0 ? cli_fail("embed", status) : EXIT_OK;
 }

@@ -17,11 +17,7 @@
 #include "pipeline/infer.h"
 #include "pipeline/metrics.h"
 
-enum {
-    OPT_MODEL = CLI_OPT_FIRST_COMMAND_OPTION,
-    OPT_DATA, OPT_LABELS, OPT_CLASS, OPT_JSON, OPT_SEQ_LEN, OPT_MAX_WINDOWS, OPT_BATCH_SIZE,
-    OPT_MAX_TOKENS, OPT_SPLIT,
-};
+enum { OPT_LABELS = INFER_OPT_FIRST_COMMAND_OPTION, OPT_CLASS, OPT_JSON, OPT_SPLIT };
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -57,8 +53,7 @@ static void usage(FILE *fp) {
 "      --json             one JSON object on stdout: n, accuracy, macro_f1, mcc, auroc\n"
 "                         (null unless two classes are present), loss, labels, confusion,\n"
 "                         per_class; or n, tokens, nll_bits_per_token, perplexity, loss\n"
-"      --batch-size N     sequences per forward pass (default 16)\n"
-"      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+INFER_HELP_BATCH
 CLI_COMMON_HELP
 "\n"
 "A Transformer sees the centre --window tokens of longer sequences (its training rule).\n"
@@ -68,15 +63,6 @@ CLI_COMMON_HELP
 "  longscan eval -m species.safetensors --data test.fa.gz --labels test.tsv --json\n"
 "  longscan eval -m dna_lm.safetensors --data chr21.fa.gz --seq-len 100000\n");
 }
-
-typedef struct {
-    CommonOptions common;
-    const char   *model;
-    InputSpec     inputs;
-    int           json;
-    int64_t       seq_len, max_windows, batch_size, max_tokens;
-    int           split;     /* -1 all, else a Split */
-} EvalOptions;
 
 static void print_text(FILE *out, const ModelFile *mf, const EvalResult *res) {
     const ModelConfig *cfg = model_config(mf->model);
@@ -175,74 +161,51 @@ static int print_json(FILE *out, const ModelFile *mf, const EvalResult *res) {
 
 int main_eval(int argc, char **argv) {
     static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"data", required_argument, NULL, OPT_DATA},
+        INFER_LONG_OPTIONS,
+        INFER_WINDOW_LONG_OPTIONS,
         {"labels", required_argument, NULL, OPT_LABELS},
         {"class", required_argument, NULL, OPT_CLASS},
         {"json", no_argument, NULL, OPT_JSON},
-        {"seq-len", required_argument, NULL, OPT_SEQ_LEN},
-        {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
-        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         {"split", required_argument, NULL, OPT_SPLIT},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    EvalOptions opt = {0};
-    cli_common_default(&opt.common);
-    opt.batch_size = 16;
-    opt.split = -1;
+    InferArgs args;
+    int json = 0, split = -1; /* split: -1 all, else a Split */
     ModelFile mf = {0};
     int64_t *idx = NULL, n_idx = 0;
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
     EvalResult res = {0};
     OutputFile out = {0};
-    int status = 0, c;
-    const char **sources = calloc((size_t)argc + 1, sizeof *sources);
+    int c;
+    int status = infer_args_init(&args, argc, 16);
     const char **classes = calloc((size_t)argc + 1, sizeof *classes);
-    if (!sources || !classes) {
-        status = ls_error(LS_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    opt.inputs.sources = sources;
-    opt.inputs.classes = classes;
+    if (status == 0 && !classes) status = ls_error(LS_ERR_NOMEM, "out of memory");
+    if (status < 0) goto fail;
+    args.inputs.classes = classes;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
-        status = cli_common_parse(c, optarg, &opt.common);
+        status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
         if (status == 1) continue;
         status = 0;
         switch (c) {
         case 'h':
             usage(stdout);
-            free(sources);
+            infer_args_free(&args);
             free(classes);
             return EXIT_OK;
-        case 'm': opt.model = optarg; break;
-        case OPT_DATA: sources[opt.inputs.n_sources++] = optarg; break;
-        case OPT_LABELS: opt.inputs.labels = optarg; break;
-        case OPT_CLASS: classes[opt.inputs.n_classes++] = optarg; break;
-        case OPT_JSON: opt.json = 1; break;
-        case OPT_SEQ_LEN:
-            status = cli_parse_int64("--seq-len", optarg, 1, INT64_MAX / 2, &opt.seq_len);
-            break;
-        case OPT_MAX_WINDOWS:
-            status = cli_parse_int64("--max-windows", optarg, 1, INT64_MAX / 2, &opt.max_windows);
-            break;
-        case OPT_BATCH_SIZE:
-            status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &opt.batch_size);
-            break;
-        case OPT_MAX_TOKENS:
-            status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &opt.max_tokens);
-            break;
+        case OPT_LABELS: args.inputs.labels = optarg; break;
+        case OPT_CLASS: classes[args.inputs.n_classes++] = optarg; break;
+        case OPT_JSON: json = 1; break;
         case OPT_SPLIT: {
-            Split split;
-            if (dataset_split_parse(optarg, &split) < 0 || split == SPLIT_NONE)
+            Split parsed;
+            if (dataset_split_parse(optarg, &parsed) < 0 || parsed == SPLIT_NONE)
                 status = ls_error(LS_ERR_USAGE, "--split %s: expected train, valid or test",
                                   optarg);
-            else opt.split = split;
+            else split = parsed;
             break;
         }
         default:
@@ -251,75 +214,49 @@ int main_eval(int argc, char **argv) {
         }
         if (status < 0) goto fail;
     }
-    for (int i = optind; i < argc; i++) sources[opt.inputs.n_sources++] = argv[i];
-    if (!opt.model) {
-        status = ls_error(LS_ERR_USAGE, "no model: give -m MODEL.safetensors");
+    if ((status = infer_args_finish(&args, argc, argv, "MODEL.safetensors",
+                                    "no data: give --data SEQS")) < 0 ||
+        (status = infer_args_check_windows(&args)) < 0 ||
+        (status = infer_args_open_model(&args, &mf)) < 0)
         goto fail;
-    }
-    if (opt.inputs.n_sources + opt.inputs.n_classes == 0) {
-        status = ls_error(LS_ERR_USAGE, "no data: give --data SEQS");
-        goto fail;
-    }
-    if (opt.max_windows > 0 && opt.seq_len == 0) {
-        status = ls_error(LS_ERR_USAGE, "--max-windows needs --seq-len");
-        goto fail;
-    }
-    cli_common_apply(&opt.common);
-    status = checkpoint_open(&mf, opt.model, &opt.common.device);
-    if (status < 0) goto fail;
     const ModelConfig *cfg = model_config(mf.model);
     int classify = cfg->task == MODEL_TASK_CLASSIFY;
-    if (!classify && (opt.inputs.labels || opt.inputs.n_classes)) {
+    if (!classify && (args.inputs.labels || args.inputs.n_classes)) {
         status = ls_error(LS_ERR_USAGE, "%s is a language model: --labels and --class do not "
-                          "apply", opt.model);
+                          "apply", args.model);
         goto fail;
     }
-    DatasetOptions dopt;
-    infer_dataset_options(&mf.data, classify ? DATASET_LABELS_REQUIRED : DATASET_LABELS_NONE,
-                          &dopt);
-    if ((status = infer_load(&ds, &dopt, &opt.inputs, classify ? mf.labels : NULL)) < 0 ||
-        (status = infer_check_kind(ds, &mf.data, opt.model)) < 0)
-        goto fail;
-    if (opt.split >= 0) {
-        status = dataset_split_indices(ds, (Split)opt.split, &idx, &n_idx);
+    if ((status = infer_args_load(&args, &mf, classify, &ds)) < 0) goto fail;
+    if (split >= 0) {
+        status = dataset_split_indices(ds, (Split)split, &idx, &n_idx);
         if (status < 0) goto fail;
         if (n_idx == 0) {
             status = ls_error(LS_ERR_USAGE, "--split %s: no example of the input is in that "
-                              "split", dataset_split_name((Split)opt.split));
+                              "split", dataset_split_name((Split)split));
             goto fail;
         }
     }
     int64_t n_items = 0;
-    status = infer_items(ds, idx, opt.split >= 0 ? n_idx : 0, cfg, opt.seq_len,
-                         opt.max_windows, &items, &n_items);
+    status = infer_items(ds, idx, split >= 0 ? n_idx : 0, cfg, args.seq_len, args.max_windows,
+                         &items, &n_items);
     if (status < 0) goto fail;
-    InferOptions io = {.batch_size = opt.batch_size, .max_tokens = opt.max_tokens,
-                       .output = INFER_LOGITS};
-    infer_batch_options(&mf.data, &io.batch);
+    InferOptions io;
+    infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
     status = infer_evaluate(mf.model, ds, items, n_items, &io, &res);
     if (status < 0) goto fail;
-    if ((status = cli_output_open(&out, opt.common.output)) < 0) goto fail;
-    if (opt.json) status = print_json(out.fp, &mf, &res);
+    if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
+    if (json) status = print_json(out.fp, &mf, &res);
     else print_text(out.fp, &mf, &res);
     if (status < 0) goto fail;
     status = cli_output_commit(&out);
-    if (status < 0) goto fail;
-    infer_result_free(&res);
-    free(items);
-    free(idx);
-    dataset_free(ds);
-    checkpoint_close(&mf);
-    free(sources);
-    free(classes);
-    return EXIT_OK;
 fail:
-    cli_output_abort(&out);
+    if (status < 0) cli_output_abort(&out);
     infer_result_free(&res);
     free(items);
     free(idx);
     dataset_free(ds);
     checkpoint_close(&mf);
-    free(sources);
+    infer_args_free(&args);
     free(classes);
-    return cli_fail("eval", status);
+    return status < 0 ? cli_fail("eval", status) : EXIT_OK;
 }

@@ -328,3 +328,83 @@ void infer_result_free(EvalResult *res) {
     res->confusion = NULL;
     res->probs = NULL;
 }
+
+// ------------------------------------------------------------------------------ command line
+
+int infer_args_init(InferArgs *a, int argc, int64_t batch_size) {
+    *a = (InferArgs){.batch_size = batch_size};
+    cli_common_default(&a->common);
+    a->inputs.sources = calloc((size_t)argc + 1, sizeof *a->inputs.sources);
+    return a->inputs.sources ? 0 : ls_error(LS_ERR_NOMEM, "out of memory");
+}
+
+int infer_args_parse(int opt, const char *arg, InferArgs *a) {
+    int status = cli_common_parse(opt, arg, &a->common);
+    if (status != 0) return status;
+    switch (opt) {
+    case 'm': a->model = arg; return 1;
+    case INFER_OPT_DATA: a->inputs.sources[a->inputs.n_sources++] = arg; return 1;
+    case INFER_OPT_SEQ_LEN:
+        status = cli_parse_int64("--seq-len", arg, 1, INT64_MAX / 2, &a->seq_len);
+        break;
+    case INFER_OPT_MAX_WINDOWS:
+        status = cli_parse_int64("--max-windows", arg, 1, INT64_MAX / 2, &a->max_windows);
+        break;
+    case INFER_OPT_BATCH_SIZE:
+        status = cli_parse_int64("--batch-size", arg, 1, 1000000, &a->batch_size);
+        break;
+    case INFER_OPT_MAX_TOKENS:
+        status = cli_parse_int64("--max-tokens", arg, 1, INT64_MAX / 2, &a->max_tokens);
+        break;
+    default: return 0;
+    }
+    return status < 0 ? status : 1;
+}
+
+int infer_args_finish(InferArgs *a, int argc, char **argv, const char *model_file,
+                      const char *no_input) {
+    // the sources array has room for argc entries: each came from one argument
+    for (int i = optind; i < argc; i++) a->inputs.sources[a->inputs.n_sources++] = argv[i];
+    if (!a->model) return ls_error(LS_ERR_USAGE, "no model: give -m %s", model_file);
+    if (a->inputs.n_sources + a->inputs.n_classes == 0)
+        return ls_error(LS_ERR_USAGE, "%s", no_input);
+    return 0;
+}
+
+int infer_args_check_windows(const InferArgs *a) {
+    if (a->max_windows > 0 && a->seq_len == 0)
+        return ls_error(LS_ERR_USAGE, "--max-windows needs --seq-len");
+    return 0;
+}
+
+int infer_args_open_model(const InferArgs *a, ModelFile *mf) {
+    cli_common_apply(&a->common);
+    return checkpoint_open(mf, a->model, &a->common.device);
+}
+
+int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled, Dataset **out) {
+    DatasetOptions dopt;
+    infer_dataset_options(&mf->data, labelled ? DATASET_LABELS_REQUIRED : DATASET_LABELS_NONE,
+                          &dopt);
+    int status = infer_load(out, &dopt, &a->inputs, labelled ? mf->labels : NULL);
+    if (status < 0) return status;
+    status = infer_check_kind(*out, &mf->data, a->model);
+    if (status < 0) {
+        dataset_free(*out);
+        *out = NULL;
+    }
+    return status;
+}
+
+void infer_args_run_options(const InferArgs *a, const ModelFile *mf, InferOutput output,
+                            InferOptions *io) {
+    *io = (InferOptions){.batch_size = a->batch_size, .max_tokens = a->max_tokens,
+                         .output = output};
+    infer_batch_options(&mf->data, &io->batch);
+}
+
+void infer_args_free(InferArgs *a) {
+    free(a->inputs.sources);
+    a->inputs.sources = NULL;
+    a->inputs.n_sources = 0;
+}

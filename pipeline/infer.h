@@ -11,6 +11,10 @@
  * index into the caller's item array, so results land in input order whatever the batch
  * order.
  *
+ * The options eval, predict, embed and score share (-m, --data and positional inputs,
+ * --seq-len, --max-windows, --batch-size, --max-tokens) come from one macro and one parser,
+ * InferArgs, as cli.h does for the common options.
+ *
  * Tested through the subcommands (tests/cli/train.tst).
  */
 #ifndef LS_INFER_H
@@ -22,6 +26,7 @@
 #include "io/dataset.h"
 #include "models/model.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/cli.h"
 #include "pipeline/metrics.h"
 
 #ifdef __cplusplus
@@ -131,6 +136,104 @@ void infer_result_free(EvalResult *res);
 
 /** In place: logits → probabilities (softmax in double, written as float) over @p K. */
 void infer_softmax(float *row, int64_t K);
+
+// ------------------------------------------------------------------------------ command line
+
+/** The command line of eval, predict, embed and score, less each command's own options. */
+typedef struct {
+    CommonOptions common;
+    const char   *model;        /* -m/--model */
+    InputSpec     inputs;       /* sources: --data and positional arguments, in order (the
+                                   array is owned); classes and labels: left to the command */
+    int64_t       seq_len;      /* --seq-len; 0: whole examples */
+    int64_t       max_windows;  /* --max-windows; 0: every window */
+    int64_t       batch_size;   /* --batch-size */
+    int64_t       max_tokens;   /* --max-tokens; 0: no budget */
+} InferArgs;
+
+/* getopt_long codes of the shared long-only options; commands number theirs from
+ * INFER_OPT_FIRST_COMMAND_OPTION. */
+enum {
+    INFER_OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
+    INFER_OPT_SEQ_LEN,
+    INFER_OPT_MAX_WINDOWS,
+    INFER_OPT_BATCH_SIZE,
+    INFER_OPT_MAX_TOKENS,
+    INFER_OPT_FIRST_COMMAND_OPTION,
+};
+
+/* Put in the `static const struct option` table beside CLI_COMMON_LONG_OPTIONS, and "m:" in
+ * the getopt string. All four commands take these... */
+#define INFER_LONG_OPTIONS                                                                     \
+    {"model", required_argument, NULL, 'm'},                                                   \
+    {"data", required_argument, NULL, INFER_OPT_DATA},                                         \
+    {"batch-size", required_argument, NULL, INFER_OPT_BATCH_SIZE},                             \
+    {"max-tokens", required_argument, NULL, INFER_OPT_MAX_TOKENS}
+
+/* ...and these the commands that evaluate windows (eval, predict, embed; not score). */
+#define INFER_WINDOW_LONG_OPTIONS                                                              \
+    {"seq-len", required_argument, NULL, INFER_OPT_SEQ_LEN},                                   \
+    {"max-windows", required_argument, NULL, INFER_OPT_MAX_WINDOWS}
+
+/* Help lines the commands share word for word (the others differ per command). */
+#define INFER_HELP_DATA                                                                        \
+    "      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+#define INFER_HELP_MAX_TOKENS                                                                  \
+    "      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+#define INFER_HELP_BATCH                                                                       \
+    "      --batch-size N     sequences per forward pass (default 16)\n" INFER_HELP_MAX_TOKENS
+
+/**
+ * Defaults (cli_common_default, @p batch_size, no model, no input) and room for up to
+ * @p argc sources. @return 0 or LS_ERR_NOMEM; free with infer_args_free() either way.
+ */
+int infer_args_init(InferArgs *a, int argc, int64_t batch_size) LS_RESULT_USED;
+
+/**
+ * Handle one getopt_long result if it is a common option (cli_common_parse) or a shared one.
+ * @return 1 handled, 0 neither, LS_ERR_USAGE on a bad value (message names the option).
+ */
+int infer_args_parse(int opt, const char *arg, InferArgs *a) LS_RESULT_USED;
+
+/**
+ * After getopt_long: take argv[optind..argc) as more sources, then require a model and an
+ * input (a source or a class of @p a->inputs).
+ * @param model_file  the file in "no model: give -m <model_file>"
+ * @param no_input    the whole message when there is no input
+ * @return 0 or LS_ERR_USAGE.
+ */
+int infer_args_finish(InferArgs *a, int argc, char **argv, const char *model_file,
+                      const char *no_input) LS_RESULT_USED;
+
+/**
+ * "--max-windows needs --seq-len". Apart from infer_args_finish() so that embed keeps its
+ * order of messages (its output check comes between the two).
+ * @return 0 or LS_ERR_USAGE.
+ */
+int infer_args_check_windows(const InferArgs *a) LS_RESULT_USED;
+
+/**
+ * Apply the common options (cli_common_apply) and open the model on --device.
+ * @return as checkpoint_open(); close @p mf with checkpoint_close() either way.
+ */
+int infer_args_open_model(const InferArgs *a, ModelFile *mf) LS_RESULT_USED;
+
+/**
+ * Load the inputs as @p mf's model was trained to read them (infer_dataset_options) and
+ * check their kind (infer_check_kind). @p labelled: labels required and mapped to the
+ * model's ids (classifier evaluation); else labels are ignored.
+ * @return 0 and *out (free with dataset_free()); the infer_load / infer_check_kind errors,
+ *         *out NULL.
+ */
+int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled,
+                    Dataset **out) LS_RESULT_USED;
+
+/** Run options from --batch-size, --max-tokens and @p mf's data settings; keep_order 0. */
+void infer_args_run_options(const InferArgs *a, const ModelFile *mf, InferOutput output,
+                            InferOptions *io);
+
+/** Free the sources array (also after a failed infer_args_init(), or on a zeroed struct). */
+void infer_args_free(InferArgs *a);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,7 @@
 #include "pipeline/infer.h"
 #include "pipeline/metrics.h"
 
-enum {
-    OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
-    OPT_SEQ_LEN, OPT_MAX_WINDOWS, OPT_BATCH_SIZE, OPT_MAX_TOKENS, OPT_DIGITS,
-};
+enum { OPT_DIGITS = INFER_OPT_FIRST_COMMAND_OPTION };
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -33,14 +30,13 @@ static void usage(FILE *fp) {
 "\n"
 "Options:\n"
 "  -m, --model FILE       the classifier checkpoint (required)\n"
-"      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+INFER_HELP_DATA
 "      --seq-len L        classify non-overlapping windows of L tokens of each record at\n"
 "                         least L long and average their probabilities (records shorter\n"
 "                         than L are classified whole). Default: whole records\n"
 "      --max-windows N    with --seq-len: at most N windows per record, evenly spread\n"
 "      --digits N         decimals of the probabilities (default 6)\n"
-"      --batch-size N     sequences per forward pass (default 16)\n"
-"      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+INFER_HELP_BATCH
 CLI_COMMON_HELP
 "\n"
 "A Transformer sees the centre --window tokens of longer sequences (its training rule).\n"
@@ -72,57 +68,34 @@ static int predict_batch(void *ctx_, const Batch *batch, const int64_t *item, co
 
 int main_predict(int argc, char **argv) {
     static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"seq-len", required_argument, NULL, OPT_SEQ_LEN},
-        {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
-        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+        INFER_LONG_OPTIONS,
+        INFER_WINDOW_LONG_OPTIONS,
         {"digits", required_argument, NULL, OPT_DIGITS},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    CommonOptions common;
-    cli_common_default(&common);
-    const char *model_path = NULL;
-    int64_t seq_len = 0, max_windows = 0, batch_size = 16, max_tokens = 0;
+    InferArgs args;
     int digits = 6;
-    InputSpec inputs = {0};
     ModelFile mf = {0};
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
     PredictContext ctx = {0};
     OutputFile out = {0};
-    int status = 0, c;
-    const char **sources = calloc((size_t)argc + 1, sizeof *sources);
-    if (!sources) return cli_fail("predict", ls_error(LS_ERR_NOMEM, "out of memory"));
-    inputs.sources = sources;
+    int c;
+    int status = infer_args_init(&args, argc, 16);
+    if (status < 0) goto fail;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
-        status = cli_common_parse(c, optarg, &common);
+        status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
         if (status == 1) continue;
         status = 0;
         switch (c) {
         case 'h':
             usage(stdout);
-            free(sources);
+            infer_args_free(&args);
             return EXIT_OK;
-        case 'm': model_path = optarg; break;
-        case OPT_DATA: sources[inputs.n_sources++] = optarg; break;
-        case OPT_SEQ_LEN:
-            status = cli_parse_int64("--seq-len", optarg, 1, INT64_MAX / 2, &seq_len);
-            break;
-        case OPT_MAX_WINDOWS:
-            status = cli_parse_int64("--max-windows", optarg, 1, INT64_MAX / 2, &max_windows);
-            break;
-        case OPT_BATCH_SIZE:
-            status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &batch_size);
-            break;
-        case OPT_MAX_TOKENS:
-            status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &max_tokens);
-            break;
         case OPT_DIGITS: status = cli_parse_int("--digits", optarg, 0, 17, &digits); break;
         default:
             status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
@@ -130,41 +103,26 @@ int main_predict(int argc, char **argv) {
         }
         if (status < 0) goto fail;
     }
-    for (int i = optind; i < argc; i++) sources[inputs.n_sources++] = argv[i];
-    if (!model_path) {
-        status = ls_error(LS_ERR_USAGE, "no model: give -m MODEL.safetensors");
+    if ((status = infer_args_finish(&args, argc, argv, "MODEL.safetensors",
+                                    "no input: give SEQS to classify")) < 0 ||
+        (status = infer_args_check_windows(&args)) < 0 ||
+        (status = infer_args_open_model(&args, &mf)) < 0)
         goto fail;
-    }
-    if (inputs.n_sources == 0) {
-        status = ls_error(LS_ERR_USAGE, "no input: give SEQS to classify");
-        goto fail;
-    }
-    if (max_windows > 0 && seq_len == 0) {
-        status = ls_error(LS_ERR_USAGE, "--max-windows needs --seq-len");
-        goto fail;
-    }
-    cli_common_apply(&common);
-    status = checkpoint_open(&mf, model_path, &common.device);
-    if (status < 0) goto fail;
     const ModelConfig *cfg = model_config(mf.model);
     if (cfg->task != MODEL_TASK_CLASSIFY) {
         status = ls_error(LS_ERR_USAGE, "%s is a language model; predict needs a classifier "
                           "('longscan score' scores sequences under a language model)",
-                          model_path);
+                          args.model);
         goto fail;
     }
     if (cfg->n_classes > 1024) {
         status = ls_error(LS_ERR_UNSUPPORTED, "%s: %lld classes, predict handles at most 1024",
-                          model_path, (long long)cfg->n_classes);
+                          args.model, (long long)cfg->n_classes);
         goto fail;
     }
-    DatasetOptions dopt;
-    infer_dataset_options(&mf.data, DATASET_LABELS_NONE, &dopt);
-    if ((status = infer_load(&ds, &dopt, &inputs, NULL)) < 0 ||
-        (status = infer_check_kind(ds, &mf.data, model_path)) < 0)
-        goto fail;
+    if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;
     int64_t n_items = 0, n_examples = dataset_count(ds);
-    status = infer_items(ds, NULL, 0, cfg, seq_len, max_windows, &items, &n_items);
+    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
     if (status < 0) goto fail;
     ctx.K = (int32_t)cfg->n_classes;
     ctx.sum = calloc((size_t)(n_examples ? n_examples : 1) * (size_t)ctx.K, sizeof *ctx.sum);
@@ -173,13 +131,12 @@ int main_predict(int argc, char **argv) {
         status = ls_error(LS_ERR_NOMEM, "out of memory for %lld records", (long long)n_examples);
         goto fail;
     }
-    InferOptions io = {.batch_size = batch_size, .max_tokens = max_tokens,
-                       .output = INFER_LOGITS};
-    infer_batch_options(&mf.data, &io.batch);
+    InferOptions io;
+    infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
     status = infer_run(mf.model, ds, items, n_items, &io, predict_batch, &ctx);
     if (status < 0) goto fail;
 
-    if ((status = cli_output_open(&out, common.output)) < 0) goto fail;
+    if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
     fputs("name\tpredicted_label", out.fp);
     for (int32_t k = 0; k < ctx.K; k++) fprintf(out.fp, "\tp(%s)", label_map_name(mf.labels, k));
     fputc('\n', out.fp);
@@ -201,6 +158,6 @@ fail:
     free(items);
     dataset_free(ds);
     checkpoint_close(&mf);
-    free(sources);
+    infer_args_free(&args);
     return status < 0 ? cli_fail("predict", status) : EXIT_OK;
 }

@@ -16,10 +16,7 @@
 #include "pipeline/commands.h"
 #include "pipeline/infer.h"
 
-enum {
-    OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
-    OPT_BIN, OPT_BITS, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
-};
+enum { OPT_BIN = INFER_OPT_FIRST_COMMAND_OPTION, OPT_BITS };
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -41,11 +38,11 @@ static void usage(FILE *fp) {
 "\n"
 "Options:\n"
 "  -m, --model FILE       the language model checkpoint (required)\n"
-"      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+INFER_HELP_DATA
 "      --bin N            average over bins of N positions (default 1: every position)\n"
 "      --bits             log2 instead of the natural log\n"
 "      --batch-size N     records per forward pass (default 1)\n"
-"      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+INFER_HELP_MAX_TOKENS
 CLI_COMMON_HELP
 "\n"
 "Examples:\n"
@@ -171,92 +168,65 @@ static int window_items(const Dataset *ds, int64_t window, DatasetItem **items, 
 
 int main_score(int argc, char **argv) {
     static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"data", required_argument, NULL, OPT_DATA},
+        INFER_LONG_OPTIONS,
         {"bin", required_argument, NULL, OPT_BIN},
         {"bits", no_argument, NULL, OPT_BITS},
-        {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    CommonOptions common;
-    cli_common_default(&common);
-    const char *model_path = NULL;
-    int64_t bin = 1, batch_size = 1, max_tokens = 0;
+    InferArgs args;
+    int64_t bin = 1;
     int bits = 0;
-    InputSpec inputs = {0};
     ModelFile mf = {0};
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
     OutputFile out = {0};
     ScoreContext ctx = {0};
-    int status = 0, c;
-    const char **sources = calloc((size_t)argc + 1, sizeof *sources);
-    if (!sources) return cli_fail("score", ls_error(LS_ERR_NOMEM, "out of memory"));
-    inputs.sources = sources;
+    int c;
+    int status = infer_args_init(&args, argc, 1);
+    if (status < 0) goto fail;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
-        status = cli_common_parse(c, optarg, &common);
+        status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
         if (status == 1) continue;
         status = 0;
         switch (c) {
         case 'h':
             usage(stdout);
-            free(sources);
+            infer_args_free(&args);
             return EXIT_OK;
-        case 'm': model_path = optarg; break;
-        case OPT_DATA: sources[inputs.n_sources++] = optarg; break;
         case OPT_BIN: status = cli_parse_int64("--bin", optarg, 1, INT64_MAX / 2, &bin); break;
         case OPT_BITS: bits = 1; break;
-        case OPT_BATCH_SIZE:
-            status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &batch_size);
-            break;
-        case OPT_MAX_TOKENS:
-            status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &max_tokens);
-            break;
         default:
             status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                               "score --help'", argv[optind - 1]);
         }
         if (status < 0) goto fail;
     }
-    for (int i = optind; i < argc; i++) sources[inputs.n_sources++] = argv[i];
-    if (!model_path) {
-        status = ls_error(LS_ERR_USAGE, "no model: give -m LM.safetensors");
+    if ((status = infer_args_finish(&args, argc, argv, "LM.safetensors",
+                                    "no input: give SEQS to score")) < 0 ||
+        (status = infer_args_open_model(&args, &mf)) < 0)
         goto fail;
-    }
-    if (inputs.n_sources == 0) {
-        status = ls_error(LS_ERR_USAGE, "no input: give SEQS to score");
-        goto fail;
-    }
-    cli_common_apply(&common);
-    status = checkpoint_open(&mf, model_path, &common.device);
-    if (status < 0) goto fail;
     const ModelConfig *cfg = model_config(mf.model);
     if (cfg->task != MODEL_TASK_LM) {
         status = ls_error(LS_ERR_USAGE, "%s is a classifier; score needs a language model "
-                          "(train one with --task lm)", model_path);
+                          "(train one with --task lm)", args.model);
         goto fail;
     }
-    DatasetOptions dopt;
-    infer_dataset_options(&mf.data, DATASET_LABELS_NONE, &dopt);
-    if ((status = infer_load(&ds, &dopt, &inputs, NULL)) < 0 ||
-        (status = infer_check_kind(ds, &mf.data, model_path)) < 0)
-        goto fail;
+    if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;
     int64_t n_items = 0;
     status = cfg->window > 0 ? window_items(ds, cfg->window, &items, &n_items)
                              : dataset_items_whole(ds, NULL, 0, &items);
     if (status < 0) goto fail;
     if (cfg->window <= 0) n_items = dataset_count(ds);
-    if ((status = cli_output_open(&out, common.output)) < 0) goto fail;
+    if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
     ctx = (ScoreContext){.model = mf.model, .out = out.fp, .ds = ds, .bin = bin,
                          .scale = bits ? 1.0 / log(2.0) : 1.0, .example = -1, .bin_index = -1};
-    InferOptions io = {.batch_size = batch_size, .max_tokens = max_tokens,
-                       .output = INFER_LOGITS, .keep_order = 1};
-    infer_batch_options(&mf.data, &io.batch);
+    InferOptions io;
+    infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
+    io.keep_order = 1; /* output streams in input order */
     status = infer_run(mf.model, ds, items, n_items, &io, score_batch, &ctx);
     if (status < 0) goto fail;
     flush_bin(&ctx);
@@ -268,6 +238,6 @@ fail:
     free(items);
     dataset_free(ds);
     checkpoint_close(&mf);
-    free(sources);
+    infer_args_free(&args);
     return status < 0 ? cli_fail("score", status) : EXIT_OK;
 }

@@ -107,6 +107,19 @@ N 2 give[[:space:]]-o[[:space:]]OUT.safetensors,[[:space:]]or[[:space:]]--tsv  $
 N 2 no[[:space:]]model:[[:space:]]give[[:space:]]-m  $LONGSCAN eval --data $EX/dna/bacteria_test.fa.gz
 N 2 no[[:space:]]input  $LONGSCAN predict -m $TMP/bac.safetensors
 N 1 /no/such/dir/p.tsv.tmp:[[:space:]]cannot[[:space:]]create  $LONGSCAN predict -m $TMP/bac.safetensors $FIX/small.fa -o /no/such/dir/p.tsv
+# the options eval, predict, embed and score share (pipeline/infer.h InferArgs): messages,
+# ranges, which command takes which, and the order of the checks
+N 2 no[[:space:]]model:[[:space:]]give[[:space:]]-m[[:space:]]LM.safetensors$  $LONGSCAN score $FIX/small.fa
+N 2 no[[:space:]]data:[[:space:]]give[[:space:]]--data[[:space:]]SEQS$  $LONGSCAN eval -m $TMP/bac.safetensors --labels $FIX/bac_small.labels.tsv
+N 2 no[[:space:]]input:[[:space:]]give[[:space:]]SEQS[[:space:]]to[[:space:]]score$  $LONGSCAN score -m $TMP/la.safetensors
+N 2 predict:[[:space:]]--max-windows[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN predict -m $TMP/bac.safetensors --max-windows 2 $FIX/small.fa
+N 2 embed:[[:space:]]--max-windows[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN embed -m $TMP/bac.safetensors --tsv --max-windows 2 $FIX/small.fa
+N 2 embed:[[:space:]]safetensors[[:space:]]output[[:space:]]needs[[:space:]]a[[:space:]]file  $LONGSCAN embed -m $TMP/bac.safetensors --max-windows 2 $FIX/small.fa
+N 2 eval:[[:space:]]--seq-len[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]1[[:space:]]and  $LONGSCAN eval -m $TMP/bac.safetensors --seq-len 0 $FIX/small.fa
+N 2 embed:[[:space:]]--batch-size[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]1[[:space:]]and[[:space:]]1000000$  $LONGSCAN embed -m $TMP/bac.safetensors --tsv --batch-size 0 $FIX/small.fa
+N 2 score:[[:space:]]--max-tokens[[:space:]]x:[[:space:]]not[[:space:]]an[[:space:]]integer$  $LONGSCAN score -m $TMP/la.safetensors --max-tokens x $FIX/small.fa
+N 2 score:[[:space:]]unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]].--seq-len.  $LONGSCAN score -m $TMP/la.safetensors --seq-len 10 $FIX/small.fa
+P 0 ^r2.9.10.-[0-9.]+$  $LONGSCAN score --model $TMP/la.safetensors --batch-size 2 --max-tokens 50 --data $FIX/small.fa | tail -1
 # --- help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]train[[:space:]]--task  $LONGSCAN train --help
 P 0 --resume[[:space:]]FILE  $LONGSCAN train --help
@@ -114,5 +127,7 @@ P 0 ^Usage:[[:space:]]longscan[[:space:]]eval[[:space:]]-m  $LONGSCAN eval --hel
 P 0 ^Usage:[[:space:]]longscan[[:space:]]predict[[:space:]]-m  $LONGSCAN predict --help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]embed[[:space:]]-m  $LONGSCAN embed --help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]score[[:space:]]-m  $LONGSCAN score --help
+P 0 ^[[:space:]]+--batch-size[[:space:]]N[[:space:]]+records[[:space:]]per[[:space:]]forward[[:space:]]pass[[:space:]]\(default[[:space:]]1\)$  $LONGSCAN score --help
+P 0 ^[[:space:]]+--max-tokens[[:space:]]N[[:space:]]+at[[:space:]]most[[:space:]]N[[:space:]]padded[[:space:]]tokens  $LONGSCAN predict --help
 P 0 ^Usage:[[:space:]]longscan[[:space:]]resume[[:space:]]MODEL  $LONGSCAN resume --help
 N 2 resume:[[:space:]]give[[:space:]]the[[:space:]]MODEL.safetensors  $LONGSCAN resume

@@ -14,9 +14,10 @@ Tolerances are stated per check: |ours − torch| <= atol + rtol·|torch|.
 
 Where PyTorch lives but htslib etc. do not (the lent GPU machine), build the helper alone:
   cc -std=c11 -D_GNU_SOURCE -O2 -fopenmp -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-     tests/helpers/kops_run.c common/error.c common/log.c kernels/cpu/*.c -o /tmp/kops_run \
+     tests/helpers/kops_run.c common/error.c common/log.c kernels/conv.c kernels/scan.c \
+     kernels/cpu/*.c -o /tmp/kops_run \
      -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lm
-  KOPS_RUN=/tmp/kops_run python3 tests/py/test_torch_ops.py
+  KOPS_RUN=/tmp/kops_run python3 tests/gpu/test_torch_ops.py
 """
 import os
 import subprocess
@@ -70,16 +71,18 @@ def t(a, grad=True):
 
 
 def check_linear(d):
-    M, K, N = 37, 29, 19
-    x, w, b, dy = f32((M, K)), f32((N, K)), f32(N), f32((M, N))
-    run("linear", d, {"x.f32": x, "w.f32": w, "b.f32": b, "dy.f32": dy}, M, K, N)
-    tx, tw, tb = t(x), t(w), t(b)
-    y = F.linear(tx, tw, tb)
-    y.backward(torch.tensor(dy))
-    compare("linear y", load(d, "y.f32", (M, N)), y, 1e-5, 1e-5)
-    compare("linear dx", load(d, "dx.f32", (M, K)), tx.grad, 1e-5, 1e-5)
-    compare("linear dW", load(d, "dw.f32", (N, K)), tw.grad, 1e-5, 1e-5)
-    compare("linear db", load(d, "db.f32", (N,)), tb.grad, 1e-5, 1e-5)
+    # one block, and several (matmul.h: 128 rows of y/dx, 32 rows of dW per sgemm)
+    for M, K, N in ((37, 29, 19), (300, 29, 70)):
+        x, w, b, dy = f32((M, K)), f32((N, K)), f32(N), f32((M, N))
+        run("linear", d, {"x.f32": x, "w.f32": w, "b.f32": b, "dy.f32": dy}, M, K, N)
+        tx, tw, tb = t(x), t(w), t(b)
+        y = F.linear(tx, tw, tb)
+        y.backward(torch.tensor(dy))
+        tag = f"linear {M}x{K}x{N}"
+        compare(f"{tag} y", load(d, "y.f32", (M, N)), y, 1e-5, 1e-5)
+        compare(f"{tag} dx", load(d, "dx.f32", (M, K)), tx.grad, 1e-5, 1e-5)
+        compare(f"{tag} dW", load(d, "dw.f32", (N, K)), tw.grad, 1e-5, 1e-5)
+        compare(f"{tag} db", load(d, "db.f32", (N,)), tb.grad, 1e-5, 1e-5)
 
 
 def check_norms(d):

@@ -1,9 +1,11 @@
 /*
  * test_matmul.c — kernels/matmul.h on the CPU: forward against a double reference (with and
  * without bias, strided rows, odd sizes), backward against central finite differences in
- * double, accumulation, determinism, invalid arguments.
+ * double, accumulation, determinism (bit-identical for 1, 2 and 3 threads at shapes of several
+ * blocks), invalid arguments.
  * Tolerances: forward |y − ref| <= 1e-5 + 1e-5·|ref| (inputs in [-1, 1], K <= 67);
- * gradients |g − fd| <= 1e-4·max(1, |fd|).
+ * gradients |g − fd| <= 1e-4·max(1, |fd|); the 600×96×130 thread check against a double
+ * reference: 1e-4 + 1e-4·|ref| (sums of up to 600 products).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +160,88 @@ static void test_accumulate_and_determinism(void **state) {
     free(db2), free(db3), free(twice), free(db_t1), free(db_t2), free(y1), free(y2);
 }
 
+/* y = x·Wᵀ + b, dx = dy·W, dW = dyᵀ·x, db = Σ_rows dy in double, contiguous results */
+static void matmul_ref_all(const float *x, const float *w, const float *b, const float *dy,
+                           int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y,
+                           double *y, double *dx, double *dw, double *db) {
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double acc = b[n];
+            for (int64_t k = 0; k < K; k++) acc += (double)x[m * ld_x + k] * w[n * K + k];
+            y[m * N + n] = acc;
+        }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < K; k++) {
+            double acc = 0.0;
+            for (int64_t n = 0; n < N; n++) acc += (double)dy[m * ld_y + n] * w[n * K + k];
+            dx[m * K + k] = acc;
+        }
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t k = 0; k < K; k++) {
+            double acc = 0.0;
+            for (int64_t m = 0; m < M; m++) acc += (double)dy[m * ld_y + n] * x[m * ld_x + k];
+            dw[n * K + k] = acc;
+        }
+        double acc = 0.0;
+        for (int64_t m = 0; m < M; m++) acc += dy[m * ld_y + n];
+        db[n] = acc;
+    }
+}
+
+/* Shapes of several blocks (M = 600: 5 row blocks of y and dx, the last partial; N = 130: 5
+ * row blocks of dW, the last partial) with strided rows: 1, 2 and 3 OpenMP threads give
+ * bit-identical y, dx, dW, db, whatever OpenBLAS's own thread count was set to; the results
+ * also match a double reference and leave the row gaps alone. */
+static void test_threads_bit_identical(void **state) {
+    (void)state;
+    KcRng rng = kc_rng(30);
+    const int64_t M = 600, K = 96, N = 130, ld_x = K + 5, ld_y = N + 3;
+    float *x = kc_rand_floats(&rng, M * ld_x, -1, 1), *w = kc_rand_floats(&rng, N * K, -1, 1);
+    float *b = kc_rand_floats(&rng, N, -1, 1), *dy = kc_rand_floats(&rng, M * ld_y, -1, 1);
+    float *y[3], *dx[3], *dw[3], *db[3];
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 3; t++) {
+        y[t] = kc_floats(M * ld_y), dx[t] = kc_floats(M * ld_x);
+        dw[t] = kc_floats(N * K), db[t] = kc_floats(N);
+        for (int64_t i = 0; i < M * ld_y; i++) y[t][i] = 777.0f; /* row gaps keep it */
+        for (int64_t i = 0; i < M * ld_x; i++) dx[t][i] = i % ld_x < K ? 0.0f : 777.0f;
+        omp_set_num_threads(t + 1);
+        assert_int_equal(matmul_set_threads(t + 1), 0);
+        assert_int_equal(matmul_fwd_cpu(y[t], x, w, b, M, K, N, ld_x, ld_y), 0);
+        assert_int_equal(matmul_bwd_cpu(dx[t], dw[t], db[t], dy, x, w, M, K, N, ld_x, ld_y), 0);
+    }
+    omp_set_num_threads(saved);
+    assert_int_equal(matmul_set_threads(1), 0);
+    for (int t = 1; t < 3; t++) {
+        kc_check_same("y, 1 vs 2/3 threads", y[t], y[0], M * ld_y);
+        kc_check_same("dx, 1 vs 2/3 threads", dx[t], dx[0], M * ld_x);
+        kc_check_same("dw, 1 vs 2/3 threads", dw[t], dw[0], N * K);
+        kc_check_same("db, 1 vs 2/3 threads", db[t], db[0], N);
+    }
+
+    double *ry = kc_doubles(M * N), *rdx = kc_doubles(M * K), *rdw = kc_doubles(N * K);
+    double *rdb = kc_doubles(N);
+    matmul_ref_all(x, w, b, dy, M, K, N, ld_x, ld_y, ry, rdx, rdw, rdb);
+    float *packed = kc_floats(M * (K > N ? K : N));
+    for (int64_t m = 0; m < M; m++) {
+        memcpy(packed + m * N, y[0] + m * ld_y, (size_t)N * sizeof(float));
+        kc_check_all("y row gap", y[0] + m * ld_y + N, ld_y - N, 777.0f);
+    }
+    double worst = kc_check_close("y", packed, ry, M * N, 1e-4, 1e-4);
+    for (int64_t m = 0; m < M; m++) {
+        memcpy(packed + m * K, dx[0] + m * ld_x, (size_t)K * sizeof(float));
+        kc_check_all("dx row gap", dx[0] + m * ld_x + K, ld_x - K, 777.0f);
+    }
+    worst = fmax(worst, kc_check_close("dx", packed, rdx, M * K, 1e-4, 1e-4));
+    worst = fmax(worst, kc_check_close("dw", dw[0], rdw, N * K, 1e-4, 1e-4));
+    worst = fmax(worst, kc_check_close("db", db[0], rdb, N, 1e-4, 1e-4));
+    printf("# matmul M=%lld K=%lld N=%lld ld_x=%lld ld_y=%lld: 1/2/3 threads bit-identical; "
+           "max |diff| vs double %.2g\n", (long long)M, (long long)K, (long long)N,
+           (long long)ld_x, (long long)ld_y, worst);
+    for (int t = 0; t < 3; t++) free(y[t]), free(dx[t]), free(dw[t]), free(db[t]);
+    free(x), free(w), free(b), free(dy), free(packed), free(ry), free(rdx), free(rdw), free(rdb);
+}
+
 static void test_invalid(void **state) {
     (void)state;
     float a[64] = {0}, b[64] = {0}, c[64] = {0};
@@ -187,6 +271,7 @@ int main(void) {
         cmocka_unit_test(test_forward),
         cmocka_unit_test(test_backward_fd),
         cmocka_unit_test(test_accumulate_and_determinism),
+        cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_invalid),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
