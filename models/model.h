@@ -44,10 +44,10 @@
  * docs/models.md "Memory".
  *
  * Determinism: CPU results are bit-identical for a seed and do not depend on the thread count.
- * Threads: the OpenMP thread count (omp_set_num_threads) is the only knob; models/ runs BLAS
- * single-threaded on fixed blocks of every GEMM and spreads the blocks over the OpenMP threads
- * (it calls matmul_set_threads(1) itself), because OpenBLAS's own threading changes results
- * with the thread count. Details: docs/models.md.
+ * Threads: the OpenMP thread count (omp_set_num_threads) is the only knob; the matmul kernel
+ * runs BLAS single-threaded on fixed blocks and spreads the blocks over the OpenMP threads
+ * (kernels/matmul.h), because OpenBLAS's own threading changes results with the thread count.
+ * Details: docs/models.md.
  */
 #ifndef LS_MODEL_H
 #define LS_MODEL_H
