@@ -10,7 +10,8 @@
 #   fsdd-classify                           bidirectional Mamba digit classifier on waveforms (bar: >= 70 %)
 # MINUTES (default 18: the bar is 20 CPU minutes, and validation and the step estimate need
 # some room) is each training run's budget, given as --minutes alone so the learning-rate
-# schedule completes inside it; THREADS (default 2).
+# schedule completes inside it; THREADS (default 2); EVAL_WINDOWS (default 256) caps the dev
+# windows per record for the apes tasks.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 longscan=${LONGSCAN:-$root/build/longscan}
@@ -39,7 +40,8 @@ run_task() {
                --valid "$apes/dev" --valid-labels "$apes/dev/labels.tsv" --seq-len "$L"
                --balanced --valid-windows 64 --d-model 64 --layers 4
                --batch-size $(( L > 4096 ? 2 : 16 )) --lr 2e-3 --eval-every 500)
-        eval=(--data "$apes/dev" --labels "$apes/dev/labels.tsv" --seq-len "$L" --max-windows 256) ;;
+        eval=(--data "$apes/dev" --labels "$apes/dev/labels.tsv" --seq-len "$L"
+              --max-windows "${EVAL_WINDOWS:-256}") ;;
     fsdd-lm)
         train=(--task lm --model mamba --data "$fsdd/split.tsv" --sample-rate 8000
                --audio-codes mulaw8 --d-model 64 --layers 4 --batch-size 8 --lr 2e-3)
