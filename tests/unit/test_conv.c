@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kernels/conv.h"
+#include "tests/float_check.h"
 
 // ---------------------------------------------------------------------------------------------
 // random numbers (splitmix64), seed printed by main
@@ -159,38 +160,6 @@ static void args_set(ConvArgs *a, const Prob *p, Bufs *f) {
     a->out = f->out, a->state_final = f->sfin;
     a->dout = f->dout, a->dstate_final = f->dsf;
     a->dx = f->dx, a->dweight = f->dw, a->dbias = f->dbias, a->dstate0 = f->ds0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// comparisons
-
-static double check_close(const char *what, const float *got, const double *ref, int64_t n,
-                          double atol, double rtol) {
-    double worst = 0.0;
-    int64_t wi = -1;
-    for (int64_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - ref[i]) / (atol + rtol * fabs(ref[i]));
-        if (!(e <= worst)) worst = e, wi = i;
-    }
-    if (!(worst <= 1.0))
-        fail_msg("%s[%lld] = %.9g, expected %.9g (|diff| %.3g > %.1e + %.1e·|ref|)", what,
-                 (long long)wi, got[wi], ref[wi], fabs(got[wi] - ref[wi]), atol, rtol);
-    return worst;
-}
-
-static void check_same(const char *what, const float *got, const float *want, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&got[i], &want[i], sizeof(float)))
-            fail_msg("%s[%lld] = %.9g, expected bit-identical %.9g", what, (long long)i, got[i],
-                     want[i]);
-}
-
-static void check_rel(const char *what, const float *got, const float *want, int64_t n,
-                      double tol) {
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fmax(1.0, fabs(want[i]))))
-            fail_msg("%s[%lld] = %.9g, expected %.9g (tol %.1e)", what, (long long)i, got[i],
-                     want[i], tol);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "kernels/scan.h"
+#include "tests/float_check.h"
 
 // ---------------------------------------------------------------------------------------------
 // random numbers (splitmix64), seed printed by main
@@ -209,40 +210,6 @@ static void bufs_free(Bufs *f) {
                    f->dz, f->dB,    f->dC,   f->dA,   f->dD,   f->dbias, f->dh0, f->ws};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// comparisons
-
-// Fails naming the worst element unless |got − ref| <= atol + rtol·|ref| everywhere.
-static double check_close(const char *what, const float *got, const double *ref, int64_t n,
-                          double atol, double rtol) {
-    double worst = 0.0;
-    int64_t wi = -1;
-    for (int64_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - ref[i]) / (atol + rtol * fabs(ref[i]));
-        if (!(e <= worst)) worst = e, wi = i; // NaN counts as worst
-    }
-    if (!(worst <= 1.0))
-        fail_msg("%s[%lld] = %.9g, expected %.9g (|diff| %.3g > %.1e + %.1e·|ref|)", what,
-                 (long long)wi, got[wi], ref[wi], fabs(got[wi] - ref[wi]), atol, rtol);
-    return worst;
-}
-
-static void check_same(const char *what, const float *got, const float *want, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&got[i], &want[i], sizeof(float)))
-            fail_msg("%s[%lld] = %.9g, expected bit-identical %.9g", what, (long long)i, got[i],
-                     want[i]);
-}
-
-// Relative agreement for sums whose order legitimately differs.
-static void check_rel(const char *what, const float *got, const float *want, int64_t n,
-                      double tol) {
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * fmax(1.0, fabs(want[i]))))
-            fail_msg("%s[%lld] = %.9g, expected %.9g (tol %.1e)", what, (long long)i, got[i],
-                     want[i], tol);
 }
 
 // ---------------------------------------------------------------------------------------------
