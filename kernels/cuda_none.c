@@ -27,4 +27,13 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
     return no_cuda();
 }
 void device_cuda_free(void *ptr) { (void)ptr; }
+int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
+    (void)dst, (void)src, (void)bytes, (void)dir;
+    return no_cuda();
+}
+int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
+    (void)ptr, (void)byte_value, (void)bytes;
+    return no_cuda();
+}
+int device_cuda_sync(void) { return no_cuda(); }
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }

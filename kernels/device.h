@@ -55,6 +55,28 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) LS_RESUL
 /** cudaFree; NULL is a no-op. */
 void device_cuda_free(void *ptr);
 
+/** Direction of device_cuda_copy(). */
+typedef enum {
+    DEVICE_COPY_H2D = 0,
+    DEVICE_COPY_D2H = 1,
+    DEVICE_COPY_D2D = 2,
+} DeviceCopy;
+
+/**
+ * Synchronous cudaMemcpy of @p bytes (host code above kernels/ never sees cuda_runtime.h).
+ * @return 0, LS_ERR_CUDA or LS_ERR_NO_CUDA.
+ */
+int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) LS_RESULT_USED;
+
+/** cudaMemset of @p bytes to @p byte_value. @return 0, LS_ERR_CUDA or LS_ERR_NO_CUDA. */
+int device_cuda_memset(void *ptr, int byte_value, size_t bytes) LS_RESULT_USED;
+
+/**
+ * Wait for all work on the current device; reports an asynchronous fault of an earlier launch.
+ * @return 0, LS_ERR_CUDA or LS_ERR_NO_CUDA.
+ */
+int device_cuda_sync(void) LS_RESULT_USED;
+
 /** "CUDA runtime 13.0, built for sm_90 (+PTX)" or "CPU only". */
 const char *device_build_info(void);
 

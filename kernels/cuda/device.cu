@@ -68,6 +68,30 @@ void device_cuda_free(void *ptr) {
     if (ptr) cudaFree(ptr);
 }
 
+int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
+    int status = 0;
+    cudaMemcpyKind kind = dir == DEVICE_COPY_H2D   ? cudaMemcpyHostToDevice
+                          : dir == DEVICE_COPY_D2H ? cudaMemcpyDeviceToHost
+                                                   : cudaMemcpyDeviceToDevice;
+    CUDA_RT(cudaMemcpy(dst, src, bytes, kind));
+fail:
+    return status;
+}
+
+int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
+    int status = 0;
+    CUDA_RT(cudaMemset(ptr, byte_value, bytes));
+fail:
+    return status;
+}
+
+int device_cuda_sync(void) {
+    int status = 0;
+    CUDA_RT(cudaDeviceSynchronize());
+fail:
+    return status;
+}
+
 const char *device_build_info(void) {
     static char info[128];
     int runtime = 0;

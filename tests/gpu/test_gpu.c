@@ -1,51 +1,74 @@
 /*
- * test_gpu.c — GPU checks run on the lent GPU machine (`make test-gpu`, or bench/gpu.sh), TAP
- * output. Parity cases per op join this file (one table per op, STYLE rule 33) as the CUDA
- * kernels land; for now it checks the CUDA runtime services of kernels/device.h: device
- * discovery, checked allocation, and that an impossible allocation is a clear out-of-memory
- * error (bytes asked, bytes free, what to lower) rather than a crash.
+ * test_gpu.c — the GPU program of `make test-gpu` (also run by bench/gpu.sh on the lent GPU
+ * machine), TAP output. First the CUDA runtime services of kernels/device.h (device discovery,
+ * checked allocation, an impossible allocation is a clear out-of-memory error rather than a
+ * crash), then every CUDA op against its CPU specification: one suite per op family,
+ * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h).
+ *
+ * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "kernels/device.h"
+#include "tests/gpu/gpu_check.h"
 
-static int n_run, n_failed;
+int gc_n_run, gc_n_failed;
+uint64_t gc_seed = 20261207;
 
-static void report(int ok, const char *what, const char *detail) {
-    n_run++;
-    if (!ok) n_failed++;
-    printf("%s %d - %s%s%s\n", ok ? "ok" : "not ok", n_run, what, detail ? ": " : "",
-           detail ? detail : "");
-}
-
-int main(void) {
-    printf("1..5\n");
+void gpu_runtime(void) {
     int count = 0;
     int status = device_cuda_count(&count);
-    report(status == 0 && count >= 1, "at least one CUDA device", status ? ls_error_message() : NULL);
-    if (status != 0 || count < 1) {
-        for (int i = 0; i < 4; i++) report(0, "skipped: no device", NULL);
-        return 1;
-    }
+    gc_report(status == 0 && count >= 1, "at least one CUDA device%s%s", status ? ": " : "",
+              status ? ls_error_message() : "");
+    if (status != 0 || count < 1) return;
     char description[256];
     status = device_cuda_describe(0, description, sizeof description);
-    report(status == 0 && strstr(description, "sm_") != NULL, "describe device 0", description);
+    gc_report(status == 0 && strstr(description, "sm_") != NULL, "describe device 0: %s",
+              description);
 
     void *ptr = NULL;
     status = device_cuda_alloc(&ptr, (size_t)1 << 20, NULL);
-    report(status == 0 && ptr != NULL, "allocate 1 MiB", status ? ls_error_message() : NULL);
+    gc_report(status == 0 && ptr != NULL, "allocate 1 MiB%s%s", status ? ": " : "",
+              status ? ls_error_message() : "");
     device_cuda_free(ptr);
 
     status = device_cuda_alloc(&ptr, (size_t)1 << 50, "lower --seq-len");
-    report(status == LS_ERR_CUDA_OOM && strstr(ls_error_message(), "lower --seq-len") &&
-               strstr(ls_error_message(), "GiB free"),
-           "1 PiB allocation is a clear out-of-memory error", ls_error_message());
+    gc_report(status == LS_ERR_CUDA_OOM && strstr(ls_error_message(), "lower --seq-len") &&
+                  strstr(ls_error_message(), "GiB free"),
+              "1 PiB allocation is a clear out-of-memory error: %s", ls_error_message());
 
     status = device_cuda_alloc(&ptr, (size_t)1 << 20, NULL);
-    report(status == 0, "allocation works again after an out-of-memory error",
-           status ? ls_error_message() : NULL);
+    gc_report(status == 0, "allocation works again after an out-of-memory error%s%s",
+              status ? ": " : "", status ? ls_error_message() : "");
     device_cuda_free(ptr);
-    printf("# %s\n", device_build_info());
-    return n_failed != 0;
+}
+
+// Parity suites (one per op family; each file is tests/gpu/parity_<name>.c).
+#define GPU_SUITES(X) X(runtime, gpu_runtime)
+
+#define GPU_DECLARE(name, fn) void fn(void);
+GPU_SUITES(GPU_DECLARE)
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} suites[] = {
+#define GPU_ENTRY(name, fn) {#name, fn},
+    GPU_SUITES(GPU_ENTRY)};
+
+int main(int argc, char **argv) {
+    const char *seed_text = getenv("LS_TEST_SEED");
+    if (seed_text && *seed_text) gc_seed = strtoull(seed_text, NULL, 10);
+    printf("# seed %llu (LS_TEST_SEED=%llu replays it)\n", (unsigned long long)gc_seed,
+           (unsigned long long)gc_seed);
+    for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
+        int wanted = argc < 2;
+        for (int i = 1; i < argc; i++) wanted |= !strcmp(argv[i], suites[s].name);
+        if (!wanted) continue;
+        printf("# suite %s\n", suites[s].name);
+        suites[s].run();
+    }
+    printf("1..%d\n# %s\n", gc_n_run, device_build_info());
+    return gc_n_failed != 0;
 }
