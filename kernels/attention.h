@@ -34,9 +34,20 @@
  *   out[d]        = x[d]  for rot_dim <= d < hd (partial rotary, GPT-NeoX rotary_pct)
  * Angles are computed in double. Apply it to q and k before attention.
  *
- * Lengths (lengths[b]) live on the same device as the tensors. CUDA (later,
- * kernels/cuda/attention.cu) takes the same structs and must match within the tests/gpu
- * tolerances. Tested by tests/unit/test_attention.c.
+ * Lengths (lengths[b]) live on the same device as the tensors. The CPU ops validate them
+ * (LS_ERR_RANGE); the CUDA ops do not read device memory on the host, so they clamp each
+ * length to [0, L] on the device: validate lengths before uploading them.
+ *
+ * CUDA (kernels/cuda/attention.cu) takes the same structs and matches the CPU within the
+ * tests/gpu tolerances (tests/gpu/parity_attention.c). Precision (`dtype`): with DTYPE_BF16
+ * the tensors q, k, v, out, dout, dq, dk, dv (and RoPE's x, out, dx, dout) are bf16 (the same
+ * `float *` fields, cast), while lse stays fp32; arithmetic and accumulation are fp32 in both
+ * precisions (bf16: tensor-core mma with fp32 accumulators; p and ds are rounded to bf16 as
+ * the second matmul's operand, as in FlashAttention). The CPU ops accept DTYPE_F32 only.
+ * The CUDA backward is deterministic as well: a dq pass over query tiles and a dk/dv pass
+ * over key tiles, no atomics, fixed summation order, so two runs give identical bytes.
+ * Which shapes the CUDA kernels serve: attention_cuda_supported().
+ * Tested by tests/unit/test_attention.c (CPU) and tests/gpu/parity_attention.c (CUDA).
  */
 #ifndef LS_ATTENTION_H
 #define LS_ATTENTION_H
@@ -44,6 +55,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +79,8 @@ typedef struct {
     float scale;            /* softmax scale; 0 means 1/√hd */
     const int64_t *lengths; /* (B) valid positions per row, each in [0, L]; NULL: all L */
     AttentionView q, k, v;  /* views of q/dq, k/dk, v/dv */
+    DType dtype;            /* DTYPE_F32 (zero) or DTYPE_BF16: q, k, v, out, dout, dq, dk, dv */
+    void *stream;           /* CUDA: cudaStream_t to run on; NULL = default stream */
 } AttentionShape;
 
 /** Contiguous (B, L, H, hd). */
@@ -118,6 +132,8 @@ typedef struct {
     float base;      /* frequency base, > 0 (10000 in GPT-NeoX and LLaMA) */
     int64_t pos0;    /* position of l = 0 (>= 0; e.g. tokens already generated) */
     AttentionView x; /* view of x / dx; out and dout are contiguous (B, L, H, hd) */
+    DType dtype;     /* DTYPE_F32 (zero) or DTYPE_BF16: x, out, dx, dout */
+    void *stream;    /* CUDA: cudaStream_t to run on; NULL = default stream */
 } RopeShape;
 
 /**
@@ -137,6 +153,52 @@ int attention_rope_fwd_cpu(float *out, const float *x, const RopeShape *s) LS_RE
  * @return as attention_rope_fwd_cpu.
  */
 int attention_rope_bwd_cpu(float *dx, const float *dout, const RopeShape *s) LS_RESULT_USED;
+
+/**
+ * Backend-independent validation (kernels/attention.c), called by the CPU and CUDA ops:
+ * shape, scale, views, and (when @p lengths_on_host) each lengths[b] in [0, L].
+ * @param who  function name for the message
+ * @return 0, LS_ERR_USAGE or LS_ERR_RANGE (message names the bad value).
+ */
+int attention_check(const char *who, const AttentionShape *s, int lengths_on_host) LS_RESULT_USED;
+
+/** As attention_check() for RoPE. */
+int attention_rope_check(const char *who, const RopeShape *s) LS_RESULT_USED;
+
+// ----------------------------------------------------------------------------- CUDA
+
+/**
+ * Whether the CUDA attention kernels serve @p s (STYLE 22; kept next to the launchers in
+ * kernels/cuda/attention.cu). Served: hd in {32, 64, 128}; B, H <= 65535; DTYPE_F32 with any
+ * valid views; DTYPE_BF16 with view strides that are multiples of 8 elements (16-byte rows;
+ * the launchers also need 16-byte aligned base pointers). Anything else is refused, never
+ * run elsewhere silently.
+ * @return 0 when served; LS_ERR_UNSUPPORTED (message names the shape and the reason), or the
+ *         code of attention_check().
+ */
+int attention_cuda_supported(const AttentionShape *s) LS_RESULT_USED;
+
+/**
+ * attention_fwd_cpu() on the GPU: every pointer (lengths too) is device memory; runs
+ * asynchronously on s->stream. bf16: FlashAttention-2-style kernel (mma.sync m16n8k16,
+ * online softmax in fp32). @return 0, the codes of attention_cuda_supported(), LS_ERR_CUDA;
+ * LS_ERR_NO_CUDA in a CPU-only build.
+ */
+int attention_fwd_cuda(float *out, float *lse, const float *q, const float *k, const float *v,
+                       const AttentionShape *s) LS_RESULT_USED;
+
+/** attention_bwd_cpu() on the GPU (device pointers, s->stream); accumulates (+=) into
+ *  dq, dk, dv; deterministic. @return as attention_fwd_cuda(). */
+int attention_bwd_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                       const float *k, const float *v, const float *out, const float *lse,
+                       const AttentionShape *s) LS_RESULT_USED;
+
+/** attention_rope_fwd_cpu() on the GPU (device pointers, s->stream; any hd, both dtypes).
+ *  @return 0, the codes of attention_rope_check(), LS_ERR_CUDA, LS_ERR_NO_CUDA. */
+int attention_rope_fwd_cuda(float *out, const float *x, const RopeShape *s) LS_RESULT_USED;
+
+/** attention_rope_bwd_cpu() on the GPU (dx += ...). @return as attention_rope_fwd_cuda(). */
+int attention_rope_bwd_cuda(float *dx, const float *dout, const RopeShape *s) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

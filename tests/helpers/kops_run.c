@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
         float *qkv = load("qkv.f32", F32(3 * n)), *dout = load("dout.f32", F32(n));
         int64_t *lengths = load("lengths.i64", (size_t)B * sizeof(int64_t));
         AttentionView view = attention_view_packed(L, 3, H, hd);
-        AttentionShape s = {B, L, H, hd, causal, 0.0f, lengths, view, view, view};
+        AttentionShape s = {B, L, H, hd, causal, 0.0f, lengths, view, view, view, DTYPE_F32, NULL};
         float *out = zeros(n), *lse = zeros(B * H * L), *dqkv = zeros(3 * n);
         const int64_t step = (int64_t)H * hd;
         check(attention_fwd_cpu(out, lse, qkv, qkv + step, qkv + 2 * step, &s));
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
         int64_t B = atoll(a[0]), L = atoll(a[1]);
         int H = atoi(a[2]), hd = atoi(a[3]);
         RopeShape s = {B, L, H, hd, atoi(a[4]), strtof(a[6], NULL), atoll(a[5]),
-                       attention_view_contiguous(L, H, hd)};
+                       attention_view_contiguous(L, H, hd), DTYPE_F32, NULL};
         int64_t n = B * L * H * hd;
         float *x = load("x.f32", F32(n)), *dout = load("dout.f32", F32(n));
         float *out = zeros(n), *dx = zeros(n);

@@ -282,7 +282,7 @@ static void check_rope(int64_t B, int64_t L, int H, int hd, int rot_dim, int64_t
     KcRng rng = kc_rng(stream);
     AttentionView view = packed ? attention_view_packed(L, 3, H, hd)
                                 : attention_view_contiguous(L, H, hd);
-    RopeCase c = {{B, L, H, hd, rot_dim, base, pos0, view}, NULL, NULL};
+    RopeCase c = {{B, L, H, hd, rot_dim, base, pos0, view, DTYPE_F32, NULL}, NULL, NULL};
     int64_t n = B * L * H * hd, n_storage = packed ? 3 * n : n;
     int64_t off = packed ? (int64_t)H * hd : 0;
     float *st = kc_rand_floats(&rng, n_storage, -1, 1), *out = kc_floats(n);
@@ -309,7 +309,7 @@ static void test_rope(void **state) {
     check_rope(1, 9, 1, 10, 10, 1000, 500000.0f, 1, 42);
 
     /* rotate-half convention: dim i pairs with i + hd/2, θ_i = p·base^(−2i/hd) */
-    RopeShape s = {1, 2, 1, 4, 4, 10000.0f, 0, attention_view_contiguous(2, 1, 4)};
+    RopeShape s = {1, 2, 1, 4, 4, 10000.0f, 0, attention_view_contiguous(2, 1, 4), DTYPE_F32, NULL};
     float x[8] = {0, 0, 0, 0, 1, 0, 0, 0}, out[8];
     assert_int_equal(attention_rope_fwd_cpu(out, x, &s), 0);
     kc_check_all("position 0 is the identity", out, 4, 0.0f);
@@ -325,7 +325,8 @@ static void test_rope(void **state) {
     const int hd = 16;
     float *q = kc_rand_floats(&rng, 4 * hd, -1, 1);
     float *qr = kc_floats(4 * hd), *qr2 = kc_floats(4 * hd);
-    RopeShape s2 = {1, 4, 1, hd, hd, 10000.0f, 0, attention_view_contiguous(4, 1, hd)};
+    RopeShape s2 = {1, 4, 1, hd, hd, 10000.0f, 0, attention_view_contiguous(4, 1, hd),
+                    DTYPE_F32, NULL};
     assert_int_equal(attention_rope_fwd_cpu(qr, q, &s2), 0);
     s2.pos0 = 37;
     assert_int_equal(attention_rope_fwd_cpu(qr2, q, &s2), 0);
@@ -365,13 +366,20 @@ static void test_invalid(void **state) {
     s.scale = -1.0f;
     assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     s.scale = 0.0f;
+    s.dtype = DTYPE_BF16; /* the CPU spec is fp32 only: refused, not misread */
+    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ls_error_message(), "bf16"));
+    s.dtype = (DType)7;
+    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
+    s.dtype = DTYPE_F32;
     assert_int_equal(attention_fwd_cpu(o, l, NULL, buf, buf, &s), LS_ERR_USAGE);
     assert_int_equal(attention_bwd_cpu(o, o, o, buf, buf, buf, buf, buf, NULL, &s), LS_ERR_USAGE);
     assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, NULL), LS_ERR_USAGE);
     s.B = 0; /* empty batch: nothing to do */
     assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), 0);
 
-    RopeShape r = {1, 4, 2, 4, 4, 10000.0f, 0, attention_view_contiguous(4, 2, 4)};
+    RopeShape r = {1, 4, 2, 4, 4, 10000.0f, 0, attention_view_contiguous(4, 2, 4), DTYPE_F32,
+                   NULL};
     assert_int_equal(attention_rope_fwd_cpu(o, buf, &r), 0);
     r.rot_dim = 3;
     assert_int_equal(attention_rope_fwd_cpu(o, buf, &r), LS_ERR_USAGE);
@@ -384,6 +392,8 @@ static void test_invalid(void **state) {
     assert_int_equal(attention_rope_fwd_cpu(o, buf, &r), LS_ERR_USAGE);
     r.pos0 = 0;
     assert_int_equal(attention_rope_bwd_cpu(NULL, buf, &r), LS_ERR_USAGE);
+    r.dtype = DTYPE_BF16;
+    assert_int_equal(attention_rope_fwd_cpu(o, buf, &r), LS_ERR_UNSUPPORTED);
 }
 
 int main(void) {
