@@ -3,6 +3,7 @@
  * LS_ERR_NO_CUDA so `--device cuda` fails with one clear line instead of a link error.
  * Must declare exactly what the kernels/cuda .cu files define.
  */
+#include "kernels/attention.h"
 #include "kernels/device.h"
 
 static int no_cuda(void) {
@@ -37,3 +38,29 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
 }
 int device_cuda_sync(void) { return no_cuda(); }
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }
+
+// attention.h
+int attention_cuda_supported(const AttentionShape *s) {
+    (void)s;
+    return no_cuda();
+}
+int attention_fwd_cuda(float *out, float *lse, const float *q, const float *k, const float *v,
+                       const AttentionShape *s) {
+    (void)out, (void)lse, (void)q, (void)k, (void)v, (void)s;
+    return no_cuda();
+}
+int attention_bwd_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                       const float *k, const float *v, const float *out, const float *lse,
+                       const AttentionShape *s) {
+    (void)dq, (void)dk, (void)dv, (void)dout, (void)q, (void)k, (void)v, (void)out, (void)lse;
+    (void)s;
+    return no_cuda();
+}
+int attention_rope_fwd_cuda(float *out, const float *x, const RopeShape *s) {
+    (void)out, (void)x, (void)s;
+    return no_cuda();
+}
+int attention_rope_bwd_cuda(float *dx, const float *dout, const RopeShape *s) {
+    (void)dx, (void)dout, (void)s;
+    return no_cuda();
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/attention_gpu.sh — one call on the lent GPU machine for the attention kernels: parity
+# (tests/gpu/parity_attention.c), compute-sanitizer memcheck + racecheck on the small suite,
+# the timing harness (kernels/dev/attention.cu) and PyTorch's SDPA backends on the same card.
+# Build here:  make -j2 build/test_gpu && nvcc ... kernels/dev/attention.cu (see its top)
+#              ../shared/tools/gpu-bundle DIR build/test_gpu build/attention_dev
+#              cp bench/attention_gpu.sh kernels/dev/attention_torch.py DIR/; git rev-parse
+#              --short HEAD > DIR/COMMIT
+# On the device: bash DIR/attention_gpu.sh   (logs to $OUT; summary printed last)
+set -u
+G=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-/tmp/attn-out}
+mkdir -p "$out"
+exec > >(tee "$out/go.log") 2>&1
+echo "# commit $(cat "$G/COMMIT" 2>/dev/null || echo unknown)"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
+    --format=csv,noheader | sed 's/^/# gpu: /'
+step() { # name timeout log command...
+    local name=$1 t=$2 log=$3; shift 3
+    local t0=$SECONDS
+    timeout "$t" "$@" >"$out/$log" 2>&1
+    local rc=$?
+    echo "## $name: rc=$rc, $((SECONDS - t0)) s, log $log"
+    summary+=("$name rc=$rc")
+}
+summary=()
+step "parity small" 60 small.log "$G/run" test_gpu attention_small
+grep -E "^not ok|^1\.\." "$out/small.log" | head -20
+step "timing" 120 bench.log "$G/run" attention_dev 4096 16384 65536
+cat "$out/bench.log"
+step "parity full" 150 parity.log "$G/run" test_gpu attention
+grep -E "^not ok|^1\.\." "$out/parity.log" | head -30
+step "torch peers" 100 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
+cat "$out/torch.log"
+step "memcheck" 100 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
+    --error-exitcode 9 "$G/run" test_gpu attention_small
+tail -3 "$out/memcheck.log"
+step "racecheck" 120 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
+    --error-exitcode 9 "$G/run" test_gpu attention_small
+tail -3 "$out/racecheck.log"
+echo "## summary: ${summary[*]}"
+echo "## parity: $(grep -c '^ok' "$out/small.log") + $(grep -c '^ok' "$out/parity.log") ok," \
+     "$(cat "$out/small.log" "$out/parity.log" | grep -c '^not ok') not ok"
