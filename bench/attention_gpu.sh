@@ -24,20 +24,20 @@ step() { # name timeout log command...
     summary+=("$name rc=$rc")
 }
 summary=()
-step "parity small" 60 small.log "$G/run" test_gpu attention_small
+step "parity small" 30 small.log "$G/run" test_gpu attention_small
 grep -E "^not ok|^1\.\." "$out/small.log" | head -20
-step "timing" 120 bench.log "$G/run" attention_dev 4096 16384 65536
+step "timing" 60 bench.log "$G/run" attention_dev 4096 16384 65536
 cat "$out/bench.log"
-step "parity full" 150 parity.log "$G/run" test_gpu attention
+step "parity full" 45 parity.log "$G/run" test_gpu attention
 grep -E "^not ok|^1\.\." "$out/parity.log" | head -30
-step "torch peers" 100 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
+step "memcheck" 40 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
+    --error-exitcode 9 "$G/run" test_gpu attention_small
+tail -2 "$out/memcheck.log"
+step "racecheck" 40 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
+    --error-exitcode 9 "$G/run" test_gpu attention_small
+tail -2 "$out/racecheck.log"
+step "torch peers" 40 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
 cat "$out/torch.log"
-step "memcheck" 100 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
-    --error-exitcode 9 "$G/run" test_gpu attention_small
-tail -3 "$out/memcheck.log"
-step "racecheck" 120 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
-    --error-exitcode 9 "$G/run" test_gpu attention_small
-tail -3 "$out/racecheck.log"
 echo "## summary: ${summary[*]}"
 echo "## parity: $(grep -c '^ok' "$out/small.log") + $(grep -c '^ok' "$out/parity.log") ok," \
      "$(cat "$out/small.log" "$out/parity.log" | grep -c '^not ok') not ok"

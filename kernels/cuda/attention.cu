@@ -194,6 +194,14 @@ __device__ __forceinline__ void mma_pv(float acc[HD / 8][4], const float p[NB][4
     }
 }
 
+/* 2^x in one MUFU.EX2 (flush-to-zero: p below 2^-126 becomes 0, as in FlashAttention); plain
+ * exp2f adds a denormal-range fix-up around every exponential. */
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 __device__ __forceinline__ float quad_max(float x) {
     x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
     return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
@@ -293,14 +301,14 @@ __global__ void __launch_bounds__(WARPS * 32) attn_fwd_bf16(const AttnArgs a) {
             for (int r = 0; r < 2; r++) {
                 float m_new = fmaxf(m[r], quad_max(mx[r]));
                 base[r] = m_new == -INFINITY ? 0.0f : m_new * c; // fully masked so far: p = 0
-                alpha[r] = exp2f(m[r] * c - base[r]);
+                alpha[r] = fast_exp2(m[r] * c - base[r]);
                 m[r] = m_new;
             }
 #pragma unroll
             for (int nt = 0; nt < BC / 8; nt++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
-                    s[nt][e] = exp2f(fmaf(s[nt][e], c, -base[e >> 1]));
+                    s[nt][e] = fast_exp2(fmaf(s[nt][e], c, -base[e >> 1]));
                     sum[e >> 1] += s[nt][e];
                 }
 #pragma unroll
@@ -428,7 +436,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_bwd_dq_bf16(const AttnArgs a)
             for (int nt = 0; nt < BC / 8; nt++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
-                    float p = exp2f(fmaf(s[nt][e], c, -lse2[e >> 1]));
+                    float p = fast_exp2(fmaf(s[nt][e], c, -lse2[e >> 1]));
                     if (mask) {
                         int64_t j = k0 + nt * 8 + 2 * t + (e & 1), i = r0 + g + (e >> 1) * 8;
                         if (j >= n || (a.causal && j > i)) p = 0.0f;
@@ -551,7 +559,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_bwd_dkdv_bf16(const AttnArgs 
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int col = nt * 8 + 2 * t + (e & 1);
-                    float p = exp2f(fmaf(s[nt][e], c, -sL[col]));
+                    float p = fast_exp2(fmaf(s[nt][e], c, -sL[col]));
                     if (mask && i0 + col < j0 + g + (e >> 1) * 8) p = 0.0f;
                     s[nt][e] = p; // Pᵀ
                 }
