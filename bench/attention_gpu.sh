@@ -24,19 +24,19 @@ step() { # name timeout log command...
     summary+=("$name rc=$rc")
 }
 summary=()
-step "parity small" 30 small.log "$G/run" test_gpu attention_small
+step "parity small" 10 small.log "$G/run" test_gpu attention_small
 grep -E "^not ok|^1\.\." "$out/small.log" | head -20
-step "timing" 60 bench.log "$G/run" attention_dev 4096 16384 65536
+step "timing" 25 bench.log "$G/run" attention_dev 4096 16384 65536
 cat "$out/bench.log"
-step "parity full" 45 parity.log "$G/run" test_gpu attention
+step "parity full" 15 parity.log "$G/run" test_gpu attention
 grep -E "^not ok|^1\.\." "$out/parity.log" | head -30
-step "memcheck" 40 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
+step "memcheck" 12 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
     --error-exitcode 9 "$G/run" test_gpu attention_small
 tail -2 "$out/memcheck.log"
-step "racecheck" 40 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
+step "racecheck" 12 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
     --error-exitcode 9 "$G/run" test_gpu attention_small
 tail -2 "$out/racecheck.log"
-step "torch peers" 40 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
+step "torch peers" 20 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
 cat "$out/torch.log"
 echo "## summary: ${summary[*]}"
 echo "## parity: $(grep -c '^ok' "$out/small.log") + $(grep -c '^ok' "$out/parity.log") ok," \
