@@ -2,11 +2,16 @@
 # bench/attention_gpu.sh — one call on the lent GPU machine for the attention kernels: parity
 # (tests/gpu/parity_attention.c), compute-sanitizer memcheck + racecheck on the small suite,
 # the timing harness (kernels/dev/attention.cu) and PyTorch's SDPA backends on the same card.
-# Build here:  make -j2 build/test_gpu && nvcc ... kernels/dev/attention.cu (see its top)
-#              ../shared/tools/gpu-bundle DIR build/test_gpu build/attention_dev
-#              cp bench/attention_gpu.sh kernels/dev/attention_torch.py DIR/; git rev-parse
-#              --short HEAD > DIR/COMMIT
-# On the device: bash DIR/attention_gpu.sh   (logs to $OUT; summary printed last)
+# Build here (the bundle goes into the checkout that `run` sends, e.g. /work/main):
+#   make -j2 build/test_gpu
+#   nvcc -O3 -std=c++17 -I. -gencode arch=compute_90,code=sm_90 -Xcompiler -fopenmp \
+#       -DLS_CUDA_ARCH_NAME='"sm_90"' kernels/dev/attention.cu build/liblongscan.a \
+#       -o build/attention_dev
+#   ../shared/tools/gpu-bundle DIR build/test_gpu build/attention_dev
+#   cp bench/attention_gpu.sh kernels/dev/attention_torch.py DIR/
+#   git rev-parse --short HEAD > DIR/COMMIT
+# On the device (carry DIR): bash DIR/attention_gpu.sh   (logs to $OUT; summary printed last)
+# Typical run well under the sum of the step timeouts (at most 6 min).
 set -u
 G=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/attn-out}
@@ -24,19 +29,19 @@ step() { # name timeout log command...
     summary+=("$name rc=$rc")
 }
 summary=()
-step "parity small" 10 small.log "$G/run" test_gpu attention_small
+step "parity small" 30 small.log "$G/run" test_gpu attention_small
 grep -E "^not ok|^1\.\." "$out/small.log" | head -20
-step "timing" 25 bench.log "$G/run" attention_dev 4096 16384 65536
+step "timing" 60 bench.log "$G/run" attention_dev 4096 16384 65536
 cat "$out/bench.log"
-step "parity full" 15 parity.log "$G/run" test_gpu attention
+step "parity full" 60 parity.log "$G/run" test_gpu attention
 grep -E "^not ok|^1\.\." "$out/parity.log" | head -30
-step "memcheck" 12 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
+step "memcheck" 60 memcheck.log compute-sanitizer --target-processes all --tool memcheck \
     --error-exitcode 9 "$G/run" test_gpu attention_small
 tail -2 "$out/memcheck.log"
-step "racecheck" 12 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
+step "racecheck" 90 racecheck.log compute-sanitizer --target-processes all --tool racecheck \
     --error-exitcode 9 "$G/run" test_gpu attention_small
 tail -2 "$out/racecheck.log"
-step "torch peers" 20 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
+step "torch peers" 60 torch.log python3 "$G/attention_torch.py" 4096 16384 65536
 cat "$out/torch.log"
 echo "## summary: ${summary[*]}"
 echo "## parity: $(grep -c '^ok' "$out/small.log") + $(grep -c '^ok' "$out/parity.log") ok," \

@@ -903,7 +903,8 @@ static void attn_args_fill(AttnArgs *a, const AttentionShape *s) {
 /* 16-byte alignment of a bf16 tensor's base (cp.async moves 16-byte rows) */
 static int attn_aligned(const char *fn, const char *name, const void *p) {
     if ((uintptr_t)p % 16)
-        return ls_error(LS_ERR_UNSUPPORTED, "%s: bf16 %s at %p is not 16-byte aligned", fn, name, p);
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: bf16 %s at %p is not 16-byte aligned", fn, name,
+                        p);
     return 0;
 }
 
@@ -1055,16 +1056,19 @@ static int rope_launch(void *dst, const void *src, const RopeShape *s, bool bwd)
                                                                        : 65536 * 8);
     cudaStream_t st = (cudaStream_t)s->stream;
     if (s->dtype == DTYPE_BF16) {
+        bf16 *d = (bf16 *)dst;
+        const bf16 *x = (const bf16 *)src;
         if (bwd)
-            rope_kernel<bf16, true><<<blocks, threads, 0, st>>>((bf16 *)dst, (const bf16 *)src, *s);
+            rope_kernel<bf16, true><<<blocks, threads, 0, st>>>(d, x, *s);
         else
-            rope_kernel<bf16, false><<<blocks, threads, 0, st>>>((bf16 *)dst, (const bf16 *)src, *s);
+            rope_kernel<bf16, false><<<blocks, threads, 0, st>>>(d, x, *s);
     } else {
+        float *d = (float *)dst;
+        const float *x = (const float *)src;
         if (bwd)
-            rope_kernel<float, true><<<blocks, threads, 0, st>>>((float *)dst, (const float *)src, *s);
+            rope_kernel<float, true><<<blocks, threads, 0, st>>>(d, x, *s);
         else
-            rope_kernel<float, false><<<blocks, threads, 0, st>>>((float *)dst, (const float *)src,
-                                                                  *s);
+            rope_kernel<float, false><<<blocks, threads, 0, st>>>(d, x, *s);
     }
     CUDA_RT(cudaGetLastError());
     if (cuda_sync_after_launch()) CUDA_RT(cudaStreamSynchronize(st));

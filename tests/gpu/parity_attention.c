@@ -387,7 +387,8 @@ static const AttnCase cases[] = {
 
 void gpu_parity_attention(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (int t = 0; t < 2; t++) run_case(&cases[i], t ? DTYPE_BF16 : DTYPE_F32, 100 + 2 * i + t);
+        for (int t = 0; t < 2; t++)
+            run_case(&cases[i], t ? DTYPE_BF16 : DTYPE_F32, 100 + 2 * i + t);
     for (int t = 0; t < 2; t++) {
         DType dt = t ? DTYPE_BF16 : DTYPE_F32;
         run_rope(2, 127, 3, 64, 64, 0, dt, 300 + t);
