@@ -170,7 +170,13 @@ static int ds_push(Dataset *ds, const Example *ex, const ExampleInfo *info) {
 static int ds_check_text(const char *text, const char *where, const char *what) {
     size_t bad = utf8_check(text, strlen(text));
     if (bad == SIZE_MAX) return 0;
-    char shown[160];
+    char shown[160], place[512];
+    if (where == text)   /* a file name that names its example: shown once */
+        return ls_error(LS_ERR_FORMAT, "%s: the %s is not valid UTF-8 (byte 0x%02x at offset "
+                        "%zu); names and labels are saved as UTF-8 text",
+                        utf8_escape(place, sizeof place, where), what, (unsigned char)text[bad],
+                        bad);
+    if (!utf8_valid(where)) where = utf8_escape(place, sizeof place, where); /* a bad folder */
     return ls_error(LS_ERR_FORMAT, "%s: %s '%s' is not valid UTF-8 (byte 0x%02x at offset %zu); "
                     "names and labels are saved as UTF-8 text", where, what,
                     utf8_escape(shown, sizeof shown, text), (unsigned char)text[bad], bad);
