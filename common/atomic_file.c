@@ -185,6 +185,18 @@ int atomic_file_check(const char *path) {
         return ls_error(LS_ERR_IO, "%s: is a directory", path);
     AtomicFile probe;
     int status = atomic_file_open(&probe, path);
+    if (status == 0 && probe.tmp) {
+        /* the final name must fit the file system (the rename would fail at the very end) */
+        const char *base = strrchr(probe.path, '/');
+        base = base ? base + 1 : probe.path;
+        char *folder = folder_of(probe.path);
+        long max = folder ? pathconf(*folder ? folder : ".", _PC_NAME_MAX) : -1;
+        if (max <= 0) max = NAME_MAX;
+        if ((long)strlen(base) > max)
+            status = ls_error(LS_ERR_IO, "%s: the file name is %zu bytes, longer than the %ld "
+                              "this file system allows", path, strlen(base), max);
+        free(folder);
+    }
     atomic_file_abort(&probe);   /* removes the probe's temporary; opens of devices: closed */
     return status;
 }

@@ -59,8 +59,8 @@ void atomic_file_abort(AtomicFile *file);
 /**
  * Could atomic_file_open(@p path) and the final rename succeed? Checked by creating and
  * removing a temporary in the target's folder. @return 0; LS_ERR_IO naming @p path: "is a
- * directory" or "cannot create a file in directory D: <why>" (a missing folder: "No such
- * file or directory"); LS_ERR_NOMEM.
+ * directory", "cannot create a file in directory D: <why>" (a missing folder: "No such
+ * file or directory"), or a file name longer than the file system's limit; LS_ERR_NOMEM.
  */
 int atomic_file_check(const char *path) LS_RESULT_USED;
 

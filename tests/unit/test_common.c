@@ -200,7 +200,8 @@ static void test_atomic_file(void **state) {
     char name[256];
     memset(name, 'n', 255);
     name[255] = '\0';
-    const char *longest = in_dir(name);
+    char longest[600];
+    snprintf(longest, sizeof longest, "%s", in_dir(name));
     assert_int_equal(atomic_file_open(&f, longest), 0);
     write_text(&f, "long");
     assert_int_equal(atomic_file_commit(&f), 0);
@@ -245,6 +246,12 @@ static void test_atomic_file(void **state) {
     assert_non_null(strstr(ls_error_message(), "adir: is a directory"));
     assert_int_equal(atomic_file_check(in_dir("no/such/x.txt")), LS_ERR_IO);
     assert_int_equal(atomic_file_check("/dev/null"), 0);
+    assert_int_equal(atomic_file_check(longest), 0);        /* NAME_MAX itself is fine */
+    char toolong[300];
+    snprintf(toolong, sizeof toolong, "%s.x", name);
+    assert_int_equal(atomic_file_check(in_dir(toolong)), LS_ERR_IO);
+    assert_non_null(strstr(ls_error_message(), "the file name is 257 bytes"));
+    assert_int_equal(count_entries(".longscan-"), 0);
 }
 
 static void test_check_outputs(void **state) {
