@@ -52,6 +52,10 @@
  *                    listed twice, a missing file, a manifest listing manifests, no sources.
  * The same file (same device and inode, same region) given twice, by any route, is an error:
  * it would silently double its weight.
+ * Names and labels are saved as JSON text (a model's label map, embedding names), so each is
+ * checked as UTF-8 when read: a record name (error names the file and record #), a file name
+ * that names its example, a label from a manifest (file:line), a class folder, `--class` or a
+ * label table (labels.h). Without labels (DATASET_LABELS_NONE) labels are not read or checked.
  *
  * ---------------------------------------------------------------- labels (dataset_finish)
  * Where an example's label comes from, first match wins: the source's own (a dataset_add

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/utf8.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/cli.h"
 #include "pipeline/commands.h"
@@ -155,6 +156,15 @@ static void usage(FILE *fp) {
 /* The command line as a JSON array, without the options that only steer this invocation
  * (--resume, --stop-after), so `--resume` alone can repeat it. */
 static int argv_to_json(int argc, char **argv, char **json) {
+    /* the command line is saved as JSON text in the state (and its paths in the model's
+     * training record), which must be UTF-8: refused now rather than at the first save */
+    for (int i = 0; i < argc; i++) {
+        if (utf8_valid(argv[i])) continue;
+        char shown[256];
+        return ls_error(LS_ERR_USAGE, "argument '%s' is not valid UTF-8; train records its "
+                        "command line in the checkpoint as text (for --resume), so rename "
+                        "the file", utf8_escape(shown, sizeof shown, argv[i]));
+    }
     cJSON *a = cJSON_CreateArray();
     if (!a) return ls_error(LS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < argc; i++) {

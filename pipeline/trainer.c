@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "kernels/loss.h"
 #include "kernels/optim.h"
 #include "pipeline/checkpoint.h"
@@ -31,8 +32,16 @@ void config_table_add(ConfigTable *t, int recorded, const char *key, const char 
     if (t->n >= CONFIG_TABLE_MAX) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->values[t->n], sizeof t->values[t->n], fmt, ap);
+    int len = vsnprintf(t->values[t->n], sizeof t->values[t->n], fmt, ap);
     va_end(ap);
+    /* a value cut at 255 bytes must not end inside a UTF-8 sequence: the recorded lines are
+     * saved as JSON text, and a save at the end of the run would refuse them */
+    char *v = t->values[t->n];
+    size_t n = strlen(v);
+    if (len > (int)n) {
+        size_t bad = utf8_check(v, n);
+        if (bad != SIZE_MAX && n - bad < 4) v[bad] = '\0';
+    }
     t->keys[t->n] = key;
     t->recorded[t->n] = recorded;
     t->n++;

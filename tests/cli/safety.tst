@@ -63,6 +63,10 @@ N 1 train:[[:space:]].*s_latin1.tsv:3:[[:space:]]label[[:space:]]'caf.xe9'[[:spa
 N 1 embed:[[:space:]].*s_latin1.fa:[[:space:]]record[[:space:]]#2:[[:space:]]name[[:space:]]'caf.xe9'  printf '>ok\nACGT\n>caf\351\nACGT\n' > $TMP/s_latin1.fa && $LONGSCAN embed -m $TMP/s_m.safetensors $TMP/s_latin1.fa -o $TMP/s_x.safetensors
 N 1 train:[[:space:]].*s_man.tsv:2:[[:space:]]label[[:space:]]'caf.xe9'  mkdir -p $TMP/s_man && cp $FIX/small.fa $TMP/s_man/a.fa && cp $FIX/small.fq $TMP/s_man/b.fq && printf 'a.fa\tok\nb.fq\tcaf\351\n' > $TMP/s_man/s_man.tsv && $LONGSCAN train --data $TMP/s_man/s_man.tsv --steps 2 --verbosity 0 -o $TMP/s_x.safetensors
 N 1 train:[[:space:]].*s_cls/caf.xe9:[[:space:]]label[[:space:]]'caf.xe9'  mkdir -p $TMP/s_cls/ok $TMP/s_cls/$(printf 'caf\351') && cp $FIX/small.fa $TMP/s_cls/ok/ && cp $FIX/small.fq $TMP/s_cls/$(printf 'caf\351')/ && $LONGSCAN train --data $TMP/s_cls --steps 2 --verbosity 0 -o $TMP/s_x.safetensors
+# a file name on train's command line (recorded in the checkpoint) is refused at once; a model
+# path that embed records is kept escaped
+N 2 train:[[:space:]]argument[[:space:]]'.*s_caf.xe9.fa'[[:space:]]is[[:space:]]not[[:space:]]valid[[:space:]]UTF-8  cp $TMP/s_in.fa $TMP/s_caf$(printf '\351').fa && $LONGSCAN train --data $TMP/s_caf$(printf '\351').fa --labels $TMP/s_lab.tsv --steps 2 --verbosity 0 -o $TMP/s_x.safetensors
+P 0 model[[:space:]]=[[:space:]].*s_m.xe9.safetensors$  cp $TMP/s_m.safetensors $TMP/s_m$(printf '\351').safetensors && $LONGSCAN embed -m $TMP/s_m$(printf '\351').safetensors $TMP/s_in.fa -o $TMP/s_emb.safetensors && $LONGSCAN info $TMP/s_emb.safetensors
 P 0 ^none$  test $(ls $TMP | grep -c '^s_x') = 0 && echo none
 #
 # --- resume: edited data of the same lengths (one base, one label) is refused; the data the
