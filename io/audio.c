@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/log.h"
 
 enum {
@@ -653,25 +654,12 @@ int audio_write_format_from_path(const char *path, AudioWriteFormat *format) {
                     path ? path : "(null)");
 }
 
-/* fsync the directory holding @p path so the rename is durable; failures are ignored
- * (some file systems refuse fsync on directories). */
-static void audio_sync_dir(const char *path) {
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int audio_write(const char *path, const float *samples, int64_t frames, int channels,
                 int sample_rate, AudioWriteFormat format) {
-    char *tmp = NULL;
+    AtomicFile out = {.fd = -1};
     SNDFILE *sf = NULL;
     short *shorts = NULL;
-    int fd = -1, err = 0, created = 0;
+    int err = 0;
     if (!path) return ls_error(LS_ERR_USAGE, "audio_write: no path");
     if (strcmp(path, "-") == 0)
         return ls_error(LS_ERR_UNSUPPORTED, "-: writing audio to stdout is not supported");
@@ -696,18 +684,9 @@ int audio_write(const char *path, const float *samples, int64_t frames, int chan
         return ls_error(LS_ERR_RANGE, "%s: libsndfile cannot write %d channels at %d Hz in "
                         "this format", path, channels, sample_rate);
 
-    size_t len = strlen(path);
-    tmp = malloc(len + 5);
-    if (!tmp) return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        err = ls_error(LS_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    created = 1;
-    sf = sf_open_fd(fd, SFM_WRITE, &si, SF_FALSE);
+    /* a unique temporary in the target's folder (common/atomic_file.h) */
+    if ((err = atomic_file_open(&out, path)) < 0) goto fail;
+    sf = sf_open_fd(out.fd, SFM_WRITE, &si, SF_FALSE);
     if (!sf) {
         err = ls_error(LS_ERR_IO, "%s: cannot write audio: %s", path, sf_strerror(NULL));
         goto fail;
@@ -751,31 +730,10 @@ int audio_write(const char *path, const float *samples, int64_t frames, int chan
         err = ls_error(LS_ERR_IO, "%s: closing failed: %s", path, sf_error_number(cerr));
         goto fail;
     }
-    if (fsync(fd) != 0) {
-        err = ls_error(LS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    int fd_close = close(fd);
-    fd = -1;
-    if (fd_close != 0) {
-        err = ls_error(LS_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        err = ls_error(LS_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                       strerror(errno));
-        goto fail;
-    }
-    created = 0;
-    audio_sync_dir(path);
-    free(shorts);
-    free(tmp);
-    return 0;
+    err = atomic_file_commit(&out);   /* fsync, close, rename, folder fsync */
 fail:
     if (sf) sf_close(sf);
-    if (fd >= 0) close(fd);
-    if (created) unlink(tmp);
+    atomic_file_abort(&out);          /* removes the temporary unless committed */
     free(shorts);
-    free(tmp);
     return err;
 }

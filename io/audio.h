@@ -122,9 +122,10 @@ typedef enum {
 int audio_write_format_from_path(const char *path, AudioWriteFormat *format) LS_RESULT_USED;
 
 /**
- * Write interleaved float samples (@p frames × @p channels) to @p path: written to
- * "<path>.tmp", closed, fsync'ed and renamed over @p path, so an existing file is replaced
- * only by a complete one; on failure the .tmp is removed and @p path is untouched.
+ * Write interleaved float samples (@p frames × @p channels) to @p path: written to a unique
+ * temporary in its folder (common/atomic_file.h), closed, fsync'ed and renamed over @p path,
+ * so an existing file is replaced only by a complete one and no other file is touched; on
+ * failure the temporary is removed and @p path is untouched.
  * PCM16 (WAV and FLAC): s = round(x · 32768) clipped to [-32768, 32767], NaN → 0 — the exact
  * inverse of the reader, so read → write → read is lossless. WAV float stores x unchanged.
  * Writing to stdout ("-") is not supported (LS_ERR_UNSUPPORTED).

@@ -30,6 +30,7 @@
 #include <htslib/khash.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "io/audio.h"
 #include "io/detect.h"
 #include "io/tsv_internal.h"
@@ -163,11 +164,36 @@ static int ds_push(Dataset *ds, const Example *ex, const ExampleInfo *info) {
     return 0;
 }
 
+/* Names and labels end up as JSON text (the model's label map, embedding names), which must
+ * be UTF-8: a byte that is not is refused here, when read, naming where it came from, rather
+ * than when saving after the whole run. */
+static int ds_check_text(const char *text, const char *where, const char *what) {
+    size_t bad = utf8_check(text, strlen(text));
+    if (bad == SIZE_MAX) return 0;
+    char shown[160], place[512];
+    if (where == text)   /* a file name that names its example: shown once */
+        return ls_error(LS_ERR_FORMAT, "%s: the %s is not valid UTF-8 (byte 0x%02x at offset "
+                        "%zu); names and labels are saved as UTF-8 text",
+                        utf8_escape(place, sizeof place, where), what, (unsigned char)text[bad],
+                        bad);
+    if (!utf8_valid(where)) where = utf8_escape(place, sizeof place, where); /* a bad folder */
+    return ls_error(LS_ERR_FORMAT, "%s: %s '%s' is not valid UTF-8 (byte 0x%02x at offset %zu); "
+                    "names and labels are saved as UTF-8 text", where, what,
+                    utf8_escape(shown, sizeof shown, text), (unsigned char)text[bad], bad);
+}
+
 /* The info of a new example with label @p lab. */
 static int ds_info(Dataset *ds, const LabelRef *lab, int whole_file, ExampleInfo *info) {
     *info = (ExampleInfo){.pending = -1, .origin = -1, .whole_file = (int8_t)whole_file};
     if (!lab->text || ds->opt.labels == DATASET_LABELS_NONE) return 0;
-    int status = label_map_add(ds->pending, lab->text, &info->pending);
+    char where[512];
+    if (lab->line > 0)
+        snprintf(where, sizeof where, "%s:%lld", lab->origin >= 0 ? ds->strings[lab->origin]
+                                                                  : "label", (long long)lab->line);
+    else snprintf(where, sizeof where, "%s", lab->origin >= 0 ? ds->strings[lab->origin] : "label");
+    int status = ds_check_text(lab->text, where, "label");
+    if (status < 0) return status;
+    status = label_map_add(ds->pending, lab->text, &info->pending);
     if (status < 0) return status;
     info->origin = lab->origin;
     info->line = lab->line;
@@ -289,6 +315,9 @@ static int load_seq(Dataset *ds, const char *path, const char *region, const cha
     if (status < 0) goto fail;
     while ((got = seq_reader_next(reader, &rec)) >= 0) {
         if (scan_for_name && strcmp(rec.name, region) != 0) continue;
+        char where[512];
+        snprintf(where, sizeof where, "%s: record #%lld", shown, (long long)rec.index + 1);
+        if ((status = ds_check_text(rec.name, where, "name")) < 0) goto fail;
         Example ex = {.source = ds->strings[source], .label = -1, .split = SPLIT_NONE,
                       .kind = EXAMPLE_DNA, .length = rec.len};
         ExampleInfo info;
@@ -341,7 +370,8 @@ static int load_audio(Dataset *ds, const char *path, const char *shown, const La
     int64_t n = 0;
     AudioInfo info;
     int32_t source;
-    int status = ds_set_kind(ds, EXAMPLE_AUDIO, shown);
+    int status = ds_check_text(shown, shown, "file name (it names the example)");
+    if (status == 0) status = ds_set_kind(ds, EXAMPLE_AUDIO, shown);
     if (status < 0) return status;
     status = ds_string(ds, path, &source);
     if (status < 0) return status;
@@ -389,6 +419,8 @@ fail:
 static int load_text(Dataset *ds, const char *path, const char *shown, const LabelRef *lab) {
     char *buf = NULL;
     int32_t source;
+    int checked = ds_check_text(shown, shown, "file name (it names the example)");
+    if (checked < 0) return checked;
     FILE *fp = fopen(path, "rb");
     if (!fp) return ls_error(LS_ERR_IO, "%s: %s", shown, strerror(errno));
     int status = 0;
@@ -778,6 +810,13 @@ static int add_manifest(Dataset *ds, const char *path, const LabelRef *outer, Sp
             status = ls_error(LS_ERR_FORMAT, "%s:%lld: empty source in column 1", path, line);
             goto fail;
         }
+        char where[512];
+        snprintf(where, sizeof where, "%s:%lld", path, line);
+        if ((status = ds_check_text(source, where, "source")) < 0 ||
+            (cols.label_col >= 0 && cols.label_col < r.n_fields && !outer->text &&
+             ds->opt.labels != DATASET_LABELS_NONE &&
+             (status = ds_check_text(r.fields[cols.label_col], where, "label")) < 0))
+            goto fail;
         LabelRef lab = *outer;
         if (cols.label_col >= 0) {
             if (cols.label_col >= r.n_fields) {
@@ -879,7 +918,8 @@ static int add_memory(Dataset *ds, const char *name, ExampleKind kind, void *dat
     LabelRef lab = {.text = label, .origin = -1, .line = 0};
     ExampleInfo info;
     int32_t source;
-    int status = ds_set_kind(ds, kind, name);
+    int status = ds_check_text(name, "<memory>", "name");
+    if (status == 0) status = ds_set_kind(ds, kind, name);
     if (status == 0) status = ds_string(ds, "<memory>", &source);
     if (status == 0 && label) status = ds_string(ds, name, &lab.origin);
     if (status == 0) status = ds_info(ds, &lab, 0, &info);
@@ -1103,6 +1143,54 @@ int64_t dataset_count(const Dataset *ds) { return ds->count; }
 const Example *dataset_example(const Dataset *ds, int64_t i) { return &ds->examples[i]; }
 const LabelMap *dataset_labels(const Dataset *ds) { return ds->labels; }
 ExampleKind dataset_kind(const Dataset *ds) { return ds->has_kind ? ds->kind : EXAMPLE_DNA; }
+/* The digest's step over @p n bytes: little-endian 8-byte words (the same digest on any
+ * host), the tail zero-padded with its length in the top byte. */
+static uint64_t digest_bytes(uint64_t h, const void *data, size_t n) {
+    const uint64_t K = 0x9e3779b97f4a7c15ull;   /* odd: the multiply is a bijection */
+    const unsigned char *p = data;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int k = 7; k >= 0; k--) w = (w << 8) | p[i + (size_t)k];
+        h = (h ^ w) * K;
+        h ^= h >> 29;
+    }
+    uint64_t w = (uint64_t)(n - i) << 56;
+    for (size_t k = 0; i + k < n; k++) w |= (uint64_t)p[i + k] << (8 * k);
+    h = (h ^ w) * K;
+    return h ^ (h >> 29);
+}
+
+uint64_t dataset_digest(const Dataset *ds, const int64_t *idx, int64_t n, uint64_t seed) {
+    uint64_t h = seed ^ 0x6c6f6e677363616eull;   /* "longscan" */
+    int64_t count = idx ? n : ds->count;
+    for (int64_t k = 0; k < count; k++) {
+        const Example *ex = &ds->examples[idx ? idx[k] : k];
+        const char *label = ex->label >= 0 ? label_map_name(ds->labels, ex->label) : NULL;
+        unsigned char head[9];
+        for (int b = 0; b < 8; b++) head[b] = (unsigned char)((uint64_t)ex->length >> (8 * b));
+        head[8] = (unsigned char)ex->kind;
+        h = digest_bytes(h, head, sizeof head);
+        h = digest_bytes(h, label ? label : "", label ? strlen(label) : 0);
+        if (ex->tokens) h = digest_bytes(h, ex->tokens, (size_t)ex->length);
+        /* float samples as their bytes (host order: the hosts we run on are little-endian) */
+        if (ex->samples) h = digest_bytes(h, ex->samples, (size_t)ex->length * sizeof(float));
+    }
+    return h;
+}
+
+const char *dataset_file_source(const Dataset *ds, const char *path) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0) return NULL;
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "%llx:%llx:", (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino);
+    for (khint_t k = kh_begin(ds->files); k != kh_end(ds->files); k++)
+        if (kh_exist(ds->files, k) && strncmp(kh_key(ds->files, k), prefix, (size_t)n) == 0)
+            return ds->strings[kh_val(ds->files, k)];
+    return NULL;
+}
+
 int dataset_sample_rate(const Dataset *ds) {
     return dataset_kind(ds) == EXAMPLE_AUDIO ? ds->sample_rate : 0;
 }

@@ -52,6 +52,10 @@
  *                    listed twice, a missing file, a manifest listing manifests, no sources.
  * The same file (same device and inode, same region) given twice, by any route, is an error:
  * it would silently double its weight.
+ * Names and labels are saved as JSON text (a model's label map, embedding names), so each is
+ * checked as UTF-8 when read: a record name (error names the file and record #), a file name
+ * that names its example, a label from a manifest (file:line), a class folder, `--class` or a
+ * label table (labels.h). Without labels (DATASET_LABELS_NONE) labels are not read or checked.
  *
  * ---------------------------------------------------------------- labels (dataset_finish)
  * Where an example's label comes from, first match wins: the source's own (a dataset_add
@@ -235,6 +239,13 @@ ExampleKind dataset_kind(const Dataset *ds);
 /** Audio: the samples' rate in Hz; DNA: 0. */
 int dataset_sample_rate(const Dataset *ds);
 
+/**
+ * The source (as written) through which the dataset read the file @p path, matched by device
+ * and inode (hard and symbolic links count), or NULL when it read no such file or @p path does
+ * not exist. Callers refuse an output that would replace a file they read.
+ */
+const char *dataset_file_source(const Dataset *ds, const char *path);
+
 typedef struct {
     int64_t count;       /* examples */
     int64_t total;       /* tokens or samples in all of them */
@@ -249,6 +260,18 @@ typedef struct {
  */
 void dataset_stats(const Dataset *ds, const int64_t *idx, int64_t n, DatasetStats *stats,
                    int64_t *label_counts);
+
+/**
+ * A 64-bit digest of examples @p idx[0..n) (idx NULL: all) in that order: for each, its
+ * length, its label (the text, "" when unlabelled) and its tokens or samples (bytes), chained
+ * from @p seed (pass 0, or a previous digest to continue). Names and sources are left out, so
+ * renaming a file changes nothing; any other change of what training would read does. Not
+ * cryptographic: it tells `train --resume` that the data were edited since the run started.
+ * Each 8-byte word goes through an xor-multiply-xorshift step that is a bijection of the
+ * running value, so two inputs that differ in one word only (one edited base, sample or
+ * label) always give different digests; other edits collide with probability ~2^-64.
+ */
+uint64_t dataset_digest(const Dataset *ds, const int64_t *idx, int64_t n, uint64_t seed);
 
 // ---------------------------------------------------------------------------- splits
 

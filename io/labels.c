@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <htslib/khash.h>
 
+#include "common/utf8.h"
 #include "io/tsv_internal.h"
 
 KHASH_MAP_INIT_STR(lbl, int64_t)
@@ -352,6 +353,19 @@ int label_table_read(LabelTable **out, const char *path) {
         }
         if (!*label) {
             status = ls_error(LS_ERR_FORMAT, "%s:%lld: empty label for '%s'", path, line, name);
+            goto fail;
+        }
+        /* labels are saved in the model as JSON text, names match UTF-8 record names: a
+         * byte that is not UTF-8 is refused here rather than when saving after the run */
+        for (int col = 0; col < 2; col++) {
+            const char *text = r.fields[col];
+            size_t bad = utf8_check(text, strlen(text));
+            if (bad == SIZE_MAX) continue;
+            char shown[160];
+            status = ls_error(LS_ERR_FORMAT, "%s:%lld: %s '%s' is not valid UTF-8 (byte 0x%02x "
+                              "at offset %zu); names and labels are saved as UTF-8 text", path,
+                              line, col ? "label" : "name", utf8_escape(shown, sizeof shown, text),
+                              (unsigned char)text[bad], bad);
             goto fail;
         }
         khint_t k = kh_get(lbl, t->index, name);

@@ -12,7 +12,8 @@
  * Label table file (`--labels`, `--valid-labels`): `name<TAB>label`, columns after the second
  * ignored, lines starting with '#' (header or comment) and blank lines skipped, CRLF
  * accepted. Each of these is an error naming the file and the line: fewer than two columns,
- * an empty name, an empty label, a name given twice. A file with no entries is an error.
+ * an empty name, an empty label, a name given twice, a name or label that is not valid UTF-8
+ * (labels are saved in the model as JSON text). A file with no entries is an error.
  * The names are record names (FASTA/FASTQ/BAM) or, for whole-file examples (audio files,
  * one-sequence text files), file paths: as written, or relative to the table's own folder.
  *

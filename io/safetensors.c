@@ -18,7 +18,8 @@
  *
  * Writer: tensors in the order added, packed; numbers printed as integers with cJSON raw
  * items (cJSON would print 1e15 as "1e+15"); header padded with spaces to a multiple of 8;
- * "<path>.tmp" + fflush + fsync + rename + directory fsync. Tensor data is written from the
+ * a unique temporary in the target's folder (common/atomic_file.h) + fflush + fsync + rename +
+ * directory fsync. Tensor data is written from the
  * caller's pointers (little-endian hosts) or through a 64 KiB byte-swapping buffer
  * (big-endian hosts, not a target but written out).
  *
@@ -31,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/atomic_file.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define ST_MAX_HEADER 100000000ULL   /* the reference implementation's MAX_HEADER_SIZE */
 #define ST_CHUNK      65536          /* bytes per conversion / byte-swap chunk */
@@ -194,36 +198,7 @@ static int64_t pread_full(int fd, void *buf, size_t n, uint64_t offset) {
 
 // ---------------------------------------------------------------------------- text helpers
 
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
- * @return SIZE_MAX if valid, else the offset of the first bad byte. */
-static size_t utf8_check(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        unsigned lo = 0x80, hi = 0xbf;              /* range of the second byte */
-        if (c >= 0xc2 && c <= 0xdf) len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            if (c == 0xe0) lo = 0xa0;
-            if (c == 0xed) hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            if (c == 0xf0) lo = 0x90;
-            if (c == 0xf4) hi = 0x8f;
-        } else return i;
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80) return i;
-        i += len;
-    }
-    return SIZE_MAX;
-}
+/* Strict UTF-8: utf8_check() of common/utf8.h (SIZE_MAX when valid). */
 
 /* A name as it may appear in a one-line message: bounded, control bytes and quotes escaped. */
 static const char *show(const char *s, char *buf, size_t cap) {
@@ -790,6 +765,44 @@ int st_read_f32(StFile *file, const StTensor *tensor, float *dst, int64_t n) {
     return 0;
 }
 
+int64_t st_first_nonfinite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
+int st_check_finite(const char *file, const char *name, int ndim, const int64_t *shape,
+                    const float *x, int64_t n) {
+    int64_t bad = st_first_nonfinite(x, n);
+    if (bad < 0) return 0;
+    /* the flat index as [i, j, ...] of the shape, outermost first */
+    char where[8 * 24 + 4] = "";
+    if (ndim > 0 && ndim <= ST_MAX_DIMS) {
+        int64_t idx[ST_MAX_DIMS], rest = bad;
+        for (int d = ndim - 1; d >= 0; d--) {
+            idx[d] = shape[d] > 0 ? rest % shape[d] : 0;
+            rest = shape[d] > 0 ? rest / shape[d] : 0;
+        }
+        size_t at = 0;
+        for (int d = 0; d < ndim; d++)
+            at += (size_t)snprintf(where + at, sizeof where - at, "%s%" PRId64,
+                                   d ? ", " : "[", idx[d]);
+        snprintf(where + at, sizeof where - at, "] ");
+    }
+    char nm[ST_SHOW];
+    float v = x[bad];
+    return ls_error(LS_ERR_FORMAT, "%s: tensor '%s': element %s(index %" PRId64 " of %" PRId64
+                    ") is %s; a checkpoint holding a value that is not a number gives no "
+                    "results", file, show(name, nm, sizeof nm), where, bad, n,
+                    isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+int st_read_f32_finite(StFile *file, const StTensor *tensor, float *dst, int64_t n) {
+    int rc = st_read_f32(file, tensor, dst, n);
+    if (rc < 0) return rc;
+    return st_check_finite(file->path, tensor->name, tensor->ndim, tensor->shape, dst, n);
+}
+
 int64_t st_metadata_count(const StFile *file) { return file ? file->meta_count : 0; }
 
 const char *st_metadata_key(const StFile *file, int64_t i) {
@@ -1031,25 +1044,11 @@ static int write_tensor(FILE *fp, const WriterTensor *t) {
     return 0;
 }
 
-/* fsync the directory holding @p path so that the rename itself is durable; best effort. */
-static void sync_parent(const char *path) {
-    char *dir = strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
-            ls_log_warn("%s: fsync of the directory failed: %s", path, strerror(errno));
-        close(fd);
-    }
-    free(dir);
-}
-
 int st_writer_save(StWriter *writer, const char *path) {
-    int rc = 0, made_tmp = 0;
-    char *json = NULL, *tmp = NULL;
+    int rc = 0;
+    char *json = NULL;
     FILE *fp = NULL;
+    AtomicFile out = {.fd = -1};
     if (!writer || !path || !*path) return ls_error(LS_ERR_USAGE, "st_writer_save: no path");
 
     json = writer_header(writer);
@@ -1063,18 +1062,12 @@ int st_writer_save(StWriter *writer, const char *path) {
                       "readers accept", path, jlen + pad, ST_MAX_HEADER);
         goto fail;
     }
-    tmp = malloc(strlen(path) + 5);
-    if (!tmp) {
-        rc = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    sprintf(tmp, "%s.tmp", path);
-    fp = fopen(tmp, "wbe");
+    if ((rc = atomic_file_open(&out, path)) < 0) goto fail;
+    fp = fdopen(out.fd, "wb");
     if (!fp) {
-        rc = ls_error(LS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        rc = ls_error(LS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         goto fail;
     }
-    made_tmp = 1;
     unsigned char len8[8];
     static const char spaces[8] = "        ";
     store_le64(len8, jlen + pad);
@@ -1082,28 +1075,26 @@ int st_writer_save(StWriter *writer, const char *path) {
              fwrite(spaces, 1, pad, fp) == pad;
     for (int64_t i = 0; ok && i < writer->count; i++)
         ok = write_tensor(fp, &writer->tensors[i]) == 0;
-    if (!ok || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        rc = ls_error(LS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    /* the FILE owns the descriptor: flush and fsync through it, close, then rename */
+    if (!ok || fflush(fp) != 0 || (fsync(out.fd) != 0 && (out.tmp || errno != EINVAL))) {
+        rc = ls_error(LS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         goto fail;
     }
     int closed = fclose(fp);
     fp = NULL;
+    out.fd = -1;
     if (closed != 0) {
-        rc = ls_error(LS_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+        rc = ls_error(LS_ERR_IO, "%s: close failed: %s", path, strerror(errno));
         goto fail;
     }
-    if (rename(tmp, path) != 0) {
-        rc = ls_error(LS_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp,
-                      strerror(errno));
-        goto fail;
-    }
-    made_tmp = 0;
-    sync_parent(path);
+    rc = atomic_file_commit(&out);   /* rename + folder fsync; cleans up on failure */
 
 fail:
-    if (fp) fclose(fp);
-    if (made_tmp) unlink(tmp);
-    free(tmp);
+    if (fp) {
+        fclose(fp);
+        out.fd = -1;
+    }
+    atomic_file_abort(&out);          /* removes the temporary unless committed */
     cJSON_free(json);
     return rc;
 }

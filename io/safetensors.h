@@ -108,6 +108,23 @@ int st_read(StFile *file, const StTensor *tensor, void *dst, size_t dst_bytes) L
  */
 int st_read_f32(StFile *file, const StTensor *tensor, float *dst, int64_t n) LS_RESULT_USED;
 
+/** Index of the first NaN or ±Inf of @p x[0..n), or -1 when every value is finite. */
+int64_t st_first_nonfinite(const float *x, int64_t n);
+
+/**
+ * Refuse values that are not numbers: @return 0 when @p x[0..n) is all finite, else
+ * LS_ERR_FORMAT with "<file>: tensor '<name>': element [i, j, ...] (index k of n) is nan"
+ * (or inf, -inf); the index in brackets follows @p shape (@p ndim dimensions, row-major).
+ * A checkpoint holding such a weight (a run that diverged, a damaged file) would make every
+ * result NaN: readers of weights call this before using them.
+ */
+int st_check_finite(const char *file, const char *name, int ndim, const int64_t *shape,
+                    const float *x, int64_t n) LS_RESULT_USED;
+
+/** st_read_f32(), then st_check_finite() on what was read. */
+int st_read_f32_finite(StFile *file, const StTensor *tensor, float *dst,
+                       int64_t n) LS_RESULT_USED;
+
 /** `__metadata__` entries in file order; strings owned by the StFile. */
 int64_t     st_metadata_count(const StFile *file);
 const char *st_metadata_key(const StFile *file, int64_t i);
@@ -139,9 +156,10 @@ int st_writer_add(StWriter *writer, const char *name, StDtype dtype, int ndim,
 int st_writer_set_metadata(StWriter *writer, const char *key, const char *value) LS_RESULT_USED;
 
 /**
- * Write "<path>.tmp", fflush + fsync, rename over @p path, fsync the directory (best effort).
- * Metadata first, then tensors in the order added, packed; header padded with spaces to a
- * multiple of 8. On failure the temporary is removed and @p path is untouched.
+ * Write a unique temporary in the folder of @p path (common/atomic_file.h: no existing file
+ * is opened or removed), fflush + fsync, rename over @p path, fsync the directory (best
+ * effort). Metadata first, then tensors in the order added, packed; header padded with spaces
+ * to a multiple of 8. On failure the temporary is removed and @p path is untouched.
  * @return 0, LS_ERR_IO, LS_ERR_RANGE (header over 100 MB), LS_ERR_NOMEM, LS_ERR_USAGE.
  */
 int st_writer_save(StWriter *writer, const char *path) LS_RESULT_USED;

@@ -274,7 +274,7 @@ int model_generate_step(Model *model, const uint8_t *tokens, float *logits) LS_R
  * Checkpoint: parameters (F32, PyTorch names, table order; docs/checkpoints.md) plus
  * metadata: format=longscan, format_version=MODEL_FORMAT_VERSION, config (JSON), and the
  * caller's extra key/values (label map, encoding, ...; the three reserved keys are refused
- * with LS_ERR_USAGE). Written to path.tmp, fsync'd, renamed.
+ * with LS_ERR_USAGE). Written to a unique temporary, fsync'd, renamed (st_writer_save).
  * model_load() reads the config from the file, builds the model and loads the parameters;
  * any mismatch or corruption is one error naming the file (and the tensor or key):
  * LS_ERR_FORMAT, LS_ERR_IO. Extra metadata is read back with io/safetensors.h.

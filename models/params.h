@@ -65,7 +65,7 @@ const ParamEntry *param_table_find(const ParamTable *table, const char *name);
 /**
  * Write @p buffer (table.total floats) to @p path as safetensors: tensors in table order,
  * F32, packed; @p meta_keys / @p meta_values (n_meta strings each) become `__metadata__`.
- * Written to "<path>.tmp", fsync'd and renamed. @return 0 or LS_ERR_IO.
+ * Written to a unique temporary, fsync'd and renamed (st_writer_save). @return 0 or LS_ERR_IO.
  */
 int param_table_save(const ParamTable *table, const float *buffer, const char *path,
                      int n_meta, const char *const *meta_keys,

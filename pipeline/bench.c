@@ -115,7 +115,8 @@ static int bench_io(int argc, char **argv) {
     }
     if (optind >= argc) return cli_usage_error("bench", "bench io: no input files");
     cli_common_apply(&common);
-    status = cli_output_open(&out, common.output);
+    status = cli_check_input_outputs(common.output, argv + optind, argc - optind, NULL, NULL);
+    if (status == 0) status = cli_output_open(&out, common.output);
     if (status < 0) return cli_fail("bench", status);
     fputs("#file\tkind\tunits\tcount\tbest_seconds\tmillion_units_per_s\tMB_per_s\n", out.fp);
     uint64_t checksum = 0;

@@ -147,6 +147,15 @@ int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) {
     file = NULL;
     status = model_load(&mf->model, path, dev);
     if (status < 0) goto fail;
+    /* a weight that is NaN or infinite would turn every result into NaN: refused here, at
+     * load, naming the tensor and the element, rather than in the outputs */
+    const ParamTable *table = model_param_table(mf->model);
+    const float *params = model_params(mf->model);
+    for (int i = 0; i < table->n; i++) {
+        const ParamEntry *e = &table->entries[i];
+        status = st_check_finite(path, e->name, e->ndim, e->shape, params + e->offset, e->numel);
+        if (status < 0) goto fail;
+    }
     const ModelConfig *cfg = model_config(mf->model);
     if (cfg->task == MODEL_TASK_CLASSIFY) {
         if (!mf->labels) {
@@ -257,6 +266,8 @@ int checkpoint_state_save(const char *path, Model *model, const TrainState *stat
     keys[n] = "best_valid_loss", values[n] = text[n], n++;
     snprintf(text[n], sizeof text[n], "%.3f", state->elapsed_s);
     keys[n] = "elapsed_s", values[n] = text[n], n++;
+    snprintf(text[n], sizeof text[n], "%016" PRIx64, state->data_digest);
+    keys[n] = "data_digest", values[n] = text[n], n++;
     keys[n] = "config", values[n++] = config;
     keys[n] = "training", values[n++] = training ? training : "{}";
     keys[n] = "argv", values[n++] = argv_json ? argv_json : "[]";
@@ -375,6 +386,16 @@ int checkpoint_state_load(const char *path, Model *model, TrainState *state) {
         goto fail;
     }
     st.elapsed_s = elapsed ? strtod(elapsed, NULL) : 0.0;
+    const char *digest = st_metadata_get(file, "data_digest");
+    if (digest) {
+        if (strlen(digest) != 16 || strspn(digest, "0123456789abcdef") != 16) {
+            status = ls_error(LS_ERR_FORMAT, "%s: metadata 'data_digest' is not 16 hex digits",
+                              path);
+            goto fail;
+        }
+        st.data_digest = strtoull(digest, NULL, 16);
+        st.has_data_digest = 1;
+    }
     if (st.step < 0 || st.epoch < 0 || st.epoch_batch < 0 || st.total_steps < 0) {
         status = ls_error(LS_ERR_FORMAT, "%s: negative step, epoch or position", path);
         goto fail;
@@ -400,7 +421,7 @@ int checkpoint_state_load(const char *path, Model *model, TrainState *state) {
                                     : "missing");
                 goto fail;
             }
-            status = st_read_f32(file, t, scratch + b * total + e->offset, e->numel);
+            status = st_read_f32_finite(file, t, scratch + b * total + e->offset, e->numel);
             if (status < 0) goto fail;
         }
     }

@@ -26,7 +26,11 @@
  * of the current epoch done), total_steps, rng_sampler and rng_crop (xoshiro states, four hex
  * words), best_valid_loss / best_step, tokens (real tokens trained on), elapsed_s, config (the
  * model's), training (as above), argv (JSON array of the command line, so `--resume` alone
- * repeats the run). Written to "<path>.tmp", fsync'd, renamed (st_writer_save).
+ * repeats the run), data_digest (16 hex digits: dataset_digest() of the training then the
+ * validation examples, so that a resume on edited data of the same lengths is refused; files
+ * written before it existed lack it). Every tensor must hold numbers only: a NaN or infinite
+ * value is refused at load, naming the tensor and element (st_read_f32_finite).
+ * Written to a unique temporary, fsync'd, renamed (st_writer_save).
  *
  * Tested by tests/cli/train.tst (save → resume → cmp with an uninterrupted run; corrupt and
  * truncated checkpoints).
@@ -77,8 +81,9 @@ typedef struct {
 /**
  * Open and check @p path: a longscan safetensors file whose metadata carries a config, data
  * settings and (classification) a label map matching n_classes, then load the weights on
- * @p dev. @return 0; LS_ERR_IO, LS_ERR_FORMAT (not a longscan model, bad or missing
- * metadata, missing or misshapen tensors; the message names the file and the key or tensor),
+ * @p dev and check that every one is a number. @return 0; LS_ERR_IO, LS_ERR_FORMAT (not a
+ * longscan model, bad or missing metadata, missing or misshapen tensors, a NaN or infinite
+ * weight; the message names the file and the key, or the tensor and element),
  * LS_ERR_NOMEM, LS_ERR_NO_CUDA. Free with checkpoint_close() (also after a failure).
  */
 int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) LS_RESULT_USED;
@@ -104,6 +109,8 @@ typedef struct {
     int64_t  best_step;
     int64_t  tokens;        /* real tokens trained on */
     double   elapsed_s;     /* training time before this run */
+    uint64_t data_digest;   /* dataset_digest of the training + validation examples */
+    int      has_data_digest; /* load: the file recorded one */
 } TrainState;
 
 /**
@@ -122,8 +129,9 @@ int checkpoint_state_peek(const char *path, char **argv_json, char **training) L
 
 /**
  * Load a state into an initialised model of the same config: parameters, AdamW moments,
- * counters. Checks format and version, that the model config equals the recorded one and that
- * every tensor is present with the table's shape, before touching anything.
+ * counters, data digest. Checks format and version, that the model config equals the
+ * recorded one and that every tensor is present with the table's shape and finite values,
+ * before touching anything.
  */
 int checkpoint_state_load(const char *path, Model *model, TrainState *state) LS_RESULT_USED;
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -111,23 +112,16 @@ int cli_usage_error(const char *sub, const char *fmt, ...) {
 }
 
 int cli_output_open(OutputFile *out, const char *path) {
-    *out = (OutputFile){0};
+    *out = (OutputFile){.file = {.fd = -1}};
     if (!path || strcmp(path, "-") == 0) {
         out->fp = stdout;
         return 0;
     }
-    size_t len = strlen(path);
-    out->path = strdup(path);
-    out->tmp_path = malloc(len + 5);
-    if (!out->path || !out->tmp_path) {
-        cli_output_abort(out);
-        return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(out->tmp_path, path, len);
-    memcpy(out->tmp_path + len, ".tmp", 5);
-    out->fp = fopen(out->tmp_path, "w");
+    int status = atomic_file_open(&out->file, path);
+    if (status < 0) return status;
+    out->fp = fdopen(out->file.fd, "w");
     if (!out->fp) {
-        int status = ls_error(LS_ERR_IO, "%s: cannot create: %s", out->tmp_path, strerror(errno));
+        status = ls_error(LS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         cli_output_abort(out);
         return status;
     }
@@ -136,45 +130,128 @@ int cli_output_open(OutputFile *out, const char *path) {
 
 int cli_output_commit(OutputFile *out) {
     int status = 0;
-    if (!out->path) {
+    if (!out->file.path) {
         if (fflush(stdout) != 0)
             status = ls_error(LS_ERR_IO, "stdout: write failed: %s", strerror(errno));
         out->fp = NULL;
         return status;
     }
-    if (fflush(out->fp) != 0 || ferror(out->fp) || fsync(fileno(out->fp)) != 0) {
-        status = ls_error(LS_ERR_IO, "%s: write failed: %s", out->tmp_path, strerror(errno));
-        goto fail;
-    }
+    /* the FILE owns the descriptor: flush and sync through it, close it, then rename */
+    int synced = fflush(out->fp) == 0 && !ferror(out->fp) &&
+                 (fsync(out->file.fd) == 0 || (!out->file.tmp && errno == EINVAL));
+    int err = errno;
     FILE *fp = out->fp;
     out->fp = NULL;
-    if (fclose(fp) != 0) {
-        status = ls_error(LS_ERR_IO, "%s: close failed: %s", out->tmp_path, strerror(errno));
-        goto fail;
+    out->file.fd = -1;
+    if (fclose(fp) != 0 && synced) {
+        synced = 0;
+        err = errno;
     }
-    if (rename(out->tmp_path, out->path) != 0) {
-        status = ls_error(LS_ERR_IO, "%s: cannot rename into place: %s", out->path,
-                          strerror(errno));
-        goto fail;
+    if (!synced) {
+        status = ls_error(LS_ERR_IO, "%s: write failed: %s", out->file.path, strerror(err));
+        cli_output_abort(out);
+        return status;
     }
-    free(out->tmp_path);
-    out->tmp_path = NULL;
-    free(out->path);
-    out->path = NULL;
-    return 0;
-fail:
-    cli_output_abort(out);
-    return status;
+    return atomic_file_commit(&out->file); /* the rename; removes the temporary on failure */
 }
 
 void cli_output_abort(OutputFile *out) {
-    if (out->fp && out->fp != stdout) fclose(out->fp);
+    if (out->fp && out->fp != stdout) {
+        fclose(out->fp);
+        out->file.fd = -1;   /* closed with the FILE */
+    }
     out->fp = NULL;
-    if (out->tmp_path) unlink(out->tmp_path);
-    free(out->tmp_path);
-    free(out->path);
-    out->tmp_path = NULL;
-    out->path = NULL;
+    atomic_file_abort(&out->file);
+}
+
+// ---------------------------------------------------------------------------- output checks
+
+/* Same file: both exist with one device and inode, or neither is there and they would be
+ * created under the same name in the same folder. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea || eb) return 0;
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    na = na ? na + 1 : a;
+    nb = nb ? nb + 1 : b;
+    if (strcmp(na, nb) != 0) return 0;
+    char *da = strndup(a, (size_t)(na - a)), *db = strndup(b, (size_t)(nb - b));
+    int same = da && db && stat(*da ? da : ".", &sa) == 0 && stat(*db ? db : ".", &sb) == 0 &&
+               sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    free(da);
+    free(db);
+    return same;
+}
+
+/* Does input string @p in (as the loaders read it) name the file with @p st's identity? */
+static int input_is(const char *in, const struct stat *out) {
+    const char *eq = strchr(in, '=');
+    const char *candidates[2] = {in, eq ? eq + 1 : NULL};
+    for (int c = 0; c < 2; c++) {
+        const char *s = candidates[c];
+        if (!s || !*s) continue;
+        struct stat st;
+        if (stat(s, &st) == 0 && st.st_dev == out->st_dev && st.st_ino == out->st_ino) return 1;
+        for (const char *colon = strchr(s, ':'); colon; colon = strchr(colon + 1, ':')) {
+            char *prefix = strndup(s, (size_t)(colon - s));
+            int same = prefix && stat(prefix, &st) == 0 && st.st_dev == out->st_dev &&
+                       st.st_ino == out->st_ino;
+            free(prefix);
+            if (same) return 1;
+        }
+    }
+    return 0;
+}
+
+static int skipped(const char *path) { return !path || !*path || strcmp(path, "-") == 0; }
+
+int cli_check_outputs(const CliPath *outputs, int n_outputs, const CliPath *inputs,
+                      int n_inputs) {
+    for (int i = 0; i < n_outputs; i++) {
+        const CliPath *o = &outputs[i];
+        if (skipped(o->path)) continue;
+        struct stat st;
+        if (stat(o->path, &st) == 0 && S_ISREG(st.st_mode)) {
+            for (int k = 0; k < n_inputs; k++) {
+                const CliPath *in = &inputs[k];
+                if (skipped(in->path) || !input_is(in->path, &st)) continue;
+                return ls_error(LS_ERR_USAGE, "%s %s: is the input %s%s%s (the same file); "
+                                "writing it would destroy that input, so choose another "
+                                "output name", o->option, o->path, in->option,
+                                *in->option ? " " : "", in->path);
+            }
+        }
+        for (int k = 0; k < i; k++) {
+            if (skipped(outputs[k].path) || !same_file(outputs[k].path, o->path)) continue;
+            return ls_error(LS_ERR_USAGE, "%s %s and %s %s: the same file; give them "
+                            "different names", outputs[k].option, outputs[k].path, o->option,
+                            o->path);
+        }
+    }
+    /* creatable: checked after the identities, whose usage errors say more */
+    for (int i = 0; i < n_outputs; i++) {
+        if (skipped(outputs[i].path)) continue;
+        int status = atomic_file_check(outputs[i].path);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
+int cli_check_input_outputs(const char *output, char *const *files, int n_files,
+                            const char *labels, const char *reference) {
+    if (skipped(output)) return 0;
+    CliPath *in = malloc((size_t)(n_files + 2) * sizeof *in);
+    if (!in) return ls_error(LS_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int i = 0; i < n_files; i++) in[n++] = (CliPath){"", files[i]};
+    if (labels) in[n++] = (CliPath){"--labels", labels};
+    if (reference) in[n++] = (CliPath){"--reference", reference};
+    CliPath out = {"-o", output};
+    int status = cli_check_outputs(&out, 1, in, n);
+    free(in);
+    return status;
 }
 
 int cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }

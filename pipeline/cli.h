@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "kernels/device.h"
 
@@ -86,12 +87,12 @@ int cli_usage_error(const char *sub, const char *fmt, ...) LS_PRINTF(2, 3);
 
 /**
  * An output stream that replaces its target only when complete: a regular file is written to
- * "<path>.tmp" and renamed by cli_output_commit(); stdout (NULL or "-") is used directly.
+ * a unique temporary in its folder (common/atomic_file.h: an existing file of any other name
+ * is never touched) and renamed by cli_output_commit(); stdout (NULL or "-") is used directly.
  */
 typedef struct {
-    FILE *fp;
-    char *path;      /* NULL for stdout */
-    char *tmp_path;
+    FILE      *fp;
+    AtomicFile file;   /* path NULL for stdout */
 } OutputFile;
 
 int  cli_output_open(OutputFile *out, const char *path) LS_RESULT_USED;
@@ -99,6 +100,32 @@ int  cli_output_open(OutputFile *out, const char *path) LS_RESULT_USED;
 int  cli_output_commit(OutputFile *out) LS_RESULT_USED;
 /** Close and remove the temporary; the target is untouched. Safe after commit or on zeroed. */
 void cli_output_abort(OutputFile *out);
+
+/** A file named on the command line, with the option that named it (for messages). */
+typedef struct {
+    const char *option;  /* "-o", "--labels", "-m", ...; "" for a positional input */
+    const char *path;    /* NULL or "-" (stdin/stdout): skipped */
+} CliPath;
+
+/**
+ * Check a command's outputs before it does any work (nothing is created or changed):
+ *   - each can be created (atomic_file_check: its folder exists and takes a new file, it is
+ *     not a directory);
+ *   - none is one of the inputs: an existing regular output with the device and inode of an
+ *     input (so hard links and symbolic links to it count too) would replace that input.
+ *     An input is matched as the loaders read it: the whole string, the file before each ':'
+ *     (FILE:REGION, FILE:RECORD) and the SOURCE of LABEL=SOURCE;
+ *   - no two outputs are the same file (same inode, or same folder and name when new).
+ * @return 0; LS_ERR_USAGE naming both files (an output is an input, or two outputs are one
+ *         file); the atomic_file_check() errors (LS_ERR_IO).
+ */
+int cli_check_outputs(const CliPath *outputs, int n_outputs, const CliPath *inputs,
+                      int n_inputs) LS_RESULT_USED;
+
+/** cli_check_outputs() for commands with one output @p output (-o) and positional inputs
+ *  @p files[0..n_files), plus optional --labels and --reference files (NULL: none). */
+int cli_check_input_outputs(const char *output, char *const *files, int n_files,
+                            const char *labels, const char *reference) LS_RESULT_USED;
 
 /** 1 if stderr is a terminal (progress bars only then). */
 int cli_stderr_is_tty(void);

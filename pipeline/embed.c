@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/utf8.h"
 #include "io/safetensors.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/cli.h"
@@ -70,7 +71,7 @@ static int write_safetensors(const char *path, const char *model_path, const Dat
                              const float *vectors, int64_t n, int64_t D) {
     StWriter *w = NULL;
     cJSON *names = cJSON_CreateArray();
-    char *names_text = NULL;
+    char *names_text = NULL, shown[4096]; /* a model path that is not UTF-8: kept escaped */
     int status = names ? st_writer_init(&w) : ls_error(LS_ERR_NOMEM, "out of memory");
     if (status < 0) goto fail;
     for (int64_t i = 0; i < n; i++) {
@@ -90,7 +91,8 @@ static int write_safetensors(const char *path, const char *model_path, const Dat
     if ((status = st_writer_add(w, "embeddings", ST_F32, 2, shape, vectors)) < 0 ||
         (status = st_writer_set_metadata(w, "format", "longscan-embeddings")) < 0 ||
         (status = st_writer_set_metadata(w, "names", names_text)) < 0 ||
-        (status = st_writer_set_metadata(w, "model", model_path)) < 0)
+        (status = st_writer_set_metadata(w, "model", utf8_valid(model_path) ? model_path
+                                             : utf8_escape(shown, sizeof shown, model_path))) < 0)
         goto fail;
     status = st_writer_save(w, path);
 fail:

@@ -5,8 +5,10 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "io/safetensors.h"
 
 int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
                const LabelMap *fixed) {
@@ -140,6 +142,46 @@ static int sort_by_length(const DatasetItem *items, int64_t n, int64_t **order_o
     return 0;
 }
 
+/* Every output of a model run must be a number. A NaN or infinite logit or embedding (a
+ * model that overflows on this input) is an error naming the record, never a result: softmax,
+ * argmax and means would otherwise turn it into plausible-looking numbers. @p width floats
+ * per row; LM logits (@p per_position > 0) are checked over the row's real positions only. */
+static int check_finite_rows(const Dataset *ds, const Batch *batch, const float *out,
+                             int64_t width, int64_t per_position, const char *what) {
+    for (int64_t b = 0; b < batch->B; b++) {
+        int64_t count = per_position > 0 ? batch->lengths[b] * per_position : width;
+        int64_t bad = st_first_nonfinite(out + b * width, count);
+        if (bad < 0) continue;
+        const Example *ex = dataset_example(ds, batch->examples[b]);
+        float v = out[b * width + bad];
+        char at[64] = "";
+        if (per_position > 0)
+            snprintf(at, sizeof at, " at position %lld",
+                     (long long)(batch->offsets[b] + bad / per_position));
+        else if (batch->offsets[b] > 0 || batch->lengths[b] < ex->length)
+            snprintf(at, sizeof at, " (window at offset %lld)", (long long)batch->offsets[b]);
+        return ls_error(LS_ERR_RANGE, "%s: '%s': the model's %s %s%s; no result for this "
+                        "record", ex->source, ex->name, what,
+                        isnan(v) ? "is nan" : "overflows to infinity", at);
+    }
+    return 0;
+}
+
+int infer_check_losses(const Dataset *ds, const Batch *batch, const float *row_loss) {
+    for (int64_t b = 0; b < batch->B; b++) {
+        const float *row = row_loss + b * batch->L;
+        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) {
+            if (isfinite(row[t])) continue;
+            const Example *ex = dataset_example(ds, batch->examples[b]);
+            return ls_error(LS_ERR_RANGE, "%s: '%s': the loss at position %lld is %s; no "
+                            "result for this record", ex->source, ex->name,
+                            (long long)(batch->offsets[b] + t + 1), isnan(row[t]) ? "nan"
+                                                                                  : "infinite");
+        }
+    }
+    return 0;
+}
+
 int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
               const InferOptions *opt, InferBatchFn fn, void *ctx) {
     const ModelConfig *cfg = model_config(model);
@@ -189,6 +231,12 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
         status = opt->output == INFER_EMBED ? model_embed(model, &mb, out)
                                             : model_forward(model, &mb, out, 0);
         if (status < 0) goto fail;
+        status = opt->output == INFER_EMBED
+                     ? check_finite_rows(ds, &batch, out, width, 0, "output (embedding)")
+                 : cfg->task == MODEL_TASK_LM
+                     ? check_finite_rows(ds, &batch, out, width, cfg->vocab, "output (logits)")
+                     : check_finite_rows(ds, &batch, out, width, 0, "output (logits)");
+        if (status < 0) goto fail;
         status = fn(ctx, &batch, order + start, out);
         if (status < 0) goto fail;
         start += count;
@@ -213,6 +261,7 @@ void infer_softmax(float *row, int64_t K) {
 
 typedef struct {
     Model             *model;
+    const Dataset     *ds;
     const ModelConfig *cfg;
     EvalResult        *res;
     float             *row_loss;  /* LM: (B·L) */
@@ -242,6 +291,7 @@ static int eval_batch(void *ctx_, const Batch *batch, const int64_t *item, const
     infer_model_batch(batch, &mb);
     double mean;
     int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
+    if (status == 0) status = infer_check_losses(ctx->ds, batch, ctx->row_loss);
     if (status < 0) return status;
     /* batches arrive in a fixed order, rows and positions in order: a reproducible sum */
     for (int64_t b = 0; b < batch->B; b++) {
@@ -284,7 +334,7 @@ int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, in
                    const InferOptions *opt, EvalResult *res) {
     const ModelConfig *cfg = model_config(model);
     *res = (EvalResult){.task = cfg->task, .n = n, .auroc = NAN};
-    EvalContext ctx = {.model = model, .cfg = cfg, .res = res};
+    EvalContext ctx = {.model = model, .ds = ds, .cfg = cfg, .res = res};
     int32_t *truth = NULL, *pred = NULL;
     int status = 0;
     InferOptions run = *opt;
@@ -368,6 +418,35 @@ int infer_args_finish(InferArgs *a, int argc, char **argv, const char *model_fil
     if (!a->model) return ls_error(LS_ERR_USAGE, "no model: give -m %s", model_file);
     if (a->inputs.n_sources + a->inputs.n_classes == 0)
         return ls_error(LS_ERR_USAGE, "%s", no_input);
+    return infer_check_output(a);
+}
+
+int infer_check_output(const InferArgs *a) {
+    if (!a->common.output || strcmp(a->common.output, "-") == 0) return 0;
+    int n = 0;
+    CliPath *in = malloc((size_t)(a->inputs.n_sources + a->inputs.n_classes + 2) * sizeof *in);
+    if (!in) return ls_error(LS_ERR_NOMEM, "out of memory");
+    in[n++] = (CliPath){"-m", a->model};
+    if (a->inputs.labels) in[n++] = (CliPath){"--labels", a->inputs.labels};
+    for (int i = 0; i < a->inputs.n_sources; i++) in[n++] = (CliPath){"", a->inputs.sources[i]};
+    for (int i = 0; i < a->inputs.n_classes; i++)
+        in[n++] = (CliPath){"--class", a->inputs.classes[i]};
+    CliPath out = {"-o", a->common.output};
+    int status = cli_check_outputs(&out, 1, in, n);
+    free(in);
+    return status;
+}
+
+int infer_check_outputs_not_data(const Dataset *ds, const CliPath *outputs, int n) {
+    for (int i = 0; i < n; i++) {
+        const char *path = outputs[i].path;
+        if (!path || strcmp(path, "-") == 0) continue;
+        const char *source = dataset_file_source(ds, path);
+        if (source)
+            return ls_error(LS_ERR_USAGE, "%s %s: is the data file %s (the same file); writing "
+                            "it would destroy that input, so choose another output name",
+                            outputs[i].option, path, source);
+    }
     return 0;
 }
 
@@ -388,7 +467,9 @@ int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled, Datas
                           &dopt);
     int status = infer_load(out, &dopt, &a->inputs, labelled ? mf->labels : NULL);
     if (status < 0) return status;
-    status = infer_check_kind(*out, &mf->data, a->model);
+    CliPath output = {"-o", a->common.output};
+    status = infer_check_outputs_not_data(*out, &output, 1);
+    if (status == 0) status = infer_check_kind(*out, &mf->data, a->model);
     if (status < 0) {
         dataset_free(*out);
         *out = NULL;

@@ -104,11 +104,21 @@ typedef int (*InferBatchFn)(void *ctx, const Batch *batch, const int64_t *item,
                             const float *out);
 
 /**
- * Run @p model over @p items[0..n) in batches (rule in the file comment).
+ * Run @p model over @p items[0..n) in batches (rule in the file comment). Every output must
+ * be a number: a NaN or infinite logit (over the row's real positions) or embedding is
+ * LS_ERR_RANGE naming the record, and the callback never sees it.
  * @return 0, the first model/batch error, or the callback's error.
  */
 int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,
               const InferOptions *opt, InferBatchFn fn, void *ctx) LS_RESULT_USED;
+
+/**
+ * LM losses of a batch (model_loss row_loss, (B, L)) must be numbers: over each row's
+ * predicted positions. @return 0, or LS_ERR_RANGE naming the record and the position.
+ * (infer_run itself refuses NaN or infinite logits and embeddings the same way.)
+ */
+int infer_check_losses(const Dataset *ds, const Batch *batch,
+                       const float *row_loss) LS_RESULT_USED;
 
 /** Whole-set evaluation numbers (metrics.h formulas). */
 typedef struct {
@@ -197,13 +207,26 @@ int infer_args_parse(int opt, const char *arg, InferArgs *a) LS_RESULT_USED;
 
 /**
  * After getopt_long: take argv[optind..argc) as more sources, then require a model and an
- * input (a source or a class of @p a->inputs).
+ * input (a source or a class of @p a->inputs), then check -o (infer_check_output).
  * @param model_file  the file in "no model: give -m <model_file>"
  * @param no_input    the whole message when there is no input
  * @return 0 or LS_ERR_USAGE.
  */
 int infer_args_finish(InferArgs *a, int argc, char **argv, const char *model_file,
                       const char *no_input) LS_RESULT_USED;
+
+/**
+ * -o before any work: it can be created, and it is not the model, the label table or an input
+ * named on the command line (cli_check_outputs). @return 0, LS_ERR_USAGE, LS_ERR_IO.
+ */
+int infer_check_output(const InferArgs *a) LS_RESULT_USED;
+
+/**
+ * After loading: no output is one of the data files read, including those found through a
+ * directory or a manifest (dataset_file_source). @return 0 or LS_ERR_USAGE naming both.
+ */
+int infer_check_outputs_not_data(const Dataset *ds, const CliPath *outputs,
+                                 int n) LS_RESULT_USED;
 
 /**
  * "--max-windows needs --seq-len". Apart from infer_args_finish() so that embed keeps its
@@ -219,8 +242,9 @@ int infer_args_check_windows(const InferArgs *a) LS_RESULT_USED;
 int infer_args_open_model(const InferArgs *a, ModelFile *mf) LS_RESULT_USED;
 
 /**
- * Load the inputs as @p mf's model was trained to read them (infer_dataset_options) and
- * check their kind (infer_check_kind). @p labelled: labels required and mapped to the
+ * Load the inputs as @p mf's model was trained to read them (infer_dataset_options), check
+ * that -o is none of the data files read (infer_check_outputs_not_data) and check their kind
+ * (infer_check_kind). @p labelled: labels required and mapped to the
  * model's ids (classifier evaluation); else labels are ignored.
  * @return 0 and *out (free with dataset_free()); the infer_load / infer_check_kind errors,
  *         *out NULL.

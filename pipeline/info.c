@@ -532,7 +532,9 @@ int main_info(int argc, char **argv) {
     if (opt.common.device.kind != DEVICE_CPU)
         return cli_usage_error("info", "--device: info runs on the CPU only");
 
-    status = cli_output_open(&out, opt.common.output);
+    status = cli_check_input_outputs(opt.common.output, argv + optind, argc - optind,
+                                     opt.labels, opt.seq.reference);
+    if (status == 0) status = cli_output_open(&out, opt.common.output);
     if (status < 0) return cli_fail("info", status);
 
     if (opt.labels) {

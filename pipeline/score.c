@@ -123,6 +123,7 @@ static int score_batch(void *ctx_, const Batch *batch, const int64_t *item, cons
     infer_model_batch(batch, &mb);
     double mean;
     int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
+    if (status == 0) status = infer_check_losses(ctx->ds, batch, ctx->row_loss);
     if (status < 0) return status;
     for (int64_t b = 0; b < batch->B; b++) {
         int64_t e = batch->examples[b];

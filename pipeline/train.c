@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/utf8.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/cli.h"
 #include "pipeline/commands.h"
@@ -99,14 +100,23 @@ static void usage(FILE *fp) {
 "Validation, checkpoints, progress:\n"
 "  -o, --output FILE      the model checkpoint (required); FILE.state.safetensors beside it\n"
 "                         holds the training state, FILE.best.safetensors the weights with\n"
-"                         the lowest validation loss. Files appear only complete (written\n"
-"                         to FILE.tmp, synced, renamed); a failing run writes nothing\n"
+"                         the lowest validation loss (for FILE = X.safetensors the names\n"
+"                         are X.state.safetensors and X.best.safetensors; a FILE ending in\n"
+"                         .state.safetensors is refused, since model and state would be\n"
+"                         one file). Before any work every output is checked: it can be\n"
+"                         created, and it is none of the inputs (exit 2). Files appear\n"
+"                         only complete (a unique temporary in the folder, synced,\n"
+"                         renamed; no other file is touched), the state before the model,\n"
+"                         so a model never lacks the state that continues it. A failing\n"
+"                         run writes nothing\n"
 "      --eval-every N     validate every N steps (default: after each epoch, and at the end)\n"
 "      --save-every N     write the checkpoint and state every N steps (default: at the end,\n"
 "                         and when stopped by SIGINT/SIGTERM or a limit)\n"
 "      --resume FILE      continue the run of FILE (its model or .state.safetensors file):\n"
 "                         same weights at the end as a run never stopped. Alone, it repeats\n"
-"                         the recorded command line; other options given must agree with it\n"
+"                         the recorded command line; other options given must agree with it,\n"
+"                         and the data must be the same (a digest of every example's bases\n"
+"                         or samples and label, in order, is kept in the state)\n"
 "      --stop-after N     stop after step N as if interrupted (state saved; for testing)\n"
 "      --log FILE         one CSV row per step: step, epoch, loss, lr, grad_norm, tokens,\n"
 "                         tokens_per_s, elapsed_s and the validation numbers\n"
@@ -125,8 +135,10 @@ static void usage(FILE *fp) {
 "needs a label; unknown labels in --valid are errors.\n"
 "\n"
 "Resume. Training state (AdamW moments, step, random generator states, position in the\n"
-"data) goes to MODEL.state.safetensors (format longscan-train-state, version %s); the\n"
-"weights in it make it self-sufficient. Exit status 130 after saving on SIGINT/SIGTERM.\n"
+"data, data digest) goes to MODEL.state.safetensors (format longscan-train-state, version\n"
+"%s); the weights in it make it self-sufficient. Exit status 130 after saving on\n"
+"SIGINT/SIGTERM. A loss or gradient norm that is not a number stops the run with an error\n"
+"(nothing is saved at that step); a checkpoint or state holding NaN or Inf is refused.\n"
 "\n"
 "Examples:\n"
 "  longscan train --task classify --model bimamba --data train.fa.gz --labels train.tsv \\\n"
@@ -144,6 +156,15 @@ static void usage(FILE *fp) {
 /* The command line as a JSON array, without the options that only steer this invocation
  * (--resume, --stop-after), so `--resume` alone can repeat it. */
 static int argv_to_json(int argc, char **argv, char **json) {
+    /* the command line is saved as JSON text in the state (and its paths in the model's
+     * training record), which must be UTF-8: refused now rather than at the first save */
+    for (int i = 0; i < argc; i++) {
+        if (utf8_valid(argv[i])) continue;
+        char shown[256];
+        return ls_error(LS_ERR_USAGE, "argument '%s' is not valid UTF-8; train records its "
+                        "command line in the checkpoint as text (for --resume), so rename "
+                        "the file", utf8_escape(shown, sizeof shown, argv[i]));
+    }
     cJSON *a = cJSON_CreateArray();
     if (!a) return ls_error(LS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < argc; i++) {

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "kernels/loss.h"
 #include "kernels/optim.h"
 #include "pipeline/checkpoint.h"
@@ -31,8 +32,16 @@ void config_table_add(ConfigTable *t, int recorded, const char *key, const char 
     if (t->n >= CONFIG_TABLE_MAX) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->values[t->n], sizeof t->values[t->n], fmt, ap);
+    int len = vsnprintf(t->values[t->n], sizeof t->values[t->n], fmt, ap);
     va_end(ap);
+    /* a value cut at 255 bytes must not end inside a UTF-8 sequence: the recorded lines are
+     * saved as JSON text, and a save at the end of the run would refuse them */
+    char *v = t->values[t->n];
+    size_t n = strlen(v);
+    if (len > (int)n) {
+        size_t bad = utf8_check(v, n);
+        if (bad != SIZE_MAX && n - bad < 4) v[bad] = '\0';
+    }
     t->keys[t->n] = key;
     t->recorded[t->n] = recorded;
     t->n++;
@@ -200,23 +209,49 @@ static void format_duration(char *buf, size_t size, double s) {
     else snprintf(buf, size, "%lds", t);
 }
 
-/* The -o path must be a file in an existing directory: checked before any work. */
-static int check_output_path(const char *path) {
+/* What train writes, for cli_check_outputs(): the model, its state, the best checkpoint and
+ * the log. The state and best names are derived from -o (checkpoint_state_path). */
+static int trainer_outputs(const Trainer *T, CliPath out[4]) {
+    const TrainOptions *opt = T->opt;
+    out[0] = (CliPath){"-o", opt->common.output};
+    out[1] = (CliPath){"the training state", T->state_path};
+    out[2] = (CliPath){"the best checkpoint", T->best_path};
+    out[3] = (CliPath){"--log", opt->log_path};
+    return 4;
+}
+
+/* Before any work: -o names a model file that can be created, and no output (model, state,
+ * best checkpoint, log) is an input named on the command line or another output. The run being
+ * resumed is no input here: its state is read before it is replaced. */
+static int trainer_check_outputs(const Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    const char *path = opt->common.output;
     if (!path || !*path || strcmp(path, "-") == 0)
         return ls_error(LS_ERR_USAGE, "-o MODEL.safetensors is required (a checkpoint cannot "
                         "go to stdout)");
-    char *copy = strdup(path);
-    if (!copy) return ls_error(LS_ERR_NOMEM, "out of memory");
-    const char *dir = dirname(copy);
-    struct stat st;
-    int status = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        status = ls_error(LS_ERR_IO, "%s: directory %s does not exist", path, dir);
-    else if (access(dir, W_OK) != 0)
-        status = ls_error(LS_ERR_IO, "%s: directory %s is not writable", path, dir);
-    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        status = ls_error(LS_ERR_IO, "%s: is a directory", path);
-    free(copy);
+    static const char state_ext[] = ".state.safetensors";
+    size_t len = strlen(path), n_ext = sizeof state_ext - 1;
+    if (len >= n_ext && strcmp(path + len - n_ext, state_ext) == 0)
+        return ls_error(LS_ERR_USAGE, "-o %s: that is the name of a training state; give the "
+                        "model's name (%.*s.safetensors) and the state goes beside it", path,
+                        (int)(len - n_ext), path);
+    const InputSpec *specs[2] = {&opt->train, &opt->valid};
+    int n_in = 0;
+    CliPath *in = malloc((size_t)(2 + 2 * (opt->train.n_sources + opt->train.n_classes +
+                                           opt->valid.n_sources + opt->valid.n_classes)) *
+                         sizeof *in);
+    if (!in) return ls_error(LS_ERR_NOMEM, "out of memory");
+    for (int s = 0; s < 2; s++) {
+        const InputSpec *spec = specs[s];
+        for (int i = 0; i < spec->n_sources; i++)
+            in[n_in++] = (CliPath){s ? "--valid" : "--data", spec->sources[i]};
+        for (int i = 0; i < spec->n_classes; i++)
+            in[n_in++] = (CliPath){"--class", spec->classes[i]};
+        if (spec->labels) in[n_in++] = (CliPath){s ? "--valid-labels" : "--labels", spec->labels};
+    }
+    CliPath out[4];
+    int status = cli_check_outputs(out, trainer_outputs(T, out), in, n_in);
+    free(in);
     return status;
 }
 
@@ -535,11 +570,19 @@ static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_n
     status = trainer_forward_backward(T, loss);
     if (status < 0) return status;
     int64_t step = T->state.step + 1;
+    /* a loss that is not a number: the weights have diverged; stop before the update,
+     * so nothing of this step is saved */
     if (!isfinite(*loss))
-        return ls_error(LS_ERR_RANGE, "step %lld: the loss is %g; lower --lr (%g) or --clip",
-                        (long long)step, *loss, T->opt->lr);
+        return ls_error(LS_ERR_RANGE, "step %lld: the loss is %s; training stopped before "
+                        "the update (lower --lr %g, or --clip)", (long long)step,
+                        isnan(*loss) ? "nan" : "infinite", T->opt->lr);
     status = model_grad_norm(T->model, grad_norm);
     if (status < 0) return status;
+    /* a NaN or infinite gradient would write NaN into every weight it touches */
+    if (!isfinite(*grad_norm))
+        return ls_error(LS_ERR_RANGE, "step %lld: the gradient norm is %s (loss %g); training "
+                        "stopped before the update (lower --lr %g, or --clip)", (long long)step,
+                        isnan(*grad_norm) ? "nan" : "infinite", *loss, T->opt->lr);
     float scale = optim_clip_scale(*grad_norm, T->opt->clip);
     *lr = optim_lr_schedule(step, T->warmup, T->state.total_steps, T->opt->lr, T->min_lr);
     status = model_adamw_step(T->model, &T->adamw, step, *lr, scale);
@@ -821,14 +864,18 @@ static int trainer_save_model(Trainer *T, const char *path, const EvalResult *va
     return status;
 }
 
+/* The state first, then the model: a write that fails (a full disk) can leave the state of
+ * step N beside the model of an earlier step, from which --resume continues, but never a
+ * model of step N without the state that continues it. */
 static int trainer_save_all(Trainer *T, const char *argv_json) {
-    int status = trainer_save_model(T, T->opt->common.output, NULL);
-    if (status < 0) return status;
     if (T->sampler) rng_get_state(window_sampler_rng(T->sampler), T->state.rng_sampler);
     rng_get_state(&T->crop_rng, T->state.rng_crop);
     TrainState st = T->state;
     st.elapsed_s += now_s() - T->t_start;
-    return checkpoint_state_save(T->state_path, T->model, &st, T->training_json, argv_json);
+    int status = checkpoint_state_save(T->state_path, T->model, &st, T->training_json,
+                                       argv_json);
+    if (status < 0) return status;
+    return trainer_save_model(T, T->opt->common.output, NULL);
 }
 
 static int trainer_validate(Trainer *T, EvalResult *res) {
@@ -858,6 +905,23 @@ static int trainer_after_validation(Trainer *T, const EvalResult *res) {
                 (long long)T->state.step, metrics_bits_per_token(&res->nll),
                 metrics_perplexity(&res->nll), best ? "  (best)" : "");
     return 0;
+}
+
+/* The data of a resumed run must be the data it started with: same counts and lengths are
+ * checked with the configuration (the 'training' record); this catches edited bases, samples
+ * and labels. A state written before digests were recorded is resumed with a warning. */
+static int trainer_check_digest(const Trainer *T, uint64_t now, const char *resume_path) {
+    if (!T->state.has_data_digest) {
+        ls_log_warn("%s: written without a data digest; cannot check that the data are those "
+                    "of that run", resume_path);
+        return 0;
+    }
+    if (T->state.data_digest == now) return 0;
+    return ls_error(LS_ERR_USAGE, "--resume %s: the training or validation data differ from "
+                    "that run's (data digest %016llx then, %016llx now: the same examples and "
+                    "lengths, but other bases, samples or labels); resume with the data the run "
+                    "started with, or start a new run", resume_path,
+                    (unsigned long long)T->state.data_digest, (unsigned long long)now);
 }
 
 static void trainer_free(Trainer *T) {
@@ -891,19 +955,21 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     char *resume_path = NULL, *resume_training = NULL;
     struct sigaction old_int, old_term;
     int signals_set = 0;
-    int status = check_output_path(opt->common.output);
-    if (status < 0) goto fail;
+    int status = 0;
     if (opt->common.device.kind != DEVICE_CPU) {
         status = ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with "
                           "the CUDA kernels; use --device cpu");
         goto fail;
     }
-    T->state_path = checkpoint_state_path(opt->common.output);
-    T->best_path = checkpoint_best_path(opt->common.output);
-    if (!T->state_path || !T->best_path) {
-        status = ls_error(LS_ERR_NOMEM, "out of memory");
-        goto fail;
+    if (opt->common.output && strcmp(opt->common.output, "-") != 0) {
+        T->state_path = checkpoint_state_path(opt->common.output);
+        T->best_path = checkpoint_best_path(opt->common.output);
+        if (!T->state_path || !T->best_path) {
+            status = ls_error(LS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
     }
+    if ((status = trainer_check_outputs(T)) < 0) goto fail;
     if (opt->resume) {
         resume_path = checkpoint_state_path(opt->resume);
         if (!resume_path) {
@@ -913,8 +979,18 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         status = checkpoint_state_peek(resume_path, NULL, &resume_training);
         if (status < 0) goto fail;
     }
-    if ((status = trainer_load_data(T)) < 0 || (status = trainer_model_config(T)) < 0)
-        goto fail;
+    if ((status = trainer_load_data(T)) < 0) goto fail;
+    {   /* outputs that are files read through a directory or manifest */
+        CliPath out[4];
+        int n_out = trainer_outputs(T, out);
+        if ((status = infer_check_outputs_not_data(T->train_ds, out, n_out)) < 0 ||
+            (T->valid_ds && (status = infer_check_outputs_not_data(T->valid_ds, out, n_out)) < 0))
+            goto fail;
+    }
+    /* what the run reads, in order: recorded in the state so --resume can tell edited data */
+    uint64_t data_digest = dataset_digest(T->train_ds, T->train_idx, T->n_train, 0);
+    data_digest = dataset_digest(T->vds, T->valid_idx, T->n_valid, data_digest);
+    if ((status = trainer_model_config(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
@@ -939,6 +1015,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     if (resume_path &&
         (status = config_json_compare(resume_training, T->training_json, resume_path)) < 0)
         goto fail;
+    if (resume_path && (status = trainer_check_digest(T, data_digest, resume_path)) < 0)
+        goto fail;
+    T->state.data_digest = data_digest;
     if (opt->log_path) {
         T->log = fopen(opt->log_path, resume_path ? "a" : "w");
         if (!T->log) {

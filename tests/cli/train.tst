@@ -84,7 +84,7 @@ N 2 bimamba  $LONGSCAN train --task lm --model bimamba --data $FIX/bac_small.fa 
 N 2 --sample-rate:[[:space:]]the[[:space:]]data[[:space:]]is[[:space:]]DNA  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --sample-rate 8000 -o $TMP/x.safetensors
 N 2 no[[:space:]]output:[[:space:]]give[[:space:]]-o  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv
 N 2 no[[:space:]]training[[:space:]]data  $LONGSCAN train -o $TMP/x.safetensors
-N 1 /no/such/dir/x.safetensors:[[:space:]]directory[[:space:]]/no/such/dir[[:space:]]does[[:space:]]not[[:space:]]exist  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv -o /no/such/dir/x.safetensors
+N 1 /no/such/dir/x.safetensors:[[:space:]]cannot[[:space:]]create[[:space:]]a[[:space:]]file[[:space:]]in[[:space:]]directory[[:space:]]/no/such/dir:[[:space:]]No[[:space:]]such  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv -o /no/such/dir/x.safetensors
 N 1 no_such.fa  $LONGSCAN train --data $FIX/no_such.fa --labels $FIX/bac_small.labels.tsv -o $TMP/x.safetensors
 N 2 --resume.*'lr'[[:space:]]was[[:space:]]0.001[[:space:]]in[[:space:]]that[[:space:]]run,[[:space:]]now[[:space:]]0.5  $LONGSCAN train --resume $TMP/rb.safetensors --lr 0.5
 N 1 notstate.state.safetensors:[[:space:]]not[[:space:]]a[[:space:]]longscan[[:space:]]training[[:space:]]state  cp $TMP/bac.safetensors $TMP/notstate.state.safetensors && $LONGSCAN train --resume $TMP/notstate.state.safetensors
@@ -106,7 +106,7 @@ N 2 trained[[:space:]]on[[:space:]]DNA,[[:space:]]but[[:space:]]the[[:space:]]in
 N 2 give[[:space:]]-o[[:space:]]OUT.safetensors,[[:space:]]or[[:space:]]--tsv  $LONGSCAN embed -m $TMP/bac.safetensors $EX/dna/bacteria_test.fa.gz
 N 2 no[[:space:]]model:[[:space:]]give[[:space:]]-m  $LONGSCAN eval --data $EX/dna/bacteria_test.fa.gz
 N 2 no[[:space:]]input  $LONGSCAN predict -m $TMP/bac.safetensors
-N 1 /no/such/dir/p.tsv.tmp:[[:space:]]cannot[[:space:]]create  $LONGSCAN predict -m $TMP/bac.safetensors $FIX/small.fa -o /no/such/dir/p.tsv
+N 1 /no/such/dir/p.tsv:[[:space:]]cannot[[:space:]]create[[:space:]]a[[:space:]]file  $LONGSCAN predict -m $TMP/bac.safetensors $FIX/small.fa -o /no/such/dir/p.tsv
 # the options eval, predict, embed and score share (pipeline/infer.h InferArgs): messages,
 # ranges, which command takes which, and the order of the checks
 N 2 no[[:space:]]model:[[:space:]]give[[:space:]]-m[[:space:]]LM.safetensors$  $LONGSCAN score $FIX/small.fa

@@ -6,16 +6,21 @@
  *                        per tab: "tensor NAME DTYPE SHAPE OFFSET NBYTES", then "raw HEX" and
  *                        "values V V ..." (floats %.17g / %.9g, F16/BF16 through st_read_f32)
  *   st_tool write FILE   the fixture below (every dtype, 0-d, empty, metadata)
+ *   st_tool set FILE TENSOR INDEX|all VALUE
+ *                        overwrite one element (or all) of an F32 tensor in place, e.g. with
+ *                        nan or 3e38 (tests/cli/safety.tst: checkpoints no writer makes)
  *
  * Names, keys and values are printed with '\\', '\t', '\n' and other bytes < 0x20 escaped
  * as \\\\ and \xHH. On error: one line "st_tool: <message>" on stderr, exit status 1.
  */
+#include <fcntl.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/safetensors.h"
 
@@ -194,12 +199,53 @@ fail:
     return rc;
 }
 
+// ---------------------------------------------------------------------------- set
+
+/* Overwrite element @p which ("all" or an index) of F32 tensor @p name in place with @p value
+ * (strtof: "nan", "inf", "3e38" ...): checkpoints that hold what a writer never would. */
+static int set_value(const char *path, const char *name, const char *which, const char *value) {
+    StFile *file = NULL;
+    int fd = -1, rc = st_open(&file, path);
+    if (rc < 0) return rc;
+    const StTensor *t = st_find(file, name);
+    char *end;
+    float v = strtof(value, &end);
+    long long index = strcmp(which, "all") == 0 ? -1 : strtoll(which, NULL, 10);
+    unsigned char len8[8];
+    if (!t || t->dtype != ST_F32 || *end || index >= t->numel) {
+        rc = ls_error(LS_ERR_USAGE, "%s: no F32 tensor '%s' with element %s, or bad value %s",
+                      path, name, which, value);
+        goto fail;
+    }
+    fd = open(path, O_RDWR);
+    if (fd < 0 || pread(fd, len8, 8, 0) != 8) {
+        rc = ls_error(LS_ERR_IO, "%s: cannot open or read", path);
+        goto fail;
+    }
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) header = (header << 8) | len8[i];
+    for (int64_t i = index < 0 ? 0 : index; i < (index < 0 ? t->numel : index + 1); i++) {
+        off_t at = (off_t)(8 + header + t->offset + 4 * (uint64_t)i);
+        if (pwrite(fd, &v, 4, at) != 4) {   /* little-endian host, as the tests run on */
+            rc = ls_error(LS_ERR_IO, "%s: write failed", path);
+            goto fail;
+        }
+    }
+fail:
+    if (fd >= 0) close(fd);
+    st_close(file);
+    return rc;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3 || (strcmp(argv[1], "dump") != 0 && strcmp(argv[1], "write") != 0)) {
-        fprintf(stderr, "usage: st_tool dump|write FILE\n");
+    int rc;
+    if (argc == 6 && strcmp(argv[1], "set") == 0) rc = set_value(argv[2], argv[3], argv[4], argv[5]);
+    else if (argc == 3 && strcmp(argv[1], "dump") == 0) rc = dump(argv[2]);
+    else if (argc == 3 && strcmp(argv[1], "write") == 0) rc = write_fixture(argv[2]);
+    else {
+        fprintf(stderr, "usage: st_tool dump|write FILE | set FILE TENSOR INDEX|all VALUE\n");
         return 1;
     }
-    int rc = strcmp(argv[1], "dump") == 0 ? dump(argv[2]) : write_fixture(argv[2]);
     fflush(stdout);
     if (rc < 0) {
         fprintf(stderr, "st_tool: %s\n", ls_error_message());

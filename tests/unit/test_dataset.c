@@ -1316,6 +1316,155 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
+// ---------------------------------------------------------------------------- safety
+
+/* Labels and names that are not UTF-8 are refused when read, naming the file and the line
+ * (or record), not when the model or embeddings are saved after the whole run. */
+static void test_utf8_names_and_labels(void **state) {
+    (void)state;
+    LabelTable *t = NULL;
+    expect_error(label_table_read(&t, tmp_write("latin1.tsv", "a\tgood\nb\tcaf\xe9\n")),
+                 LS_ERR_FORMAT, "latin1.tsv:2: label 'caf\\xe9' is not valid UTF-8",
+                 "byte 0xe9 at offset 3");
+    expect_error(label_table_read(&t, tmp_write("latin1_name.tsv", "caf\xe9\tx\n")),
+                 LS_ERR_FORMAT, "latin1_name.tsv:1: name 'caf\\xe9'");
+    assert_null(t);
+
+    Dataset *ds = new_dataset(DATASET_LABELS_REQUIRED);
+    const char *fa = tmp_write("latin1.fa", ">ok\nACGT\n>caf\xe9\nACGT\n");
+    expect_error(dataset_add(ds, fa, "x", SPLIT_NONE), LS_ERR_FORMAT,
+                 "latin1.fa: record #2: name 'caf\\xe9' is not valid UTF-8");
+    dataset_free(ds);
+
+    tmp_write("m_utf8/a.fa", ">a\nACGT\n");
+    ds = new_dataset(DATASET_LABELS_REQUIRED);
+    expect_error(dataset_add(ds, tmp_write("m_utf8/label.tsv", "a.fa\tok\na.fa\tcaf\xe9\n"),
+                             NULL, SPLIT_NONE),
+                 LS_ERR_FORMAT, "label.tsv:2: label 'caf\\xe9'");
+    dataset_free(ds);
+    ds = new_dataset(DATASET_LABELS_REQUIRED);
+    expect_error(dataset_add(ds, tmp_write("m_utf8/source.tsv", "caf\xe9.fa\tx\n"), NULL,
+                             SPLIT_NONE),
+                 LS_ERR_FORMAT, "source.tsv:1: source 'caf\\xe9.fa'");
+    dataset_free(ds);
+    /* without labels (predict) a manifest's label column is not read, so not checked */
+    ds = new_dataset(DATASET_LABELS_NONE);
+    assert_int_equal(dataset_add(ds, tmp_write("m_utf8/nolabels.tsv", "a.fa\tcaf\xe9\n"), NULL,
+                                 SPLIT_NONE),
+                     0);
+    dataset_free(ds);
+
+    /* a class folder's name is a label; a file's name names a whole-file example */
+    tmp_write("cls_utf8/caf\xe9/a.fa", ">a\nACGT\n");
+    tmp_write("cls_utf8/ok/b.fa", ">b\nACGT\n");
+    ds = new_dataset(DATASET_LABELS_REQUIRED);
+    expect_error(dataset_add(ds, tmp_path("cls_utf8"), NULL, SPLIT_NONE), LS_ERR_FORMAT,
+                 "cls_utf8/caf\\xe9: label 'caf\\xe9'");
+    dataset_free(ds);
+    write_tone("caf\xe9.wav", 8000, 100, 1);
+    ds = new_dataset(DATASET_LABELS_NONE);
+    expect_error(dataset_add(ds, tmp_path("caf\xe9.wav"), NULL, SPLIT_NONE), LS_ERR_FORMAT,
+                 "caf\\xe9.wav: the file name (it names the example) is not valid UTF-8",
+                 "byte 0xe9");
+    expect_error(dataset_add(ds, tmp_write("caf\xe9.txt", "ACGT\n"), NULL, SPLIT_NONE),
+                 LS_ERR_FORMAT, "file name");
+    dataset_free(ds);
+
+    /* --class LABEL=SOURCE and in-memory examples */
+    ds = new_dataset(DATASET_LABELS_REQUIRED);
+    char arg[600];
+    snprintf(arg, sizeof arg, "caf\xe9=%s", tmp_path("m_utf8/a.fa"));
+    expect_error(dataset_add_class(ds, arg), LS_ERR_FORMAT, "label 'caf\\xe9'");
+    const uint8_t tokens[4] = {0, 1, 2, 3};
+    expect_error(dataset_add_tokens(ds, "caf\xe9", tokens, 4, NULL, SPLIT_NONE), LS_ERR_FORMAT,
+                 "name 'caf\\xe9'");
+    expect_error(dataset_add_tokens(ds, "s", tokens, 4, "\xff", SPLIT_NONE), LS_ERR_FORMAT,
+                 "label '\\xff'");
+    /* valid UTF-8 beyond ASCII is fine */
+    assert_int_equal(dataset_add_tokens(ds, "caf\xc3\xa9", tokens, 4, "\xc3\xa9t\xc3\xa9",
+                                        SPLIT_NONE),
+                     0);
+    assert_int_equal(dataset_add_tokens(ds, "s2", tokens, 4, "hiver", SPLIT_NONE), 0);
+    assert_int_equal(dataset_finish(ds, NULL), 0);
+    assert_string_equal(label_name_of(ds, "caf\xc3\xa9"), "\xc3\xa9t\xc3\xa9");
+    dataset_free(ds);
+}
+
+/* A dataset of three in-memory examples; @p edit: 0 as is, 1 one base changed, 2 one label
+ * changed, 3 the names changed. */
+static Dataset *digest_dataset(int edit) {
+    Dataset *ds = new_dataset(DATASET_LABELS_OPTIONAL);
+    uint8_t tokens[40];
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 40; j++) tokens[j] = (uint8_t)((i * 7 + j * 3) % 5);
+        if (edit == 1 && i == 1) tokens[17] = (uint8_t)((tokens[17] + 1) % 5);
+        char name[16];
+        snprintf(name, sizeof name, edit == 3 ? "renamed%d" : "s%d", i);
+        const char *label = i == 2 ? (edit == 2 ? "b" : "a") : "a";
+        if (i == 0) label = "b";
+        assert_int_equal(dataset_add_tokens(ds, name, tokens, 30 + i, label, SPLIT_NONE), 0);
+    }
+    assert_int_equal(dataset_finish(ds, NULL), 0);
+    return ds;
+}
+
+static void test_digest(void **state) {
+    (void)state;
+    Dataset *ds[4];
+    for (int k = 0; k < 4; k++) ds[k] = digest_dataset(k);
+    Dataset *again = digest_dataset(0);
+    uint64_t d0 = dataset_digest(ds[0], NULL, 0, 0);
+    assert_true(d0 == dataset_digest(again, NULL, 0, 0));         /* deterministic */
+    assert_true(d0 != dataset_digest(ds[1], NULL, 0, 0));         /* one base */
+    assert_true(d0 != dataset_digest(ds[2], NULL, 0, 0));         /* one label */
+    assert_true(d0 == dataset_digest(ds[3], NULL, 0, 0));         /* names do not count */
+    const int64_t order[3] = {0, 1, 2}, swapped[3] = {1, 0, 2};
+    assert_true(d0 == dataset_digest(ds[0], order, 3, 0));
+    assert_true(d0 != dataset_digest(ds[0], swapped, 3, 0));      /* order counts */
+    assert_true(d0 != dataset_digest(ds[0], order, 2, 0));        /* so does a missing one */
+    /* chained: the seed carries a previous digest on */
+    uint64_t first = dataset_digest(ds[0], order, 1, 0);
+    assert_true(dataset_digest(ds[0], order + 1, 2, first) ==
+                dataset_digest(again, order + 1, 2, dataset_digest(again, order, 1, 0)));
+    assert_true(dataset_digest(ds[0], order + 1, 2, first) !=
+                dataset_digest(ds[1], order + 1, 2, first));
+    /* audio: samples count bit for bit */
+    Dataset *au[2];
+    float x[64];
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 64; i++) x[i] = 0.01f * (float)i;
+        if (k) x[63] = nextafterf(x[63], 1.0f);
+        au[k] = new_dataset(DATASET_LABELS_OPTIONAL);
+        assert_int_equal(dataset_add_samples(au[k], "a", x, 64, 8000, NULL, SPLIT_NONE), 0);
+        assert_int_equal(dataset_finish(au[k], NULL), 0);
+    }
+    assert_true(dataset_digest(au[0], NULL, 0, 0) != dataset_digest(au[1], NULL, 0, 0));
+    for (int k = 0; k < 4; k++) dataset_free(ds[k]);
+    dataset_free(again);
+    dataset_free(au[0]);
+    dataset_free(au[1]);
+}
+
+/* The files a dataset read, found again by identity (an output must not replace one). */
+static void test_file_source(void **state) {
+    (void)state;
+    const char *a = tmp_write("read/dir/a.fa", ">a\nACGT\n");
+    tmp_write("read/dir/b.fa", ">b\nACGT\n");
+    const char *other = tmp_write("read/other.fa", ">o\nACGT\n");
+    assert_int_equal(link(a, tmp_path("read/hard.fa")), 0);
+    Dataset *ds = new_dataset(DATASET_LABELS_NONE);
+    assert_int_equal(dataset_add(ds, tmp_path("read/dir"), NULL, SPLIT_NONE), 0);
+    assert_int_equal(dataset_finish(ds, NULL), 0);
+    const char *source = dataset_file_source(ds, a);
+    assert_non_null(source);
+    assert_non_null(strstr(source, "read/dir/a.fa"));
+    /* a hard link to a file read through the directory is that file */
+    assert_string_equal(dataset_file_source(ds, tmp_path("read/hard.fa")), source);
+    assert_null(dataset_file_source(ds, other));
+    assert_null(dataset_file_source(ds, tmp_path("read/none.fa")));
+    dataset_free(ds);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(tmp_dir, sizeof tmp_dir, "%s/ls_dataset_XXXXXX",
@@ -1356,6 +1505,9 @@ int main(void) {
         cmocka_unit_test(test_examples_bacteria),
         cmocka_unit_test(test_examples_apes_windows),
         cmocka_unit_test(test_audio_sources),
+        cmocka_unit_test(test_utf8_names_and_labels),
+        cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_file_source),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("dataset", tests, setup, teardown);

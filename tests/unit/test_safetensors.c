@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <ftw.h>
@@ -57,6 +58,17 @@ static void write_st_raw(const char *path, uint64_t hlen, const char *header, si
 
 static void write_st(const char *path, const char *header, size_t ndata) {
     write_st_raw(path, strlen(header), header, ndata);
+}
+
+/* Temporaries of the writer (".longscan-*.tmp") left in the test folder. */
+static int count_temporaries(void) {
+    DIR *d = opendir(g_dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strncmp(e->d_name, ".longscan-", 10) == 0) n++;
+    closedir(d);
+    return n;
 }
 
 static unsigned char *read_all(const char *path, size_t *n) {
@@ -363,6 +375,7 @@ static void test_round_trip(void **state) {
     save_specs(path, data);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(count_temporaries(), 0);
 
     /* the bytes: length multiple of 8, space padding, packed data, exact size */
     size_t n;
@@ -593,30 +606,51 @@ static void test_save_failures(void **state) {
     /* a directory that does not exist */
     tmp_path(nodir, sizeof nodir, "no/such/dir/m.safetensors");
     assert_int_equal(st_writer_save(w, nodir), LS_ERR_IO);
-    assert_non_null(strstr(ls_error_message(), "m.safetensors.tmp"));
+    assert_non_null(strstr(ls_error_message(), "no/such/dir/m.safetensors"));
+    assert_non_null(strstr(ls_error_message(), "No such file"));
 
-    /* an existing target survives when the temporary cannot be created */
+    /* an unrelated file named like a temporary ("<path>.tmp") is neither used nor removed */
     tmp_path(path, sizeof path, "keep.safetensors");
-    write_target(path, 1.0f);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    assert_int_equal(mkdir(tmp, 0700), 0);
-    assert_int_equal(st_writer_save(w, path), LS_ERR_IO);
+    write_bytes(tmp, "unrelated", 9);
+    write_target(path, 1.0f);
+    size_t n_tmp;
+    unsigned char *kept = read_all(tmp, &n_tmp);
+    assert_int_equal(n_tmp, 9);
+    assert_memory_equal(kept, "unrelated", 9);
+    free(kept);
+    assert_int_equal(unlink(tmp), 0);
+    assert_int_equal(count_temporaries(), 0);
+
+    /* an existing target survives when the temporary cannot be created (no descriptor left:
+     * the limit is set to the lowest free one, so the next open fails with EMFILE) */
+    struct rlimit old, lim;
+    int lowest = dup(0);
+    assert_true(lowest > 0);
+    close(lowest);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int rc = st_writer_save(w, path);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rc, LS_ERR_IO);
+    assert_non_null(strstr(ls_error_message(), "cannot create a file in directory"));
     assert_true(read_target(path) == 1.0f);
-    assert_int_equal(rmdir(tmp), 0);
+    assert_int_equal(count_temporaries(), 0);
 
     /* ... when the write itself fails (file size limit: EFBIG) */
-    struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
     lim = old;
     lim.rlim_cur = 1000;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    int rc = st_writer_save(w, path);
+    rc = st_writer_save(w, path);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, old_handler);
     assert_int_equal(rc, LS_ERR_IO);
     assert_non_null(strstr(ls_error_message(), "write failed"));
-    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(count_temporaries(), 0);
     assert_true(read_target(path) == 1.0f);
 
     /* ... and when the rename fails (the target is a non-empty directory) */
@@ -626,14 +660,61 @@ static void test_save_failures(void **state) {
     snprintf(inside, sizeof inside, "%s/x", dir);
     write_bytes(inside, "x", 1);
     assert_int_equal(st_writer_save(w, dir), LS_ERR_IO);
-    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    assert_int_equal(access(tmp, F_OK), -1);
+    assert_non_null(strstr(ls_error_message(), "rename"));
+    assert_int_equal(count_temporaries(), 0);
     assert_int_equal(access(inside, F_OK), 0);
 
     /* a save that succeeds replaces the target */
     st_writer_free(w);
     write_target(path, 2.0f);
     assert_true(read_target(path) == 2.0f);
+}
+
+/* Weights that are not numbers are refused by the checked readers, naming the element. */
+static void test_finite_check(void **state) {
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "nonfinite.safetensors");
+    const float ok[6] = {1, -2, 0, FLT_MAX, -FLT_MAX, 1e-45f};
+    const float bad[6] = {1, -2, 0, 4, 5, NAN};
+    const uint16_t half_inf[2] = {0x3c00, 0x7c00};          /* F16 1.0, +inf */
+    const float ninf[1] = {-INFINITY};
+    const int64_t s23[2] = {2, 3}, s2[1] = {2};
+    StWriter *w = NULL;
+    assert_int_equal(st_writer_init(&w), 0);
+    assert_int_equal(st_writer_add(w, "ok", ST_F32, 2, s23, ok), 0);
+    assert_int_equal(st_writer_add(w, "w", ST_F32, 2, s23, bad), 0);
+    assert_int_equal(st_writer_add(w, "h", ST_F16, 1, s2, half_inf), 0);
+    assert_int_equal(st_writer_add(w, "scalar", ST_F32, 0, NULL, ninf), 0);
+    assert_int_equal(st_writer_save(w, path), 0);
+    st_writer_free(w);
+
+    assert_int_equal(st_first_nonfinite(ok, 6), -1);
+    assert_int_equal(st_first_nonfinite(bad, 6), 5);
+    assert_int_equal(st_first_nonfinite(bad, 5), -1);
+    assert_int_equal(st_first_nonfinite(NULL, 0), -1);
+
+    StFile *f = NULL;
+    float out[6];
+    assert_int_equal(st_open(&f, path), 0);
+    assert_int_equal(st_read_f32_finite(f, st_find(f, "ok"), out, 6), 0);
+    assert_memory_equal(out, ok, sizeof ok);
+    /* the unchecked reader still reads what is there */
+    assert_int_equal(st_read_f32(f, st_find(f, "w"), out, 6), 0);
+    assert_true(isnan(out[5]));
+    assert_int_equal(st_read_f32_finite(f, st_find(f, "w"), out, 6), LS_ERR_FORMAT);
+    const char *msg = ls_error_message();
+    if (!strstr(msg, "nonfinite.safetensors: tensor 'w': element [1, 2] (index 5 of 6) is nan"))
+        fail_msg("message '%s' does not name the file, tensor and element", msg);
+    assert_int_equal(st_read_f32_finite(f, st_find(f, "h"), out, 2), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "tensor 'h': element [1] (index 1 of 2) is inf"));
+    assert_int_equal(st_read_f32_finite(f, st_find(f, "scalar"), out, 1), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "tensor 'scalar': element (index 0 of 1) is -inf"));
+    st_close(f);
+    /* in memory, with the caller's names */
+    assert_int_equal(st_check_finite("m", "t", 2, s23, ok, 6), 0);
+    assert_int_equal(st_check_finite("m", "t", 2, s23, bad, 6), LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "m: tensor 't': element [1, 2]"));
 }
 
 // ---------------------------------------------------------------------------- malformed files
@@ -926,6 +1007,7 @@ int main(void) {
         cmocka_unit_test(test_empty_file_description),
         cmocka_unit_test(test_writer_usage),
         cmocka_unit_test(test_save_failures),
+        cmocka_unit_test(test_finite_check),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_long_name_message),
         cmocka_unit_test(test_bad_lengths),
