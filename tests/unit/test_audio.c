@@ -775,13 +775,21 @@ static void test_write_round_trips(void **state) {
     float *b = read_interleaved(flac, &frames, &ch);
     assert_int_equal(frames, FRAMES);
     assert_memory_equal(a, b, FRAMES * CH * sizeof(float));
-    /* float WAV keeps every value as written (NaN included) */
+    /* float WAV stores the NaN, which the reader refuses, naming the frame and channel */
+    AudioReader *r;
+    float head[2 * CH];
+    assert_int_equal(audio_reader_open(&r, wavf), 0);
+    assert_int_equal(audio_reader_read_interleaved(r, head, 2), 2); /* frames 0, 1: finite */
+    expect_error((int)audio_reader_read_interleaved(r, head, 2), LS_ERR_FORMAT, "wf.wav",
+                 "frame 2, channel 1: sample is NaN");
+    audio_reader_close(r);
+    /* float WAV keeps every finite value as written (beyond ±1 included) */
+    x[4] = 0.125f;
+    assert_int_equal(audio_write(wavf, x, FRAMES, CH, RATE, AUDIO_WRITE_WAV_FLOAT), 0);
     float *c = read_interleaved(wavf, &frames, &ch);
     assert_int_equal(frames, FRAMES);
-    for (int i = 0; i < FRAMES * CH; i++)
-        assert_true(c[i] == x[i] || (isnan(c[i]) && isnan(x[i])));
+    for (int i = 0; i < FRAMES * CH; i++) assert_true(c[i] == x[i]);
     /* info of what was written */
-    AudioReader *r;
     assert_int_equal(audio_reader_open(&r, flac), 0);
     check_info(audio_reader_info(r), FRAMES, RATE, CH, "FLAC", "PCM_16");
     audio_reader_close(r);
