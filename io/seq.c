@@ -47,6 +47,7 @@
 #include <htslib/hts.h>
 #include <htslib/sam.h>
 
+#include "io/detect.h"
 #include "io/encode.h"
 
 struct SeqReader {
@@ -57,6 +58,7 @@ struct SeqReader {
     char          *region;   /* NULL: whole file */
     int            min_mapq;
     uint32_t       require_flags, exclude_flags;
+    int            stream;   /* not a regular file: no index, no reopening */
     int64_t        n_out;    /* records returned so far */
     int            status;   /* 0 reading, LS_END done, < -1 sticky error */
     char          *error;    /* message of the sticky error */
@@ -423,9 +425,9 @@ static int64_t fastq_next(SeqReader *r, SeqRecord *rec) {
 
 static int region_open(SeqReader *r) {
     const char *path = r->path;
-    if (strcmp(path, "-") == 0)
-        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; standard "
-                        "input cannot be indexed", r->shown, r->region);
+    if (r->stream)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; a stream "
+                        "(standard input, a pipe) cannot be indexed", r->shown, r->region);
     if (r->format != SEQ_FORMAT_FASTA)
         return ls_error(LS_ERR_UNSUPPORTED, "%s: regions are supported for FASTA, BAM, CRAM "
                         "and bgzipped SAM, not %s", r->shown, seq_format_name(r->format));
@@ -555,9 +557,9 @@ static int aln_open(SeqReader *r, hFILE *hf, const SeqReaderOptions *opt, const 
     if (!r->b) return ls_error(LS_ERR_NOMEM, "%s: out of memory", r->shown);
     if (!r->region) return 0;
 
-    if (strcmp(r->path, "-") == 0)
-        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; standard "
-                        "input cannot be indexed", r->shown, r->region);
+    if (r->stream)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; a stream "
+                        "(standard input, a pipe) cannot be indexed", r->shown, r->region);
     r->idx = sam_index_load3(r->hts, r->path, NULL, HTS_IDX_SILENT_FAIL);
     if (!r->idx && r->format == SEQ_FORMAT_SAM && r->compression != SEQ_COMPRESSION_BGZF)
         return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an index, and a SAM file "
@@ -714,12 +716,17 @@ static int text_open(SeqReader *r, hFILE *hf, const htsFormat *fmt) {
     return 0;
 }
 
-int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) {
+/* Open @p path, or read @p given (an open stream handle, owned from here on) as @p path. */
+static int seq_reader_open_hf(SeqReader **out, const char *path, hFILE *given,
+                              const SeqReaderOptions *opt) {
     SeqReaderOptions defaults;
     SeqReader *r = NULL;
-    hFILE *hf = NULL;
+    hFILE *hf = given;
     int ret = 0;
-    if (!out || !path) return ls_error(LS_ERR_USAGE, "seq_reader_open: no path given");
+    if (!out || !path) {
+        ret = ls_error(LS_ERR_USAGE, "seq_reader_open: no path given");
+        goto fail;
+    }
     *out = NULL;
     if (!opt) {
         seq_reader_options_default(&defaults);
@@ -736,21 +743,23 @@ int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *o
     r->min_mapq = opt->min_mapq;
     r->require_flags = opt->require_flags;
     r->exclude_flags = opt->exclude_flags;
-    if (!is_stdin) {
+    r->stream = given != NULL;
+    if (!given) {
         struct stat st;
-        if (stat(path, &st) != 0) {
-            ret = ls_error(LS_ERR_IO, "%s: %s", path, strerror(errno));
+        if ((is_stdin ? fstat(0, &st) : stat(path, &st)) != 0) {
+            ret = ls_error(LS_ERR_IO, "%s: %s", r->shown, strerror(errno));
             goto fail;
         }
         if (S_ISDIR(st.st_mode)) {
-            ret = ls_error(LS_ERR_IO, "%s: is a directory, not a sequence file", path);
+            ret = ls_error(LS_ERR_IO, "%s: is a directory, not a sequence file", r->shown);
             goto fail;
         }
-    }
-    hf = hopen(path, "r");
-    if (!hf) {
-        ret = ls_error(LS_ERR_IO, "%s: cannot open: %s", r->shown, strerror(errno));
-        goto fail;
+        r->stream = is_stdin || !S_ISREG(st.st_mode); /* "-" has no path to index */
+        hf = is_stdin ? input_hdopen_stdin() : hopen(path, "r");
+        if (!hf) {
+            ret = ls_error(LS_ERR_IO, "%s: cannot open: %s", r->shown, strerror(errno));
+            goto fail;
+        }
     }
     htsFormat fmt;
     if (hts_detect_format2(hf, is_stdin ? NULL : path, &fmt) < 0) {
@@ -795,6 +804,19 @@ fail:
     if (hf) hclose_abruptly(hf);
     seq_reader_close(r);
     return ret;
+}
+
+int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) {
+    return seq_reader_open_hf(out, path, NULL, opt);
+}
+
+int seq_reader_open_input(SeqReader **out, InputFile *in, const SeqReaderOptions *opt) {
+    if (!out || !in) return ls_error(LS_ERR_USAGE, "seq_reader_open_input: no input given");
+    *out = NULL;
+    if (!input_is_stream(in)) return seq_reader_open_hf(out, input_path(in), NULL, opt);
+    hFILE *hf = input_take_hfile(in);
+    if (!hf) return ls_error_code();
+    return seq_reader_open_hf(out, input_path(in), hf, opt);
 }
 
 int64_t seq_reader_next(SeqReader *r, SeqRecord *rec) {

@@ -21,7 +21,8 @@
  * record with no bases and a record with an empty name are errors. FASTQ sequence and quality
  * may span lines; a one-line sequence needs a one-line quality of the same length. bgzip input
  * without its end-of-file block, and gzip or CRAM input that stops early, is an error (not a
- * silently short read). Reading "-" closes standard input at seq_reader_close(), as htslib does.
+ * silently short read). Reading "-" reads a duplicate of descriptor 0, so standard input stays
+ * open (and a second "-" can be recognised as the same stream).
  * htslib may also log its own "[E::...]" / "[W::...]" lines on stderr (hts_set_log_level).
  */
 #ifndef LS_SEQ_H
@@ -31,6 +32,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "io/detect.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +88,15 @@ typedef struct SeqReader SeqReader;
  *         (malformed region). On error *out is NULL. Free with seq_reader_close().
  */
 int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) LS_RESULT_USED;
+
+/**
+ * Like seq_reader_open() on an input opened by input_open(): a stream's handle (its first
+ * bytes peeked at, not lost) is taken over, so a pipe is read exactly once; a regular file is
+ * opened by its path. Errors as seq_reader_open(), and LS_ERR_USAGE when the stream's handle
+ * was taken already. @p in stays the caller's (input_close()).
+ */
+int seq_reader_open_input(SeqReader **out, InputFile *in,
+                          const SeqReaderOptions *opt) LS_RESULT_USED;
 
 /**
  * Read the next record into @p rec (initialise it with `SeqRecord rec = {0};`). The record's

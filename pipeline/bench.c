@@ -120,9 +120,17 @@ static int bench_io(int argc, char **argv) {
     fputs("#file\tkind\tunits\tcount\tbest_seconds\tmillion_units_per_s\tMB_per_s\n", out.fp);
     uint64_t checksum = 0;
     for (int i = optind; i < argc; i++) {
-        InputKind kind;
-        status = input_detect(argv[i], &kind);
+        InputFile *in = NULL;
+        status = input_open(&in, argv[i]);
         if (status < 0) goto fail;
+        InputKind kind = input_kind(in);
+        int stream = input_is_stream(in);
+        input_close(in);
+        if (stream) { /* each pass reopens the file */
+            status = ls_error(LS_ERR_USAGE, "%s: bench io reads files again and again, and a "
+                              "stream can be read once", argv[i]);
+            goto fail;
+        }
         if (kind == INPUT_KIND_CHECKPOINT) {
             status = ls_error(LS_ERR_USAGE, "%s: bench io reads sequence and audio files",
                               argv[i]);

@@ -57,7 +57,8 @@ static void usage(FILE *fp) {
 "Regions follow samtools: 'chr2', 'chr2:1000-2000', 'chr2:1,000-' (1-based, inclusive),\n"
 "given after the file they apply to or with -r. They need an index: .fai (+.gzi for bgzip)\n"
 "for FASTA ('samtools faidx FILE'), .bai/.csi/.crai for alignments ('samtools index FILE').\n"
-"FILE '-' reads standard input (sequence formats; '--type audio' for audio on stdin).\n"
+"FILE '-' reads standard input; pipes, FIFOs and <(...) work too, each read once (so no\n"
+"stream may be named twice, and none with --labels unless --tsv).\n"
 "\n"
 "Options:\n"
 "      --tsv              tab-separated output with a header line: one row per file for\n"
@@ -183,7 +184,8 @@ static int64_t letters(const SeqStats *stats, const char *set) {
     return n;
 }
 
-static int info_seq(const char *path, const char *region, const InfoOptions *opt, FILE *out) {
+static int info_seq(InputFile *in, const char *region, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     int status = 0;
     SeqReader *reader = NULL;
     SeqRecord rec = {0};
@@ -196,7 +198,7 @@ static int info_seq(const char *path, const char *region, const InfoOptions *opt
         status = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    status = seq_reader_open(&reader, path, &seq_opt);
+    status = seq_reader_open_input(&reader, in, &seq_opt);
     if (status < 0) goto fail;
     int64_t got;
     while ((got = seq_reader_next(reader, &rec)) >= 0) {
@@ -253,13 +255,14 @@ fail:
 
 // ---------------------------------------------------------------------------- audio
 
-static int info_audio(const char *path, const InfoOptions *opt, FILE *out) {
+static int info_audio(InputFile *in, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     enum { BLOCK_FRAMES = 65536 };
     int status = 0;
     AudioReader *reader = NULL;
     float *block = NULL;
 
-    status = audio_reader_open(&reader, path);
+    status = audio_reader_open_input(&reader, in);
     if (status < 0) goto fail;
     const AudioInfo *info = audio_reader_info(reader);
     block = malloc((size_t)BLOCK_FRAMES * (size_t)info->channels * sizeof *block);
@@ -318,8 +321,13 @@ static void format_shape(char *buf, size_t size, const StTensor *t) {
     if (at < size) snprintf(buf + at, size - at, "]");
 }
 
-static int info_checkpoint(const char *path, const InfoOptions *opt, FILE *out) {
+static int info_checkpoint(InputFile *in, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     StFile *file = NULL;
+    /* st_open maps the file; opening a pipe again would wait for a writer that is gone */
+    if (input_is_stream(in))
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: a checkpoint is read from a regular file, not "
+                        "a stream", input_name(in));
     int status = st_open(&file, path);
     if (status < 0) return status;
     int64_t n = st_count(file);
@@ -430,20 +438,15 @@ fail:
 
 // ---------------------------------------------------------------------------- dispatch
 
-static int info_file(const char *path, const char *region, const InfoOptions *opt, FILE *out) {
-    InputKind kind = opt->kind;
-    int status = 0;
-    if (kind == INPUT_KIND_AUTO) {
-        status = input_detect(path, &kind);
-        if (status < 0) return status;
-    }
-    if (region && kind != INPUT_KIND_SEQ)
+/* @p in was opened by the first pass; opt->kind is its kind (detected or --type). */
+static int info_file(InputFile *in, const char *region, const InfoOptions *opt, FILE *out) {
+    if (region && opt->kind != INPUT_KIND_SEQ)
         return ls_error(LS_ERR_USAGE, "%s: region '%s' given for a file that is not a sequence "
-                                      "file", path, region);
-    switch (kind) {
-    case INPUT_KIND_AUDIO:      return info_audio(path, opt, out);
-    case INPUT_KIND_CHECKPOINT: return info_checkpoint(path, opt, out);
-    default:                   return info_seq(path, region, opt, out);
+                                      "file", input_path(in), region);
+    switch (opt->kind) {
+    case INPUT_KIND_AUDIO:      return info_audio(in, opt, out);
+    case INPUT_KIND_CHECKPOINT: return info_checkpoint(in, opt, out);
+    default:                    return info_seq(in, region, opt, out);
     }
 }
 
@@ -452,7 +455,8 @@ static int info_file(const char *path, const char *region, const InfoOptions *op
 static int looks_like_region(const char *arg) {
     static const char *const file_suffixes[] = {
         ".fa", ".fasta", ".fna", ".fq", ".fastq", ".gz", ".bgz", ".bz2", ".sam", ".bam",
-        ".cram", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".safetensors"};
+        ".cram", ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+        ".au", ".snd", ".caf", ".w64", ".rf64", ".wv", ".safetensors"};
     struct stat st;
     if (strcmp(arg, "-") == 0 || strchr(arg, '/') || stat(arg, &st) == 0) return 0;
     size_t len = strlen(arg);
@@ -493,6 +497,8 @@ int main_info(int argc, char **argv) {
     int status = 0, c;
     OutputFile out = {0};
     InputKind *kinds = NULL;
+    InputFile **inputs = NULL;
+    int n_args = 0;
     FILE *labels_stream = NULL;
     char *labels_text = NULL;
     size_t labels_size = 0;
@@ -528,12 +534,15 @@ int main_info(int argc, char **argv) {
         if (status < 0) return cli_fail("info", status);
     }
     if (optind >= argc) return cli_usage_error("info", "no input files");
+    n_args = argc - optind;
     cli_common_apply(&opt.common);
     if (opt.common.device.kind != DEVICE_CPU)
         return cli_usage_error("info", "--device: info runs on the CPU only");
 
     status = cli_output_open(&out, opt.common.output);
     if (status < 0) return cli_fail("info", status);
+    status = input_check_streams(argv + optind, n_args);
+    if (status < 0) goto fail;
 
     if (opt.labels) {
         if (option_region) {
@@ -542,6 +551,19 @@ int main_info(int argc, char **argv) {
             goto fail;
         }
         if (!opt.tsv) {
+            /* per-file blocks and the label table each read every input: a stream once */
+            for (int i = 0; i < n_args; i++) {
+                struct stat st;
+                const char *arg = argv[optind + i];
+                int is_stdin = strcmp(arg, "-") == 0;
+                if ((is_stdin ? fstat(0, &st) : stat(arg, &st)) == 0 && !S_ISREG(st.st_mode) &&
+                    !S_ISDIR(st.st_mode)) {
+                    status = ls_error(LS_ERR_USAGE, "%s: --labels without --tsv reads every "
+                                      "input twice, and a stream can be read once (add --tsv "
+                                      "or give a file)", is_stdin ? "<stdin>" : arg);
+                    goto fail;
+                }
+            }
             /* the label table comes after the per-file blocks, but is built first so that a
              * bad table fails the run before anything is printed */
             labels_stream = open_memstream(&labels_text, &labels_size);
@@ -563,9 +585,9 @@ int main_info(int argc, char **argv) {
 
     /* First pass: what each argument is (a file, or a region of the file before it), so
      * that a mistake in the last argument stops the run before anything is printed. */
-    int n_args = argc - optind;
     kinds = calloc((size_t)n_args, sizeof *kinds);
-    if (!kinds) {
+    inputs = calloc((size_t)n_args, sizeof *inputs);
+    if (!kinds || !inputs) {
         status = ls_error(LS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -583,11 +605,10 @@ int main_info(int argc, char **argv) {
             continue;
         }
         last_file = i;
-        kinds[i] = opt.kind;
-        if (kinds[i] == INPUT_KIND_AUTO) {
-            status = input_detect(arg, &kinds[i]);
-            if (status < 0) goto fail;
-        }
+        /* opened once here: a stream keeps its handle (and first bytes) for the second pass */
+        status = input_open(&inputs[i], arg);
+        if (status < 0) goto fail;
+        kinds[i] = opt.kind != INPUT_KIND_AUTO ? opt.kind : input_kind(inputs[i]);
         if (option_region && kinds[i] != INPUT_KIND_SEQ) {
             status = ls_error(LS_ERR_USAGE, "%s: region '%s' given for a file that is not a "
                                             "sequence file", arg, option_region);
@@ -612,7 +633,6 @@ int main_info(int argc, char **argv) {
     int printed = 0;
     for (int i = 0; i < n_args; i++) {
         if (kinds[i] == INPUT_KIND_AUTO) continue; /* a region, handled with its file */
-        const char *path = argv[optind + i];
         InfoOptions file_opt = opt;
         file_opt.kind = kinds[i];
         int n_regions = 0;
@@ -621,12 +641,16 @@ int main_info(int argc, char **argv) {
         for (int r = 0; r < (n_regions ? n_regions : 1); r++) {
             const char *region = n_regions ? argv[optind + i + 1 + r] : option_region;
             if (!opt.tsv && printed++) fputc('\n', out.fp);
-            status = info_file(path, region, &file_opt, out.fp);
+            status = info_file(inputs[i], region, &file_opt, out.fp);
             if (status < 0) goto fail;
         }
+        input_close(inputs[i]);
+        inputs[i] = NULL;
     }
     free(kinds);
     kinds = NULL;
+    free(inputs);
+    inputs = NULL;
     if (labels_text) fputs(labels_text, out.fp);
 done:
     free(labels_text);
@@ -634,6 +658,8 @@ done:
     if (status < 0) return cli_fail("info", status);
     return EXIT_OK;
 fail:
+    for (int i = 0; inputs && i < n_args; i++) input_close(inputs[i]);
+    free(inputs);
     free(kinds);
     free(labels_text);
     cli_output_abort(&out);
