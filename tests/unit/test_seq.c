@@ -2,7 +2,8 @@
  * test_seq.c — io/seq.h on the fixtures of tests/data/seq (made by make_fixtures.sh from real
  * DNA; expected values there were computed by samtools) and on inputs generated here in a
  * temporary folder: a 20-Mb single-line FASTA, BGZF files whose block boundaries fall inside
- * headers, line ends and blank runs, copies of indexed files without their index, stdin.
+ * headers, line ends and blank runs, copies of indexed files without their index, stdin, and
+ * pipes opened once through io/detect.h.
  * Run from the repository root (make test does).
  */
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +514,89 @@ static void test_stdin(void **state) {
     close(saved);
 }
 
+typedef struct {
+    int fd;
+    const char *path;
+} Feeder;
+
+/* Copy the file @p arg->path into descriptor arg->fd, then close it (a pipe's writer). */
+static void *feed(void *arg) {
+    Feeder *f = arg;
+    FILE *in = fopen(f->path, "rb");
+    char buf[8192];
+    size_t n;
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (write(f->fd, buf, n) != (ssize_t)n) break;
+    if (in) fclose(in);
+    close(f->fd);
+    return NULL;
+}
+
+static void test_open_input_stream(void **state) {
+    (void)state;
+    /* through /dev/fd/N of a pipe, opened once by input_open: the same records as the file */
+    const char *files[] = {DATA "ref_bgzip.fa.gz", DATA "ref_gzip.fa.gz", DATA "reads.fq",
+                           DATA "aln.bam", DATA "aln.sam"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        Records want, got = {0};
+        assert_int_equal(read_all(files[k], NULL, &want), -1);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        Feeder f = {p[1], files[k]};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, feed, &f), 0);
+        char path[64];
+        snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+        InputFile *in = NULL;
+        assert_int_equal(input_open(&in, path), 0);
+        assert_int_equal(input_is_stream(in), 1);
+        assert_int_equal(input_kind(in), INPUT_KIND_SEQ);
+        SeqReader *r = NULL;
+        if (seq_reader_open_input(&r, in, NULL) != 0)
+            fail_msg("%s through a pipe: %s", files[k], ls_error_message());
+        assert_string_equal(seq_reader_path(r), path);
+        SeqRecord rec = {0};
+        int64_t ret;
+        while ((ret = seq_reader_next(r, &rec)) >= 0) {
+            assert_true(got.n < want.n);
+            assert_string_equal(rec.name, want.name[got.n]);
+            assert_string_equal(rec.seq, want.seq[got.n]);
+            got.n++;
+        }
+        if (ret != -1) fail_msg("%s through a pipe: %s", files[k], ls_error_message());
+        assert_int_equal(got.n, want.n);
+        seq_record_free(&rec);
+        seq_reader_close(r);
+        /* read once */
+        assert_int_equal(seq_reader_open_input(&r, in, NULL), LS_ERR_USAGE);
+        assert_null(r);
+        input_close(in);
+        pthread_join(th, NULL);
+        close(p[0]);
+        records_free(&want);
+    }
+    /* a region needs an index, which a stream cannot have */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    Feeder f = {p[1], DATA "aln.bam"};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, feed, &f), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+    InputFile *in = NULL;
+    assert_int_equal(input_open(&in, path), 0);
+    SeqReaderOptions opt;
+    seq_reader_options_default(&opt);
+    opt.region = "hs20:1-10";
+    SeqReader *r = NULL;
+    assert_int_equal(seq_reader_open_input(&r, in, &opt), LS_ERR_UNSUPPORTED);
+    if (!strstr(ls_error_message(), "cannot be indexed"))
+        fail_msg("region on a stream: %s", ls_error_message());
+    input_close(in);
+    close(p[0]); /* the feeder may meet EPIPE: it stops */
+    pthread_join(th, NULL);
+}
+
 // ---------------------------------------------------------------------------- regions
 
 static void test_fasta_regions(void **state) {
@@ -817,6 +903,7 @@ int main(void) {
         cmocka_unit_test(test_bgzf_block_boundaries),
         cmocka_unit_test(test_long_single_line),
         cmocka_unit_test(test_stdin),
+        cmocka_unit_test(test_open_input_stream),
         cmocka_unit_test(test_fasta_regions),
         cmocka_unit_test(test_fasta_region_errors),
         cmocka_unit_test(test_sam_bam_cram),
@@ -826,6 +913,7 @@ int main(void) {
         cmocka_unit_test(test_api_details),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
+    signal(SIGPIPE, SIG_IGN); /* a pipe's reader that stops early must not end the test */
     hts_set_log_level(HTS_LOG_OFF); /* htslib's own warnings would clutter the TAP output */
     return cmocka_run_group_tests_name("seq", tests, setup_tmp, teardown_tmp);
 }
