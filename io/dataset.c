@@ -326,13 +326,21 @@ static int load_seq(Dataset *ds, InputFile *in, const char *path, const char *re
         status = (int)got;
         goto fail;
     }
+    SeqReaderCounts counts;
+    seq_reader_counts(reader, &counts);
     if (kept == 0) {
         status = scan_for_name
                      ? ls_error(LS_ERR_NOT_FOUND, "%s: no record named '%s' in %s", shown, region,
                                 path)
+                 : counts.no_bases > 0
+                     ? ls_error(LS_ERR_FORMAT, "%s: no records with bases (%lld without: SEQ "
+                                "'*')", shown, (long long)counts.no_bases)
                      : ls_error(LS_ERR_FORMAT, "%s: no records", shown);
         goto fail;
     }
+    if (counts.no_bases > 0) /* legal SAM, nothing to learn from: say how many, go on */
+        ls_log_warn("%s: skipped %lld alignment record%s without bases (SEQ '*')", shown,
+                    (long long)counts.no_bases, counts.no_bases == 1 ? "" : "s");
     status = 0;
 fail:
     seq_record_free(&rec);

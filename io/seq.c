@@ -34,6 +34,7 @@
  */
 #include "io/seq.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,10 @@ struct SeqReader {
     hts_itr_t *itr;
     bam1_t    *b;
     int64_t    n_aln;        /* alignment records read, filtered or not */
+    int64_t    dropped_flag, dropped_mapq, no_bases; /* what the filters dropped */
+    int        no_bases_error;
+    char      *reference;    /* FASTA for '=' bases (and CRAM), NULL: none given */
+    faidx_t   *ref_fai;      /* loaded at the first '=' */
 };
 
 // ---------------------------------------------------------------------------- small helpers
@@ -113,6 +118,15 @@ const char *seq_compression_name(SeqCompression compression) {
 }
 
 SeqFormat seq_reader_format(const SeqReader *reader) { return reader->format; }
+
+void seq_reader_counts(const SeqReader *r, SeqReaderCounts *counts) {
+    int aln = r->hts != NULL;
+    counts->kept = r->n_out;
+    counts->seen = aln ? r->n_aln : r->n_out;
+    counts->dropped_flag = r->dropped_flag;
+    counts->dropped_mapq = r->dropped_mapq;
+    counts->no_bases = r->no_bases;
+}
 SeqCompression seq_reader_compression(const SeqReader *reader) { return reader->compression; }
 const char *seq_reader_path(const SeqReader *reader) { return reader->path; }
 
@@ -423,6 +437,13 @@ static int64_t fastq_next(SeqReader *r, SeqRecord *rec) {
 
 // ---------------------------------------------------------------------------- FASTA regions
 
+/* htslib parses a region start of 0 ("chr2:0-10") as position -1; positions are 1-based */
+static int region_zero_error(const SeqReader *r) {
+    return ls_error(LS_ERR_USAGE, "%s: region '%s' starts at 0, but positions are 1-based (the "
+                    "first base is 1; samtools faidx says: zero length sequence)", r->shown,
+                    r->region);
+}
+
 static int region_open(SeqReader *r) {
     const char *path = r->path;
     if (r->stream)
@@ -470,6 +491,10 @@ static int region_open(SeqReader *r) {
             ret = ls_error(LS_ERR_USAGE, "%s: region '%s' is not a valid region (NAME, "
                            "NAME:BEG-END, NAME:BEG-; 1-based, inclusive)", path, r->region);
         }
+        goto fail;
+    }
+    if (r->region_beg < 0) {
+        ret = region_zero_error(r);
         goto fail;
     }
     r->region_tid = tid;
@@ -585,6 +610,7 @@ static int aln_open(SeqReader *r, hFILE *hf, const SeqReaderOptions *opt, const 
                             "NAME:BEG-END, NAME:BEG-; 1-based, inclusive)", r->shown,
                             r->region);
         }
+        if (beg < 0) return region_zero_error(r);
         r->itr = sam_itr_queryi(r->idx, tid, beg, end);
     }
     if (!r->itr)
@@ -601,6 +627,75 @@ static void aln_unpack_bases(char *restrict dst, const uint8_t *restrict packed,
         dst[i + 1] = seq_nt16_str[packed[i >> 1] & 15];
     }
     if (i < n) dst[i] = seq_nt16_str[packed[i >> 1] >> 4];
+}
+
+/*
+ * Replace every '=' ("same as the reference") in rec->seq, which holds SEQ as stored, by the
+ * reference base it is aligned to: walk the CIGAR from POS (M, =, X consume both; I, S the
+ * read only; D, N the reference only). The reference is the FASTA given as `reference`,
+ * through its .fai (never built here). '=' on a read without a position or in an insertion
+ * or soft clip has no reference base: an error.
+ */
+static int aln_resolve_equals(SeqReader *r, SeqRecord *rec) {
+    const bam1_t *b = r->b;
+    const char *qname = bam_get_qname(b);
+    int64_t at = (char *)memchr(rec->seq, '=', (size_t)rec->len) - rec->seq;
+    if (!r->reference)
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld is '=' (the "
+                        "reference base), which needs the reference FASTA (--reference)",
+                        r->shown, (long long)r->n_aln, qname, (long long)at + 1);
+    if (!r->ref_fai) {
+        char *fai_path = malloc(strlen(r->reference) + 5);
+        if (!fai_path) return ls_error(LS_ERR_NOMEM, "%s: out of memory", r->shown);
+        sprintf(fai_path, "%s.fai", r->reference);
+        int have_fai = file_exists(fai_path);
+        free(fai_path);
+        if (!file_exists(r->reference))
+            return ls_error(LS_ERR_IO, "%s: reference %s: no such file", r->shown,
+                            r->reference);
+        /* flags 0: never build an index */
+        r->ref_fai = have_fai ? fai_load3(r->reference, NULL, NULL, 0) : NULL;
+        if (!r->ref_fai)
+            return ls_error(LS_ERR_FORMAT, "%s: cannot use %s as the reference (it needs a "
+                            "FASTA index: `samtools faidx %s`)", r->shown, r->reference,
+                            r->reference);
+    }
+    if (b->core.tid < 0 || (b->core.flag & BAM_FUNMAP) || b->core.n_cigar == 0)
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld is '=' but the "
+                        "read is not aligned to the reference", r->shown, (long long)r->n_aln,
+                        qname, (long long)at + 1);
+    const char *chrom = sam_hdr_tid2name(r->hdr, b->core.tid);
+    hts_pos_t beg = b->core.pos, end = bam_endpos(b), got = 0;
+    char *ref = faidx_fetch_seq64(r->ref_fai, chrom, beg, end - 1, &got);
+    if (!ref || got != end - beg) {
+        free(ref);
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': the reference %s has no bases "
+                        "for %s:%lld-%lld", r->shown, (long long)r->n_aln, qname, r->reference,
+                        chrom, (long long)beg + 1, (long long)end);
+    }
+    const uint32_t *cigar = bam_get_cigar(b);
+    int64_t qi = 0, ri = 0;
+    int status = 0;
+    for (uint32_t k = 0; k < b->core.n_cigar && status == 0; k++) {
+        int op = bam_cigar_op(cigar[k]), type = bam_cigar_type(op);
+        int64_t len = bam_cigar_oplen(cigar[k]);
+        for (int64_t j = 0; j < len; j++) {
+            if ((type & 1) && qi < rec->len && rec->seq[qi] == '=') {
+                if (!(type & 2) || ri >= got) {
+                    status = ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld "
+                                      "is '=' in %s, where no reference base lies", r->shown,
+                                      (long long)r->n_aln, qname, (long long)qi + 1,
+                                      op == BAM_CSOFT_CLIP ? "a soft clip" : "an insertion");
+                    break;
+                }
+                rec->seq[qi] = (char)toupper((unsigned char)ref[ri]);
+            }
+            if (type & 1) qi++;
+            if (type & 2) ri++;
+        }
+    }
+    free(ref);
+    return status;
 }
 
 static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
@@ -636,17 +731,26 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
         }
         r->n_aln++;
         uint16_t flag = b->core.flag;
-        if (flag & r->exclude_flags) continue;
-        if ((flag & r->require_flags) != r->require_flags) continue;
-        if (b->core.qual < r->min_mapq) continue;
+        if ((flag & r->exclude_flags) || (flag & r->require_flags) != r->require_flags) {
+            r->dropped_flag++;
+            continue;
+        }
+        if (b->core.qual < r->min_mapq) {
+            r->dropped_mapq++;
+            continue;
+        }
+        if (b->core.l_qseq <= 0) { /* SEQ '*' is legal SAM: counted and skipped */
+            if (r->no_bases_error)
+                return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': no bases (SEQ is '*'; "
+                                "secondary alignments often omit it)", r->shown,
+                                (long long)r->n_aln, bam_get_qname(b));
+            r->no_bases++;
+            continue;
+        }
         break;
     }
     const char *qname = bam_get_qname(b);
     int64_t n = b->core.l_qseq;
-    if (n <= 0)
-        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': no bases (SEQ is '*'; "
-                        "secondary alignments often omit it)", r->shown, (long long)r->n_aln,
-                        qname);
     size_t name_len = strlen(qname);
     if (buf_reserve(&rec->name, &rec->name_cap, name_len + 1) < 0 ||
         buf_reserve(&rec->seq, &rec->seq_cap, (size_t)n + 1) < 0)
@@ -656,6 +760,10 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
     aln_unpack_bases(rec->seq, bam_get_seq(b), n);
     rec->seq[n] = '\0';
     rec->len = n;
+    if (memchr(rec->seq, '=', (size_t)n)) { /* before any reverse complement: SEQ order */
+        int ret = aln_resolve_equals(r, rec);
+        if (ret < 0) return ret;
+    }
     int reverse = (b->core.flag & BAM_FREVERSE) != 0;
     if (reverse) dna_reverse_complement_letters(rec->seq, rec->seq, n);
     const uint8_t *q = bam_get_qual(b);
@@ -743,6 +851,11 @@ static int seq_reader_open_hf(SeqReader **out, const char *path, hFILE *given,
     r->min_mapq = opt->min_mapq;
     r->require_flags = opt->require_flags;
     r->exclude_flags = opt->exclude_flags;
+    r->no_bases_error = opt->no_bases_error;
+    if (opt->reference && !(r->reference = strdup(opt->reference))) {
+        ret = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     r->stream = given != NULL;
     if (!given) {
         struct stat st;
@@ -846,6 +959,8 @@ void seq_reader_close(SeqReader *r) {
     if (r->b) bam_destroy1(r->b);
     if (r->hdr) sam_hdr_destroy(r->hdr);
     if (r->hts) hts_close(r->hts);
+    if (r->ref_fai) fai_destroy(r->ref_fai);
+    free(r->reference);
     free(r->scratch);
     free(r->error);
     free(r->region);

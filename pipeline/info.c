@@ -49,7 +49,9 @@ static void usage(FILE *fp) {
 "\n"
 "  Sequences (FASTA/FASTQ plain, gzip or bgzip; SAM/BAM/CRAM): format, compression, record\n"
 "    count, total/min/median/max length, GC fraction of A/C/G/T, N fraction (N and other\n"
-"    IUPAC ambiguity codes), soft-masked (lower-case) fraction.\n"
+"    IUPAC ambiguity codes), soft-masked (lower-case) fraction. Alignments also say how many\n"
+"    records were read and how many the filters dropped: by flag (-f/-F), by MAPQ (-q), and\n"
+"    for having no bases (SEQ '*', legal SAM; counted, never an error here).\n"
 "  Audio (anything libsndfile reads: WAV, FLAC, OGG/Vorbis, AIFF, ...): format and encoding,\n"
 "    sample rate, channels, frames, duration, peak and RMS (dBFS) over all channels.\n"
 "  Checkpoints (.safetensors): metadata and every tensor's name, dtype and shape.\n"
@@ -62,13 +64,16 @@ static void usage(FILE *fp) {
 "\n"
 "Options:\n"
 "      --tsv              tab-separated output with a header line: one row per file for\n"
-"                         sequences and audio, one row per tensor for checkpoints\n"
+"                         sequences and audio, one row per tensor for checkpoints;\n"
+"                         sequence rows end with records_seen, dropped_flag, dropped_mapq\n"
+"                         and dropped_no_bases ('.' for audio)\n"
 "  -r, --region REGION    region of the following files (repeatable; like a positional one)\n"
 "      --type TYPE        auto (default: by content), seq, audio or checkpoint\n"
 "  -q, --min-mapq N       alignments: skip reads with MAPQ below N (default 0)\n"
 "  -f, --require-flags N  alignments: keep reads with all these FLAG bits (default 0)\n"
 "  -F, --exclude-flags N  alignments: skip reads with any of these bits (default 0x900)\n"
-"      --reference FASTA  CRAM reference (default: from the header or REF_PATH)\n"
+"      --reference FASTA  reference (with its .fai): decodes CRAM (default: from the header\n"
+"                         or REF_PATH) and SAM/BAM bases written '=' (same as the reference)\n"
 "      --labels TSV       also summarise the inputs as a labelled dataset: examples and\n"
 "                         lengths per label, from a `name<TAB>label` table (records of\n"
 "                         sequence files, or audio files by path); with --tsv, only that table\n"
@@ -219,22 +224,38 @@ static int info_seq(InputFile *in, const char *region, const InfoOptions *opt, F
     double total = stats.total > 0 ? (double)stats.total : 1.0;
     double gc_fraction = acgt > 0 ? (double)gc / (double)acgt : 0.0;
     double median = seq_stats_median(&stats);
-    const char *format = seq_format_name(seq_reader_format(reader));
+    SeqReaderCounts counts;
+    seq_reader_counts(reader, &counts);
+    SeqFormat seq_format = seq_reader_format(reader);
+    int alignments = seq_format == SEQ_FORMAT_SAM || seq_format == SEQ_FORMAT_BAM ||
+                     seq_format == SEQ_FORMAT_CRAM;
+    const char *format = seq_format_name(seq_format);
     const char *compression = seq_compression_name(seq_reader_compression(reader));
     char name[4096];
     snprintf(name, sizeof name, "%s%s%s", path, region ? " " : "", region ? region : "");
 
     if (opt->tsv) {
         fprintf(out, "%s\tsequence\t%s\t%s\t%lld\t%lld\t%lld\t%.1f\t%lld\t%.6f\t%.6f\t%.6f"
-                     "\t.\t.\t.\t.\t.\t.\n",
+                     "\t.\t.\t.\t.\t.\t.\t%lld\t%lld\t%lld\t%lld\n",
                 name, format, compression, (long long)stats.records, (long long)stats.total,
                 (long long)stats.min, median, (long long)stats.max, gc_fraction,
-                (double)ambiguous / total, (double)lower / total);
+                (double)ambiguous / total, (double)lower / total, (long long)counts.seen,
+                (long long)counts.dropped_flag, (long long)counts.dropped_mapq,
+                (long long)counts.no_bases);
     } else {
         char a[32], b[32], c[32], d[32];
         fprintf(out, "%s\n", name);
         fprintf(out, "  format       %s (%s)\n", format, compression);
         fprintf(out, "  records      %s\n", fmt_count(a, sizeof a, stats.records));
+        if (alignments) /* what the filters took, so counts can be matched with samtools */
+            fprintf(out, "  read         %s alignment records\n"
+                         "  dropped      %s by flag (-f 0x%x -F 0x%x), %s by MAPQ (-q %d), "
+                         "%s without bases (SEQ '*')\n",
+                    fmt_count(a, sizeof a, counts.seen),
+                    fmt_count(b, sizeof b, counts.dropped_flag),
+                    (unsigned)opt->seq.require_flags, (unsigned)opt->seq.exclude_flags,
+                    fmt_count(c, sizeof c, counts.dropped_mapq), opt->seq.min_mapq,
+                    fmt_count(d, sizeof d, counts.no_bases));
         fprintf(out, "  bases        %s total; min %s, median %s, max %s\n",
                 fmt_count(a, sizeof a, stats.total), fmt_count(b, sizeof b, stats.min),
                 median == floor(median) ? fmt_count(c, sizeof c, (int64_t)median)
@@ -290,7 +311,8 @@ static int info_audio(InputFile *in, const InfoOptions *opt, FILE *out) {
     double duration = (double)frames / info->sample_rate;
 
     if (opt->tsv) {
-        fprintf(out, "%s\taudio\t%s\t%s\t.\t.\t.\t.\t.\t.\t.\t.\t%d\t%d\t%lld\t%.6f\t%.6f\t%.6f\n",
+        fprintf(out, "%s\taudio\t%s\t%s\t.\t.\t.\t.\t.\t.\t.\t.\t%d\t%d\t%lld\t%.6f\t%.6f\t%.6f"
+                     "\t.\t.\t.\t.\n",
                 path, info->format, info->subtype, info->sample_rate, info->channels,
                 (long long)frames, duration, peak, rms);
     } else {
@@ -628,7 +650,8 @@ int main_info(int argc, char **argv) {
     else if (opt.tsv)
         fputs("#file\tkind\tformat\tencoding\trecords\ttotal_length\tmin_length"
               "\tmedian_length\tmax_length\tgc_fraction\tn_fraction\tsoftmasked_fraction"
-              "\tsample_rate\tchannels\tframes\tduration_s\tpeak\trms\n", out.fp);
+              "\tsample_rate\tchannels\tframes\tduration_s\tpeak\trms"
+              "\trecords_seen\tdropped_flag\tdropped_mapq\tdropped_no_bases\n", out.fp);
 
     int printed = 0;
     for (int i = 0; i < n_args; i++) {

@@ -70,3 +70,28 @@ N 2 a[[:space:]]stream[[:space:]]can[[:space:]]be[[:space:]]read[[:space:]]once 
 N 1 /dev/fd/[0-9]+:.*region.*cannot[[:space:]]be[[:space:]]indexed  timeout 20 $LONGSCAN info <(cat $FIX/apes.fa.gz) hsap.dev.slice:1-10
 N 1 <stdin>:.*regular[[:space:]]file,[[:space:]]not[[:space:]]a[[:space:]]stream  cat $FIX/good.safetensors | timeout 20 $LONGSCAN info -
 N 1 <stdin>:[[:space:]]empty[[:space:]]input   printf '' | timeout 20 $LONGSCAN info -
+
+# --- alignments: what the filters drop is said (filtered.bam: 8 records by samtools view -c;
+#     a supplementary, a primary with SEQ '*' and a minimal unmapped record among them)
+P 0 records[[:space:]]+5$                     $LONGSCAN info $FIX/filtered.bam
+P 0 read[[:space:]]+8[[:space:]]alignment[[:space:]]records$  $LONGSCAN info $FIX/filtered.bam
+P 0 dropped[[:space:]]+1[[:space:]]by[[:space:]]flag[[:space:]]\(-f[[:space:]]0x0[[:space:]]-F[[:space:]]0x900\),[[:space:]]0[[:space:]]by[[:space:]]MAPQ[[:space:]]\(-q[[:space:]]0\),[[:space:]]2[[:space:]]without[[:space:]]bases  $LONGSCAN info $FIX/filtered.bam
+P 0 dropped[[:space:]]+0[[:space:]]by[[:space:]]flag.*,[[:space:]]3[[:space:]]by[[:space:]]MAPQ.*,[[:space:]]1[[:space:]]without[[:space:]]bases  $LONGSCAN info -F 0 -q 1 $FIX/filtered.bam
+P 0 ^#file.*[[:space:]]rms[[:space:]]records_seen[[:space:]]dropped_flag[[:space:]]dropped_mapq[[:space:]]dropped_no_bases$  $LONGSCAN info --tsv $FIX/filtered.bam
+P 0 ^5[[:space:]]8[[:space:]]1[[:space:]]0[[:space:]]2$  $LONGSCAN info --tsv $FIX/filtered.bam | tail -1 | cut -f5,19-22
+P 0 ^6[[:space:]]8[[:space:]]0[[:space:]]0[[:space:]]2$  $LONGSCAN info --tsv -F 0 $FIX/filtered.bam | tail -1 | cut -f5,19-22
+P 0 ^2[[:space:]]2[[:space:]]0[[:space:]]0[[:space:]]0$  $LONGSCAN info --tsv $FIX/small.fa | tail -1 | cut -f5,19-22
+P 0 ^\.[[:space:]]\.[[:space:]]\.[[:space:]]\.$  $LONGSCAN info --tsv $FIX/good.wav | tail -1 | cut -f19-22
+P 0 ^0[[:space:]]1[[:space:]]0[[:space:]]0[[:space:]]1$  $LONGSCAN info --tsv $FIX/only_noseq.sam | tail -1 | cut -f5,19-22
+# the commands skip records without bases and say how many on stderr
+P 0 skipped[[:space:]]2[[:space:]]alignment[[:space:]]records[[:space:]]without[[:space:]]bases  $LONGSCAN predict -m $TMP/in_dna.safetensors $FIX/filtered.bam 2>&1 >/dev/null
+P 0 ^6$                                       $LONGSCAN predict -m $TMP/in_dna.safetensors $FIX/filtered.bam 2>/dev/null | wc -l
+N 1 only_noseq.sam:[[:space:]]no[[:space:]]records[[:space:]]with[[:space:]]bases[[:space:]]\(1[[:space:]]without  $LONGSCAN embed --tsv -m $TMP/in_dna.safetensors $FIX/only_noseq.sam
+# '=' bases are decoded from --reference (the same bases as the read written out); without
+# it, one clear error
+P 0 ^same$                                    diff <($LONGSCAN info --tsv --reference $FIX/apes.fa $FIX/equals.sam | cut -f5-12) <($LONGSCAN info --tsv $FIX/read01.sam | cut -f5-12) && echo same
+N 1 equals.sam:[[:space:]]record[[:space:]]#1[[:space:]]'read01':[[:space:]]SEQ[[:space:]]position[[:space:]]1[[:space:]]is[[:space:]]'='.*--reference  $LONGSCAN info $FIX/equals.sam
+# a region starting at 0 is a region error (positions are 1-based), exit 2
+N 2 apes.fa.gz:[[:space:]]region[[:space:]]'hsap.dev.slice:0-10'[[:space:]]starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/apes.fa.gz hsap.dev.slice:0-10
+N 2 apes.fa:[[:space:]]region.*starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/apes.fa hsap.dev.slice:0-100
+N 2 reads.bam:[[:space:]]region.*starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/reads.bam hsap.dev.slice:0-1000

@@ -112,3 +112,23 @@ cp tone.mp3 mp3_cls/tone/a.mp3
 cp tone_id3.mp3 mp3_cls/tone/b.mp3
 sox -R -n -r 8000 -b 16 -c 1 mp3_cls/noise/n1.wav synth 0.25 whitenoise vol 0.5
 sox -R -n -r 8000 -b 16 -c 1 mp3_cls/noise/n2.wav synth 0.25 whitenoise vol 0.3
+# alignments the filters drop, and SEQ forms samtools accepts: the first 5 reads, a
+# supplementary copy of read00, a primary without bases (SEQ '*'), a minimal unmapped record
+# (as in htslib's c1#noseq.sam and xx#minimal.sam); samtools view -c says 8, 5 are kept
+{
+    samtools view -H reads.sam
+    samtools view reads.sam | head -5
+    samtools view reads.sam | awk -F'\t' -v OFS='\t' 'NR == 1 { $1 = "suppl"; $2 = 2048; print }'
+    printf 'noseq\t0\thsap.dev.slice\t4000\t60\t50M\t*\t0\t0\t*\t*\n'
+    printf '*\t4\t*\t0\t0\t*\t*\t0\t0\t*\t*\n'
+} > filtered.sam
+samtools sort -o filtered.bam filtered.sam 2>/dev/null && samtools index filtered.bam
+{ samtools view -H reads.sam; printf 'noseq\t0\thsap.dev.slice\t4000\t60\t50M\t*\t0\t0\t*\t*\n'; } \
+    > only_noseq.sam
+# read01 (reverse strand) with bases written '=' (same as the reference), and as it was
+samtools view -H reads.sam > equals.sam
+cp equals.sam read01.sam
+samtools view reads.sam | awk -F'\t' 'NR == 2' >> read01.sam
+samtools view reads.sam | awk -F'\t' -v OFS='\t' \
+    'NR == 2 { $10 = "==" substr($10, 3, 20) "=" substr($10, 24, 20) "===" substr($10, 47); print }' \
+    >> equals.sam
