@@ -14,7 +14,9 @@ int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
     *out = NULL;
     if (spec->n_sources + spec->n_classes == 0)
         return ls_error(LS_ERR_USAGE, "no input data");
-    int status = dataset_init(&ds, opt);
+    DatasetOptions with_ref = *opt;
+    if (spec->reference) with_ref.seq.reference = spec->reference;
+    int status = dataset_init(&ds, &with_ref);
     if (status < 0) return status;
     if (spec->labels) {
         status = dataset_read_labels(ds, spec->labels);
@@ -356,6 +358,7 @@ int infer_args_parse(int opt, const char *arg, InferArgs *a) {
     case INFER_OPT_MAX_TOKENS:
         status = cli_parse_int64("--max-tokens", arg, 1, INT64_MAX / 2, &a->max_tokens);
         break;
+    case INFER_OPT_REFERENCE: a->inputs.reference = arg; return 1;
     default: return 0;
     }
     return status < 0 ? status : 1;

@@ -95,3 +95,8 @@ N 1 equals.sam:[[:space:]]record[[:space:]]#1[[:space:]]'read01':[[:space:]]SEQ[
 N 2 apes.fa.gz:[[:space:]]region[[:space:]]'hsap.dev.slice:0-10'[[:space:]]starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/apes.fa.gz hsap.dev.slice:0-10
 N 2 apes.fa:[[:space:]]region.*starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/apes.fa hsap.dev.slice:0-100
 N 2 reads.bam:[[:space:]]region.*starts[[:space:]]at[[:space:]]0  $LONGSCAN info $FIX/reads.bam hsap.dev.slice:0-1000
+# ... and through the dataset commands: the same embedding as the read written out
+P 0 ^same$                                    diff <($LONGSCAN embed --tsv -m $TMP/in_dna.safetensors --reference $FIX/apes.fa $FIX/equals.sam) <($LONGSCAN embed --tsv -m $TMP/in_dna.safetensors $FIX/read01.sam) && echo same
+P 0 -                                         $LONGSCAN train --task lm --reference $FIX/apes.fa --data $FIX/equals.sam --d-model 8 --layers 1 --steps 1 --verbosity 0 -o $TMP/eq_lm.safetensors
+N 1 equals.sam:.*SEQ[[:space:]]position[[:space:]]1[[:space:]]is[[:space:]]'='.*--reference  $LONGSCAN predict -m $TMP/in_dna.safetensors $FIX/equals.sam
+N 1 equals.sam:.*SEQ[[:space:]]position[[:space:]]1[[:space:]]is[[:space:]]'='.*--reference  $LONGSCAN train --task lm --data $FIX/equals.sam --d-model 8 --layers 1 --steps 1 -o $TMP/eq_lm2.safetensors
