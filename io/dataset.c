@@ -276,10 +276,8 @@ static int load_seq(Dataset *ds, InputFile *in, const char *path, const char *re
     SeqRecord rec = {0};
     int32_t source;
     int64_t kept = 0, got;
-    int stream = in && input_is_stream(in);
-    /* "file.fa:name" on a stream (no index, no second pass): find the record by reading */
-    int scan_for_name = stream && region && !strchr(region, ':');
-    if (scan_for_name) so.region = NULL;
+    int scan_for_name = 0;
+    int stream = in && input_is_stream(in); /* never opened a second time */
     int status = ds_set_kind(ds, EXAMPLE_DNA, shown);
     if (status < 0) return status;
     status = ds_string(ds, shown, &source);

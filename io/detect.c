@@ -1,6 +1,6 @@
 /*
  * detect.c — inputs opened once, kind from magic bytes; see detect.h.
- * Tested by tests/unit/test_detect.c and the pipe cases of tests/cli/info.tst.
+ * Tested by tests/unit/test_detect.c and the pipe cases of tests/cli/inputs.tst.
  */
 #include "io/detect.h"
 
