@@ -44,6 +44,13 @@ typedef struct {
 } InputSpec;
 
 /**
+ * A stream (stdin, pipe, FIFO) named twice among the sources and classes of @p a and @p b
+ * (may be NULL) is a usage error: it can be read once (input_check_streams()).
+ * @return 0, LS_ERR_USAGE or LS_ERR_NOMEM.
+ */
+int infer_check_streams(const InputSpec *a, const InputSpec *b) LS_RESULT_USED;
+
+/**
  * Load every source of @p spec into a new Dataset and finish it (labels → ids).
  * @param opt    dataset options (soft-mask rule, audio rate, label requirement)
  * @param fixed  NULL (ids from the data) or the map to use (a model's, the training set's)

@@ -62,8 +62,11 @@ P 0 -                                         timeout 60 $LONGSCAN train --class
 N 2 '-'[[:space:]]\(standard[[:space:]]input\)[[:space:]]is[[:space:]]given[[:space:]]twice  cat $FIX/small.fa | timeout 20 $LONGSCAN info $FIX/small.fa - -
 N 2 -[[:space:]]and[[:space:]]/dev/stdin[[:space:]]are[[:space:]]the[[:space:]]same[[:space:]]stream  cat $FIX/small.fa | timeout 20 $LONGSCAN info - /dev/stdin
 N 2 fifo5[[:space:]]is[[:space:]]given[[:space:]]twice  mkfifo $TMP/fifo5 && timeout 20 $LONGSCAN info $TMP/fifo5 $TMP/fifo5
-N 2 the[[:space:]]same[[:space:]]data[[:space:]]is[[:space:]]given[[:space:]]twice  cat $FIX/bac_small.fa | timeout 60 $LONGSCAN predict -m $TMP/in_dna.safetensors - -
-N 2 /dev/stdin:[[:space:]]the[[:space:]]same[[:space:]]data[[:space:]]is[[:space:]]given[[:space:]]twice  cat $FIX/bac_small.fa | timeout 60 $LONGSCAN embed --tsv -m $TMP/in_dna.safetensors - /dev/stdin
+N 2 '-'[[:space:]]\(standard[[:space:]]input\)[[:space:]]is[[:space:]]given[[:space:]]twice  cat $FIX/bac_small.fa | timeout 60 $LONGSCAN predict -m $TMP/in_dna.safetensors - -
+N 2 -[[:space:]]and[[:space:]]/dev/stdin[[:space:]]are[[:space:]]the[[:space:]]same[[:space:]]stream  cat $FIX/bac_small.fa | timeout 60 $LONGSCAN embed --tsv -m $TMP/in_dna.safetensors - /dev/stdin
+N 2 '-'[[:space:]]\(standard[[:space:]]input\)[[:space:]]is[[:space:]]given[[:space:]]twice  cat $FIX/bac_small.fa | timeout 60 $LONGSCAN train --data - --valid - --labels $FIX/bac_small.labels.tsv --valid-labels $FIX/bac_small.labels.tsv --steps 1 -o $TMP/twice.safetensors
+N 2 fifo6[[:space:]]is[[:space:]]given[[:space:]]twice  mkfifo $TMP/fifo6 && timeout 60 $LONGSCAN train --class a=$TMP/fifo6 --class b=$TMP/fifo6 --steps 1 -o $TMP/twice.safetensors
+N 2 fifo7[[:space:]]is[[:space:]]given[[:space:]]twice  mkfifo $TMP/fifo7 && timeout 60 $LONGSCAN eval -m $TMP/in_dna.safetensors --data $TMP/fifo7 --data $TMP/fifo7 --labels $FIX/bac_small.labels.tsv
 N 2 reads[[:space:]]every[[:space:]]input[[:space:]]twice  timeout 20 $LONGSCAN info --labels $FIX/small.labels.tsv <(cat $FIX/small.fa)
 N 2 a[[:space:]]stream[[:space:]]can[[:space:]]be[[:space:]]read[[:space:]]once  timeout 20 $LONGSCAN bench io --repeat 1 <(cat $FIX/small.fa)
 # what a stream cannot do: regions (no index), checkpoints (mapped from a file)
