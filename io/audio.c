@@ -12,9 +12,16 @@
  * holds and logs "data : <claimed> (should be <present>)"; the reader takes the claimed frame
  * count from that log line, so reading stops with an error at the frame where data ended.
  * Formats that keep their header's frame count (FLAC) are caught when a read returns fewer
- * frames than declared, and an OGG stream without its end-of-stream page from libsndfile's
- * "File ended unexpectedly" log line. Streaming placeholders (0xFFFFFFFF, 0x7FFFFFFF,
+ * frames than declared. An Ogg file is complete when every logical stream in it has its
+ * end-of-stream page (header flag 0x04, RFC 3533) and no page is cut short: at the end of the
+ * data the reader walks the page headers of the bytes libsndfile read (audio_ogg_complete).
+ * libsndfile's own "File ended unexpectedly" log line cannot decide it: 1.2.0 writes it for
+ * complete files too (sox's, for one). Streaming placeholders (0xFFFFFFFF, 0x7FFFFFFF,
  * 0x7FFFF000 bytes) written by tools that cannot seek back are not truncation.
+ *
+ * Non-finite samples: a float or double file may hold NaN or ±Inf, which no model input can
+ * carry; the reader refuses them at the frame where they occur (integer encodings cannot
+ * hold them, so only FLOAT/DOUBLE data is checked).
  *
  * Speed: frames are read in blocks of ~32 K samples; PCM_16 files are read as shorts and
  * converted and mixed in one pass (the same floats libsndfile would give: s / 32768).
@@ -38,7 +45,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <htslib/hfile.h>
+
 #include "common/atomic_file.h"
+
 #include "common/log.h"
 
 enum {
@@ -57,12 +67,14 @@ struct AudioReader {
     AudioInfo info;
     char *name;               /* for messages: the path, or "<stdin>" */
     int fd;                   /* our descriptor, or -1 */
+    int data_fd;              /* the descriptor libsndfile reads (ours or 0), -1: memory */
     MemFile mem;              /* virtual I/O state when decoding from memory */
     unsigned char *owned;     /* bytes slurped from a pipe, freed on close */
     int64_t pos;              /* frames delivered so far */
     int64_t declared;         /* frames the header declares, -1 if it does not say */
     int pcm16;                /* read as shorts and convert ourselves */
     int ogg;
+    int floating;             /* FLOAT/DOUBLE data: may hold NaN/Inf, checked on read */
     void *block;              /* interleaved scratch, AUDIO_BLOCK_SAMPLES floats */
     int64_t block_frames;
     int failed;               /* sticky read error: code, message */
@@ -195,6 +207,108 @@ static int audio_slurp(const char *name, int fd, unsigned char **out, size_t *si
     return 0;
 }
 
+/* Up to @p n bytes of the encoded input at byte @p offset (the file libsndfile reads, or the
+ * memory it decodes). @return bytes read (fewer only at the end), or -1 on a read error. */
+static ssize_t audio_input_pread(const AudioReader *r, void *dst, size_t n, int64_t offset) {
+    if (r->data_fd < 0) {
+        if (offset >= r->mem.size) return 0;
+        size_t avail = (size_t)(r->mem.size - offset);
+        if (n > avail) n = avail;
+        memcpy(dst, r->mem.data + offset, n);
+        return (ssize_t)n;
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(r->data_fd, (char *)dst + done, n - done, (off_t)offset + done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return -1;
+        if (got == 0) break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/*
+ * Whether the Ogg input is complete: walk the pages from the start (27-byte header: "OggS",
+ * version, flags, granule, serial, sequence, CRC, segment count; then the segment table,
+ * whose sum is the body length). Complete = every logical stream seen has a page flagged
+ * end-of-stream (0x04), and no page runs past the end of the data. Bytes after the last page
+ * that do not start "OggS" end the walk (trailing junk, which libogg skips as well).
+ * @return 1 complete, 0 truncated, < 0 read error (message set).
+ */
+static int audio_ogg_complete(const AudioReader *r) {
+    enum { MAX_STREAMS = 64 };
+    uint32_t serials[MAX_STREAMS];
+    int ended[MAX_STREAMS], n_streams = 0;
+    unsigned char head[27 + 255];
+    int64_t at = 0;
+    for (;;) {
+        ssize_t got = audio_input_pread(r, head, 27, at);
+        if (got < 0) return ls_error(LS_ERR_IO, "%s: read failed: %s", r->name, strerror(errno));
+        if (got < 27 || memcmp(head, "OggS", 4) != 0) {
+            if (got > 0 && got < 27 && memcmp(head, "OggS", (size_t)(got < 4 ? got : 4)) == 0)
+                return 0; /* a page header cut short */
+            break;
+        }
+        int n_seg = head[26];
+        got = audio_input_pread(r, head + 27, (size_t)n_seg, at + 27);
+        if (got < 0) return ls_error(LS_ERR_IO, "%s: read failed: %s", r->name, strerror(errno));
+        if (got < n_seg) return 0;
+        int64_t body = 0;
+        for (int i = 0; i < n_seg; i++) body += head[27 + i];
+        int64_t next = at + 27 + n_seg + body;
+        unsigned char probe;
+        if (body > 0 && audio_input_pread(r, &probe, 1, next - 1) != 1) return 0; /* cut body */
+        uint32_t serial = (uint32_t)head[14] | (uint32_t)head[15] << 8 |
+                          (uint32_t)head[16] << 16 | (uint32_t)head[17] << 24;
+        int k = 0;
+        while (k < n_streams && serials[k] != serial) k++;
+        if (k == n_streams && n_streams < MAX_STREAMS) {
+            serials[n_streams] = serial;
+            ended[n_streams++] = 0;
+        }
+        if (k < n_streams && (head[5] & 0x04)) ended[k] = 1;
+        at = next;
+    }
+    if (n_streams == 0) return 0;
+    for (int k = 0; k < n_streams; k++)
+        if (!ended[k]) return 0;
+    return 1;
+}
+
+/* Read all of stream @p hf into a malloc'd buffer, then close it. */
+static int audio_slurp_hfile(const char *name, hFILE *hf, unsigned char **out, size_t *size) {
+    size_t cap = 1 << 16, n = 0;
+    int status = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) status = ls_error(LS_ERR_NOMEM, "%s: out of memory reading input", name);
+    while (status == 0) {
+        if (n == cap) {
+            unsigned char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!grown) {
+                status = ls_error(LS_ERR_NOMEM, "%s: out of memory after %zu bytes of input",
+                                  name, n);
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t got = hread(hf, buf + n, cap - n);
+        if (got < 0) status = ls_error(LS_ERR_IO, "%s: read failed: %s", name, strerror(errno));
+        if (got <= 0) break;
+        n += (size_t)got;
+    }
+    if (hclose(hf) != 0 && status == 0)
+        status = ls_error(LS_ERR_IO, "%s: read failed: %s", name, strerror(errno));
+    if (status < 0) {
+        free(buf);
+        return status;
+    }
+    *out = buf;
+    *size = n;
+    return 0;
+}
+
 /* The declared frame count of a WAV/AIFF whose data chunk is longer than the file (see the
  * file-top comment), or -1 when libsndfile's log has no such line. */
 static int64_t audio_declared_from_log(SNDFILE *sf, const SF_INFO *si) {
@@ -226,6 +340,10 @@ static int audio_reader_setup(AudioReader *r, const SF_INFO *si) {
     if (si->channels < 1 || si->samplerate < 1)
         return ls_error(LS_ERR_FORMAT, "%s: invalid header: %d channels at %d Hz", r->name,
                         si->channels, si->samplerate);
+    if (si->frames == 0 && (si->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG &&
+        audio_ogg_complete(r) == 0)
+        return ls_error(LS_ERR_FORMAT, "%s: frame 0: stream ends without its end-of-stream "
+                        "page (truncated file?)", r->name);
     if (si->frames == 0)
         return ls_error(LS_ERR_FORMAT, "%s: no audio frames (empty data)", r->name);
     r->info.frames = si->frames == SF_COUNT_MAX ? -1 : (int64_t)si->frames;
@@ -241,6 +359,8 @@ static int audio_reader_setup(AudioReader *r, const SF_INFO *si) {
     if (claimed > r->declared) r->declared = claimed;
     r->pcm16 = (si->format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16;
     r->ogg = (si->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG;
+    r->floating = (si->format & SF_FORMAT_SUBMASK) == SF_FORMAT_FLOAT ||
+                  (si->format & SF_FORMAT_SUBMASK) == SF_FORMAT_DOUBLE;
     r->block_frames = AUDIO_BLOCK_SAMPLES / si->channels;
     if (r->block_frames < 1) r->block_frames = 1;
     r->block = malloc((size_t)(r->block_frames * si->channels) * sizeof(float));
@@ -252,6 +372,7 @@ static int audio_reader_new(AudioReader **out, const char *name) {
     AudioReader *r = calloc(1, sizeof *r);
     if (!r) return ls_error(LS_ERR_NOMEM, "%s: out of memory", name);
     r->fd = -1;
+    r->data_fd = -1;
     r->name = strdup(name);
     if (!r->name) {
         free(r);
@@ -323,6 +444,7 @@ int audio_reader_open(AudioReader **out, const char *path) {
             goto fail;
         }
         SF_INFO si = {0};
+        r->data_fd = fd;
         r->sf = sf_open_fd(fd, SFM_READ, &si, SF_FALSE);
         if (!r->sf) {
             err = ls_error(LS_ERR_FORMAT, "%s: cannot read audio: %s", r->name,
@@ -341,6 +463,32 @@ int audio_reader_open(AudioReader **out, const char *path) {
         err = audio_reader_open_sf_memory(r);
         if (err) goto fail;
     }
+    *out = r;
+    return 0;
+fail:
+    audio_reader_close(r);
+    return err;
+}
+
+int audio_reader_open_input(AudioReader **out, InputFile *in) {
+    AudioReader *r = NULL;
+    *out = NULL;
+    if (!in) return ls_error(LS_ERR_USAGE, "audio: no input given");
+    if (!input_is_stream(in)) return audio_reader_open(out, input_path(in));
+    hFILE *hf = input_take_hfile(in);
+    if (!hf) return ls_error_code();
+    int err = audio_reader_new(&r, input_name(in));
+    if (err) {
+        hclose_abruptly(hf);
+        return err;
+    }
+    size_t size = 0;
+    err = audio_slurp_hfile(r->name, hf, &r->owned, &size);
+    if (err) goto fail;
+    r->mem.data = r->owned;
+    r->mem.size = (sf_count_t)size;
+    err = audio_reader_open_sf_memory(r);
+    if (err) goto fail;
     *out = r;
     return 0;
 fail:
@@ -375,9 +523,9 @@ static int audio_reader_short_read(AudioReader *r, int64_t pos) {
                         " frames (truncated file?)",
                         r->name, pos, r->declared);
     if (r->ogg) {
-        char log[4096];
-        sf_command(r->sf, SFC_GET_LOG_INFO, log, sizeof log);
-        if (strstr(log, "File ended unexpectedly"))
+        int complete = audio_ogg_complete(r);
+        if (complete < 0) return complete;
+        if (!complete)
             return ls_error(LS_ERR_FORMAT,
                             "%s: frame %" PRId64 ": stream ends without its end-of-stream page "
                             "(truncated file?)",
@@ -424,6 +572,22 @@ static void audio_mix_short(float *restrict dst, const short *restrict src, int6
     }
 }
 
+/* Find the first NaN/Inf among *n interleaved frames at @p x (just read, the first being
+ * frame r->pos). If there is one, *n becomes the count of clean frames before it and the
+ * error naming its frame is returned; else 0. */
+static int audio_find_nonfinite(const AudioReader *r, const float *x, int64_t *n) {
+    int ch = r->info.channels;
+    for (int64_t i = 0; i < *n * ch; i++) {
+        if (isfinite(x[i])) continue;
+        int64_t frame = i / ch;
+        *n = frame;
+        return ls_error(LS_ERR_FORMAT, "%s: frame %" PRId64 ", channel %d: sample is %s "
+                        "(audio samples must be finite numbers)", r->name, r->pos + frame,
+                        (int)(i % ch) + 1, isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf");
+    }
+    return 0;
+}
+
 /* Read up to max_frames; mono != 0 mixes down into dst, else dst is interleaved. */
 static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames, int mono) {
     if (!r || max_frames < 0 || (!dst && max_frames > 0))
@@ -434,6 +598,7 @@ static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames,
     int64_t got = 0;
     while (got < max_frames) {
         int64_t want = max_frames - got, n;
+        int bad = 0;
         if (!mono || ch == 1) {
             if (r->pcm16) {
                 if (want > AUDIO_BLOCK_SAMPLES / ch) want = r->block_frames;
@@ -445,6 +610,8 @@ static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames,
                 }
             } else {
                 n = sf_readf_float(r->sf, dst + got * (mono ? 1 : ch), want);
+                if (n > 0 && r->floating)
+                    bad = audio_find_nonfinite(r, dst + got * (mono ? 1 : ch), &n);
             }
         } else {
             if (want > r->block_frames) want = r->block_frames;
@@ -453,14 +620,15 @@ static int64_t audio_reader_read(AudioReader *r, float *dst, int64_t max_frames,
                 if (n > 0) audio_mix_short(dst + got, r->block, n, ch);
             } else {
                 n = sf_readf_float(r->sf, r->block, want);
+                if (n > 0 && r->floating) bad = audio_find_nonfinite(r, r->block, &n);
                 if (n > 0) audio_mix_float(dst + got, r->block, n, ch);
             }
         }
         if (n < 0) n = 0;
         got += n;
         r->pos += n;
-        if (n < want) {
-            int err = audio_reader_short_read(r, r->pos);
+        if (n < want || bad) {
+            int err = bad ? bad : audio_reader_short_read(r, r->pos);
             if (err) {
                 /* deliver the frames before the failure now, the error on the next call */
                 r->failed = err;
@@ -565,18 +733,12 @@ fail:
 
 // ---------------------------------------------------------------------------- load
 
-int audio_load_mono(const char *path, int target_rate, float **samples, int64_t *n,
-                    AudioInfo *info) {
-    AudioReader *r = NULL;
+/* audio_load_mono() of the file open in @p r; closes @p r. */
+static int audio_load_mono_reader(AudioReader *r, int target_rate, float **samples,
+                                  int64_t *n, AudioInfo *info) {
     float *buf = NULL, *res = NULL;
     int64_t len = 0;
     int err = 0;
-    *samples = NULL;
-    *n = 0;
-    if (target_rate < 0 || target_rate > AUDIO_MAX_RATE)
-        return ls_error(LS_ERR_RANGE, "%s: target rate %d Hz is outside 0 (native)..%d Hz",
-                        path ? path : "audio", target_rate, AUDIO_MAX_RATE);
-    if ((err = audio_reader_open(&r, path))) return err;
     /* Do not trust the header for the allocation: start at most 4 M frames and grow. */
     int64_t cap = r->info.frames > 0 && r->info.frames < (1 << 22) ? r->info.frames : 1 << 22;
     buf = malloc((size_t)cap * sizeof(float));
@@ -629,6 +791,35 @@ fail:
     audio_reader_close(r);
     free(buf);
     return err;
+}
+
+static int audio_target_rate_check(const char *name, int target_rate) {
+    if (target_rate < 0 || target_rate > AUDIO_MAX_RATE)
+        return ls_error(LS_ERR_RANGE, "%s: target rate %d Hz is outside 0 (native)..%d Hz",
+                        name, target_rate, AUDIO_MAX_RATE);
+    return 0;
+}
+
+int audio_load_mono(const char *path, int target_rate, float **samples, int64_t *n,
+                    AudioInfo *info) {
+    AudioReader *r = NULL;
+    *samples = NULL;
+    *n = 0;
+    int err = audio_target_rate_check(path ? path : "audio", target_rate);
+    if (!err) err = audio_reader_open(&r, path);
+    if (err) return err;
+    return audio_load_mono_reader(r, target_rate, samples, n, info);
+}
+
+int audio_load_mono_input(InputFile *in, int target_rate, float **samples, int64_t *n,
+                          AudioInfo *info) {
+    AudioReader *r = NULL;
+    *samples = NULL;
+    *n = 0;
+    int err = audio_target_rate_check(in ? input_name(in) : "audio", target_rate);
+    if (!err) err = audio_reader_open_input(&r, in);
+    if (err) return err;
+    return audio_load_mono_reader(r, target_rate, samples, n, info);
 }
 
 // ---------------------------------------------------------------------------- write

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "io/detect.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +57,14 @@ typedef struct AudioReader AudioReader;
  *         Free with audio_reader_close().
  */
 int audio_reader_open(AudioReader **out, const char *path) LS_RESULT_USED;
+
+/**
+ * Like audio_reader_open() on an input opened by input_open(): a stream's handle is taken
+ * over and read whole into memory (its peeked bytes included), so a pipe or FIFO is read
+ * exactly once; a regular file is opened by its path. @p in stays the caller's.
+ * Errors as audio_reader_open(), and LS_ERR_USAGE when the stream was taken already.
+ */
+int audio_reader_open_input(AudioReader **out, InputFile *in) LS_RESULT_USED;
 
 /**
  * Open an audio file held in memory (@p size bytes at @p data), decoded through libsndfile's
@@ -96,6 +105,10 @@ void audio_reader_close(AudioReader *reader);
  */
 int audio_load_mono(const char *path, int target_rate, float **samples, int64_t *n,
                     AudioInfo *info) LS_RESULT_USED;
+
+/** audio_load_mono() of an input opened by input_open() (see audio_reader_open_input()). */
+int audio_load_mono_input(InputFile *in, int target_rate, float **samples, int64_t *n,
+                          AudioInfo *info) LS_RESULT_USED;
 
 /**
  * Resample mono @p in (n samples at @p from_rate) to @p to_rate: exactly round(n·to/from)

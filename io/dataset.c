@@ -217,9 +217,10 @@ static int ds_set_kind(Dataset *ds, ExampleKind kind, const char *shown) {
 
 /* A file (with region) may enter the dataset once: doubling it would double its weight. */
 static int ds_file_once(Dataset *ds, const char *path, const char *region, const char *shown) {
-    if (strcmp(path, "-") == 0) return 0;
     struct stat st;
-    if (stat(path, &st) != 0) return ls_error(LS_ERR_IO, "%s: %s", shown, strerror(errno));
+    int is_stdin = strcmp(path, "-") == 0; /* "-" twice, or "-" and /dev/stdin, is one stream */
+    if ((is_stdin ? fstat(0, &st) : stat(path, &st)) != 0)
+        return ls_error(LS_ERR_IO, "%s: %s", is_stdin ? "<stdin>" : shown, strerror(errno));
     char key_buf[96];
     int n = snprintf(key_buf, sizeof key_buf, "%llx:%llx:", (unsigned long long)st.st_dev,
                      (unsigned long long)st.st_ino);
@@ -291,9 +292,10 @@ static char *path_join(const char *dir, const char *name) {
 
 // ---------------------------------------------------------------------------- loaders
 
-/* Sequence records of @p path (optionally a region or one record by name). */
-static int load_seq(Dataset *ds, const char *path, const char *region, const char *shown,
-                    const LabelRef *lab) {
+/* Sequence records of @p path (optionally a region or one record by name), read through
+ * @p in when the caller has opened it (a stream must be), else opened by path. */
+static int load_seq(Dataset *ds, InputFile *in, const char *path, const char *region,
+                    const char *shown, const LabelRef *lab) {
     SeqReaderOptions so = ds->opt.seq;
     so.region = region;
     SeqReader *reader = NULL;
@@ -301,13 +303,14 @@ static int load_seq(Dataset *ds, const char *path, const char *region, const cha
     int32_t source;
     int64_t kept = 0, got;
     int scan_for_name = 0;
+    int stream = in && input_is_stream(in); /* never opened a second time */
     int status = ds_set_kind(ds, EXAMPLE_DNA, shown);
     if (status < 0) return status;
     status = ds_string(ds, shown, &source);
     if (status < 0) return status;
-    status = seq_reader_open(&reader, path, &so);
+    status = in ? seq_reader_open_input(&reader, in, &so) : seq_reader_open(&reader, path, &so);
     /* "file.fa:name" on a file without an index: find the record by reading the file */
-    if (status == LS_ERR_UNSUPPORTED && region && !strchr(region, ':')) {
+    if (status == LS_ERR_UNSUPPORTED && region && !strchr(region, ':') && !stream) {
         so.region = NULL;
         status = seq_reader_open(&reader, path, &so);
         scan_for_name = 1;
@@ -350,13 +353,21 @@ static int load_seq(Dataset *ds, const char *path, const char *region, const cha
         status = (int)got;
         goto fail;
     }
+    SeqReaderCounts counts;
+    seq_reader_counts(reader, &counts);
     if (kept == 0) {
         status = scan_for_name
                      ? ls_error(LS_ERR_NOT_FOUND, "%s: no record named '%s' in %s", shown, region,
                                 path)
+                 : counts.no_bases > 0
+                     ? ls_error(LS_ERR_FORMAT, "%s: no records with bases (%lld without: SEQ "
+                                "'*')", shown, (long long)counts.no_bases)
                      : ls_error(LS_ERR_FORMAT, "%s: no records", shown);
         goto fail;
     }
+    if (counts.no_bases > 0) /* legal SAM, nothing to learn from: say how many, go on */
+        ls_log_warn("%s: skipped %lld alignment record%s without bases (SEQ '*')", shown,
+                    (long long)counts.no_bases, counts.no_bases == 1 ? "" : "s");
     status = 0;
 fail:
     seq_record_free(&rec);
@@ -364,8 +375,9 @@ fail:
     return status;
 }
 
-/* One audio file, one example named @p shown. */
-static int load_audio(Dataset *ds, const char *path, const char *shown, const LabelRef *lab) {
+/* One audio file (opened as @p in), one example named @p shown. */
+static int load_audio(Dataset *ds, InputFile *in, const char *path, const char *shown,
+                      const LabelRef *lab) {
     float *samples = NULL;
     int64_t n = 0;
     AudioInfo info;
@@ -375,7 +387,7 @@ static int load_audio(Dataset *ds, const char *path, const char *shown, const La
     if (status < 0) return status;
     status = ds_string(ds, path, &source);
     if (status < 0) return status;
-    status = audio_load_mono(path, ds->opt.sample_rate, &samples, &n, &info);
+    status = audio_load_mono_input(in, ds->opt.sample_rate, &samples, &n, &info);
     if (status < 0) return status;
     int rate = ds->opt.sample_rate > 0 ? ds->opt.sample_rate : info.sample_rate;
     if (ds->sample_rate == 0) {
@@ -443,7 +455,7 @@ static int load_text(Dataset *ds, const char *path, const char *shown, const Lab
         if (first && c == '>') { /* FASTA after all */
             fclose(fp);
             free(buf);
-            return load_seq(ds, path, NULL, path, lab);
+            return load_seq(ds, NULL, path, NULL, path, lab);
         }
         first = 0;
         char ch = (char)c;
@@ -511,21 +523,31 @@ static int add_file(Dataset *ds, const char *path, const char *region, const cha
                     const char *shown, const LabelRef *lab) {
     int status = ds_file_once(ds, path, region, source);
     if (status < 0) return status;
-    if (!region && ends_with(path, ".txt")) return load_text(ds, path, shown, lab);
-    InputKind kind;
-    status = input_detect(path, &kind);
+    /* a regular .txt is a one-sequence text file; a stream is opened once, as what it holds */
+    struct stat st;
+    if (!region && ends_with(path, ".txt") && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return load_text(ds, path, shown, lab);
+    InputFile *in = NULL;
+    status = input_open(&in, path);
     if (status < 0) return status;
-    switch (kind) {
+    switch (input_kind(in)) {
     case INPUT_KIND_AUDIO:
         if (region)
-            return ls_error(LS_ERR_UNSUPPORTED, "%s: '%s' is an audio file, which takes no "
-                            "region or record name", source, path);
-        return load_audio(ds, path, shown, lab);
+            status = ls_error(LS_ERR_UNSUPPORTED, "%s: '%s' is an audio file, which takes no "
+                              "region or record name", source, path);
+        else
+            status = load_audio(ds, in, path, shown, lab);
+        break;
     case INPUT_KIND_CHECKPOINT:
-        return ls_error(LS_ERR_USAGE, "%s: is a checkpoint, not sequence or audio data", source);
+        status = ls_error(LS_ERR_USAGE, "%s: is a checkpoint, not sequence or audio data",
+                          source);
+        break;
     default:
-        return load_seq(ds, path, region, source, lab);
+        status = load_seq(ds, in, path, region, source, lab);
+        break;
     }
+    input_close(in);
+    return status;
 }
 
 // ---------------------------------------------------------------------------- directories
@@ -726,7 +748,7 @@ static int add_source(Dataset *ds, const char *source, const char *shown, const 
     struct stat st;
     int status = 0;
     if (strcmp(source, "-") == 0) {
-        status = load_seq(ds, "-", NULL, "-", lab);
+        status = add_file(ds, "-", NULL, "-", "-", lab);
         goto fail;
     }
     status = resolve_source(source, &path, &region, &st);

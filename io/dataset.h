@@ -20,8 +20,9 @@
  *                    example named by its record name. Audio (anything libsndfile reads): one
  *                    example, named by the path as written. "*.txt": one raw sequence (letters,
  *                    whitespace ignored; the Genomic Benchmarks per-sequence files), named by
- *                    the path. "-" reads sequences from stdin. Kinds are told by magic bytes
- *                    (input_detect); a checkpoint is an error.
+ *                    the path. "-" reads stdin. Kinds are told by magic bytes (input_open,
+ *                    which also reads a pipe, FIFO or <(...) exactly once); a checkpoint is
+ *                    an error. The same file, or stream, given twice is a usage error.
  *   file:region      a samtools region of an indexed FASTA/BAM/CRAM ("ref.fa:chr2:1-1000",
  *                    example named "chr2:1-1000"), or one record by name ("train.fa:seq7";
  *                    without an index the file is scanned for it).

@@ -34,6 +34,7 @@
  */
 #include "io/seq.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@
 #include <htslib/hts.h>
 #include <htslib/sam.h>
 
+#include "io/detect.h"
 #include "io/encode.h"
 
 struct SeqReader {
@@ -57,6 +59,7 @@ struct SeqReader {
     char          *region;   /* NULL: whole file */
     int            min_mapq;
     uint32_t       require_flags, exclude_flags;
+    int            stream;   /* not a regular file: no index, no reopening */
     int64_t        n_out;    /* records returned so far */
     int            status;   /* 0 reading, LS_END done, < -1 sticky error */
     char          *error;    /* message of the sticky error */
@@ -82,6 +85,10 @@ struct SeqReader {
     hts_itr_t *itr;
     bam1_t    *b;
     int64_t    n_aln;        /* alignment records read, filtered or not */
+    int64_t    dropped_flag, dropped_mapq, no_bases; /* what the filters dropped */
+    int        no_bases_error;
+    char      *reference;    /* FASTA for '=' bases (and CRAM), NULL: none given */
+    faidx_t   *ref_fai;      /* loaded at the first '=' */
 };
 
 // ---------------------------------------------------------------------------- small helpers
@@ -111,6 +118,15 @@ const char *seq_compression_name(SeqCompression compression) {
 }
 
 SeqFormat seq_reader_format(const SeqReader *reader) { return reader->format; }
+
+void seq_reader_counts(const SeqReader *r, SeqReaderCounts *counts) {
+    int aln = r->hts != NULL;
+    counts->kept = r->n_out;
+    counts->seen = aln ? r->n_aln : r->n_out;
+    counts->dropped_flag = r->dropped_flag;
+    counts->dropped_mapq = r->dropped_mapq;
+    counts->no_bases = r->no_bases;
+}
 SeqCompression seq_reader_compression(const SeqReader *reader) { return reader->compression; }
 const char *seq_reader_path(const SeqReader *reader) { return reader->path; }
 
@@ -421,11 +437,18 @@ static int64_t fastq_next(SeqReader *r, SeqRecord *rec) {
 
 // ---------------------------------------------------------------------------- FASTA regions
 
+/* htslib parses a region start of 0 ("chr2:0-10") as position -1; positions are 1-based */
+static int region_zero_error(const SeqReader *r) {
+    return ls_error(LS_ERR_USAGE, "%s: region '%s' starts at 0, but positions are 1-based (the "
+                    "first base is 1; samtools faidx says: zero length sequence)", r->shown,
+                    r->region);
+}
+
 static int region_open(SeqReader *r) {
     const char *path = r->path;
-    if (strcmp(path, "-") == 0)
-        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; standard "
-                        "input cannot be indexed", r->shown, r->region);
+    if (r->stream)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; a stream "
+                        "(standard input, a pipe) cannot be indexed", r->shown, r->region);
     if (r->format != SEQ_FORMAT_FASTA)
         return ls_error(LS_ERR_UNSUPPORTED, "%s: regions are supported for FASTA, BAM, CRAM "
                         "and bgzipped SAM, not %s", r->shown, seq_format_name(r->format));
@@ -468,6 +491,10 @@ static int region_open(SeqReader *r) {
             ret = ls_error(LS_ERR_USAGE, "%s: region '%s' is not a valid region (NAME, "
                            "NAME:BEG-END, NAME:BEG-; 1-based, inclusive)", path, r->region);
         }
+        goto fail;
+    }
+    if (r->region_beg < 0) {
+        ret = region_zero_error(r);
         goto fail;
     }
     r->region_tid = tid;
@@ -555,9 +582,9 @@ static int aln_open(SeqReader *r, hFILE *hf, const SeqReaderOptions *opt, const 
     if (!r->b) return ls_error(LS_ERR_NOMEM, "%s: out of memory", r->shown);
     if (!r->region) return 0;
 
-    if (strcmp(r->path, "-") == 0)
-        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; standard "
-                        "input cannot be indexed", r->shown, r->region);
+    if (r->stream)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an indexed file; a stream "
+                        "(standard input, a pipe) cannot be indexed", r->shown, r->region);
     r->idx = sam_index_load3(r->hts, r->path, NULL, HTS_IDX_SILENT_FAIL);
     if (!r->idx && r->format == SEQ_FORMAT_SAM && r->compression != SEQ_COMPRESSION_BGZF)
         return ls_error(LS_ERR_UNSUPPORTED, "%s: region '%s' needs an index, and a SAM file "
@@ -583,6 +610,7 @@ static int aln_open(SeqReader *r, hFILE *hf, const SeqReaderOptions *opt, const 
                             "NAME:BEG-END, NAME:BEG-; 1-based, inclusive)", r->shown,
                             r->region);
         }
+        if (beg < 0) return region_zero_error(r);
         r->itr = sam_itr_queryi(r->idx, tid, beg, end);
     }
     if (!r->itr)
@@ -599,6 +627,75 @@ static void aln_unpack_bases(char *restrict dst, const uint8_t *restrict packed,
         dst[i + 1] = seq_nt16_str[packed[i >> 1] & 15];
     }
     if (i < n) dst[i] = seq_nt16_str[packed[i >> 1] >> 4];
+}
+
+/*
+ * Replace every '=' ("same as the reference") in rec->seq, which holds SEQ as stored, by the
+ * reference base it is aligned to: walk the CIGAR from POS (M, =, X consume both; I, S the
+ * read only; D, N the reference only). The reference is the FASTA given as `reference`,
+ * through its .fai (never built here). '=' on a read without a position or in an insertion
+ * or soft clip has no reference base: an error.
+ */
+static int aln_resolve_equals(SeqReader *r, SeqRecord *rec) {
+    const bam1_t *b = r->b;
+    const char *qname = bam_get_qname(b);
+    int64_t at = (char *)memchr(rec->seq, '=', (size_t)rec->len) - rec->seq;
+    if (!r->reference)
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld is '=' (the "
+                        "reference base), which needs the reference FASTA (--reference)",
+                        r->shown, (long long)r->n_aln, qname, (long long)at + 1);
+    if (!r->ref_fai) {
+        char *fai_path = malloc(strlen(r->reference) + 5);
+        if (!fai_path) return ls_error(LS_ERR_NOMEM, "%s: out of memory", r->shown);
+        sprintf(fai_path, "%s.fai", r->reference);
+        int have_fai = file_exists(fai_path);
+        free(fai_path);
+        if (!file_exists(r->reference))
+            return ls_error(LS_ERR_IO, "%s: reference %s: no such file", r->shown,
+                            r->reference);
+        /* flags 0: never build an index */
+        r->ref_fai = have_fai ? fai_load3(r->reference, NULL, NULL, 0) : NULL;
+        if (!r->ref_fai)
+            return ls_error(LS_ERR_FORMAT, "%s: cannot use %s as the reference (it needs a "
+                            "FASTA index: `samtools faidx %s`)", r->shown, r->reference,
+                            r->reference);
+    }
+    if (b->core.tid < 0 || (b->core.flag & BAM_FUNMAP) || b->core.n_cigar == 0)
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld is '=' but the "
+                        "read is not aligned to the reference", r->shown, (long long)r->n_aln,
+                        qname, (long long)at + 1);
+    const char *chrom = sam_hdr_tid2name(r->hdr, b->core.tid);
+    hts_pos_t beg = b->core.pos, end = bam_endpos(b), got = 0;
+    char *ref = faidx_fetch_seq64(r->ref_fai, chrom, beg, end - 1, &got);
+    if (!ref || got != end - beg) {
+        free(ref);
+        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': the reference %s has no bases "
+                        "for %s:%lld-%lld", r->shown, (long long)r->n_aln, qname, r->reference,
+                        chrom, (long long)beg + 1, (long long)end);
+    }
+    const uint32_t *cigar = bam_get_cigar(b);
+    int64_t qi = 0, ri = 0;
+    int status = 0;
+    for (uint32_t k = 0; k < b->core.n_cigar && status == 0; k++) {
+        int op = bam_cigar_op(cigar[k]), type = bam_cigar_type(op);
+        int64_t len = bam_cigar_oplen(cigar[k]);
+        for (int64_t j = 0; j < len; j++) {
+            if ((type & 1) && qi < rec->len && rec->seq[qi] == '=') {
+                if (!(type & 2) || ri >= got) {
+                    status = ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': SEQ position %lld "
+                                      "is '=' in %s, where no reference base lies", r->shown,
+                                      (long long)r->n_aln, qname, (long long)qi + 1,
+                                      op == BAM_CSOFT_CLIP ? "a soft clip" : "an insertion");
+                    break;
+                }
+                rec->seq[qi] = (char)toupper((unsigned char)ref[ri]);
+            }
+            if (type & 1) qi++;
+            if (type & 2) ri++;
+        }
+    }
+    free(ref);
+    return status;
 }
 
 static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
@@ -634,17 +731,26 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
         }
         r->n_aln++;
         uint16_t flag = b->core.flag;
-        if (flag & r->exclude_flags) continue;
-        if ((flag & r->require_flags) != r->require_flags) continue;
-        if (b->core.qual < r->min_mapq) continue;
+        if ((flag & r->exclude_flags) || (flag & r->require_flags) != r->require_flags) {
+            r->dropped_flag++;
+            continue;
+        }
+        if (b->core.qual < r->min_mapq) {
+            r->dropped_mapq++;
+            continue;
+        }
+        if (b->core.l_qseq <= 0) { /* SEQ '*' is legal SAM: counted and skipped */
+            if (r->no_bases_error)
+                return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': no bases (SEQ is '*'; "
+                                "secondary alignments often omit it)", r->shown,
+                                (long long)r->n_aln, bam_get_qname(b));
+            r->no_bases++;
+            continue;
+        }
         break;
     }
     const char *qname = bam_get_qname(b);
     int64_t n = b->core.l_qseq;
-    if (n <= 0)
-        return ls_error(LS_ERR_FORMAT, "%s: record #%lld '%s': no bases (SEQ is '*'; "
-                        "secondary alignments often omit it)", r->shown, (long long)r->n_aln,
-                        qname);
     size_t name_len = strlen(qname);
     if (buf_reserve(&rec->name, &rec->name_cap, name_len + 1) < 0 ||
         buf_reserve(&rec->seq, &rec->seq_cap, (size_t)n + 1) < 0)
@@ -654,6 +760,10 @@ static int64_t aln_next(SeqReader *r, SeqRecord *rec) {
     aln_unpack_bases(rec->seq, bam_get_seq(b), n);
     rec->seq[n] = '\0';
     rec->len = n;
+    if (memchr(rec->seq, '=', (size_t)n)) { /* before any reverse complement: SEQ order */
+        int ret = aln_resolve_equals(r, rec);
+        if (ret < 0) return ret;
+    }
     int reverse = (b->core.flag & BAM_FREVERSE) != 0;
     if (reverse) dna_reverse_complement_letters(rec->seq, rec->seq, n);
     const uint8_t *q = bam_get_qual(b);
@@ -714,12 +824,17 @@ static int text_open(SeqReader *r, hFILE *hf, const htsFormat *fmt) {
     return 0;
 }
 
-int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) {
+/* Open @p path, or read @p given (an open stream handle, owned from here on) as @p path. */
+static int seq_reader_open_hf(SeqReader **out, const char *path, hFILE *given,
+                              const SeqReaderOptions *opt) {
     SeqReaderOptions defaults;
     SeqReader *r = NULL;
-    hFILE *hf = NULL;
+    hFILE *hf = given;
     int ret = 0;
-    if (!out || !path) return ls_error(LS_ERR_USAGE, "seq_reader_open: no path given");
+    if (!out || !path) {
+        ret = ls_error(LS_ERR_USAGE, "seq_reader_open: no path given");
+        goto fail;
+    }
     *out = NULL;
     if (!opt) {
         seq_reader_options_default(&defaults);
@@ -736,21 +851,28 @@ int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *o
     r->min_mapq = opt->min_mapq;
     r->require_flags = opt->require_flags;
     r->exclude_flags = opt->exclude_flags;
-    if (!is_stdin) {
+    r->no_bases_error = opt->no_bases_error;
+    if (opt->reference && !(r->reference = strdup(opt->reference))) {
+        ret = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    r->stream = given != NULL;
+    if (!given) {
         struct stat st;
-        if (stat(path, &st) != 0) {
-            ret = ls_error(LS_ERR_IO, "%s: %s", path, strerror(errno));
+        if ((is_stdin ? fstat(0, &st) : stat(path, &st)) != 0) {
+            ret = ls_error(LS_ERR_IO, "%s: %s", r->shown, strerror(errno));
             goto fail;
         }
         if (S_ISDIR(st.st_mode)) {
-            ret = ls_error(LS_ERR_IO, "%s: is a directory, not a sequence file", path);
+            ret = ls_error(LS_ERR_IO, "%s: is a directory, not a sequence file", r->shown);
             goto fail;
         }
-    }
-    hf = hopen(path, "r");
-    if (!hf) {
-        ret = ls_error(LS_ERR_IO, "%s: cannot open: %s", r->shown, strerror(errno));
-        goto fail;
+        r->stream = is_stdin || !S_ISREG(st.st_mode); /* "-" has no path to index */
+        hf = is_stdin ? input_hdopen_stdin() : hopen(path, "r");
+        if (!hf) {
+            ret = ls_error(LS_ERR_IO, "%s: cannot open: %s", r->shown, strerror(errno));
+            goto fail;
+        }
     }
     htsFormat fmt;
     if (hts_detect_format2(hf, is_stdin ? NULL : path, &fmt) < 0) {
@@ -797,6 +919,19 @@ fail:
     return ret;
 }
 
+int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) {
+    return seq_reader_open_hf(out, path, NULL, opt);
+}
+
+int seq_reader_open_input(SeqReader **out, InputFile *in, const SeqReaderOptions *opt) {
+    if (!out || !in) return ls_error(LS_ERR_USAGE, "seq_reader_open_input: no input given");
+    *out = NULL;
+    if (!input_is_stream(in)) return seq_reader_open_hf(out, input_path(in), NULL, opt);
+    hFILE *hf = input_take_hfile(in);
+    if (!hf) return ls_error_code();
+    return seq_reader_open_hf(out, input_path(in), hf, opt);
+}
+
 int64_t seq_reader_next(SeqReader *r, SeqRecord *rec) {
     if (!r || !rec) return ls_error(LS_ERR_USAGE, "seq_reader_next: no reader or record");
     if (r->status == LS_END) return LS_END;
@@ -824,6 +959,8 @@ void seq_reader_close(SeqReader *r) {
     if (r->b) bam_destroy1(r->b);
     if (r->hdr) sam_hdr_destroy(r->hdr);
     if (r->hts) hts_close(r->hts);
+    if (r->ref_fai) fai_destroy(r->ref_fai);
+    free(r->reference);
     free(r->scratch);
     free(r->error);
     free(r->region);

@@ -15,13 +15,19 @@
  *
  * Reads from alignment files come back in their original orientation (reverse-strand reads,
  * flag 0x10, are reverse-complemented, qualities reversed), as `samtools fastq` does.
+ * Records are filtered by flags (-f/-F), then MAPQ (-q); a record without bases (SEQ '*',
+ * legal SAM: secondary alignments, minimal records) is skipped too, unless no_bases_error
+ * asks for an error; seq_reader_counts() says how many each filter dropped. A base written
+ * '=' (same as the reference) is decoded from the reference FASTA in the options, through
+ * the CIGAR; without one it is an error that says so.
  *
  * Text rules (docs/encodings.md): trailing spaces, tabs and '\r' on a line are dropped,
  * whitespace inside a sequence line is an error, blank lines are ignored; an empty file, a
  * record with no bases and a record with an empty name are errors. FASTQ sequence and quality
  * may span lines; a one-line sequence needs a one-line quality of the same length. bgzip input
  * without its end-of-file block, and gzip or CRAM input that stops early, is an error (not a
- * silently short read). Reading "-" closes standard input at seq_reader_close(), as htslib does.
+ * silently short read). Reading "-" reads a duplicate of descriptor 0, so standard input stays
+ * open (and a second "-" can be recognised as the same stream).
  * htslib may also log its own "[E::...]" / "[W::...]" lines on stderr (hts_set_log_level).
  */
 #ifndef LS_SEQ_H
@@ -31,6 +37,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "io/detect.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,10 +63,15 @@ typedef struct {
     int         min_mapq;    /* alignments: skip MAPQ below this (0: keep all) */
     uint32_t    require_flags; /* alignments: keep only records with all these flags (-f) */
     uint32_t    exclude_flags; /* alignments: drop records with any of these (-F) */
-    const char *reference;   /* CRAM reference FASTA; NULL: header M5/UR or REF_PATH */
+    const char *reference;   /* reference FASTA (with .fai): decodes CRAM and the '=' bases
+                                of SAM/BAM; NULL: CRAM from header M5/UR or REF_PATH, and '='
+                                is an error */
+    int         no_bases_error; /* alignments: a record without bases (SEQ '*') is an error
+                                   instead of being skipped and counted */
 } SeqReaderOptions;
 
-/** Defaults: whole file, no MAPQ filter, exclude secondary and supplementary (0x900). */
+/** Defaults: whole file, no MAPQ filter, exclude secondary and supplementary (0x900), skip
+ *  (and count) alignment records without bases. */
 void seq_reader_options_default(SeqReaderOptions *opt);
 
 typedef struct {
@@ -83,9 +95,19 @@ typedef struct SeqReader SeqReader;
  *         truncated/corrupt start or header), LS_ERR_NOT_FOUND (unknown sequence name in the
  *         region), LS_ERR_UNSUPPORTED (region without an index, on stdin, on plain gzip or
  *         FASTQ), LS_ERR_RANGE (region starts after the sequence ends), LS_ERR_USAGE
- *         (malformed region). On error *out is NULL. Free with seq_reader_close().
+ *         (malformed region, or one starting at 0: positions are 1-based). On error *out is
+ *         NULL. Free with seq_reader_close().
  */
 int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *opt) LS_RESULT_USED;
+
+/**
+ * Like seq_reader_open() on an input opened by input_open(): a stream's handle (its first
+ * bytes peeked at, not lost) is taken over, so a pipe is read exactly once; a regular file is
+ * opened by its path. Errors as seq_reader_open(), and LS_ERR_USAGE when the stream's handle
+ * was taken already. @p in stays the caller's (input_close()).
+ */
+int seq_reader_open_input(SeqReader **out, InputFile *in,
+                          const SeqReaderOptions *opt) LS_RESULT_USED;
 
 /**
  * Read the next record into @p rec (initialise it with `SeqRecord rec = {0};`). The record's
@@ -96,6 +118,20 @@ int seq_reader_open(SeqReader **out, const char *path, const SeqReaderOptions *o
  *         "record #n 'name'" for alignments). An error is final: later calls return it again.
  */
 int64_t seq_reader_next(SeqReader *reader, SeqRecord *rec) LS_RESULT_USED;
+
+/* What a reader has read so far, and what its filters dropped (alignment files; for
+ * FASTA/FASTQ seen == kept and nothing is dropped). Records are tested in this order: flags
+ * (-f/-F), MAPQ (-q), then bases, so each dropped record is counted once. */
+typedef struct {
+    int64_t seen;          /* records read from the file or region, before any filter */
+    int64_t kept;          /* records returned by seq_reader_next() */
+    int64_t dropped_flag;  /* by require_flags / exclude_flags */
+    int64_t dropped_mapq;  /* by min_mapq */
+    int64_t no_bases;      /* SEQ '*' (skipped unless no_bases_error) */
+} SeqReaderCounts;
+
+/** Counts of @p reader so far (final once seq_reader_next() returned -1). */
+void seq_reader_counts(const SeqReader *reader, SeqReaderCounts *counts);
 
 SeqFormat      seq_reader_format(const SeqReader *reader);
 /** Compression of the file; CRAM (compressed by its own codecs) reports plain. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "io/audio.h"
@@ -115,15 +116,27 @@ static int bench_io(int argc, char **argv) {
     }
     if (optind >= argc) return cli_usage_error("bench", "bench io: no input files");
     cli_common_apply(&common);
+    for (int i = optind; i < argc; i++) { /* each pass reopens the file: no streams */
+        struct stat st;
+        int is_stdin = strcmp(argv[i], "-") == 0;
+        if ((is_stdin ? fstat(0, &st) : stat(argv[i], &st)) == 0 && !S_ISREG(st.st_mode) &&
+            !S_ISDIR(st.st_mode)) {
+            ls_error(LS_ERR_USAGE, "%s: bench io reads files again and again, and a stream "
+                     "can be read once", argv[i]);
+            return cli_fail("bench", LS_ERR_USAGE);
+        }
+    }
     status = cli_check_input_outputs(common.output, argv + optind, argc - optind, NULL, NULL);
     if (status == 0) status = cli_output_open(&out, common.output);
     if (status < 0) return cli_fail("bench", status);
     fputs("#file\tkind\tunits\tcount\tbest_seconds\tmillion_units_per_s\tMB_per_s\n", out.fp);
     uint64_t checksum = 0;
     for (int i = optind; i < argc; i++) {
-        InputKind kind;
-        status = input_detect(argv[i], &kind);
+        InputFile *in = NULL;
+        status = input_open(&in, argv[i]);
         if (status < 0) goto fail;
+        InputKind kind = input_kind(in);
+        input_close(in);
         if (kind == INPUT_KIND_CHECKPOINT) {
             status = ls_error(LS_ERR_USAGE, "%s: bench io reads sequence and audio files",
                               argv[i]);

@@ -9,6 +9,29 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "io/detect.h"
+
+
+int infer_check_streams(const InputSpec *a, const InputSpec *b) {
+    const InputSpec *specs[2] = {a, b};
+    int n = 0, status = 0;
+    for (int k = 0; k < 2; k++)
+        if (specs[k]) n += specs[k]->n_sources + specs[k]->n_classes;
+    char **paths = malloc((size_t)(n > 0 ? n : 1) * sizeof *paths);
+    if (!paths) return ls_error(LS_ERR_NOMEM, "out of memory");
+    n = 0;
+    for (int k = 0; k < 2; k++) {
+        if (!specs[k]) continue;
+        for (int i = 0; i < specs[k]->n_sources; i++) paths[n++] = (char *)specs[k]->sources[i];
+        for (int i = 0; i < specs[k]->n_classes; i++) { /* LABEL=SOURCE */
+            const char *eq = strchr(specs[k]->classes[i], '=');
+            if (eq) paths[n++] = (char *)eq + 1;
+        }
+    }
+    status = input_check_streams(paths, n);
+    free(paths);
+    return status;
+}
 
 int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
                const LabelMap *fixed) {
@@ -16,7 +39,12 @@ int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
     *out = NULL;
     if (spec->n_sources + spec->n_classes == 0)
         return ls_error(LS_ERR_USAGE, "no input data");
-    int status = dataset_init(&ds, opt);
+    /* a stream named twice: a usage error before anything is read */
+    int checked = infer_check_streams(spec, NULL);
+    if (checked < 0) return checked;
+    DatasetOptions with_ref = *opt;
+    if (spec->reference) with_ref.seq.reference = spec->reference;
+    int status = dataset_init(&ds, &with_ref);
     if (status < 0) return status;
     if (spec->labels) {
         status = dataset_read_labels(ds, spec->labels);
@@ -406,6 +434,7 @@ int infer_args_parse(int opt, const char *arg, InferArgs *a) {
     case INFER_OPT_MAX_TOKENS:
         status = cli_parse_int64("--max-tokens", arg, 1, INT64_MAX / 2, &a->max_tokens);
         break;
+    case INFER_OPT_REFERENCE: a->inputs.reference = arg; return 1;
     default: return 0;
     }
     return status < 0 ? status : 1;

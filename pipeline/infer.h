@@ -40,7 +40,15 @@ typedef struct {
     const char **classes;   /* (n_classes) "LABEL=SOURCE" */
     int          n_classes;
     const char  *labels;    /* `name<TAB>label` table or NULL */
+    const char  *reference; /* --reference FASTA (CRAM, '=' bases in SAM/BAM) or NULL */
 } InputSpec;
+
+/**
+ * A stream (stdin, pipe, FIFO) named twice among the sources and classes of @p a and @p b
+ * (may be NULL) is a usage error: it can be read once (input_check_streams()).
+ * @return 0, LS_ERR_USAGE or LS_ERR_NOMEM.
+ */
+int infer_check_streams(const InputSpec *a, const InputSpec *b) LS_RESULT_USED;
 
 /**
  * Load every source of @p spec into a new Dataset and finish it (labels → ids).
@@ -169,6 +177,7 @@ enum {
     INFER_OPT_MAX_WINDOWS,
     INFER_OPT_BATCH_SIZE,
     INFER_OPT_MAX_TOKENS,
+    INFER_OPT_REFERENCE,
     INFER_OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -178,7 +187,8 @@ enum {
     {"model", required_argument, NULL, 'm'},                                                   \
     {"data", required_argument, NULL, INFER_OPT_DATA},                                         \
     {"batch-size", required_argument, NULL, INFER_OPT_BATCH_SIZE},                             \
-    {"max-tokens", required_argument, NULL, INFER_OPT_MAX_TOKENS}
+    {"max-tokens", required_argument, NULL, INFER_OPT_MAX_TOKENS},                             \
+    {"reference", required_argument, NULL, INFER_OPT_REFERENCE}
 
 /* ...and these the commands that evaluate windows (eval, predict, embed; not score). */
 #define INFER_WINDOW_LONG_OPTIONS                                                              \
@@ -188,8 +198,11 @@ enum {
 /* Help lines the commands share word for word (the others differ per command). */
 #define INFER_HELP_DATA                                                                        \
     "      --data SEQS        another input (the same as a positional SEQS; repeatable)\n"
+#define INFER_HELP_REFERENCE                                                                   \
+    "      --reference FASTA  reference (with .fai) for CRAM and for SAM/BAM bases written '='\n"
 #define INFER_HELP_MAX_TOKENS                                                                  \
-    "      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"
+    "      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"     \
+    INFER_HELP_REFERENCE
 #define INFER_HELP_BATCH                                                                       \
     "      --batch-size N     sequences per forward pass (default 16)\n" INFER_HELP_MAX_TOKENS
 

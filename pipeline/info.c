@@ -49,25 +49,32 @@ static void usage(FILE *fp) {
 "\n"
 "  Sequences (FASTA/FASTQ plain, gzip or bgzip; SAM/BAM/CRAM): format, compression, record\n"
 "    count, total/min/median/max length, GC fraction of A/C/G/T, N fraction (N and other\n"
-"    IUPAC ambiguity codes), soft-masked (lower-case) fraction.\n"
-"  Audio (anything libsndfile reads: WAV, FLAC, OGG/Vorbis, AIFF, ...): format and encoding,\n"
-"    sample rate, channels, frames, duration, peak and RMS (dBFS) over all channels.\n"
+"    IUPAC ambiguity codes), soft-masked (lower-case) fraction. Alignments also say how many\n"
+"    records were read and how many the filters dropped: by flag (-f/-F), by MAPQ (-q), and\n"
+"    for having no bases (SEQ '*', legal SAM; counted, never an error here).\n"
+"  Audio (anything libsndfile reads: WAV, FLAC, OGG/Vorbis, MP3, AIFF, ...): format and\n"
+"    encoding, sample rate, channels, frames, duration, peak and RMS (dBFS) over all\n"
+"    channels. A float file holding NaN or Inf is an error naming the frame.\n"
 "  Checkpoints (.safetensors): metadata and every tensor's name, dtype and shape.\n"
 "\n"
 "Regions follow samtools: 'chr2', 'chr2:1000-2000', 'chr2:1,000-' (1-based, inclusive),\n"
 "given after the file they apply to or with -r. They need an index: .fai (+.gzi for bgzip)\n"
 "for FASTA ('samtools faidx FILE'), .bai/.csi/.crai for alignments ('samtools index FILE').\n"
-"FILE '-' reads standard input (sequence formats; '--type audio' for audio on stdin).\n"
+"FILE '-' reads standard input; pipes, FIFOs and <(...) work too, each read once (so no\n"
+"stream may be named twice, and none with --labels unless --tsv).\n"
 "\n"
 "Options:\n"
 "      --tsv              tab-separated output with a header line: one row per file for\n"
-"                         sequences and audio, one row per tensor for checkpoints\n"
+"                         sequences and audio, one row per tensor for checkpoints;\n"
+"                         sequence rows end with records_seen, dropped_flag, dropped_mapq\n"
+"                         and dropped_no_bases ('.' for audio)\n"
 "  -r, --region REGION    region of the following files (repeatable; like a positional one)\n"
 "      --type TYPE        auto (default: by content), seq, audio or checkpoint\n"
 "  -q, --min-mapq N       alignments: skip reads with MAPQ below N (default 0)\n"
 "  -f, --require-flags N  alignments: keep reads with all these FLAG bits (default 0)\n"
 "  -F, --exclude-flags N  alignments: skip reads with any of these bits (default 0x900)\n"
-"      --reference FASTA  CRAM reference (default: from the header or REF_PATH)\n"
+"      --reference FASTA  reference (with its .fai): decodes CRAM (default: from the header\n"
+"                         or REF_PATH) and SAM/BAM bases written '=' (same as the reference)\n"
 "      --labels TSV       also summarise the inputs as a labelled dataset: examples and\n"
 "                         lengths per label, from a `name<TAB>label` table (records of\n"
 "                         sequence files, or audio files by path); with --tsv, only that table\n"
@@ -183,7 +190,8 @@ static int64_t letters(const SeqStats *stats, const char *set) {
     return n;
 }
 
-static int info_seq(const char *path, const char *region, const InfoOptions *opt, FILE *out) {
+static int info_seq(InputFile *in, const char *region, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     int status = 0;
     SeqReader *reader = NULL;
     SeqRecord rec = {0};
@@ -196,7 +204,7 @@ static int info_seq(const char *path, const char *region, const InfoOptions *opt
         status = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    status = seq_reader_open(&reader, path, &seq_opt);
+    status = seq_reader_open_input(&reader, in, &seq_opt);
     if (status < 0) goto fail;
     int64_t got;
     while ((got = seq_reader_next(reader, &rec)) >= 0) {
@@ -217,22 +225,38 @@ static int info_seq(const char *path, const char *region, const InfoOptions *opt
     double total = stats.total > 0 ? (double)stats.total : 1.0;
     double gc_fraction = acgt > 0 ? (double)gc / (double)acgt : 0.0;
     double median = seq_stats_median(&stats);
-    const char *format = seq_format_name(seq_reader_format(reader));
+    SeqReaderCounts counts;
+    seq_reader_counts(reader, &counts);
+    SeqFormat seq_format = seq_reader_format(reader);
+    int alignments = seq_format == SEQ_FORMAT_SAM || seq_format == SEQ_FORMAT_BAM ||
+                     seq_format == SEQ_FORMAT_CRAM;
+    const char *format = seq_format_name(seq_format);
     const char *compression = seq_compression_name(seq_reader_compression(reader));
     char name[4096];
     snprintf(name, sizeof name, "%s%s%s", path, region ? " " : "", region ? region : "");
 
     if (opt->tsv) {
         fprintf(out, "%s\tsequence\t%s\t%s\t%lld\t%lld\t%lld\t%.1f\t%lld\t%.6f\t%.6f\t%.6f"
-                     "\t.\t.\t.\t.\t.\t.\n",
+                     "\t.\t.\t.\t.\t.\t.\t%lld\t%lld\t%lld\t%lld\n",
                 name, format, compression, (long long)stats.records, (long long)stats.total,
                 (long long)stats.min, median, (long long)stats.max, gc_fraction,
-                (double)ambiguous / total, (double)lower / total);
+                (double)ambiguous / total, (double)lower / total, (long long)counts.seen,
+                (long long)counts.dropped_flag, (long long)counts.dropped_mapq,
+                (long long)counts.no_bases);
     } else {
         char a[32], b[32], c[32], d[32];
         fprintf(out, "%s\n", name);
         fprintf(out, "  format       %s (%s)\n", format, compression);
         fprintf(out, "  records      %s\n", fmt_count(a, sizeof a, stats.records));
+        if (alignments) /* what the filters took, so counts can be matched with samtools */
+            fprintf(out, "  read         %s alignment records\n"
+                         "  dropped      %s by flag (-f 0x%x -F 0x%x), %s by MAPQ (-q %d), "
+                         "%s without bases (SEQ '*')\n",
+                    fmt_count(a, sizeof a, counts.seen),
+                    fmt_count(b, sizeof b, counts.dropped_flag),
+                    (unsigned)opt->seq.require_flags, (unsigned)opt->seq.exclude_flags,
+                    fmt_count(c, sizeof c, counts.dropped_mapq), opt->seq.min_mapq,
+                    fmt_count(d, sizeof d, counts.no_bases));
         fprintf(out, "  bases        %s total; min %s, median %s, max %s\n",
                 fmt_count(a, sizeof a, stats.total), fmt_count(b, sizeof b, stats.min),
                 median == floor(median) ? fmt_count(c, sizeof c, (int64_t)median)
@@ -253,13 +277,14 @@ fail:
 
 // ---------------------------------------------------------------------------- audio
 
-static int info_audio(const char *path, const InfoOptions *opt, FILE *out) {
+static int info_audio(InputFile *in, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     enum { BLOCK_FRAMES = 65536 };
     int status = 0;
     AudioReader *reader = NULL;
     float *block = NULL;
 
-    status = audio_reader_open(&reader, path);
+    status = audio_reader_open_input(&reader, in);
     if (status < 0) goto fail;
     const AudioInfo *info = audio_reader_info(reader);
     block = malloc((size_t)BLOCK_FRAMES * (size_t)info->channels * sizeof *block);
@@ -287,7 +312,8 @@ static int info_audio(const char *path, const InfoOptions *opt, FILE *out) {
     double duration = (double)frames / info->sample_rate;
 
     if (opt->tsv) {
-        fprintf(out, "%s\taudio\t%s\t%s\t.\t.\t.\t.\t.\t.\t.\t.\t%d\t%d\t%lld\t%.6f\t%.6f\t%.6f\n",
+        fprintf(out, "%s\taudio\t%s\t%s\t.\t.\t.\t.\t.\t.\t.\t.\t%d\t%d\t%lld\t%.6f\t%.6f\t%.6f"
+                     "\t.\t.\t.\t.\n",
                 path, info->format, info->subtype, info->sample_rate, info->channels,
                 (long long)frames, duration, peak, rms);
     } else {
@@ -318,8 +344,13 @@ static void format_shape(char *buf, size_t size, const StTensor *t) {
     if (at < size) snprintf(buf + at, size - at, "]");
 }
 
-static int info_checkpoint(const char *path, const InfoOptions *opt, FILE *out) {
+static int info_checkpoint(InputFile *in, const InfoOptions *opt, FILE *out) {
+    const char *path = input_path(in);
     StFile *file = NULL;
+    /* st_open maps the file; opening a pipe again would wait for a writer that is gone */
+    if (input_is_stream(in))
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: a checkpoint is read from a regular file, not "
+                        "a stream", input_name(in));
     int status = st_open(&file, path);
     if (status < 0) return status;
     int64_t n = st_count(file);
@@ -430,20 +461,15 @@ fail:
 
 // ---------------------------------------------------------------------------- dispatch
 
-static int info_file(const char *path, const char *region, const InfoOptions *opt, FILE *out) {
-    InputKind kind = opt->kind;
-    int status = 0;
-    if (kind == INPUT_KIND_AUTO) {
-        status = input_detect(path, &kind);
-        if (status < 0) return status;
-    }
-    if (region && kind != INPUT_KIND_SEQ)
+/* @p in was opened by the first pass; opt->kind is its kind (detected or --type). */
+static int info_file(InputFile *in, const char *region, const InfoOptions *opt, FILE *out) {
+    if (region && opt->kind != INPUT_KIND_SEQ)
         return ls_error(LS_ERR_USAGE, "%s: region '%s' given for a file that is not a sequence "
-                                      "file", path, region);
-    switch (kind) {
-    case INPUT_KIND_AUDIO:      return info_audio(path, opt, out);
-    case INPUT_KIND_CHECKPOINT: return info_checkpoint(path, opt, out);
-    default:                   return info_seq(path, region, opt, out);
+                                      "file", input_path(in), region);
+    switch (opt->kind) {
+    case INPUT_KIND_AUDIO:      return info_audio(in, opt, out);
+    case INPUT_KIND_CHECKPOINT: return info_checkpoint(in, opt, out);
+    default:                    return info_seq(in, region, opt, out);
     }
 }
 
@@ -452,7 +478,8 @@ static int info_file(const char *path, const char *region, const InfoOptions *op
 static int looks_like_region(const char *arg) {
     static const char *const file_suffixes[] = {
         ".fa", ".fasta", ".fna", ".fq", ".fastq", ".gz", ".bgz", ".bz2", ".sam", ".bam",
-        ".cram", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".safetensors"};
+        ".cram", ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+        ".au", ".snd", ".caf", ".w64", ".rf64", ".wv", ".safetensors"};
     struct stat st;
     if (strcmp(arg, "-") == 0 || strchr(arg, '/') || stat(arg, &st) == 0) return 0;
     size_t len = strlen(arg);
@@ -493,6 +520,8 @@ int main_info(int argc, char **argv) {
     int status = 0, c;
     OutputFile out = {0};
     InputKind *kinds = NULL;
+    InputFile **inputs = NULL;
+    int n_args = 0;
     FILE *labels_stream = NULL;
     char *labels_text = NULL;
     size_t labels_size = 0;
@@ -528,6 +557,7 @@ int main_info(int argc, char **argv) {
         if (status < 0) return cli_fail("info", status);
     }
     if (optind >= argc) return cli_usage_error("info", "no input files");
+    n_args = argc - optind;
     cli_common_apply(&opt.common);
     if (opt.common.device.kind != DEVICE_CPU)
         return cli_usage_error("info", "--device: info runs on the CPU only");
@@ -536,6 +566,8 @@ int main_info(int argc, char **argv) {
                                      opt.labels, opt.seq.reference);
     if (status == 0) status = cli_output_open(&out, opt.common.output);
     if (status < 0) return cli_fail("info", status);
+    status = input_check_streams(argv + optind, n_args);
+    if (status < 0) goto fail;
 
     if (opt.labels) {
         if (option_region) {
@@ -544,6 +576,19 @@ int main_info(int argc, char **argv) {
             goto fail;
         }
         if (!opt.tsv) {
+            /* per-file blocks and the label table each read every input: a stream once */
+            for (int i = 0; i < n_args; i++) {
+                struct stat st;
+                const char *arg = argv[optind + i];
+                int is_stdin = strcmp(arg, "-") == 0;
+                if ((is_stdin ? fstat(0, &st) : stat(arg, &st)) == 0 && !S_ISREG(st.st_mode) &&
+                    !S_ISDIR(st.st_mode)) {
+                    status = ls_error(LS_ERR_USAGE, "%s: --labels without --tsv reads every "
+                                      "input twice, and a stream can be read once (add --tsv "
+                                      "or give a file)", is_stdin ? "<stdin>" : arg);
+                    goto fail;
+                }
+            }
             /* the label table comes after the per-file blocks, but is built first so that a
              * bad table fails the run before anything is printed */
             labels_stream = open_memstream(&labels_text, &labels_size);
@@ -565,9 +610,9 @@ int main_info(int argc, char **argv) {
 
     /* First pass: what each argument is (a file, or a region of the file before it), so
      * that a mistake in the last argument stops the run before anything is printed. */
-    int n_args = argc - optind;
     kinds = calloc((size_t)n_args, sizeof *kinds);
-    if (!kinds) {
+    inputs = calloc((size_t)n_args, sizeof *inputs);
+    if (!kinds || !inputs) {
         status = ls_error(LS_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -585,11 +630,10 @@ int main_info(int argc, char **argv) {
             continue;
         }
         last_file = i;
-        kinds[i] = opt.kind;
-        if (kinds[i] == INPUT_KIND_AUTO) {
-            status = input_detect(arg, &kinds[i]);
-            if (status < 0) goto fail;
-        }
+        /* opened once here: a stream keeps its handle (and first bytes) for the second pass */
+        status = input_open(&inputs[i], arg);
+        if (status < 0) goto fail;
+        kinds[i] = opt.kind != INPUT_KIND_AUTO ? opt.kind : input_kind(inputs[i]);
         if (option_region && kinds[i] != INPUT_KIND_SEQ) {
             status = ls_error(LS_ERR_USAGE, "%s: region '%s' given for a file that is not a "
                                             "sequence file", arg, option_region);
@@ -609,12 +653,12 @@ int main_info(int argc, char **argv) {
     else if (opt.tsv)
         fputs("#file\tkind\tformat\tencoding\trecords\ttotal_length\tmin_length"
               "\tmedian_length\tmax_length\tgc_fraction\tn_fraction\tsoftmasked_fraction"
-              "\tsample_rate\tchannels\tframes\tduration_s\tpeak\trms\n", out.fp);
+              "\tsample_rate\tchannels\tframes\tduration_s\tpeak\trms"
+              "\trecords_seen\tdropped_flag\tdropped_mapq\tdropped_no_bases\n", out.fp);
 
     int printed = 0;
     for (int i = 0; i < n_args; i++) {
         if (kinds[i] == INPUT_KIND_AUTO) continue; /* a region, handled with its file */
-        const char *path = argv[optind + i];
         InfoOptions file_opt = opt;
         file_opt.kind = kinds[i];
         int n_regions = 0;
@@ -623,12 +667,16 @@ int main_info(int argc, char **argv) {
         for (int r = 0; r < (n_regions ? n_regions : 1); r++) {
             const char *region = n_regions ? argv[optind + i + 1 + r] : option_region;
             if (!opt.tsv && printed++) fputc('\n', out.fp);
-            status = info_file(path, region, &file_opt, out.fp);
+            status = info_file(inputs[i], region, &file_opt, out.fp);
             if (status < 0) goto fail;
         }
+        input_close(inputs[i]);
+        inputs[i] = NULL;
     }
     free(kinds);
     kinds = NULL;
+    free(inputs);
+    inputs = NULL;
     if (labels_text) fputs(labels_text, out.fp);
 done:
     free(labels_text);
@@ -636,6 +684,8 @@ done:
     if (status < 0) return cli_fail("info", status);
     return EXIT_OK;
 fail:
+    for (int i = 0; inputs && i < n_args; i++) input_close(inputs[i]);
+    free(inputs);
     free(kinds);
     free(labels_text);
     cli_output_abort(&out);

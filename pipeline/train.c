@@ -24,6 +24,7 @@ enum {
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
     OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_CLIP, OPT_BETA1, OPT_BETA2,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
+    OPT_REFERENCE,
     OPT_PROGRESS, OPT_LOG, OPT_RESUME,
 };
 
@@ -46,6 +47,7 @@ static void usage(FILE *fp) {
 "      --data SEQS        training input (repeatable; extra arguments are taken as --data)\n"
 "      --labels TSV       'name<TAB>label' table for the records or files of --data\n"
 "      --class LABEL=SEQS every example of SEQS has LABEL (repeatable)\n"
+"      --reference FASTA  reference (with .fai) for CRAM and for SAM/BAM bases written '='\n"
 "      --valid SEQS       validation input (repeatable); labels from its own sources or\n"
 "      --valid-labels TSV   this table; its labels must occur in the training data\n"
 "      --valid-fraction F without --valid: hold out this share of the examples of each\n"
@@ -213,6 +215,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"valid", required_argument, NULL, OPT_VALID},
         {"valid-labels", required_argument, NULL, OPT_VALID_LABELS},
         {"valid-fraction", required_argument, NULL, OPT_VALID_FRACTION},
+        {"reference", required_argument, NULL, OPT_REFERENCE},
         {"d-model", required_argument, NULL, OPT_D_MODEL},
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"d-state", required_argument, NULL, OPT_D_STATE},
@@ -290,6 +293,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         case OPT_CLASS: opt->train.classes[opt->train.n_classes++] = optarg; break;
         case OPT_VALID: opt->valid.sources[opt->valid.n_sources++] = optarg; break;
         case OPT_VALID_LABELS: opt->valid.labels = optarg; break;
+        case OPT_REFERENCE: opt->train.reference = opt->valid.reference = optarg; break;
         case OPT_VALID_FRACTION:
             status = cli_parse_double("--valid-fraction", optarg, 0, 0.9, &opt->valid_fraction);
             break;

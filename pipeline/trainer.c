@@ -287,7 +287,9 @@ static int trainer_load_data(Trainer *T) {
     dopt.softmask = opt->softmask;
     dopt.sample_rate = opt->sample_rate;
     dopt.labels = classify ? DATASET_LABELS_REQUIRED : DATASET_LABELS_NONE;
-    int status = infer_load(&T->train_ds, &dopt, &opt->train, NULL);
+    int status = infer_check_streams(&opt->train, &opt->valid); /* a pipe is read once */
+    if (status < 0) return status;
+    status = infer_load(&T->train_ds, &dopt, &opt->train, NULL);
     if (status < 0) return status;
     ExampleKind kind = dataset_kind(T->train_ds);
     if (classify && label_map_count(dataset_labels(T->train_ds)) < 2) {

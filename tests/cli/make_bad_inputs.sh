@@ -88,3 +88,47 @@ for i in 1 2 3; do
     sox -R -n -r 8000 -b 16 -c 1 "audio_cls/tone/t$i.wav" synth 0.1 sine $((300 * i)) vol 0.5
     sox -R -n -r 8000 -b 16 -c 1 "audio_cls/noise/n$i.wav" synth 0.1 whitenoise vol 0.5
 done
+
+# --- inputs other tools read (tests/cli/inputs.tst). Ogg Vorbis as sox writes it (1 s and 5 s
+#     of 330 Hz; 22,050 and 110,250 frames by soxi), cut short three ways: at the boundary
+#     before the last page, inside a page, and one byte before the end
+sox -n -r 22050 -c 1 -C 3 tone_sox.ogg synth 1.0 sine 330
+sox -n -r 22050 -c 1 -C 3 tone5_sox.ogg synth 5 sine 330
+last_page=$(grep -obUa OggS tone5_sox.ogg | tail -1 | cut -d: -f1)
+head -c "$last_page" tone5_sox.ogg > cut_at_page.ogg
+head -c $(( $(stat -c %s tone5_sox.ogg) / 2 )) tone5_sox.ogg > cut_in_page.ogg
+head -c $(( $(stat -c %s tone5_sox.ogg) - 1 )) tone5_sox.ogg > cut_last_byte.ogg
+# what sox cannot write (MP3) or should not hold (NaN/Inf), written with libsndfile by a test
+# helper built with the tests; MP3 and Ogg at 8 kHz also fill class folders
+helpers=${LS_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}/tests/helpers
+"$helpers/audio_fixture" ogg tone_sf.ogg 22050 22050
+"$helpers/audio_fixture" mp3 tone.mp3
+"$helpers/audio_fixture" mp3-id3 tone_id3.mp3
+"$helpers/audio_fixture" wav-nan nan.wav
+"$helpers/audio_fixture" wav-inf inf.wav
+"$helpers/audio_fixture" double-inf double_inf.wav
+mkdir -p mp3_cls/tone mp3_cls/noise
+cp tone.mp3 mp3_cls/tone/a.mp3
+cp tone_id3.mp3 mp3_cls/tone/b.mp3
+sox -R -n -r 8000 -b 16 -c 1 mp3_cls/noise/n1.wav synth 0.25 whitenoise vol 0.5
+sox -R -n -r 8000 -b 16 -c 1 mp3_cls/noise/n2.wav synth 0.25 whitenoise vol 0.3
+# alignments the filters drop, and SEQ forms samtools accepts: the first 5 reads, a
+# supplementary copy of read00, a primary without bases (SEQ '*'), a minimal unmapped record
+# (as in htslib's c1#noseq.sam and xx#minimal.sam); samtools view -c says 8, 5 are kept
+{
+    samtools view -H reads.sam
+    samtools view reads.sam | head -5
+    samtools view reads.sam | awk -F'\t' -v OFS='\t' 'NR == 1 { $1 = "suppl"; $2 = 2048; print }'
+    printf 'noseq\t0\thsap.dev.slice\t4000\t60\t50M\t*\t0\t0\t*\t*\n'
+    printf '*\t4\t*\t0\t0\t*\t*\t0\t0\t*\t*\n'
+} > filtered.sam
+samtools sort -o filtered.bam filtered.sam 2>/dev/null && samtools index filtered.bam
+{ samtools view -H reads.sam; printf 'noseq\t0\thsap.dev.slice\t4000\t60\t50M\t*\t0\t0\t*\t*\n'; } \
+    > only_noseq.sam
+# read01 (reverse strand) with bases written '=' (same as the reference), and as it was
+samtools view -H reads.sam > equals.sam
+cp equals.sam read01.sam
+samtools view reads.sam | awk -F'\t' 'NR == 2' >> read01.sam
+samtools view reads.sam | awk -F'\t' -v OFS='\t' \
+    'NR == 2 { $10 = "==" substr($10, 3, 20) "=" substr($10, 24, 20) "===" substr($10, 47); print }' \
+    >> equals.sam

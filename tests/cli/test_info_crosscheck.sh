@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_info_crosscheck.sh — `longscan info --tsv` against numbers computed by other tools:
 # awk over the decompressed FASTA (records, lengths, GC, N, lower case), samtools for
-# alignments, sox/soxi for audio (frames, rate, channels, peak, RMS). TAP output.
+# alignments (records, and what the flag, MAPQ and no-bases filters dropped), sox/soxi for
+# audio (frames, rate, channels, peak, RMS; Ogg as sox writes it). TAP output.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 LONGSCAN=${LONGSCAN:-$root/build/longscan}
@@ -21,7 +22,7 @@ field() { # tsv-line column-name
     awk -F'\t' -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want || $i == "#" want) c = i; next }
                              { print $c }' "$1"
 }
-echo "1..19"
+echo "1..33"
 
 for fa in "$ex/dna/bacteria_test.fa.gz" "$ex/dna/apes_chr22_dev_slice.fa.gz"; do
     name=$(basename "$fa")
@@ -47,6 +48,33 @@ bash "$root/tests/cli/make_bad_inputs.sh" "$tmp" > /dev/null 2>&1
 "$LONGSCAN" info --tsv -q 20 "$tmp/reads.bam" > "$tmp/bam.tsv"
 check "BAM records with MAPQ >= 20" "$(samtools view -c -q 20 "$tmp/reads.bam")" \
       "$(field "$tmp/bam.tsv" records)" 0
+# what the filters dropped, record by record as samtools counts them: flags (-F 0x900) first,
+# then MAPQ, then SEQ '*' (a supplementary, a record without bases, a minimal unmapped one)
+bam=$tmp/filtered.bam
+for q in 0 5; do
+    "$LONGSCAN" info --tsv -q "$q" "$bam" > "$tmp/filtered.tsv"
+    seen=$(samtools view -c "$bam")
+    pass_flag=$(samtools view -c -F 0x900 "$bam")
+    pass_mapq=$(samtools view -c -F 0x900 -q "$q" "$bam")
+    no_seq=$(samtools view -F 0x900 -q "$q" "$bam" | awk -F'\t' '$10 == "*"' | wc -l)
+    check "filtered.bam -q $q records seen" "$seen" "$(field "$tmp/filtered.tsv" records_seen)" 0
+    check "filtered.bam -q $q dropped by flag" "$((seen - pass_flag))" \
+          "$(field "$tmp/filtered.tsv" dropped_flag)" 0
+    check "filtered.bam -q $q dropped by MAPQ" "$((pass_flag - pass_mapq))" \
+          "$(field "$tmp/filtered.tsv" dropped_mapq)" 0
+    check "filtered.bam -q $q without bases" "$no_seq" \
+          "$(field "$tmp/filtered.tsv" dropped_no_bases)" 0
+    check "filtered.bam -q $q records kept" "$((pass_mapq - no_seq))" \
+          "$(field "$tmp/filtered.tsv" records)" 0
+done
+
+# Ogg Vorbis as sox writes it: the frames and rate soxi reads
+for ogg in "$tmp/tone_sox.ogg" "$tmp/tone5_sox.ogg"; do
+    name=$(basename "$ogg")
+    "$LONGSCAN" info --tsv "$ogg" > "$tmp/ogg.tsv"
+    check "$name frames" "$(soxi -s "$ogg")" "$(field "$tmp/ogg.tsv" frames)" 0
+    check "$name sample rate" "$(soxi -r "$ogg")" "$(field "$tmp/ogg.tsv" sample_rate)" 0
+done
 
 for audio in "$ex/audio/morning_coffee_5s.wav" "$ex/audio/perc_swash.flac"; do
     name=$(basename "$audio")

@@ -1,7 +1,9 @@
 /* test_audio.c — io/audio.c: reading every format we rely on (signals written at run time
  * with libsndfile into a temp dir), mix-down values, info fields, streaming reads, stdin and
  * memory input, resampling (length and a sine's frequency, amplitude and phase), the atomic
- * writer and its round trips, and the bad inputs in tests/data/audio/ (codes and messages).
+ * writer and its round trips, and the bad inputs in tests/data/audio/ (codes and messages);
+ * Ogg completeness from the page headers, MP3 (with and without ID3v2), NaN/Inf refused,
+ * streams opened once through io/detect.h.
  * Run from the repository root (fixtures are read from tests/data/audio/). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 
 #include "common/error.h"
 #include "io/audio.h"
+#include "io/detect.h"
 
 #define DATA_DIR "tests/data/audio"
 
@@ -625,6 +628,249 @@ static void test_truncated_files(void **state) {
     free(s);
 }
 
+// ---------------------------------------------------------------------------- Ogg, MP3, NaN
+
+/* The whole file at @p path, malloc'd. */
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    struct stat st;
+    assert_int_equal(fstat(fileno(f), &st), 0);
+    unsigned char *bytes = malloc((size_t)st.st_size + 256);
+    assert_non_null(bytes);
+    *n = fread(bytes, 1, (size_t)st.st_size, f);
+    assert_int_equal(*n, (size_t)st.st_size);
+    fclose(f);
+    return bytes;
+}
+
+/* Read all of @p n bytes at @p bytes through the memory reader: frames read, or the error. */
+static int64_t read_memory(const char *name, const unsigned char *bytes, size_t n) {
+    AudioReader *r = NULL;
+    float x[4096];
+    int64_t total = 0, got = 0;
+    int err = audio_reader_open_memory(&r, name, bytes, n);
+    if (err) return err;
+    while ((got = audio_reader_read_mono(r, x, 4096)) > 0) total += got;
+    audio_reader_close(r);
+    return got < 0 ? got : total;
+}
+
+static void test_ogg_completeness(void **state) {
+    (void)state;
+    /* one second at 22,050 Hz as libsndfile writes it: libsndfile 1.2.0 logs "File ended
+     * unexpectedly" for it (and for sox's), though its last page carries end-of-stream */
+    enum { RATE = 22050, FRAMES = 88200 };
+    float *f = malloc(FRAMES * sizeof(float));
+    assert_non_null(f);
+    for (int i = 0; i < FRAMES; i++) f[i] = 0.5f * sinf(2 * (float)M_PI * 330.0f * i / RATE);
+    const char *one = tmp_path("one_second.ogg"), *four = tmp_path("four_seconds.ogg");
+    write_sf_float(one, SF_FORMAT_OGG | SF_FORMAT_VORBIS, f, RATE, 1, RATE);
+    /* noise fills many pages (a tone compresses into a few) */
+    uint32_t lcg = 12345;
+    for (int i = 0; i < FRAMES; i++) {
+        lcg = lcg * 1664525u + 1013904223u;
+        f[i] = 0.4f * ((float)(lcg >> 8) / (float)(1u << 24) - 0.5f);
+    }
+    write_sf_float(four, SF_FORMAT_OGG | SF_FORMAT_VORBIS, f, FRAMES, 1, RATE);
+    float *x;
+    int64_t n;
+    load(one, 0, &x, &n, NULL);
+    assert_int_equal(n, RATE);
+    free(x);
+
+    /* the four-second file: its page boundaries, from the page headers */
+    size_t size;
+    unsigned char *bytes = slurp(four, &size);
+    size_t pages[256], n_pages = 0, at = 0;
+    while (at + 27 <= size && n_pages < 256) {
+        assert_memory_equal(bytes + at, "OggS", 4);
+        size_t body = 0;
+        for (int i = 0; i < bytes[at + 26]; i++) body += bytes[at + 27 + i];
+        pages[n_pages++] = at;
+        at += 27 + bytes[at + 26] + body;
+    }
+    assert_int_equal(at, size);
+    if (n_pages < 8) fail_msg("only %zu pages", n_pages);
+    assert_true(bytes[pages[n_pages - 1] + 5] & 0x04);  /* the last page ends the stream */
+    assert_int_equal(read_memory("whole.ogg", bytes, size), FRAMES);
+    /* junk after the last page is not truncation (libogg skips it too) */
+    memset(bytes + size, 'x', 100);
+    assert_int_equal(read_memory("junk.ogg", bytes, size + 100), FRAMES);
+    /* cut at every page boundary and one byte into every page: always an error; past the
+     * header pages it names the missing end-of-stream page, and once audio pages are whole
+     * the frames before the cut come first */
+    int with_frames = 0;
+    for (size_t k = 1; k < n_pages; k++) {
+        for (int into = 0; into < 2; into++) {
+            size_t cut = pages[k] + (size_t)into;
+            int64_t got = read_memory("cut.ogg", bytes, cut);
+            if (got >= 0) fail_msg("cut at byte %zu of %zu (page %zu) read %lld frames", cut,
+                                   size, k, (long long)got);
+            assert_int_equal(got, LS_ERR_FORMAT);
+            const char *msg = ls_error_message();
+            if (k >= 3 && !strstr(msg, "without its end-of-stream page"))
+                fail_msg("cut at byte %zu (page %zu): %s", cut, k, msg);
+            with_frames += k >= 3 && !strstr(msg, "frame 0:");
+        }
+    }
+    assert_true(with_frames > 0);
+    free(bytes);
+    free(f);
+}
+
+static void test_mp3(void **state) {
+    (void)state;
+    enum { RATE = 8000, FRAMES = 8000 };
+    float *f = malloc(FRAMES * sizeof(float));
+    assert_non_null(f);
+    for (int i = 0; i < FRAMES; i++) f[i] = 0.5f * sinf(2 * (float)M_PI * 440.0f * i / RATE);
+    const char *mp3 = tmp_path("tone.mp3"), *id3 = tmp_path("tagged.mp3");
+    write_sf_float(mp3, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, f, FRAMES, 1, RATE);
+    float *x, *y;
+    int64_t n, m;
+    AudioInfo info;
+    load(mp3, 0, &x, &n, &info);
+    check_info(&info, FRAMES, RATE, 1, "MPEG", "MPEG_LAYER_III");
+    assert_int_equal(n, FRAMES);
+    double err2 = 0, sig2 = 0;
+    for (int i = 1000; i < FRAMES - 1000; i++) {
+        err2 += (x[i] - f[i]) * (x[i] - f[i]);
+        sig2 += f[i] * f[i];
+    }
+    if (err2 / sig2 > 1e-2) fail_msg("MP3 decode: relative error power %g", err2 / sig2);
+    /* the same frames behind an ID3v2.3 tag (as taggers write one) */
+    size_t size;
+    unsigned char *bytes = slurp(mp3, &size);
+    static const unsigned char tag[] = "ID3\x03\0\0\0\0\0\x0fTIT2\0\0\0\x05\0\0\0tone";
+    FILE *out = fopen(id3, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(tag, 1, sizeof tag - 1, out), sizeof tag - 1);
+    assert_int_equal(fwrite(bytes, 1, size, out), size);
+    fclose(out);
+    load(id3, 0, &y, &m, NULL);
+    assert_int_equal(m, n);
+    assert_memory_equal(x, y, (size_t)n * sizeof(float));
+    free(y);
+    /* and through a pipe on stdin, opened once by input_open */
+    int saved = dup(0), p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_true(size < 60000);
+    assert_true(fcntl(p[1], F_SETPIPE_SZ, 1 << 16) >= (int)size);
+    assert_int_equal(write(p[1], bytes, size), (ssize_t)size);
+    close(p[1]);
+    dup2(p[0], 0);
+    close(p[0]);
+    InputFile *in = NULL;
+    assert_int_equal(input_open(&in, "-"), 0);
+    assert_int_equal(input_kind(in), INPUT_KIND_AUDIO);
+    assert_int_equal(input_is_stream(in), 1);
+    if (audio_load_mono_input(in, 0, &y, &m, &info))
+        fail_msg("MP3 through a pipe: %s", ls_error_message());
+    input_close(in);
+    dup2(saved, 0);
+    close(saved);
+    assert_int_equal(m, n);
+    assert_memory_equal(x, y, (size_t)n * sizeof(float));
+    free(y);
+    free(bytes);
+    free(x);
+    free(f);
+}
+
+static void test_nonfinite_samples(void **state) {
+    (void)state;
+    enum { FRAMES = 20 };
+    float st[2 * FRAMES];
+    for (int i = 0; i < 2 * FRAMES; i++) st[i] = 0.01f * (float)i;
+    st[2 * 5 + 1] = INFINITY; /* frame 5, channel 2 */
+    st[2 * 12] = NAN;         /* frame 12, channel 1 */
+    const char *path = tmp_path("inf.wav");
+    write_sf_float(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, st, FRAMES, 2, 8000);
+    /* mono: the 5 finite frames first, then the error, and it stays */
+    AudioReader *r;
+    float x[2 * FRAMES];
+    assert_int_equal(audio_reader_open(&r, path), 0);
+    assert_int_equal(audio_reader_read_mono(r, x, FRAMES), 5);
+    for (int i = 0; i < 5; i++) assert_true(x[i] == (st[2 * i] + st[2 * i + 1]) / 2);
+    expect_error((int)audio_reader_read_mono(r, x, FRAMES), LS_ERR_FORMAT, "inf.wav",
+                 "frame 5, channel 2: sample is +Inf");
+    expect_error((int)audio_reader_read_mono(r, x, FRAMES), LS_ERR_FORMAT, "inf.wav", "frame 5");
+    audio_reader_close(r);
+    /* interleaved, 3 frames at a time: 3, 2, error */
+    assert_int_equal(audio_reader_open(&r, path), 0);
+    assert_int_equal(audio_reader_read_interleaved(r, x, 3), 3);
+    assert_int_equal(audio_reader_read_interleaved(r, x, 3), 2);
+    expect_error((int)audio_reader_read_interleaved(r, x, 3), LS_ERR_FORMAT, "inf.wav",
+                 "frame 5, channel 2");
+    audio_reader_close(r);
+    float *y = (float *)0x1;
+    int64_t n;
+    expect_error(audio_load_mono(path, 0, &y, &n, NULL), LS_ERR_FORMAT, "inf.wav",
+                 "frame 5, channel 2: sample is +Inf");
+    assert_null(y);
+    /* mono file (read straight into the caller's buffer), NaN at frame 7 */
+    float mono[FRAMES] = {0};
+    mono[7] = NAN;
+    path = tmp_path("nan.wav");
+    write_sf_float(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, mono, FRAMES, 1, 8000);
+    expect_error(audio_load_mono(path, 0, &y, &n, NULL), LS_ERR_FORMAT, "nan.wav",
+                 "frame 7, channel 1: sample is NaN");
+    /* double data, -Inf in the first frame: the first read fails at once */
+    mono[7] = 0;
+    mono[0] = -INFINITY;
+    path = tmp_path("double.wav");
+    write_sf_float(path, SF_FORMAT_WAV | SF_FORMAT_DOUBLE, mono, FRAMES, 1, 8000);
+    assert_int_equal(audio_reader_open(&r, path), 0);
+    expect_error((int)audio_reader_read_mono(r, x, FRAMES), LS_ERR_FORMAT, "double.wav",
+                 "frame 0, channel 1: sample is -Inf");
+    audio_reader_close(r);
+}
+
+static void test_open_input_stream(void **state) {
+    (void)state;
+    /* a FLAC through /dev/fd/N of a pipe: the same samples as from the file */
+    float *x, *y;
+    int64_t n, m;
+    load(DATA_DIR "/tabla_ke1.flac", 0, &x, &n, NULL);
+    size_t size;
+    unsigned char *bytes = slurp(DATA_DIR "/tabla_ke1.flac", &size);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_true(fcntl(p[1], F_SETPIPE_SZ, 1 << 16) >= (int)size);
+    assert_int_equal(write(p[1], bytes, size), (ssize_t)size);
+    close(p[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+    InputFile *in = NULL;
+    assert_int_equal(input_open(&in, path), 0);
+    assert_int_equal(input_is_stream(in), 1);
+    AudioReader *r;
+    assert_int_equal(audio_reader_open_input(&r, in), 0);
+    assert_int_equal(audio_reader_info(r)->frames, n);
+    y = malloc((size_t)n * sizeof(float));
+    assert_non_null(y);
+    assert_int_equal(audio_reader_read_mono(r, y, n), n);
+    assert_memory_equal(x, y, (size_t)n * sizeof(float));
+    audio_reader_close(r);
+    /* read once: the stream's handle is gone */
+    expect_error(audio_reader_open_input(&r, in), LS_ERR_USAGE, path, "read already");
+    float *none = (float *)0x1;
+    expect_error(audio_load_mono_input(in, 0, &none, &m, NULL), LS_ERR_USAGE, path, NULL);
+    assert_null(none);
+    input_close(in);
+    close(p[0]);
+    /* a regular file goes by its path */
+    assert_int_equal(input_open(&in, DATA_DIR "/tabla_ke1.flac"), 0);
+    free(y);
+    assert_int_equal(audio_load_mono_input(in, 0, &y, &m, NULL), 0);
+    assert_int_equal(m, n);
+    input_close(in);
+    free(y);
+    free(bytes);
+    free(x);
+}
+
 static void test_absurd_rates(void **state) {
     (void)state;
     const char *path = tmp_path("rates.wav");
@@ -775,13 +1021,21 @@ static void test_write_round_trips(void **state) {
     float *b = read_interleaved(flac, &frames, &ch);
     assert_int_equal(frames, FRAMES);
     assert_memory_equal(a, b, FRAMES * CH * sizeof(float));
-    /* float WAV keeps every value as written (NaN included) */
+    /* float WAV stores the NaN, which the reader refuses, naming the frame and channel */
+    AudioReader *r;
+    float head[2 * CH];
+    assert_int_equal(audio_reader_open(&r, wavf), 0);
+    assert_int_equal(audio_reader_read_interleaved(r, head, 2), 2); /* frames 0, 1: finite */
+    expect_error((int)audio_reader_read_interleaved(r, head, 2), LS_ERR_FORMAT, "wf.wav",
+                 "frame 2, channel 1: sample is NaN");
+    audio_reader_close(r);
+    /* float WAV keeps every finite value as written (beyond ±1 included) */
+    x[4] = 0.125f;
+    assert_int_equal(audio_write(wavf, x, FRAMES, CH, RATE, AUDIO_WRITE_WAV_FLOAT), 0);
     float *c = read_interleaved(wavf, &frames, &ch);
     assert_int_equal(frames, FRAMES);
-    for (int i = 0; i < FRAMES * CH; i++)
-        assert_true(c[i] == x[i] || (isnan(c[i]) && isnan(x[i])));
+    for (int i = 0; i < FRAMES * CH; i++) assert_true(c[i] == x[i]);
     /* info of what was written */
-    AudioReader *r;
     assert_int_equal(audio_reader_open(&r, flac), 0);
     check_info(audio_reader_info(r), FRAMES, RATE, CH, "FLAC", "PCM_16");
     audio_reader_close(r);
@@ -883,6 +1137,10 @@ int main(void) {
         cmocka_unit_test(test_memory_reader),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_truncated_files),
+        cmocka_unit_test(test_ogg_completeness),
+        cmocka_unit_test(test_mp3),
+        cmocka_unit_test(test_nonfinite_samples),
+        cmocka_unit_test(test_open_input_stream),
         cmocka_unit_test(test_absurd_rates),
         cmocka_unit_test(test_resample_lengths),
         cmocka_unit_test(test_resample_sine),

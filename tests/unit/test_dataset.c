@@ -16,7 +16,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <sndfile.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1307,6 +1309,97 @@ static void test_audio_sources(void **state) {
     dataset_free(ds);
 }
 
+/* MP3 beside WAV in a class folder (by content: libsndfile's MP3 starts with a frame, not a
+ * magic word); a float WAV holding NaN is refused naming file and frame. */
+static void test_mp3_and_nonfinite_audio(void **state) {
+    (void)state;
+    mkdir(tmp_path("mp3cls"), 0755);
+    mkdir(tmp_path("mp3cls/tone"), 0755);
+    write_tone("mp3cls/tone/a.wav", 8000, 2000, 1);
+    float x[2000];
+    for (int i = 0; i < 2000; i++) x[i] = 0.5f * sinf(2.0f * 3.14159265f * 440.0f * i / 8000);
+    SF_INFO si = {.samplerate = 8000, .channels = 1,
+                  .format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
+    SNDFILE *sf = sf_open(tmp_path("mp3cls/tone/b.mp3"), SFM_WRITE, &si);
+    assert_non_null(sf);
+    assert_int_equal(sf_writef_float(sf, x, 2000), 2000);
+    assert_int_equal(sf_close(sf), 0);
+    Dataset *ds = new_dataset(DATASET_LABELS_OPTIONAL);
+    char arg[600];
+    snprintf(arg, sizeof arg, "tone=%s", tmp_path("mp3cls/tone"));
+    assert_int_equal(dataset_add_class(ds, arg), 0);
+    assert_int_equal(dataset_finish(ds, NULL), 0);
+    assert_int_equal(dataset_kind(ds), EXAMPLE_AUDIO);
+    assert_int_equal(dataset_count(ds), 2);
+    char name[600];
+    snprintf(name, sizeof name, "%s", tmp_path("mp3cls/tone/b.mp3"));
+    const Example *mp3 = find_example(ds, name);
+    assert_int_equal(mp3->length, 2000);
+    assert_non_null(mp3->samples);
+    assert_string_equal(label_name_of(ds, name), "tone");
+    dataset_free(ds);
+
+    x[1234] = NAN;
+    assert_int_equal(audio_write(tmp_path("nan.wav"), x, 2000, 1, 8000, AUDIO_WRITE_WAV_FLOAT), 0);
+    ds = new_dataset(DATASET_LABELS_OPTIONAL);
+    expect_error(dataset_add(ds, tmp_path("nan.wav"), NULL, SPLIT_NONE), LS_ERR_FORMAT,
+                 "nan.wav", "frame 1234, channel 1: sample is NaN");
+    dataset_free(ds);
+}
+
+/* "-" is read once, through its kind (audio or DNA); naming it twice, or with /dev/stdin,
+ * is a usage error. */
+static void test_stdin_sources(void **state) {
+    (void)state;
+    int saved = dup(0);
+    const char *fa = tmp_write("stdin.fa", ">s1\nACGT\n>s2\nGG\n");
+    for (int pass = 0; pass < 2; pass++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(write(p[1], ">s1\nACGT\n>s2\nGG\n", 16), 16);
+        close(p[1]);
+        dup2(p[0], 0);
+        close(p[0]);
+        Dataset *ds = new_dataset(DATASET_LABELS_OPTIONAL);
+        assert_int_equal(dataset_add(ds, "-", NULL, SPLIT_NONE), 0);
+        expect_error(dataset_add(ds, pass ? "/dev/stdin" : "-", NULL, SPLIT_NONE),
+                     LS_ERR_USAGE, "the same data is given twice (first as -)");
+        assert_int_equal(dataset_finish(ds, NULL), 0);
+        assert_int_equal(dataset_count(ds), 2);
+        assert_int_equal(dataset_example(ds, 0)->length, 4);
+        dataset_free(ds);
+    }
+    /* a file on stdin is the file: naming it too is naming it twice */
+    int fd = open(fa, O_RDONLY);
+    dup2(fd, 0);
+    close(fd);
+    Dataset *ds = new_dataset(DATASET_LABELS_OPTIONAL);
+    assert_int_equal(dataset_add(ds, "-", NULL, SPLIT_NONE), 0);
+    expect_error(dataset_add(ds, fa, NULL, SPLIT_NONE), LS_ERR_USAGE, "given twice");
+    dataset_free(ds);
+    /* audio on stdin through a pipe is audio */
+    write_tone("stdin.wav", 8000, 500, 1);
+    FILE *f = fopen(tmp_path("stdin.wav"), "rb");
+    assert_non_null(f);
+    static unsigned char bytes[4096];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], bytes, n), (ssize_t)n);
+    close(p[1]);
+    dup2(p[0], 0);
+    close(p[0]);
+    ds = new_dataset(DATASET_LABELS_OPTIONAL);
+    assert_int_equal(dataset_add(ds, "-", NULL, SPLIT_NONE), 0);
+    assert_int_equal(dataset_finish(ds, NULL), 0);
+    assert_int_equal(dataset_kind(ds), EXAMPLE_AUDIO);
+    assert_int_equal(dataset_example(ds, 0)->length, 500);
+    dataset_free(ds);
+    dup2(saved, 0);
+    close(saved);
+}
+
 // ---------------------------------------------------------------------------- main
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -1508,6 +1601,8 @@ int main(void) {
         cmocka_unit_test(test_utf8_names_and_labels),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_file_source),
+        cmocka_unit_test(test_mp3_and_nonfinite_audio),
+        cmocka_unit_test(test_stdin_sources),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("dataset", tests, setup, teardown);

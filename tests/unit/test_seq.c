@@ -2,7 +2,8 @@
  * test_seq.c — io/seq.h on the fixtures of tests/data/seq (made by make_fixtures.sh from real
  * DNA; expected values there were computed by samtools) and on inputs generated here in a
  * temporary folder: a 20-Mb single-line FASTA, BGZF files whose block boundaries fall inside
- * headers, line ends and blank runs, copies of indexed files without their index, stdin.
+ * headers, line ends and blank runs, copies of indexed files without their index, stdin, and
+ * pipes opened once through io/detect.h.
  * Run from the repository root (make test does).
  */
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,7 +336,7 @@ static void test_bad_inputs(void **state) {
                  "binary.png: not a FASTA, FASTQ, SAM, BAM or CRAM file (starts with byte 0x89)",
                  NULL);
     expect_error(DATA "bad/bad_eq.sam", NULL, LS_ERR_FORMAT,
-                 "bad_eq.sam: record #1 'e1': base 3: unexpected byte 0x3d ('=')", NULL);
+                 "bad_eq.sam: record #1 'e1': SEQ position 3 is '='", "--reference", NULL);
     expect_error(DATA "bad/bad_line.sam", NULL, LS_ERR_FORMAT,
                  "bad_line.sam:3: malformed SAM record (#2)", NULL);
     const char *fq_empty = "@r1\nACGT\n+\nIIII\n@r2\n+\n\n";
@@ -509,6 +512,89 @@ static void test_stdin(void **state) {
                  "file", NULL);
     assert_int_equal(dup2(saved, 0), 0);
     close(saved);
+}
+
+typedef struct {
+    int fd;
+    const char *path;
+} Feeder;
+
+/* Copy the file @p arg->path into descriptor arg->fd, then close it (a pipe's writer). */
+static void *feed(void *arg) {
+    Feeder *f = arg;
+    FILE *in = fopen(f->path, "rb");
+    char buf[8192];
+    size_t n;
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (write(f->fd, buf, n) != (ssize_t)n) break;
+    if (in) fclose(in);
+    close(f->fd);
+    return NULL;
+}
+
+static void test_open_input_stream(void **state) {
+    (void)state;
+    /* through /dev/fd/N of a pipe, opened once by input_open: the same records as the file */
+    const char *files[] = {DATA "ref_bgzip.fa.gz", DATA "ref_gzip.fa.gz", DATA "reads.fq",
+                           DATA "aln.bam", DATA "aln.sam"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        Records want, got = {0};
+        assert_int_equal(read_all(files[k], NULL, &want), -1);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        Feeder f = {p[1], files[k]};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, feed, &f), 0);
+        char path[64];
+        snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+        InputFile *in = NULL;
+        assert_int_equal(input_open(&in, path), 0);
+        assert_int_equal(input_is_stream(in), 1);
+        assert_int_equal(input_kind(in), INPUT_KIND_SEQ);
+        SeqReader *r = NULL;
+        if (seq_reader_open_input(&r, in, NULL) != 0)
+            fail_msg("%s through a pipe: %s", files[k], ls_error_message());
+        assert_string_equal(seq_reader_path(r), path);
+        SeqRecord rec = {0};
+        int64_t ret;
+        while ((ret = seq_reader_next(r, &rec)) >= 0) {
+            assert_true(got.n < want.n);
+            assert_string_equal(rec.name, want.name[got.n]);
+            assert_string_equal(rec.seq, want.seq[got.n]);
+            got.n++;
+        }
+        if (ret != -1) fail_msg("%s through a pipe: %s", files[k], ls_error_message());
+        assert_int_equal(got.n, want.n);
+        seq_record_free(&rec);
+        seq_reader_close(r);
+        /* read once */
+        assert_int_equal(seq_reader_open_input(&r, in, NULL), LS_ERR_USAGE);
+        assert_null(r);
+        input_close(in);
+        pthread_join(th, NULL);
+        close(p[0]);
+        records_free(&want);
+    }
+    /* a region needs an index, which a stream cannot have */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    Feeder f = {p[1], DATA "aln.bam"};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, feed, &f), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+    InputFile *in = NULL;
+    assert_int_equal(input_open(&in, path), 0);
+    SeqReaderOptions opt;
+    seq_reader_options_default(&opt);
+    opt.region = "hs20:1-10";
+    SeqReader *r = NULL;
+    assert_int_equal(seq_reader_open_input(&r, in, &opt), LS_ERR_UNSUPPORTED);
+    if (!strstr(ls_error_message(), "cannot be indexed"))
+        fail_msg("region on a stream: %s", ls_error_message());
+    input_close(in);
+    close(p[0]); /* the feeder may meet EPIPE: it stops */
+    pthread_join(th, NULL);
 }
 
 // ---------------------------------------------------------------------------- regions
@@ -734,13 +820,185 @@ static void test_alignment_errors(void **state) {
                  "CRAM data", "reference", NULL);
     unsetenv("REF_PATH");
     unsetenv("REF_CACHE");
-    /* the secondary r22 carries bases, but a record without SEQ is an error naming it */
+    /* a record without SEQ is skipped and counted; asked to be strict, it is an error */
     const char *sam = "@SQ\tSN:c\tLN:100\nnoseq\t256\tc\t1\t0\t4M\t*\t0\t0\t*\t*\n";
     write_str(tmp_path("noseq.sam"), sam);
     opt.reference = NULL;
     opt.exclude_flags = 0;
+    opt.no_bases_error = 1;
     expect_error(tmp_path("noseq.sam"), &opt, LS_ERR_FORMAT, "noseq.sam: record #1 'noseq': no "
                  "bases", NULL);
+    /* a region starting at 0 is a region error (positions are 1-based), on alignments and
+     * on FASTA alike, not a short read against the index */
+    opt.no_bases_error = 0;
+    opt.region = "hs20:0-10";
+    expect_error(DATA "aln.bam", &opt, LS_ERR_USAGE, "aln.bam: region 'hs20:0-10' starts at 0",
+                 NULL);
+    opt.reference = DATA "ref.fa";
+    expect_error(DATA "aln.cram", &opt, LS_ERR_USAGE, "starts at 0", NULL);
+    expect_error(DATA "ref.fa", &opt, LS_ERR_USAGE, "ref.fa: region 'hs20:0-10' starts at 0",
+                 "1-based", NULL);
+    expect_error(DATA "ref_bgzip.fa.gz", &opt, LS_ERR_USAGE, "starts at 0", NULL);
+}
+
+/* Read @p path with @p opt; the counts at the end, and the records in @p rs. */
+static void read_counted(const char *path, const SeqReaderOptions *opt, Records *rs,
+                         SeqReaderCounts *counts) {
+    memset(rs, 0, sizeof *rs);
+    SeqReader *r = NULL;
+    if (seq_reader_open(&r, path, opt) < 0) fail_msg("%s: %s", path, ls_error_message());
+    SeqRecord rec = {0};
+    int64_t got;
+    while ((got = seq_reader_next(r, &rec)) >= 0) {
+        rs->name[rs->n] = strdup(rec.name);
+        rs->seq[rs->n] = strdup(rec.seq);
+        rs->qual[rs->n] = NULL;
+        rs->n++;
+    }
+    if (got != -1) fail_msg("%s: %s", path, ls_error_message());
+    seq_reader_counts(r, counts);
+    seq_record_free(&rec);
+    seq_reader_close(r);
+}
+
+static void check_counts(const SeqReaderCounts *c, int64_t seen, int64_t kept, int64_t flag,
+                         int64_t mapq, int64_t no_bases) {
+    if (c->seen != seen || c->kept != kept || c->dropped_flag != flag ||
+        c->dropped_mapq != mapq || c->no_bases != no_bases)
+        fail_msg("counts seen %lld kept %lld flag %lld mapq %lld no_bases %lld, expected %lld "
+                 "%lld %lld %lld %lld", (long long)c->seen, (long long)c->kept,
+                 (long long)c->dropped_flag, (long long)c->dropped_mapq,
+                 (long long)c->no_bases, (long long)seen, (long long)kept, (long long)flag,
+                 (long long)mapq, (long long)no_bases);
+}
+
+static void test_counts_and_records_without_bases(void **state) {
+    (void)state;
+    /* SEQ '*' on a primary, a secondary and a fully minimal unmapped record (all legal SAM,
+     * like htslib's c1#noseq.sam and xx#minimal.sam), a supplementary and a low MAPQ read */
+    const char *sam =
+        "@SQ\tSN:c\tLN:100\n"
+        "r1\t0\tc\t1\t60\t4M\t*\t0\t0\tACGT\tIIII\n"
+        "noseq\t0\tc\t5\t60\t4M\t*\t0\t0\t*\t*\n"
+        "sec\t256\tc\t1\t0\t4M\t*\t0\t0\t*\t*\n"
+        "*\t4\t*\t0\t0\t*\t*\t0\t0\t*\t*\n"
+        "supp\t2048\tc\t9\t60\t2M\t*\t0\t0\tGG\tII\n"
+        "low\t16\tc\t20\t3\t3M\t*\t0\t0\tAAC\tIII\n"
+        "r2\t0\tc\t30\t40\t2M\t*\t0\t0\tTT\t*\n";
+    const char *path = tmp_path("counts.sam");
+    write_str(path, sam);
+    SeqReaderOptions opt;
+    seq_reader_options_default(&opt);
+    Records rs;
+    SeqReaderCounts c;
+    read_counted(path, &opt, &rs, &c);
+    /* default -F 0x900: sec and supp by flag; noseq and the minimal record have no bases */
+    check_counts(&c, 7, 3, 2, 0, 2);
+    assert_int_equal(rs.n, 3);
+    assert_string_equal(rs.name[0], "r1");
+    assert_string_equal(rs.name[1], "low");
+    assert_string_equal(rs.seq[1], "GTT"); /* reverse strand, turned back */
+    assert_string_equal(rs.name[2], "r2");
+    records_free(&rs);
+    /* -q 10: the minimal record (MAPQ 0) and low go by MAPQ first, noseq stays "no bases" */
+    opt.min_mapq = 10;
+    read_counted(path, &opt, &rs, &c);
+    check_counts(&c, 7, 2, 2, 2, 1);
+    records_free(&rs);
+    /* -F 0 -f 0x800: only supp passes the flags */
+    opt.min_mapq = 0;
+    opt.exclude_flags = 0;
+    opt.require_flags = 0x800;
+    read_counted(path, &opt, &rs, &c);
+    check_counts(&c, 7, 1, 6, 0, 0);
+    assert_string_equal(rs.name[0], "supp");
+    records_free(&rs);
+    /* a file of records without bases only: no records, no error at this level */
+    write_str(tmp_path("allnoseq.sam"), "@SQ\tSN:c\tLN:100\nx\t0\tc\t5\t60\t4M\t*\t0\t0\t*\t*\n");
+    seq_reader_options_default(&opt);
+    read_counted(tmp_path("allnoseq.sam"), &opt, &rs, &c);
+    check_counts(&c, 1, 0, 0, 0, 1);
+    records_free(&rs);
+    /* FASTA: seen = kept, nothing dropped */
+    read_counted(DATA "ref.fa", &opt, &rs, &c);
+    check_counts(&c, 3, 3, 0, 0, 0);
+    records_free(&rs);
+    /* a BAM region: seen counts what the index returned */
+    opt.region = "hs20:1000-1500";
+    read_counted(DATA "aln.bam", &opt, &rs, &c);
+    assert_int_equal(c.kept, rs.n);
+    assert_int_equal(c.seen, c.kept + c.dropped_flag + c.dropped_mapq + c.no_bases);
+    records_free(&rs);
+}
+
+/* The bases of ref.fa at @p region (1-based, inclusive), through the reader itself. */
+static void ref_bases(const char *region, char *out, size_t size) {
+    SeqReaderOptions opt;
+    seq_reader_options_default(&opt);
+    opt.region = region;
+    Records rs;
+    if (read_all(DATA "ref.fa", &opt, &rs) != -1) fail_msg("%s", ls_error_message());
+    snprintf(out, size, "%s", rs.seq[0]);
+    records_free(&rs);
+}
+
+static void test_equals_from_reference(void **state) {
+    (void)state;
+    /* '=' in SEQ is the reference base at the aligned position; with --reference it is
+     * decoded through the CIGAR (soft clip and insertion take no reference base, a deletion
+     * skips one), before a reverse-strand read is turned back */
+    char ref[64];
+    ref_bases("hs20:700-706", ref, sizeof ref);
+    assert_int_equal(strlen(ref), 7);
+    const char *sam =
+        "@SQ\tSN:hs20\tLN:2400\n"
+        "e1\t0\ths20\t700\t60\t8M\t*\t0\t0\tAC=TACGT\tIIIIIIII\n"
+        "e2\t0\ths20\t700\t60\t2S2M1I2M1D2M\t*\t0\t0\tGG==T=A==\tIIIIIIIII\n"
+        "e3\t16\ths20\t700\t60\t2S2M1I2M1D2M\t*\t0\t0\tGG==T=A==\tIIIIIIIII\n";
+    char path[512]; /* tmp_path's buffers are reused */
+    snprintf(path, sizeof path, "%s", tmp_path("equals.sam"));
+    write_str(path, sam);
+    SeqReaderOptions opt;
+    seq_reader_options_default(&opt);
+    opt.reference = DATA "ref.fa";
+    Records rs;
+    if (read_all(path, &opt, &rs) != -1) fail_msg("%s", ls_error_message());
+    assert_int_equal(rs.n, 3);
+    char want[32];
+    snprintf(want, sizeof want, "AC%cTACGT", ref[2]);
+    assert_string_equal(rs.seq[0], want);
+    /* S: GG; M 700,701; I: T; M 702,703 (= then A); D 704; M 705,706 */
+    snprintf(want, sizeof want, "GG%c%cT%cA%c%c", ref[0], ref[1], ref[2], ref[5], ref[6]);
+    assert_string_equal(rs.seq[1], want);
+    char rc[32];
+    assert_int_equal(strlen(want), 9);
+    dna_reverse_complement_letters(rc, want, 9);
+    rc[9] = '\0';
+    assert_string_equal(rs.seq[2], rc);
+    records_free(&rs);
+    /* no reference: the clear error; '=' where no reference base lies: an error naming it */
+    opt.reference = NULL;
+    expect_error(path, &opt, LS_ERR_FORMAT, "equals.sam: record #1 'e1': SEQ position 3 is '='",
+                 "--reference", NULL);
+    opt.reference = DATA "ref.fa";
+    write_str(tmp_path("eq_clip.sam"), "@SQ\tSN:hs20\tLN:2400\n"
+              "c1\t0\ths20\t700\t60\t1S3M\t*\t0\t0\t=ACG\tIIII\n");
+    expect_error(tmp_path("eq_clip.sam"), &opt, LS_ERR_FORMAT, "'c1': SEQ position 1 is '=' in "
+                 "a soft clip", NULL);
+    write_str(tmp_path("eq_ins.sam"), "@SQ\tSN:hs20\tLN:2400\n"
+              "i1\t0\ths20\t700\t60\t1M1I2M\t*\t0\t0\tA=CG\tIIII\n");
+    expect_error(tmp_path("eq_ins.sam"), &opt, LS_ERR_FORMAT, "SEQ position 2 is '=' in an "
+                 "insertion", NULL);
+    write_str(tmp_path("eq_unmapped.sam"), "@SQ\tSN:hs20\tLN:2400\n"
+              "u1\t4\t*\t0\t0\t*\t*\t0\t0\tAC=T\tIIII\n");
+    expect_error(tmp_path("eq_unmapped.sam"), &opt, LS_ERR_FORMAT, "'u1': SEQ position 3 is '=' "
+                 "but the read is not aligned", NULL);
+    /* a reference without its .fai is not indexed for us */
+    copy_file(DATA "ref.fa", tmp_path("ref_noindex.fa"));
+    opt.reference = tmp_path("ref_noindex.fa");
+    expect_error(path, &opt, LS_ERR_FORMAT, "ref_noindex.fa", "samtools faidx", NULL);
+    struct stat st;
+    assert_int_equal(stat(tmp_path("ref_noindex.fa.fai"), &st), -1);
 }
 
 // ---------------------------------------------------------------------------- API details
@@ -817,15 +1075,19 @@ int main(void) {
         cmocka_unit_test(test_bgzf_block_boundaries),
         cmocka_unit_test(test_long_single_line),
         cmocka_unit_test(test_stdin),
+        cmocka_unit_test(test_open_input_stream),
         cmocka_unit_test(test_fasta_regions),
         cmocka_unit_test(test_fasta_region_errors),
         cmocka_unit_test(test_sam_bam_cram),
         cmocka_unit_test(test_reverse_strand_original_orientation),
         cmocka_unit_test(test_filters_and_bam_regions),
         cmocka_unit_test(test_alignment_errors),
+        cmocka_unit_test(test_counts_and_records_without_bases),
+        cmocka_unit_test(test_equals_from_reference),
         cmocka_unit_test(test_api_details),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
+    signal(SIGPIPE, SIG_IGN); /* a pipe's reader that stops early must not end the test */
     hts_set_log_level(HTS_LOG_OFF); /* htslib's own warnings would clutter the TAP output */
     return cmocka_run_group_tests_name("seq", tests, setup_tmp, teardown_tmp);
 }
