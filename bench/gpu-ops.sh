@@ -15,7 +15,8 @@ out=${OUT:-/tmp/gpu-ops}
 mkdir -p "$out"
 SUITES="runtime conv matmul norm act embedding loss pool optim"
 # the sanitizers skip matmul (cuBLAS's own kernels take long to instrument; ours are checked)
-SAN_SUITES="runtime conv norm act embedding loss pool optim"
+# (and the runtime suite, whose deliberate 1 PiB allocation memcheck reports as an API error)
+SAN_SUITES="conv norm act embedding loss pool optim"
 san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 {
     echo "# commit: $(cat "$G/COMMIT" 2>/dev/null || echo unknown)"

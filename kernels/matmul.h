@@ -18,7 +18,8 @@
  * BLAS takes 32-bit ints: M, K, N, ld_x, ld_y must each be <= INT_MAX (LS_ERR_RANGE else).
  * CUDA (kernels/cuda/matmul.cu): cuBLAS / cuBLASLt only, same arguments plus a MatmulCuda
  * (dtype, TF32 switch, stream). Forward: cublasLtMatmul with the BIAS epilogue (bias added in
- * fp32 inside the GEMM); backward: cublasGemmEx for dx and dW, and the bias gradient by a
+ * fp32 inside the GEMM; bf16 outputs with a bias use cublasGemmEx onto a bias-filled y, as
+ * cuBLASLt takes no fp32 bias with a bf16 output); backward: cublasGemmEx for dx and dW, and the bias gradient by a
  * fixed-order two-stage column sum in double (no atomics). cuBLAS runs with atomics disallowed
  * and its own preallocated workspace, so a call repeated on one stream gives the same bits.
  * Activation epilogues: cuBLASLt offers ReLU and GELU; the models use SiLU (not offered) and

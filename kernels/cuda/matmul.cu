@@ -9,8 +9,8 @@
  *   dx += dy·W     →  dxcm (K × M, ld_x) = Wcm · dycm          GemmEx(N, N), beta 1
  *   dW += dyᵀ·x    →  dWcm (K × N, ld K) = xcm · dycmᵀ         GemmEx(N, T), beta 1
  * The bias rides the cuBLASLt BIAS epilogue (one pass over y); where cuBLASLt has no algorithm
- * for the layout, y is first filled with the bias and the GEMM adds onto it (beta = 1, the
- * CPU's own formulation). The bias gradient is ours: column partial sums over fixed chunks of
+ * for the layout, and for bf16 outputs (cuBLASLt takes no fp32 bias with them), y is first
+ * filled with the bias and the GEMM adds onto it (beta = 1, the CPU's own formulation). The bias gradient is ours: column partial sums over fixed chunks of
  * rows (a function of M) in double, then the chunks in order (cuda_colsum): deterministic.
  *
  * Handles and workspaces come from the per-device context (cuda_common.cu): created once,
@@ -161,7 +161,11 @@ extern "C" int matmul_fwd_cuda(float *y, const float *x, const float *w, const f
     if (M == 0) return 0;
     if ((status = cuda_ctx_get(&c))) return status;
 
-    if ((status = matmul_fwd_lt(c, y, x, w, b, M, K, N, ld_x, ld_y, o, &done)) || done)
+    // cuBLASLt 13.0 refuses an fp32 bias vector with a bf16 output (measured on an H100:
+    // CUBLAS_STATUS_INVALID_VALUE from the heuristic), and our bias is fp32: bf16 with a bias
+    // takes the plain path, where the bias is rounded to bf16 once when it fills y.
+    if (!(b && o->dtype == DTYPE_BF16) &&
+        ((status = matmul_fwd_lt(c, y, x, w, b, M, K, N, ld_x, ld_y, o, &done)) || done))
         return status;
     // Plain path: y = b (broadcast), then y = x·Wᵀ + y.
     if (b) {

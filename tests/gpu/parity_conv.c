@@ -12,6 +12,12 @@
  *
  * Tolerances: fp32 1e-5 relative (the fp32 forward without SiLU must be bit-identical: same
  * operations, no FMA), bf16 2e-2 relative against the CPU on the same bf16-rounded inputs.
+ * dweight and dbias are sums over B·L terms whose dy differ between CPU and GPU by the last
+ * bits of expf (2 ulp on CUDA, 1 in libm); summed over 10^6 tokens with cancellation, 1e-5
+ * relative to the (small) sum is not a meaningful test (measured: up to 1.6x it at L = 65536,
+ * D = 1024 in kernels/dev/conv.cu). So they are checked as reductions: |got − ref| <= 1e-5 ·
+ * (Σ|terms| + |initial value|) elementwise AND NMSE <= 1e-10 (rms relative error 1e-5; a
+ * single missing term of 10^6 already gives ~1e-6), in both dtypes.
  */
 #include "kernels/conv.h"
 #include "tests/gpu/parity_ops.h"
@@ -24,6 +30,41 @@ typedef struct {
 
 enum { VIEW_DENSE, VIEW_SLICE, VIEW_REVERSED };
 static const char *view_names[] = {"dense", "slice of 2D", "reversed"};
+
+// x_ext at x position j of (b, d) in the CPU-side problem (j < 0: state0 or 0)
+static double conv_ext_host(const ConvArgs *a, int64_t b, int64_t j, int64_t d) {
+    if (j >= 0) return a->x[b * a->x_stride_b + j * a->x_stride_l + d];
+    return a->state0 ? a->state0[(b * a->D + d) * (a->K - 1) + (a->K - 1) + j] : 0.0;
+}
+
+/*
+ * Σ|terms| of dweight[d, k] = Σ_{b,t} dy·x_ext[t+k] and dbias[d] = Σ dy, plus |initial|,
+ * scaled by 1e-5: the elementwise bound of the reduction check. dy from double arithmetic.
+ */
+static void conv_wgrad_bounds(const ConvArgs *a, const float *dw0, const float *db0,
+                              double *bw, double *bb) {
+    const int64_t B = a->B, L = a->L, D = a->D, K = a->K;
+#pragma omp parallel for schedule(static)
+    for (int64_t d = 0; d < D; d++) {
+        double sw[CONV_K_MAX] = {0}, sb = 0.0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < L; t++) {
+                double dy = a->dout[b * a->dout_stride_b + t * a->dout_stride_l + d];
+                if (a->silu) {
+                    double p = a->bias ? a->bias[d] : 0.0;
+                    for (int64_t k = 0; k < K; k++)
+                        p += a->weight[d * K + k] * conv_ext_host(a, b, t - (K - 1) + k, d);
+                    double s = 1.0 / (1.0 + exp(-p));
+                    dy *= s * (1.0 + p * (1.0 - s));
+                }
+                sb += fabs(dy);
+                for (int64_t k = 0; k < K; k++)
+                    sw[k] += fabs(dy * conv_ext_host(a, b, t - (K - 1) + k, d));
+            }
+        for (int64_t k = 0; k < K; k++) bw[d * K + k] = 1e-5 * (sw[k] + fabs(dw0[d * K + k]));
+        bb[d] = 1e-5 * (sb + fabs(db0[d]));
+    }
+}
 
 static void conv_case(const ConvCase *c, uint64_t salt) {
     const int64_t B = c->B, L = c->L, D = c->D, K = c->K, n = B * L * D;
@@ -47,6 +88,7 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     float *db0 = po_rand(&r, D, -1, 1, DTYPE_F32), *ds00 = po_rand(&r, ns, -1, 1, DTYPE_F32);
     float *out = gc_host(n), *sf = gc_host(ns), *dx = po_copy(dx0, n), *dw = po_copy(dw0, D * K);
     float *db = po_copy(db0, D), *ds0 = po_copy(ds00, ns);
+    double *bnd_w = calloc((size_t)(D * K), 8), *bnd_b = calloc((size_t)D, 8);
     PoBuf bx = {0}, bw = {0}, bb = {0}, bs0 = {0}, bout = {0}, bsf = {0}, bdout = {0};
     PoBuf bdsf = {0}, bdx[2] = {PO_NONE, PO_NONE}, bdw[2] = {PO_NONE, PO_NONE};
     PoBuf bdb[2] = {PO_NONE, PO_NONE}, bds0[2] = {PO_NONE, PO_NONE};
@@ -61,6 +103,7 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     a.out = out, a.dout = dout, a.dx = dx, a.dweight = dw, a.dbias = c->bias ? db : NULL;
     PO_TRY(conv_fwd_cpu(&a));
     PO_TRY(conv_bwd_cpu(&a));
+    conv_wgrad_bounds(&a, dw0, db0, bnd_w, bnd_b);
 
     // ---- GPU
     PO_TRY(po_in(&bx, x, xn, t));
@@ -108,10 +151,10 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     snprintf(what, sizeof what, "%s: dx", po_case);
     po_check(what, &bdx[0], dx, po_tol(t));
     snprintf(what, sizeof what, "%s: dweight", po_case);
-    po_check(what, &bdw[0], dw, po_tol(t));
+    po_check_bound(what, &bdw[0], dw, bnd_w, 0.0, 1e-10, "1e-5·Σ|terms|");
     if (c->bias) {
         snprintf(what, sizeof what, "%s: dbias", po_case);
-        po_check(what, &bdb[0], db, po_tol(t));
+        po_check_bound(what, &bdb[0], db, bnd_b, 0.0, 1e-10, "1e-5·Σ|terms|");
     }
     snprintf(what, sizeof what, "%s: backward twice, dx", po_case);
     po_same(what, &bdx[0], &bdx[1]);
@@ -132,6 +175,7 @@ done:
         po_free(&bdx[k]), po_free(&bdw[k]), po_free(&bdb[k]), po_free(&bds0[k]);
     free(x), free(w), free(bias), free(s0), free(dout), free(dsf), free(dx0), free(dw0);
     free(db0), free(ds00), free(out), free(sf), free(dx), free(dw), free(db), free(ds0);
+    free(bnd_w), free(bnd_b);
 }
 
 // conv_step_cuda, token by token, against conv_step_cpu (out of every step, final state).
