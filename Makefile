@@ -75,7 +75,7 @@ CUDA_LIBS =
 else
 LIB_OBJ  = $(filter-out $(BUILD)/obj/kernels/cuda_none.o,$(LIB_C:%.c=$(BUILD)/obj/%.o)) \
            $(CUDA_CU:%.cu=$(BUILD)/obj/%.cu.o)
-CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -lcublas \
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -lcublas -lcublasLt \
             -ldl -lrt -lstdc++
 endif
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)

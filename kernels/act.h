@@ -19,8 +19,12 @@
  * Pointers must not alias (restrict): no in-place forms.
  *
  * Every function returns 0, or LS_ERR_USAGE for n < 0 or a NULL pointer when n > 0.
- * CUDA (later, kernels/cuda/act.cu) takes the same arguments and must match within the
- * tolerances of tests/gpu. Tested by tests/unit/test_act.c.
+ * CUDA (kernels/cuda/act.cu): act_<name>_<dir>_cuda takes the same arguments plus the storage
+ * type of every tensor (DTYPE_BF16: all of y, x, z, dy, dx, dz are bf16; the arithmetic is fp32)
+ * and a cudaStream_t (NULL = default); device pointers, asynchronous. The formulas are the
+ * CPU's term for term (no FMA contraction), so fp32 results differ only where CUDA's expf /
+ * log1pf / erff round differently from libm's. Each also returns LS_ERR_CUDA or
+ * LS_ERR_NO_CUDA. Tested by tests/unit/test_act.c (CPU) and tests/gpu/parity_act.c (CUDA).
  */
 #ifndef LS_ACT_H
 #define LS_ACT_H
@@ -28,6 +32,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +61,24 @@ int act_silu_gate_fwd_cpu(float *y, const float *x, const float *z, int64_t n) L
  */
 int act_silu_gate_bwd_cpu(float *dx, float *dz, const float *dy, const float *x,
                           const float *z, int64_t n) LS_RESULT_USED;
+
+// CUDA versions (see the top of this file).
+int act_silu_fwd_cuda(float *y, const float *x, int64_t n, DType dtype,
+                      void *stream) LS_RESULT_USED;
+int act_silu_bwd_cuda(float *dx, const float *dy, const float *x, int64_t n, DType dtype,
+                      void *stream) LS_RESULT_USED;
+int act_softplus_fwd_cuda(float *y, const float *x, int64_t n, DType dtype,
+                          void *stream) LS_RESULT_USED;
+int act_softplus_bwd_cuda(float *dx, const float *dy, const float *x, int64_t n, DType dtype,
+                          void *stream) LS_RESULT_USED;
+int act_gelu_fwd_cuda(float *y, const float *x, int64_t n, DType dtype,
+                      void *stream) LS_RESULT_USED;
+int act_gelu_bwd_cuda(float *dx, const float *dy, const float *x, int64_t n, DType dtype,
+                      void *stream) LS_RESULT_USED;
+int act_silu_gate_fwd_cuda(float *y, const float *x, const float *z, int64_t n, DType dtype,
+                           void *stream) LS_RESULT_USED;
+int act_silu_gate_bwd_cuda(float *dx, float *dz, const float *dy, const float *x,
+                           const float *z, int64_t n, DType dtype, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

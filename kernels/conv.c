@@ -65,6 +65,8 @@ int conv_args_check(const ConvArgs *a, ConvOp op) {
     if (op == CONV_OP_STEP && a->L != 1)
         return ls_error(LS_ERR_RANGE, "%s: L = %lld (a step takes one token, L = 1)", who,
                         (long long)a->L);
+    if (a->dtype != DTYPE_F32 && a->dtype != DTYPE_BF16)
+        return ls_error(LS_ERR_USAGE, "%s: dtype = %d (not a DType)", who, (int)a->dtype);
     if (a->silu != 0 && a->silu != 1)
         return ls_error(LS_ERR_USAGE, "%s: silu = %d (must be 0 or 1)", who, a->silu);
     // Dense buffers: B·D·K (states, weights) must fit; B·D·(K−1) <= B·D·K.

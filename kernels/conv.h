@@ -26,7 +26,16 @@
  * Threads: OpenMP over (batch, blocks of CONV_CPU_DBLOCK channels); results do not depend on
  * the thread count. No workspace: the backward keeps a ring of the last K gradients per block.
  *
- * Tests: tests/unit/test_conv.c. Timing: kernels/dev/scan_bench.c.
+ * CUDA (kernels/cuda/conv.cu): the same struct. `dtype` = DTYPE_BF16 makes x, out, dout and dx
+ * bf16 (the activations); weight, bias, the states and every weight/state gradient stay fp32,
+ * and all arithmetic is fp32 (dweight / dbias sums in double, as here). The CPU functions
+ * take DTYPE_F32 only. `stream` is a cudaStream_t (NULL: the default stream). dweight and dbias
+ * are reduced in a fixed order (per-chunk partial sums in double, then summed in chunk order):
+ * no float atomics, the same bits on every run. The backward's partial sums live in the
+ * device's scratch (B · ceil(L/256) · D · (K+1) doubles).
+ *
+ * Tests: tests/unit/test_conv.c (CPU), tests/gpu/parity_conv.c (CUDA vs CPU).
+ * Timing: kernels/dev/scan_bench.c (CPU), kernels/dev/conv.cu (CUDA).
  */
 #ifndef LS_CONV_H
 #define LS_CONV_H
@@ -35,6 +44,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +76,8 @@ typedef struct {
     int64_t D;      // channels
     int64_t K;      // taps, 1..CONV_K_MAX
     int     silu;   // 1: out = SiLU(conv), 0: out = conv
+    DType   dtype;  // storage of x, out, dout, dx (CUDA only; the CPU takes DTYPE_F32)
+    void   *stream; // cudaStream_t for the CUDA functions, NULL = default stream
 
     // ---- inputs
     const float *x;        int64_t x_stride_b, x_stride_l;       // (B, L, D)
@@ -92,7 +104,10 @@ typedef struct {
 } ConvArgs;
 // clang-format on
 
-/** Zero @p a, set the shapes, silu = 0, dense strides (batch L·D, token D) for x, out, dout, dx. */
+/**
+ * Zero @p a, set the shapes, silu = 0, dtype = DTYPE_F32, stream = NULL, dense strides
+ * (batch L·D, token D) for x, out, dout, dx.
+ */
 void conv_args_init(ConvArgs *a, int64_t B, int64_t L, int64_t D, int64_t K);
 
 /**
@@ -121,6 +136,31 @@ int conv_bwd_cpu(const ConvArgs *a) LS_RESULT_USED;
  * @return 0 or an error.
  */
 int conv_step_cpu(const ConvArgs *a) LS_RESULT_USED;
+
+/*
+ * CUDA versions: every pointer is device memory; same contract as the CPU functions, within
+ * the tolerances of tests/gpu/parity_conv.c (fp32: the forward and dx are bit-identical to the
+ * CPU's up to expf; dweight/dbias sum in another fixed order). Each returns 0, the
+ * conv_args_check error, the conv_cuda_supported error, LS_ERR_CUDA(_OOM) or LS_ERR_NO_CUDA
+ * (built without CUDA). Asynchronous: no host synchronization.
+ */
+
+/**
+ * What the CUDA functions accept beyond conv_args_check: every (B, L, D) view and the dtype.
+ * Vector loads are used when D, the strides and the pointers allow; any other layout takes the
+ * scalar path. K <= 4 keeps its taps in registers; larger K (up to CONV_K_MAX) is correct but
+ * re-reads taps (O(K²) per element in the backward). @return 0 or LS_ERR_UNSUPPORTED.
+ */
+int conv_cuda_supported(const ConvArgs *a, ConvOp op) LS_RESULT_USED;
+
+/** Forward on the GPU (conv_fwd_cpu's contract). */
+int conv_fwd_cuda(const ConvArgs *a) LS_RESULT_USED;
+
+/** Backward on the GPU (conv_bwd_cpu's contract; deterministic dweight / dbias). */
+int conv_bwd_cuda(const ConvArgs *a) LS_RESULT_USED;
+
+/** One token on the GPU (conv_step_cpu's contract). */
+int conv_step_cuda(const ConvArgs *a) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

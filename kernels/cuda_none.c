@@ -37,6 +37,7 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
     return no_cuda();
 }
 int device_cuda_sync(void) { return no_cuda(); }
+void device_cuda_release(void) {}
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }
 
 // attention.h
@@ -62,5 +63,129 @@ int attention_rope_fwd_cuda(float *out, const float *x, const RopeShape *s) {
 }
 int attention_rope_bwd_cuda(float *dx, const float *dout, const RopeShape *s) {
     (void)dx, (void)dout, (void)s;
+    return no_cuda();
+}
+
+// ----------------------------------------------------------------------------- ops
+// The kernels/cuda op files' symbols; the arguments are ignored.
+
+#include "kernels/act.h"
+#include "kernels/conv.h"
+#include "kernels/embedding.h"
+#include "kernels/loss.h"
+#include "kernels/matmul.h"
+#include "kernels/norm.h"
+#include "kernels/optim.h"
+#include "kernels/pool.h"
+
+int conv_cuda_supported(const ConvArgs *a, ConvOp op) {
+    (void)a, (void)op;
+    return no_cuda();
+}
+int conv_fwd_cuda(const ConvArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int conv_bwd_cuda(const ConvArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int conv_step_cuda(const ConvArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+
+int matmul_fwd_cuda(float *y, const float *x, const float *w, const float *b, int64_t M,
+                    int64_t K, int64_t N, int64_t ld_x, int64_t ld_y, const MatmulCuda *opt) {
+    (void)y, (void)x, (void)w, (void)b, (void)M, (void)K, (void)N, (void)ld_x, (void)ld_y;
+    (void)opt;
+    return no_cuda();
+}
+int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy, const float *x,
+                    const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y,
+                    const MatmulCuda *opt) {
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)M, (void)K, (void)N;
+    (void)ld_x, (void)ld_y, (void)opt;
+    return no_cuda();
+}
+
+int norm_fwd_cuda(const NormArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int norm_bwd_cuda(const NormArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+
+#define ACT_STUB_FWD(name)                                                                     \
+    int name(float *y, const float *x, int64_t n, DType dtype, void *stream) {                 \
+        (void)y, (void)x, (void)n, (void)dtype, (void)stream;                                  \
+        return no_cuda();                                                                      \
+    }
+#define ACT_STUB_BWD(name)                                                                     \
+    int name(float *dx, const float *dy, const float *x, int64_t n, DType dtype, void *stream) { \
+        (void)dx, (void)dy, (void)x, (void)n, (void)dtype, (void)stream;                       \
+        return no_cuda();                                                                      \
+    }
+ACT_STUB_FWD(act_silu_fwd_cuda)
+ACT_STUB_BWD(act_silu_bwd_cuda)
+ACT_STUB_FWD(act_softplus_fwd_cuda)
+ACT_STUB_BWD(act_softplus_bwd_cuda)
+ACT_STUB_FWD(act_gelu_fwd_cuda)
+ACT_STUB_BWD(act_gelu_bwd_cuda)
+int act_silu_gate_fwd_cuda(float *y, const float *x, const float *z, int64_t n, DType dtype,
+                           void *stream) {
+    (void)y, (void)x, (void)z, (void)n, (void)dtype, (void)stream;
+    return no_cuda();
+}
+int act_silu_gate_bwd_cuda(float *dx, float *dz, const float *dy, const float *x,
+                           const float *z, int64_t n, DType dtype, void *stream) {
+    (void)dx, (void)dz, (void)dy, (void)x, (void)z, (void)n, (void)dtype, (void)stream;
+    return no_cuda();
+}
+
+int embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t M, int64_t V,
+                       int64_t D, DType dtype, void *stream) {
+    (void)out, (void)ids, (void)table, (void)M, (void)V, (void)D, (void)dtype, (void)stream;
+    return no_cuda();
+}
+int embedding_bwd_cuda(float *dtable, const float *dout, const int32_t *ids, int64_t M,
+                       int64_t V, int64_t D, DType dtype, void *stream) {
+    (void)dtable, (void)dout, (void)ids, (void)M, (void)V, (void)D, (void)dtype, (void)stream;
+    return no_cuda();
+}
+
+int loss_xent_cuda(double *mean_loss, float *row_loss, float *dlogits, const float *logits,
+                   const int32_t *targets, const float *weights, int64_t M, int64_t V,
+                   float grad_scale, DType dtype, void *stream) {
+    (void)mean_loss, (void)row_loss, (void)dlogits, (void)logits, (void)targets, (void)weights;
+    (void)M, (void)V, (void)grad_scale, (void)dtype, (void)stream;
+    return no_cuda();
+}
+
+int pool_fwd_cuda(float *out, const float *x, const int64_t *lengths, int64_t B, int64_t L,
+                  int64_t D, PoolMode mode, DType dtype, void *stream) {
+    (void)out, (void)x, (void)lengths, (void)B, (void)L, (void)D, (void)mode, (void)dtype;
+    (void)stream;
+    return no_cuda();
+}
+int pool_bwd_cuda(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
+                  int64_t D, PoolMode mode, DType dtype, void *stream) {
+    (void)dx, (void)dout, (void)lengths, (void)B, (void)L, (void)D, (void)mode, (void)dtype;
+    (void)stream;
+    return no_cuda();
+}
+
+int optim_adamw_step_cuda(float *params, float *m, float *v, const float *grads,
+                          const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
+                          int64_t step, double lr, float grad_scale, void *stream) {
+    (void)params, (void)m, (void)v, (void)grads, (void)tensors, (void)n_tensors, (void)cfg;
+    (void)step, (void)lr, (void)grad_scale, (void)stream;
+    return no_cuda();
+}
+int optim_grad_norm_cuda(double *norm, const float *grads, const OptimTensor *tensors,
+                         int64_t n_tensors, void *stream) {
+    (void)norm, (void)grads, (void)tensors, (void)n_tensors, (void)stream;
     return no_cuda();
 }

@@ -77,6 +77,12 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) LS_RESULT_USED;
  */
 int device_cuda_sync(void) LS_RESULT_USED;
 
+/**
+ * Free the per-device cuBLAS handles, workspaces and scratch the CUDA ops created (at exit, or
+ * before handing a device to other code). The next CUDA op creates them again. No-op without CUDA.
+ */
+void device_cuda_release(void);
+
 /** "CUDA runtime 13.0, built for sm_90 (+PTX)" or "CPU only". */
 const char *device_build_info(void);
 

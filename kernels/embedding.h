@@ -15,9 +15,16 @@
  * of dtable, each block walking m = 0..M−1 in order, so a repeated id adds in row order and
  * the result is bit-identical for any thread count.
  *
- * CUDA (later, kernels/cuda/embedding.cu) takes the same arguments and must match: the
- * forward exactly, the backward within the tests/gpu tolerances (bit-exact if it keeps the
- * row order). Tested by tests/unit/test_embedding.c.
+ * CUDA (kernels/cuda/embedding.cu): the same arguments plus the storage type of out / dout
+ * (DTYPE_BF16 for bf16 activations; table and dtable stay fp32) and a cudaStream_t; device
+ * pointers. The ids are checked on the device first (one 16-byte copy back, so the call waits
+ * for the GPU); on a bad id nothing is written. The forward is exact (a copy; bf16 rounds).
+ * The backward has no atomics: the (id, row) pairs are sorted by id with CUB's stable radix
+ * sort, so each id's rows come in row order; tiles of 256 sorted rows sum each id's run in
+ * that order, an id whose rows fit in one tile is added to dtable directly (the CPU's exact
+ * sequence of float adds, so bit-identical), and an id spanning tiles is added from its
+ * per-tile sums in tile order. Deterministic; within K·eps of the CPU for ids with many rows.
+ * Tested by tests/unit/test_embedding.c (CPU) and tests/gpu/parity_embedding.c (CUDA).
  */
 #ifndef LS_EMBEDDING_H
 #define LS_EMBEDDING_H
@@ -25,6 +32,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +58,15 @@ int embedding_fwd_cpu(float *out, const int32_t *ids, const float *table, int64_
  */
 int embedding_bwd_cpu(float *dtable, const float *dout, const int32_t *ids, int64_t M,
                       int64_t V, int64_t D) LS_RESULT_USED;
+
+/** embedding_fwd_cpu on the GPU; @p dtype is out's storage. @return as the CPU function,
+ *  plus LS_ERR_CUDA(_OOM) and LS_ERR_NO_CUDA. */
+int embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t M, int64_t V,
+                       int64_t D, DType dtype, void *stream) LS_RESULT_USED;
+
+/** embedding_bwd_cpu on the GPU; @p dtype is dout's storage. @return as embedding_fwd_cuda. */
+int embedding_bwd_cuda(float *dtable, const float *dout, const int32_t *ids, int64_t M,
+                       int64_t V, int64_t D, DType dtype, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -21,8 +21,13 @@
  *
  * Gradient convention (project-wide): backward ops ACCUMULATE (+=) into every gradient
  * output; the caller zeroes gradients before the first backward of a step.
- * CUDA (later, kernels/cuda/loss.cu) takes the same arguments (the mean reduced by a
- * fixed-order kernel, no atomics). Tested by tests/unit/test_loss.c.
+ * CUDA (kernels/cuda/loss.cu): loss_xent_cuda takes the same arguments, all device pointers
+ * (mean_loss too: one double on the device, so the loss stays there until the log wants it),
+ * plus the storage type of logits / dlogits (DTYPE_BF16 for bf16 logits; row_loss, weights and
+ * the arithmetic stay fp32 / double) and a cudaStream_t. Σ w and the mean are reduced by
+ * fixed-order kernels (no atomics). Targets and weights are validated on the device before
+ * anything is written, which costs one small copy back (the call waits for the GPU).
+ * Tested by tests/unit/test_loss.c (CPU) and tests/gpu/parity_loss.c (CUDA).
  */
 #ifndef LS_LOSS_H
 #define LS_LOSS_H
@@ -30,6 +35,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +60,12 @@ extern "C" {
 int loss_xent_cpu(double *mean_loss, float *row_loss, float *dlogits, const float *logits,
                   const int32_t *targets, const float *weights, int64_t M, int64_t V,
                   float grad_scale) LS_RESULT_USED;
+
+/** loss_xent_cpu on the GPU (see the top of this file). @return as loss_xent_cpu, plus
+ *  LS_ERR_CUDA(_OOM) and LS_ERR_NO_CUDA. */
+int loss_xent_cuda(double *mean_loss, float *row_loss, float *dlogits, const float *logits,
+                   const int32_t *targets, const float *weights, int64_t M, int64_t V,
+                   float grad_scale, DType dtype, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,14 @@
  *
  * CPU: cblas_sgemm (OpenBLAS) on fixed blocks, bias and bias gradient in plain C.
  * BLAS takes 32-bit ints: M, K, N, ld_x, ld_y must each be <= INT_MAX (LS_ERR_RANGE else).
- * CUDA (later, kernels/cuda/matmul.cu): cublasSgemm with the same arguments.
+ * CUDA (kernels/cuda/matmul.cu): cuBLAS / cuBLASLt only, same arguments plus a MatmulCuda
+ * (dtype, TF32 switch, stream). Forward: cublasLtMatmul with the BIAS epilogue (bias added in
+ * fp32 inside the GEMM; bf16 outputs with a bias use cublasGemmEx onto a bias-filled y, as
+ * cuBLASLt takes no fp32 bias with a bf16 output); backward: cublasGemmEx for dx and dW, and the bias gradient by a
+ * fixed-order two-stage column sum in double (no atomics). cuBLAS runs with atomics disallowed
+ * and its own preallocated workspace, so a call repeated on one stream gives the same bits.
+ * Activation epilogues: cuBLASLt offers ReLU and GELU; the models use SiLU (not offered) and
+ * act.h's exact erf GELU, so no activation is fused here (see bench/NOTES-ops.md).
  *
  * Threads: results are bit-identical for any OpenMP thread count. OpenBLAS's own threading
  * is not (it splits a product by its thread count, and its edge kernels round differently),
@@ -35,6 +42,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +76,37 @@ int matmul_fwd_cpu(float *y, const float *x, const float *w, const float *b, int
 int matmul_bwd_cpu(float *dx, float *dw, float *db, const float *dy, const float *x,
                    const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) LS_RESULT_USED;
+
+/**
+ * The shape rules shared by both backends (used by the CPU and CUDA functions; @p fn names the
+ * caller in the message). @return 0, LS_ERR_USAGE or LS_ERR_RANGE as described above.
+ */
+int matmul_check_shape(const char *fn, int64_t M, int64_t K, int64_t N, int64_t ld_x,
+                       int64_t ld_y) LS_RESULT_USED;
+
+/** How a CUDA matmul runs. A NULL MatmulCuda means {DTYPE_F32, allow_tf32 = 0, NULL}. */
+typedef struct {
+    DType dtype;    /* DTYPE_BF16: x, w, y, dx, dy are bf16 (w a bf16 copy of the fp32 master
+                       weights); b, dw, db stay fp32; accumulation is fp32 either way */
+    int allow_tf32; /* fp32 only: 1 lets cuBLAS round the inputs to TF32 on the tensor cores
+                       (about 8x the FP32 rate, ~1e-3 relative error); 0 (default) keeps fp32
+                       parity with the CPU */
+    void *stream;   /* cudaStream_t, NULL = default stream */
+} MatmulCuda;
+
+/**
+ * matmul_fwd_cpu on the GPU (device pointers). Within K·eps of the CPU result (fp32; see
+ * tests/gpu/parity_matmul.c for the stated tolerance). @return 0, a shape error as the CPU's,
+ * LS_ERR_CUDA (a cuBLAS call failed: the message names it), LS_ERR_CUDA_OOM or LS_ERR_NO_CUDA.
+ */
+int matmul_fwd_cuda(float *y, const float *x, const float *w, const float *b, int64_t M,
+                    int64_t K, int64_t N, int64_t ld_x, int64_t ld_y,
+                    const MatmulCuda *opt) LS_RESULT_USED;
+
+/** matmul_bwd_cpu on the GPU (accumulating; db deterministic). @return as matmul_fwd_cuda. */
+int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy, const float *x,
+                    const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y,
+                    const MatmulCuda *opt) LS_RESULT_USED;
 
 /**
  * Number of OpenBLAS threads (openblas_set_num_threads) for code that calls cblas directly

@@ -30,8 +30,16 @@
  * Schedule: linear warm-up then cosine decay to a floor, a pure function of the step.
  *
  * This family updates state, it is not a gradient op (no += convention applies).
- * CUDA (later, kernels/cuda/optim.cu) takes the same arguments; the step is elementwise and
- * must match bit-for-bit up to sqrt/division rounding. Tested by tests/unit/test_optim.c.
+ * CUDA (kernels/cuda/optim.cu): the same arguments plus a cudaStream_t; params, m, v, grads are
+ * device buffers, the table and the norm result host memory. fp32 only (master weights and
+ * optimizer state are fp32 whatever the activations are). The step is one fused kernel over
+ * the buffer (each block owns a slice of one tensor; up to OPTIM_CUDA_BATCH tensors per launch)
+ * with the CPU's float operations in its order and IEEE sqrt / division, so it is
+ * bit-identical to the CPU. The norm uses the CPU's blocks of OPTIM_NORM_BLOCK elements (each
+ * summed by a fixed tree in double) and adds the block sums with a fixed tree: deterministic,
+ * within 1e-12 of the CPU's, and it waits for the GPU to return the norm to the host (the
+ * clip factor and the log need it there). Tested by tests/unit/test_optim.c (CPU) and
+ * tests/gpu/parity_optim.c (CUDA).
  */
 #ifndef LS_OPTIM_H
 #define LS_OPTIM_H
@@ -109,6 +117,30 @@ float optim_clip_scale(double norm, double max_norm);
  */
 double optim_lr_schedule(int64_t t, int64_t warmup, int64_t total, double lr_max,
                          double lr_min);
+
+/** Tensors per launch of the CUDA kernels (the table travels as a kernel parameter). */
+#define OPTIM_CUDA_BATCH 64
+
+/**
+ * The argument rules of optim_adamw_step_cpu / optim_grad_norm_cpu, shared with the CUDA
+ * versions: the table (ascending, non-overlapping) and the step's scalars. @p fn names the
+ * caller in the message. @return 0, LS_ERR_USAGE or LS_ERR_RANGE as documented above.
+ */
+int optim_check_table(const char *fn, const OptimTensor *tensors,
+                      int64_t n_tensors) LS_RESULT_USED;
+int optim_check_step(const char *fn, const AdamWConfig *cfg, int64_t step, double lr,
+                     float grad_scale) LS_RESULT_USED;
+
+/** optim_adamw_step_cpu on the GPU (bit-identical). @return as the CPU function, plus
+ *  LS_ERR_CUDA and LS_ERR_NO_CUDA. */
+int optim_adamw_step_cuda(float *params, float *m, float *v, const float *grads,
+                          const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
+                          int64_t step, double lr, float grad_scale, void *stream) LS_RESULT_USED;
+
+/** optim_grad_norm_cpu on the GPU: *norm (host) = sqrt(Σ g²). @return as the CPU function,
+ *  plus LS_ERR_CUDA(_OOM) and LS_ERR_NO_CUDA. */
+int optim_grad_norm_cuda(double *norm, const float *grads, const OptimTensor *tensors,
+                         int64_t n_tensors, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -13,8 +13,11 @@
  * output; the caller zeroes gradients before the first backward of a step.
  * No reduction crosses a thread: OpenMP over (row, column block); deterministic.
  *
- * CUDA (later, kernels/cuda/pool.cu) takes the same arguments and must match within the
- * tests/gpu tolerances. Tested by tests/unit/test_pool.c.
+ * CUDA (kernels/cuda/pool.cu): the same arguments (device pointers, lengths too) plus the
+ * storage type of x, out, dout, dx (DTYPE_BF16 for bf16 activations) and a cudaStream_t. The
+ * mean sums fixed chunks of rows in double and adds the chunks in order (deterministic). The
+ * lengths are checked on the device first (one small copy back: the call waits for the GPU).
+ * Tested by tests/unit/test_pool.c (CPU) and tests/gpu/parity_pool.c (CUDA).
  */
 #ifndef LS_POOL_H
 #define LS_POOL_H
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +57,15 @@ int pool_fwd_cpu(float *out, const float *x, const int64_t *lengths, int64_t B, 
  */
 int pool_bwd_cpu(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
                  int64_t D, PoolMode mode) LS_RESULT_USED;
+
+/** pool_fwd_cpu on the GPU. @return as pool_fwd_cpu, plus LS_ERR_CUDA(_OOM), LS_ERR_NO_CUDA,
+ *  and LS_ERR_UNSUPPORTED for B > 65535. */
+int pool_fwd_cuda(float *out, const float *x, const int64_t *lengths, int64_t B, int64_t L,
+                  int64_t D, PoolMode mode, DType dtype, void *stream) LS_RESULT_USED;
+
+/** pool_bwd_cpu on the GPU (accumulating). @return as pool_fwd_cuda. */
+int pool_bwd_cuda(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
+                  int64_t D, PoolMode mode, DType dtype, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

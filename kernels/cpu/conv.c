@@ -31,6 +31,11 @@ static inline int64_t max64(int64_t a, int64_t b) {
     return a > b ? a : b;
 }
 
+static int cpu_fp32_only(const char *who) {
+    return ls_error(LS_ERR_UNSUPPORTED, "%s: the CPU ops compute in fp32 (dtype bf16 is for "
+                    "the CUDA functions)", who);
+}
+
 static inline float sigmoid(float x) {
     return 1.0f / (1.0f + expf(-x));
 }
@@ -67,6 +72,7 @@ static inline float conv_pre(const ConvArgs *a, int64_t b, int64_t t, int64_t d)
 int conv_fwd_cpu(const ConvArgs *a) {
     int rc = conv_args_check(a, CONV_OP_FWD);
     if (rc) return rc;
+    if (a->dtype != DTYPE_F32) return cpu_fp32_only(__func__);
     const int64_t B = a->B, L = a->L, D = a->D, K = a->K;
     const int64_t nblk = (D - 1) / CONV_CPU_DBLOCK + 1;
 #pragma omp parallel for schedule(static)
@@ -96,6 +102,7 @@ int conv_fwd_cpu(const ConvArgs *a) {
 int conv_step_cpu(const ConvArgs *a) {
     int rc = conv_args_check(a, CONV_OP_STEP);
     if (rc) return rc;
+    if (a->dtype != DTYPE_F32) return cpu_fp32_only(__func__);
     const int64_t B = a->B, D = a->D, K = a->K;
 #pragma omp parallel for schedule(static) if (B * D * K >= 65536)
     for (int64_t bd = 0; bd < B * D; bd++) {
@@ -122,6 +129,7 @@ int conv_step_cpu(const ConvArgs *a) {
 int conv_bwd_cpu(const ConvArgs *a) {
     int rc = conv_args_check(a, CONV_OP_BWD);
     if (rc) return rc;
+    if (a->dtype != DTYPE_F32) return cpu_fp32_only(__func__);
     const int64_t B = a->B, L = a->L, D = a->D, K = a->K;
     const int64_t nblk = (D - 1) / CONV_CPU_DBLOCK + 1;
 #pragma omp parallel for schedule(static)

@@ -34,7 +34,7 @@
  * not depend on the thread count. */
 #define MATMUL_COL_BLOCK 64
 
-static int check_shape(const char *fn, int64_t M, int64_t K, int64_t N, int64_t ld_x,
+int matmul_check_shape(const char *fn, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                        int64_t ld_y) {
     if (M < 0 || K < 1 || N < 1)
         return ls_error(LS_ERR_USAGE, "%s: bad shape M=%lld K=%lld N=%lld (need M >= 0, K >= 1, "
@@ -109,7 +109,7 @@ int matmul_fwd_cpu(float *restrict y, const float *restrict x, const float *rest
                    const float *restrict b, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) {
     // y (M, N) ld_y; x (M, K) ld_x; w (N, K); b (N) or NULL
-    int status = check_shape(__func__, M, K, N, ld_x, ld_y);
+    int status = matmul_check_shape(__func__, M, K, N, ld_x, ld_y);
     if (status) return status;
     if (!y || !x || !w)
         return ls_error(LS_ERR_USAGE, "%s: y, x and w must not be NULL", __func__);
@@ -130,7 +130,7 @@ int matmul_bwd_cpu(float *restrict dx, float *restrict dw, float *restrict db,
                    const float *restrict dy, const float *restrict x, const float *restrict w,
                    int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
     // dx (M, K) ld_x; dw (N, K); db (N); dy (M, N) ld_y; x (M, K) ld_x; w (N, K)
-    int status = check_shape(__func__, M, K, N, ld_x, ld_y);
+    int status = matmul_check_shape(__func__, M, K, N, ld_x, ld_y);
     if (status) return status;
     if (!dy || (dx && !w) || (dw && !x))
         return ls_error(LS_ERR_USAGE, "%s: dy must not be NULL, nor w when dx is wanted, nor x "

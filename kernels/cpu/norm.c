@@ -1,7 +1,8 @@
 /*
  * norm.c — CPU reference of kernels/norm.h: RMSNorm and LayerNorm over the last dimension.
- * The CUDA version (kernels/cuda/norm.cu, later) must match it within the tests/gpu
- * tolerances. Tested by tests/unit/test_norm.c.
+ * The residual-fused form (norm_fwd_cpu / norm_bwd_cpu, NormArgs) repeats the same arithmetic
+ * on h = x + residual. The CUDA version (kernels/cuda/norm.cu) must match it within the
+ * tests/gpu/parity_norm.c tolerances. Tested by tests/unit/test_norm.c.
  *
  * Numerics. Row sums (mean, variance, the two backward dot products) are accumulated in
  * double; the statistics are stored as float and the backward reads those floats, so forward
@@ -173,5 +174,108 @@ int norm_layer_bwd_cpu(float *restrict dx, float *restrict dw, float *restrict d
         }
     }
     if (dw || db) norm_param_grads(dw, db, dy, x, mean, rstd, M, D);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------- fused form
+
+/* h[d] = x[d] + residual[d] in float (x alone without a residual). */
+static inline float norm_h(const float *x_m, const float *r_m, int64_t d) {
+    return r_m ? x_m[d] + r_m[d] : x_m[d];
+}
+
+/*
+ * The same arithmetic as norm_rms_fwd_cpu / norm_layer_fwd_cpu, on h. With residual = NULL it
+ * gives their bytes (tests/unit/test_norm.c checks this).
+ */
+int norm_fwd_cpu(const NormArgs *a) {
+    int status = norm_args_check(a, 0);
+    if (status) return status;
+    if (a->dtype != DTYPE_F32)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: the CPU ops compute in fp32", __func__);
+    const int64_t M = a->M, D = a->D;
+    const int layer = a->kind == NORM_LAYER;
+#pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; m++) {
+        const float *x_m = a->x + m * D;                                // (D)
+        const float *r_m = a->residual ? a->residual + m * D : NULL;    // (D)
+        float *y_m = a->y + m * D;                                      // (D)
+        float *ro_m = a->residual_out ? a->residual_out + m * D : NULL; // (D)
+        float muf = 0.0f, r;
+        if (layer) {
+            double sum = 0.0;
+            for (int64_t d = 0; d < D; d++) sum += norm_h(x_m, r_m, d);
+            double mu = sum / (double)D, var = 0.0;
+            for (int64_t d = 0; d < D; d++) {
+                double c = (double)norm_h(x_m, r_m, d) - mu;
+                var += c * c;
+            }
+            muf = (float)mu, r = (float)(1.0 / sqrt(var / (double)D + a->eps));
+            for (int64_t d = 0; d < D; d++)
+                y_m[d] = (norm_h(x_m, r_m, d) - muf) * r * a->w[d] + (a->b ? a->b[d] : 0.0f);
+        } else {
+            double ss = 0.0;
+            for (int64_t d = 0; d < D; d++) {
+                float h = norm_h(x_m, r_m, d);
+                ss += (double)h * h;
+            }
+            r = (float)(1.0 / sqrt(ss / (double)D + a->eps));
+            for (int64_t d = 0; d < D; d++) y_m[d] = norm_h(x_m, r_m, d) * r * a->w[d];
+        }
+        if (ro_m)
+            for (int64_t d = 0; d < D; d++) ro_m[d] = norm_h(x_m, r_m, d);
+        if (layer && a->mean) a->mean[m] = muf;
+        if (a->rstd) a->rstd[m] = r;
+    }
+    return 0;
+}
+
+/* The same arithmetic as norm_rms_bwd_cpu / norm_layer_bwd_cpu on h, then v += dresidual_out. */
+int norm_bwd_cpu(const NormArgs *a) {
+    int status = norm_args_check(a, 1);
+    if (status) return status;
+    if (a->dtype != DTYPE_F32)
+        return ls_error(LS_ERR_UNSUPPORTED, "%s: the CPU ops compute in fp32", __func__);
+    const int64_t M = a->M, D = a->D;
+    const int layer = a->kind == NORM_LAYER;
+    const float *w = a->w;
+    if (a->dx || a->dresidual) {
+#pragma omp parallel for schedule(static)
+        for (int64_t m = 0; m < M; m++) {
+            const float *dy_m = a->dy + m * D, *h_m = a->h + m * D;                 // (D)
+            const float *dro_m = a->dresidual_out ? a->dresidual_out + m * D : NULL; // (D)
+            float *dx_m = a->dx ? a->dx + m * D : NULL;                              // (D)
+            float *dr_m = a->dresidual ? a->dresidual + m * D : NULL;                // (D)
+            float r = a->rstd[m], mu = layer ? a->mean[m] : 0.0f, c1 = 0.0f, c2;
+            if (layer) {
+                double sum_g = 0.0, dot = 0.0; // Σ g, Σ g·x̂
+                for (int64_t d = 0; d < D; d++) {
+                    float g = dy_m[d] * w[d], xhat = (h_m[d] - mu) * r;
+                    sum_g += g;
+                    dot += (double)g * xhat;
+                }
+                c1 = (float)(sum_g / (double)D), c2 = (float)(dot / (double)D);
+            } else {
+                double dot = 0.0;
+                for (int64_t d = 0; d < D; d++) dot += (double)(dy_m[d] * w[d]) * (h_m[d] * r);
+                c2 = (float)(dot / (double)D);
+            }
+            for (int64_t d = 0; d < D; d++) {
+                float v;
+                if (layer) {
+                    float xhat = (h_m[d] - mu) * r, g = dy_m[d] * w[d];
+                    v = r * (g - c1 - xhat * c2);
+                } else {
+                    float xhat = h_m[d] * r, g = dy_m[d] * w[d];
+                    v = r * (g - xhat * c2);
+                }
+                if (dro_m) v += dro_m[d];
+                if (dx_m) dx_m[d] += v;
+                if (dr_m) dr_m[d] += v;
+            }
+        }
+    }
+    if (a->dw || a->db)
+        norm_param_grads(a->dw, a->db, a->dy, a->h, layer ? a->mean : NULL, a->rstd, M, D);
     return 0;
 }

@@ -18,7 +18,7 @@
 
 #define OPTIM_NORM_GROUP 64
 
-static int table_check(const char *fn, const OptimTensor *tensors, int64_t n_tensors) {
+int optim_check_table(const char *fn, const OptimTensor *tensors, int64_t n_tensors) {
     if (n_tensors < 0 || (n_tensors > 0 && !tensors))
         return ls_error(LS_ERR_USAGE, "%s: bad tensor table (n_tensors=%lld)", fn,
                         (long long)n_tensors);
@@ -37,27 +37,33 @@ static int table_check(const char *fn, const OptimTensor *tensors, int64_t n_ten
 
 // ----------------------------------------------------------------------------- AdamW
 
+int optim_check_step(const char *fn, const AdamWConfig *cfg, int64_t step, double lr,
+                     float grad_scale) {
+    if (!cfg) return ls_error(LS_ERR_USAGE, "%s: cfg must not be NULL", fn);
+    if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0 && cfg->beta2 >= 0.0 && cfg->beta2 < 1.0 &&
+          cfg->eps >= 0.0 && cfg->weight_decay >= 0.0))
+        return ls_error(LS_ERR_USAGE, "%s: beta1=%g beta2=%g eps=%g weight_decay=%g (need betas "
+                        "in [0, 1), eps and weight_decay >= 0)", fn, cfg->beta1,
+                        cfg->beta2, cfg->eps, cfg->weight_decay);
+    if (step < 1 || !(lr >= 0.0))
+        return ls_error(LS_ERR_USAGE, "%s: step=%lld must be >= 1 and lr=%g >= 0", fn,
+                        (long long)step, lr);
+    if (!isfinite(grad_scale))
+        return ls_error(LS_ERR_RANGE, "%s: gradient scale %g is not finite (the gradient norm "
+                        "overflowed or is NaN)", fn, grad_scale);
+    return 0;
+}
+
 int optim_adamw_step_cpu(float *restrict params, float *restrict m, float *restrict v,
                          const float *restrict grads, const OptimTensor *tensors,
                          int64_t n_tensors, const AdamWConfig *cfg, int64_t step, double lr,
                          float grad_scale) {
     // params, m, v, grads: one buffer each, same layout, tensors at tensors[i].offset
-    int status = table_check(__func__, tensors, n_tensors);
+    int status = optim_check_table(__func__, tensors, n_tensors);
     if (status) return status;
-    if (!params || !m || !v || !grads || !cfg)
-        return ls_error(LS_ERR_USAGE, "%s: params, m, v, grads and cfg must not be NULL",
-                        __func__);
-    if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0 && cfg->beta2 >= 0.0 && cfg->beta2 < 1.0 &&
-          cfg->eps >= 0.0 && cfg->weight_decay >= 0.0))
-        return ls_error(LS_ERR_USAGE, "%s: beta1=%g beta2=%g eps=%g weight_decay=%g (need betas "
-                        "in [0, 1), eps and weight_decay >= 0)", __func__, cfg->beta1,
-                        cfg->beta2, cfg->eps, cfg->weight_decay);
-    if (step < 1 || !(lr >= 0.0))
-        return ls_error(LS_ERR_USAGE, "%s: step=%lld must be >= 1 and lr=%g >= 0", __func__,
-                        (long long)step, lr);
-    if (!isfinite(grad_scale))
-        return ls_error(LS_ERR_RANGE, "%s: gradient scale %g is not finite (the gradient norm "
-                        "overflowed or is NaN)", __func__, grad_scale);
+    if (!params || !m || !v || !grads)
+        return ls_error(LS_ERR_USAGE, "%s: params, m, v and grads must not be NULL", __func__);
+    if ((status = optim_check_step(__func__, cfg, step, lr, grad_scale))) return status;
 
     /* scalars as torch.optim.AdamW forms them (Python floats = double) */
     const double beta1 = cfg->beta1, beta2 = cfg->beta2;
@@ -95,7 +101,7 @@ int optim_adamw_step_cpu(float *restrict params, float *restrict m, float *restr
 int optim_grad_norm_cpu(double *norm, const float *restrict grads, const OptimTensor *tensors,
                         int64_t n_tensors) {
     // grads: buffer with tensors at tensors[i].offset
-    int status = table_check(__func__, tensors, n_tensors);
+    int status = optim_check_table(__func__, tensors, n_tensors);
     if (status) return status;
     if (!norm || (n_tensors > 0 && !grads))
         return ls_error(LS_ERR_USAGE, "%s: norm and grads must not be NULL", __func__);

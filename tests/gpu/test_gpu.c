@@ -48,7 +48,15 @@ void gpu_runtime(void) {
 #define GPU_SUITES(X)                                                                          \
     X(runtime, gpu_runtime)                                                                    \
     X(attention, gpu_parity_attention)                                                         \
-    X(attention_small, gpu_parity_attention_small)
+    X(attention_small, gpu_parity_attention_small)                                             \
+    X(conv, gpu_parity_conv)                                                                   \
+    X(matmul, gpu_parity_matmul)                                                               \
+    X(norm, gpu_parity_norm)                                                                   \
+    X(act, gpu_parity_act)                                                                     \
+    X(embedding, gpu_parity_embedding)                                                         \
+    X(loss, gpu_parity_loss)                                                                   \
+    X(pool, gpu_parity_pool)                                                                   \
+    X(optim, gpu_parity_optim)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
@@ -72,6 +80,7 @@ int main(int argc, char **argv) {
         printf("# suite %s\n", suites[s].name);
         suites[s].run();
     }
+    device_cuda_release(); // cuBLAS handles and scratch: a leak check sees none left
     printf("1..%d\n# %s\n", gc_n_run, device_build_info());
     return gc_n_failed != 0;
 }
