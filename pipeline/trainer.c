@@ -196,7 +196,8 @@ typedef struct {
     int           budget_next;     /* next re-planning point, index into budget_points */
     StepTimes     since_plan;      /* steps measured since the last plan */
     double        recent_time[BUDGET_RECENT], recent_padded[BUDGET_RECENT];
-    int64_t       recent_count;    /* steps measured in the session (all but its first) */
+    int64_t       recent_count;    /* steps measured in the session */
+    double        forward_share;   /* a forward alone / forward + backward (trial steps) */
     double        valid_time;      /* validations of the session */
     int64_t       valid_count;
     double        save_time;       /* saves of the session */
@@ -596,7 +597,7 @@ static int compare_double(const void *a, const void *b) {
  * end inside the budget should the steps slow down after the last plan. */
 static const double budget_points[] = {0.05, 0.20, 0.45, 0.70, 0.88};
 enum { BUDGET_POINTS = (int)(sizeof budget_points / sizeof budget_points[0]) };
-static const double budget_target = 0.95;
+static const double budget_target = 0.95, budget_low = 0.90, budget_high = 0.99;
 
 /* Validations or saves after the steps in (a, b] that are multiples of every. */
 static int64_t multiples_between(int64_t a, int64_t b, int64_t every) {
@@ -613,20 +614,29 @@ static double plan_cost(const TrainTimePlan *p, int64_t n) {
     return (double)n * p->step_s + (double)valids * p->valid_s + (double)saves * p->save_s;
 }
 
-int64_t trainer_plan_total(const TrainTimePlan *p) {
+/* The largest n >= 1 with plan_cost(n) <= left (0: none); the cost grows with n. */
+static int64_t plan_fit(const TrainTimePlan *p, double left) {
     const int64_t most = (int64_t)1e12;
     double step_s = p->step_s > 1e-12 ? p->step_s : 1e-12;
-    if (!(p->left_s > 0) || plan_cost(p, 1) > p->left_s) return p->step + 1;
-    /* the cost grows with n: the largest n with cost(n) <= left_s by bisection */
-    double guess = p->left_s / step_s + 2;
+    if (!(left > 0) || plan_cost(p, 1) > left) return 0;
+    double guess = left / step_s + 2;
     int64_t lo = 1, hi = guess > (double)most ? most : (int64_t)guess;
-    if (plan_cost(p, hi) <= p->left_s) return p->step + hi;
+    if (plan_cost(p, hi) <= left) return hi;
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (plan_cost(p, mid) <= p->left_s) lo = mid;
+        if (plan_cost(p, mid) <= left) lo = mid;
         else hi = mid;
     }
-    return p->step + lo;
+    return lo;
+}
+
+int64_t trainer_plan_total(const TrainTimePlan *p) {
+    int64_t n = plan_fit(p, p->left_s);
+    double low = p->low_s, high = p->high_s;
+    if (high > 0 && n < (int64_t)1e12 && (n == 0 || plan_cost(p, n) < low) &&
+        plan_cost(p, n + 1) <= high)
+        n++;
+    return p->step + (n > 0 ? n : 1);
 }
 
 /* Mean padded tokens of the steps ahead (the current epoch's plan; windows: all alike). */
@@ -636,9 +646,10 @@ static double trainer_padded_ahead(const Trainer *T) {
     return (double)T->plan.padded_tokens / (double)T->plan.n_batches;
 }
 
-/* What the rest of the run will cost, from this session's measurements: @p step_s and
- * @p padded (seconds and padded tokens per measured step) scaled to the batches ahead. */
-static void trainer_time_plan(const Trainer *T, double step_s, double padded,
+/* What the rest of the run will cost, @p elapsed seconds into the budget, from this session's
+ * measurements: @p step_s and @p padded (seconds and padded tokens per measured step) scaled
+ * to the batches ahead. */
+static void trainer_time_plan(const Trainer *T, double elapsed, double step_s, double padded,
                               TrainTimePlan *p) {
     const TrainOptions *opt = T->opt;
     double ahead = trainer_padded_ahead(T);
@@ -657,18 +668,20 @@ static void trainer_time_plan(const Trainer *T, double step_s, double padded,
         if (T->valid_count > 0) {
             p->valid_s = T->valid_time / (double)T->valid_count;
         } else {
-            /* not measured yet: a forward pass over the validation tokens, a third of what
-             * training costs per token (forward, backward and optimizer); planned again
-             * once measured */
-            double tokens = 0;
+            /* not measured yet: a forward pass over the validation tokens, at the share of
+             * a training step that a forward took in the trial steps (a quarter when there
+             * were none, as on resume); planned again once measured */
+            double tokens = 0, share = T->forward_share > 0 ? T->forward_share : 0.25;
             for (int64_t i = 0; i < T->n_valid_items; i++)
                 tokens += (double)T->valid_items[i].length;
-            p->valid_s = padded > 0 ? step_s / padded * tokens / 3 : 0;
+            p->valid_s = padded > 0 ? step_s / padded * tokens * share : 0;
         }
     }
     p->save_every = opt->save_every;
     p->save_s = T->save_count > 0 ? T->save_time / (double)T->save_count : 0;
-    p->left_s = budget_target * T->budget_s - (now_s() - T->t_origin);
+    p->left_s = budget_target * T->budget_s - elapsed;
+    p->low_s = budget_low * T->budget_s - elapsed;
+    p->high_s = budget_high * T->budget_s - elapsed;
 }
 
 /* The first estimate, before any step: trial steps on the first batch. Up to six, but no
@@ -676,8 +689,10 @@ static void trainer_time_plan(const Trainer *T, double step_s, double padded,
  * updates are thrown away); the median of those after the first (which plans the arena), so
  * that one step slowed by page faults or another process cannot shrink the schedule; scaled
  * from the trial batch's padded tokens to the epoch's mean, plus 20 % for the optimizer and
- * batch filling (measured: a full step is 1.1-1.3 times its forward + backward). The run
- * plans again from its own steps soon after. Nothing of the training state moves. */
+ * batch filling (measured: a full step is 1.1-1.3 times its forward + backward). With
+ * validation, a forward alone is timed too (validation costs that per token; a third of a
+ * step is a poor guess: on the example data it was a ninth). The run plans again from its
+ * own steps soon after. Nothing of the training state moves. */
 static int trainer_estimate_steps(Trainer *T, int64_t *total) {
     enum { TRIALS = 6 };
     Rng saved_sampler = T->sampler ? *window_sampler_rng(T->sampler) : (Rng){{0}};
@@ -701,8 +716,23 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
     double *timed = k > 1 ? times + 1 : times;
     int n_timed = k > 1 ? k - 1 : 1;
     qsort(timed, (size_t)n_timed, sizeof times[0], compare_double);
+    if (T->n_valid_items > 0) {
+        /* what a forward alone costs, for validation: the second of two (the first plans
+         * the arena for inference) */
+        ModelBatch mb;
+        infer_model_batch(&T->batch, &mb);
+        double forward = 0;
+        for (int i = 0; i < 2 && status == 0; i++) {
+            double t0 = now_s();
+            status = model_forward(T->model, &mb, T->logits, 0);
+            forward = now_s() - t0;
+        }
+        if (status < 0) return status;
+        if (timed[n_timed / 2] > 0) T->forward_share = forward / timed[n_timed / 2];
+    }
     TrainTimePlan p;
-    trainer_time_plan(T, 1.2 * timed[n_timed / 2], (double)(T->batch.B * T->batch.L), &p);
+    trainer_time_plan(T, now_s() - T->t_origin, 1.2 * timed[n_timed / 2],
+                      (double)(T->batch.B * T->batch.L), &p);
     *total = trainer_plan_total(&p);
     return 0;
 }
@@ -729,7 +759,8 @@ static void trainer_budget_measure(Trainer *T, double seconds, double padded) {
 }
 
 /* The rest of the run as @p times (NULL: the last BUDGET_RECENT steps) predict it. */
-static void trainer_budget_plan(const Trainer *T, const StepTimes *times, TrainTimePlan *p) {
+static void trainer_budget_plan(const Trainer *T, double elapsed, const StepTimes *times,
+                                TrainTimePlan *p) {
     StepTimes recent = {0};
     if (!times) {
         int64_t n = T->recent_count < BUDGET_RECENT ? T->recent_count : BUDGET_RECENT;
@@ -740,28 +771,29 @@ static void trainer_budget_plan(const Trainer *T, const StepTimes *times, TrainT
         recent.count = n;
         times = &recent;
     }
-    trainer_time_plan(T, times->time / (double)times->count,
+    trainer_time_plan(T, elapsed, times->time / (double)times->count,
                       times->padded / (double)times->count, p);
 }
 
-/* After each step of a --minutes run that is not its last. The length is planned again:
+/* Between two steps of a --minutes run, @p elapsed seconds into its budget. The length is planned again:
  * at each planning point (from the steps since the last plan, or the last few when those are
  * fewer); whenever the last few steps say that the planned schedule would end outside 91-99 %
  * of the budget (the machine's speed changed, or the plan was made from too little), once
  * there are enough of them (5 steps, or 3 % of the budget: steps can be long); and when the
  * next step is the last but would end the run before 90 % of the budget. Failing those, when
  * the next step would no longer end the run inside the budget, it is made the last. */
-static void trainer_budget_after_step(Trainer *T) {
+static void trainer_budget_between_steps(Trainer *T, double elapsed) {
     enum { MIN_STEPS = 5 };
     if (!T->budget_on || T->recent_count < 1) return;
-    double elapsed = now_s() - T->t_origin, frac = elapsed / T->budget_s;
+    double frac = elapsed / T->budget_s;
     int64_t before = T->state.total_steps, step = T->state.step;
     TrainTimePlan recent;
-    trainer_budget_plan(T, NULL, &recent);
+    trainer_budget_plan(T, elapsed, NULL, &recent);
     double end = (elapsed + plan_cost(&recent, before - step)) / T->budget_s;
     int enough = T->since_plan.count >= MIN_STEPS || T->since_plan.time >= 0.03 * T->budget_s;
     int at_point = T->budget_next < BUDGET_POINTS && frac >= budget_points[T->budget_next];
-    int off_band = (enough && (end < 0.91 || end > 0.99)) || (before == step + 1 && end < 0.9);
+    int off_band = (enough && (end < budget_low + 0.01 || end > budget_high)) ||
+                   (before == step + 1 && end < budget_low);
     if (at_point || off_band) {
         while (T->budget_next < BUDGET_POINTS && frac >= budget_points[T->budget_next])
             T->budget_next++;
@@ -769,7 +801,7 @@ static void trainer_budget_after_step(Trainer *T) {
          * ones (a plan that was just made); these, when they left the band */
         TrainTimePlan p = recent;
         if (!off_band && T->since_plan.count >= BUDGET_RECENT)
-            trainer_budget_plan(T, &T->since_plan, &p);
+            trainer_budget_plan(T, elapsed, &T->since_plan, &p);
         trainer_budget_set_total(T, trainer_plan_total(&p));
         T->since_plan = (StepTimes){0};
         ls_log_info("time budget: %.1f %% of %.1f s used at step %lld, the schedule of %lld "
@@ -1191,15 +1223,16 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     int stopped = 0; /* 1 --stop-after, 2 signal, 3 time limit */
     /* a time cap: --minutes with --steps or --epochs, for each session */
     int capped = opt->minutes > 0 && !trainer_by_minutes(opt);
-    /* the time planning measures whole iterations (step, log, progress, bookkeeping) less
-     * their validation and save, which it counts apart; the session's first iteration is
-     * left out (new shapes, cold caches) */
+    /* the time planning measures whole iterations, start to start (step, log, progress,
+     * bookkeeping), less their validation and save, which it counts apart */
     double prev_t0 = 0, prev_apart = 0, prev_padded = 0;
     while (T->state.step < T->state.total_steps) {
         int64_t n_rows, tokens, epoch_batches;
         double loss = 0, grad_norm = 0, lr = 0, t0 = now_s();
-        if (T->state.step > T->step_at_start + 1)
+        if (T->state.step > T->step_at_start) {
             trainer_budget_measure(T, t0 - prev_t0 - prev_apart, prev_padded);
+            trainer_budget_between_steps(T, t0 - T->t_origin);
+        }
         prev_t0 = t0;
         prev_apart = 0;
         if ((status = trainer_epoch_batches(T, T->state.epoch, &epoch_batches)) < 0 ||
@@ -1243,7 +1276,6 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
             prev_apart += ts;
         }
         if (stopped) break;
-        if (!last) trainer_budget_after_step(T);
     }
     if (stopped) progress_clear(T);
     else if (T->bar_shown) fputc('\n', stderr); /* keep the finished bar */

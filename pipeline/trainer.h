@@ -132,6 +132,7 @@ void trainer_options_default(TrainOptions *opt);
  */
 typedef struct {
     double  left_s;         /* time to the planned end: target − elapsed (may be <= 0) */
+    double  low_s, high_s;  /* the allowed end, as left_s is the target (0, 0: only left_s) */
     double  step_s;         /* one step ahead, > 0 */
     double  valid_s;        /* one validation, >= 0 */
     double  save_s;         /* one save (model + state), >= 0 */
@@ -143,8 +144,10 @@ typedef struct {
 
 /**
  * The schedule length that fits: the largest total > p->step whose remaining steps,
- * validations and final save take at most p->left_s; p->step + 1 when not even one more step
- * fits (the run must end on a step of its schedule). At most p->step + 10^12.
+ * validations and final save take at most p->left_s, or one step more when that one ends
+ * before p->low_s and the next by p->high_s (long steps: the target may fall between two);
+ * p->step + 1 when not even one more step fits (the run must end on a step of its schedule).
+ * At most p->step + 10^12.
  */
 int64_t trainer_plan_total(const TrainTimePlan *p);
 

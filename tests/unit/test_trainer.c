@@ -35,11 +35,12 @@ static char tmp_dir[256];
 
 // ---------------------------------------------------------------------------- the planner
 
-/* The cost model written out step by step: the largest total whose steps fit. */
+/* The cost model written out step by step: the largest total whose steps fit, or one more
+ * that ends inside [low, high] when that one ends before low. */
 static int64_t total_by_steps(const TrainTimePlan *p) {
-    int64_t best = p->step + 1;
-    double t = 0; /* the steps before s, with their periodic validations and saves */
-    for (int64_t s = p->step + 1; s < p->step + 5000; s++) {
+    int64_t best = p->step, n_max = 5000;
+    double t = 0, cost[5000 + 1]; /* the steps before s, with periodic validations and saves */
+    for (int64_t s = p->step + 1; s <= p->step + n_max; s++) {
         t += p->step_s;
         if (p->valid_every > 0 && s % p->valid_every == 0) t += p->valid_s;
         if (p->save_every > 0 && s % p->save_every == 0) t += p->save_s;
@@ -48,9 +49,12 @@ static int64_t total_by_steps(const TrainTimePlan *p) {
         if (p->valid_at_end && !(p->valid_every > 0 && s % p->valid_every == 0))
             at_end += p->valid_s;
         if (!(p->save_every > 0 && s % p->save_every == 0)) at_end += p->save_s;
+        cost[s - p->step] = at_end;
         if (at_end <= p->left_s) best = s;
     }
-    return best;
+    int64_t n = best - p->step;
+    if (p->high_s > 0 && (n == 0 || cost[n] < p->low_s) && cost[n + 1] <= p->high_s) n++;
+    return p->step + (n > 0 ? n : 1);
 }
 
 static void test_plan_hand_values(void **state) {
@@ -74,6 +78,19 @@ static void test_plan_hand_values(void **state) {
     assert_int_equal(trainer_plan_total(&p), 8);
     p.left_s = NAN;
     assert_int_equal(trainer_plan_total(&p), 8);
+    /* long steps: the target (95) falls between 88 and 99; 99 is inside [90, 99] */
+    p = (TrainTimePlan){.left_s = 95, .low_s = 90, .high_s = 99, .step_s = 11};
+    assert_int_equal(trainer_plan_total(&p), 9);
+    p.step_s = 10; /* 90 fits the target and is inside: no more */
+    assert_int_equal(trainer_plan_total(&p), 9);
+    p.step_s = 12; /* 84 or 96: 96 is inside */
+    assert_int_equal(trainer_plan_total(&p), 8);
+    p.step_s = 14; /* 84 or 98 */
+    assert_int_equal(trainer_plan_total(&p), 7);
+    p.step_s = 28; /* 84 or 112: too late, 84 it is */
+    assert_int_equal(trainer_plan_total(&p), 3);
+    p.step_s = 98; /* not even one fits the target, but it ends inside */
+    assert_int_equal(trainer_plan_total(&p), 1);
     /* absurdly fast steps stop at 10^12 more */
     p = (TrainTimePlan){.left_s = 1e9, .step_s = 1e-9, .step = 5};
     assert_int_equal(trainer_plan_total(&p), 5 + (int64_t)1e12);
@@ -86,8 +103,12 @@ static void test_plan_matches_brute_force(void **state) {
     for (int i = 0; i < 400; i++) {
         TrainTimePlan p = {0};
         p.step = (int64_t)(NEXT() % 50);
-        p.step_s = 0.1 + (double)(NEXT() % 1000) / 100;
+        p.step_s = 0.5 + (double)(NEXT() % 1000) / 100; /* at most ~4,100 steps */
         p.left_s = (double)(NEXT() % 20000) / 10 - 50;
+        if (NEXT() % 2) {
+            p.low_s = p.left_s - (double)(NEXT() % 500) / 10;
+            p.high_s = p.left_s + (double)(NEXT() % 500) / 10;
+        }
         p.valid_every = (int64_t)(NEXT() % 4 == 0 ? 0 : NEXT() % 30 + 1);
         p.valid_at_end = (int)(NEXT() % 2);
         p.valid_s = (double)(NEXT() % 3000) / 100;
@@ -95,9 +116,9 @@ static void test_plan_matches_brute_force(void **state) {
         p.save_s = (double)(NEXT() % 500) / 100;
         int64_t got = trainer_plan_total(&p), want = total_by_steps(&p);
         if (got != want)
-            fail_msg("case %d: step %lld, left %g, step_s %g, valid %g every %lld (end %d), "
-                     "save %g every %lld: total %lld, expected %lld", i, (long long)p.step,
-                     p.left_s, p.step_s, p.valid_s, (long long)p.valid_every, p.valid_at_end,
+            fail_msg("case %d: step %lld, left %g [%g, %g], step_s %g, valid %g every %lld "
+                     "(end %d), save %g every %lld: total %lld, expected %lld", i,
+                     (long long)p.step, p.left_s, p.low_s, p.high_s, p.step_s, p.valid_s, (long long)p.valid_every, p.valid_at_end,
                      p.save_s, (long long)p.save_every, (long long)got, (long long)want);
     }
 #undef NEXT
