@@ -20,16 +20,17 @@
  * optim_lr_schedule(step, warmup, total, lr, min_lr).
  *
  * Length of a run: --steps S, --epochs E (S = the batches of E epochs), or --minutes M alone:
- * the run uses its budget, ending at about 95 % of M (between 90 and 100 %) whatever the data.
- * S is first estimated from trial steps on the first batch, then planned again from the
- * measured steps, validations and saves when 5, 20, 45, 70 and 88 % of the budget have passed
- * (trainer_plan_total), each time so that the learning-rate schedule ends where the run does;
- * should the steps slow down after that, the next step is made the last before the budget
- * runs out. The budget counts from the start of trainer_run (data loading included). Resumed,
- * such a run gets what is left of M after the training time recorded in its state and plans
- * the rest of its schedule in it (nothing left: it finishes the schedule as last planned).
- * --minutes with --steps or --epochs is a time cap on each session: the run stops early,
- * saving its state.
+ * the run uses its budget, ending between 90 and 100 % of M (aiming at 95 %) whatever the
+ * data, as long as a step or a validation is short next to M. S is first estimated from trial steps on the first batch, then planned again between
+ * steps from the run's own measured iterations, validations and saves (trainer_plan_total):
+ * at 5, 20, 45, 70 and 88 % of the budget, and whenever the last steps say that the schedule
+ * would end outside 91-99 % (the machine's speed changed); a guard makes the next step the
+ * last before the budget runs out. Every plan ends the learning-rate schedule where the run
+ * ends, and the default warm-up is 5 % of the planned steps. The budget counts from the start
+ * of trainer_run (data loading included). Resumed, such a run gets what is left of M after
+ * the training time recorded in its state and plans the rest of its schedule in it (nothing
+ * left: it finishes the schedule as last planned). --minutes with --steps or --epochs is a
+ * time cap on each session: the run stops early, saving its state.
  *
  * Tested by tests/cli/train.tst (end-to-end accuracy, resume == uninterrupted, bad inputs) and
  * tests/unit/test_trainer.c (the time budget, with a fake clock).
