@@ -922,8 +922,8 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     else if (opt->epochs > 0)
         config_table_add(t, 1, "epochs", "%lld (%lld steps)", (long long)opt->epochs,
                          (long long)T->state.total_steps);
-    else config_table_add(t, 0, "steps", "%lld (estimated for %g minutes)",
-                          (long long)T->state.total_steps, opt->minutes);
+    else config_table_add(t, 0, "steps", "%lld (first estimate for %g minutes; planned "
+                          "again as it runs)", (long long)T->state.total_steps, opt->minutes);
     if (opt->minutes > 0) config_table_add(t, 0, "minutes", "%g", opt->minutes);
     config_table_add(t, 1, "lr", "%g", opt->lr);
     config_table_add(t, 1, "min_lr", "%g", T->min_lr);
