@@ -3,7 +3,7 @@
  * rule. Memory: one Batch, one logits/dlogits pair and the targets grow to the largest batch
  * seen and are then reused, so steps allocate nothing once every batch shape has been met
  * (the model's own arena follows the same rule, models/model.h).
- * Tested by tests/cli/train.tst.
+ * Tested by tests/cli/train.tst and tests/unit/test_trainer.c (the time budget).
  */
 #include "pipeline/trainer.h"
 
@@ -197,7 +197,7 @@ typedef struct {
     StepTimes     since_plan;      /* steps measured since the last plan */
     double        recent_time[BUDGET_RECENT], recent_padded[BUDGET_RECENT];
     int64_t       recent_count;    /* steps measured in the session */
-    double        forward_share;   /* a forward alone / forward + backward (trial steps) */
+    double        forward_share;   /* a forward alone / a whole step (trial steps) */
     double        valid_time;      /* validations of the session */
     int64_t       valid_count;
     double        save_time;       /* saves of the session */
@@ -591,10 +591,12 @@ static int compare_double(const void *a, const void *b) {
 /* --minutes alone. Why plan more than once: the first estimate times a few steps of one batch
  * before training starts, and such steps are not the run's steps (other batch lengths, caches
  * and arena still cold, the optimizer and validation not in them: a budget of 8 minutes ended
- * after 2.5). So the length is planned again from the run's own measurements at fixed points
- * of the budget, early first so that the learning-rate schedule moves little afterwards; the
- * target is the middle of the allowed 90-100 % of M, and a guard after every step keeps the
- * end inside the budget should the steps slow down after the last plan. */
+ * after 2.5), nor is a shared machine as fast later as it was then. So the length is planned
+ * again from the run's own measurements: at fixed points of the budget, early first so that
+ * the learning-rate schedule moves little afterwards, and whenever the last steps say the
+ * plan went wrong. The target is the middle of the allowed 90-100 % of M (budget_low ..
+ * budget_high, the latter less a margin), and a guard between steps keeps the end inside the
+ * budget should the steps slow down after the last plan. */
 static const double budget_points[] = {0.05, 0.20, 0.45, 0.70, 0.88};
 enum { BUDGET_POINTS = (int)(sizeof budget_points / sizeof budget_points[0]) };
 static const double budget_target = 0.95, budget_low = 0.90, budget_high = 0.99;
@@ -728,7 +730,7 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
             forward = now_s() - t0;
         }
         if (status < 0) return status;
-        if (timed[n_timed / 2] > 0) T->forward_share = forward / timed[n_timed / 2];
+        if (timed[n_timed / 2] > 0) T->forward_share = forward / (1.2 * timed[n_timed / 2]);
     }
     TrainTimePlan p;
     trainer_time_plan(T, now_s() - T->t_origin, 1.2 * timed[n_timed / 2],
