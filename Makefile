@@ -1,8 +1,10 @@
 # longscan — one hand-written Makefile, no configure step.
 #
-#   make              build build/longscan (+ CUDA objects when nvcc is found)
-#   make demo         install missing Debian packages, build, run the example job
-#   make test         build and run the whole test suite (TAP, summarised by prove)
+#   make              install missing Debian packages, build build/longscan (+ CUDA objects
+#                     when nvcc is found)
+#   make demo         the same, then run the example job
+#   make test         the same, then build and run the whole test suite (TAP, summarised by
+#                     prove); Python cross-checks run in a virtual environment, build/venv
 #   make test SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-gpu     GPU parity tests (on a machine with a GPU)
 #   make bench        I/O benchmarks on ../shared/data (not part of the tests)
@@ -11,7 +13,10 @@
 #   CUDA_ARCH=90      SASS for this compute capability, plus PTX so newer GPUs JIT it
 
 # ---------------------------------------------------------------------------- defaults
-CC        ?= gcc
+# make's built-in CC is `cc`; the compiler this Makefile installs and is tested with is gcc.
+ifeq ($(origin CC),default)
+CC         = gcc
+endif
 CUDA_ARCH ?= 90
 SAN       ?= 0
 JOBS      ?= 2
@@ -19,8 +24,13 @@ PYTHON    ?= python3
 CFLAGS    ?= -O2 -g
 WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter \
              -Wno-format-truncation
-PACKAGES   = pkg-config libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
-             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base
+# The toolchain (make itself is given), the libraries, and what the tests and the demo run:
+# perl for prove, python3 + python3-venv for the cross-checks' virtual environment,
+# samtools/tabix/sox for the command-line cross-checks, bsdextrautils for the demo's column.
+PACKAGES   = gcc libc6-dev binutils pkg-config perl python3 python3-venv \
+             libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
+             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base \
+             bsdextrautils
 PKGS       = htslib sndfile samplerate libcjson openblas
 
 ifeq ($(SAN),1)
@@ -42,10 +52,15 @@ Q = @
 endif
 
 # ---------------------------------------------------------------------------- probes
-ifneq ($(MAKECMDGOALS),deps)
+# Printed by the make that compiles: the user targets below only install packages and then
+# hand over to a second make, which would print it again.
+OUTER_GOALS = all demo test check deps pydeps asan test-gpu bench fuzz clean
 NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 ifeq ($(CUDA),0)
 NVCC :=
+endif
+ifneq ($(filter-out $(OUTER_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(CUDA),0)
 $(info ✗ CUDA objects left out (CUDA=0))
 else ifeq ($(NVCC),)
 $(info ✗ nvcc not found: CPU-only build)
@@ -88,8 +103,10 @@ GPU_TEST_SRC = $(wildcard tests/gpu/*.c)
 HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tests/*.h \
                        kernels/cuda/*.cuh)
 
-.PHONY: all demo test check test-gpu bench fuzz asan deps pydeps clean
-all: $(BUILD)/longscan
+.PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean
+# The package probe must run before make reads the pkg-config flags, hence the sub-make.
+all: deps
+	@$(MAKE) --no-print-directory $(BUILD)/longscan
 
 # ---------------------------------------------------------------------------- Debian packages
 # `make` installs what is missing (as root, through apt-get) so a fresh Debian 12 machine
@@ -113,13 +130,27 @@ $(DEPS_STAMP): Makefile
 deps: $(DEPS_STAMP)
 
 # Python is used only by tests, as a cross-check (safetensors files read by the reference
-# implementation). The product never needs it.
-PYDEPS_STAMP = $(BUILD)/.pydeps-ok
-$(PYDEPS_STAMP): tests/requirements.txt
-	@mkdir -p $(BUILD)
-	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+# implementation); the product never needs it. Its packages go into a virtual environment in
+# the build folder, never into the system Python (Debian 12 refuses that: PEP 668). Every
+# tests/requirements*.txt is installed; the stamp is named by a hash of their contents, so a
+# warm environment is reused and pip runs again only when a requirements file changes.
+VENV         = $(BUILD)/venv
+REQUIREMENTS = $(sort $(wildcard tests/requirements*.txt))
+REQ_KEY     := $(shell cat $(REQUIREMENTS) /dev/null | sha256sum | cut -c1-16)
+PYDEPS_STAMP = $(VENV)/.requirements-$(REQ_KEY)
+# (made afresh when its interpreter is gone, e.g. a removed Python: stamps go with it)
+$(VENV)/bin/python: | $(DEPS_STAMP)
+	@echo "creating the tests' Python environment in $(VENV)"
+	@rm -rf $(VENV)
+	$(Q)$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+$(PYDEPS_STAMP): $(VENV)/bin/python
+	@echo "installing $(REQUIREMENTS) into $(VENV)"
+	@rm -f $(VENV)/.requirements-*
+	$(Q)$(VENV)/bin/python -m pip install -q --disable-pip-version-check \
+	    $(addprefix -r ,$(REQUIREMENTS))
 	@touch $@
-pydeps: $(PYDEPS_STAMP)
+pydeps: deps
+	@$(MAKE) --no-print-directory $(PYDEPS_STAMP)
 
 # ---------------------------------------------------------------------------- build rules
 # Package flags are read when make starts; on a machine that had to install them, the
@@ -163,7 +194,6 @@ $(BUILD)/test_gpu: $(GPU_TEST_SRC) $(BUILD)/liblongscan.a $(HEADERS)
 	$(Q)$(CC) $(ALL_CFLAGS) $(GPU_TEST_SRC) $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
 
 # ---------------------------------------------------------------------------- user targets
-# The package probe must run before make reads the pkg-config flags, hence the sub-make.
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
 	@BUILD=$(BUILD) bash examples/demo.sh
@@ -171,9 +201,12 @@ demo: deps
 test check: deps
 	@$(MAKE) --no-print-directory test-run
 
+# Tests run python (tests/py/*.py by their `#!/usr/bin/env python3`, tests/cli tables by name)
+# from the virtual environment: its bin/ comes first on PATH, and PYTHON names it.
 TEST_PROGRAMS = $(UNIT_BIN) $(wildcard tests/cli/test_*.sh) $(wildcard tests/py/test_*.py)
 test-run: $(BUILD)/longscan $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN) $(PYDEPS_STAMP)
-	@LONGSCAN=$(CURDIR)/$(BUILD)/longscan LS_BUILD=$(CURDIR)/$(BUILD) LS_SAN=$(SAN) \
+	@LONGSCAN=$(abspath $(BUILD))/longscan LS_BUILD=$(abspath $(BUILD)) LS_SAN=$(SAN) \
+	    PATH="$(abspath $(VENV))/bin:$$PATH" PYTHON=$(abspath $(VENV))/bin/python \
 	    prove --exec '' -j$(JOBS) $(TEST_PROGRAMS)
 
 asan:

@@ -3,7 +3,7 @@
  * rule. Memory: one Batch, one logits/dlogits pair and the targets grow to the largest batch
  * seen and are then reused, so steps allocate nothing once every batch shape has been met
  * (the model's own arena follows the same rule, models/model.h).
- * Tested by tests/cli/train.tst.
+ * Tested by tests/cli/train.tst and tests/unit/test_trainer.c (the time budget).
  */
 #include "pipeline/trainer.h"
 
@@ -143,6 +143,14 @@ void trainer_options_default(TrainOptions *opt) {
 
 // ---------------------------------------------------------------------------- the trainer
 
+/* Measured steps: seconds and padded tokens in all, and how many. */
+typedef struct {
+    double  time, padded;
+    int64_t count;
+} StepTimes;
+
+enum { BUDGET_RECENT = 8 }; /* the steps that tell whether the machine's speed changed */
+
 typedef struct {
     const TrainOptions *opt;
     /* data */
@@ -190,12 +198,34 @@ typedef struct {
     int64_t       loss_count;
     double        last_valid_loss;
     int           have_last_valid;
+    /* time budget (--minutes): measured in this session, on the trainer's clock */
+    double        t_origin;        /* start of trainer_run: the budget counts from here */
+    int           budget_on;       /* --minutes alone: the length follows the clock */
+    double        budget_s;        /* this session's budget (M less a resumed run's past) */
+    int           budget_next;     /* next re-planning point, index into budget_points */
+    StepTimes     since_plan;      /* steps measured since the last plan */
+    double        recent_time[BUDGET_RECENT], recent_padded[BUDGET_RECENT];
+    int64_t       recent_count;    /* steps measured in the session */
+    double        forward_share;   /* a forward alone / a whole step (trial steps) */
+    double        valid_time;      /* validations of the session */
+    int64_t       valid_count;
+    double        save_time;       /* saves of the session */
+    int64_t       save_count;
 } Trainer;
 
 static volatile sig_atomic_t stop_signal = 0;
 static void on_signal(int sig) { stop_signal = sig; }
 
+static TrainerClock clock_fn = NULL;
+static void        *clock_ctx = NULL;
+
+void trainer_set_clock(TrainerClock clock, void *ctx) {
+    clock_fn = clock;
+    clock_ctx = ctx;
+}
+
 static double now_s(void) {
+    if (clock_fn) return clock_fn(clock_ctx);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -602,13 +632,116 @@ static int compare_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* --minutes alone: time trial steps on the first batch, then fix the schedule length.
- * One untimed step first (it plans the arena), then the median of five timed ones, so one
- * step slowed by page faults or another process cannot shrink the schedule; the time is
- * scaled from the trial batch's padded tokens to the epoch's mean, since whole-sequence
- * batches differ in length. Nothing of the training state moves. */
-static int trainer_estimate_steps(Trainer *T, double minutes, int64_t *total) {
-    enum { TRIALS = 5 };
+// ---------------------------------------------------------------------------- time budget
+/* --minutes alone. Why plan more than once: the first estimate times a few steps of one batch
+ * before training starts, and such steps are not the run's steps (other batch lengths, caches
+ * and arena still cold, the optimizer and validation not in them: a budget of 8 minutes ended
+ * after 2.5), nor is a shared machine as fast later as it was then. So the length is planned
+ * again from the run's own measurements: at fixed points of the budget, early first so that
+ * the learning-rate schedule moves little afterwards, and whenever the last steps say the
+ * plan went wrong. The target is the middle of the allowed 90-100 % of M (budget_low ..
+ * budget_high, the latter less a margin), and a guard between steps keeps the end inside the
+ * budget should the steps slow down after the last plan. */
+static const double budget_points[] = {0.05, 0.20, 0.45, 0.70, 0.88};
+enum { BUDGET_POINTS = (int)(sizeof budget_points / sizeof budget_points[0]) };
+static const double budget_target = 0.95, budget_low = 0.90, budget_high = 0.99;
+
+/* Validations or saves after the steps in (a, b] that are multiples of every. */
+static int64_t multiples_between(int64_t a, int64_t b, int64_t every) {
+    return every > 0 ? b / every - a / every : 0;
+}
+
+/* Seconds from step p->step to the end of a schedule of p->step + n steps. */
+static double plan_cost(const TrainTimePlan *p, int64_t n) {
+    int64_t end = p->step + n;
+    int64_t valids = multiples_between(p->step, end, p->valid_every);
+    if (p->valid_at_end && (p->valid_every <= 0 || end % p->valid_every != 0)) valids++;
+    int64_t saves = multiples_between(p->step, end, p->save_every);
+    if (p->save_every <= 0 || end % p->save_every != 0) saves++;
+    return (double)n * p->step_s + (double)valids * p->valid_s + (double)saves * p->save_s;
+}
+
+/* The largest n >= 1 with plan_cost(n) <= left (0: none); the cost grows with n. */
+static int64_t plan_fit(const TrainTimePlan *p, double left) {
+    const int64_t most = (int64_t)1e12;
+    double step_s = p->step_s > 1e-12 ? p->step_s : 1e-12;
+    if (!(left > 0) || plan_cost(p, 1) > left) return 0;
+    double guess = left / step_s + 2;
+    int64_t lo = 1, hi = guess > (double)most ? most : (int64_t)guess;
+    if (plan_cost(p, hi) <= left) return hi;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (plan_cost(p, mid) <= left) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int64_t trainer_plan_total(const TrainTimePlan *p) {
+    int64_t n = plan_fit(p, p->left_s);
+    double low = p->low_s, high = p->high_s;
+    if (high > 0 && n < (int64_t)1e12 && (n == 0 || plan_cost(p, n) < low) &&
+        plan_cost(p, n + 1) <= high)
+        n++;
+    return p->step + (n > 0 ? n : 1);
+}
+
+/* Mean padded tokens of the steps ahead (the current epoch's plan; windows: all alike). */
+static double trainer_padded_ahead(const Trainer *T) {
+    if (T->sampler) return (double)T->window_rows * (double)T->opt->seq_len;
+    if (T->plan.n_batches <= 0) return 0;
+    return (double)T->plan.padded_tokens / (double)T->plan.n_batches;
+}
+
+/* What the rest of the run will cost, @p elapsed seconds into the budget, from this session's
+ * measurements: @p step_s and @p padded (seconds and padded tokens per measured step) scaled
+ * to the batches ahead. */
+static void trainer_time_plan(const Trainer *T, double elapsed, double step_s, double padded,
+                              TrainTimePlan *p) {
+    const TrainOptions *opt = T->opt;
+    double ahead = trainer_padded_ahead(T);
+    /* whole sequences: batches differ in length, so scale by padded tokens (the cropped
+     * Transformer's batches are not what the plan counts: no scaling there) */
+    double scale = !T->sampler && T->cfg.window == 0 && ahead > 0 && padded > 0
+                       ? ahead / padded : 1.0;
+    *p = (TrainTimePlan){0};
+    p->step_s = step_s * scale;
+    p->step = T->state.step;
+    if (T->n_valid_items > 0) {
+        p->valid_at_end = 1;
+        p->valid_every = opt->eval_every > 0 ? opt->eval_every
+                         : T->sampler         ? T->batches_per_epoch
+                                              : T->plan.n_batches;
+        if (T->valid_count > 0) {
+            p->valid_s = T->valid_time / (double)T->valid_count;
+        } else {
+            /* not measured yet: a forward pass over the validation tokens, at the share of
+             * a training step that a forward took in the trial steps (a quarter when there
+             * were none, as on resume); planned again once measured */
+            double tokens = 0, share = T->forward_share > 0 ? T->forward_share : 0.25;
+            for (int64_t i = 0; i < T->n_valid_items; i++)
+                tokens += (double)T->valid_items[i].length;
+            p->valid_s = padded > 0 ? step_s / padded * tokens * share : 0;
+        }
+    }
+    p->save_every = opt->save_every;
+    p->save_s = T->save_count > 0 ? T->save_time / (double)T->save_count : 0;
+    p->left_s = budget_target * T->budget_s - elapsed;
+    p->low_s = budget_low * T->budget_s - elapsed;
+    p->high_s = budget_high * T->budget_s - elapsed;
+}
+
+/* The first estimate, before any step: trial steps on the first batch. Up to six, but no
+ * more once they have taken 2 % of the budget (with long steps they would eat it: their
+ * updates are thrown away); the median of those after the first (which plans the arena), so
+ * that one step slowed by page faults or another process cannot shrink the schedule; scaled
+ * from the trial batch's padded tokens to the epoch's mean, plus 20 % for the optimizer and
+ * batch filling (measured: a full step is 1.1-1.3 times its forward + backward). With
+ * validation, a forward alone is timed too (validation costs that per token; a third of a
+ * step is a poor guess: on the example data it was a ninth). The run plans again from its
+ * own steps soon after. Nothing of the training state moves. */
+static int trainer_estimate_steps(Trainer *T, int64_t *total) {
+    enum { TRIALS = 6 };
     Rng saved_sampler = T->sampler ? *window_sampler_rng(T->sampler) : (Rng){{0}};
     Rng saved_crop = T->crop_rng;
     int64_t n = 0;
@@ -617,24 +750,120 @@ static int trainer_estimate_steps(Trainer *T, double minutes, int64_t *total) {
     if (T->sampler) *window_sampler_rng(T->sampler) = saved_sampler;
     T->crop_rng = saved_crop;
     status = batch_fill(&T->batch, T->train_ds, T->rows, n, &T->batch_opt);
-    double loss, times[TRIALS];
-    for (int k = -1; k < TRIALS && status == 0; k++) {
+    double loss, times[TRIALS], spent = 0;
+    int k = 0;
+    while (status == 0 && k < TRIALS && (k == 0 || spent < 0.02 * T->budget_s)) {
         double t0 = now_s();
         status = trainer_forward_backward(T, &loss);
-        if (k >= 0) times[k] = now_s() - t0;
+        times[k] = now_s() - t0;
+        spent += times[k++];
     }
     if (status < 0) return status;
     model_zero_grads(T->model);
-    qsort(times, TRIALS, sizeof times[0], compare_double);
-    double t = times[TRIALS / 2];
-    if (!T->sampler && T->plan.n_batches > 0 && T->batch.B * T->batch.L > 0)
-        t *= ((double)T->plan.padded_tokens / (double)T->plan.n_batches) /
-             (double)(T->batch.B * T->batch.L);
-    /* 20 % for the optimizer, batch filling, validation and saving (measured: a full step
-     * is 1.1-1.3 times its forward + backward), so the schedule ends inside the budget */
-    double steps = minutes * 60.0 * 0.8 / (t > 1e-6 ? t : 1e-6);
-    *total = steps < 1 ? 1 : steps > 1e12 ? (int64_t)1e12 : (int64_t)steps;
+    double *timed = k > 1 ? times + 1 : times;
+    int n_timed = k > 1 ? k - 1 : 1;
+    qsort(timed, (size_t)n_timed, sizeof times[0], compare_double);
+    if (T->n_valid_items > 0) {
+        /* what a forward alone costs, for validation: the second of two (the first plans
+         * the arena for inference) */
+        ModelBatch mb;
+        infer_model_batch(&T->batch, &mb);
+        double forward = 0;
+        for (int i = 0; i < 2 && status == 0; i++) {
+            double t0 = now_s();
+            status = model_forward(T->model, &mb, T->logits, 0);
+            forward = now_s() - t0;
+        }
+        if (status < 0) return status;
+        if (timed[n_timed / 2] > 0) T->forward_share = forward / (1.2 * timed[n_timed / 2]);
+    }
+    TrainTimePlan p;
+    trainer_time_plan(T, now_s() - T->t_origin, 1.2 * timed[n_timed / 2],
+                      (double)(T->batch.B * T->batch.L), &p);
+    *total = trainer_plan_total(&p);
     return 0;
+}
+
+/* --minutes alone: the length of the run follows the clock. */
+static int trainer_by_minutes(const TrainOptions *opt) {
+    return opt->minutes > 0 && opt->steps == 0 && opt->epochs == 0;
+}
+
+/* A new length; the default warm-up (5 % of the steps) follows it. */
+static void trainer_budget_set_total(Trainer *T, int64_t total) {
+    T->state.total_steps = total;
+    if (T->opt->warmup < 0) T->warmup = total / 20;
+}
+
+/* One step measured (its iteration less validation and save). */
+static void trainer_budget_measure(Trainer *T, double seconds, double padded) {
+    T->since_plan.time += seconds;
+    T->since_plan.padded += padded;
+    T->since_plan.count++;
+    T->recent_time[T->recent_count % BUDGET_RECENT] = seconds;
+    T->recent_padded[T->recent_count % BUDGET_RECENT] = padded;
+    T->recent_count++;
+}
+
+/* The rest of the run as @p times (NULL: the last BUDGET_RECENT steps) predict it. */
+static void trainer_budget_plan(const Trainer *T, double elapsed, const StepTimes *times,
+                                TrainTimePlan *p) {
+    StepTimes recent = {0};
+    if (!times) {
+        int64_t n = T->recent_count < BUDGET_RECENT ? T->recent_count : BUDGET_RECENT;
+        for (int64_t i = 0; i < n; i++) {
+            recent.time += T->recent_time[i];
+            recent.padded += T->recent_padded[i];
+        }
+        recent.count = n;
+        times = &recent;
+    }
+    trainer_time_plan(T, elapsed, times->time / (double)times->count,
+                      times->padded / (double)times->count, p);
+}
+
+/* Between two steps of a --minutes run, @p elapsed seconds into its budget. The length is planned again:
+ * at each planning point (from the steps since the last plan, or the last few when those are
+ * fewer); whenever the last few steps say that the planned schedule would end outside 91-99 %
+ * of the budget (the machine's speed changed, or the plan was made from too little), once
+ * there are enough of them (5 steps, or 3 % of the budget: steps can be long); and when the
+ * next step is the last but would end the run before 90 % of the budget. Failing those, when
+ * the next step would no longer end the run inside the budget, it is made the last. */
+static void trainer_budget_between_steps(Trainer *T, double elapsed) {
+    enum { MIN_STEPS = 5 };
+    if (!T->budget_on || T->recent_count < 1) return;
+    double frac = elapsed / T->budget_s;
+    int64_t before = T->state.total_steps, step = T->state.step;
+    TrainTimePlan recent;
+    trainer_budget_plan(T, elapsed, NULL, &recent);
+    double end = (elapsed + plan_cost(&recent, before - step)) / T->budget_s;
+    int enough = T->since_plan.count >= MIN_STEPS || T->since_plan.time >= 0.03 * T->budget_s;
+    int at_point = T->budget_next < BUDGET_POINTS && frac >= budget_points[T->budget_next];
+    int off_band = (enough && (end < budget_low + 0.01 || end > budget_high)) ||
+                   (before == step + 1 && end < budget_low);
+    if (at_point || off_band) {
+        while (T->budget_next < BUDGET_POINTS && frac >= budget_points[T->budget_next])
+            T->budget_next++;
+        /* at a point: the steps since the last plan, unless they are fewer than the recent
+         * ones (a plan that was just made); these, when they left the band */
+        TrainTimePlan p = recent;
+        if (!off_band && T->since_plan.count >= BUDGET_RECENT)
+            trainer_budget_plan(T, elapsed, &T->since_plan, &p);
+        trainer_budget_set_total(T, trainer_plan_total(&p));
+        T->since_plan = (StepTimes){0};
+        ls_log_info("time budget: %.1f %% of %.1f s used at step %lld, the schedule of %lld "
+                    "steps would end at %.1f %%; now %lld steps", 100 * frac, T->budget_s,
+                    (long long)step, (long long)before, 100 * end,
+                    (long long)T->state.total_steps);
+        return;
+    }
+    recent.left_s = T->budget_s - elapsed;
+    if (before > step + 1 && plan_cost(&recent, 1) > recent.left_s) {
+        trainer_budget_set_total(T, step + 1);
+        ls_log_info("time budget: %.1f of %.1f s used at step %lld; the next step is the last "
+                    "(the schedule was %lld steps)", elapsed, T->budget_s, (long long)step,
+                    (long long)before);
+    }
 }
 
 static int trainer_count_steps(Trainer *T) {
@@ -654,7 +883,7 @@ static int trainer_count_steps(Trainer *T) {
         T->state.total_steps = total;
         return 0;
     }
-    return trainer_estimate_steps(T, opt->minutes, &T->state.total_steps);
+    return trainer_estimate_steps(T, &T->state.total_steps);
 }
 
 static void trainer_build_table(Trainer *T, const char *argv_note) {
@@ -740,12 +969,15 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     else if (opt->epochs > 0)
         config_table_add(t, 1, "epochs", "%lld (%lld steps)", (long long)opt->epochs,
                          (long long)T->state.total_steps);
-    else config_table_add(t, 0, "steps", "%lld (estimated for %g minutes)",
-                          (long long)T->state.total_steps, opt->minutes);
+    else config_table_add(t, 0, "steps", "%lld (first estimate for %g minutes; planned "
+                          "again as it runs)", (long long)T->state.total_steps, opt->minutes);
     if (opt->minutes > 0) config_table_add(t, 0, "minutes", "%g", opt->minutes);
     config_table_add(t, 1, "lr", "%g", opt->lr);
     config_table_add(t, 1, "min_lr", "%g", T->min_lr);
-    config_table_add(t, 1, "warmup", "%lld", (long long)T->warmup);
+    /* --minutes alone plans the length again, and the default warm-up with it */
+    if (opt->warmup < 0 && trainer_by_minutes(opt))
+        config_table_add(t, 1, "warmup", "5 %% of the steps");
+    else config_table_add(t, 1, "warmup", "%lld", (long long)T->warmup);
     config_table_add(t, 1, "weight_decay", "%g", opt->weight_decay);
     config_table_add(t, 1, "clip", "%g", opt->clip);
     config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
@@ -957,6 +1189,10 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     char *resume_path = NULL, *resume_training = NULL;
     struct sigaction old_int, old_term;
     int signals_set = 0;
+    T->t_origin = now_s();
+    /* --minutes alone: the run's length follows the clock (a time cap otherwise) */
+    T->budget_on = trainer_by_minutes(opt);
+    T->budget_s = opt->minutes * 60;
     int status = 0;
     if (opt->common.device.kind != DEVICE_CPU) {
         status = ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with "
@@ -1007,6 +1243,13 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
             status = ls_error(LS_ERR_FORMAT, "%s: a random generator state is all zero",
                               resume_path);
             goto fail;
+        }
+        /* a resumed --minutes run plans the rest of its schedule in what is left of M */
+        T->budget_s -= T->state.elapsed_s;
+        if (T->budget_on && T->budget_s <= 0) {
+            T->budget_on = 0;
+            ls_log_info("--minutes %g: the budget was used before; finishing the schedule "
+                        "(%lld steps)", opt->minutes, (long long)T->state.total_steps);
         }
     } else {
         if ((status = trainer_count_steps(T)) < 0) goto fail;
@@ -1061,13 +1304,25 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     T->step_at_start = T->state.step;
     T->tokens_at_start = T->state.tokens;
     int stopped = 0; /* 1 --stop-after, 2 signal, 3 time limit */
+    /* a time cap: --minutes with --steps or --epochs, for each session */
+    int capped = opt->minutes > 0 && !trainer_by_minutes(opt);
+    /* the time planning measures whole iterations, start to start (step, log, progress,
+     * bookkeeping), less their validation and save, which it counts apart */
+    double prev_t0 = 0, prev_apart = 0, prev_padded = 0;
     while (T->state.step < T->state.total_steps) {
         int64_t n_rows, tokens, epoch_batches;
         double loss = 0, grad_norm = 0, lr = 0, t0 = now_s();
+        if (T->state.step > T->step_at_start) {
+            trainer_budget_measure(T, t0 - prev_t0 - prev_apart, prev_padded);
+            trainer_budget_between_steps(T, t0 - T->t_origin);
+        }
+        prev_t0 = t0;
+        prev_apart = 0;
         if ((status = trainer_epoch_batches(T, T->state.epoch, &epoch_batches)) < 0 ||
             (status = trainer_next_rows(T, &n_rows)) < 0 ||
             (status = trainer_step(T, n_rows, &loss, &grad_norm, &lr, &tokens)) < 0)
             goto fail;
+        prev_padded = (double)(T->batch.B * T->batch.L);
         int epoch_end = trainer_advance(T, epoch_batches);
         T->loss_sum += loss;
         T->loss_count++;
@@ -1078,7 +1333,12 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         if (T->n_valid_items > 0 &&
             (last || (opt->eval_every > 0 ? step % opt->eval_every == 0 : epoch_end))) {
             progress_line(T, 1);
+            double tv = now_s();
             if ((status = trainer_validate(T, &valid)) < 0) goto fail;
+            tv = now_s() - tv;
+            T->valid_time += tv;
+            T->valid_count++;
+            prev_apart += tv;
             validated = 1;
             status = trainer_after_validation(T, &valid);
         }
@@ -1088,10 +1348,15 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         if (!validated) progress_line(T, last);
         if (opt->stop_after > 0 && step >= opt->stop_after && !last) stopped = 1;
         else if (stop_signal) stopped = 2;
-        else if (opt->minutes > 0 && now_s() - T->t_start >= opt->minutes * 60 && !last)
+        else if (capped && now_s() - T->t_origin >= opt->minutes * 60 && !last)
             stopped = 3;
         if (last || stopped || (opt->save_every > 0 && step % opt->save_every == 0)) {
+            double ts = now_s();
             if ((status = trainer_save_all(T, argv_json)) < 0) goto fail;
+            ts = now_s() - ts;
+            T->save_time += ts;
+            T->save_count++;
+            prev_apart += ts;
         }
         if (stopped) break;
     }

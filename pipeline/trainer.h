@@ -19,11 +19,21 @@
  * gradient norm and clipping, AdamW (kernels/optim.h) with the learning rate of
  * optim_lr_schedule(step, warmup, total, lr, min_lr).
  *
- * Length of a run: --steps S, --epochs E (S = the batches of E epochs), or --minutes M alone
- * (S estimated from the time of a trial step on the first batch, then fixed and saved).
- * --minutes with --steps or --epochs is a time cap: the run stops early, saving its state.
+ * Length of a run: --steps S, --epochs E (S = the batches of E epochs), or --minutes M alone:
+ * the run uses its budget, ending between 90 and 100 % of M (aiming at 95 %) whatever the
+ * data, as long as a step or a validation is short next to M. S is first estimated from trial steps on the first batch, then planned again between
+ * steps from the run's own measured iterations, validations and saves (trainer_plan_total):
+ * at 5, 20, 45, 70 and 88 % of the budget, and whenever the last steps say that the schedule
+ * would end outside 91-99 % (the machine's speed changed); a guard makes the next step the
+ * last before the budget runs out. Every plan ends the learning-rate schedule where the run
+ * ends, and the default warm-up is 5 % of the planned steps. The budget counts from the start
+ * of trainer_run (data loading included). Resumed, such a run gets what is left of M after
+ * the training time recorded in its state and plans the rest of its schedule in it (nothing
+ * left: it finishes the schedule as last planned). --minutes with --steps or --epochs is a
+ * time cap on each session: the run stops early, saving its state.
  *
- * Tested by tests/cli/train.tst (end-to-end accuracy, resume == uninterrupted, bad inputs).
+ * Tested by tests/cli/train.tst (end-to-end accuracy, resume == uninterrupted, bad inputs) and
+ * tests/unit/test_trainer.c (the time budget, with a fake clock).
  */
 #ifndef LS_TRAINER_H
 #define LS_TRAINER_H
@@ -112,6 +122,45 @@ typedef struct {
 
 /** Defaults (see `longscan train --help`). */
 void trainer_options_default(TrainOptions *opt);
+
+// ---------------------------------------------------------------------------- time budget
+
+/**
+ * What the planning of a --minutes run knows at one moment, in seconds of its clock. The
+ * remaining run is: steps of step_s each; a validation of valid_s after every step that is a
+ * multiple of valid_every (0: none), and after the last step when valid_at_end; a save of
+ * save_s after every multiple of save_every (0: none) and after the last step.
+ */
+typedef struct {
+    double  left_s;         /* time to the planned end: target − elapsed (may be <= 0) */
+    double  low_s, high_s;  /* the allowed end, as left_s is the target (0, 0: only left_s) */
+    double  step_s;         /* one step ahead, > 0 */
+    double  valid_s;        /* one validation, >= 0 */
+    double  save_s;         /* one save (model + state), >= 0 */
+    int64_t step;           /* steps done, >= 0 */
+    int64_t valid_every;    /* >= 0 */
+    int     valid_at_end;
+    int64_t save_every;     /* >= 0 */
+} TrainTimePlan;
+
+/**
+ * The schedule length that fits: the largest total > p->step whose remaining steps,
+ * validations and final save take at most p->left_s, or one step more when that one ends
+ * before p->low_s and the next by p->high_s (long steps: the target may fall between two);
+ * p->step + 1 when not even one more step fits (the run must end on a step of its schedule).
+ * At most p->step + 10^12.
+ */
+int64_t trainer_plan_total(const TrainTimePlan *p);
+
+/** Seconds of a monotonic clock; @p ctx is what trainer_set_clock() was given. */
+typedef double (*TrainerClock)(void *ctx);
+
+/**
+ * Replace the clock that trainer_run() reads for its time budget, progress and log (NULL:
+ * CLOCK_MONOTONIC again). For tests: a fake clock makes the --minutes planning checkable
+ * without timing anything. Not thread-safe; set it before trainer_run().
+ */
+void trainer_set_clock(TrainerClock clock, void *ctx);
 
 /**
  * Run training as @p opt says.

@@ -53,7 +53,7 @@ try:
     from safetensors import safe_open
 except ImportError as e:
     print("1..1")
-    print(f"not ok 1 - import numpy / safetensors: {e} (pip install -r tests/requirements.txt)")
+    print(f"not ok 1 - import numpy / safetensors: {e} (make test: build/venv)")
     sys.exit(1)
 
 

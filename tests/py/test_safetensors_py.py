@@ -49,9 +49,9 @@ try:
     import numpy as np
     import safetensors
     from safetensors.numpy import load_file, save_file
-except ImportError as e:  # make test installs tests/requirements.txt first
+except ImportError as e:  # make test installs tests/requirements*.txt into build/venv
     print("1..1")
-    print(f"not ok 1 - import numpy / safetensors: {e} (pip install -r tests/requirements.txt)")
+    print(f"not ok 1 - import numpy / safetensors: {e} (make test: build/venv)")
     sys.exit(1)
 np.seterr(all="ignore")   # casts to float16 overflow to inf on purpose
 try:
