@@ -20,7 +20,8 @@ CFLAGS    ?= -O2 -g
 WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter \
              -Wno-format-truncation
 PACKAGES   = pkg-config libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
-             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base
+             libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base \
+             python3-venv python3-torch
 PKGS       = htslib sndfile samplerate libcjson openblas
 
 ifeq ($(SAN),1)
@@ -113,11 +114,17 @@ $(DEPS_STAMP): Makefile
 deps: $(DEPS_STAMP)
 
 # Python is used only by tests, as a cross-check (safetensors files read by the reference
-# implementation). The product never needs it.
-PYDEPS_STAMP = $(BUILD)/.pydeps-ok
-$(PYDEPS_STAMP): tests/requirements.txt
-	@mkdir -p $(BUILD)
-	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+# implementation). The product never needs it. The tests' virtual environment is made from
+# Debian's python3 with its packages visible: PyTorch for the transformers cross-checks is
+# Debian's CPU-only python3-torch (tests/requirements-torch.txt says why not PyPI's).
+VENV_PYTHON ?= /usr/bin/python3
+VENV         = $(BUILD)/venv
+PYDEPS_STAMP = $(VENV)/.pydeps-ok
+$(PYDEPS_STAMP): tests/requirements.txt tests/requirements-torch.txt
+	@rm -rf $(VENV)
+	$(VENV_PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check \
+	    -r tests/requirements.txt -r tests/requirements-torch.txt
 	@touch $@
 pydeps: $(PYDEPS_STAMP)
 
@@ -174,7 +181,7 @@ test check: deps
 TEST_PROGRAMS = $(UNIT_BIN) $(wildcard tests/cli/test_*.sh) $(wildcard tests/py/test_*.py)
 test-run: $(BUILD)/longscan $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN) $(PYDEPS_STAMP)
 	@LONGSCAN=$(CURDIR)/$(BUILD)/longscan LS_BUILD=$(CURDIR)/$(BUILD) LS_SAN=$(SAN) \
-	    prove --exec '' -j$(JOBS) $(TEST_PROGRAMS)
+	    PATH="$(CURDIR)/$(VENV)/bin:$$PATH" prove --exec '' -j$(JOBS) $(TEST_PROGRAMS)
 
 asan:
 	@$(MAKE) --no-print-directory test SAN=1
