@@ -354,8 +354,9 @@ static int read_config(const char *path, const char *text, ModelConfig *cfg, cha
             !in_list(ignored_keys, N_OF(ignored_keys), it->string))
             ls_log_warn("%s: key '%s' is unknown to longscan; ignored", path, it->string);
     }
-    if ((status = model_config_check(&c)) < 0) {
+    if ((status = model_config_check(&c)) < 0) { /* a file's fault, not the command line's */
         ls_error_prefix("%s", path);
+        status = LS_ERR_FORMAT;
         goto fail;
     }
     *cfg = c;
