@@ -20,17 +20,17 @@ endif
 CUDA_ARCH ?= 90
 SAN       ?= 0
 JOBS      ?= 2
-PYTHON    ?= python3
 CFLAGS    ?= -O2 -g
 WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter \
              -Wno-format-truncation
 # The toolchain (make itself is given), the libraries, and what the tests and the demo run:
 # perl for prove, python3 + python3-venv for the cross-checks' virtual environment,
-# samtools/tabix/sox for the command-line cross-checks, bsdextrautils for the demo's column.
+# samtools/tabix/sox for the command-line cross-checks, bsdextrautils for the demo's column,
+# python3-torch (Debian's CPU-only build) for the transformers cross-checks.
 PACKAGES   = gcc libc6-dev binutils pkg-config perl python3 python3-venv \
              libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
              libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base \
-             bsdextrautils
+             bsdextrautils python3-torch
 PKGS       = htslib sndfile samplerate libcjson openblas
 
 ifeq ($(SAN),1)
@@ -134,6 +134,10 @@ deps: $(DEPS_STAMP)
 # the build folder, never into the system Python (Debian 12 refuses that: PEP 668). Every
 # tests/requirements*.txt is installed; the stamp is named by a hash of their contents, so a
 # warm environment is reused and pip runs again only when a requirements file changes.
+# The environment is made from Debian's python3 with its packages visible (--system-site-
+# packages): PyTorch for the transformers cross-checks is Debian's CPU-only python3-torch
+# (tests/requirements-torch.txt says why not PyPI's).
+VENV_PYTHON ?= /usr/bin/python3
 VENV         = $(BUILD)/venv
 REQUIREMENTS = $(sort $(wildcard tests/requirements*.txt))
 REQ_KEY     := $(shell cat $(REQUIREMENTS) /dev/null | sha256sum | cut -c1-16)
@@ -142,7 +146,7 @@ PYDEPS_STAMP = $(VENV)/.requirements-$(REQ_KEY)
 $(VENV)/bin/python: | $(DEPS_STAMP)
 	@echo "creating the tests' Python environment in $(VENV)"
 	@rm -rf $(VENV)
-	$(Q)$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(Q)$(VENV_PYTHON) -m venv --system-site-packages $(VENV) || { rm -rf $(VENV); exit 1; }
 $(PYDEPS_STAMP): $(VENV)/bin/python
 	@echo "installing $(REQUIREMENTS) into $(VENV)"
 	@rm -f $(VENV)/.requirements-*

@@ -15,7 +15,9 @@
 #include <cjson/cJSON.h>
 
 #include "io/safetensors.h"
+#include "models/hf.h"
 #include "pipeline/cli.h"
+#include "pipeline/hf.h"
 
 // ---------------------------------------------------------------------------- data settings
 
@@ -111,6 +113,7 @@ fail:
 // ---------------------------------------------------------------------------- model files
 
 int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) {
+    if (model_hf_is_dir(path)) return hf_dir_open(mf, path, dev); /* transformers directory */
     StFile *file = NULL;
     *mf = (ModelFile){0};
     mf->path = strdup(path);

@@ -25,6 +25,7 @@ static const Subcommand subcommands[] = {
     {"embed",    main_embed,    "one embedding vector per record"},
     {"score",    main_score,    "per-position log-likelihood under a language model"},
     {"generate", main_generate, "generate DNA or audio from a language model"},
+    {"export",   main_export,   "write a model as a Hugging Face transformers directory"},
     {"bench",    main_bench,    "measure reading and kernel speed"},
 };
 static const int n_subcommands = (int)(sizeof subcommands / sizeof subcommands[0]);

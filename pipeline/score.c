@@ -4,7 +4,10 @@
  * start, end, value; one line per base or per --bin bases) and the same four columns for
  * audio (file, first sample, end sample, value). Whole records go through the model in one
  * pass (Mamba); a Transformer scores consecutive windows of its --window, each starting
- * afresh. Output streams in input order. Tested by tests/cli/train.tst.
+ * afresh. Output streams in input order. With --tsv, one row per position with the token and
+ * its log-probability at full float precision, and with --vocab-logprobs the model's whole
+ * next-token distribution (what transformers' log_softmax(logits) gives), computed in double
+ * from the logits. Tested by tests/cli/train.tst, tests/cli/hf.tst and tests/py/test_hf_*.py.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,11 +19,11 @@
 #include "pipeline/commands.h"
 #include "pipeline/infer.h"
 
-enum { OPT_BIN = INFER_OPT_FIRST_COMMAND_OPTION, OPT_BITS };
+enum { OPT_BIN = INFER_OPT_FIRST_COMMAND_OPTION, OPT_BITS, OPT_TSV, OPT_VOCAB_LOGPROBS };
 
 static void usage(FILE *fp) {
     fprintf(fp,
-"Usage: longscan score -m LM.safetensors [options] SEQS...\n"
+"Usage: longscan score -m LM [options] SEQS...\n"
 "\n"
 "Per-position log-likelihood under a language model: for every position t >= 1 of a record,\n"
 "log p(x_t | x_0 .. x_t-1) (natural log; --bits for log2). Position 0 has no context and no\n"
@@ -35,19 +38,31 @@ static void usage(FILE *fp) {
 "       chrom is the record name; for a region input (ref.fa:chr2:1001-2000) it is the\n"
 "       sequence name and coordinates are on the reference (start 1000 for base 1001).\n"
 "  audio: 'file start end value' with sample indices at the model's rate.\n"
+"  --tsv: a header line, then one row per position of every record (position 0 too):\n"
+"       'name pos token logprob', pos 0-based (on the reference for a region, a sample\n"
+"       index for audio), token the model's input id there (DNA A C G T N = 0..4, audio\n"
+"       8-bit codes 0..255), logprob = log p(token | the tokens before it) printed with\n"
+"       %%.9g, 'NA' where there is no context (position 0, or a window's first position).\n"
+"       --vocab-logprobs adds columns next_0 .. next_V-1: log p(next token = v | the\n"
+"       tokens up to and including pos) for every id v of the model's vocabulary, which\n"
+"       is transformers' log_softmax(logits)[pos] for a transformers model.\n"
 "\n"
 "Options:\n"
-"  -m, --model FILE       the language model checkpoint (required)\n"
+"  -m, --model MODEL      the language model: a longscan .safetensors file or a\n"
+"                         Hugging Face transformers Mamba directory (docs/checkpoints.md)\n"
 INFER_HELP_DATA
 "      --bin N            average over bins of N positions (default 1: every position)\n"
 "      --bits             log2 instead of the natural log\n"
+"      --tsv              per-position table instead of bedGraph (format above)\n"
+"      --vocab-logprobs   with --tsv: the whole next-token distribution per position\n"
 "      --batch-size N     records per forward pass (default 1)\n"
 INFER_HELP_MAX_TOKENS
 CLI_COMMON_HELP
 "\n"
 "Examples:\n"
 "  longscan score -m dna_lm.safetensors chr21.fa.gz > chr21.ll.bedGraph\n"
-"  longscan score -m dna_lm.safetensors --bin 100 ref.fa.gz:chr2:1-1000000 -o chr2.bedGraph\n");
+"  longscan score -m dna_lm.safetensors --bin 100 ref.fa.gz:chr2:1-1000000 -o chr2.bedGraph\n"
+"  longscan score -m hf_mamba_dir --tsv --vocab-logprobs reads.fa > reads.logprobs.tsv\n");
 }
 
 typedef struct {
@@ -65,6 +80,10 @@ typedef struct {
     int64_t  bin_index;
     double   bin_sum;
     int64_t  bin_count;
+    int      tsv;          /* per-position table */
+    int      vocab;        /* --vocab-logprobs */
+    double  *lse;          /* (L) log-sum-exp of each position's logits */
+    size_t   lse_cap;
 } ScoreContext;
 
 /* The reference name and start of an example read from a region ("ref.fa:chr2:1001-2000"
@@ -109,9 +128,56 @@ static void flush_bin(ScoreContext *ctx) {
     ctx->bin_count = 0;
 }
 
+/* --tsv rows of one batch: log-softmax of the logits in double, %.9g. */
+static int score_tsv(ScoreContext *ctx, const Batch *batch, const float *out) {
+    const int64_t V = model_config(ctx->model)->vocab, L = batch->L;
+    if ((size_t)L > ctx->lse_cap) {
+        free(ctx->lse);
+        ctx->lse = malloc((size_t)L * sizeof *ctx->lse);
+        ctx->lse_cap = ctx->lse ? (size_t)L : 0;
+        if (!ctx->lse) return ls_error(LS_ERR_NOMEM, "out of memory for %lld values", (long long)L);
+    }
+    for (int64_t b = 0; b < batch->B; b++) {
+        int64_t e = batch->examples[b];
+        if (e != ctx->example) {
+            free(ctx->chrom);
+            ctx->chrom = NULL;
+            ctx->example = e;
+            int status =
+                example_coordinates(dataset_example(ctx->ds, e), &ctx->chrom, &ctx->base);
+            if (status < 0) return status;
+        }
+        const float *logits = out + b * L * V;  // (L, V)
+        const uint8_t *tok = batch->tokens + b * L;
+        const int64_t n = batch->lengths[b];
+        for (int64_t t = 0; t < n; t++) {
+            const float *z = logits + t * V;
+            double max = z[0], sum = 0;
+            for (int64_t v = 1; v < V; v++)
+                if (z[v] > max) max = z[v];
+            for (int64_t v = 0; v < V; v++) sum += exp((double)z[v] - max);
+            ctx->lse[t] = max + log(sum);
+        }
+        for (int64_t t = 0; t < n; t++) {
+            fprintf(ctx->out, "%s\t%lld\t%d\t", ctx->chrom,
+                    (long long)(ctx->base + batch->offsets[b] + t), tok[t]);
+            if (t == 0)
+                fputs("NA", ctx->out);
+            else
+                fprintf(ctx->out, "%.9g",
+                        ((double)logits[(t - 1) * V + tok[t]] - ctx->lse[t - 1]) * ctx->scale);
+            for (int64_t v = 0; ctx->vocab && v < V; v++)
+                fprintf(ctx->out, "\t%.9g", ((double)logits[t * V + v] - ctx->lse[t]) * ctx->scale);
+            fputc('\n', ctx->out);
+        }
+    }
+    return ferror(ctx->out) ? ls_error(LS_ERR_IO, "write failed") : 0;
+}
+
 static int score_batch(void *ctx_, const Batch *batch, const int64_t *item, const float *out) {
     ScoreContext *ctx = ctx_;
     (void)item;
+    if (ctx->tsv) return score_tsv(ctx, batch, out);
     size_t cells = (size_t)(batch->B * batch->L);
     if (cells > ctx->cap) {
         free(ctx->row_loss);
@@ -172,12 +238,14 @@ int main_score(int argc, char **argv) {
         INFER_LONG_OPTIONS,
         {"bin", required_argument, NULL, OPT_BIN},
         {"bits", no_argument, NULL, OPT_BITS},
+        {"tsv", no_argument, NULL, OPT_TSV},
+        {"vocab-logprobs", no_argument, NULL, OPT_VOCAB_LOGPROBS},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;
     int64_t bin = 1;
-    int bits = 0;
+    int bits = 0, tsv = 0, vocab = 0, bin_given = 0;
     ModelFile mf = {0};
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
@@ -198,13 +266,26 @@ int main_score(int argc, char **argv) {
             usage(stdout);
             infer_args_free(&args);
             return EXIT_OK;
-        case OPT_BIN: status = cli_parse_int64("--bin", optarg, 1, INT64_MAX / 2, &bin); break;
+        case OPT_BIN:
+            status = cli_parse_int64("--bin", optarg, 1, INT64_MAX / 2, &bin);
+            bin_given = 1;
+            break;
         case OPT_BITS: bits = 1; break;
+        case OPT_TSV: tsv = 1; break;
+        case OPT_VOCAB_LOGPROBS: vocab = 1; break;
         default:
             status = ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                               "score --help'", argv[optind - 1]);
         }
         if (status < 0) goto fail;
+    }
+    if (tsv && bin_given) {
+        status = ls_error(LS_ERR_USAGE, "--bin and --tsv: the table has one row per position");
+        goto fail;
+    }
+    if (vocab && !tsv) {
+        status = ls_error(LS_ERR_USAGE, "--vocab-logprobs needs --tsv");
+        goto fail;
     }
     if ((status = infer_args_finish(&args, argc, argv, "LM.safetensors",
                                     "no input: give SEQS to score")) < 0 ||
@@ -224,7 +305,14 @@ int main_score(int argc, char **argv) {
     if (cfg->window <= 0) n_items = dataset_count(ds);
     if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
     ctx = (ScoreContext){.model = mf.model, .out = out.fp, .ds = ds, .bin = bin,
-                         .scale = bits ? 1.0 / log(2.0) : 1.0, .example = -1, .bin_index = -1};
+                         .scale = bits ? 1.0 / log(2.0) : 1.0, .example = -1, .bin_index = -1,
+                         .tsv = tsv, .vocab = vocab};
+    if (tsv) {
+        fputs("name\tpos\ttoken\tlogprob", out.fp);
+        for (int64_t v = 0; vocab && v < cfg->vocab; v++)
+            fprintf(out.fp, "\tnext_%lld", (long long)v);
+        fputc('\n', out.fp);
+    }
     InferOptions io;
     infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
     io.keep_order = 1; /* output streams in input order */
@@ -235,6 +323,7 @@ int main_score(int argc, char **argv) {
 fail:
     if (status < 0) cli_output_abort(&out);
     free(ctx.row_loss);
+    free(ctx.lse);
     free(ctx.chrom);
     free(items);
     dataset_free(ds);
