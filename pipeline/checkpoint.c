@@ -112,8 +112,27 @@ fail:
 
 // ---------------------------------------------------------------------------- model files
 
+/* A weight that is NaN or infinite would turn every result into NaN: refused at load, naming
+ * the tensor and the element, rather than in the outputs (longscan files and transformers
+ * directories alike). */
+static int checkpoint_check_finite(const ModelFile *mf, const char *path) {
+    const ParamTable *table = model_param_table(mf->model);
+    const float *params = model_params(mf->model);
+    for (int i = 0; i < table->n; i++) {
+        const ParamEntry *e = &table->entries[i];
+        int status = st_check_finite(path, e->name, e->ndim, e->shape, params + e->offset,
+                                     e->numel);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
 int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) {
-    if (model_hf_is_dir(path)) return hf_dir_open(mf, path, dev); /* transformers directory */
+    if (model_hf_is_dir(path)) { /* a transformers directory */
+        int status = hf_dir_open(mf, path, dev);
+        if (status == 0) status = checkpoint_check_finite(mf, path);
+        return status;
+    }
     StFile *file = NULL;
     *mf = (ModelFile){0};
     mf->path = strdup(path);
@@ -150,15 +169,7 @@ int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) {
     file = NULL;
     status = model_load(&mf->model, path, dev);
     if (status < 0) goto fail;
-    /* a weight that is NaN or infinite would turn every result into NaN: refused here, at
-     * load, naming the tensor and the element, rather than in the outputs */
-    const ParamTable *table = model_param_table(mf->model);
-    const float *params = model_params(mf->model);
-    for (int i = 0; i < table->n; i++) {
-        const ParamEntry *e = &table->entries[i];
-        status = st_check_finite(path, e->name, e->ndim, e->shape, params + e->offset, e->numel);
-        if (status < 0) goto fail;
-    }
+    if ((status = checkpoint_check_finite(mf, path)) < 0) goto fail;
     const ModelConfig *cfg = model_config(mf->model);
     if (cfg->task == MODEL_TASK_CLASSIFY) {
         if (!mf->labels) {

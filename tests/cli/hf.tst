@@ -54,3 +54,6 @@ N 1 config.json:[[:space:]]key[[:space:]]'longscan.frobnicate'[[:space:]]unknown
 N 1 shard/model.safetensors.index.json:[[:space:]]key[[:space:]]'weight_map'[[:space:]]names[[:space:]]shard[[:space:]]'../hlm.safetensors'  mkdir -p $TMP/shard && cp $TMP/hf/config.json $TMP/shard/ && printf '{"metadata":{},"weight_map":{"backbone.norm_f.weight":"../hlm.safetensors"}}' > $TMP/shard/model.safetensors.index.json && $LONGSCAN score -m $TMP/shard $FIX/small.fa
 N 1 pt/model.safetensors.index.json:[[:space:]]key[[:space:]]'weight_map'[[:space:]]missing  mkdir -p $TMP/pt && cp $TMP/hf/config.json $TMP/pt/ && printf '{}' > $TMP/pt/model.safetensors.index.json && $LONGSCAN score -m $TMP/pt $FIX/small.fa
 N 1 bin:[[:space:]]no[[:space:]]model.safetensors.*pytorch_model.bin[[:space:]]is[[:space:]]not[[:space:]]read  mkdir -p $TMP/bin && cp $TMP/hf/config.json $TMP/bin/ && touch $TMP/bin/pytorch_model.bin && $LONGSCAN score -m $TMP/bin $FIX/small.fa
+# a NaN weight in a transformers directory is refused at load like one in a longscan file
+P 0 -  cp -r $TMP/hf $TMP/hfnan && $(dirname $LONGSCAN)/tests/helpers/st_tool set $TMP/hfnan/model.safetensors backbone.norm_f.weight 3 nan
+N 1 score:[[:space:]].*hfnan:[[:space:]]tensor[[:space:]]'backbone.norm_f.weight':[[:space:]]element[[:space:]]\[3\].*is[[:space:]]nan  $LONGSCAN score -m $TMP/hfnan $FIX/small.fa
