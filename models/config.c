@@ -106,7 +106,8 @@ int model_config_check(const ModelConfig *c) {
     if (!(c->norm_eps >= 0.0f) || !isfinite(c->norm_eps))
         return ls_error(LS_ERR_USAGE, "--norm-eps %g: must be finite and >= 0", c->norm_eps);
     if (c->input == MODEL_INPUT_TOKENS) {
-        if (c->vocab < 2 || c->vocab > 256) return bad("--vocab", c->vocab, "must be 2..256");
+        if (c->vocab < 2 || c->vocab > MODEL_VOCAB_MAX)
+            return bad("--vocab", c->vocab, "must be 2..16777216");
     } else {
         if (c->frame < 1 || c->frame > 65536) return bad("--frame", c->frame, "must be 1..65536");
         if (c->task != MODEL_TASK_CLASSIFY)

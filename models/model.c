@@ -233,6 +233,7 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->ndir = m->cfg.arch == MODEL_BIMAMBA ? 2 : 1;
     m->rows_per_row = m->cfg.rc_equivariant ? 2 : 1;
     m->tile_rows = MODEL_TILE_ROWS;
+    m->sel_rows = -1;
     param_table_init(&m->table);
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -339,6 +340,10 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     p->dpooled = FLOATS(p->B * D);
     p->dpool_e = m->rows_per_row == 2 ? FLOATS(Be * D) : p->dpooled;
     p->dR = p->train ? FLOATS(M * D) : NULL;
+    p->n_sel = m->sel_rows;
+    p->sel = p->n_sel > 0 ? (int32_t *)bump(&bp, (size_t)p->n_sel * sizeof(int32_t)) : NULL;
+    p->xsel = p->n_sel > 0 ? FLOATS(p->n_sel * D) : NULL;
+    p->dxsel = p->n_sel > 0 && p->train ? FLOATS(p->n_sel * D) : NULL;
 
     if (c->arch != MODEL_TRANSFORMER) {
         const int64_t E = m->E, N = m->N, K1 = m->K - 1, W = m->R + 2 * m->N;
@@ -453,8 +458,15 @@ int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
     if (b->B > (INT64_C(1) << 31) || b->L > (INT64_C(1) << 40))
         return ls_error(LS_ERR_USAGE, "model batch: B = %lld, L = %lld out of range",
                         (long long)b->B, (long long)b->L);
-    if (c->input == MODEL_INPUT_TOKENS && !b->tokens)
-        return ls_error(LS_ERR_USAGE, "model batch: the model reads tokens, the batch has none");
+    if (c->input == MODEL_INPUT_TOKENS && !b->tokens == !b->ids)
+        return ls_error(LS_ERR_USAGE, "model batch: the model reads tokens: give tokens or ids "
+                                      "(one of them)");
+    if (b->ids && m->rows_per_row == 2)
+        return ls_error(LS_ERR_USAGE, "model batch: the reverse-complement model reads DNA "
+                                      "tokens, not ids");
+    if (c->task == MODEL_TASK_LM && b->B * b->L > INT32_MAX)
+        return ls_error(LS_ERR_USAGE, "model batch: %lld positions; a language model batch "
+                        "holds at most %d", (long long)(b->B * b->L), INT32_MAX);
     if (c->input == MODEL_INPUT_WAVEFORM && !b->samples)
         return ls_error(LS_ERR_USAGE, "model batch: the model reads waveform samples, the batch "
                                       "has none");
@@ -484,6 +496,28 @@ void model_batch_lengths(Model *m, const ModelBatch *b) {
         p->len[i] = (n + F - 1) / F;
         if (m->rows_per_row == 2) p->len[b->B + i] = p->len[i];
     }
+    if (p->sel) model_batch_selected(m, b, p->sel);
+}
+
+int64_t model_batch_selected(const Model *m, const ModelBatch *b, int32_t *sel) {
+    if (m->cfg.task != MODEL_TASK_LM || !b->target) return -1;
+    int64_t k = 0;
+    for (int64_t i = 0; i < b->B; i++) {
+        const int64_t n = b->lengths ? b->lengths[i] : b->L;
+        const uint8_t *tg = b->target + i * b->L; // (L)
+        for (int64_t t = 0; t + 1 < n; t++) {
+            if (!tg[t + 1]) continue;
+            if (sel) sel[k] = (int32_t)(i * b->L + t);
+            k++;
+        }
+    }
+    return k;
+}
+
+int64_t model_output_rows(const Model *m, const ModelBatch *b) {
+    if (m->cfg.task != MODEL_TASK_LM) return b->B;
+    int64_t k = model_batch_selected(m, b, NULL);
+    return k >= 0 ? k : b->B * b->L;
 }
 
 // ------------------------------------------------------------------------------ forward / backward
@@ -499,6 +533,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     m->train_ready = 0;
+    m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     if ((status = model_plan(m, batch->B, L, batch->L, train)) < 0) return status;
     model_batch_lengths(m, batch);
     Plan *p = &m->plan;
@@ -564,7 +599,7 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     const int lm = m->cfg.task == MODEL_TASK_LM;
-    const int64_t M = lm ? batch->B * batch->L : batch->B;
+    const int64_t M = lm ? batch->B * batch->L : batch->B; // room for the targets
     if (!lm && !labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
     if (M > m->targets_cap) { // grows with the batch, never inside a step of a fixed shape
         int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
@@ -582,14 +617,32 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
         if (status < 0) ls_error_prefix("labels");
         return status;
     }
-    for (int64_t b = 0; b < batch->B; b++) {
-        const int64_t n = batch->lengths ? batch->lengths[b] : batch->L;
-        const uint8_t *tok = batch->tokens + b * batch->L;
-        for (int64_t t = 0; t < batch->L; t++)
-            m->targets[b * batch->L + t] = t + 1 < n ? tok[t + 1] : LOSS_IGNORE_INDEX;
+    const int64_t rows = model_lm_targets(m, batch, m->targets);
+    if (rows == 0) { // a masked batch without targets: nothing to score
+        *mean_loss = 0.0;
+        return 0;
     }
-    return ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, m->targets, NULL, M,
+    return ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, m->targets, NULL, rows,
                          m->cfg.vocab, grad_scale);
+}
+
+int64_t model_lm_targets(const Model *m, const ModelBatch *batch, int32_t *targets) {
+    (void)m;
+    // next tokens as targets: every position (dense), or the scored ones, packed (mask)
+    const int64_t L = batch->L;
+    int64_t rows = 0;
+    for (int64_t b = 0; b < batch->B; b++) {
+        const int64_t n = batch->lengths ? batch->lengths[b] : L;
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t next = b * L + t + 1;
+            const int32_t tok = t + 1 >= n   ? LOSS_IGNORE_INDEX
+                                : batch->ids ? batch->ids[next]
+                                             : (int32_t)batch->tokens[next];
+            if (!batch->target) targets[rows++] = tok;
+            else if (t + 1 < n && batch->target[next]) targets[rows++] = tok;
+        }
+    }
+    return rows;
 }
 
 int model_optim_tensors(const Model *m, OptimTensor **tensors, int64_t *n) {

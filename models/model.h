@@ -124,12 +124,14 @@ typedef struct {
 /** Checkpoint metadata format_version written by model_save and required by model_load. */
 #define MODEL_FORMAT_VERSION "1"
 
+typedef struct Model Model;
+
 /** Defaults for an architecture and task (d_model 128, 4 layers, the values above). */
 void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task);
 
 /**
  * Check a config before anything is allocated: every size in range, heads divide d_model,
- * classes >= 2 for classification, vocab in 2..256, the combination supported: waveform input
+ * classes >= 2 for classification, vocab in 2..MODEL_VOCAB_MAX, the combination supported: waveform input
  * and BiMamba are classification only; rc_equivariant needs BiMamba on DNA tokens (vocab 4
  * or 5, complement t → 3 − t, N = 4 kept); an LM Transformer must be causal.
  * @return 0 or LS_ERR_USAGE naming the option ("--d-model 0: ...").
@@ -144,8 +146,6 @@ int model_config_from_json(ModelConfig *cfg, const char *json, const char *where
 /** "mamba", "bimamba", "transformer" and back (LS_ERR_USAGE for an unknown name). */
 const char *model_arch_name(ModelArch arch);
 int         model_arch_parse(const char *name, ModelArch *arch) LS_RESULT_USED;
-
-typedef struct Model Model;
 
 /**
  * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
@@ -169,14 +169,33 @@ float *model_grads(Model *model);
  */
 typedef struct {
     int64_t        B, L;
-    const uint8_t *tokens;   /* (B, L) MODEL_INPUT_TOKENS */
+    const uint8_t *tokens;   /* (B, L) MODEL_INPUT_TOKENS: 8-bit ids (DNA, audio codes) */
+    const int32_t *ids;      /* (B, L) MODEL_INPUT_TOKENS instead of tokens: ids of any
+                                vocabulary (synthetic tasks); exactly one of the two is set */
     const float   *samples;  /* (B, L) MODEL_INPUT_WAVEFORM */
     const int64_t *lengths;  /* (B), each in [1, L]; NULL: every row has L */
+    const uint8_t *target;   /* (B, L) or NULL; LM only: a target mask. Position t of row b
+                                is scored (it predicts token t+1) only when t + 1 < lengths[b]
+                                and target[b, t+1] != 0, and the LM's logits are computed for
+                                those positions only, packed (model_output_rows). The
+                                classifier ignores it. */
 } ModelBatch;
+
+/** Largest vocabulary of a token model (ids are int32 inside; embeddings (vocab, D)). */
+#define MODEL_VOCAB_MAX INT64_C(16777216)
+
+/**
+ * Rows of model_forward()'s logits (and of model_loss()'s dlogits and row_loss) for @p batch:
+ * B for a classifier; for an LM B·L, or, with a target mask, the scored positions in
+ * row-major (b, t) order (0 when the batch has no target: then the forward computes no
+ * logits, and the loss is 0).
+ */
+int64_t model_output_rows(const Model *model, const ModelBatch *batch);
 
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
- * predicting token t+1 (padded positions get logits 0). With @p train set,
+ * predicting token t+1 (padded positions get logits 0); with a target mask in the batch,
+ * (model_output_rows, vocab): the scored positions only, packed. With @p train set,
  * keeps what model_backward needs (until the next forward, embed or stream call).
  * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
  *         Transformer row longer than cfg.window),
@@ -196,15 +215,25 @@ void model_zero_grads(Model *model);
 /**
  * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward.
  * Classification: @p labels (B) class ids; LM: labels is ignored, targets are the next tokens
- * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored).
+ * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored;
+ * with a target mask only the scored positions count, in the forward's packed layout).
  * @param mean_loss  out: mean over counted rows (sequences, or predicted tokens for LM)
- * @param row_loss   out or NULL: (B) classification, (B, L) LM (0 where ignored)
+ * @param row_loss   out or NULL: (model_output_rows) — (B) classification, (B, L) LM (0
+ *                   where ignored), or the scored positions of a masked LM batch
  * @param dlogits    NULL, or gradient of mean_loss·grad_scale, ACCUMULATED (+=), logits' shape
  * @return 0; LS_ERR_RANGE for a label outside [0, n_classes); LS_ERR_USAGE for a bad batch.
  */
 int model_loss(Model *model, const ModelBatch *batch, const float *logits,
                const int32_t *labels, double *mean_loss, float *row_loss, float *dlogits,
                float grad_scale) LS_RESULT_USED;
+
+/**
+ * LM: the target of every row of the forward's logits (model_output_rows of them): the next
+ * token, or LOSS_IGNORE_INDEX (−100) for a position that predicts nothing (the last of a row,
+ * padding; dense batches only). What model_loss scores; accuracy is argmax == target over
+ * the rows that are not ignored. @p targets must hold B·L entries. @return the rows written.
+ */
+int64_t model_lm_targets(const Model *model, const ModelBatch *batch, int32_t *targets);
 
 /**
  * The optimizer's view of the parameter table (optim.h): one OptimTensor per table entry, in

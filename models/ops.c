@@ -297,6 +297,25 @@ static int tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict toke
     return 0;
 }
 
+static int ids_to_ids_cpu(int32_t *restrict ids, const int32_t *restrict src,
+                          const int64_t *lengths, int64_t B, int64_t L, int64_t vocab) {
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t n = lengths[b];
+        const int32_t *t = src + b * L; // (L)
+        for (int64_t p = 0; p < n; p++)
+            if (t[p] < 0 || t[p] >= vocab)
+                return ls_error(LS_ERR_USAGE,
+                                "batch row %lld position %lld: id %d is outside "
+                                "the model's vocabulary of %lld",
+                                (long long)b, (long long)p, t[p], (long long)vocab);
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t n = lengths[b];
+        for (int64_t p = 0; p < L; p++) ids[b * L + p] = p < n ? src[b * L + p] : 0;
+    }
+    return 0;
+}
+
 static int frames_cpu(float *restrict frames, const float *restrict samples, const int64_t *lengths,
                       int64_t B, int64_t L, int64_t F, int64_t Lt) {
     for (int64_t b = 0; b < B; b++)
@@ -357,6 +376,11 @@ int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
                       const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
     DISPATCH(dev, "tokens_to_ids", tokens_to_ids_cpu(ids, tokens, lengths, B, L, vocab, rc));
+}
+
+int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
+                   int64_t B, int64_t L, int64_t vocab) {
+    DISPATCH(dev, "ids_to_ids", ids_to_ids_cpu(ids, src, lengths, B, L, vocab));
 }
 
 int ops_frames(const Device *dev, float *frames, const float *samples,

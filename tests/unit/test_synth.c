@@ -15,8 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "io/dataset.h"
 #include "io/synth.h"
+#include "models/model.h"
+#include "pipeline/infer.h"
+#include "pipeline/metrics.h"
 
 static SynthTask parse_ok(const char *spec) {
     SynthTask t;
@@ -410,6 +415,79 @@ static void test_dataset_batch(void **state) {
     dataset_free(ds);
 }
 
+// ---------------------------------------------------------------------------- evaluation
+
+/* eval's loss and accuracy count the target positions alone: infer_evaluate on a task
+ * against a reference from the dense forward of each example (every position's logits) read
+ * at the targets only. Counting any other position changes both numbers. */
+static void test_eval_counts_only_targets(void **state) {
+    (void)state;
+    static const char *specs[] = {"synth:induction,len=12,vocab=6,n=24,seed=4",
+                                  "synth:copy,len=11,vocab=7,n=9,seed=2"};
+    for (int s = 0; s < 2; s++) {
+        Dataset *ds = NULL;
+        DatasetOptions opt;
+        dataset_options_default(&opt);
+        opt.labels = DATASET_LABELS_NONE;
+        assert_int_equal(dataset_init(&ds, &opt), 0);
+        assert_int_equal(dataset_add_synth(ds, specs[s], SPLIT_NONE), 0);
+        assert_int_equal(dataset_finish(ds, NULL), 0);
+        SynthTask t = parse_ok(specs[s]);
+        ModelConfig c;
+        model_config_default(&c, MODEL_MAMBA, MODEL_TASK_LM);
+        c.vocab = t.vocab;
+        c.d_model = 8;
+        c.n_layers = 1;
+        c.d_state = 4;
+        Model *m = NULL;
+        const Device cpu = {DEVICE_CPU, 0};
+        assert_int_equal(model_init(&m, &c, &cpu, 5), 0);
+        DatasetItem *items = NULL;
+        int64_t n_items = 0;
+        assert_int_equal(infer_items(ds, NULL, 0, model_config(m), 0, 0, &items, &n_items), 0);
+        InferOptions io = {.batch_size = 4, .output = INFER_LOGITS};
+        batch_options_default(&io.batch);
+        EvalResult res;
+        assert_int_equal(infer_evaluate(m, ds, items, n_items, &io, &res), 0);
+        // reference: dense logits of each example, read at its targets
+        int64_t hits = 0, scored = 0;
+        double nats = 0;
+        int32_t *ids = malloc((size_t)t.len * sizeof *ids);
+        uint8_t *target = malloc((size_t)t.len);
+        float *logits = malloc((size_t)(t.len * t.vocab) * sizeof *logits);
+        for (int64_t i = 0; i < t.n; i++) {
+            gen(&t, i, ids, target);
+            ModelBatch mb = {.B = 1, .L = t.len, .ids = ids};
+            assert_int_equal(model_forward(m, &mb, logits, 0), 0);
+            for (int64_t p = 0; p + 1 < t.len; p++) {
+                if (!target[p + 1]) continue;
+                const float *row = logits + p * t.vocab;
+                double mx = -INFINITY, sum = 0;
+                for (int64_t v = 0; v < t.vocab; v++) mx = fmax(mx, row[v]);
+                for (int64_t v = 0; v < t.vocab; v++) sum += exp(row[v] - mx);
+                nats += mx + log(sum) - row[ids[p + 1]];
+                hits += metrics_argmax(row, (int32_t)t.vocab) == ids[p + 1];
+                scored++;
+            }
+        }
+        printf("# %s: %lld targets, accuracy %.4f (reference %.4f), loss %.6f (reference "
+               "%.6f)\n", specs[s], (long long)res.nll.n, res.accuracy,
+               (double)hits / (double)scored, res.loss, nats / (double)scored);
+        assert_int_equal(res.nll.n, scored);
+        assert_int_equal(scored, t.n * synth_targets(&t));
+        assert_int_equal(res.hits, hits);
+        assert_true(fabs(res.accuracy - (double)hits / (double)scored) < 1e-12);
+        assert_true(fabs(res.loss - nats / (double)scored) <= 1e-5 * nats / (double)scored);
+        infer_result_free(&res);
+        free(ids);
+        free(target);
+        free(logits);
+        free(items);
+        model_free(m);
+        dataset_free(ds);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
@@ -418,6 +496,7 @@ int main(void) {
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_spec_defaults_and_format),
         cmocka_unit_test(test_dataset_batch),
+        cmocka_unit_test(test_eval_counts_only_targets),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("synth", tests, NULL, NULL);
