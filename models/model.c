@@ -73,7 +73,7 @@ static int build_table(Model *m) {
     for (int i = 0; i < c->n_layers; i++) {
         LayerParams *lp = &m->layers[i];
         layer_params_none(lp);
-        if (c->arch == MODEL_TRANSFORMER) {
+        if (model_layer_is_attention(c, i)) {
             TRY(add(m, &lp->qkv_w, 0, 2, 3 * D, D, 0, "backbone.layers.%d.mixer.in_proj.weight",
                     i));
             TRY(add(m, &lp->qkv_b, ND, 1, 3 * D, 0, 0, "backbone.layers.%d.mixer.in_proj.bias", i));
@@ -90,9 +90,9 @@ static int build_table(Model *m) {
             continue;
         }
         for (int dir = 0; dir < m->ndir; dir++) {
-            const char *mix = c->arch == MODEL_MAMBA ? "mixer"
-                              : dir                  ? "mixer.mamba_rev"
-                                                     : "mixer.mamba_fwd";
+            const char *mix = c->arch != MODEL_BIMAMBA ? "mixer"
+                              : dir                    ? "mixer.mamba_rev"
+                                                       : "mixer.mamba_fwd";
             TRY(add(m, &lp->A_log[dir], ND, 2, E, N, 0, "backbone.layers.%d.%s.A_log", i, mix));
             TRY(add(m, &lp->Dsk[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.D", i, mix));
             if (dir == 0)
@@ -154,6 +154,12 @@ static void fill_const(Model *m, int idx, float value) {
         x[i] = value;
 }
 
+// The layer of "backbone.layers.<i>.…", −1 for other names.
+static int64_t layer_of(const char *name) {
+    long long i;
+    return sscanf(name, "backbone.layers.%lld.", &i) == 1 ? (int64_t)i : -1;
+}
+
 /*
  * Every tensor draws from its own stream, seeded by (seed, hash of its name), so a tensor's
  * values depend on the seed and its name only, never on the table order. Rules (mamba_ssm
@@ -162,7 +168,10 @@ static void fill_const(Model *m, int idx, float value) {
  */
 static void init_params(Model *m, uint64_t seed) {
     const ModelConfig *c = &m->cfg;
-    const double D = (double)m->D, E = (double)m->E, nl = (double)c->n_layers;
+    const double D = (double)m->D, E = (double)m->E;
+    // residual branches: one per Mamba layer, two per attention block (attention and MLP)
+    const int64_t n_attn = model_attention_layers(c);
+    const double n_res = (double)(c->n_layers - n_attn) + 2.0 * (double)n_attn;
     memset(m->params, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
     for (int t = 0; t < m->table.n; t++) {
         const ParamEntry *e = &m->table.entries[t];
@@ -199,12 +208,12 @@ static void init_params(Model *m, uint64_t seed) {
             fill_uniform(m, t, &rng, 1.0 / sqrt(D));
         } else if (ENDS("x_proj.weight")) {
             fill_uniform(m, t, &rng, 1.0 / sqrt(E));
-        } else if (ENDS("out_proj.weight") && c->arch != MODEL_TRANSFORMER) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(E) / sqrt(nl)); // 1 residual per layer
+        } else if (ENDS("out_proj.weight") && !model_layer_is_attention(c, layer_of(name))) {
+            fill_uniform(m, t, &rng, 1.0 / sqrt(E) / sqrt(n_res)); // Mamba mixer
         } else if (ENDS("out_proj.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(D) / sqrt(2.0 * nl)); // 2 residuals per layer
+            fill_uniform(m, t, &rng, 1.0 / sqrt(D) / sqrt(n_res)); // attention
         } else if (ENDS("fc2.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(2.0 * nl));
+            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(n_res));
         }
         // everything else (linear biases, LayerNorm biases) stays 0
 #undef ENDS
@@ -345,20 +354,26 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     p->xsel = p->n_sel > 0 ? FLOATS(p->n_sel * D) : NULL;
     p->dxsel = p->n_sel > 0 && p->train ? FLOATS(p->n_sel * D) : NULL;
 
-    if (c->arch != MODEL_TRANSFORMER) {
+    // Mamba layers work on tiles of Mt rows, attention blocks on all M; a hybrid has both,
+    // and the buffers both use (xn, norm statistics, o, dxn) serve the larger
+    const int has_mamba = c->arch != MODEL_TRANSFORMER;
+    const int has_attn = c->arch == MODEL_TRANSFORMER || c->arch == MODEL_HYBRID;
+    const int64_t Mx = has_attn ? M : Be * p->Tt;
+    p->xn = FLOATS(Mx * D);
+    p->t_mean = FLOATS(Mx);
+    p->t_rstd = FLOATS(Mx);
+    p->o = FLOATS(Mx * D);
+    p->dxn = p->train ? FLOATS(Mx * D) : NULL;
+    if (has_mamba) {
         const int64_t E = m->E, N = m->N, K1 = m->K - 1, W = m->R + 2 * m->N;
         const int64_t Mt = Be * p->Tt;
         p->A = FLOATS(nl * m->ndir * E * N);
         p->xt = FLOATS(Mt * D);
-        p->xn = FLOATS(Mt * D);
-        p->t_mean = FLOATS(Mt);
-        p->t_rstd = FLOATS(Mt);
         p->xz = FLOATS(Mt * 2 * E);
         p->u = FLOATS(Mt * E);
         p->dbl = FLOATS(Mt * W);
         p->delta = FLOATS(Mt * E);
         p->y = FLOATS(Mt * E);
-        p->o = FLOATS(Mt * D);
         p->cs = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
         p->hs = FLOATS(Be * E * N);
         if (p->train) {
@@ -374,7 +389,6 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             p->du = FLOATS(Mt * E);
             p->ddbl = FLOATS(Mt * W);
             p->ddelta = FLOATS(Mt * E);
-            p->dxn = FLOATS(Mt * D);
             p->dxt = FLOATS(Mt * D);
             for (int i = 0; i < 2; i++) {
                 p->dh[i] = FLOATS(Be * E * N);
@@ -382,12 +396,9 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             }
             p->dA = FLOATS(E * N);
         }
-    } else {
+    }
+    if (has_attn) {
         const int64_t F = m->F;
-        p->xn = FLOATS(M * D);
-        p->t_mean = FLOATS(M);
-        p->t_rstd = FLOATS(M);
-        p->o = FLOATS(M * D);
         p->qkv = FLOATS(M * 3 * D);
         p->qr = FLOATS(M * D);
         p->kr = FLOATS(M * D);
@@ -404,7 +415,6 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             p->dqr = FLOATS(M * D);
             p->dkr = FLOATS(M * D);
             p->datt = FLOATS(M * D);
-            p->dxn = FLOATS(M * D);
             p->dh1 = FLOATS(M * F);
             p->dg = FLOATS(M * F);
             p->dxn2 = FLOATS(M * D);
@@ -522,8 +532,9 @@ int64_t model_output_rows(const Model *m, const ModelBatch *b) {
 
 // ------------------------------------------------------------------------------ forward / backward
 
+// Each layer runs its own block (a hybrid mixes them; one definition of each block).
 static int layer_fwd(Model *m, int i, const float *X_in, float *X_out) {
-    if (m->cfg.arch == MODEL_TRANSFORMER) return transformer_layer_fwd(m, i, X_in, X_out);
+    if (model_layer_is_attention(&m->cfg, i)) return transformer_layer_fwd(m, i, X_in, X_out);
     return mamba_layer_fwd(m, i, X_in, X_out, NULL);
 }
 
@@ -582,7 +593,7 @@ int model_backward(Model *m, const ModelBatch *batch, const float *dlogits) {
     const int64_t MD = p->Be * p->L * m->D;
     int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
-        if (m->cfg.arch == MODEL_TRANSFORMER)
+        if (model_layer_is_attention(&m->cfg, i))
             status = transformer_layer_bwd(m, i, p->R + i * MD, p->dR);
         else
             status = mamba_layer_bwd(m, i, p->R + i * MD, p->dR);

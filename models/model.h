@@ -26,6 +26,10 @@
  *     Transformer:  norm → multi-head attention (RoPE, causal or bidirectional: cfg.causal)
  *                   → residual → norm2 → MLP (GELU) → residual, on a window of at most `window`
  *                   tokens (the crop is the caller's, see model_crop_window()).
+ *     Hybrid (Jamba-style, Lieber et al. 2024): a Mamba stack in which the layers of
+ *                   cfg.attn_layers are Transformer blocks instead (attention with RoPE + MLP,
+ *                   on the whole sequence, no window); each layer keeps its own block's
+ *                   names (backbone.layers.i.mixer.* as in mamba_ssm, or the Transformer's).
  *   backbone.norm_f → head: classification (pool over valid positions → classifier.weight/bias)
  *                   or LM (lm_head.weight, tied to backbone.embedding.weight when tie_embeddings).
  *
@@ -67,7 +71,11 @@ typedef enum {
     MODEL_MAMBA = 0,        /* causal Mamba stack */
     MODEL_BIMAMBA,          /* bidirectional Mamba (forward + reversed, weight-tied) */
     MODEL_TRANSFORMER,      /* pre-norm Transformer baseline on a window */
+    MODEL_HYBRID,           /* Jamba-style: Mamba layers, attention (+ MLP) blocks in some */
 } ModelArch;
+
+/** Most layers of a model (the attention-layer set of a hybrid is a bitmask of this many). */
+#define MODEL_MAX_LAYERS 1024
 
 typedef enum {
     MODEL_TASK_CLASSIFY = 0,
@@ -112,6 +120,9 @@ typedef struct {
     int64_t    window;         /* most tokens one forward sees; 0 = no limit */
     int        causal;         /* attention: 1 causal (required for LM), 0 bidirectional;
                                   default 1 for LM, 0 for classification */
+    /* Hybrid: bit i set = layer i is a Transformer block (attention + MLP), else a Mamba
+       layer; at least one of each (model_config_set_attn_*) */
+    uint64_t   attn_layers[MODEL_MAX_LAYERS / 64];
     /* shared */
     ModelNorm  norm;
     float      norm_eps;       /* default 1e-5 */
@@ -143,7 +154,29 @@ int model_config_to_json(const ModelConfig *cfg, char **json) LS_RESULT_USED;
 /** @param where names the source in messages (e.g. the checkpoint path). */
 int model_config_from_json(ModelConfig *cfg, const char *json, const char *where) LS_RESULT_USED;
 
-/** "mamba", "bimamba", "transformer" and back (LS_ERR_USAGE for an unknown name). */
+/** 1 when layer @p i is an attention block: every layer of a Transformer, the chosen layers
+ *  of a hybrid, none of a Mamba. */
+int model_layer_is_attention(const ModelConfig *cfg, int64_t i);
+
+/** Attention layers of a model (0 for Mamba, n_layers for a Transformer). */
+int64_t model_attention_layers(const ModelConfig *cfg);
+
+/**
+ * Hybrid layer plan from `--attn-layers 2,5` (0-based layer indices, comma-separated, each
+ * < cfg->n_layers, no repeats): replaces the set. @return 0 or LS_ERR_USAGE naming
+ * --attn-layers and the bad item.
+ */
+int model_config_set_attn_layers(ModelConfig *cfg, const char *list) LS_RESULT_USED;
+
+/**
+ * Hybrid layer plan from `--attn-every K`: one attention block in the middle of every K
+ * layers, layers i with i % K == K / 2 (Jamba's 1:7 is K = 8: layers 4, 12, ...; K = 4 on 4
+ * layers: layer 2). The default of a hybrid is K = n_layers (one attention block, in the
+ * middle). @return 0 or LS_ERR_USAGE (K < 1 or no layer chosen) naming --attn-every.
+ */
+int model_config_set_attn_every(ModelConfig *cfg, int64_t K) LS_RESULT_USED;
+
+/** "mamba", "bimamba", "transformer", "hybrid" and back (LS_ERR_USAGE for an unknown name). */
 const char *model_arch_name(ModelArch arch);
 int         model_arch_parse(const char *name, ModelArch *arch) LS_RESULT_USED;
 

@@ -15,6 +15,11 @@
 
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
+    if (c->arch == MODEL_HYBRID || c->arch == MODEL_TRANSFORMER)
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "streaming: --arch %s cannot stream: its attention layers would need "
+                        "a key/value cache, which longscan does not have (the causal mamba "
+                        "streams)", model_arch_name(c->arch));
     if (c->arch != MODEL_MAMBA)
         return ls_error(LS_ERR_UNSUPPORTED,
                         "streaming: --arch %s cannot stream (the causal "

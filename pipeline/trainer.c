@@ -386,9 +386,22 @@ static int trainer_model_config(Trainer *T) {
     if (opt->d_state >= 0) cfg->d_state = opt->d_state;
     if (opt->expand >= 0) cfg->expand = opt->expand;
     if (opt->n_heads >= 0) {
-        if (arch != MODEL_TRANSFORMER)
-            return ls_error(LS_ERR_USAGE, "--heads: only the transformer has attention heads");
+        if (arch != MODEL_TRANSFORMER && arch != MODEL_HYBRID)
+            return ls_error(LS_ERR_USAGE, "--heads: only the transformer and the hybrid have "
+                            "attention heads");
         cfg->n_heads = opt->n_heads;
+    }
+    if ((opt->attn_layers || opt->attn_every) && arch != MODEL_HYBRID)
+        return ls_error(LS_ERR_USAGE, "--attn-%s: only --model hybrid chooses attention layers",
+                        opt->attn_layers ? "layers" : "every");
+    if (opt->attn_layers && opt->attn_every)
+        return ls_error(LS_ERR_USAGE, "--attn-layers and --attn-every: give one of them");
+    if (arch == MODEL_HYBRID) { // the layer plan, for the final --layers
+        int status = opt->attn_layers ? model_config_set_attn_layers(cfg, opt->attn_layers)
+                                      : model_config_set_attn_every(cfg, opt->attn_every > 0
+                                                                             ? opt->attn_every
+                                                                             : cfg->n_layers);
+        if (status < 0) return status;
     }
     if (opt->window > 0) {
         if (arch != MODEL_TRANSFORMER)
@@ -698,6 +711,17 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
         config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
         config_table_add(t, 1, "window", "%lld%s", (long long)cfg->window,
                          cfg->window ? "" : " (no limit)");
+    } else if (cfg->arch == MODEL_HYBRID) {
+        size_t at = 0;
+        buf[0] = '\0';
+        for (int64_t i = 0; i < cfg->n_layers && at < sizeof buf; i++)
+            if (model_layer_is_attention(cfg, i))
+                at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld", at ? "," : "",
+                                       (long long)i);
+        config_table_add(t, 1, "attn_layers", "%s", buf);
+        config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
+        config_table_add(t, 1, "d_state", "%lld", (long long)cfg->d_state);
+        config_table_add(t, 1, "expand", "%lld", (long long)cfg->expand);
     } else {
         config_table_add(t, 1, "d_state", "%lld", (long long)cfg->d_state);
         config_table_add(t, 1, "expand", "%lld", (long long)cfg->expand);

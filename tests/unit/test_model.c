@@ -352,6 +352,35 @@ static void test_grad_masked(void **state) {
         grad_check(&cases[i], 34 + i);
 }
 
+// A hybrid over 3 layers: Mamba layers and Transformer blocks through the same block code.
+static ModelConfig tiny_hybrid(ModelTask task, const char *attn_layers) {
+    ModelConfig c = tiny(MODEL_HYBRID, task);
+    c.n_layers = 3;
+    c.window = 0;
+    if (model_config_set_attn_layers(&c, attn_layers) != 0)
+        fail_msg("--attn-layers %s: %s", attn_layers, ls_error_message());
+    return c;
+}
+
+static void test_grad_hybrid(void **state) {
+    (void)state;
+    GradCase cases[4];
+    cases[0] = (GradCase){"hybrid lm attn 1", tiny_hybrid(MODEL_TASK_LM, "1"), 0, 0};
+    cases[1] = (GradCase){"hybrid classify attn 0,2 ln", tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2"),
+                          0, 0};
+    cases[1].cfg.norm = MODEL_NORM_LAYER; // bidirectional attention (classification default)
+    cases[2] = (GradCase){"hybrid lm attn 2 tiles masked", tiny_hybrid(MODEL_TASK_LM, "2"), 6, 1};
+    cases[2].cfg.vocab = 300;
+    cases[2].cfg.tie_embeddings = 0;
+    cases[3] = (GradCase){"hybrid waveform last attn 0", tiny_hybrid(MODEL_TASK_CLASSIFY, "0"), 4,
+                          0};
+    cases[3].cfg.input = MODEL_INPUT_WAVEFORM;
+    cases[3].cfg.pool = MODEL_POOL_LAST;
+    cases[3].cfg.causal = 1;
+    for (int i = 0; i < 4; i++)
+        grad_check(&cases[i], 37 + i);
+}
+
 // The target mask: the packed logits are the dense forward's rows at the scored positions,
 // the loss is the mean cross-entropy over those positions alone (a reference built from the
 // dense logits), and a token that is no target cannot move the loss (bit for bit).
@@ -451,6 +480,11 @@ static void test_padding(void **state) {
     padding_case("transformer lm", c, 0);
     c = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY);
     padding_case("transformer classify", c, 0);
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    padding_case("hybrid lm", c, 0);
+    padding_case("hybrid lm, 5-row tiles", c, 5);
+    c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2");
+    padding_case("hybrid classify", c, 0);
 }
 
 // Streaming in 2 and 3 segments, and generation token by token, equal one forward pass.
@@ -633,12 +667,13 @@ static void test_determinism(void **state) {
 
     // 1 vs 2 threads: forward logits and every gradient bit-identical (sizes where the
     // OpenMP loops and BLAS do split the work: E = 64, L = 300)
-    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
-    for (int i = 0; i < 3; i++) {
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
         c = tiny(arches[i], arches[i] == MODEL_BIMAMBA ? MODEL_TASK_CLASSIFY : MODEL_TASK_LM);
         c.d_model = 32;
         c.window = 0;
         if (arches[i] == MODEL_BIMAMBA) c.rc_equivariant = 1;
+        if (arches[i] == MODEL_HYBRID) OK(model_config_set_attn_layers(&c, "1"));
         float *l1 = kc_floats(2 * 300 * 5), *l2 = kc_floats(2 * 300 * 5);
         float *g1 = kc_floats(1 << 20), *g2 = kc_floats(1 << 20);
         int64_t n1, n2;
@@ -708,6 +743,10 @@ static void test_overfit(void **state) {
     loss = overfit(c, 300, 1e-2);
     if (!(loss < 0.05))
         fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    c.d_model = 16;
+    loss = overfit(c, 300, 1e-2);
+    if (!(loss < 0.05)) fail_msg("hybrid lm: loss %.4f after 300 steps, expected < 0.05", loss);
 }
 
 // ------------------------------------------------------------------------------ checkpoints
@@ -760,10 +799,11 @@ static void test_save_load(void **state) {
     make_tmpdir();
     KcRng r = kc_rng(90);
     char path[128], bad[128];
-    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
-    for (int i = 0; i < 3; i++) {
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
         ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
         if (i == 1) c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER;
+        if (i == 3) c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2");
         Model *m = new_model(&c, 31 + i);
         // move the parameters away from their initial values
         float *p = model_params(m);
@@ -792,7 +832,7 @@ static void test_save_load(void **state) {
         model_free(l);
         model_free(m);
     }
-    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer\n");
+    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer, hybrid\n");
 
     // reserved metadata keys are refused
     ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
@@ -855,6 +895,115 @@ static void test_save_load(void **state) {
     }
     model_free(m);
     remove_tmpdir();
+}
+
+// ------------------------------------------------------------------------------ hybrid
+
+// The hybrid's tensors are those of the existing blocks, layer by layer: its Mamba layers
+// have a Mamba model's names and shapes, its attention layers a Transformer's. The layer
+// plan: --attn-layers and --attn-every, their errors, the JSON round trip, no streaming.
+static void test_hybrid(void **state) {
+    (void)state;
+    ModelConfig h = tiny_hybrid(MODEL_TASK_LM, "1"), mc = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    ModelConfig tc = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    mc.n_layers = tc.n_layers = 3;
+    Model *mh = new_model(&h, 1), *mm = new_model(&mc, 1), *mt = new_model(&tc, 1);
+    const ParamTable *th = model_param_table(mh);
+    int matched = 0;
+    for (int i = 0; i < th->n; i++) {
+        const ParamEntry *e = &th->entries[i];
+        int layer = -1;
+        sscanf(e->name, "backbone.layers.%d.", &layer);
+        const ParamTable *ref = model_param_table(layer == 1 ? mt : mm);
+        const ParamEntry *r = param_table_find(ref, e->name);
+        if (!r) fail_msg("hybrid tensor %s is in neither block's table", e->name);
+        assert_int_equal(r->ndim, e->ndim);
+        for (int d = 0; d < e->ndim; d++) assert_int_equal(r->shape[d], e->shape[d]);
+        matched++;
+    }
+    const int64_t mamba_layer = param_table_find(model_param_table(mm),
+                                                 "backbone.layers.1.norm.weight")->offset -
+                                param_table_find(model_param_table(mm),
+                                                 "backbone.layers.0.norm.weight")->offset;
+    assert_true(mamba_layer > 0);
+    assert_non_null(param_table_find(th, "backbone.layers.1.mlp.fc1.weight"));
+    assert_null(param_table_find(th, "backbone.layers.0.mlp.fc1.weight"));
+    assert_non_null(param_table_find(th, "backbone.layers.2.mixer.A_log"));
+    assert_null(param_table_find(th, "backbone.layers.1.mixer.A_log"));
+    printf("#   hybrid: %d tensors, each a Mamba's (layers 0, 2) or a Transformer's (layer 1)\n",
+           matched);
+    assert_int_equal(model_stream_reset(mh, 1), LS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ls_error_message(), "key/value cache"));
+    model_free(mh);
+    model_free(mm);
+    model_free(mt);
+
+    // the layer plan
+    ModelConfig c = tiny(MODEL_HYBRID, MODEL_TASK_LM);
+    c.n_layers = 8;
+    OK(model_config_set_attn_every(&c, 8)); // Jamba's 1:7, in the middle
+    for (int i = 0; i < 8; i++) assert_int_equal(model_layer_is_attention(&c, i), i == 4);
+    OK(model_config_set_attn_every(&c, 4));
+    for (int i = 0; i < 8; i++) assert_int_equal(model_layer_is_attention(&c, i), i % 4 == 2);
+    assert_int_equal(model_attention_layers(&c), 2);
+    OK(model_config_check(&c));
+    c.n_layers = 4;
+    OK(model_config_set_attn_every(&c, 4));
+    assert_int_equal(model_attention_layers(&c), 1);
+    assert_int_equal(model_layer_is_attention(&c, 2), 1);
+    ModelConfig d = tiny(MODEL_HYBRID, MODEL_TASK_LM); // default: the middle of 4 layers
+    d.n_layers = 4;
+    assert_int_equal(model_layer_is_attention(&d, 2), 1);
+    assert_int_equal(model_attention_layers(&d), 1);
+#define REFUSE_SET(call, needle)                                                                   \
+    do {                                                                                           \
+        assert_int_equal((call), LS_ERR_USAGE);                                                    \
+        if (!strstr(ls_error_message(), needle))                                                   \
+            fail_msg("%s: message '%s' lacks '%s'", #call, ls_error_message(), needle);            \
+    } while (0)
+    REFUSE_SET(model_config_set_attn_layers(&c, "4"), "layer 4 does not exist");
+    REFUSE_SET(model_config_set_attn_layers(&c, "1,x"), "'x' is not a layer index");
+    REFUSE_SET(model_config_set_attn_layers(&c, "1,1"), "layer 1 is given twice");
+    REFUSE_SET(model_config_set_attn_layers(&c, "-1"), "layer -1 does not exist");
+    REFUSE_SET(model_config_set_attn_layers(&c, ""), "--attn-layers");
+    REFUSE_SET(model_config_set_attn_every(&c, 0), "--attn-every 0");
+    REFUSE_SET(model_config_set_attn_every(&c, 5), "--attn-every 5");
+    OK(model_config_set_attn_layers(&c, "0,1,2,3"));
+    REFUSE_SET(model_config_check(&c), "needs a Mamba layer");
+    memset(c.attn_layers, 0, sizeof c.attn_layers);
+    REFUSE_SET(model_config_check(&c), "at least one attention layer");
+    OK(model_config_set_attn_layers(&c, "3"));
+    c.n_layers = 3;
+    REFUSE_SET(model_config_check(&c), "--attn-layers 3");
+    c.n_layers = 4;
+    c.n_heads = 3;
+    REFUSE_SET(model_config_check(&c), "--n-heads 3");
+    c.n_heads = 2;
+    ModelConfig m4 = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    m4.attn_layers[0] = 1;
+    REFUSE_SET(model_config_check(&m4), "only a hybrid");
+#undef REFUSE_SET
+    // JSON: attn_layers round trip (hybrid only)
+    OK(model_config_set_attn_layers(&c, "0,3"));
+    char *json = NULL;
+    OK(model_config_to_json(&c, &json));
+    assert_non_null(strstr(json, "\"arch\":\"hybrid\""));
+    assert_non_null(strstr(json, "\"attn_layers\":[0,3]"));
+    ModelConfig back;
+    OK(model_config_from_json(&back, json, "test"));
+    assert_memory_equal(back.attn_layers, c.attn_layers, sizeof c.attn_layers);
+    assert_int_equal(model_attention_layers(&back), 2);
+    free(json);
+    OK(model_config_to_json(&m4, &json) == 0 ? 0 : -1);
+    free(json);
+    m4.attn_layers[0] = 0;
+    OK(model_config_to_json(&m4, &json));
+    assert_null(strstr(json, "attn_layers"));
+    free(json);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\":\"hybrid\",\"task\":\"lm\","
+                                                   "\"attn_layers\":[9]}", "x.safetensors"),
+                     LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "x.safetensors"));
 }
 
 // ------------------------------------------------------------------------------ config, API
@@ -1027,7 +1176,8 @@ int main(void) {
         cmocka_unit_test(test_determinism),         cmocka_unit_test(test_overfit),
         cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
         cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
-        cmocka_unit_test(test_target_mask),
+        cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
+        cmocka_unit_test(test_hybrid),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
