@@ -118,15 +118,33 @@ int ops_conv_step(const Device *dev, const ConvArgs *a) {
     DISPATCH(dev, "conv_step", conv_step_cpu(a));
 }
 
+// The CPU attention: the blocked sgemm path (kernels/cpu/attention_blocked.c), or the
+// reference when LS_CPU_REF=1 (STYLE rule 25: fast paths sit behind a reference switch).
+// Strides past BLAS's 32-bit int go to the reference too.
+static int attention_use_ref(const AttentionShape *s) {
+    static int ref = -1;
+    if (ref < 0) {
+        const char *env = getenv("LS_CPU_REF");
+        ref = env && *env && strcmp(env, "0") != 0;
+    }
+    return ref || s->q.pos > INT32_MAX || s->k.pos > INT32_MAX || s->v.pos > INT32_MAX ||
+           (int64_t)s->H * s->hd > INT32_MAX;
+}
+
 int ops_attention_fwd(const Device *dev, float *out, float *lse, const float *q, const float *k,
                       const float *v, const AttentionShape *s) {
-    DISPATCH(dev, "attention_fwd", attention_fwd_cpu(out, lse, q, k, v, s));
+    DISPATCH(dev, "attention_fwd",
+             attention_use_ref(s) ? attention_fwd_cpu(out, lse, q, k, v, s)
+                                  : attention_fwd_cpu_blocked(out, lse, q, k, v, s));
 }
 
 int ops_attention_bwd(const Device *dev, float *dq, float *dk, float *dv, const float *dout,
                       const float *q, const float *k, const float *v, const float *out,
                       const float *lse, const AttentionShape *s) {
-    DISPATCH(dev, "attention_bwd", attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s));
+    DISPATCH(dev, "attention_bwd",
+             attention_use_ref(s)
+                 ? attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s)
+                 : attention_bwd_cpu_blocked(dq, dk, dv, dout, q, k, v, out, lse, s));
 }
 
 int ops_rope_fwd(const Device *dev, float *out, const float *x, const RopeShape *s) {

@@ -19,11 +19,14 @@
  * gradient once, so results are bit-identical for any thread count.
  *
  * Numerics: dot products, sums and accumulators in double, tensors and lse in float.
+ * The fast path the models use (attention_blocked.c) is checked against this file.
  */
 #include "kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "kernels/cpu/attention_internal.h"
 
 // ----------------------------------------------------------------------------- checks
 
@@ -64,7 +67,7 @@ static int dims_check(const char *fn, int64_t B, int64_t L, int H, int hd) {
     return 0;
 }
 
-static int shape_check(const char *fn, const AttentionShape *s) {
+int attention_shape_check(const char *fn, const AttentionShape *s) {
     if (!s) return ls_error(LS_ERR_USAGE, "%s: shape must not be NULL", fn);
     int status = dims_check(fn, s->B, s->L, s->H, s->hd);
     if (status) return status;
@@ -107,7 +110,7 @@ int attention_fwd_cpu(float *restrict out, float *restrict lse, const float *res
                       const float *restrict k, const float *restrict v,
                       const AttentionShape *s) {
     // out (B, L, H, hd); lse (B, H, L) or NULL; q, k, v views (B, L, H, hd)
-    int status = shape_check(__func__, s);
+    int status = attention_shape_check(__func__, s);
     if (status) return status;
     if (!out || !q || !k || !v)
         return ls_error(LS_ERR_USAGE, "%s: out, q, k and v must not be NULL", __func__);
@@ -164,7 +167,7 @@ int attention_bwd_cpu(float *restrict dq, float *restrict dk, float *restrict dv
                       const AttentionShape *s) {
     // dq, dk, dv views (B, L, H, hd) or NULL; dout, out (B, L, H, hd); q, k, v views;
     // lse (B, H, L)
-    int status = shape_check(__func__, s);
+    int status = attention_shape_check(__func__, s);
     if (status) return status;
     if (!dout || !q || !k || !v || !out || !lse)
         return ls_error(LS_ERR_USAGE, "%s: dout, q, k, v, out and lse must not be NULL",
