@@ -12,6 +12,7 @@ int main_embed(int argc, char **argv);
 int main_score(int argc, char **argv);
 int main_generate(int argc, char **argv);
 int main_bench(int argc, char **argv);
+int main_compare(int argc, char **argv);
 
 /**
  * Shared body of a subcommand whose issue has not landed: `--help` prints @p help and exits 0;

@@ -26,6 +26,7 @@ static const Subcommand subcommands[] = {
     {"score",    main_score,    "per-position log-likelihood under a language model"},
     {"generate", main_generate, "generate DNA or audio from a language model"},
     {"bench",    main_bench,    "measure reading and kernel speed"},
+    {"compare",  main_compare,  "Transformer vs Mamba vs hybrid on synthetic tasks or your data"},
 };
 static const int n_subcommands = (int)(sizeof subcommands / sizeof subcommands[0]);
 
