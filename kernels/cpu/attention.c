@@ -279,11 +279,12 @@ int attention_rope_fwd_cpu(float *restrict out, const float *restrict x, const R
     const int64_t B = s->B, L = s->L;
     const int H = s->H, hd = s->hd, half = s->rot_dim / 2;
 
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t l = 0; l < L; l++) {
-            float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
-            rope_angles(c, sn, s, l);
+    /* positions outer: the angles of position l are computed once for every row b */
+#pragma omp parallel for schedule(static)
+    for (int64_t l = 0; l < L; l++) {
+        float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
+        rope_angles(c, sn, s, l);
+        for (int64_t b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 const float *x_r = at(x, s->x, b, l, h);            // (hd)
                 float *out_r = out + ((b * L + l) * H + h) * hd;    // (hd)
@@ -307,11 +308,11 @@ int attention_rope_bwd_cpu(float *restrict dx, const float *restrict dout, const
     const int64_t B = s->B, L = s->L;
     const int H = s->H, hd = s->hd, half = s->rot_dim / 2;
 
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t l = 0; l < L; l++) {
-            float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
-            rope_angles(c, sn, s, l);
+#pragma omp parallel for schedule(static)
+    for (int64_t l = 0; l < L; l++) {
+        float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
+        rope_angles(c, sn, s, l);
+        for (int64_t b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 const float *d_r = dout + ((b * L + l) * H + h) * hd;           // (hd)
                 float *dx_r = dx + b * s->x.batch + l * s->x.pos + h * s->x.head; // (hd)
