@@ -754,7 +754,9 @@ static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Exp
     if (series == 0) return 0;
     f = fopen(gp, "w");
     if (!f) return ls_error(LS_ERR_IO, "%s: cannot create: %s", gp, strerror(errno));
-    fprintf(f, "set terminal pngcairo size 800,500\nset output '%s.png'\nset title '%s'\n"
+    fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+               "    set terminal pngcairo size 800,500\n} else {\n    set terminal png size 800,500\n}\n"
+               "set output '%s.png'\nset title '%s'\n"
                "set xlabel '%s'\nset ylabel 'accuracy (%%)'\nset yrange [0:100]\nset key left "
                "bottom\nset grid\n%s",
             name, title, xlabel, logx ? "set logscale x 2\n" : "");
