@@ -13,7 +13,8 @@
  * of the final norm output are gathered (the embedding gather, rows as the table) into xsel,
  * logits are xsel·Wᵀ, and the backward scatters dxsel back into zeros (embedding backward;
  * the rows are distinct, so it is a plain copy). With vocabularies of thousands and a few
- * targets per sequence (MQAR: 16 of 256) the head is most of a step's work otherwise. Tested through tests/unit/test_model.c.
+ * targets per sequence (MQAR: 16 of 256) the head is most of a step's work otherwise.
+ * Tested through tests/unit/test_model.c.
  */
 #include "models/model_internal.h"
 

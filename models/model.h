@@ -142,7 +142,8 @@ void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task);
 
 /**
  * Check a config before anything is allocated: every size in range, heads divide d_model,
- * classes >= 2 for classification, vocab in 2..MODEL_VOCAB_MAX, the combination supported: waveform input
+ * classes >= 2 for classification, vocab in 2..MODEL_VOCAB_MAX, the combination supported:
+ * waveform input
  * and BiMamba are classification only; rc_equivariant needs BiMamba on DNA tokens (vocab 4
  * or 5, complement t → 3 − t, N = 4 kept); an LM Transformer must be causal.
  * @return 0 or LS_ERR_USAGE naming the option ("--d-model 0: ...").

@@ -534,7 +534,8 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
                         const int64_t L = o->eval_lengths[i];
                         c->eval_x[i] = L;
                         // long tests: fewer examples, the same number of tokens at most
-                        int64_t ne = o->n_eval * o->train_len / (L > o->train_len ? L : o->train_len);
+                        int64_t ne =
+                            o->n_eval * o->train_len / (L > o->train_len ? L : o->train_len);
                         if (ne < 50) ne = o->n_eval < 50 ? o->n_eval : 50;
                         snprintf(c->eval_spec[i], sizeof c->eval_spec[i],
                                  "synth:induction,len=%lld,vocab=16,n=%lld,seed=%llu",
@@ -755,7 +756,8 @@ static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Exp
     f = fopen(gp, "w");
     if (!f) return ls_error(LS_ERR_IO, "%s: cannot create: %s", gp, strerror(errno));
     fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-               "    set terminal pngcairo size 800,500\n} else {\n    set terminal png size 800,500\n}\n"
+               "    set terminal pngcairo size 800,500\n} else {\n"
+               "    set terminal png size 800,500\n}\n"
                "set output '%s.png'\nset title '%s'\n"
                "set xlabel '%s'\nset ylabel 'accuracy (%%)'\nset yrange [0:100]\nset key left "
                "bottom\nset grid\n%s",
@@ -821,7 +823,8 @@ static void report_mqar(FILE *f, const CompareOptions *o, const Cell *cells, int
                "%lld key-value pairs, vocabulary %lld, trained on `synth:mqar` at each length, "
                "tested on %lld examples of a fresh seed (%llu) at the same length. Accuracy: "
                "exact match over the query answers (%%).\n\n"
-               "| L | transformer | mamba | hybrid | essay: Transformer | essay: Mamba (d_state 16) |\n"
+               "| L | transformer | mamba | hybrid | essay: Transformer "
+               "| essay: Mamba (d_state 16) |\n"
                "|---|---|---|---|---|---|\n",
             (long long)o->pairs, (long long)o->vocab, (long long)o->n_eval,
             (unsigned long long)test_seed(o));

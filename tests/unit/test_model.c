@@ -249,7 +249,8 @@ static void test_grad_bimamba(void **state) {
     cases[1] = (GradCase){"bimamba rc first", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 0, 0};
     cases[1].cfg.rc_equivariant = 1;
     cases[1].cfg.pool = MODEL_POOL_FIRST;
-    cases[2] = (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10, 0};
+    cases[2] =
+        (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10, 0};
     cases[2].cfg.rc_equivariant = 1;
     cases[2].cfg.norm = MODEL_NORM_LAYER;
     for (int i = 0; i < 3; i++)
@@ -261,10 +262,12 @@ static void test_grad_transformer(void **state) {
     GradCase cases[3];
     cases[0] = (GradCase){"transformer lm causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0, 0};
     cases[1] =
-        (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0, 0};
+        (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0,
+                   0};
     cases[1].cfg.norm = MODEL_NORM_LAYER;
     cases[2] =
-        (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0, 0};
+        (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0,
+                   0};
     cases[2].cfg.input = MODEL_INPUT_WAVEFORM;
     cases[2].cfg.causal = 1;
     cases[2].cfg.pool = MODEL_POOL_LAST;
