@@ -167,6 +167,8 @@ void batch_free(Batch *b) {
     free(b->offsets);
     free(b->tokens_buf);
     free(b->samples_buf);
+    free(b->ids_buf);
+    free(b->target_buf);
     memset(b, 0, sizeof *b);
 }
 
@@ -203,6 +205,60 @@ static int batch_reserve(Batch *b, int64_t rows, int64_t cells, int need_samples
     return 0;
 }
 
+/* Synthetic rows: ids and target generated from each example's task (io/synth.h), padded
+ * with id 0 and target 0; no tokens, no samples. A window (an item that is not the whole
+ * example) is cut from the whole example generated into a scratch row. */
+static int batch_fill_synth(Batch *b, const Dataset *ds, const DatasetItem *items, int64_t n,
+                            int64_t L) {
+    int status = batch_reserve(b, n, 1, 0);
+    if (status < 0) return status;
+    if (n * L > b->synth_cap) {
+        int32_t *ids = realloc(b->ids_buf, (size_t)(n * L) * sizeof *ids);
+        if (ids) b->ids_buf = ids;
+        uint8_t *target = ids ? realloc(b->target_buf, (size_t)(n * L)) : NULL;
+        if (target) b->target_buf = target;
+        if (!ids || !target)
+            return ls_error(LS_ERR_NOMEM, "batch: out of memory for %lld tokens",
+                            (long long)(n * L));
+        b->synth_cap = n * L;
+    }
+    b->B = n;
+    b->L = L;
+    b->tokens = NULL;
+    b->samples = NULL;
+    b->ids = b->ids_buf;
+    b->target = b->target_buf;
+    for (int64_t r = 0; r < n; r++) {
+        const DatasetItem *it = &items[r];
+        const Example *ex = dataset_example(ds, it->example);
+        int32_t *irow = b->ids + r * L; // (L)
+        uint8_t *trow = b->target + r * L;
+        b->lengths[r] = it->length;
+        b->labels[r] = ex->label;
+        b->examples[r] = it->example;
+        b->offsets[r] = it->offset;
+        if (it->offset == 0 && it->length == ex->length) {
+            status = synth_example(ex->synth, ex->synth_index, irow, trow);
+        } else { // rare (windows of synthetic examples): the whole example, then the window
+            int32_t *whole = malloc((size_t)ex->length * sizeof *whole);
+            uint8_t *wt = malloc((size_t)ex->length);
+            status = whole && wt ? synth_example(ex->synth, ex->synth_index, whole, wt)
+                                 : ls_error(LS_ERR_NOMEM, "batch: out of memory for %lld tokens",
+                                            (long long)ex->length);
+            if (status == 0) {
+                memcpy(irow, whole + it->offset, (size_t)it->length * sizeof *irow);
+                memcpy(trow, wt + it->offset, (size_t)it->length);
+            }
+            free(whole);
+            free(wt);
+        }
+        if (status < 0) return status;
+        memset(irow + it->length, 0, (size_t)(L - it->length) * sizeof *irow);
+        memset(trow + it->length, 0, (size_t)(L - it->length));
+    }
+    return 0;
+}
+
 int batch_fill(Batch *b, const Dataset *ds, const DatasetItem *items, int64_t n,
                const BatchOptions *opt) {
     BatchOptions defaults;
@@ -226,8 +282,11 @@ int batch_fill(Batch *b, const Dataset *ds, const DatasetItem *items, int64_t n,
         if (it->length > L) L = it->length;
     }
     int audio = dataset_kind(ds) == EXAMPLE_AUDIO;
+    if (dataset_kind(ds) == EXAMPLE_SYNTH) return batch_fill_synth(b, ds, items, n, L);
     int status = batch_reserve(b, n, n * L, audio);
     if (status < 0) return status;
+    b->ids = NULL;
+    b->target = NULL;
     b->B = n;
     b->L = L;
     b->tokens = audio && opt->audio_codes == AUDIO_CODES_NONE ? NULL : b->tokens_buf;

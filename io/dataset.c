@@ -68,6 +68,9 @@ struct Dataset {
     char          *kind_source; /* first source, for "mixing DNA and audio" messages */
     int            sample_rate; /* audio rate of the examples, 0 until the first audio file */
     char          *rate_source;
+    SynthTask    **tasks;       /* (n_tasks) synthetic tasks of dataset_add_synth, owned */
+    int64_t        n_tasks;
+    int64_t        vocab;       /* largest vocabulary among them */
     int            finished;
 };
 
@@ -122,6 +125,8 @@ void dataset_free(Dataset *ds) {
     }
     free(ds->kind_source);
     free(ds->rate_source);
+    for (int64_t i = 0; i < ds->n_tasks; i++) free(ds->tasks[i]);
+    free(ds->tasks);
     free(ds);
 }
 
@@ -210,9 +215,8 @@ static int ds_set_kind(Dataset *ds, ExampleKind kind, const char *shown) {
     }
     if (ds->kind == kind) return 0;
     return ls_error(LS_ERR_USAGE, "%s: %s data, but the dataset already holds %s (from %s); "
-                    "one dataset holds DNA or audio, not both", shown,
-                    kind == EXAMPLE_AUDIO ? "audio" : "DNA",
-                    ds->kind == EXAMPLE_AUDIO ? "audio" : "DNA", ds->kind_source);
+                    "one dataset holds one kind of data", shown, dataset_kind_name(kind),
+                    dataset_kind_name(ds->kind), ds->kind_source);
 }
 
 /* A file (with region) may enter the dataset once: doubling it would double its weight. */
@@ -977,6 +981,43 @@ int dataset_add_tokens(Dataset *ds, const char *name, const uint8_t *tokens, int
     return add_memory(ds, name, EXAMPLE_DNA, copy, n, label, split);
 }
 
+int dataset_add_synth(Dataset *ds, const char *spec, Split split) {
+    if (ds->finished) return ls_error(LS_ERR_USAGE, "%s: the dataset is finished", spec);
+    SynthTask task;
+    int status = synth_parse(&task, spec);
+    if (status < 0) return status;
+    int32_t source;
+    if ((status = ds_set_kind(ds, EXAMPLE_SYNTH, spec)) < 0 ||
+        (status = ds_string(ds, spec, &source)) < 0)
+        return status;
+    SynthTask **tasks = realloc(ds->tasks, (size_t)(ds->n_tasks + 1) * sizeof *tasks);
+    if (!tasks) return ls_error(LS_ERR_NOMEM, "dataset: out of memory");
+    ds->tasks = tasks;
+    SynthTask *owned = malloc(sizeof *owned);
+    if (!owned) return ls_error(LS_ERR_NOMEM, "dataset: out of memory");
+    *owned = task;
+    ds->tasks[ds->n_tasks++] = owned;
+    if (task.vocab > ds->vocab) ds->vocab = task.vocab;
+    LabelRef lab = {.text = NULL, .origin = -1, .line = 0};
+    for (int64_t i = 0; i < task.n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s_s%llu_%lld", synth_kind_name(task.kind),
+                 (unsigned long long)task.seed, (long long)i);
+        ExampleInfo info;
+        if ((status = ds_info(ds, &lab, 0, &info)) < 0) return status;
+        Example ex = {.source = ds->strings[source], .label = -1, .split = (int8_t)split,
+                      .kind = EXAMPLE_SYNTH, .length = task.len, .synth = owned,
+                      .synth_index = i};
+        ex.name = strdup(name);
+        if (!ex.name) return ls_error(LS_ERR_NOMEM, "dataset: out of memory");
+        if ((status = ds_push(ds, &ex, &info)) < 0) {
+            free((char *)ex.name);
+            return status;
+        }
+    }
+    return 0;
+}
+
 int dataset_add_samples(Dataset *ds, const char *name, const float *samples, int64_t n,
                         int sample_rate, const char *label, Split split) {
     if (ds->finished) return ls_error(LS_ERR_USAGE, "%s: the dataset is finished", name);
@@ -1213,6 +1254,10 @@ const char *dataset_file_source(const Dataset *ds, const char *path) {
     return NULL;
 }
 
+const char *dataset_kind_name(ExampleKind kind) {
+    return kind == EXAMPLE_AUDIO ? "audio" : kind == EXAMPLE_SYNTH ? "synthetic tokens" : "DNA";
+}
+int64_t dataset_vocab(const Dataset *ds) { return ds->vocab; }
 int dataset_sample_rate(const Dataset *ds) {
     return dataset_kind(ds) == EXAMPLE_AUDIO ? ds->sample_rate : 0;
 }

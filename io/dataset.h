@@ -112,6 +112,7 @@
 #include "io/labels.h"
 #include "io/rng.h"
 #include "io/seq.h"
+#include "io/synth.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,6 +123,8 @@ extern "C" {
 typedef enum {
     EXAMPLE_DNA   = 0,   /* tokens: DNA ids 0..4 (encode.h) */
     EXAMPLE_AUDIO = 1,   /* samples: float mono in [-1, 1] */
+    EXAMPLE_SYNTH = 2,   /* a synthetic task's token ids and target mask, generated on demand
+                            (io/synth.h); no tokens or samples are stored */
 } ExampleKind;
 
 typedef enum {
@@ -140,6 +143,8 @@ typedef struct {
     int64_t     length;   /* tokens or samples */
     uint8_t    *tokens;   /* (length) DNA, else NULL */
     float      *samples;  /* (length) audio at dataset_sample_rate(), else NULL */
+    const SynthTask *synth; /* EXAMPLE_SYNTH: the task that makes it (owned by the dataset) */
+    int64_t     synth_index; /* EXAMPLE_SYNTH: its index in the task */
 } Example;
 
 typedef enum {
@@ -209,6 +214,15 @@ int dataset_add_tokens(Dataset *ds, const char *name, const uint8_t *tokens, int
                        const char *label, Split split) LS_RESULT_USED;
 
 /**
+ * Add the n examples of a synthetic task (@p spec "synth:TASK,key=value,...", io/synth.h):
+ * each is named "<task>_s<seed>_<index>" and generated when a batch needs it (nothing is
+ * stored). A dataset holds synthetic examples or files, not both.
+ * @return 0; LS_ERR_USAGE (bad spec: the message names the key; mixing with DNA or audio;
+ *         finished), LS_ERR_NOMEM.
+ */
+int dataset_add_synth(Dataset *ds, const char *spec, Split split) LS_RESULT_USED;
+
+/**
  * Add one in-memory audio example: @p samples[0..n) (mono, at @p sample_rate Hz) are copied.
  * @return 0; LS_ERR_RANGE (n < 1, rate <= 0), LS_ERR_FORMAT (rate differs from the
  *         dataset's), LS_ERR_USAGE (DNA dataset, finished), LS_ERR_NOMEM.
@@ -236,6 +250,12 @@ const LabelMap *dataset_labels(const Dataset *ds);
 
 /** EXAMPLE_DNA or EXAMPLE_AUDIO (DNA for an empty dataset). */
 ExampleKind dataset_kind(const Dataset *ds);
+
+/** "DNA", "audio" or "synthetic tokens" (for messages). */
+const char *dataset_kind_name(ExampleKind kind);
+
+/** Synthetic examples: the largest vocabulary of their tasks (ids are below it); else 0. */
+int64_t dataset_vocab(const Dataset *ds);
 
 /** Audio: the samples' rate in Hz; DNA: 0. */
 int dataset_sample_rate(const Dataset *ds);
@@ -428,16 +448,23 @@ typedef struct {
     int64_t *offsets;    /* (B) offset of each row in its example (0 for whole examples) */
     uint8_t *tokens;     /* (B, L) DNA tokens or audio codes, padded; NULL for AUDIO_CODES_NONE */
     float   *samples;    /* (B, L) audio samples, 0 past each row's end; NULL for DNA */
+    int32_t *ids;        /* (B, L) synthetic token ids, 0 past each row's end; else NULL */
+    uint8_t *target;     /* (B, L) synthetic: 1 on the task's target tokens; else NULL */
     /* buffers, reused from fill to fill (no allocation once the largest batch was seen) */
     uint8_t *tokens_buf;
     float   *samples_buf;
+    int32_t *ids_buf;
+    uint8_t *target_buf;
+    int64_t  synth_cap;  /* cells in ids_buf and target_buf */
     int64_t  rows_cap;
     int64_t  cells_cap;  /* elements in tokens_buf (and samples_buf once audio was seen) */
 } Batch;
 
 /**
  * Fill @p batch (zero it before first use: `Batch b = {0};`) with @p items[0..n), whole:
- * row b holds item b's tokens/samples, padded to L, the longest item.
+ * row b holds item b's tokens/samples, padded to L, the longest item. Synthetic examples are
+ * generated here (ids and target, no tokens); a window of one generates the whole example
+ * into a scratch row first.
  * @param opt may be NULL for defaults.
  * @return 0; LS_ERR_RANGE (an item outside its example, n < 1); LS_ERR_NOMEM.
  */

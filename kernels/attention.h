@@ -124,6 +124,20 @@ int attention_bwd_cpu(float *dq, float *dk, float *dv, const float *dout, const 
                       const float *k, const float *v, const float *out, const float *lse,
                       const AttentionShape *s) LS_RESULT_USED;
 
+/**
+ * The same forward and backward on blocks of queries and keys with sgemm and float softmax
+ * (kernels/cpu/attention_blocked.c): the fast CPU path models/ops.c uses unless the
+ * environment sets LS_CPU_REF=1. Same arguments, checks, padding rules and += convention;
+ * results within the reference's test tolerances, bit-identical for any thread count.
+ * @return as the reference; LS_ERR_NOMEM for its block buffers (per thread: the forward
+ *         64·256 + 64·hd floats, the backward about 2·64·256 + 2·256·hd + L·(hd + 1)).
+ */
+int attention_fwd_cpu_blocked(float *out, float *lse, const float *q, const float *k,
+                              const float *v, const AttentionShape *s) LS_RESULT_USED;
+int attention_bwd_cpu_blocked(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, const float *out, const float *lse,
+                              const AttentionShape *s) LS_RESULT_USED;
+
 /** Shape and options of one RoPE call. */
 typedef struct {
     int64_t B, L;    /* batch rows, positions */

@@ -19,7 +19,7 @@
 
 // ------------------------------------------------------------------------------ names
 
-static const char *const arch_names[] = {"mamba", "bimamba", "transformer"};
+static const char *const arch_names[] = {"mamba", "bimamba", "transformer", "hybrid"};
 static const char *const task_names[] = {"classify", "lm"};
 static const char *const input_names[] = {"tokens", "waveform"};
 static const char *const norm_names[] = {"rms", "layer"};
@@ -44,8 +44,57 @@ const char *model_arch_name(ModelArch arch) {
 int model_arch_parse(const char *name, ModelArch *arch) {
     int i = index_of(arch_names, N_OF(arch_names), name);
     if (i < 0)
-        return ls_error(LS_ERR_USAGE, "--arch %s: expected mamba, bimamba or transformer", name);
+        return ls_error(LS_ERR_USAGE, "--arch %s: expected mamba, bimamba, transformer or hybrid",
+                        name);
     *arch = (ModelArch)i;
+    return 0;
+}
+
+// ------------------------------------------------------------------------------ hybrid plan
+
+int model_layer_is_attention(const ModelConfig *c, int64_t i) {
+    if (c->arch == MODEL_TRANSFORMER) return 1;
+    if (c->arch != MODEL_HYBRID || i < 0 || i >= MODEL_MAX_LAYERS) return 0;
+    return (int)((c->attn_layers[i / 64] >> (i % 64)) & 1);
+}
+
+int64_t model_attention_layers(const ModelConfig *c) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < c->n_layers && i < MODEL_MAX_LAYERS; i++)
+        n += model_layer_is_attention(c, i);
+    return n;
+}
+
+int model_config_set_attn_layers(ModelConfig *c, const char *list) {
+    uint64_t set[MODEL_MAX_LAYERS / 64] = {0};
+    const char *p = list;
+    if (!*p) return ls_error(LS_ERR_USAGE, "--attn-layers: give layer indices, e.g. 2,5");
+    for (;;) {
+        char *end = NULL;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || (*end && *end != ',') || *p == '+' || *p == ' ')
+            return ls_error(LS_ERR_USAGE, "--attn-layers %s: '%.*s' is not a layer index", list,
+                            (int)strcspn(p, ","), p);
+        if (v < 0 || v >= c->n_layers)
+            return ls_error(LS_ERR_USAGE, "--attn-layers %s: layer %lld does not exist (layers "
+                            "0..%lld)", list, v, (long long)c->n_layers - 1);
+        if ((set[v / 64] >> (v % 64)) & 1)
+            return ls_error(LS_ERR_USAGE, "--attn-layers %s: layer %lld is given twice", list, v);
+        set[v / 64] |= UINT64_C(1) << (v % 64);
+        if (!*end) break;
+        p = end + 1;
+    }
+    memcpy(c->attn_layers, set, sizeof set);
+    return 0;
+}
+
+int model_config_set_attn_every(ModelConfig *c, int64_t K) {
+    if (K < 1 || K > c->n_layers)
+        return ls_error(LS_ERR_USAGE, "--attn-every %lld: must be 1..%lld (the layers)",
+                        (long long)K, (long long)c->n_layers);
+    memset(c->attn_layers, 0, sizeof c->attn_layers);
+    for (int64_t i = 0; i < c->n_layers && i < MODEL_MAX_LAYERS; i++)
+        if (i % K == K / 2) c->attn_layers[i / 64] |= UINT64_C(1) << (i % 64);
     return 0;
 }
 
@@ -70,6 +119,8 @@ void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task) {
     cfg->n_heads = 4;
     cfg->mlp_hidden = 0; // 4 · d_model
     cfg->window = arch == MODEL_TRANSFORMER ? 4096 : 0;
+    if (arch == MODEL_HYBRID) // one attention block, in the middle of the 4 default layers
+        cfg->attn_layers[0] = UINT64_C(1) << (cfg->n_layers / 2);
     cfg->causal = task == MODEL_TASK_LM;
     cfg->norm = MODEL_NORM_RMS;
     cfg->norm_eps = 1e-5f;
@@ -89,7 +140,7 @@ static int bad(const char *option, long long value, const char *rule) {
 }
 
 int model_config_check(const ModelConfig *c) {
-    if (c->arch < MODEL_MAMBA || c->arch > MODEL_TRANSFORMER)
+    if (c->arch < MODEL_MAMBA || c->arch > MODEL_HYBRID)
         return ls_error(LS_ERR_USAGE, "--arch: unknown architecture %d", (int)c->arch);
     if (c->task != MODEL_TASK_CLASSIFY && c->task != MODEL_TASK_LM)
         return ls_error(LS_ERR_USAGE, "--task: unknown task %d", (int)c->task);
@@ -106,7 +157,8 @@ int model_config_check(const ModelConfig *c) {
     if (!(c->norm_eps >= 0.0f) || !isfinite(c->norm_eps))
         return ls_error(LS_ERR_USAGE, "--norm-eps %g: must be finite and >= 0", c->norm_eps);
     if (c->input == MODEL_INPUT_TOKENS) {
-        if (c->vocab < 2 || c->vocab > 256) return bad("--vocab", c->vocab, "must be 2..256");
+        if (c->vocab < 2 || c->vocab > MODEL_VOCAB_MAX)
+            return bad("--vocab", c->vocab, "must be 2..16777216");
     } else {
         if (c->frame < 1 || c->frame > 65536) return bad("--frame", c->frame, "must be 1..65536");
         if (c->task != MODEL_TASK_CLASSIFY)
@@ -115,7 +167,7 @@ int model_config_check(const ModelConfig *c) {
     }
     if (c->task == MODEL_TASK_CLASSIFY && (c->n_classes < 2 || c->n_classes > 1000000))
         return bad("--n-classes", c->n_classes, "must be 2..1000000");
-    if (c->arch == MODEL_MAMBA || c->arch == MODEL_BIMAMBA) {
+    if (c->arch != MODEL_TRANSFORMER) {
         if (c->d_state < 1 || c->d_state > SCAN_N_MAX)
             return bad("--d-state", c->d_state, "must be 1..256");
         if (c->d_conv < 1 || c->d_conv > CONV_K_MAX)
@@ -138,7 +190,26 @@ int model_config_check(const ModelConfig *c) {
         if (c->vocab != 4 && c->vocab != 5)
             return bad("--vocab", c->vocab, "--rc-equivariant needs DNA tokens (vocab 4 or 5)");
     }
-    if (c->arch == MODEL_TRANSFORMER) {
+    if (c->arch == MODEL_HYBRID) {
+        int64_t n_attn = model_attention_layers(c);
+        for (int64_t i = c->n_layers; i < MODEL_MAX_LAYERS; i++)
+            if ((c->attn_layers[i / 64] >> (i % 64)) & 1)
+                return bad("--attn-layers", i, "is not a layer of the model");
+        if (n_attn == 0)
+            return ls_error(LS_ERR_USAGE, "--attn-layers: a hybrid needs at least one attention "
+                                          "layer (use --model mamba for none)");
+        if (n_attn == c->n_layers)
+            return ls_error(LS_ERR_USAGE, "--attn-layers: every layer is attention; a hybrid "
+                                          "needs a Mamba layer (use --model transformer)");
+        if (c->rc_equivariant)
+            return ls_error(LS_ERR_USAGE, "--rc-equivariant: only for --arch bimamba");
+    } else {
+        for (int i = 0; i < MODEL_MAX_LAYERS / 64; i++)
+            if (c->attn_layers[i])
+                return ls_error(LS_ERR_USAGE, "--attn-layers: only a hybrid chooses attention "
+                                              "layers");
+    }
+    if (c->arch == MODEL_TRANSFORMER || c->arch == MODEL_HYBRID) {
         if (c->n_heads < 1 || c->d_model % c->n_heads != 0)
             return bad("--n-heads", c->n_heads, "must divide --d-model");
         int64_t hd = c->d_model / c->n_heads;
@@ -209,6 +280,13 @@ int model_config_to_json(const ModelConfig *c, char **json) {
     ADD_NUM("n_classes", c->n_classes);
     ADD_STR("pool", name_of(pool_names, N_OF(pool_names), c->pool));
     ADD_BOOL("tie_embeddings", c->tie_embeddings);
+    if (c->arch == MODEL_HYBRID) { // only hybrids carry the key: other configs read as before
+        cJSON *list = cJSON_AddArrayToObject(o, "attn_layers");
+        ok &= list != NULL;
+        for (int64_t i = 0; list && i < c->n_layers; i++)
+            if (model_layer_is_attention(c, i))
+                ok &= cJSON_AddItemToArray(list, cJSON_CreateNumber((double)i));
+    }
 #undef ADD_STR
 #undef ADD_NUM
 #undef ADD_BOOL
@@ -250,6 +328,22 @@ static int json_enum(const cJSON *item, const char *where, const char *const *na
         return ls_error(LS_ERR_FORMAT, "%s: config key '%s' has an unknown value", where,
                         item->string);
     *out = i;
+    return 0;
+}
+
+// An array of layer indices → the bitmask (range against n_layers: model_config_check).
+static int json_layer_set(const cJSON *item, const char *where, uint64_t *set) {
+    memset(set, 0, MODEL_MAX_LAYERS / 8);
+    if (!cJSON_IsArray(item))
+        return ls_error(LS_ERR_FORMAT, "%s: config key 'attn_layers' must be an array", where);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, item) {
+        double v = e->valuedouble;
+        if (!cJSON_IsNumber(e) || v != floor(v) || v < 0 || v >= MODEL_MAX_LAYERS)
+            return ls_error(LS_ERR_FORMAT, "%s: config key 'attn_layers' holds a value that is "
+                            "no layer index", where);
+        set[(int64_t)v / 64] |= UINT64_C(1) << ((int64_t)v % 64);
+    }
     return 0;
 }
 
@@ -323,6 +417,8 @@ int model_config_from_json(ModelConfig *cfg, const char *json, const char *where
             status = json_int(it, where, &c.n_classes);
         else if (!strcmp(k, "tie_embeddings"))
             status = json_bool(it, where, &c.tie_embeddings);
+        else if (!strcmp(k, "attn_layers"))
+            status = json_layer_set(it, where, c.attn_layers);
         else
             status = ls_error(LS_ERR_FORMAT,
                               "%s: unknown model config key '%s' (written by a "

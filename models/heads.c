@@ -7,7 +7,14 @@
  *
  * Padding: positions at or past a row's length are zero in the residual stream after the input
  * stage, and zero in the final norm output before the LM head (so their logits are 0 and their
- * dlogits can never reach a gradient). Tested through tests/unit/test_model.c.
+ * dlogits can never reach a gradient).
+ *
+ * Target mask (LM): only the scored positions (plan.sel) go through the LM head: their rows
+ * of the final norm output are gathered (the embedding gather, rows as the table) into xsel,
+ * logits are xsel·Wᵀ, and the backward scatters dxsel back into zeros (embedding backward;
+ * the rows are distinct, so it is a plain copy). With vocabularies of thousands and a few
+ * targets per sequence (MQAR: 16 of 256) the head is most of a step's work otherwise.
+ * Tested through tests/unit/test_model.c.
  */
 #include "models/model_internal.h"
 
@@ -21,8 +28,10 @@ int model_input_fwd(Model *m, const ModelBatch *batch, float *X) {
     const int64_t Be = p->Be, L = p->L, D = m->D;
     int status;
     if (m->cfg.input == MODEL_INPUT_TOKENS) {
-        status = ops_tokens_to_ids(dev, p->ids, batch->tokens, p->len, p->B, L, m->cfg.vocab,
-                                   m->rows_per_row == 2);
+        status = batch->ids ? ops_ids_to_ids(dev, p->ids, batch->ids, p->len, p->B, L,
+                                             m->cfg.vocab)
+                            : ops_tokens_to_ids(dev, p->ids, batch->tokens, p->len, p->B, L,
+                                                m->cfg.vocab, m->rows_per_row == 2);
         if (status == 0)
             status = ops_embedding_fwd(dev, X, p->ids, model_p(m, m->idx_embed), Be * L,
                                        m->cfg.vocab, D);
@@ -66,7 +75,13 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
                               model_p(m, m->idx_cls_b), p->B, D, c->n_classes, D, c->n_classes);
     }
     status = ops_rows_zero_tail(dev, xf, p->len, Be, L, D);
-    if (status < 0) return status;
+    if (status < 0 || p->n_sel == 0) return status;
+    if (p->n_sel > 0) { // target mask: gather the scored rows, logits for them only
+        status = ops_embedding_fwd(dev, p->xsel, p->sel, xf, p->n_sel, M, D);
+        if (status < 0) return status;
+        return ops_matmul_fwd(dev, logits, p->xsel, model_p(m, m->idx_lm_head), NULL, p->n_sel,
+                              D, c->vocab, D, c->vocab);
+    }
     return ops_matmul_fwd(dev, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D, c->vocab, D,
                           c->vocab);
 }
@@ -93,6 +108,18 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
         if (status == 0) status = ops_zero(dev, dxf, M * D);
         if (status == 0)
             status = ops_pool_bwd(dev, dxf, p->dpool_e, p->len, Be, L, D, pool_mode(c->pool));
+    } else if (p->n_sel >= 0) { // target mask: the scored rows' gradients scattered back
+        const int64_t V = c->vocab, S = p->n_sel;
+        status = ops_zero(dev, dxf, M * D);
+        if (status == 0 && S > 0)
+            status = ops_matmul_bwd(dev, NULL, model_g(m, m->idx_lm_head), NULL, dlogits,
+                                    p->xsel, NULL, S, D, V, D, V);
+        if (status == 0 && S > 0) status = ops_zero(dev, p->dxsel, S * D);
+        if (status == 0 && S > 0)
+            status = ops_matmul_bwd(dev, p->dxsel, NULL, NULL, dlogits, NULL,
+                                    model_p(m, m->idx_lm_head), S, D, V, D, V);
+        if (status == 0 && S > 0) // rows are distinct: a plain scatter
+            status = ops_embedding_bwd(dev, dxf, p->dxsel, p->sel, S, M, D);
     } else {
         const int64_t V = c->vocab;
         status = ops_matmul_bwd(dev, NULL, model_g(m, m->idx_lm_head), NULL, dlogits, xf_const,

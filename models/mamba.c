@@ -55,7 +55,7 @@ static DirParams dir_params(Model *m, int layer, int dir) {
 
 int mamba_prepare_A(Model *m) {
     for (int i = 0; i < m->cfg.n_layers; i++)
-        for (int dir = 0; dir < m->ndir; dir++) {
+        for (int dir = 0; dir < m->ndir && !model_layer_is_attention(&m->cfg, i); dir++) {
             int status = ops_neg_exp(&m->dev, (float *)dir_params(m, i, dir).A,
                                      model_p(m, m->layers[i].A_log[dir]), m->E * m->N);
             if (status < 0) return status;

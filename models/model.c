@@ -73,7 +73,7 @@ static int build_table(Model *m) {
     for (int i = 0; i < c->n_layers; i++) {
         LayerParams *lp = &m->layers[i];
         layer_params_none(lp);
-        if (c->arch == MODEL_TRANSFORMER) {
+        if (model_layer_is_attention(c, i)) {
             TRY(add(m, &lp->qkv_w, 0, 2, 3 * D, D, 0, "backbone.layers.%d.mixer.in_proj.weight",
                     i));
             TRY(add(m, &lp->qkv_b, ND, 1, 3 * D, 0, 0, "backbone.layers.%d.mixer.in_proj.bias", i));
@@ -90,9 +90,9 @@ static int build_table(Model *m) {
             continue;
         }
         for (int dir = 0; dir < m->ndir; dir++) {
-            const char *mix = c->arch == MODEL_MAMBA ? "mixer"
-                              : dir                  ? "mixer.mamba_rev"
-                                                     : "mixer.mamba_fwd";
+            const char *mix = c->arch != MODEL_BIMAMBA ? "mixer"
+                              : dir                    ? "mixer.mamba_rev"
+                                                       : "mixer.mamba_fwd";
             TRY(add(m, &lp->A_log[dir], ND, 2, E, N, 0, "backbone.layers.%d.%s.A_log", i, mix));
             TRY(add(m, &lp->Dsk[dir], ND, 1, E, 0, 0, "backbone.layers.%d.%s.D", i, mix));
             if (dir == 0)
@@ -154,6 +154,12 @@ static void fill_const(Model *m, int idx, float value) {
         x[i] = value;
 }
 
+// The layer of "backbone.layers.<i>.…", −1 for other names.
+static int64_t layer_of(const char *name) {
+    long long i;
+    return sscanf(name, "backbone.layers.%lld.", &i) == 1 ? (int64_t)i : -1;
+}
+
 /*
  * Every tensor draws from its own stream, seeded by (seed, hash of its name), so a tensor's
  * values depend on the seed and its name only, never on the table order. Rules (mamba_ssm
@@ -162,7 +168,10 @@ static void fill_const(Model *m, int idx, float value) {
  */
 static void init_params(Model *m, uint64_t seed) {
     const ModelConfig *c = &m->cfg;
-    const double D = (double)m->D, E = (double)m->E, nl = (double)c->n_layers;
+    const double D = (double)m->D, E = (double)m->E;
+    // residual branches: one per Mamba layer, two per attention block (attention and MLP)
+    const int64_t n_attn = model_attention_layers(c);
+    const double n_res = (double)(c->n_layers - n_attn) + 2.0 * (double)n_attn;
     memset(m->params, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
     for (int t = 0; t < m->table.n; t++) {
         const ParamEntry *e = &m->table.entries[t];
@@ -199,12 +208,12 @@ static void init_params(Model *m, uint64_t seed) {
             fill_uniform(m, t, &rng, 1.0 / sqrt(D));
         } else if (ENDS("x_proj.weight")) {
             fill_uniform(m, t, &rng, 1.0 / sqrt(E));
-        } else if (ENDS("out_proj.weight") && c->arch != MODEL_TRANSFORMER) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(E) / sqrt(nl)); // 1 residual per layer
+        } else if (ENDS("out_proj.weight") && !model_layer_is_attention(c, layer_of(name))) {
+            fill_uniform(m, t, &rng, 1.0 / sqrt(E) / sqrt(n_res)); // Mamba mixer
         } else if (ENDS("out_proj.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(D) / sqrt(2.0 * nl)); // 2 residuals per layer
+            fill_uniform(m, t, &rng, 1.0 / sqrt(D) / sqrt(n_res)); // attention
         } else if (ENDS("fc2.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(2.0 * nl));
+            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(n_res));
         }
         // everything else (linear biases, LayerNorm biases) stays 0
 #undef ENDS
@@ -233,6 +242,7 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->ndir = m->cfg.arch == MODEL_BIMAMBA ? 2 : 1;
     m->rows_per_row = m->cfg.rc_equivariant ? 2 : 1;
     m->tile_rows = MODEL_TILE_ROWS;
+    m->sel_rows = -1;
     param_table_init(&m->table);
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -339,21 +349,31 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     p->dpooled = FLOATS(p->B * D);
     p->dpool_e = m->rows_per_row == 2 ? FLOATS(Be * D) : p->dpooled;
     p->dR = p->train ? FLOATS(M * D) : NULL;
+    p->n_sel = m->sel_rows;
+    p->sel = p->n_sel > 0 ? (int32_t *)bump(&bp, (size_t)p->n_sel * sizeof(int32_t)) : NULL;
+    p->xsel = p->n_sel > 0 ? FLOATS(p->n_sel * D) : NULL;
+    p->dxsel = p->n_sel > 0 && p->train ? FLOATS(p->n_sel * D) : NULL;
 
-    if (c->arch != MODEL_TRANSFORMER) {
+    // Mamba layers work on tiles of Mt rows, attention blocks on all M; a hybrid has both,
+    // and the buffers both use (xn, norm statistics, o, dxn) serve the larger
+    const int has_mamba = c->arch != MODEL_TRANSFORMER;
+    const int has_attn = c->arch == MODEL_TRANSFORMER || c->arch == MODEL_HYBRID;
+    const int64_t Mx = has_attn ? M : Be * p->Tt;
+    p->xn = FLOATS(Mx * D);
+    p->t_mean = FLOATS(Mx);
+    p->t_rstd = FLOATS(Mx);
+    p->o = FLOATS(Mx * D);
+    p->dxn = p->train ? FLOATS(Mx * D) : NULL;
+    if (has_mamba) {
         const int64_t E = m->E, N = m->N, K1 = m->K - 1, W = m->R + 2 * m->N;
         const int64_t Mt = Be * p->Tt;
         p->A = FLOATS(nl * m->ndir * E * N);
         p->xt = FLOATS(Mt * D);
-        p->xn = FLOATS(Mt * D);
-        p->t_mean = FLOATS(Mt);
-        p->t_rstd = FLOATS(Mt);
         p->xz = FLOATS(Mt * 2 * E);
         p->u = FLOATS(Mt * E);
         p->dbl = FLOATS(Mt * W);
         p->delta = FLOATS(Mt * E);
         p->y = FLOATS(Mt * E);
-        p->o = FLOATS(Mt * D);
         p->cs = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
         p->hs = FLOATS(Be * E * N);
         if (p->train) {
@@ -369,7 +389,6 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             p->du = FLOATS(Mt * E);
             p->ddbl = FLOATS(Mt * W);
             p->ddelta = FLOATS(Mt * E);
-            p->dxn = FLOATS(Mt * D);
             p->dxt = FLOATS(Mt * D);
             for (int i = 0; i < 2; i++) {
                 p->dh[i] = FLOATS(Be * E * N);
@@ -377,12 +396,9 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             }
             p->dA = FLOATS(E * N);
         }
-    } else {
+    }
+    if (has_attn) {
         const int64_t F = m->F;
-        p->xn = FLOATS(M * D);
-        p->t_mean = FLOATS(M);
-        p->t_rstd = FLOATS(M);
-        p->o = FLOATS(M * D);
         p->qkv = FLOATS(M * 3 * D);
         p->qr = FLOATS(M * D);
         p->kr = FLOATS(M * D);
@@ -399,7 +415,6 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             p->dqr = FLOATS(M * D);
             p->dkr = FLOATS(M * D);
             p->datt = FLOATS(M * D);
-            p->dxn = FLOATS(M * D);
             p->dh1 = FLOATS(M * F);
             p->dg = FLOATS(M * F);
             p->dxn2 = FLOATS(M * D);
@@ -453,8 +468,15 @@ int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
     if (b->B > (INT64_C(1) << 31) || b->L > (INT64_C(1) << 40))
         return ls_error(LS_ERR_USAGE, "model batch: B = %lld, L = %lld out of range",
                         (long long)b->B, (long long)b->L);
-    if (c->input == MODEL_INPUT_TOKENS && !b->tokens)
-        return ls_error(LS_ERR_USAGE, "model batch: the model reads tokens, the batch has none");
+    if (c->input == MODEL_INPUT_TOKENS && !b->tokens == !b->ids)
+        return ls_error(LS_ERR_USAGE, "model batch: the model reads tokens: give tokens or ids "
+                                      "(one of them)");
+    if (b->ids && m->rows_per_row == 2)
+        return ls_error(LS_ERR_USAGE, "model batch: the reverse-complement model reads DNA "
+                                      "tokens, not ids");
+    if (c->task == MODEL_TASK_LM && b->B * b->L > INT32_MAX)
+        return ls_error(LS_ERR_USAGE, "model batch: %lld positions; a language model batch "
+                        "holds at most %d", (long long)(b->B * b->L), INT32_MAX);
     if (c->input == MODEL_INPUT_WAVEFORM && !b->samples)
         return ls_error(LS_ERR_USAGE, "model batch: the model reads waveform samples, the batch "
                                       "has none");
@@ -484,12 +506,35 @@ void model_batch_lengths(Model *m, const ModelBatch *b) {
         p->len[i] = (n + F - 1) / F;
         if (m->rows_per_row == 2) p->len[b->B + i] = p->len[i];
     }
+    if (p->sel) model_batch_selected(m, b, p->sel);
+}
+
+int64_t model_batch_selected(const Model *m, const ModelBatch *b, int32_t *sel) {
+    if (m->cfg.task != MODEL_TASK_LM || !b->target) return -1;
+    int64_t k = 0;
+    for (int64_t i = 0; i < b->B; i++) {
+        const int64_t n = b->lengths ? b->lengths[i] : b->L;
+        const uint8_t *tg = b->target + i * b->L; // (L)
+        for (int64_t t = 0; t + 1 < n; t++) {
+            if (!tg[t + 1]) continue;
+            if (sel) sel[k] = (int32_t)(i * b->L + t);
+            k++;
+        }
+    }
+    return k;
+}
+
+int64_t model_output_rows(const Model *m, const ModelBatch *b) {
+    if (m->cfg.task != MODEL_TASK_LM) return b->B;
+    int64_t k = model_batch_selected(m, b, NULL);
+    return k >= 0 ? k : b->B * b->L;
 }
 
 // ------------------------------------------------------------------------------ forward / backward
 
+// Each layer runs its own block (a hybrid mixes them; one definition of each block).
 static int layer_fwd(Model *m, int i, const float *X_in, float *X_out) {
-    if (m->cfg.arch == MODEL_TRANSFORMER) return transformer_layer_fwd(m, i, X_in, X_out);
+    if (model_layer_is_attention(&m->cfg, i)) return transformer_layer_fwd(m, i, X_in, X_out);
     return mamba_layer_fwd(m, i, X_in, X_out, NULL);
 }
 
@@ -499,6 +544,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     m->train_ready = 0;
+    m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     if ((status = model_plan(m, batch->B, L, batch->L, train)) < 0) return status;
     model_batch_lengths(m, batch);
     Plan *p = &m->plan;
@@ -547,7 +593,7 @@ int model_backward(Model *m, const ModelBatch *batch, const float *dlogits) {
     const int64_t MD = p->Be * p->L * m->D;
     int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
-        if (m->cfg.arch == MODEL_TRANSFORMER)
+        if (model_layer_is_attention(&m->cfg, i))
             status = transformer_layer_bwd(m, i, p->R + i * MD, p->dR);
         else
             status = mamba_layer_bwd(m, i, p->R + i * MD, p->dR);
@@ -564,7 +610,7 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     const int lm = m->cfg.task == MODEL_TASK_LM;
-    const int64_t M = lm ? batch->B * batch->L : batch->B;
+    const int64_t M = lm ? batch->B * batch->L : batch->B; // room for the targets
     if (!lm && !labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
     if (M > m->targets_cap) { // grows with the batch, never inside a step of a fixed shape
         int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
@@ -582,14 +628,32 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
         if (status < 0) ls_error_prefix("labels");
         return status;
     }
-    for (int64_t b = 0; b < batch->B; b++) {
-        const int64_t n = batch->lengths ? batch->lengths[b] : batch->L;
-        const uint8_t *tok = batch->tokens + b * batch->L;
-        for (int64_t t = 0; t < batch->L; t++)
-            m->targets[b * batch->L + t] = t + 1 < n ? tok[t + 1] : LOSS_IGNORE_INDEX;
+    const int64_t rows = model_lm_targets(m, batch, m->targets);
+    if (rows == 0) { // a masked batch without targets: nothing to score
+        *mean_loss = 0.0;
+        return 0;
     }
-    return ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, m->targets, NULL, M,
+    return ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, m->targets, NULL, rows,
                          m->cfg.vocab, grad_scale);
+}
+
+int64_t model_lm_targets(const Model *m, const ModelBatch *batch, int32_t *targets) {
+    (void)m;
+    // next tokens as targets: every position (dense), or the scored ones, packed (mask)
+    const int64_t L = batch->L;
+    int64_t rows = 0;
+    for (int64_t b = 0; b < batch->B; b++) {
+        const int64_t n = batch->lengths ? batch->lengths[b] : L;
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t next = b * L + t + 1;
+            const int32_t tok = t + 1 >= n   ? LOSS_IGNORE_INDEX
+                                : batch->ids ? batch->ids[next]
+                                             : (int32_t)batch->tokens[next];
+            if (!batch->target) targets[rows++] = tok;
+            else if (t + 1 < n && batch->target[next]) targets[rows++] = tok;
+        }
+    }
+    return rows;
 }
 
 int model_optim_tensors(const Model *m, OptimTensor **tensors, int64_t *n) {

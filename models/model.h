@@ -26,6 +26,10 @@
  *     Transformer:  norm → multi-head attention (RoPE, causal or bidirectional: cfg.causal)
  *                   → residual → norm2 → MLP (GELU) → residual, on a window of at most `window`
  *                   tokens (the crop is the caller's, see model_crop_window()).
+ *     Hybrid (Jamba-style, Lieber et al. 2024): a Mamba stack in which the layers of
+ *                   cfg.attn_layers are Transformer blocks instead (attention with RoPE + MLP,
+ *                   on the whole sequence, no window); each layer keeps its own block's
+ *                   names (backbone.layers.i.mixer.* as in mamba_ssm, or the Transformer's).
  *   backbone.norm_f → head: classification (pool over valid positions → classifier.weight/bias)
  *                   or LM (lm_head.weight, tied to backbone.embedding.weight when tie_embeddings).
  *
@@ -67,7 +71,11 @@ typedef enum {
     MODEL_MAMBA = 0,        /* causal Mamba stack */
     MODEL_BIMAMBA,          /* bidirectional Mamba (forward + reversed, weight-tied) */
     MODEL_TRANSFORMER,      /* pre-norm Transformer baseline on a window */
+    MODEL_HYBRID,           /* Jamba-style: Mamba layers, attention (+ MLP) blocks in some */
 } ModelArch;
+
+/** Most layers of a model (the attention-layer set of a hybrid is a bitmask of this many). */
+#define MODEL_MAX_LAYERS 1024
 
 typedef enum {
     MODEL_TASK_CLASSIFY = 0,
@@ -112,6 +120,9 @@ typedef struct {
     int64_t    window;         /* most tokens one forward sees; 0 = no limit */
     int        causal;         /* attention: 1 causal (required for LM), 0 bidirectional;
                                   default 1 for LM, 0 for classification */
+    /* Hybrid: bit i set = layer i is a Transformer block (attention + MLP), else a Mamba
+       layer; at least one of each (model_config_set_attn_*) */
+    uint64_t   attn_layers[MODEL_MAX_LAYERS / 64];
     /* shared */
     ModelNorm  norm;
     float      norm_eps;       /* default 1e-5 */
@@ -124,12 +135,15 @@ typedef struct {
 /** Checkpoint metadata format_version written by model_save and required by model_load. */
 #define MODEL_FORMAT_VERSION "1"
 
+typedef struct Model Model;
+
 /** Defaults for an architecture and task (d_model 128, 4 layers, the values above). */
 void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task);
 
 /**
  * Check a config before anything is allocated: every size in range, heads divide d_model,
- * classes >= 2 for classification, vocab in 2..256, the combination supported: waveform input
+ * classes >= 2 for classification, vocab in 2..MODEL_VOCAB_MAX, the combination supported:
+ * waveform input
  * and BiMamba are classification only; rc_equivariant needs BiMamba on DNA tokens (vocab 4
  * or 5, complement t → 3 − t, N = 4 kept); an LM Transformer must be causal.
  * @return 0 or LS_ERR_USAGE naming the option ("--d-model 0: ...").
@@ -141,11 +155,31 @@ int model_config_to_json(const ModelConfig *cfg, char **json) LS_RESULT_USED;
 /** @param where names the source in messages (e.g. the checkpoint path). */
 int model_config_from_json(ModelConfig *cfg, const char *json, const char *where) LS_RESULT_USED;
 
-/** "mamba", "bimamba", "transformer" and back (LS_ERR_USAGE for an unknown name). */
+/** 1 when layer @p i is an attention block: every layer of a Transformer, the chosen layers
+ *  of a hybrid, none of a Mamba. */
+int model_layer_is_attention(const ModelConfig *cfg, int64_t i);
+
+/** Attention layers of a model (0 for Mamba, n_layers for a Transformer). */
+int64_t model_attention_layers(const ModelConfig *cfg);
+
+/**
+ * Hybrid layer plan from `--attn-layers 2,5` (0-based layer indices, comma-separated, each
+ * < cfg->n_layers, no repeats): replaces the set. @return 0 or LS_ERR_USAGE naming
+ * --attn-layers and the bad item.
+ */
+int model_config_set_attn_layers(ModelConfig *cfg, const char *list) LS_RESULT_USED;
+
+/**
+ * Hybrid layer plan from `--attn-every K`: one attention block in the middle of every K
+ * layers, layers i with i % K == K / 2 (Jamba's 1:7 is K = 8: layers 4, 12, ...; K = 4 on 4
+ * layers: layer 2). The default of a hybrid is K = n_layers (one attention block, in the
+ * middle). @return 0 or LS_ERR_USAGE (K < 1 or no layer chosen) naming --attn-every.
+ */
+int model_config_set_attn_every(ModelConfig *cfg, int64_t K) LS_RESULT_USED;
+
+/** "mamba", "bimamba", "transformer", "hybrid" and back (LS_ERR_USAGE for an unknown name). */
 const char *model_arch_name(ModelArch arch);
 int         model_arch_parse(const char *name, ModelArch *arch) LS_RESULT_USED;
-
-typedef struct Model Model;
 
 /**
  * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
@@ -169,14 +203,33 @@ float *model_grads(Model *model);
  */
 typedef struct {
     int64_t        B, L;
-    const uint8_t *tokens;   /* (B, L) MODEL_INPUT_TOKENS */
+    const uint8_t *tokens;   /* (B, L) MODEL_INPUT_TOKENS: 8-bit ids (DNA, audio codes) */
+    const int32_t *ids;      /* (B, L) MODEL_INPUT_TOKENS instead of tokens: ids of any
+                                vocabulary (synthetic tasks); exactly one of the two is set */
     const float   *samples;  /* (B, L) MODEL_INPUT_WAVEFORM */
     const int64_t *lengths;  /* (B), each in [1, L]; NULL: every row has L */
+    const uint8_t *target;   /* (B, L) or NULL; LM only: a target mask. Position t of row b
+                                is scored (it predicts token t+1) only when t + 1 < lengths[b]
+                                and target[b, t+1] != 0, and the LM's logits are computed for
+                                those positions only, packed (model_output_rows). The
+                                classifier ignores it. */
 } ModelBatch;
+
+/** Largest vocabulary of a token model (ids are int32 inside; embeddings (vocab, D)). */
+#define MODEL_VOCAB_MAX INT64_C(16777216)
+
+/**
+ * Rows of model_forward()'s logits (and of model_loss()'s dlogits and row_loss) for @p batch:
+ * B for a classifier; for an LM B·L, or, with a target mask, the scored positions in
+ * row-major (b, t) order (0 when the batch has no target: then the forward computes no
+ * logits, and the loss is 0).
+ */
+int64_t model_output_rows(const Model *model, const ModelBatch *batch);
 
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
- * predicting token t+1 (padded positions get logits 0). With @p train set,
+ * predicting token t+1 (padded positions get logits 0); with a target mask in the batch,
+ * (model_output_rows, vocab): the scored positions only, packed. With @p train set,
  * keeps what model_backward needs (until the next forward, embed or stream call).
  * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
  *         Transformer row longer than cfg.window),
@@ -196,15 +249,25 @@ void model_zero_grads(Model *model);
 /**
  * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward.
  * Classification: @p labels (B) class ids; LM: labels is ignored, targets are the next tokens
- * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored).
+ * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored;
+ * with a target mask only the scored positions count, in the forward's packed layout).
  * @param mean_loss  out: mean over counted rows (sequences, or predicted tokens for LM)
- * @param row_loss   out or NULL: (B) classification, (B, L) LM (0 where ignored)
+ * @param row_loss   out or NULL: (model_output_rows) — (B) classification, (B, L) LM (0
+ *                   where ignored), or the scored positions of a masked LM batch
  * @param dlogits    NULL, or gradient of mean_loss·grad_scale, ACCUMULATED (+=), logits' shape
  * @return 0; LS_ERR_RANGE for a label outside [0, n_classes); LS_ERR_USAGE for a bad batch.
  */
 int model_loss(Model *model, const ModelBatch *batch, const float *logits,
                const int32_t *labels, double *mean_loss, float *row_loss, float *dlogits,
                float grad_scale) LS_RESULT_USED;
+
+/**
+ * LM: the target of every row of the forward's logits (model_output_rows of them): the next
+ * token, or LOSS_IGNORE_INDEX (−100) for a position that predicts nothing (the last of a row,
+ * padding; dense batches only). What model_loss scores; accuracy is argmax == target over
+ * the rows that are not ignored. @p targets must hold B·L entries. @return the rows written.
+ */
+int64_t model_lm_targets(const Model *model, const ModelBatch *batch, int32_t *targets);
 
 /**
  * The optimizer's view of the parameter table (optim.h): one OptimTensor per table entry, in

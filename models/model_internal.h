@@ -55,6 +55,10 @@ typedef struct {
     float *dpooled;         // (B, D)
     float *dpool_e;         // (Be, D)
     float *A;               // (n_layers, ndir, E, N) A = −exp(A_log)
+    int64_t n_sel;          // LM with a target mask: scored positions; −1: dense LM head
+    int32_t *sel;           // (n_sel) their flat indices b·L + t into the (Be·L) rows
+    float *xsel;            // (n_sel, D) final-norm output at those positions
+    float *dxsel;           // train (n_sel, D)
     float *dR;              // train (Be, L, D) gradient of the residual stream
     // ---- Mamba tile (rows Be·Tt); xn, t_mean, t_rstd, o, dxn also serve the Transformer
     float *xt, *xn, *t_mean, *t_rstd, *xz, *u, *dbl, *delta, *y, *o;
@@ -86,6 +90,7 @@ struct Model {
     size_t arena_cap;
     Plan plan;
     int64_t tile_rows; // MODEL_TILE_ROWS; tests lower it to exercise several tiles
+    int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning
     // training forward → backward handshake
     int train_ready;
     int64_t train_B, train_L;
@@ -121,8 +126,12 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) LS_RESULT_
 
 /** Check a batch against the config; *L_pos = positions per row (frames for waveform). */
 int model_batch_check(const Model *m, const ModelBatch *batch, int64_t *L_pos) LS_RESULT_USED;
-/** plan.len from the batch (token lengths, frames, duplicated for the rc rows). */
+/** plan.len from the batch (token lengths, frames, duplicated for the rc rows), and plan.sel
+ *  from its target mask (LM). */
 void model_batch_lengths(Model *m, const ModelBatch *batch);
+/** The scored positions of an LM batch with a target mask (model_output_rows' rule): their
+ *  count, and their flat indices b·L + t into @p sel when it is not NULL. −1 without a mask. */
+int64_t model_batch_selected(const Model *m, const ModelBatch *batch, int32_t *sel);
 
 // ------------------------------------------------------------------------------ parts
 

@@ -118,15 +118,33 @@ int ops_conv_step(const Device *dev, const ConvArgs *a) {
     DISPATCH(dev, "conv_step", conv_step_cpu(a));
 }
 
+// The CPU attention: the blocked sgemm path (kernels/cpu/attention_blocked.c), or the
+// reference when LS_CPU_REF=1 (STYLE rule 25: fast paths sit behind a reference switch).
+// Strides past BLAS's 32-bit int go to the reference too.
+static int attention_use_ref(const AttentionShape *s) {
+    static int ref = -1;
+    if (ref < 0) {
+        const char *env = getenv("LS_CPU_REF");
+        ref = env && *env && strcmp(env, "0") != 0;
+    }
+    return ref || s->q.pos > INT32_MAX || s->k.pos > INT32_MAX || s->v.pos > INT32_MAX ||
+           (int64_t)s->H * s->hd > INT32_MAX;
+}
+
 int ops_attention_fwd(const Device *dev, float *out, float *lse, const float *q, const float *k,
                       const float *v, const AttentionShape *s) {
-    DISPATCH(dev, "attention_fwd", attention_fwd_cpu(out, lse, q, k, v, s));
+    DISPATCH(dev, "attention_fwd",
+             attention_use_ref(s) ? attention_fwd_cpu(out, lse, q, k, v, s)
+                                  : attention_fwd_cpu_blocked(out, lse, q, k, v, s));
 }
 
 int ops_attention_bwd(const Device *dev, float *dq, float *dk, float *dv, const float *dout,
                       const float *q, const float *k, const float *v, const float *out,
                       const float *lse, const AttentionShape *s) {
-    DISPATCH(dev, "attention_bwd", attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s));
+    DISPATCH(dev, "attention_bwd",
+             attention_use_ref(s)
+                 ? attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s)
+                 : attention_bwd_cpu_blocked(dq, dk, dv, dout, q, k, v, out, lse, s));
 }
 
 int ops_rope_fwd(const Device *dev, float *out, const float *x, const RopeShape *s) {
@@ -297,6 +315,25 @@ static int tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict toke
     return 0;
 }
 
+static int ids_to_ids_cpu(int32_t *restrict ids, const int32_t *restrict src,
+                          const int64_t *lengths, int64_t B, int64_t L, int64_t vocab) {
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t n = lengths[b];
+        const int32_t *t = src + b * L; // (L)
+        for (int64_t p = 0; p < n; p++)
+            if (t[p] < 0 || t[p] >= vocab)
+                return ls_error(LS_ERR_USAGE,
+                                "batch row %lld position %lld: id %d is outside "
+                                "the model's vocabulary of %lld",
+                                (long long)b, (long long)p, t[p], (long long)vocab);
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t n = lengths[b];
+        for (int64_t p = 0; p < L; p++) ids[b * L + p] = p < n ? src[b * L + p] : 0;
+    }
+    return 0;
+}
+
 static int frames_cpu(float *restrict frames, const float *restrict samples, const int64_t *lengths,
                       int64_t B, int64_t L, int64_t F, int64_t Lt) {
     for (int64_t b = 0; b < B; b++)
@@ -357,6 +394,11 @@ int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
                       const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
     DISPATCH(dev, "tokens_to_ids", tokens_to_ids_cpu(ids, tokens, lengths, B, L, vocab, rc));
+}
+
+int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
+                   int64_t B, int64_t L, int64_t vocab) {
+    DISPATCH(dev, "ids_to_ids", ids_to_ids_cpu(ids, src, lengths, B, L, vocab));
 }
 
 int ops_frames(const Device *dev, float *frames, const float *samples,

@@ -139,6 +139,11 @@ int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
                       const int64_t *lengths, int64_t B, int64_t L, int64_t vocab,
                       int rc) LS_RESULT_USED;
 
+/** ids (B, L) from int32 ids (synthetic tasks): checked against @p vocab (LS_ERR_USAGE as
+ *  ops_tokens_to_ids), padded positions 0. */
+int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
+                   int64_t B, int64_t L, int64_t vocab) LS_RESULT_USED;
+
 /** frames (B, Lt, F) from samples (B, L): frame j of row b = samples [j·F, (j+1)·F), 0 at
  *  and past sample_lengths[b]; Lt = ceil(L / F). */
 int ops_frames(const Device *dev, float *frames, const float *samples,

@@ -15,6 +15,11 @@
 
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
+    if (c->arch == MODEL_HYBRID || c->arch == MODEL_TRANSFORMER)
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "streaming: --arch %s cannot stream: its attention layers would need "
+                        "a key/value cache, which longscan does not have (the causal mamba "
+                        "streams)", model_arch_name(c->arch));
     if (c->arch != MODEL_MAMBA)
         return ls_error(LS_ERR_UNSUPPORTED,
                         "streaming: --arch %s cannot stream (the causal "
@@ -69,6 +74,7 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     if (m->cfg.task == MODEL_TASK_LM && !logits)
         return ls_error(LS_ERR_USAGE, "model_stream_forward: logits is NULL");
     m->train_ready = 0;
+    m->sel_rows = -1; // streaming computes every position's logits
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
     model_batch_lengths(m, seg);
     Plan *p = &m->plan;
@@ -105,6 +111,7 @@ int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
     int status = model_batch_check(m, &one, &L);
     if (status < 0) return status;
     m->train_ready = 0;
+    m->sel_rows = -1;
     if ((status = model_plan(m, B, 1, 1, 0)) < 0) return status;
     model_batch_lengths(m, &one);
     Plan *p = &m->plan;

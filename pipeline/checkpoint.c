@@ -51,7 +51,9 @@ static int json_take(cJSON *object, char **json) {
 int checkpoint_data_to_json(const DataSettings *data, char **json) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return ls_error(LS_ERR_NOMEM, "out of memory for JSON");
-    if (data->kind == EXAMPLE_AUDIO) {
+    if (data->kind == EXAMPLE_SYNTH) {
+        cJSON_AddStringToObject(o, "kind", "synth");
+    } else if (data->kind == EXAMPLE_AUDIO) {
         cJSON_AddStringToObject(o, "kind", "audio");
         cJSON_AddNumberToObject(o, "sample_rate", data->sample_rate);
         cJSON_AddStringToObject(o, "audio_codes", checkpoint_audio_codes_name(data->audio_codes));
@@ -100,9 +102,11 @@ int checkpoint_data_from_json(DataSettings *data, const char *json, const char *
                               "mulaw8, linear8 or none", where);
             goto fail;
         }
+    } else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "synth") == 0) {
+        data->kind = EXAMPLE_SYNTH; // token ids of synthetic tasks; the vocabulary is the model's
     } else {
-        status = ls_error(LS_ERR_FORMAT, "%s: metadata 'data': kind must be \"dna\" or "
-                          "\"audio\"", where);
+        status = ls_error(LS_ERR_FORMAT, "%s: metadata 'data': kind must be \"dna\", "
+                          "\"audio\" or \"synth\"", where);
         goto fail;
     }
 fail:

@@ -9,6 +9,7 @@
  *   labels         JSON array of class names, index = class id (classification only)
  *   data           JSON object: {"kind":"dna","softmask":"upper"} or
  *                  {"kind":"audio","sample_rate":8000,"audio_codes":"mulaw8"|"linear8"|"none"}
+ *                  or {"kind":"synth"} (ids of synthetic tasks, io/synth.h)
  *                  ("none": the model reads float samples, MODEL_INPUT_WAVEFORM)
  *   training       JSON object of strings: the effective training configuration, as the
  *                  two-column table train prints (STYLE rule 43)
@@ -54,7 +55,7 @@ extern "C" {
 
 /** How a model's inputs are read and encoded; recorded in the model file. */
 typedef struct {
-    ExampleKind kind;        /* EXAMPLE_DNA or EXAMPLE_AUDIO */
+    ExampleKind kind;        /* EXAMPLE_DNA, EXAMPLE_AUDIO or EXAMPLE_SYNTH */
     DnaSoftmask softmask;    /* DNA: lower-case rule */
     int         sample_rate; /* audio: Hz every input is resampled to */
     AudioCodes  audio_codes; /* audio: token code book, or AUDIO_CODES_NONE for waveform input */

@@ -14,6 +14,8 @@ int main_generate(int argc, char **argv);
 int main_bench(int argc, char **argv);
 /** `longscan export -m MODEL -o OUT`: a transformers directory, or a longscan file (export.c). */
 int main_export(int argc, char **argv);
+/** `longscan compare`: a grid of experiments within --minutes (compare.c). */
+int main_compare(int argc, char **argv);
 
 /**
  * Shared body of a subcommand whose issue has not landed: `--help` prints @p help and exits 0;

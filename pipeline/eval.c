@@ -33,14 +33,18 @@ static void usage(FILE *fp) {
 "columns: predicted); and the mean cross-entropy. The predicted label is the most probable\n"
 "one. Formulas are scikit-learn's, so numbers match it.\n"
 "Language model: the negative log-likelihood of every token given the ones before it, in\n"
-"bits per token, and the perplexity 2^bits.\n"
+"bits per token, the perplexity 2^bits, and the accuracy (the share of tokens whose most\n"
+"probable prediction is the token itself). On a synthetic task (--data synth:TASK,...,\n"
+"docs/synth.md) only the task's target tokens count: the accuracy is the exact-match\n"
+"accuracy over target positions.\n"
 "\n"
 "Options:\n"
 "  -m, --model FILE       the checkpoint written by 'longscan train' (required)\n"
 "      --data SEQS        input (repeatable; extra arguments are taken as --data): FASTA,\n"
 "                         FASTQ, SAM/BAM/CRAM, FILE:REGION, audio files, directories,\n"
 "                         manifests; read as the model was trained (soft-mask rule, audio\n"
-"                         rate and codes come from the checkpoint)\n"
+"                         rate and codes come from the checkpoint); or a synthetic task,\n"
+"                         synth:TASK,key=value,... (docs/synth.md)\n"
 "      --labels TSV       'name<TAB>label' table for the records or files\n"
 "      --class LABEL=SEQS every example of SEQS has LABEL (repeatable)\n"
 "                         Labels must be among the model's; an unknown one is an error.\n"
@@ -52,7 +56,8 @@ static void usage(FILE *fp) {
 "                         valid or test)\n"
 "      --json             one JSON object on stdout: n, accuracy, macro_f1, mcc, auroc\n"
 "                         (null unless two classes are present), loss, labels, confusion,\n"
-"                         per_class; or n, tokens, nll_bits_per_token, perplexity, loss\n"
+"                         per_class; or n, tokens, nll_bits_per_token, perplexity,\n"
+"                         accuracy, loss\n"
 INFER_HELP_BATCH
 CLI_COMMON_HELP
 "\n"
@@ -61,7 +66,9 @@ CLI_COMMON_HELP
 "Examples:\n"
 "  longscan eval -m species.safetensors --data test.fa.gz --labels test.tsv\n"
 "  longscan eval -m species.safetensors --data test.fa.gz --labels test.tsv --json\n"
-"  longscan eval -m dna_lm.safetensors --data chr21.fa.gz --seq-len 100000\n");
+"  longscan eval -m dna_lm.safetensors --data chr21.fa.gz --seq-len 100000\n"
+"  longscan eval -m mqar.safetensors --data synth:mqar,len=256,pairs=16,vocab=8192,n=1000,seed=7\n"
+"      --json\n");
 }
 
 static void print_text(FILE *out, const ModelFile *mf, const EvalResult *res) {
@@ -73,6 +80,8 @@ static void print_text(FILE *out, const ModelFile *mf, const EvalResult *res) {
         fprintf(out, "tokens      %lld predicted\n", (long long)res->nll.n);
         fprintf(out, "NLL         %.4f bits/token\n", metrics_bits_per_token(&res->nll));
         fprintf(out, "perplexity  %.4f\n", metrics_perplexity(&res->nll));
+        fprintf(out, "accuracy    %.4f (the most probable token is the next one)\n",
+                res->accuracy);
         return;
     }
     fprintf(out, "items       %lld\n", (long long)res->n);
@@ -125,6 +134,7 @@ static int print_json(FILE *out, const ModelFile *mf, const EvalResult *res) {
         cJSON_AddNumberToObject(o, "tokens", (double)res->nll.n);
         cJSON_AddNumberToObject(o, "nll_bits_per_token", metrics_bits_per_token(&res->nll));
         cJSON_AddNumberToObject(o, "perplexity", metrics_perplexity(&res->nll));
+        cJSON_AddNumberToObject(o, "accuracy", res->accuracy);
     } else {
         cJSON_AddNumberToObject(o, "accuracy", res->accuracy);
         cJSON_AddNumberToObject(o, "macro_f1", res->macro_f1);

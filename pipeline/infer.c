@@ -55,7 +55,9 @@ int infer_load(Dataset **out, const DatasetOptions *opt, const InputSpec *spec,
         if (status < 0) goto fail;
     }
     for (int i = 0; i < spec->n_sources; i++) {
-        status = dataset_add(ds, spec->sources[i], NULL, SPLIT_NONE);
+        const char *source = spec->sources[i];
+        status = synth_is_spec(source) ? dataset_add_synth(ds, source, SPLIT_NONE)
+                                       : dataset_add(ds, source, NULL, SPLIT_NONE);
         if (status < 0) goto fail;
     }
     status = dataset_finish(ds, fixed);
@@ -71,8 +73,21 @@ int infer_check_kind(const Dataset *ds, const DataSettings *data, const char *mo
     ExampleKind kind = dataset_kind(ds);
     if (kind == data->kind) return 0;
     return ls_error(LS_ERR_USAGE, "%s was trained on %s, but the input holds %s", model_path,
-                    data->kind == EXAMPLE_AUDIO ? "audio" : "DNA",
-                    kind == EXAMPLE_AUDIO ? "audio" : "DNA");
+                    dataset_kind_name(data->kind), dataset_kind_name(kind));
+}
+
+int infer_check_vocab(const Dataset *ds, const ModelConfig *cfg, const char *model_path) {
+    if (dataset_kind(ds) != EXAMPLE_SYNTH || cfg->input != MODEL_INPUT_TOKENS ||
+        dataset_vocab(ds) <= cfg->vocab)
+        return 0;
+    const char *source = dataset_count(ds) > 0 ? dataset_example(ds, 0)->source : "synth";
+    for (int64_t i = 0; i < dataset_count(ds); i++)
+        if (dataset_example(ds, i)->synth->vocab > cfg->vocab) {
+            source = dataset_example(ds, i)->source;
+            break;
+        }
+    return ls_error(LS_ERR_USAGE, "%s: key 'vocab': larger than the vocabulary of %lld that %s "
+                    "reads", source, (long long)cfg->vocab, model_path);
 }
 
 int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
@@ -135,7 +150,8 @@ void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
 
 void infer_model_batch(const Batch *batch, ModelBatch *mb) {
     *mb = (ModelBatch){.B = batch->B, .L = batch->L, .tokens = batch->tokens,
-                       .samples = batch->samples, .lengths = batch->lengths};
+                       .ids = batch->ids, .samples = batch->samples, .lengths = batch->lengths,
+                       .target = batch->target};
 }
 
 void infer_batch_options(const DataSettings *data, BatchOptions *opt) {
@@ -195,11 +211,37 @@ static int check_finite_rows(const Dataset *ds, const Batch *batch, const float 
     return 0;
 }
 
-int infer_check_losses(const Dataset *ds, const Batch *batch, const float *row_loss) {
+/* As check_finite_rows() for an LM batch with a target mask, whose logits hold the scored
+ * positions only, packed in row-major (b, t) order (model_output_rows). */
+static int check_finite_packed(const Dataset *ds, const Batch *batch, const ModelBatch *mb,
+                               const float *out, int64_t vocab, const char *what) {
+    int64_t row = 0;
+    for (int64_t b = 0; b < batch->B; b++) {
+        int64_t len = mb->lengths ? mb->lengths[b] : mb->L;
+        for (int64_t t = 0; t + 1 < len; t++) {
+            if (!mb->target[b * mb->L + t + 1]) continue;
+            int64_t bad = st_first_nonfinite(out + row * vocab, vocab);
+            row++;
+            if (bad < 0) continue;
+            const Example *ex = dataset_example(ds, batch->examples[b]);
+            float v = out[(row - 1) * vocab + bad];
+            return ls_error(LS_ERR_RANGE, "%s: '%s': the model's %s %s at position %lld; no "
+                            "result for this record", ex->source, ex->name, what,
+                            isnan(v) ? "is nan" : "overflows to infinity",
+                            (long long)(batch->offsets[b] + t));
+        }
+    }
+    return 0;
+}
+
+int infer_check_losses(const Dataset *ds, const Batch *batch, const ModelBatch *mb,
+                       const float *row_loss) {
+    int64_t packed = 0; /* with a target mask: the next scored position's row */
     for (int64_t b = 0; b < batch->B; b++) {
         const float *row = row_loss + b * batch->L;
         for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) {
-            if (isfinite(row[t])) continue;
+            if (mb->target && !mb->target[b * mb->L + t + 1]) continue;
+            if (isfinite(mb->target ? row_loss[packed++] : row[t])) continue;
             const Example *ex = dataset_example(ds, batch->examples[b]);
             return ls_error(LS_ERR_RANGE, "%s: '%s': the loss at position %lld is %s; no "
                             "result for this record", ex->source, ex->name,
@@ -240,10 +282,15 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
         for (int64_t b = 0; b < count; b++) rows[b] = items[order[start + b]];
         status = batch_fill(&batch, ds, rows, count, &opt->batch);
         if (status < 0) goto fail;
-        int64_t width = opt->output == INFER_EMBED ? cfg->d_model
-                        : cfg->task == MODEL_TASK_LM ? batch.L * cfg->vocab
-                                                     : cfg->n_classes;
-        size_t need = (size_t)(batch.B * width);
+        ModelBatch mb;
+        infer_model_batch(&batch, &mb);
+        if (opt->every_position) mb.target = NULL;
+        size_t need = opt->output == INFER_EMBED
+                          ? (size_t)(batch.B * cfg->d_model)
+                          : (size_t)model_output_rows(model, &mb) *
+                                (size_t)(cfg->task == MODEL_TASK_LM ? cfg->vocab
+                                                                    : cfg->n_classes);
+        if (need == 0) need = 1;
         if (need > out_cap) {
             free(out);
             out = malloc(need * sizeof *out);
@@ -254,16 +301,18 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
             }
             out_cap = need;
         }
-        ModelBatch mb;
-        infer_model_batch(&batch, &mb);
         status = opt->output == INFER_EMBED ? model_embed(model, &mb, out)
                                             : model_forward(model, &mb, out, 0);
         if (status < 0) goto fail;
-        status = opt->output == INFER_EMBED
-                     ? check_finite_rows(ds, &batch, out, width, 0, "output (embedding)")
-                 : cfg->task == MODEL_TASK_LM
-                     ? check_finite_rows(ds, &batch, out, width, cfg->vocab, "output (logits)")
-                     : check_finite_rows(ds, &batch, out, width, 0, "output (logits)");
+        if (opt->output == INFER_EMBED)
+            status = check_finite_rows(ds, &batch, out, cfg->d_model, 0, "output (embedding)");
+        else if (cfg->task != MODEL_TASK_LM)
+            status = check_finite_rows(ds, &batch, out, cfg->n_classes, 0, "output (logits)");
+        else if (!mb.target)
+            status = check_finite_rows(ds, &batch, out, batch.L * cfg->vocab, cfg->vocab,
+                                       "output (logits)");
+        else
+            status = check_finite_packed(ds, &batch, &mb, out, cfg->vocab, "output (logits)");
         if (status < 0) goto fail;
         status = fn(ctx, &batch, order + start, out);
         if (status < 0) goto fail;
@@ -293,6 +342,7 @@ typedef struct {
     const ModelConfig *cfg;
     EvalResult        *res;
     float             *row_loss;  /* LM: (B·L) */
+    int32_t           *targets;   /* LM: (B·L) */
     size_t             cap;
 } EvalContext;
 
@@ -311,21 +361,27 @@ static int eval_batch(void *ctx_, const Batch *batch, const int64_t *item, const
     size_t cells = (size_t)(batch->B * batch->L);
     if (cells > ctx->cap) {
         free(ctx->row_loss);
+        free(ctx->targets);
         ctx->row_loss = malloc(cells * sizeof *ctx->row_loss);
-        ctx->cap = ctx->row_loss ? cells : 0;
-        if (!ctx->row_loss) return ls_error(LS_ERR_NOMEM, "out of memory for %zu losses", cells);
+        ctx->targets = malloc(cells * sizeof *ctx->targets);
+        ctx->cap = ctx->row_loss && ctx->targets ? cells : 0;
+        if (!ctx->cap) return ls_error(LS_ERR_NOMEM, "out of memory for %zu losses", cells);
     }
     ModelBatch mb;
     infer_model_batch(batch, &mb);
     double mean;
     int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
-    if (status == 0) status = infer_check_losses(ctx->ds, batch, ctx->row_loss);
+    if (status == 0) status = infer_check_losses(ctx->ds, batch, &mb, ctx->row_loss);
     if (status < 0) return status;
-    /* batches arrive in a fixed order, rows and positions in order: a reproducible sum */
-    for (int64_t b = 0; b < batch->B; b++) {
-        const float *row = ctx->row_loss + b * batch->L;
-        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) res->nll.nats += row[t];
-        if (batch->lengths[b] > 1) res->nll.n += batch->lengths[b] - 1;
+    /* one row per logits row (every position, or the targets only); ignored rows have the
+     * target −100. Batches arrive in a fixed order, rows in order: a reproducible sum */
+    const int64_t rows = model_lm_targets(ctx->model, &mb, ctx->targets);
+    const int64_t V = ctx->cfg->vocab;
+    for (int64_t k = 0; k < rows; k++) {
+        if (ctx->targets[k] < 0) continue;
+        res->nll.nats += ctx->row_loss[k];
+        res->nll.n++;
+        res->hits += metrics_argmax(out + k * V, (int32_t)V) == ctx->targets[k];
     }
     return 0;
 }
@@ -391,9 +447,13 @@ int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, in
     status = infer_run(model, ds, items, n, &run, eval_batch, &ctx);
     if (status < 0) goto fail;
     if (cfg->task == MODEL_TASK_CLASSIFY) status = classify_summary(res, truth, pred);
-    else res->loss = res->nll.n > 0 ? res->nll.nats / (double)res->nll.n : 0.0;
+    else {
+        res->loss = res->nll.n > 0 ? res->nll.nats / (double)res->nll.n : 0.0;
+        res->accuracy = res->nll.n > 0 ? (double)res->hits / (double)res->nll.n : 0.0;
+    }
 fail:
     free(ctx.row_loss);
+    free(ctx.targets);
     free(truth);
     free(pred);
     if (status < 0) infer_result_free(res);
@@ -499,6 +559,7 @@ int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled, Datas
     CliPath output = {"-o", a->common.output};
     status = infer_check_outputs_not_data(*out, &output, 1);
     if (status == 0) status = infer_check_kind(*out, &mf->data, a->model);
+    if (status == 0) status = infer_check_vocab(*out, model_config(mf->model), a->model);
     if (status < 0) {
         dataset_free(*out);
         *out = NULL;

@@ -51,7 +51,8 @@ typedef struct {
 int infer_check_streams(const InputSpec *a, const InputSpec *b) LS_RESULT_USED;
 
 /**
- * Load every source of @p spec into a new Dataset and finish it (labels → ids).
+ * Load every source of @p spec into a new Dataset and finish it (labels → ids). A source
+ * "synth:TASK,..." is a synthetic task (io/synth.h, dataset_add_synth).
  * @param opt    dataset options (soft-mask rule, audio rate, label requirement)
  * @param fixed  NULL (ids from the data) or the map to use (a model's, the training set's)
  * @return 0 and *out (free with dataset_free()); the dataset_* errors, or LS_ERR_USAGE when
@@ -84,8 +85,15 @@ int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const Mode
 void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
                            DatasetOptions *opt);
 
-/** The model's view of a filled batch. */
+/** The model's view of a filled batch (tokens or ids, samples, lengths, target mask). */
 void infer_model_batch(const Batch *batch, ModelBatch *mb);
+
+/**
+ * Check that a model can read @p ds: the kind (infer_check_kind) and, for synthetic tasks,
+ * a vocabulary within the model's (config key vocab). @return 0 or LS_ERR_USAGE.
+ */
+int infer_check_vocab(const Dataset *ds, const ModelConfig *cfg,
+                      const char *model_path) LS_RESULT_USED;
 
 /** Batch options for a model's data settings (waveform input: samples only). */
 void infer_batch_options(const DataSettings *data, BatchOptions *opt);
@@ -102,6 +110,8 @@ typedef struct {
     BatchOptions batch;
     int          keep_order;   /* 1: batches in item order (no sorting by length), so the
                                   callback sees items in order (streamed output) */
+    int          every_position; /* LM: logits at every position even where the data marks
+                                    targets (score); default: the targets only, packed */
 } InferOptions;
 
 /**
@@ -121,11 +131,12 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
               const InferOptions *opt, InferBatchFn fn, void *ctx) LS_RESULT_USED;
 
 /**
- * LM losses of a batch (model_loss row_loss, (B, L)) must be numbers: over each row's
- * predicted positions. @return 0, or LS_ERR_RANGE naming the record and the position.
+ * LM losses of a batch (model_loss row_loss for @p mb: (B, L), or the scored positions only,
+ * packed, when mb has a target mask) must be numbers: over each row's predicted positions.
+ * @return 0, or LS_ERR_RANGE naming the record and the position.
  * (infer_run itself refuses NaN or infinite logits and embeddings the same way.)
  */
-int infer_check_losses(const Dataset *ds, const Batch *batch,
+int infer_check_losses(const Dataset *ds, const Batch *batch, const ModelBatch *mb,
                        const float *row_loss) LS_RESULT_USED;
 
 /** Whole-set evaluation numbers (metrics.h formulas). */
@@ -136,7 +147,9 @@ typedef struct {
     int64_t  *confusion;  /* (K, K) rows truth, columns prediction */
     double    loss;       /* mean cross-entropy in nats: per item (classification) or per
                              predicted token (LM) */
-    double    accuracy, macro_f1, mcc;
+    double    accuracy, macro_f1, mcc; /* LM: accuracy = hits / nll.n, the exact-match
+                                          accuracy of the next token over scored positions */
+    int64_t   hits;       /* LM: scored positions whose most probable token is the target */
     double    auroc;      /* two classes with both present, else NaN */
     NllSum    nll;        /* LM: Σ nats and predicted tokens */
     float    *probs;      /* (n, K) class probabilities per item, in item order */
@@ -144,7 +157,8 @@ typedef struct {
 
 /**
  * Evaluate @p model over @p items: classification needs every item's example labelled with
- * an id of the model's map; LM predicts every token from the ones before it.
+ * an id of the model's map; LM predicts every token from the ones before it, or, on
+ * synthetic tasks, only the target tokens (loss, NLL and accuracy count those alone).
  * @return 0 and *res (free with infer_result_free()), or the first error.
  */
 int infer_evaluate(Model *model, const Dataset *ds, const DatasetItem *items, int64_t n,

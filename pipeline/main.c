@@ -27,6 +27,7 @@ static const Subcommand subcommands[] = {
     {"generate", main_generate, "generate DNA or audio from a language model"},
     {"export",   main_export,   "write a model as a Hugging Face transformers directory"},
     {"bench",    main_bench,    "measure reading and kernel speed"},
+    {"compare",  main_compare,  "Transformer vs Mamba vs hybrid on synthetic tasks or your data"},
 };
 static const int n_subcommands = (int)(sizeof subcommands / sizeof subcommands[0]);
 

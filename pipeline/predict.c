@@ -4,6 +4,7 @@
  * windows are classified one by one and their probabilities averaged. Rows come in input
  * order. Tested by tests/cli/train.tst.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ static void usage(FILE *fp) {
 "given), the most probable label, and the probability of each of the model's labels in\n"
 "the model's label order (they sum to 1). Inputs are read as the model was trained (soft-\n"
 "mask rule, audio rate and codes come from the checkpoint).\n"
+"\n"
+"A language model trained on a synthetic task (--data synth:TASK,..., docs/synth.md)\n"
+"predicts the task's target tokens instead, one row per target, in input order:\n"
+"    name  position  target  predicted  p(predicted)  correct\n"
 "\n"
 "Options:\n"
 "  -m, --model FILE       the classifier checkpoint (required)\n"
@@ -64,6 +69,38 @@ static int predict_batch(void *ctx_, const Batch *batch, const int64_t *item, co
         ctx->count[e]++;
     }
     return 0;
+}
+
+/* Language model on a synthetic task: one row per target token, in input order. The
+ * logits rows are the batch's scored positions in (row, position) order (model.h). */
+typedef struct {
+    FILE          *out;
+    const Dataset *ds;
+    int64_t        vocab;
+    int            digits;
+} TargetContext;
+
+static int predict_targets_batch(void *ctx_, const Batch *batch, const int64_t *item,
+                                 const float *out) {
+    TargetContext *ctx = ctx_;
+    const int64_t V = ctx->vocab, L = batch->L;
+    const float *row = out;
+    (void)item;
+    for (int64_t b = 0; b < batch->B; b++) {
+        const char *name = dataset_example(ctx->ds, batch->examples[b])->name;
+        for (int64_t t = 0; t + 1 < batch->lengths[b]; t++) {
+            if (!batch->target[b * L + t + 1]) continue;
+            int32_t best = metrics_argmax(row, (int32_t)V);
+            double max = row[best], sum = 0;
+            for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - max);
+            int32_t truth = batch->ids[b * L + t + 1];
+            fprintf(ctx->out, "%s\t%lld\t%d\t%d\t%.*f\t%d\n", name,
+                    (long long)(batch->offsets[b] + t + 1), truth, best, ctx->digits, 1.0 / sum,
+                    best == truth);
+            row += V;
+        }
+    }
+    return ferror(ctx->out) ? ls_error(LS_ERR_IO, "write failed") : 0;
 }
 
 int main_predict(int argc, char **argv) {
@@ -109,10 +146,26 @@ int main_predict(int argc, char **argv) {
         (status = infer_args_open_model(&args, &mf)) < 0)
         goto fail;
     const ModelConfig *cfg = model_config(mf.model);
+    if (cfg->task != MODEL_TASK_CLASSIFY && mf.data.kind == EXAMPLE_SYNTH) {
+        /* a synthetic task's targets: what the model predicts at each */
+        if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;
+        int64_t n_items = 0;
+        status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
+        if (status < 0) goto fail;
+        if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
+        fputs("name\tposition\ttarget\tpredicted\tp(predicted)\tcorrect\n", out.fp);
+        TargetContext tc = {out.fp, ds, cfg->vocab, digits};
+        InferOptions io;
+        infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
+        io.keep_order = 1;
+        status = infer_run(mf.model, ds, items, n_items, &io, predict_targets_batch, &tc);
+        if (status == 0) status = cli_output_commit(&out);
+        goto fail;
+    }
     if (cfg->task != MODEL_TASK_CLASSIFY) {
         status = ls_error(LS_ERR_USAGE, "%s is a language model; predict needs a classifier "
-                          "('longscan score' scores sequences under a language model)",
-                          args.model);
+                          "('longscan score' scores sequences under a language model), or a "
+                          "synthetic task's data (synth:TASK,...)", args.model);
         goto fail;
     }
     if (cfg->n_classes > 1024) {

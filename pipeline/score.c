@@ -187,9 +187,10 @@ static int score_batch(void *ctx_, const Batch *batch, const int64_t *item, cons
     }
     ModelBatch mb;
     infer_model_batch(batch, &mb);
+    mb.target = NULL; /* every position is scored, the targets of a synthetic task too */
     double mean;
     int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
-    if (status == 0) status = infer_check_losses(ctx->ds, batch, ctx->row_loss);
+    if (status == 0) status = infer_check_losses(ctx->ds, batch, &mb, ctx->row_loss);
     if (status < 0) return status;
     for (int64_t b = 0; b < batch->B; b++) {
         int64_t e = batch->examples[b];
@@ -315,7 +316,8 @@ int main_score(int argc, char **argv) {
     }
     InferOptions io;
     infer_args_run_options(&args, &mf, INFER_LOGITS, &io);
-    io.keep_order = 1; /* output streams in input order */
+    io.keep_order = 1;     /* output streams in input order */
+    io.every_position = 1; /* as score_batch's loss: one value per position */
     status = infer_run(mf.model, ds, items, n_items, &io, score_batch, &ctx);
     if (status < 0) goto fail;
     flush_bin(&ctx);

@@ -19,7 +19,7 @@ enum {
     OPT_TASK = CLI_OPT_FIRST_COMMAND_OPTION,
     OPT_MODEL, OPT_DATA, OPT_LABELS, OPT_CLASS, OPT_VALID, OPT_VALID_LABELS, OPT_VALID_FRACTION,
     OPT_D_MODEL, OPT_LAYERS, OPT_D_STATE, OPT_EXPAND, OPT_HEADS, OPT_WINDOW, OPT_FRAME, OPT_POOL,
-    OPT_NORM, OPT_RC,
+    OPT_NORM, OPT_RC, OPT_ATTN_LAYERS, OPT_ATTN_EVERY,
     OPT_SEQ_LEN, OPT_BALANCED, OPT_SOFTMASK, OPT_SAMPLE_RATE, OPT_AUDIO_CODES, OPT_INPUT,
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
     OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_CLIP, OPT_BETA1, OPT_BETA2,
@@ -42,7 +42,9 @@ static void usage(FILE *fp) {
 "otherwise), with validation lines.\n"
 "\n"
 "Data (SEQS: FASTA/FASTQ/SAM/BAM/CRAM file, FILE:REGION, audio file, directory of class\n"
-"sub-directories or of files, or a manifest .tsv; see 'Inputs' below):\n"
+"sub-directories or of files, or a manifest .tsv; see 'Inputs' below; or a synthetic task,\n"
+"synth:TASK,key=value,... — mqar, induction, selective-copy, copy, recall — trained with\n"
+"--task lm on its target tokens only; docs/synth.md):\n"
 "      --task TASK        classify (default) or lm (next-token language model)\n"
 "      --data SEQS        training input (repeatable; extra arguments are taken as --data)\n"
 "      --labels TSV       'name<TAB>label' table for the records or files of --data\n"
@@ -67,13 +69,19 @@ static void usage(FILE *fp) {
 "                         default waveform for classification, tokens for lm\n"
 "\n"
 "Model:\n"
-"      --model ARCH       mamba (causal), bimamba (bidirectional; classification only) or\n"
-"                         transformer (default: bimamba to classify, mamba for lm)\n"
+"      --model ARCH       mamba (causal), bimamba (bidirectional; classification only),\n"
+"                         transformer, or hybrid (Mamba layers with Transformer blocks in\n"
+"                         some, Jamba-style) (default: bimamba to classify, mamba for lm)\n"
 "      --d-model N        width (default 128)\n"
 "      --layers N         blocks (default 4)\n"
 "      --d-state N        Mamba state size (default 16)\n"
 "      --expand N         Mamba inner width factor (default 2)\n"
-"      --heads N          transformer attention heads (default 4)\n"
+"      --heads N          transformer and hybrid attention heads (default 4)\n"
+"      --attn-layers LIST hybrid: the layers (0-based, comma-separated) that are attention\n"
+"                         blocks, e.g. 2,5; the others are Mamba layers\n"
+"      --attn-every K     hybrid: an attention block in the middle of every K layers\n"
+"                         (layers i with i %% K == K/2; default K = --layers: one, in the\n"
+"                         middle)\n"
 "      --window W         transformer only: it reads at most W tokens of a sequence (a\n"
 "                         random window in training, the centre one in evaluation;\n"
 "                         default 4096)\n"
@@ -228,6 +236,8 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"pool", required_argument, NULL, OPT_POOL},
         {"norm", required_argument, NULL, OPT_NORM},
         {"rc-equivariant", no_argument, NULL, OPT_RC},
+        {"attn-layers", required_argument, NULL, OPT_ATTN_LAYERS},
+        {"attn-every", required_argument, NULL, OPT_ATTN_EVERY},
         {"seq-len", required_argument, NULL, OPT_SEQ_LEN},
         {"balanced", no_argument, NULL, OPT_BALANCED},
         {"softmask", required_argument, NULL, OPT_SOFTMASK},
@@ -285,8 +295,8 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         case OPT_MODEL: {
             ModelArch arch;
             if (model_arch_parse(optarg, &arch) < 0)
-                status = ls_error(LS_ERR_USAGE, "--model %s: expected mamba, bimamba or "
-                                  "transformer", optarg);
+                status = ls_error(LS_ERR_USAGE, "--model %s: expected mamba, bimamba, "
+                                  "transformer or hybrid", optarg);
             else opt->arch = (int)arch;
             break;
         }
@@ -319,6 +329,10 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             break;
         case OPT_NORM: status = parse_choice("--norm", optarg, norms, 2, &opt->norm); break;
         case OPT_RC: opt->rc_equivariant = 1; break;
+        case OPT_ATTN_LAYERS: opt->attn_layers = optarg; break;
+        case OPT_ATTN_EVERY:
+            status = cli_parse_int64("--attn-every", optarg, 1, 1024, &opt->attn_every);
+            break;
         case OPT_SEQ_LEN:
             status = cli_parse_int64("--seq-len", optarg, 1, INT64_MAX / 2, &opt->seq_len);
             break;

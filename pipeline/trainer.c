@@ -317,6 +317,11 @@ static int trainer_load_data(Trainer *T) {
     dopt.softmask = opt->softmask;
     dopt.sample_rate = opt->sample_rate;
     dopt.labels = classify ? DATASET_LABELS_REQUIRED : DATASET_LABELS_NONE;
+    for (int i = 0; classify && i < opt->train.n_sources; i++)
+        if (synth_is_spec(opt->train.sources[i]))
+            return ls_error(LS_ERR_USAGE, "--task classify: synthetic tasks (%s) train a "
+                            "language model on their targets; use --task lm",
+                            opt->train.sources[i]);
     int status = infer_check_streams(&opt->train, &opt->valid); /* a pipe is read once */
     if (status < 0) return status;
     status = infer_load(&T->train_ds, &dopt, &opt->train, NULL);
@@ -339,8 +344,12 @@ static int trainer_load_data(Trainer *T) {
         }
         if (dataset_kind(T->valid_ds) != kind)
             return ls_error(LS_ERR_USAGE, "--valid holds %s but --data holds %s",
-                            dataset_kind(T->valid_ds) == EXAMPLE_AUDIO ? "audio" : "DNA",
-                            kind == EXAMPLE_AUDIO ? "audio" : "DNA");
+                            dataset_kind_name(dataset_kind(T->valid_ds)),
+                            dataset_kind_name(kind));
+        if (dataset_vocab(T->valid_ds) > dataset_vocab(T->train_ds))
+            return ls_error(LS_ERR_USAGE, "--valid %s: key 'vocab': larger than the training "
+                            "data's vocab=%lld", dataset_example(T->valid_ds, 0)->source,
+                            (long long)dataset_vocab(T->train_ds));
     } else if (opt->valid_fraction > 0) {
         SplitOptions so = {.seed = opt->common.seed, .valid_fraction = opt->valid_fraction,
                            .test_fraction = 0, .stratify = classify};
@@ -376,7 +385,19 @@ static int trainer_load_data(Trainer *T) {
                     "with 'longscan eval --split test')", (long long)n_test);
     /* what the inputs become */
     T->data = (DataSettings){kind, opt->softmask, 0, AUDIO_CODES_MULAW8};
-    if (kind == EXAMPLE_DNA) {
+    if (kind == EXAMPLE_SYNTH) { // token ids of a synthetic task: an LM scored on its targets
+        if (classify)
+            return ls_error(LS_ERR_USAGE, "--task classify: synthetic tasks (%s) train a "
+                            "language model on their targets; use --task lm",
+                            dataset_example(T->train_ds, 0)->source);
+        if (opt->input == TRAIN_INPUT_WAVEFORM || opt->sample_rate > 0 ||
+            opt->audio_codes >= 0 || opt->softmask != DNA_SOFTMASK_UPPER)
+            return ls_error(LS_ERR_USAGE, "--%s: the data is a synthetic task's tokens",
+                            opt->input == TRAIN_INPUT_WAVEFORM ? "input"
+                            : opt->sample_rate > 0             ? "sample-rate"
+                            : opt->audio_codes >= 0            ? "audio-codes"
+                                                               : "softmask");
+    } else if (kind == EXAMPLE_DNA) {
         if (opt->input == TRAIN_INPUT_WAVEFORM)
             return ls_error(LS_ERR_USAGE, "--input waveform: the data is DNA, read as tokens");
         if (opt->sample_rate > 0 || opt->audio_codes >= 0)
@@ -419,7 +440,9 @@ static int trainer_model_config(Trainer *T) {
         if (opt->frame > 0) cfg->frame = opt->frame;
     } else {
         cfg->input = MODEL_INPUT_TOKENS;
-        cfg->vocab = T->data.kind == EXAMPLE_DNA ? DNA_VOCAB : 256;
+        cfg->vocab = T->data.kind == EXAMPLE_SYNTH ? dataset_vocab(T->train_ds)
+                     : T->data.kind == EXAMPLE_DNA  ? DNA_VOCAB
+                                                    : 256;
         if (opt->frame > 0)
             return ls_error(LS_ERR_USAGE, "--frame: only waveform input is read in frames");
     }
@@ -430,9 +453,22 @@ static int trainer_model_config(Trainer *T) {
     if (opt->d_state >= 0) cfg->d_state = opt->d_state;
     if (opt->expand >= 0) cfg->expand = opt->expand;
     if (opt->n_heads >= 0) {
-        if (arch != MODEL_TRANSFORMER)
-            return ls_error(LS_ERR_USAGE, "--heads: only the transformer has attention heads");
+        if (arch != MODEL_TRANSFORMER && arch != MODEL_HYBRID)
+            return ls_error(LS_ERR_USAGE, "--heads: only the transformer and the hybrid have "
+                            "attention heads");
         cfg->n_heads = opt->n_heads;
+    }
+    if ((opt->attn_layers || opt->attn_every) && arch != MODEL_HYBRID)
+        return ls_error(LS_ERR_USAGE, "--attn-%s: only --model hybrid chooses attention layers",
+                        opt->attn_layers ? "layers" : "every");
+    if (opt->attn_layers && opt->attn_every)
+        return ls_error(LS_ERR_USAGE, "--attn-layers and --attn-every: give one of them");
+    if (arch == MODEL_HYBRID) { // the layer plan, for the final --layers
+        int status = opt->attn_layers ? model_config_set_attn_layers(cfg, opt->attn_layers)
+                                      : model_config_set_attn_every(cfg, opt->attn_every > 0
+                                                                             ? opt->attn_every
+                                                                             : cfg->n_layers);
+        if (status < 0) return status;
     }
     if (opt->window > 0) {
         if (arch != MODEL_TRANSFORMER)
@@ -569,9 +605,9 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     const ModelConfig *cfg = &T->cfg;
     ModelBatch mb;
     infer_model_batch(&T->batch, &mb);
-    int64_t M = cfg->task == MODEL_TASK_LM ? mb.B * mb.L : mb.B;
+    int64_t M = model_output_rows(T->model, &mb); // LM with a target mask: the targets only
     int64_t V = cfg->task == MODEL_TASK_LM ? cfg->vocab : cfg->n_classes;
-    size_t need = (size_t)(M * V);
+    size_t need = (size_t)(M * V) > 0 ? (size_t)(M * V) : 1;
     if (need > T->cap_logits) {
         free(T->logits);
         free(T->dlogits);
@@ -919,13 +955,18 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     dataset_stats(T->train_ds, T->train_idx, T->n_train, &st, NULL);
     config_table_add(t, 1, "train_examples", "%lld (%lld %s, %lld..%lld each)",
                      (long long)st.count, (long long)st.total,
-                     T->data.kind == EXAMPLE_AUDIO ? "samples" : "bases",
+                     T->data.kind == EXAMPLE_AUDIO   ? "samples"
+                     : T->data.kind == EXAMPLE_SYNTH ? "tokens"
+                                                     : "bases",
                      (long long)st.min_length, (long long)st.max_length);
     config_table_add(t, 1, "valid_examples", "%lld", (long long)T->n_valid);
     if (cfg->task == MODEL_TASK_CLASSIFY)
         config_table_add(t, 1, "classes", "%s",
                          label_map_describe(dataset_labels(T->train_ds), buf, sizeof buf));
-    if (T->data.kind == EXAMPLE_DNA) {
+    if (T->data.kind == EXAMPLE_SYNTH) {
+        config_table_add(t, 1, "input", "synthetic task ids (vocab %lld), scored on targets",
+                         (long long)cfg->vocab);
+    } else if (T->data.kind == EXAMPLE_DNA) {
         config_table_add(t, 1, "input", "DNA tokens (A C G T N)");
         config_table_add(t, 1, "softmask", "%s",
                          T->data.softmask == DNA_SOFTMASK_AS_N ? "n" : "upper");
@@ -944,6 +985,17 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
         config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
         config_table_add(t, 1, "window", "%lld%s", (long long)cfg->window,
                          cfg->window ? "" : " (no limit)");
+    } else if (cfg->arch == MODEL_HYBRID) {
+        size_t at = 0;
+        buf[0] = '\0';
+        for (int64_t i = 0; i < cfg->n_layers && at < sizeof buf; i++)
+            if (model_layer_is_attention(cfg, i))
+                at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld", at ? "," : "",
+                                       (long long)i);
+        config_table_add(t, 1, "attn_layers", "%s", buf);
+        config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
+        config_table_add(t, 1, "d_state", "%lld", (long long)cfg->d_state);
+        config_table_add(t, 1, "expand", "%lld", (long long)cfg->expand);
     } else {
         config_table_add(t, 1, "d_state", "%lld", (long long)cfg->d_state);
         config_table_add(t, 1, "expand", "%lld", (long long)cfg->expand);
@@ -1057,7 +1109,8 @@ static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_
         fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,\n", valid->loss, valid->accuracy,
                 valid->macro_f1, valid->mcc);
     else if (valid)
-        fprintf(T->log, ",%.6f,,,,%.6f\n", valid->loss, metrics_bits_per_token(&valid->nll));
+        fprintf(T->log, ",%.6f,%.6f,,,%.6f\n", valid->loss, valid->accuracy,
+                metrics_bits_per_token(&valid->nll));
     else fputs(",,,,,\n", T->log);
     fflush(T->log);
 }
@@ -1078,6 +1131,7 @@ static int trainer_progress_json(Trainer *T, const EvalResult *valid, char **jso
         } else {
             cJSON_AddNumberToObject(o, "valid_bits_per_token",
                                     metrics_bits_per_token(&valid->nll));
+            cJSON_AddNumberToObject(o, "valid_accuracy", valid->accuracy);
         }
     }
     char *text = cJSON_PrintUnformatted(o);
@@ -1135,9 +1189,9 @@ static int trainer_after_validation(Trainer *T, const EvalResult *res) {
                 (long long)T->state.step, res->loss, res->accuracy, res->macro_f1, res->mcc,
                 best ? "  (best)" : "");
     else
-        fprintf(stderr, "valid step %lld: %.4f bits/token  perplexity %.3f%s\n",
+        fprintf(stderr, "valid step %lld: %.4f bits/token  perplexity %.3f  accuracy %.4f%s\n",
                 (long long)T->state.step, metrics_bits_per_token(&res->nll),
-                metrics_perplexity(&res->nll), best ? "  (best)" : "");
+                metrics_perplexity(&res->nll), res->accuracy, best ? "  (best)" : "");
     return 0;
 }
 

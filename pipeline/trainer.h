@@ -94,6 +94,8 @@ typedef struct {
     int           pool;             /* -1 or a ModelPool */
     int           norm;             /* -1 or a ModelNorm */
     int           rc_equivariant;
+    const char   *attn_layers;      /* hybrid: --attn-layers "2,5", or NULL */
+    int64_t       attn_every;       /* hybrid: --attn-every K, or 0 */
     /* data */
     int64_t       seq_len;          /* 0: whole sequences */
     int           balanced;         /* label-balanced windows */

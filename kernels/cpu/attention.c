@@ -19,16 +19,19 @@
  * gradient once, so results are bit-identical for any thread count.
  *
  * Numerics: dot products, sums and accumulators in double, tensors and lse in float.
+ * The fast path the models use (attention_blocked.c) is checked against this file.
  */
 #include "kernels/attention.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/attention_internal.h"
+
 // ----------------------------------------------------------------------------- checks
 
 /* The shared validation (kernels/attention.c), plus what only the CPU spec refuses. */
-static int shape_check(const char *fn, const AttentionShape *s) {
+int attention_shape_check(const char *fn, const AttentionShape *s) {
     int status = attention_check(fn, s, 1);
     if (status == 0 && s->dtype != DTYPE_F32)
         status = ls_error(LS_ERR_UNSUPPORTED, "%s: dtype %s: the CPU op is fp32 only", fn,
@@ -60,7 +63,7 @@ int attention_fwd_cpu(float *restrict out, float *restrict lse, const float *res
                       const float *restrict k, const float *restrict v,
                       const AttentionShape *s) {
     // out (B, L, H, hd); lse (B, H, L) or NULL; q, k, v views (B, L, H, hd)
-    int status = shape_check(__func__, s);
+    int status = attention_shape_check(__func__, s);
     if (status) return status;
     if (!out || !q || !k || !v)
         return ls_error(LS_ERR_USAGE, "%s: out, q, k and v must not be NULL", __func__);
@@ -117,7 +120,7 @@ int attention_bwd_cpu(float *restrict dq, float *restrict dk, float *restrict dv
                       const AttentionShape *s) {
     // dq, dk, dv views (B, L, H, hd) or NULL; dout, out (B, L, H, hd); q, k, v views;
     // lse (B, H, L)
-    int status = shape_check(__func__, s);
+    int status = attention_shape_check(__func__, s);
     if (status) return status;
     if (!dout || !q || !k || !v || !out || !lse)
         return ls_error(LS_ERR_USAGE, "%s: dout, q, k, v, out and lse must not be NULL",
@@ -223,11 +226,12 @@ int attention_rope_fwd_cpu(float *restrict out, const float *restrict x, const R
     const int64_t B = s->B, L = s->L;
     const int H = s->H, hd = s->hd, half = s->rot_dim / 2;
 
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t l = 0; l < L; l++) {
-            float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
-            rope_angles(c, sn, s, l);
+    /* positions outer: the angles of position l are computed once for every row b */
+#pragma omp parallel for schedule(static)
+    for (int64_t l = 0; l < L; l++) {
+        float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
+        rope_angles(c, sn, s, l);
+        for (int64_t b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 const float *x_r = at(x, s->x, b, l, h);            // (hd)
                 float *out_r = out + ((b * L + l) * H + h) * hd;    // (hd)
@@ -251,11 +255,11 @@ int attention_rope_bwd_cpu(float *restrict dx, const float *restrict dout, const
     const int64_t B = s->B, L = s->L;
     const int H = s->H, hd = s->hd, half = s->rot_dim / 2;
 
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t l = 0; l < L; l++) {
-            float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
-            rope_angles(c, sn, s, l);
+#pragma omp parallel for schedule(static)
+    for (int64_t l = 0; l < L; l++) {
+        float c[ATTENTION_MAX_HEAD_DIM / 2], sn[ATTENTION_MAX_HEAD_DIM / 2];
+        rope_angles(c, sn, s, l);
+        for (int64_t b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 const float *d_r = dout + ((b * L + l) * H + h) * hd;           // (hd)
                 float *dx_r = dx + b * s->x.batch + l * s->x.pos + h * s->x.head; // (hd)

@@ -111,16 +111,33 @@ static double attn_loss(void *ctx) {
     return loss;
 }
 
+/* Which implementation the checks run: 0 the reference (attention.c), 1 the blocked fast
+ * path (attention_blocked.c). Every attention test runs on both. */
+static int blocked;
+
+static int attn_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
+                    const AttentionShape *s) {
+    return blocked ? attention_fwd_cpu_blocked(out, lse, q, k, v, s)
+                   : attention_fwd_cpu(out, lse, q, k, v, s);
+}
+
+static int attn_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                    const float *k, const float *v, const float *out, const float *lse,
+                    const AttentionShape *s) {
+    return blocked ? attention_bwd_cpu_blocked(dq, dk, dv, dout, q, k, v, out, lse, s)
+                   : attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s);
+}
+
 static void run_fwd(const AttnCase *c, const float *st, float *out, float *lse) {
-    assert_int_equal(attention_fwd_cpu(out, lse, st + c->off[0], st + c->off[1], st + c->off[2],
-                                       &c->s), 0);
+    assert_int_equal(attn_fwd(out, lse, st + c->off[0], st + c->off[1], st + c->off[2], &c->s),
+                     0);
 }
 
 static void run_bwd(const AttnCase *c, float *dst, const float *dout, const float *st,
                     const float *out, const float *lse) {
-    assert_int_equal(attention_bwd_cpu(dst + c->off[0], dst + c->off[1], dst + c->off[2], dout,
-                                       st + c->off[0], st + c->off[1], st + c->off[2], out, lse,
-                                       &c->s), 0);
+    assert_int_equal(attn_bwd(dst + c->off[0], dst + c->off[1], dst + c->off[2], dout,
+                              st + c->off[0], st + c->off[1], st + c->off[2], out, lse, &c->s),
+                     0);
 }
 
 /* forward vs reference; with fd, the backward vs finite differences too */
@@ -146,7 +163,8 @@ static void check_case(int64_t B, int64_t L, int H, int hd, int causal, const in
         worst_fd = kc_check_grad("qkv", c.buf, c.n_storage, attn_loss, &c, dst, 1e-4);
         free(dout), free(dst), free(c.wout);
     }
-    printf("# attention B=%lld L=%lld H=%d hd=%d %s %s%s: out max |diff| %.2g", (long long)B,
+    printf("# %s B=%lld L=%lld H=%d hd=%d %s %s%s: out max |diff| %.2g",
+           blocked ? "blocked" : "attention", (long long)B,
            (long long)L, H, hd, causal ? "causal" : "bidir", layout_names[layout],
            lengths ? " padded" : "", worst);
     if (fd) printf(", grad worst rel err vs FD %.2g", worst_fd);
@@ -230,7 +248,7 @@ static void test_attention_properties(void **state) {
 
     /* gradients may be skipped */
     float *dq_only = kc_floats(c.n_storage);
-    assert_int_equal(attention_bwd_cpu(dq_only, NULL, NULL, dout, st, st + c.off[1],
+    assert_int_equal(attn_bwd(dq_only, NULL, NULL, dout, st, st + c.off[1],
                                        st + c.off[2], out[0], lse[0], &c.s), 0);
     for (int64_t b = 0; b < B; b++)
         for (int64_t l = 0; l < L; l++)
@@ -345,26 +363,26 @@ static void test_invalid(void **state) {
     int64_t lens[2] = {3, 5};
     AttentionShape s = {.B = 2, .L = 4, .H = 2, .hd = 4, .q = attention_view_contiguous(4, 2, 4)};
     s.k = s.v = s.q;
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), 0);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), 0);
     s.hd = 0;
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     assert_non_null(strstr(ls_error_message(), "hd=0"));
     s.hd = ATTENTION_MAX_HEAD_DIM + 1;
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     s.hd = 4;
     s.lengths = lens;
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_RANGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), LS_ERR_RANGE);
     assert_non_null(strstr(ls_error_message(), "lengths[1]=5"));
     s.lengths = NULL;
     s.k.head = 0; /* broadcasting a head: overlapping view */
-    assert_int_equal(attention_bwd_cpu(o, o, o, buf, buf, buf, buf, buf, l, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_bwd(o, o, o, buf, buf, buf, buf, buf, l, &s), LS_ERR_USAGE);
     assert_non_null(strstr(ls_error_message(), "view k"));
     s.k = s.q;
     s.k.pos = 4; /* positions overlap heads */
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     s.k = s.q;
     s.scale = -1.0f;
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     s.scale = 0.0f;
     s.dtype = DTYPE_BF16; /* the CPU spec is fp32 only: refused, not misread */
     assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_UNSUPPORTED);
@@ -372,11 +390,11 @@ static void test_invalid(void **state) {
     s.dtype = (DType)7;
     assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), LS_ERR_USAGE);
     s.dtype = DTYPE_F32;
-    assert_int_equal(attention_fwd_cpu(o, l, NULL, buf, buf, &s), LS_ERR_USAGE);
-    assert_int_equal(attention_bwd_cpu(o, o, o, buf, buf, buf, buf, buf, NULL, &s), LS_ERR_USAGE);
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, NULL), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, NULL, buf, buf, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_bwd(o, o, o, buf, buf, buf, buf, buf, NULL, &s), LS_ERR_USAGE);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, NULL), LS_ERR_USAGE);
     s.B = 0; /* empty batch: nothing to do */
-    assert_int_equal(attention_fwd_cpu(o, l, buf, buf, buf, &s), 0);
+    assert_int_equal(attn_fwd(o, l, buf, buf, buf, &s), 0);
 
     RopeShape r = {1, 4, 2, 4, 4, 10000.0f, 0, attention_view_contiguous(4, 2, 4), DTYPE_F32,
                    NULL};
@@ -396,6 +414,65 @@ static void test_invalid(void **state) {
     assert_int_equal(attention_rope_fwd_cpu(o, buf, &r), LS_ERR_UNSUPPORTED);
 }
 
+/* The blocked path against the reference where it differs in structure: several query and
+ * key blocks (64 × 256), rows ending inside a block, an empty row, causal and not; forward
+ * against the double reference, gradients against the reference implementation's. */
+static void test_blocked_vs_reference(void **state) {
+    (void)state;
+    static const int64_t len_a[] = {600, 317, 0}, len_b[] = {257, 64};
+    const struct {
+        int64_t B, L;
+        int H, hd, causal, layout;
+        const int64_t *lengths;
+    } cases[] = {
+        {3, 600, 2, 8, 1, LAYOUT_PACKED, len_a}, {3, 600, 2, 8, 0, LAYOUT_PACKED, len_a},
+        {2, 257, 1, 16, 1, LAYOUT_BHLD, len_b},  {2, 257, 3, 4, 0, LAYOUT_SEPARATE, len_b},
+        {1, 65, 2, 32, 1, LAYOUT_SEPARATE, NULL},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        AttnCase c;
+        attn_case_init(&c, cases[t].B, cases[t].L, cases[t].H, cases[t].hd, cases[t].causal,
+                       cases[t].lengths, cases[t].layout, 0);
+        const int64_t B = c.s.B, L = c.s.L, n = B * L * c.s.H * c.s.hd;
+        KcRng rng = kc_rng(200 + t);
+        float *st = kc_rand_floats(&rng, c.n_storage, -1.5, 1.5);
+        float *dout = kc_rand_floats(&rng, n, -1, 1);
+        float *out[2], *lse[2], *dst[2];
+        for (int impl = 0; impl < 2; impl++) {
+            blocked = impl;
+            out[impl] = kc_floats(n), lse[impl] = kc_floats(B * c.s.H * L);
+            dst[impl] = kc_floats(c.n_storage);
+            run_fwd(&c, st, out[impl], lse[impl]);
+            run_bwd(&c, dst[impl], dout, st, out[impl], lse[impl]);
+        }
+        c.buf = kc_to_double(st, c.n_storage);
+        double *ref = kc_doubles(n), *ref_lse = kc_doubles(B * c.s.H * L);
+        attn_ref(&c, c.buf, ref, ref_lse);
+        double w_out = kc_check_close("blocked out", out[1], ref, n, 1e-5, 1e-5);
+        kc_check_close("blocked lse", lse[1], ref_lse, B * c.s.H * L, 1e-5, 1e-6);
+        double *gref = kc_to_double(dst[0], c.n_storage);
+        double w_grad = kc_check_close("blocked dqkv vs reference", dst[1], gref, c.n_storage,
+                                       1e-5, 1e-4);
+        printf("# blocked vs reference B=%lld L=%lld H=%d hd=%d %s: out %.2g, grads %.2g\n",
+               (long long)B, (long long)L, c.s.H, c.s.hd, c.s.causal ? "causal" : "bidir", w_out,
+               w_grad);
+        for (int impl = 0; impl < 2; impl++) free(out[impl]), free(lse[impl]), free(dst[impl]);
+        free(st), free(dout), free(c.buf), free(ref), free(ref_lse), free(gref);
+    }
+    blocked = 0;
+}
+
+#define BOTH(fn)                                                                                   \
+    static void fn##_blocked(void **state) {                                                       \
+        blocked = 1;                                                                               \
+        fn(state);                                                                                 \
+        blocked = 0;                                                                               \
+    }
+BOTH(test_attention_fd)
+BOTH(test_attention_forward_larger)
+BOTH(test_attention_properties)
+BOTH(test_invalid)
+
 int main(void) {
     kc_seed("test_attention");
     const struct CMUnitTest tests[] = {
@@ -404,6 +481,11 @@ int main(void) {
         cmocka_unit_test(test_attention_properties),
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_attention_fd_blocked),
+        cmocka_unit_test(test_attention_forward_larger_blocked),
+        cmocka_unit_test(test_attention_properties_blocked),
+        cmocka_unit_test(test_invalid_blocked),
+        cmocka_unit_test(test_blocked_vs_reference),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("attention", tests, NULL, NULL);

@@ -67,6 +67,8 @@ typedef struct {
     float *samples;
     int64_t *lengths;
     int32_t *labels;
+    int32_t *ids;     // mask_batch(): int32 ids in place of the tokens
+    uint8_t *target;  // mask_batch(): the target mask
 } TestBatch;
 
 // Rows padded with bytes / floats the model must never read (tokens 255, samples 1e30).
@@ -99,11 +101,32 @@ static void free_batch(TestBatch *t) {
     free(t->samples);
     free(t->lengths);
     free(t->labels);
+    free(t->ids);
+    free(t->target);
+}
+
+// Make an LM batch read int32 ids of the whole vocabulary (which may pass 255) and score only
+// the positions a random target mask marks (about a third; row 0 keeps at least one target).
+// Padded positions get ids the model must never read (−7) and mask bytes 1.
+static void mask_batch(TestBatch *t, const ModelConfig *c, KcRng *r) {
+    const int64_t B = t->b.B, L = t->b.L;
+    t->ids = malloc((size_t)(B * L) * sizeof *t->ids);
+    t->target = malloc((size_t)(B * L));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < L; i++) {
+            int valid = i < t->lengths[b];
+            t->ids[b * L + i] = valid ? (int32_t)kc_int(r, 0, c->vocab - 1) : -7;
+            t->target[b * L + i] = valid ? kc_int(r, 0, 2) == 0 : 1;
+        }
+    t->target[2] = 1;
+    t->b.tokens = NULL;
+    t->b.ids = t->ids;
+    t->b.target = t->target;
 }
 
 static int64_t logits_numel(const Model *m, const ModelBatch *b) {
     const ModelConfig *c = model_config(m);
-    return c->task == MODEL_TASK_LM ? b->B * b->L * c->vocab : b->B * c->n_classes;
+    return model_output_rows(m, b) * (c->task == MODEL_TASK_LM ? c->vocab : c->n_classes);
 }
 
 #define OK(expr)                                                                                   \
@@ -125,6 +148,7 @@ typedef struct {
     const char *name;
     ModelConfig cfg;
     int64_t tile_rows; // 0: default
+    int masked;        // LM: int32 ids and a target mask (mask_batch)
 } GradCase;
 
 static void grad_check(const GradCase *gc, uint64_t stream) {
@@ -138,6 +162,7 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
         const int64_t wl[2] = {27, 20};
         t = make_batch(&gc->cfg, &r, 2, 27, wl);
     }
+    if (gc->masked) mask_batch(&t, &gc->cfg, &r);
     const int64_t nlog = logits_numel(m, &t.b);
     float *logits = kc_floats(nlog), *dlogits = kc_floats(nlog);
     // analytic
@@ -201,15 +226,15 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
 static void test_grad_mamba(void **state) {
     (void)state;
     GradCase cases[5];
-    cases[0] = (GradCase){"mamba classify mean", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
-    cases[1] = (GradCase){"mamba lm untied tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 8};
+    cases[0] = (GradCase){"mamba classify mean", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0, 0};
+    cases[1] = (GradCase){"mamba lm untied tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 8, 0};
     cases[1].cfg.tie_embeddings = 0;
-    cases[2] = (GradCase){"mamba lm tied layernorm", tiny(MODEL_MAMBA, MODEL_TASK_LM), 0};
+    cases[2] = (GradCase){"mamba lm tied layernorm", tiny(MODEL_MAMBA, MODEL_TASK_LM), 0, 0};
     cases[2].cfg.norm = MODEL_NORM_LAYER;
-    cases[3] = (GradCase){"mamba waveform last", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0};
+    cases[3] = (GradCase){"mamba waveform last", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY), 0, 0};
     cases[3].cfg.input = MODEL_INPUT_WAVEFORM;
     cases[3].cfg.pool = MODEL_POOL_LAST;
-    cases[4] = (GradCase){"mamba lm d_conv 1 N 1 tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 4};
+    cases[4] = (GradCase){"mamba lm d_conv 1 N 1 tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 4, 0};
     cases[4].cfg.d_conv = 1;
     cases[4].cfg.d_state = 1;
     cases[4].cfg.expand = 1;
@@ -220,11 +245,12 @@ static void test_grad_mamba(void **state) {
 static void test_grad_bimamba(void **state) {
     (void)state;
     GradCase cases[3];
-    cases[0] = (GradCase){"bimamba classify tiles", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 6};
-    cases[1] = (GradCase){"bimamba rc first", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 0};
+    cases[0] = (GradCase){"bimamba classify tiles", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 6, 0};
+    cases[1] = (GradCase){"bimamba rc first", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 0, 0};
     cases[1].cfg.rc_equivariant = 1;
     cases[1].cfg.pool = MODEL_POOL_FIRST;
-    cases[2] = (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10};
+    cases[2] =
+        (GradCase){"bimamba rc mean tiles ln", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 10, 0};
     cases[2].cfg.rc_equivariant = 1;
     cases[2].cfg.norm = MODEL_NORM_LAYER;
     for (int i = 0; i < 3; i++)
@@ -234,12 +260,14 @@ static void test_grad_bimamba(void **state) {
 static void test_grad_transformer(void **state) {
     (void)state;
     GradCase cases[3];
-    cases[0] = (GradCase){"transformer lm causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0};
+    cases[0] = (GradCase){"transformer lm causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0, 0};
     cases[1] =
-        (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+        (GradCase){"transformer classify bidir", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0,
+                   0};
     cases[1].cfg.norm = MODEL_NORM_LAYER;
     cases[2] =
-        (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0};
+        (GradCase){"transformer waveform causal", tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0,
+                   0};
     cases[2].cfg.input = MODEL_INPUT_WAVEFORM;
     cases[2].cfg.causal = 1;
     cases[2].cfg.pool = MODEL_POOL_LAST;
@@ -308,6 +336,134 @@ static void padding_case(const char *name, ModelConfig c, int64_t tile_rows) {
     model_free(m);
 }
 
+// Int32 ids past 255 and a target mask: the packed LM head (only scored rows) and its
+// backward against finite differences of the masked loss.
+static void test_grad_masked(void **state) {
+    (void)state;
+    GradCase cases[3];
+    // vocab 300 untied: with a tied head every one of the 300 embedding rows gets a gradient
+    // of order 1/300 through the softmax, below what a float finite difference resolves
+    cases[0] = (GradCase){"mamba lm masked ids untied", tiny(MODEL_MAMBA, MODEL_TASK_LM), 0, 1};
+    cases[0].cfg.vocab = 300;
+    cases[0].cfg.tie_embeddings = 0;
+    cases[1] = (GradCase){"mamba lm masked tied tiles", tiny(MODEL_MAMBA, MODEL_TASK_LM), 6, 1};
+    cases[2] = (GradCase){"transformer lm masked ids", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM),
+                          0, 1};
+    cases[2].cfg.vocab = 300;
+    cases[2].cfg.tie_embeddings = 0;
+    for (int i = 0; i < 3; i++)
+        grad_check(&cases[i], 34 + i);
+}
+
+// A hybrid over 3 layers: Mamba layers and Transformer blocks through the same block code.
+static ModelConfig tiny_hybrid(ModelTask task, const char *attn_layers) {
+    ModelConfig c = tiny(MODEL_HYBRID, task);
+    c.n_layers = 3;
+    c.window = 0;
+    if (model_config_set_attn_layers(&c, attn_layers) != 0)
+        fail_msg("--attn-layers %s: %s", attn_layers, ls_error_message());
+    return c;
+}
+
+static void test_grad_hybrid(void **state) {
+    (void)state;
+    GradCase cases[4];
+    cases[0] = (GradCase){"hybrid lm attn 1", tiny_hybrid(MODEL_TASK_LM, "1"), 0, 0};
+    cases[1] = (GradCase){"hybrid classify attn 0,2 ln", tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2"),
+                          0, 0};
+    cases[1].cfg.norm = MODEL_NORM_LAYER; // bidirectional attention (classification default)
+    cases[2] = (GradCase){"hybrid lm attn 2 tiles masked", tiny_hybrid(MODEL_TASK_LM, "2"), 6, 1};
+    cases[2].cfg.vocab = 300;
+    cases[2].cfg.tie_embeddings = 0;
+    cases[3] = (GradCase){"hybrid waveform last attn 0", tiny_hybrid(MODEL_TASK_CLASSIFY, "0"), 4,
+                          0};
+    cases[3].cfg.input = MODEL_INPUT_WAVEFORM;
+    cases[3].cfg.pool = MODEL_POOL_LAST;
+    cases[3].cfg.causal = 1;
+    for (int i = 0; i < 4; i++)
+        grad_check(&cases[i], 37 + i);
+}
+
+// The target mask: the packed logits are the dense forward's rows at the scored positions,
+// the loss is the mean cross-entropy over those positions alone (a reference built from the
+// dense logits), and a token that is no target cannot move the loss (bit for bit).
+static void test_target_mask(void **state) {
+    (void)state;
+    const ModelArch archs[2] = {MODEL_MAMBA, MODEL_TRANSFORMER};
+    for (int a = 0; a < 2; a++) {
+        KcRng r = kc_rng(50 + a);
+        ModelConfig c = tiny(archs[a], MODEL_TASK_LM);
+        c.vocab = 300;
+        Model *m = new_model(&c, 3);
+        const int64_t B = 3, L = 10, V = c.vocab, lengths[3] = {10, 7, 4};
+        TestBatch t = make_batch(&c, &r, B, L, lengths);
+        mask_batch(&t, &c, &r);
+        t.target[9] = 0; // row 0's last token: predicted by no scored position
+        ModelBatch dense = t.b;
+        dense.target = NULL;
+        assert_int_equal(model_output_rows(m, &dense), B * L);
+        float *dl = kc_floats(B * L * V);
+        OK(model_forward(m, &dense, dl, 0));
+        int64_t S = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i + 1 < lengths[b]; i++) S += t.target[b * L + i + 1] != 0;
+        assert_true(S > 0 && S < 2 * L);
+        assert_int_equal(model_output_rows(m, &t.b), S);
+        float *pl = kc_floats(S * V), *row_loss = kc_floats(S);
+        OK(model_forward(m, &t.b, pl, 0));
+        double ref = 0, loss, loss2;
+        int64_t k = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i + 1 < lengths[b]; i++) {
+                if (!t.target[b * L + i + 1]) continue;
+                const float *d = dl + (b * L + i) * V;
+                expect_close("packed row = dense row", pl + k * V, d, V, 1e-6);
+                double mx = -INFINITY, sum = 0;
+                for (int64_t v = 0; v < V; v++) mx = fmax(mx, d[v]);
+                for (int64_t v = 0; v < V; v++) sum += exp(d[v] - mx);
+                ref += mx + log(sum) - d[t.ids[b * L + i + 1]];
+                k++;
+            }
+        ref /= (double)S;
+        OK(model_loss(m, &t.b, pl, NULL, &loss, row_loss, NULL, 1.0f));
+        printf("#   %s masked loss %.6f, reference over the %lld targets %.6f\n",
+               model_arch_name(c.arch), loss, (long long)S, ref);
+        if (!(fabs(loss - ref) <= 1e-5 * fabs(ref)))
+            fail_msg("masked loss %.8g, reference over targets only %.8g", loss, ref);
+        int32_t targets[30];
+        assert_int_equal(model_lm_targets(m, &t.b, targets), S);
+        for (int64_t j = 0; j < S; j++) assert_true(targets[j] >= 0 && targets[j] < V);
+        // the last token of row 0 is no target: changing it changes nothing
+        t.ids[9] = (t.ids[9] + 1) % (int32_t)V;
+        OK(model_forward(m, &t.b, pl, 0));
+        OK(model_loss(m, &t.b, pl, NULL, &loss2, row_loss, NULL, 1.0f));
+        assert_memory_equal(&loss, &loss2, sizeof loss);
+        // ...while a target token does
+        int64_t first = -1;
+        for (int64_t i = 1; i < L && first < 0; i++)
+            if (t.target[i]) first = i;
+        t.ids[first] = (t.ids[first] + 1) % (int32_t)V;
+        OK(model_forward(m, &t.b, pl, 0));
+        OK(model_loss(m, &t.b, pl, NULL, &loss2, row_loss, NULL, 1.0f));
+        assert_true(loss2 != loss);
+        // no target at all: no rows, loss 0
+        memset(t.target, 0, (size_t)(B * L));
+        assert_int_equal(model_output_rows(m, &t.b), 0);
+        OK(model_forward(m, &t.b, pl, 0));
+        OK(model_loss(m, &t.b, pl, NULL, &loss2, row_loss, NULL, 1.0f));
+        assert_true(loss2 == 0.0);
+        // ids outside the vocabulary are refused
+        t.ids[3] = (int32_t)V;
+        assert_int_equal(model_forward(m, &t.b, pl, 0), LS_ERR_USAGE);
+        assert_non_null(strstr(ls_error_message(), "id 300 is outside"));
+        free(dl);
+        free(pl);
+        free(row_loss);
+        free_batch(&t);
+        model_free(m);
+    }
+}
+
 static void test_padding(void **state) {
     (void)state;
     ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
@@ -327,6 +483,11 @@ static void test_padding(void **state) {
     padding_case("transformer lm", c, 0);
     c = tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY);
     padding_case("transformer classify", c, 0);
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    padding_case("hybrid lm", c, 0);
+    padding_case("hybrid lm, 5-row tiles", c, 5);
+    c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2");
+    padding_case("hybrid classify", c, 0);
 }
 
 // Streaming in 2 and 3 segments, and generation token by token, equal one forward pass.
@@ -509,12 +670,13 @@ static void test_determinism(void **state) {
 
     // 1 vs 2 threads: forward logits and every gradient bit-identical (sizes where the
     // OpenMP loops and BLAS do split the work: E = 64, L = 300)
-    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
-    for (int i = 0; i < 3; i++) {
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
         c = tiny(arches[i], arches[i] == MODEL_BIMAMBA ? MODEL_TASK_CLASSIFY : MODEL_TASK_LM);
         c.d_model = 32;
         c.window = 0;
         if (arches[i] == MODEL_BIMAMBA) c.rc_equivariant = 1;
+        if (arches[i] == MODEL_HYBRID) OK(model_config_set_attn_layers(&c, "1"));
         float *l1 = kc_floats(2 * 300 * 5), *l2 = kc_floats(2 * 300 * 5);
         float *g1 = kc_floats(1 << 20), *g2 = kc_floats(1 << 20);
         int64_t n1, n2;
@@ -584,6 +746,10 @@ static void test_overfit(void **state) {
     loss = overfit(c, 300, 1e-2);
     if (!(loss < 0.05))
         fail_msg("transformer lm: loss %.4f after 300 steps, expected < 0.05", loss);
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    c.d_model = 16;
+    loss = overfit(c, 300, 1e-2);
+    if (!(loss < 0.05)) fail_msg("hybrid lm: loss %.4f after 300 steps, expected < 0.05", loss);
 }
 
 // ------------------------------------------------------------------------------ checkpoints
@@ -636,10 +802,11 @@ static void test_save_load(void **state) {
     make_tmpdir();
     KcRng r = kc_rng(90);
     char path[128], bad[128];
-    const ModelArch arches[3] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER};
-    for (int i = 0; i < 3; i++) {
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
         ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
         if (i == 1) c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER;
+        if (i == 3) c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2");
         Model *m = new_model(&c, 31 + i);
         // move the parameters away from their initial values
         float *p = model_params(m);
@@ -668,7 +835,7 @@ static void test_save_load(void **state) {
         model_free(l);
         model_free(m);
     }
-    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer\n");
+    printf("#   save → load: bit-identical logits for mamba, bimamba (rc), transformer, hybrid\n");
 
     // reserved metadata keys are refused
     ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
@@ -731,6 +898,115 @@ static void test_save_load(void **state) {
     }
     model_free(m);
     remove_tmpdir();
+}
+
+// ------------------------------------------------------------------------------ hybrid
+
+// The hybrid's tensors are those of the existing blocks, layer by layer: its Mamba layers
+// have a Mamba model's names and shapes, its attention layers a Transformer's. The layer
+// plan: --attn-layers and --attn-every, their errors, the JSON round trip, no streaming.
+static void test_hybrid(void **state) {
+    (void)state;
+    ModelConfig h = tiny_hybrid(MODEL_TASK_LM, "1"), mc = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    ModelConfig tc = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    mc.n_layers = tc.n_layers = 3;
+    Model *mh = new_model(&h, 1), *mm = new_model(&mc, 1), *mt = new_model(&tc, 1);
+    const ParamTable *th = model_param_table(mh);
+    int matched = 0;
+    for (int i = 0; i < th->n; i++) {
+        const ParamEntry *e = &th->entries[i];
+        int layer = -1;
+        sscanf(e->name, "backbone.layers.%d.", &layer);
+        const ParamTable *ref = model_param_table(layer == 1 ? mt : mm);
+        const ParamEntry *r = param_table_find(ref, e->name);
+        if (!r) fail_msg("hybrid tensor %s is in neither block's table", e->name);
+        assert_int_equal(r->ndim, e->ndim);
+        for (int d = 0; d < e->ndim; d++) assert_int_equal(r->shape[d], e->shape[d]);
+        matched++;
+    }
+    const int64_t mamba_layer = param_table_find(model_param_table(mm),
+                                                 "backbone.layers.1.norm.weight")->offset -
+                                param_table_find(model_param_table(mm),
+                                                 "backbone.layers.0.norm.weight")->offset;
+    assert_true(mamba_layer > 0);
+    assert_non_null(param_table_find(th, "backbone.layers.1.mlp.fc1.weight"));
+    assert_null(param_table_find(th, "backbone.layers.0.mlp.fc1.weight"));
+    assert_non_null(param_table_find(th, "backbone.layers.2.mixer.A_log"));
+    assert_null(param_table_find(th, "backbone.layers.1.mixer.A_log"));
+    printf("#   hybrid: %d tensors, each a Mamba's (layers 0, 2) or a Transformer's (layer 1)\n",
+           matched);
+    assert_int_equal(model_stream_reset(mh, 1), LS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ls_error_message(), "key/value cache"));
+    model_free(mh);
+    model_free(mm);
+    model_free(mt);
+
+    // the layer plan
+    ModelConfig c = tiny(MODEL_HYBRID, MODEL_TASK_LM);
+    c.n_layers = 8;
+    OK(model_config_set_attn_every(&c, 8)); // Jamba's 1:7, in the middle
+    for (int i = 0; i < 8; i++) assert_int_equal(model_layer_is_attention(&c, i), i == 4);
+    OK(model_config_set_attn_every(&c, 4));
+    for (int i = 0; i < 8; i++) assert_int_equal(model_layer_is_attention(&c, i), i % 4 == 2);
+    assert_int_equal(model_attention_layers(&c), 2);
+    OK(model_config_check(&c));
+    c.n_layers = 4;
+    OK(model_config_set_attn_every(&c, 4));
+    assert_int_equal(model_attention_layers(&c), 1);
+    assert_int_equal(model_layer_is_attention(&c, 2), 1);
+    ModelConfig d = tiny(MODEL_HYBRID, MODEL_TASK_LM); // default: the middle of 4 layers
+    d.n_layers = 4;
+    assert_int_equal(model_layer_is_attention(&d, 2), 1);
+    assert_int_equal(model_attention_layers(&d), 1);
+#define REFUSE_SET(call, needle)                                                                   \
+    do {                                                                                           \
+        assert_int_equal((call), LS_ERR_USAGE);                                                    \
+        if (!strstr(ls_error_message(), needle))                                                   \
+            fail_msg("%s: message '%s' lacks '%s'", #call, ls_error_message(), needle);            \
+    } while (0)
+    REFUSE_SET(model_config_set_attn_layers(&c, "4"), "layer 4 does not exist");
+    REFUSE_SET(model_config_set_attn_layers(&c, "1,x"), "'x' is not a layer index");
+    REFUSE_SET(model_config_set_attn_layers(&c, "1,1"), "layer 1 is given twice");
+    REFUSE_SET(model_config_set_attn_layers(&c, "-1"), "layer -1 does not exist");
+    REFUSE_SET(model_config_set_attn_layers(&c, ""), "--attn-layers");
+    REFUSE_SET(model_config_set_attn_every(&c, 0), "--attn-every 0");
+    REFUSE_SET(model_config_set_attn_every(&c, 5), "--attn-every 5");
+    OK(model_config_set_attn_layers(&c, "0,1,2,3"));
+    REFUSE_SET(model_config_check(&c), "needs a Mamba layer");
+    memset(c.attn_layers, 0, sizeof c.attn_layers);
+    REFUSE_SET(model_config_check(&c), "at least one attention layer");
+    OK(model_config_set_attn_layers(&c, "3"));
+    c.n_layers = 3;
+    REFUSE_SET(model_config_check(&c), "--attn-layers 3");
+    c.n_layers = 4;
+    c.n_heads = 3;
+    REFUSE_SET(model_config_check(&c), "--n-heads 3");
+    c.n_heads = 2;
+    ModelConfig m4 = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    m4.attn_layers[0] = 1;
+    REFUSE_SET(model_config_check(&m4), "only a hybrid");
+#undef REFUSE_SET
+    // JSON: attn_layers round trip (hybrid only)
+    OK(model_config_set_attn_layers(&c, "0,3"));
+    char *json = NULL;
+    OK(model_config_to_json(&c, &json));
+    assert_non_null(strstr(json, "\"arch\":\"hybrid\""));
+    assert_non_null(strstr(json, "\"attn_layers\":[0,3]"));
+    ModelConfig back;
+    OK(model_config_from_json(&back, json, "test"));
+    assert_memory_equal(back.attn_layers, c.attn_layers, sizeof c.attn_layers);
+    assert_int_equal(model_attention_layers(&back), 2);
+    free(json);
+    OK(model_config_to_json(&m4, &json) == 0 ? 0 : -1);
+    free(json);
+    m4.attn_layers[0] = 0;
+    OK(model_config_to_json(&m4, &json));
+    assert_null(strstr(json, "attn_layers"));
+    free(json);
+    assert_int_equal(model_config_from_json(&back, "{\"arch\":\"hybrid\",\"task\":\"lm\","
+                                                   "\"attn_layers\":[9]}", "x.safetensors"),
+                     LS_ERR_FORMAT);
+    assert_non_null(strstr(ls_error_message(), "x.safetensors"));
 }
 
 // ------------------------------------------------------------------------------ config, API
@@ -902,7 +1178,9 @@ int main(void) {
         cmocka_unit_test(test_stream_and_generate), cmocka_unit_test(test_rc_invariance),
         cmocka_unit_test(test_determinism),         cmocka_unit_test(test_overfit),
         cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
-        cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
+        cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
+        cmocka_unit_test(test_hybrid),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);

@@ -1,0 +1,31 @@
+# longscan compare — see test_cli.sh for the format. A grid of seconds: tiny models, a few
+# training steps each; what is checked is the plumbing (files, rows, verdicts, plots), not
+# the accuracy such runs reach.
+#
+# --- bad options: one line, exit 2
+N 2 no[[:space:]]output:[[:space:]]give[[:space:]]-o[[:space:]]DIR  $LONGSCAN compare --minutes 0.1
+N 2 --experiments[[:space:]]mqar,foo:[[:space:]]unknown[[:space:]]'foo'  $LONGSCAN compare --experiments mqar,foo -o $TMP/c
+N 2 --models[[:space:]]rnn:[[:space:]]unknown[[:space:]]'rnn'[[:space:]]\(expected[[:space:]]transformer,[[:space:]]mamba,[[:space:]]hybrid\)  $LONGSCAN compare --models rnn -o $TMP/c
+N 2 --lengths[[:space:]]32:[[:space:]]16[[:space:]]MQAR[[:space:]]pairs[[:space:]]need[[:space:]]len[[:space:]]>=[[:space:]]64  $LONGSCAN compare --lengths 32 -o $TMP/c
+N 2 --lengths[[:space:]]x:[[:space:]]not[[:space:]]an[[:space:]]integer  $LONGSCAN compare --lengths 64,x -o $TMP/c
+N 2 experiment[[:space:]]data:[[:space:]]give[[:space:]]--data[[:space:]]SEQS[[:space:]]and[[:space:]]--valid  $LONGSCAN compare --data $FIX/bac_small.fa -o $TMP/c
+N 2 --distances[[:space:]]300:[[:space:]]longer[[:space:]]than[[:space:]]--train-len[[:space:]]64  $LONGSCAN compare --experiments recall --train-len 64 --distances 300 -o $TMP/c
+N 2 --d-model[[:space:]]10:[[:space:]]must[[:space:]]be[[:space:]]a[[:space:]]multiple[[:space:]]of  $LONGSCAN compare --d-model 10 --heads 2 -o $TMP/c
+P 0 ^absent$  test -e $TMP/c || echo absent
+# --- a tiny grid: MQAR at two lengths and induction, three models (about 15 s)
+P 0 -  $LONGSCAN compare --experiments mqar,induction --lengths 16,32 --pairs 2 --vocab 40 --train-len 16 --eval-lengths 16,64 --d-model 16 --layers 1 --minutes 0.2 --n-eval 20 --batch-size 8 --verbosity 0 --threads 1 -o $TMP/cmp
+P 0 ^experiment,model,params,d_model,layers,d_state,x,train,test,test_x,accuracy,loss,steps,train_seconds,error$  head -1 $TMP/cmp/results.csv
+P 0 ^13$  wc -l < $TMP/cmp/results.csv
+P 0 ^mqar,hybrid,[0-9]+,[0-9]+,2,16,32,"synth:mqar,len=32,pairs=2,vocab=40,n=100000,seed=1","synth:mqar,len=32,pairs=2,vocab=40,n=20,seed=1001",32,[01]\.[0-9]{6},[0-9.]+,[0-9]+,[0-9.]+,$  cat $TMP/cmp/results.csv
+P 0 ^induction,mamba,.*"synth:induction,len=64,vocab=16,n=20,seed=1001",64,  cat $TMP/cmp/results.csv
+P 0 ^\|[[:space:]]32[[:space:]]\|([[:space:]][0-9.]+[[:space:]]\|){3}[[:space:]]—[[:space:]]\|[[:space:]]—[[:space:]]\|$  cat $TMP/cmp/report.md
+P 0 ^1\.[[:space:]].*Transformer[[:space:]]recalls.*\*\*(agree|disagree)\*\*\.$  cat $TMP/cmp/report.md
+P 0 ^2\.[[:space:]].*twice[[:space:]]its[[:space:]]training[[:space:]]length.*\*\*(agree|disagree)\*\*\.$  cat $TMP/cmp/report.md
+P 0 ^4$  ls $TMP/cmp/models | grep -c '^mqar-.*-[0-9]*\.safetensors$' | awk '{ print $1 - 2 }'
+# plots: drawn when gnuplot is installed, else a clear message in the report (the data and
+# scripts are there either way)
+P 0 ^ok$  ls $TMP/cmp/plots/mqar.gp $TMP/cmp/plots/mqar.dat $TMP/cmp/plots/induction.gp >/dev/null && if command -v gnuplot >/dev/null; then test -s $TMP/cmp/plots/mqar.png && echo ok; else grep -q 'gnuplot is not installed: plots not drawn' $TMP/cmp/report.md && echo ok; fi
+# --- your own data: the three models on a DNA classification task
+P 0 -  $LONGSCAN compare --data $FIX/bac_small.fa --valid $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --experiments data --d-model 8 --layers 1 --minutes 0.1 --batch-size 4 --verbosity 0 --threads 1 -o $TMP/cmpd
+P 0 ^\|[[:space:]]hybrid[[:space:]]\|[[:space:]][0-9]+[[:space:]]\|[[:space:]][0-9.]+[[:space:]]\|[[:space:]][0-9.]+[[:space:]]\|$  cat $TMP/cmpd/report.md
+P 0 ^4$  wc -l < $TMP/cmpd/results.csv
