@@ -142,12 +142,15 @@ VENV         = $(BUILD)/venv
 REQUIREMENTS = $(sort $(wildcard tests/requirements*.txt))
 REQ_KEY     := $(shell cat $(REQUIREMENTS) /dev/null | sha256sum | cut -c1-16)
 PYDEPS_STAMP = $(VENV)/.requirements-$(REQ_KEY)
-# (made afresh when its interpreter is gone, e.g. a removed Python: stamps go with it)
-$(VENV)/bin/python: | $(DEPS_STAMP)
+# (made afresh when its marker is gone: a removed Python, or an environment made before it
+# saw the system's packages; the requirement stamps go with it)
+VENV_MARK    = $(VENV)/.system-site-packages
+$(VENV_MARK): | $(DEPS_STAMP)
 	@echo "creating the tests' Python environment in $(VENV)"
 	@rm -rf $(VENV)
 	$(Q)$(VENV_PYTHON) -m venv --system-site-packages $(VENV) || { rm -rf $(VENV); exit 1; }
-$(PYDEPS_STAMP): $(VENV)/bin/python
+	@touch $@
+$(PYDEPS_STAMP): $(VENV_MARK)
 	@echo "installing $(REQUIREMENTS) into $(VENV)"
 	@rm -f $(VENV)/.requirements-*
 	$(Q)$(VENV)/bin/python -m pip install -q --disable-pip-version-check \
