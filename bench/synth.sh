@@ -72,7 +72,8 @@ train_mqar() {
               -o "$work/mqar-$name.safetensors")
         echo "training: $steps steps, $cpu CPU-seconds (budget $((CPU_MINUTES * 60)))"
         echo "# test: longscan eval -m mqar-$name.safetensors --data $test --json"
-        "$LONGSCAN" eval -m "$work/mqar-$name.safetensors" --data "$test" --json --threads "$THREADS"
+        "$LONGSCAN" eval -m "$work/mqar-$name.safetensors" --data "$test" --json \
+            --threads "$THREADS"
     } | tee "$file"
 }
 
@@ -84,12 +85,14 @@ run_induction() {
         for model in mamba transformer; do
             local margs
             if [ $model = mamba ]; then margs=(--model mamba --d-model 64 --layers 2)
-            else margs=(--model transformer --d-model 64 --layers 2 --heads 2 --window 16384); fi
-            local args=(--task lm "${margs[@]}" --data "synth:induction,len=256,vocab=16,n=200000,seed=$SEED"
-                        --batch-size 32 --threads "$THREADS" --seed "$SEED")
+            else margs=(--model transformer --d-model 64 --layers 2 --heads 8 --window 16384); fi
+            local args=(--task lm "${margs[@]}" --lr 3e-3 --batch-size 32 --threads "$THREADS"
+                        --data "synth:induction,len=256,vocab=16,n=200000,seed=$SEED"
+                        --seed "$SEED")
             local steps cpu
             steps=$(steps_for_budget "${args[@]}")
-            echo "# command: longscan train ${args[*]} --steps $steps -o induction-$model.safetensors"
+            echo "# command: longscan train ${args[*]} --steps $steps" \
+                 "-o induction-$model.safetensors"
             cpu=$(cpu_seconds "$LONGSCAN" train "${args[@]}" --steps "$steps" --verbosity 0 \
                   -o "$work/induction-$model.safetensors")
             echo "$model training: $steps steps, $cpu CPU-seconds (budget $((CPU_MINUTES * 60)))"
@@ -108,8 +111,11 @@ run_induction() {
 mkdir -p "$OUT"
 for what in "$@"; do
     case $what in
-    mqar-transformer) train_mqar transformer --model transformer --d-model 64 --layers 2 --heads 2 --lr 3e-3 ;;
-    mqar-hybrid) train_mqar hybrid --model hybrid --d-model 64 --layers 4 --attn-every 4 --heads 2 --lr 3e-3 ;;
+    mqar-transformer)
+        train_mqar transformer --model transformer --d-model 64 --layers 2 --heads 8 --lr 3e-3 ;;
+    mqar-hybrid)
+        train_mqar hybrid --model hybrid --d-model 64 --layers 4 --attn-every 4 --heads 2 \
+            --lr 3e-3 ;;
     mqar-mamba) train_mqar mamba --model mamba --d-model 64 --layers 4 --lr 3e-3 ;;
     induction) run_induction ;;
     all) "$0" mqar-transformer mqar-hybrid mqar-mamba induction ;;
