@@ -27,6 +27,20 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
     return no_cuda();
 }
 void device_cuda_free(void *ptr) { (void)ptr; }
+int device_cuda_timer_init(DeviceTimer **timer) {
+    *timer = NULL;
+    return no_cuda();
+}
+int device_cuda_timer_start(DeviceTimer *timer, void *stream) {
+    (void)timer, (void)stream;
+    return no_cuda();
+}
+int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) {
+    (void)timer, (void)stream;
+    *ms = 0.0f;
+    return no_cuda();
+}
+void device_cuda_timer_free(DeviceTimer *timer) { (void)timer; }
 int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
     (void)dst, (void)src, (void)bytes, (void)dir;
     return no_cuda();

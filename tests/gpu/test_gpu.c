@@ -45,7 +45,10 @@ void gpu_runtime(void) {
 }
 
 // Parity suites (one per op family; each file is tests/gpu/parity_<name>.c).
-#define GPU_SUITES(X) X(runtime, gpu_runtime)
+#define GPU_SUITES(X)                                                                              \
+    X(runtime, gpu_runtime)                                                                        \
+    X(scan, gpu_parity_scan)                                                                       \
+    X(scan_short, gpu_parity_scan_short)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/gpu_scan.sh — the scan's GPU checks and timings in one device call (see bench/NOTES.md):
+# parity (test_gpu scan), compute-sanitizer memcheck + racecheck on the short suite, the
+# development harness (kernels/dev/scan.cu versions at L = 1M), and `longscan bench kernels`.
+# Build here:  make build/longscan build/test_gpu build/dev/scan
+#              ../shared/tools/gpu-bundle DIR build/longscan build/test_gpu build/dev/scan
+#              cp bench/gpu_scan.sh ../shared/anchors/peers-h100.json DIR/   (+ COMMIT)
+# On the device: bash DIR/gpu_scan.sh [steps]   (steps: any of parity,sanitize,harness,bench,ncu;
+# default all but ncu). Logs go to $OUT (or /tmp/gpu-scan); a summary is printed last.
+set -u
+G=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-/tmp/gpu-scan}
+steps=${1:-parity,sanitize,harness,bench}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$G/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+has() { [[ ",$steps," == *",$1,"* ]]; }
+{
+    echo "# commit: $(cat "$G/COMMIT" 2>/dev/null || echo unknown)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm \
+        --format=csv,noheader 2>&1 | sed 's/^/# gpu: /'
+} | tee "$out/summary.txt"
+if has parity; then
+    start=$SECONDS
+    timeout 240 "$G/bin/test_gpu" scan > "$out/parity.log" 2>&1
+    rc=$?
+    echo "## parity rc=$rc ($((SECONDS - start)) s): $(grep -c '^ok' "$out/parity.log") ok," \
+         "$(grep -c '^not ok' "$out/parity.log") not ok" | tee -a "$out/summary.txt"
+    grep '^not ok' "$out/parity.log" | head -40 | cut -c1-400 | tee -a "$out/summary.txt"
+fi
+if has sanitize; then
+    for tool in memcheck racecheck; do
+        start=$SECONDS
+        timeout 150 compute-sanitizer --tool $tool --error-exitcode 99 "$G/bin/test_gpu" \
+            scan_short > "$out/$tool.log" 2>&1
+        rc=$?
+        echo "## $tool rc=$rc ($((SECONDS - start)) s): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' \
+             "$out/$tool.log" | tail -1)" | tee -a "$out/summary.txt"
+    done
+fi
+if has harness; then
+    start=$SECONDS
+    timeout 200 "$G/bin/scan" 1048576 10 65536 > "$out/harness.log" 2>&1
+    echo "## harness rc=$? ($((SECONDS - start)) s)" | tee -a "$out/summary.txt"
+    cat "$out/harness.log" | tee -a "$out/summary.txt"
+fi
+if has bench; then
+    start=$SECONDS
+    timeout 200 "$G/bin/longscan" bench kernels --peers "$G/peers-h100.json" \
+        --csv "$out/bench.csv" > "$out/bench.txt" 2>&1
+    echo "## bench kernels rc=$? ($((SECONDS - start)) s)" | tee -a "$out/summary.txt"
+    cat "$out/bench.txt" | tee -a "$out/summary.txt"
+fi
+if has ncu; then
+    start=$SECONDS
+    timeout 200 ncu --clock-control none --kernel-name regex:'fwd_out|fwd_local|bwd_window|bwd_local' \
+        --launch-skip 0 --launch-count 4 --section SpeedOfLight --section ComputeWorkloadAnalysis \
+        --section Occupancy --metrics smsp__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active \
+        "$G/bin/longscan" bench kernels --max-len 1048576 --repeat 10 > "$out/ncu.log" 2>&1
+    echo "## ncu rc=$? ($((SECONDS - start)) s)" | tee -a "$out/summary.txt"
+fi
