@@ -12,7 +12,16 @@ G=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/gpu-scan}
 steps=${1:-parity,sanitize,harness,bench}
 mkdir -p "$out"
-export LD_LIBRARY_PATH="$G/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# large libraries travel gzipped (the device call carries at most 64 MiB)
+zlib=/tmp/gpu-scan-lib
+mkdir -p "$zlib"
+for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
+cuda_lib=$(ls -d /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib 2>/dev/null | head -1)
+py_libs=$(python3 -c 'import importlib, os
+for m in ("nvidia.cublas", "nvidia.cu13", "nvidia.cuda_runtime"):
+    try: print(os.path.join(importlib.import_module(m).__path__[0], "lib"), end=":")
+    except Exception: pass' 2>/dev/null || true)
+export LD_LIBRARY_PATH="$G/lib:$zlib:$cuda_lib:$py_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 has() { [[ ",$steps," == *",$1,"* ]]; }
 {
     echo "# commit: $(cat "$G/COMMIT" 2>/dev/null || echo unknown)"

@@ -4,6 +4,7 @@
  * Must declare exactly what the kernels/cuda .cu files define.
  */
 #include "kernels/device.h"
+#include "kernels/scan.h"
 
 static int no_cuda(void) {
     return ls_error(LS_ERR_NO_CUDA, "--device cuda: this longscan was built without CUDA "
@@ -51,3 +52,25 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
 }
 int device_cuda_sync(void) { return no_cuda(); }
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }
+
+// kernels/scan.h
+int scan_cuda_supported(const ScanArgs *a, ScanOp op) {
+    (void)a, (void)op;
+    return no_cuda();
+}
+size_t scan_bwd_workspace_size_cuda(const ScanArgs *a) {
+    (void)a;
+    return 0;
+}
+int scan_fwd_cuda(const ScanArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int scan_bwd_cuda(const ScanArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int scan_step_cuda(const ScanArgs *a) {
+    (void)a;
+    return no_cuda();
+}
