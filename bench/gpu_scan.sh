@@ -5,8 +5,8 @@
 # Build here:  make build/longscan build/test_gpu build/dev/scan
 #              ../shared/tools/gpu-bundle DIR build/longscan build/test_gpu build/dev/scan
 #              cp bench/gpu_scan.sh ../shared/anchors/peers-h100.json DIR/   (+ COMMIT)
-# On the device: bash DIR/gpu_scan.sh [steps]   (steps: any of parity,sanitize,harness,bench,ncu;
-# default all but ncu). Logs go to $OUT (or /tmp/gpu-scan); a summary is printed last.
+# On the device: bash DIR/gpu_scan.sh [steps]   (steps: any of parity,sanitize,harness,bench,ncu,
+# sass; default parity,sanitize,harness,bench). Logs go to $OUT (or /tmp/gpu-scan); a summary is printed last.
 set -u
 G=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/gpu-scan}
@@ -60,10 +60,23 @@ if has bench; then
     cat "$out/bench.txt" | tee -a "$out/summary.txt"
 fi
 if has ncu; then
-    start=$SECONDS
-    timeout 200 ncu --clock-control none --kernel-name regex:'fwd_out|fwd_local|bwd_window|bwd_local' \
-        --launch-skip 0 --launch-count 4 --section SpeedOfLight --section ComputeWorkloadAnalysis \
-        --section Occupancy --metrics smsp__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active \
-        "$G/bin/longscan" bench kernels --max-len 1048576 --repeat 10 > "$out/ncu.log" 2>&1
-    echo "## ncu rc=$? ($((SECONDS - start)) s)" | tee -a "$out/summary.txt"
+    # one fwd+bwd call at L = 256K per dtype (the third: two warm-ups skipped), every scan kernel
+    for t in f32 bf16; do
+        start=$SECONDS
+        timeout 150 ncu --clock-control none \
+            -k regex:'fwd_local|fwd_fix|fwd_out|bwd_local|bwd_fix|bwd_window|param_reduce' \
+            --launch-skip 14 --launch-count 7 --section SpeedOfLight --section Occupancy \
+            --section LaunchStats --section WarpStateStats --section SchedulerStats \
+            --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+            "$G/bin/longscan" bench kernels --workload scan_fwd_bwd --len 262144 --dtype $t \
+            --repeat 10 > "$out/ncu_$t.txt" 2>&1
+        echo "## ncu $t rc=$? ($((SECONDS - start)) s)" | tee -a "$out/summary.txt"
+        grep -E '^  [a-z_]+.*\(|Duration|Issue Slots Busy|Executed Ipc Active|Achieved Occupancy|Memory Throughput|Compute \(SM\) Throughput' \
+            "$out/ncu_$t.txt" | head -120 | tee -a "$out/summary.txt"
+    done
+fi
+if has sass; then
+    cuobjdump -sass "$G/bin/longscan" 2>/dev/null | awk '/Function : .*(fwd_out_kernelILi16E|bwd_window_kernelILi4E)/{p=1} p{print} /^\s+\.{10}/{p=0}' \
+        > "$out/sass.txt"
+    echo "## sass: $(wc -l < "$out/sass.txt") lines" | tee -a "$out/summary.txt"
 fi

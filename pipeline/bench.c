@@ -34,6 +34,9 @@ enum {
     OPT_CSV,
     OPT_JSON,
     OPT_MAX_LEN,
+    OPT_LEN,
+    OPT_WORKLOAD,
+    OPT_DTYPE,
 };
 
 static void usage(FILE *fp) {
@@ -64,6 +67,9 @@ CLI_COMMON_HELP
 "      --csv FILE         also write the rows as CSV to FILE\n"
 "      --json             print the rows as one JSON array instead of the table\n"
 "      --max-len N        only rows with L <= N (default: all)\n"
+"      --len N            only rows with L = N\n"
+"      --workload NAME    only this workload (e.g. scan_fwd_bwd)\n"
+"      --dtype T          only f32 or only bf16 rows\n"
 "      --repeat N         timed calls per row for bench kernels (default 10, at least 10)\n"
 "  (bench kernels uses --device cuda:N for the GPU; default cuda:0)\n"
 "\n"
@@ -501,14 +507,18 @@ static int bench_kernels(int argc, char **argv) {
         {"csv", required_argument, NULL, OPT_CSV},
         {"json", no_argument, NULL, OPT_JSON},
         {"max-len", required_argument, NULL, OPT_MAX_LEN},
+        {"len", required_argument, NULL, OPT_LEN},
+        {"workload", required_argument, NULL, OPT_WORKLOAD},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     CommonOptions common;
     cli_common_default(&common);
     int repeat = 10, json = 0, c, status, ordinal = 0;
-    int64_t max_len = INT64_MAX;
-    const char *peers_path = NULL, *csv_path = NULL;
+    int64_t max_len = INT64_MAX, only_len = 0;
+    int dtypes = 3; // bit 0: f32, bit 1: bf16
+    const char *peers_path = NULL, *csv_path = NULL, *only_workload = NULL;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
@@ -527,6 +537,16 @@ static int bench_kernels(int argc, char **argv) {
         case OPT_MAX_LEN:
             status = cli_parse_int64("--max-len", optarg, 1, INT64_MAX, &max_len);
             if (status < 0) return cli_fail("bench", status);
+            break;
+        case OPT_LEN:
+            status = cli_parse_int64("--len", optarg, 1, INT64_MAX, &only_len);
+            if (status < 0) return cli_fail("bench", status);
+            break;
+        case OPT_WORKLOAD: only_workload = optarg; break;
+        case OPT_DTYPE:
+            if (!strcmp(optarg, "f32")) dtypes = 1;
+            else if (!strcmp(optarg, "bf16")) dtypes = 2;
+            else return cli_usage_error("bench", "--dtype %s: must be f32 or bf16", optarg);
             break;
         default:
             return cli_usage_error("bench", "unknown or incomplete option '%s'",
@@ -558,11 +578,22 @@ static int bench_kernels(int argc, char **argv) {
     if ((status = device_cuda_describe(ordinal, device, sizeof device)) < 0) goto fail;
     if (peers_path && (status = load_peers(peers_path, &peers)) < 0) goto fail;
     for (size_t i = 0; i < sizeof scan_lengths / sizeof scan_lengths[0]; i++)
-        if (scan_lengths[i] <= max_len) longest = scan_lengths[i];
+        if (scan_lengths[i] <= max_len && (!only_len || scan_lengths[i] == only_len))
+            longest = scan_lengths[i];
     if (longest == 0) {
-        status = ls_error(LS_ERR_USAGE, "--max-len %lld: no workload is that short (shortest L "
-                                        "is %lld)", (long long)max_len, (long long)scan_lengths[0]);
+        status = ls_error(LS_ERR_USAGE, "--max-len / --len: no row has such an L (the rows have "
+                                        "L = 4096, 16384, 65536, 262144, 1048576)");
         goto fail;
+    }
+    if (only_workload) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+            found |= !strcmp(workloads[i].name, only_workload);
+        if (!found) {
+            status = ls_error(LS_ERR_USAGE, "--workload %s: no such workload (scan_fwd, "
+                                            "scan_fwd_bwd)", only_workload);
+            goto fail;
+        }
     }
     if ((status = device_cuda_timer_init(&timer)) < 0) goto fail;
     if ((status = device_cuda_alloc(&flush, FLUSH_BYTES, "free GPU memory")) < 0) goto fail;
@@ -577,11 +608,13 @@ static int bench_kernels(int argc, char **argv) {
     }
     for (int ti = 0; ti < 2; ti++) {
         const DType t = ti ? DTYPE_BF16 : DTYPE_F32;
+        if (!(dtypes & (1 << ti))) continue;
         if ((status = scan_bench_fill(&sb, t)) < 0) goto fail;
         for (int wi = 0; wi < nw; wi++)
             for (int li = 0; li < nl; li++) {
                 const int64_t L = scan_lengths[li];
-                if (L > longest) continue;
+                if (L > longest || (only_len && L != only_len)) continue;
+                if (only_workload && strcmp(only_workload, workloads[wi].name)) continue;
                 BenchRow *r = &rows[nrows];
                 r->workload = workloads[wi].name, r->dtype = t, r->L = L;
                 status = time_median(timer, flush, repeat, &sb, &workloads[wi], L, t, &r->ms);
