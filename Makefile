@@ -200,6 +200,15 @@ $(BUILD)/test_gpu: $(GPU_TEST_SRC) $(BUILD)/liblongscan.a $(HEADERS)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(GPU_TEST_SRC) $(BUILD)/liblongscan.a -o $@ $(LDLIBS) $(CUDA_LIBS)
 
+# Kernel development harnesses (kernels/dev, STYLE 38): never linked into longscan. The scan
+# harness includes kernels/cuda/scan.cu itself, so it links only the CPU spec and the helpers.
+DEV_SCAN_OBJ = $(BUILD)/obj/kernels/scan.o $(BUILD)/obj/kernels/cpu/scan.o \
+               $(BUILD)/obj/common/error.o $(BUILD)/obj/kernels/cuda/device.cu.o
+$(BUILD)/dev/scan: kernels/dev/scan.cu kernels/cuda/scan.cu $(DEV_SCAN_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCCFLAGS) kernels/dev/scan.cu $(DEV_SCAN_OBJ) -Xcompiler -fopenmp -o $@
+
 # ---------------------------------------------------------------------------- user targets
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan

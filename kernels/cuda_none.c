@@ -5,6 +5,7 @@
  */
 #include "kernels/attention.h"
 #include "kernels/device.h"
+#include "kernels/scan.h"
 
 static int no_cuda(void) {
     return ls_error(LS_ERR_NO_CUDA, "--device cuda: this longscan was built without CUDA "
@@ -28,6 +29,20 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
     return no_cuda();
 }
 void device_cuda_free(void *ptr) { (void)ptr; }
+int device_cuda_timer_init(DeviceTimer **timer) {
+    *timer = NULL;
+    return no_cuda();
+}
+int device_cuda_timer_start(DeviceTimer *timer, void *stream) {
+    (void)timer, (void)stream;
+    return no_cuda();
+}
+int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) {
+    (void)timer, (void)stream;
+    *ms = 0.0f;
+    return no_cuda();
+}
+void device_cuda_timer_free(DeviceTimer *timer) { (void)timer; }
 int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
     (void)dst, (void)src, (void)bytes, (void)dir;
     return no_cuda();
@@ -187,5 +202,27 @@ int optim_adamw_step_cuda(float *params, float *m, float *v, const float *grads,
 int optim_grad_norm_cuda(double *norm, const float *grads, const OptimTensor *tensors,
                          int64_t n_tensors, void *stream) {
     (void)norm, (void)grads, (void)tensors, (void)n_tensors, (void)stream;
+    return no_cuda();
+}
+
+// kernels/scan.h
+int scan_cuda_supported(const ScanArgs *a, ScanOp op) {
+    (void)a, (void)op;
+    return no_cuda();
+}
+size_t scan_bwd_workspace_size_cuda(const ScanArgs *a) {
+    (void)a;
+    return 0;
+}
+int scan_fwd_cuda(const ScanArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int scan_bwd_cuda(const ScanArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int scan_step_cuda(const ScanArgs *a) {
+    (void)a;
     return no_cuda();
 }

@@ -55,6 +55,27 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) LS_RESUL
 /** cudaFree; NULL is a no-op. */
 void device_cuda_free(void *ptr);
 
+/**
+ * Event timer for benchmarks (`longscan bench kernels`, kernels/dev): a pair of CUDA events
+ * around work queued on one stream. Create with device_cuda_timer_init(), free with
+ * device_cuda_timer_free() (NULL is a no-op).
+ */
+typedef struct DeviceTimer DeviceTimer;
+
+/** @return 0, LS_ERR_NOMEM, LS_ERR_CUDA or LS_ERR_NO_CUDA. */
+int device_cuda_timer_init(DeviceTimer **timer) LS_RESULT_USED;
+
+/** Record the start event on @p stream (a cudaStream_t; NULL = default stream). */
+int device_cuda_timer_start(DeviceTimer *timer, void *stream) LS_RESULT_USED;
+
+/**
+ * Record the stop event on @p stream, wait for it, and set *ms to the time between the two
+ * events (GPU time of what was queued between them). @return 0, LS_ERR_CUDA or LS_ERR_NO_CUDA.
+ */
+int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) LS_RESULT_USED;
+
+void device_cuda_timer_free(DeviceTimer *timer);
+
 /** Direction of device_cuda_copy(). */
 typedef enum {
     DEVICE_COPY_H2D = 0,

@@ -83,6 +83,9 @@ int scan_args_check(const ScanArgs *a, ScanOp op) {
     if (op == SCAN_OP_STEP && a->L != 1)
         return ls_error(LS_ERR_RANGE, "%s: L = %lld (a step takes one token, L = 1)", who,
                         (long long)a->L);
+    if (a->dtype != DTYPE_F32 && a->dtype != DTYPE_BF16)
+        return ls_error(LS_ERR_USAGE, "%s: dtype = %d (must be DTYPE_F32 or DTYPE_BF16)", who,
+                        (int)a->dtype);
     if (a->delta_softplus != 0 && a->delta_softplus != 1)
         return ls_error(LS_ERR_USAGE, "%s: delta_softplus = %d (must be 0 or 1)", who,
                         a->delta_softplus);

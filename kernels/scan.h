@@ -41,8 +41,28 @@
  * Threads: the CPU functions use OpenMP over (batch, blocks of 16 channels); results do not
  * depend on the number of threads (every sum has a fixed order).
  *
+ * Precision (dtype): the CPU functions are fp32 only (they refuse DTYPE_BF16 with
+ * LS_ERR_UNSUPPORTED). The CUDA functions also take DTYPE_BF16, which makes exactly these
+ * pointers bf16 (same fields, cast; strides still in elements): u, delta, z, B_ssm, C_ssm, out,
+ * dout, du, ddelta, dz, dB_ssm, dC_ssm — the (B, L, ·) activations and their gradients. Every
+ * other buffer stays fp32 whatever dtype says: A, D_skip, delta_bias, h0, h_final, ckpt, state,
+ * dh_final, dA, dD_skip, ddelta_bias, dh0. All arithmetic, the state and every sum are fp32;
+ * a bf16 output is rounded once, to nearest even, when stored (an accumulated bf16 gradient is
+ * read, added to in fp32, rounded).
+ *
+ * CUDA (kernels/cuda/scan.cu; the algorithm is in docs/scan.md "GPU"): every pointer is device
+ * memory, work goes on `stream` (a cudaStream_t, NULL = the default stream) and the functions
+ * return once it is queued. They accept any shape scan_args_check accepts, with these limits
+ * (scan_cuda_supported says which one a call breaks): the backward needs chunk = 32, 64, 128
+ * or 256 (its windows are the checkpoint chunks) and 8·N·(chunk + 4)·4 + … bytes of shared
+ * memory (N ≤ 64 at chunk 128). The forward uses `out` as scratch between its kernels: out
+ * must not alias an input (scan_args_check's rule anyway). Results are deterministic: one
+ * device and one shape give the same bytes every time (no atomics; fixed reduction orders).
+ *
  * Tests: tests/unit/test_scan.c (double-precision reference, finite differences, streaming,
- * step ≡ forward). Timing: kernels/dev/scan_bench.c.
+ * step ≡ forward); tests/gpu/parity_scan.c (CUDA against the CPU functions, `make test-gpu`).
+ * Timing: kernels/dev/scan_bench.c (CPU), kernels/dev/scan.cu and `longscan bench kernels`
+ * (CUDA).
  */
 #ifndef LS_SCAN_H
 #define LS_SCAN_H
@@ -51,6 +71,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +109,7 @@ typedef struct {
     int64_t N;              // state size per channel, 1..SCAN_N_MAX
     int64_t chunk;          // T: checkpoint interval in tokens, >= 1
     int     delta_softplus; // 1: dt = softplus(delta + bias); 0: dt = delta + bias
+    DType   dtype;          // element type of the activations (see "Precision"); DTYPE_F32
 
     // ---- inputs
     const float *u;          int64_t u_stride_b, u_stride_l;          // (B, L, D)
@@ -126,19 +148,23 @@ typedef struct {
 
     // ---- step
     float *state;            // (B, D, N) scan_step: read, then overwritten with the new state
+
+    // ---- CUDA
+    void  *stream;           // cudaStream_t the CUDA functions queue on (NULL: default stream)
 } ScanArgs;
 // clang-format on
 
 /**
- * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, and dense strides
- * for every (B, L, ·) tensor: batch stride L·D (L·N for B, C), token stride D (N).
+ * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, dtype = DTYPE_F32,
+ * stream = NULL, and dense strides for every (B, L, ·) tensor: batch stride L·D (L·N for B, C),
+ * token stride D (N).
  */
 void scan_args_init(ScanArgs *a, int64_t B, int64_t L, int64_t D, int64_t N);
 
 /**
  * Validate @p a for @p op, the same rules for every backend: sizes >= 1 (L == 1 for a step),
- * N <= SCAN_N_MAX, chunk >= 1, required pointers present (forward: u, delta, A, B_ssm, C_ssm,
- * out; backward: also dout, ckpt, du, ddelta, dA, dB_ssm, dC_ssm, and dz / dD_skip /
+ * N <= SCAN_N_MAX, chunk >= 1, dtype DTYPE_F32 or DTYPE_BF16, required pointers present
+ * (forward: u, delta, A, B_ssm, C_ssm, out; backward: also dout, ckpt, du, ddelta, dA, dB_ssm, dC_ssm, and dz / dD_skip /
  * ddelta_bias exactly when z / D_skip / delta_bias are given; step: state and out), no
  * gradient for an absent input, outputs that do not overlap themselves, and offsets that fit
  * in 64 bits.
@@ -158,7 +184,8 @@ size_t scan_bwd_workspace_size_cpu(const ScanArgs *a);
 
 /**
  * Forward over a->L tokens. Writes out; h_final and ckpt when given.
- * @return 0, or the code of scan_args_check (nothing written then).
+ * @return 0, or the code of scan_args_check (nothing written then); LS_ERR_UNSUPPORTED for
+ *         dtype DTYPE_BF16 (the CPU specification is fp32).
  */
 int scan_fwd_cpu(const ScanArgs *a) LS_RESULT_USED;
 
@@ -178,6 +205,39 @@ int scan_bwd_cpu(const ScanArgs *a) LS_RESULT_USED;
  * @return 0 or the code of scan_args_check.
  */
 int scan_step_cpu(const ScanArgs *a) LS_RESULT_USED;
+
+// ---------------------------------------------------------------------------------------------
+// CUDA (kernels/cuda/scan.cu; stubs returning LS_ERR_NO_CUDA in kernels/cuda_none.c)
+
+/**
+ * Whether the CUDA functions take @p a for @p op: scan_args_check, then the CUDA limits
+ * (see "CUDA" above). Each scan_*_cuda calls it first, so an unsupported shape is one clear
+ * error, never a silent CPU fallback. Does not touch the device.
+ * @return 0; the code of scan_args_check; LS_ERR_UNSUPPORTED naming the shape and the limit.
+ */
+int scan_cuda_supported(const ScanArgs *a, ScanOp op) LS_RESULT_USED;
+
+/**
+ * Bytes of device workspace scan_bwd_cuda needs for these shapes (a->workspace,
+ * a->workspace_bytes): B·ceil(L/chunk)·D·(N+2) floats (per checkpoint chunk and channel: the
+ * state gradient carried into the chunk, then the chunk's dA, dD, ddelta_bias partial sums),
+ * plus 2·P·B·L·N floats of dB/dC partial sums when the channels are split into P > 1 groups
+ * (short sequences; P depends on the shapes only). 0 if a size is bad.
+ */
+size_t scan_bwd_workspace_size_cuda(const ScanArgs *a);
+
+/** scan_fwd_cpu on the GPU (fp32 or bf16). @return 0, LS_ERR_CUDA, LS_ERR_UNSUPPORTED, … */
+int scan_fwd_cuda(const ScanArgs *a) LS_RESULT_USED;
+
+/**
+ * scan_bwd_cpu on the GPU: reads the checkpoints the forward (CUDA or CPU) wrote with the same
+ * chunk; needs scan_bwd_workspace_size_cuda(a) bytes of device workspace. Gradients are
+ * accumulated (+=) and bit-identical from run to run.
+ */
+int scan_bwd_cuda(const ScanArgs *a) LS_RESULT_USED;
+
+/** scan_step_cpu on the GPU: one token, a->state (B, D, N) updated in place. */
+int scan_step_cuda(const ScanArgs *a) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

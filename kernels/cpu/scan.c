@@ -158,6 +158,18 @@ static inline int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
 
+// The checks every CPU entry point runs: the shared ones, then fp32 only (the specification).
+static int check_cpu(const ScanArgs *a, ScanOp op) {
+    int rc = scan_args_check(a, op);
+    if (rc) return rc;
+    if (a->dtype != DTYPE_F32)
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "%s_cpu: dtype %s (the CPU scan is fp32; bf16 runs on --device cuda)",
+                        op == SCAN_OP_FWD ? "scan_fwd" : op == SCAN_OP_BWD ? "scan_bwd" : "scan_step",
+                        dtype_name(a->dtype));
+    return 0;
+}
+
 /*
  * One token for the channels [d0, d0+nd) of one batch row (nd <= SCAN_CPU_DBLOCK): dt, the
  * state update (scan_token, vectorised over n), then out = (y + D·u)·SiLU(z). The softplus and
@@ -203,7 +215,7 @@ static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
 // forward
 
 int scan_fwd_cpu(const ScanArgs *a) {
-    int rc = scan_args_check(a, SCAN_OP_FWD);
+    int rc = check_cpu(a, SCAN_OP_FWD);
     if (rc) return rc;
     const int64_t B = a->B, L = a->L, D = a->D, N = a->N, T = a->chunk;
     const int64_t nc = (L - 1) / T + 1, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
@@ -249,7 +261,7 @@ int scan_fwd_cpu(const ScanArgs *a) {
 // step
 
 int scan_step_cpu(const ScanArgs *a) {
-    int rc = scan_args_check(a, SCAN_OP_STEP);
+    int rc = check_cpu(a, SCAN_OP_STEP);
     if (rc) return rc;
     const int64_t B = a->B, D = a->D, N = a->N, nblk = (D - 1) / SCAN_CPU_DBLOCK + 1;
 #pragma omp parallel for schedule(static) if (B * D * N >= 16384)
@@ -329,7 +341,7 @@ static inline ScanTokenSums scan_token_bwd(int64_t N, float gy, float dt, float 
 }
 
 int scan_bwd_cpu(const ScanArgs *a) {
-    int rc = scan_args_check(a, SCAN_OP_BWD);
+    int rc = check_cpu(a, SCAN_OP_BWD);
     if (rc) return rc;
     size_t need = scan_bwd_workspace_size_cpu(a);
     if (!a->workspace || a->workspace_bytes < need)

@@ -68,6 +68,48 @@ void device_cuda_free(void *ptr) {
     if (ptr) cudaFree(ptr);
 }
 
+struct DeviceTimer {
+    cudaEvent_t start, stop;
+};
+
+int device_cuda_timer_init(DeviceTimer **timer) {
+    int status = 0;
+    DeviceTimer *t = (DeviceTimer *)calloc(1, sizeof *t);
+    *timer = NULL;
+    if (!t) return ls_error(LS_ERR_NOMEM, "device_cuda_timer_init: out of memory");
+    CUDA_RT(cudaEventCreate(&t->start));
+    CUDA_RT(cudaEventCreate(&t->stop));
+    *timer = t;
+    return 0;
+fail:
+    device_cuda_timer_free(t);
+    return status;
+}
+
+int device_cuda_timer_start(DeviceTimer *timer, void *stream) {
+    int status = 0;
+    CUDA_RT(cudaEventRecord(timer->start, (cudaStream_t)stream));
+fail:
+    return status;
+}
+
+int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) {
+    int status = 0;
+    *ms = 0.0f;
+    CUDA_RT(cudaEventRecord(timer->stop, (cudaStream_t)stream));
+    CUDA_RT(cudaEventSynchronize(timer->stop));
+    CUDA_RT(cudaEventElapsedTime(ms, timer->start, timer->stop));
+fail:
+    return status;
+}
+
+void device_cuda_timer_free(DeviceTimer *timer) {
+    if (!timer) return;
+    if (timer->start) cudaEventDestroy(timer->start);
+    if (timer->stop) cudaEventDestroy(timer->stop);
+    free(timer);
+}
+
 int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
     int status = 0;
     cudaMemcpyKind kind = dir == DEVICE_COPY_H2D   ? cudaMemcpyHostToDevice

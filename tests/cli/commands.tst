@@ -15,7 +15,12 @@ P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]100000[[:sp
 P 0 morning_coffee_5s.wav[[:space:]]audio[[:space:]]samples[[:space:]]40000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/audio/morning_coffee_5s.wav
 # commands whose issue has not landed say so, exit 2
 N 2 generate.*issue[[:space:]]3                      $LONGSCAN generate -m x
-N 2 bench.*issue[[:space:]]3                         $LONGSCAN bench scan
+N 2 bench.*issue[[:space:]]3                         $LONGSCAN bench model
+# bench kernels needs a CUDA build and that GPU: one error line, exit 1 (CPU-only build, no GPU,
+# or no device 7)
+N 1 ^longscan[[:space:]]bench:[[:space:]]kernels:     $LONGSCAN bench kernels --device cuda:7
+N 2 unknown[[:space:]]benchmark                      $LONGSCAN bench scan
+N 2 --repeat[[:space:]]9                             $LONGSCAN bench kernels --repeat 9
 # usage
 N 2 unknown[[:space:]]command[[:space:]].frobnicate  $LONGSCAN frobnicate
 N 2 unknown[[:space:]]command                        $LONGSCAN help frobnicate

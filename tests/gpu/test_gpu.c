@@ -56,7 +56,9 @@ void gpu_runtime(void) {
     X(embedding, gpu_parity_embedding)                                                         \
     X(loss, gpu_parity_loss)                                                                   \
     X(pool, gpu_parity_pool)                                                                   \
-    X(optim, gpu_parity_optim)
+    X(optim, gpu_parity_optim)                                                                 \
+    X(scan, gpu_parity_scan)                                                                   \
+    X(scan_short, gpu_parity_scan_short)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
