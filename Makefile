@@ -103,7 +103,7 @@ GPU_TEST_SRC = $(wildcard tests/gpu/*.c)
 HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tests/*.h \
                        kernels/cuda/*.cuh)
 
-.PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean
+.PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -208,6 +208,19 @@ $(BUILD)/dev/scan: kernels/dev/scan.cu kernels/cuda/scan.cu $(DEV_SCAN_OBJ) $(HE
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC    $@")
 	$(Q)$(NVCC) $(NVCCFLAGS) kernels/dev/scan.cu $(DEV_SCAN_OBJ) -Xcompiler -fopenmp -o $@
+
+# The conv and attention harnesses link the whole library (their CPU specs and CUDA ops).
+$(BUILD)/dev/conv $(BUILD)/dev/attention: $(BUILD)/dev/%: kernels/dev/%.cu $(BUILD)/liblongscan.a \
+                                          $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCCFLAGS) $< $(BUILD)/liblongscan.a -Xcompiler -fopenmp -o $@ \
+	    $(PKG_LIBS) -lz -lm -lcublas -lcublasLt
+
+# Everything the lent GPU machine runs, bundled with the libraries it lacks (bench/gpu.sh).
+gpu-bundle: $(BUILD)/longscan $(BUILD)/test_gpu $(BUILD)/dev/scan $(BUILD)/dev/conv \
+            $(BUILD)/dev/attention
+	bash bench/gpu_bundle.sh .gpu $^
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

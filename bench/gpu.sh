@@ -1,23 +1,63 @@
 #!/usr/bin/env bash
-# bench/gpu.sh — everything the lent GPU machine checks, in one call (see README "GPU"):
-# the CUDA runtime services (tests/gpu/test_gpu.c), the CPU ops against PyTorch (the GPU machine
-# has torch; tests/gpu/test_torch_ops.py), and the binary itself on shipped data.
-# Build here first:  make build/test_gpu build/tests/helpers/kops_run
-#                    ../shared/tools/gpu-bundle .gpu build/longscan build/test_gpu build/tests/helpers/kops_run
-# then on the device: bash bench/gpu.sh   (results copied to $OUT when set)
+# bench/gpu.sh — everything the lent GPU machine checks and times, in one call:
+#   1. test_gpu: every CUDA op against its CPU specification (tests/gpu, all suites);
+#   2. compute-sanitizer memcheck + racecheck on the short suites;
+#   3. the development harnesses at their default sizes (kernels/dev: scan, conv, attention);
+#   4. `longscan bench kernels` with the peers' numbers (../shared/anchors/peers-h100.json).
+# Build and bundle here:   make gpu-bundle          (writes .gpu/, ignored by git)
+# On the device:           bash bench/gpu.sh [steps] (carry .gpu; steps: any of
+#                          parity,sanitize,harness,bench; default all)
+# Logs go to $OUT (one tarball of the logs plus summary.txt); the summary is printed last.
 set -u
+G=$(cd "$(dirname "$0")/.." && pwd)/.gpu
+steps=${1:-parity,sanitize,harness,bench}
 out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out"
+logs=/tmp/gpu-logs
+rm -rf "$logs" && mkdir -p "$out" "$logs"
+has() { [[ ",$steps," == *",$1,"* ]]; }
+# the largest libraries travel gzipped
+zlib=/tmp/gpu-libz && mkdir -p "$zlib"
+for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
+export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+summary=$logs/summary.txt
+say() { echo "$*" | tee -a "$summary"; }
+say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm \
+    --format=csv,noheader 2>&1 | sed 's/^/# gpu: /' | tee -a "$summary"
+step() { # name timeout log command...
+    local name=$1 t=$2 log=$3; shift 3
+    local t0=$SECONDS
+    timeout "$t" "$@" > "$logs/$log" 2>&1
+    local rc=$?
+    say "## $name: rc=$rc ($((SECONDS - t0)) s)"
+    return $rc
+}
 status=0
-exec > >(tee "$out/gpu.log") 2>&1
-echo "# commit: $(cat .gpu/COMMIT 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/# gpu: /'
-.gpu/run longscan --version
-echo "## test_gpu"
-.gpu/run test_gpu || status=1
-echo "## torch cross-check of the CPU ops"
-printf '#!/bin/sh\nexec "%s/.gpu/run" kops_run "$@"\n' "$PWD" > /tmp/kops_run && chmod +x /tmp/kops_run
-KOPS_RUN=/tmp/kops_run python3 tests/gpu/test_torch_ops.py || status=1
-echo "## longscan info on the GPU machine"
-.gpu/run longscan info examples/data/dna/bacteria_test.fa.gz examples/data/audio/perc_swash.flac || status=1
+if has parity; then
+    step "parity (all suites)" 300 parity.log "$G/run" test_gpu || status=1
+    say "   $(grep -c '^ok' "$logs/parity.log") ok, $(grep -c '^not ok' "$logs/parity.log") not ok"
+    grep '^not ok' "$logs/parity.log" | head -30 | cut -c1-300 | tee -a "$summary"
+fi
+if has sanitize; then
+    short="scan_short attention_small conv norm act embedding loss pool optim"
+    for tool in memcheck racecheck; do
+        LS_GPU_SHORT=1 step "$tool" 150 $tool.log compute-sanitizer --tool $tool \
+            --target-processes all --error-exitcode 99 "$G/run" test_gpu $short || status=1
+        grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$tool.log" | tail -1 | tee -a "$summary"
+    done
+fi
+if has harness; then
+    step "harness scan (L = 1M)" 120 harness_scan.log "$G/run" scan 1048576 10 65536
+    step "harness conv (D = 1024, L = 1M)" 60 harness_conv.log "$G/run" conv
+    step "harness attention" 90 harness_attention.log "$G/run" attention 4096 16384 65536
+    cat "$logs"/harness_scan.log "$logs"/harness_conv.log "$logs"/harness_attention.log | grep -v '^$' | tail -40 \
+        | tee -a "$summary"
+fi
+if has bench; then
+    step "bench kernels" 200 bench.txt "$G/run" longscan bench kernels \
+        --peers "$G/peers-h100.json" --csv "$logs/bench.csv" || status=1
+    tee -a "$summary" < "$logs/bench.txt"
+fi
+cp "$summary" "$out/summary.txt"
+tar -czf "$out/logs.tar.gz" -C "$logs" .
 exit $status
