@@ -2,6 +2,9 @@
 # training steps each; what is checked is the plumbing (files, rows, verdicts, plots), not
 # the accuracy such runs reach.
 #
+P 0 Usage:[[:space:]]longscan[[:space:]]compare  $LONGSCAN compare --help
+P 0 Usage:[[:space:]]longscan[[:space:]]compare  $LONGSCAN help compare
+P 0 ^[[:space:]]+compare[[:space:]]+Transformer[[:space:]]vs[[:space:]]Mamba  $LONGSCAN --help
 # --- bad options: one line, exit 2
 N 2 no[[:space:]]output:[[:space:]]give[[:space:]]-o[[:space:]]DIR  $LONGSCAN compare --minutes 0.1
 N 2 --experiments[[:space:]]mqar,foo:[[:space:]]unknown[[:space:]]'foo'  $LONGSCAN compare --experiments mqar,foo -o $TMP/c
