@@ -278,14 +278,17 @@ static int read_config(const char *path, const char *text, ModelConfig *cfg, cha
         (status = get_bool(o, "use_conv_bias", path, &use_conv_bias)) < 0)
         goto fail;
     const cJSON *item;
-    if ((item = cJSON_GetObjectItemCaseSensitive(o, "vocab_size")) && (vocab < 2 || vocab > 256)) {
-        status = unsupported_key(path, item, "longscan feeds byte-sized token ids (DNA 0..4, "
-                                 "audio codes 0..255) and reads vocabularies of 2..256");
+    /* a vocabulary larger than the input alphabet is fine (a text tokenizer's 50280, say):
+     * the inputs are the model's own ids 0..4 or 0..255, and a score is the model's
+     * probability over its whole vocabulary, as transformers computes it */
+    if ((item = cJSON_GetObjectItemCaseSensitive(o, "vocab_size")) &&
+        (vocab < 2 || vocab > MODEL_VOCAB_MAX)) {
+        status = unsupported_key(path, item, "longscan reads vocabularies of 2..16777216");
         goto fail;
     }
     if (!cJSON_GetObjectItemCaseSensitive(o, "vocab_size")) {
-        status = ls_error(LS_ERR_UNSUPPORTED, "%s: key 'vocab_size' missing: MambaConfig's default "
-                          "50280 is more than longscan's 256", path);
+        status = ls_error(LS_ERR_UNSUPPORTED, "%s: key 'vocab_size' missing (MambaConfig's "
+                          "default would be 50280: give it explicitly)", path);
         goto fail;
     }
     if ((item = cJSON_GetObjectItemCaseSensitive(o, "expand"))) {

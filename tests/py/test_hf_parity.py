@@ -182,6 +182,16 @@ def main(tmp):
     _, batched = score(d, [fasta], "--batch-size", "3")
     compare("vocab 8, DNA, three records in one padded batch", model, batched, dna_ids)
 
+    # a vocabulary larger than both alphabets (a text tokenizer's, say): the DNA ids 0..4 are
+    # the model's own ids, and a score is its probability over the whole vocabulary
+    small = os.path.join(tmp, "dna_small.fa")
+    write_fasta(small, {"one": dna["one"], "long": dna["long"][:500]})
+    model = make_model(1000, 3)
+    d = os.path.join(tmp, "v1000")
+    model.save_pretrained(d)
+    _, got = score(d, [small])
+    compare("vocab 1000, DNA", model, got, {"one": dna_ids["one"], "long": dna_ids["long"][:500]})
+
     # vocabulary 256 on 8-bit µ-law audio codes (the "longscan" object says how to encode)
     model = make_model(256, 2)
     d = os.path.join(tmp, "v256")
