@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu_bundle.sh DIR BIN... — `make gpu-bundle`: the binaries for the lent GPU machine,
 # packed by ../shared/tools/gpu-bundle with the shared libraries it lacks; the largest libraries
-# travel gzipped (a device call carries at most 64 MiB) and bench/gpu.sh unpacks them there.
+# and the binaries travel gzipped (a device call carries at most 64 MiB) and bench/gpu.sh unpacks
+# them there.
 set -euo pipefail
 dir=$1; shift
 rm -rf "$dir"
@@ -12,6 +13,7 @@ for lib in "$dir"/lib/*; do
         gzip -c "$lib" > "$dir/libz/$(basename "$lib").gz" && rm "$lib"
     fi
 done
+for bin in "$dir"/bin/*; do gzip "$bin"; done # bench/gpu.sh unpacks them there
 cp ../shared/anchors/peers-h100.json "$dir/" 2>/dev/null || true
 git rev-parse --short HEAD > "$dir/COMMIT"
 git status --porcelain --untracked-files=no | grep -q . && echo "+dirty" >> "$dir/COMMIT"
