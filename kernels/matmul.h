@@ -87,7 +87,10 @@ int matmul_check_shape(const char *fn, int64_t M, int64_t K, int64_t N, int64_t 
 /** How a CUDA matmul runs. A NULL MatmulCuda means {DTYPE_F32, allow_tf32 = 0, NULL}. */
 typedef struct {
     DType dtype;    /* DTYPE_BF16: x, w, y, dx, dy are bf16 (w a bf16 copy of the fp32 master
-                       weights); b, dw, db stay fp32; accumulation is fp32 either way */
+                       weights); b, dw, db stay fp32; accumulation is fp32 either way. With a
+                       bias the forward adds b rounded to bf16 (y starts as bf16(b) and the
+                       GEMM accumulates onto it), as PyTorch's autocast does: cuBLASLt takes
+                       no fp32 bias with a bf16 output */
     int allow_tf32; /* fp32 only: 1 lets cuBLAS round the inputs to TF32 on the tensor cores
                        (about 8x the FP32 rate, ~1e-3 relative error); 0 (default) keeps fp32
                        parity with the CPU */

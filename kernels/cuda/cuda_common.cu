@@ -47,6 +47,11 @@ static int ctx_create(int device, CudaCtx **out) {
     CUBLAS_TRY(cublasSetWorkspace(c->blas, c->blas_ws, c->ws_bytes));
     // Deterministic by default (no atomics mode); say so rather than rely on the default.
     CUBLAS_TRY(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    // bf16 GEMMs reduce split-K partial sums in fp32, never in bf16: cuBLAS may otherwise
+    // round partials to the output type (PyTorch's allow_bf16_reduced_precision_reduction),
+    // which the parity run of 927e8b5 caught as dx errors of 1e-4·Σ|terms| on an H100.
+    CUBLAS_TRY(cublasSetMathMode(c->blas, (cublasMath_t)(CUBLAS_DEFAULT_MATH |
+                                                         CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     *out = c;
     return 0;
 fail:

@@ -94,6 +94,8 @@ static int matmul_fwd_lt(CudaCtx *c, void *y, const void *x, const void *w, cons
     cublasLtMatmulHeuristicResult_t res;
     uint32_t al_a = ptr_align(w), al_b = ptr_align(x), al_c = ptr_align(y);
     float alpha = 1.0f, beta = 0.0f;
+    const uint32_t no_output_type_reduction =
+        CUBLASLT_REDUCTION_SCHEME_MASK & ~(uint32_t)CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE;
     *done = 0;
 
     CUBLAS_TRY(cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F));
@@ -120,6 +122,10 @@ static int matmul_fwd_lt(CudaCtx *c, void *y, const void *x, const void *w, cons
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
     CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
+    // split-K partial sums in fp32 only (as cuda_common.cu asks of cuBLAS)
+    CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_output_type_reduction,
+        sizeof no_output_type_reduction));
     {
         cublasStatus_t h = cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1,
                                                           &res, &found);
