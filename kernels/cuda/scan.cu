@@ -125,6 +125,12 @@ __device__ __forceinline__ float ldp(const __nv_bfloat16 *p) { return __bfloat16
 __device__ __forceinline__ void st(float *p, float v) { *p = v; }
 __device__ __forceinline__ void st(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
 template <typename T> __device__ __forceinline__ void add_to(T *p, float v) { st(p, ldp(p) + v); }
+// Raw loads kept unconverted in prefetch registers (a bf16 → fp32 conversion right after the
+// load would make the thread wait for it), converted when used.
+template <typename T> __device__ __forceinline__ T ldr(const T *p) { return __ldg(p); }
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <typename T> __device__ __forceinline__ T zero_of() { return T(0.0f); }
 
 // 2^x in one MUFU instruction (≈ 2 ulp; results below 2^-126 flush to 0, as the CPU's exp
 // returns 0 below −87).
@@ -160,10 +166,12 @@ template <int NT, int POLY> __device__ __forceinline__ float decay(float x, int 
     return n >= NT - POLY ? exp2_poly(x) : ex2(x);
 }
 
-// softplus with mamba_ssm's (and the CPU spec's) threshold; accurate libdevice functions
-// (per (t, d), not per state, so their cost is small next to the N decays).
+// softplus with mamba_ssm's (and the CPU spec's) threshold, from accurate libdevice functions:
+// dt multiplies every decay exponent, so its error reaches every state.
 __device__ __forceinline__ float softplus_f(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-__device__ __forceinline__ float sigmoid_f(float x) { return __frcp_rn(1.0f + expf(-x)); }
+// σ(x) from the fast intrinsics (2 MUFU operations, ≈ 1e-6 relative for |x| ≤ 20: it only scales
+// one output or gradient element); 0 below x ≈ −88, 1 above ≈ 17, as the CPU's.
+__device__ __forceinline__ float sigmoid_f(float x) { return __fdividef(1.0f, 1.0f + __expf(-x)); }
 __device__ __forceinline__ float dt_of(float delta, float bias, int sp) {
     float x = delta + bias;
     return sp ? softplus_f(x) : x;
@@ -213,7 +221,7 @@ template <int NT> struct TileRegs {
 };
 
 template <int NT, typename T>
-__device__ __forceinline__ void load_bc(float (&dst)[TileRegs<NT>::EPT], const T *base,
+__device__ __forceinline__ void load_bc(T (&dst)[TileRegs<NT>::EPT], const T *base,
                                         int64_t stride_l, int64_t N, int64_t tn, int64_t t1,
                                         bool reverse) {
 #pragma unroll
@@ -221,16 +229,16 @@ __device__ __forceinline__ void load_bc(float (&dst)[TileRegs<NT>::EPT], const T
         const int e = threadIdx.x + k * FWD_THREADS, i = e / NT, n = e % NT;
         const int64_t t = reverse ? tn - 1 - i : tn + i;
         const bool ok = i < FWD_TT && n < N && (reverse ? t >= t1 : t < t1);
-        dst[k] = ok ? ld(base + t * stride_l + n) : 0.0f;
+        dst[k] = ok ? ldr(base + t * stride_l + n) : zero_of<T>();
     }
 }
 
-template <int NT>
-__device__ __forceinline__ void store_bc(float (*tile)[NT], const float (&src)[TileRegs<NT>::EPT]) {
+template <int NT, typename T>
+__device__ __forceinline__ void store_bc(float (*tile)[NT], const T (&src)[TileRegs<NT>::EPT]) {
 #pragma unroll
     for (int k = 0; k < TileRegs<NT>::EPT; k++) {
         const int e = threadIdx.x + k * FWD_THREADS;
-        if (e < FWD_TT * NT) tile[e / NT][e % NT] = src[k];
+        if (e < FWD_TT * NT) tile[e / NT][e % NT] = to_f(src[k]);
     }
 }
 
@@ -260,37 +268,39 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
     const float bias = (active && p.bias) ? p.bias[dd] : 0.0f;
     float S = 0.0f;
 
-    float pu[FWD_TT], pd[FWD_TT], pb[EPT];
+    // Per-thread pointers walk the tokens (one 64-bit add per load, no index products).
+    const T *un = up + t0 * p.usl, *dn = dp + t0 * p.dsl;
+    const int64_t ustep = p.usl, dstep = p.dsl;
+    T pu[FWD_TT], pd[FWD_TT], pb[EPT];
+    auto prefetch = [&](int64_t tn) {
+        const int rem = (int)min((int64_t)FWD_TT, t1 - tn);
 #pragma unroll
-    for (int i = 0; i < FWD_TT; i++) {
-        const int64_t t = t0 + i;
-        pu[i] = (active && t < t1) ? ld(up + t * p.usl) : 0.0f;
-        pd[i] = (active && t < t1) ? ld(dp + t * p.dsl) : 0.0f;
-    }
-    load_bc<NT>(pb, Bp, p.bsl, p.N, t0, t1, false);
+        for (int i = 0; i < FWD_TT; i++) {
+            const bool ok = active && i < rem;
+            pu[i] = ok ? ldr(un) : zero_of<T>();
+            pd[i] = ok ? ldr(dn) : zero_of<T>();
+            un += ustep, dn += dstep;
+        }
+        load_bc<NT>(pb, Bp, p.bsl, p.N, tn, t1, false);
+    };
+    prefetch(t0);
 
     for (int64_t tn = t0; tn < t1; tn += FWD_TT) {
         __syncthreads(); // the previous tile's readers are done with sB
         store_bc<NT>(sB, pb);
         float cu[FWD_TT], cd[FWD_TT];
 #pragma unroll
-        for (int i = 0; i < FWD_TT; i++) cu[i] = pu[i], cd[i] = pd[i];
+        for (int i = 0; i < FWD_TT; i++) cu[i] = to_f(pu[i]), cd[i] = to_f(pd[i]);
         __syncthreads();
-        const int64_t tnext = tn + FWD_TT;
-        if (tnext < t1) {
-#pragma unroll
-            for (int i = 0; i < FWD_TT; i++) {
-                const int64_t t = tnext + i;
-                pu[i] = (active && t < t1) ? ld(up + t * p.usl) : 0.0f;
-                pd[i] = (active && t < t1) ? ld(dp + t * p.dsl) : 0.0f;
-            }
-            load_bc<NT>(pb, Bp, p.bsl, p.N, tnext, t1, false);
-        }
+        if (tn + FWD_TT < t1) prefetch(tn + FWD_TT);
         const int64_t cnt = t1 - tn;
+        // the tile's per-token scalars first (8 independent softplus chains), then the states
+#pragma unroll
+        for (int i = 0; i < FWD_TT; i++) cd[i] = dt_of(cd[i], bias, p.sp);
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++) {
             if (i < cnt) {
-                const float dt = dt_of(cd[i], bias, p.sp), dtu = dt * cu[i];
+                const float dt = cd[i], dtu = dt * cu[i];
                 S += dt;
 #pragma unroll
                 for (int n = 0; n < NT; n++)
@@ -312,20 +322,39 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
  * H(c+1) = exp2(A·log2e·ΣΔ_c)·H(c) + local_c. Writes H(c) over the scratch row n of chunk c.
  */
 template <typename T> __global__ void fwd_fix_kernel(const ScanDev p) {
+    constexpr int K = 16; // chunks per batch: the next batch's loads fly during this one's chain
     const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= p.B * p.D * p.N) return;
     const int64_t n = e % p.N, d = (e / p.N) % p.D, b = e / (p.N * p.D);
     const float A2 = p.A[d * p.N + n] * LOG2E;
+    T *col0 = (T *)p.out + b * p.osb + d;
     float H = p.h0 ? p.h0[e] : 0.0f;
-    for (int64_t c = 0; c < p.nch; c++) {
-        T *col = (T *)p.out + b * p.osb + chunk_start(c, p) * p.osl + d;
-        float hl = 0.0f, S = 0.0f;
-        if (c < p.nch - 1) {
-            hl = scratch_get(col, p.osl, (int)n);
-            S = scratch_get(col, p.osl, (int)p.N);
+    float hl[K], S[K], hn[K], Sn[K];
+    auto load = [&](float(&h_)[K], float(&S_)[K], int64_t c0) {
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            const int64_t c = c0 + k;
+            h_[k] = S_[k] = 0.0f;
+            if (c < p.nch - 1) {
+                const T *col = col0 + chunk_start(c, p) * p.osl;
+                h_[k] = scratch_get(col, p.osl, (int)n);
+                S_[k] = scratch_get(col, p.osl, (int)p.N);
+            }
         }
-        scratch_put(col, p.osl, (int)n, H);
-        H = fmaf(ex2(A2 * S), H, hl);
+    };
+    load(hl, S, 0);
+    for (int64_t c0 = 0; c0 < p.nch; c0 += K) {
+        if (c0 + K < p.nch) load(hn, Sn, c0 + K);
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            const int64_t c = c0 + k;
+            if (c < p.nch) {
+                scratch_put(col0 + chunk_start(c, p) * p.osl, p.osl, (int)n, H);
+                H = fmaf(ex2(A2 * S[k]), H, hl[k]);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < K; k++) hl[k] = hn[k], S[k] = Sn[k];
     }
 }
 
@@ -368,17 +397,25 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
     // next token after which a checkpoint is due
     int64_t ck = p.ckpt ? min(p.L - 1, (t0 / p.T + 1) * p.T - 1) : -1;
 
-    float pu[FWD_TT], pd[FWD_TT], pz[FWD_TT], pb[EPT], pc[EPT];
+    // Per-thread pointers walk the tokens (one 64-bit add per load, no index products).
+    const T *un = up + t0 * p.usl, *dn = dp + t0 * p.dsl, *zn = has_z ? zp + t0 * p.zsl : nullptr;
+    const int64_t ustep = p.usl, dstep = p.dsl, zstep = has_z ? p.zsl : 0;
+    T pu[FWD_TT], pd[FWD_TT], pz[FWD_TT], pb[EPT], pc[EPT];
+    auto prefetch = [&](int64_t tn) {
+        const int rem = (int)min((int64_t)FWD_TT, t1 - tn);
 #pragma unroll
-    for (int i = 0; i < FWD_TT; i++) {
-        const int64_t t = t0 + i;
-        const bool ok = active && t < t1;
-        pu[i] = ok ? ld(up + t * p.usl) : 0.0f;
-        pd[i] = ok ? ld(dp + t * p.dsl) : 0.0f;
-        pz[i] = (ok && has_z) ? ld(zp + t * p.zsl) : 0.0f;
-    }
-    load_bc<NT>(pb, Bp, p.bsl, p.N, t0, t1, false);
-    load_bc<NT>(pc, Cp, p.csl, p.N, t0, t1, false);
+        for (int i = 0; i < FWD_TT; i++) {
+            const bool ok = active && i < rem;
+            pu[i] = ok ? ldr(un) : zero_of<T>();
+            pd[i] = ok ? ldr(dn) : zero_of<T>();
+            pz[i] = (ok && has_z) ? ldr(zn) : zero_of<T>();
+            un += ustep, dn += dstep, zn += zstep;
+        }
+        load_bc<NT>(pb, Bp, p.bsl, p.N, tn, t1, false);
+        load_bc<NT>(pc, Cp, p.csl, p.N, tn, t1, false);
+    };
+    prefetch(t0);
+    T *on = op + t0 * p.osl; // output pointer of the current token
 
     for (int64_t tn = t0; tn < t1; tn += FWD_TT) {
         __syncthreads();
@@ -386,36 +423,33 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
         store_bc<NT>(sC, pc);
         float cu[FWD_TT], cd[FWD_TT], cz[FWD_TT];
 #pragma unroll
-        for (int i = 0; i < FWD_TT; i++) cu[i] = pu[i], cd[i] = pd[i], cz[i] = pz[i];
+        for (int i = 0; i < FWD_TT; i++)
+            cu[i] = to_f(pu[i]), cd[i] = to_f(pd[i]), cz[i] = to_f(pz[i]);
         __syncthreads();
-        const int64_t tnext = tn + FWD_TT;
-        if (tnext < t1) {
-#pragma unroll
-            for (int i = 0; i < FWD_TT; i++) {
-                const int64_t t = tnext + i;
-                const bool ok = active && t < t1;
-                pu[i] = ok ? ld(up + t * p.usl) : 0.0f;
-                pd[i] = ok ? ld(dp + t * p.dsl) : 0.0f;
-                pz[i] = (ok && has_z) ? ld(zp + t * p.zsl) : 0.0f;
-            }
-            load_bc<NT>(pb, Bp, p.bsl, p.N, tnext, t1, false);
-            load_bc<NT>(pc, Cp, p.csl, p.N, tnext, t1, false);
-        }
+        if (tn + FWD_TT < t1) prefetch(tn + FWD_TT);
         const int64_t cnt = t1 - tn;
+        // the tile's per-token scalars first (independent chains), then the states
+#pragma unroll
+        for (int i = 0; i < FWD_TT; i++) {
+            cd[i] = dt_of(cd[i], bias, p.sp);
+            if (has_z) cz[i] = cz[i] * sigmoid_f(cz[i]);
+        }
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++) {
             if (i < cnt) {
                 const int64_t t = tn + i;
-                const float u = cu[i], dt = dt_of(cd[i], bias, p.sp), dtu = dt * u;
-                float y = 0.0f;
+                const float u = cu[i], dt = cd[i], dtu = dt * u;
+                float y2[2] = {0.0f, 0.0f}; // two partial sums: half the dependent chain
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
                     h[n] = fmaf(decay<NT, POLY>(dt * A2[n], n), h[n], dtu * sB[i][n]);
-                    y = fmaf(sC[i][n], h[n], y);
+                    y2[n & 1] = fmaf(sC[i][n], h[n], y2[n & 1]);
                 }
+                float y = y2[0] + y2[1];
                 if (has_d) y += Dd * u;
-                if (has_z) y *= cz[i] * sigmoid_f(cz[i]);
-                if (active) st(op + t * p.osl, y);
+                if (has_z) y *= cz[i];
+                if (active) st(on, y);
+                on += p.osl;
                 if (t == ck) {
                     if (active) {
                         float *dst = p.ckpt + ((b * ((p.L - 1) / p.T + 1) + t / p.T) * p.D + d) *
@@ -446,12 +480,13 @@ template <typename T> __global__ void step_kernel(const ScanDev p) {
     const float dtu = dt * u;
     const T *Bt = (const T *)p.Bm + b * p.bsb, *Ct = (const T *)p.Cm + b * p.csb;
     float *h = p.state + e * p.N;
-    float y = 0.0f;
+    float y2[2] = {0.0f, 0.0f}; // the summation order of fwd_out: even and odd states
     for (int64_t n = 0; n < p.N; n++) {
         const float hn = fmaf(ex2(dt * (p.A[d * p.N + n] * LOG2E)), h[n], dtu * ld(Bt + n));
         h[n] = hn;
-        y = fmaf(ld(Ct + n), hn, y);
+        y2[n & 1] = fmaf(ld(Ct + n), hn, y2[n & 1]);
     }
+    float y = y2[0] + y2[1];
     if (p.Dsk) y += p.Dsk[d] * u;
     if (p.z) {
         const float zz = ld((const T *)p.z + b * p.zsb + d);
@@ -493,42 +528,44 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) bwd_local_kerne
     float S = 0.0f;
 
     // tile k covers tokens te−1, te−2, …, te−FWD_TT (down to t0), te = t1 − k·FWD_TT
-    float pd[FWD_TT], pz[FWD_TT], pg[FWD_TT], pc[EPT];
+    // Per-thread pointers walk the tokens backwards from t1 − 1.
+    const T *dn = dp + (t1 - 1) * p.dsl, *zn = has_z ? zp + (t1 - 1) * p.zsl : nullptr;
+    const T *gn = gp + (t1 - 1) * p.gsl;
+    const int64_t dstep = p.dsl, zstep = has_z ? p.zsl : 0, gstep = p.gsl;
+    T pd[FWD_TT], pz[FWD_TT], pg[FWD_TT], pc[EPT];
+    auto prefetch = [&](int64_t te) { // tokens te − 1, te − 2, … (down to t0)
+        const int rem = (int)min((int64_t)FWD_TT, te - t0);
 #pragma unroll
-    for (int i = 0; i < FWD_TT; i++) {
-        const int64_t t = t1 - 1 - i;
-        const bool ok = active && t >= t0;
-        pd[i] = ok ? ld(dp + t * p.dsl) : 0.0f;
-        pz[i] = (ok && has_z) ? ld(zp + t * p.zsl) : 0.0f;
-        pg[i] = ok ? ld(gp + t * p.gsl) : 0.0f;
-    }
-    load_bc<NT>(pc, Cp, p.csl, p.N, t1, t0, true);
+        for (int i = 0; i < FWD_TT; i++) {
+            const bool ok = active && i < rem;
+            pd[i] = ok ? ldr(dn) : zero_of<T>();
+            pz[i] = (ok && has_z) ? ldr(zn) : zero_of<T>();
+            pg[i] = ok ? ldr(gn) : zero_of<T>();
+            dn -= dstep, zn -= zstep, gn -= gstep;
+        }
+        load_bc<NT>(pc, Cp, p.csl, p.N, te, t0, true);
+    };
+    prefetch(t1);
 
     for (int64_t te = t1; te > t0; te -= FWD_TT) {
         __syncthreads();
         store_bc<NT>(sC, pc);
         float cd[FWD_TT], cz[FWD_TT], cg[FWD_TT];
 #pragma unroll
-        for (int i = 0; i < FWD_TT; i++) cd[i] = pd[i], cz[i] = pz[i], cg[i] = pg[i];
+        for (int i = 0; i < FWD_TT; i++)
+            cd[i] = to_f(pd[i]), cz[i] = to_f(pz[i]), cg[i] = to_f(pg[i]);
         __syncthreads();
-        const int64_t tnext = te - FWD_TT;
-        if (tnext > t0) {
-#pragma unroll
-            for (int i = 0; i < FWD_TT; i++) {
-                const int64_t t = tnext - 1 - i;
-                const bool ok = active && t >= t0;
-                pd[i] = ok ? ld(dp + t * p.dsl) : 0.0f;
-                pz[i] = (ok && has_z) ? ld(zp + t * p.zsl) : 0.0f;
-                pg[i] = ok ? ld(gp + t * p.gsl) : 0.0f;
-            }
-            load_bc<NT>(pc, Cp, p.csl, p.N, tnext, t0, true);
-        }
+        if (te - FWD_TT > t0) prefetch(te - FWD_TT);
         const int64_t cnt = te - t0;
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++) {
+            cd[i] = dt_of(cd[i], bias, p.sp);
+            if (has_z) cg[i] = cg[i] * cz[i] * sigmoid_f(cz[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < FWD_TT; i++) {
             if (i < cnt) {
-                const float dt = dt_of(cd[i], bias, p.sp);
-                const float gy = has_z ? cg[i] * cz[i] * sigmoid_f(cz[i]) : cg[i];
+                const float dt = cd[i], gy = cg[i];
                 S += dt;
 #pragma unroll
                 for (int n = 0; n < NT; n++) G[n] = ex2(dt * A2[n]) * fmaf(gy, sC[i][n], G[n]);
@@ -550,17 +587,35 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) bwd_local_kerne
  * Writes Gin(w) over slot (b, w, d)[n]; leaves slot[N] (ΣΔ) alone.
  */
 __global__ void bwd_fix_kernel(const ScanDev p) {
+    constexpr int K = 16; // windows per batch: the next batch's loads fly during this one's chain
     const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= p.B * p.D * p.N) return;
     const int64_t n = e % p.N, d = (e / p.N) % p.D, b = e / (p.N * p.D);
     const float A2 = p.A[d * p.N + n] * LOG2E;
     float G = p.dh_final ? p.dh_final[e] : 0.0f;
-    for (int64_t w = p.nw - 1; w >= 0; w--) {
-        float *slot = p.ws + ((b * p.nw + w) * p.D + d) * (p.N + 2);
-        float gl = 0.0f, S = 0.0f;
-        if (w > 0) gl = slot[n], S = slot[p.N];
-        slot[n] = G;
-        G = fmaf(ex2(A2 * S), G, gl);
+    float gl[K], S[K], gn[K], Sn[K];
+    auto slot = [&](int64_t w) { return p.ws + ((b * p.nw + w) * p.D + d) * (p.N + 2); };
+    auto load = [&](float(&g_)[K], float(&S_)[K], int64_t w0) {
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            const int64_t w = w0 - k;
+            g_[k] = S_[k] = 0.0f;
+            if (w > 0) g_[k] = slot(w)[n], S_[k] = slot(w)[p.N];
+        }
+    };
+    load(gl, S, p.nw - 1);
+    for (int64_t w0 = p.nw - 1; w0 >= 0; w0 -= K) {
+        if (w0 - K >= 0) load(gn, Sn, w0 - K);
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            const int64_t w = w0 - k;
+            if (w >= 0) {
+                slot(w)[n] = G;
+                G = fmaf(ex2(A2 * S[k]), G, gl[k]);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < K; k++) gl[k] = gn[k], S[k] = Sn[k];
     }
 }
 
@@ -586,6 +641,7 @@ __host__ __device__ inline size_t bwd_smem_floats(int64_t N, int J) {
 template <int J, typename T>
 __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_kernel(const ScanDev p) {
     constexpr int TW = 32 * J, TWP = TW + BWD_PAD, NTHR = BWD_WARPS * 32;
+    static_assert(NTHR % BWD_CI == 0 && TW % (NTHR / BWD_CI) == 0, "tile map of the staging");
     extern __shared__ __align__(16) float smem[];
     const int64_t N = p.N;
     float *sB = smem;                              // [N][TWP]   B of the window, transposed
@@ -608,36 +664,65 @@ __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_ker
     const bool has_z = p.z != nullptr, has_d = p.Dsk != nullptr;
     const T *Bp = (const T *)p.Bm + b * p.bsb, *Cp = (const T *)p.Cm + b * p.csb;
 
-    for (int64_t e = tid; e < TW * N; e += NTHR) {
-        const int t = (int)(e / N), n = (int)(e % N);
-        float bv = 0.0f, cv = 0.0f;
-        if (t < nvalid) {
-            bv = ld(Bp + (tw0 + t) * p.bsl + n);
-            cv = ld(Cp + (tw0 + t) * p.csl + n);
+    // B, C of the window, transposed; all loads of a batch issued before any store
+    const int N32 = (int)N; // 32-bit index math below: N·TW <= 65536 (scan_cuda_supported)
+    for (int e0 = tid; e0 < TW * N32; e0 += 4 * NTHR) {
+        T rb[4], rc[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int e = e0 + k * NTHR, t = e / N32, n = e - t * N32;
+            const bool ok = e < TW * N32 && t < nvalid;
+            rb[k] = ok ? ldr(Bp + (tw0 + t) * p.bsl + n) : zero_of<T>();
+            rc[k] = ok ? ldr(Cp + (tw0 + t) * p.csl + n) : zero_of<T>();
         }
-        sB[n * TWP + t] = bv;
-        sC[n * TWP + t] = cv;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int e = e0 + k * NTHR, t = e / N32, n = e - t * N32;
+            if (e < TW * N32) sB[n * TWP + t] = to_f(rb[k]), sC[n * TWP + t] = to_f(rc[k]);
+        }
     }
-    for (int64_t e = tid; e < 2 * N * TW; e += NTHR) sAcc[e] = 0.0f;
+    for (int e = tid; e < 2 * N32 * TW; e += NTHR) sAcc[e] = 0.0f;
 
     int buf = 0;
     for (int64_t g0 = c_lo; g0 < c_hi; g0 += BWD_CI) {
         __syncthreads(); // the previous group is done with sIO and the small arrays
-        for (int e = tid; e < BWD_CI * TW; e += NTHR) {
-            const int ci = e % BWD_CI, t = e / BWD_CI;
-            const int64_t d = g0 + ci, tt = tw0 + t;
-            const bool ok = d < c_hi && t < nvalid;
-            float *row = sIO + ci * TWP + t;
-            row[0 * BWD_CI * TWP] = ok ? ld((const T *)p.u + b * p.usb + tt * p.usl + d) : 0.0f;
-            row[1 * BWD_CI * TWP] =
-                ok ? ld((const T *)p.delta + b * p.dsb + tt * p.dsl + d) : 0.0f;
-            row[2 * BWD_CI * TWP] =
-                (ok && has_z) ? ld((const T *)p.z + b * p.zsb + tt * p.zsl + d) : 0.0f;
-            row[3 * BWD_CI * TWP] =
-                ok ? ld((const T *)p.dout + b * p.gsb + tt * p.gsl + d) : 0.0f;
+        // the group's u, delta, z, dout. Thread tid always serves channel ci = tid mod CI and
+        // tokens tf, tf + TS, tf + 2·TS, …: per-thread pointers step by TS tokens; each batch's
+        // loads are all issued before its stores.
+        constexpr int TS = NTHR / BWD_CI, EIO = TW / TS, UNR = EIO < 4 ? EIO : 4;
+        const int ci_t = tid % BWD_CI, tf = tid / BWD_CI;
+        const int64_t d_t = g0 + ci_t;
+        const bool dv_t = d_t < c_hi;
+        {
+            const int64_t d0 = dv_t ? d_t : 0, tt0 = tw0 + tf;
+            const T *xu = (const T *)p.u + b * p.usb + tt0 * p.usl + d0;
+            const T *xd = (const T *)p.delta + b * p.dsb + tt0 * p.dsl + d0;
+            const T *xz = has_z ? (const T *)p.z + b * p.zsb + tt0 * p.zsl + d0 : nullptr;
+            const T *xg = (const T *)p.dout + b * p.gsb + tt0 * p.gsl + d0;
+            const int64_t su = TS * p.usl, sd = TS * p.dsl, sz = has_z ? TS * p.zsl : 0,
+                          sg = TS * p.gsl;
+            for (int k0 = 0; k0 < EIO; k0 += UNR) {
+                T r[4][UNR];
+#pragma unroll
+                for (int k = 0; k < UNR; k++) {
+                    const bool ok = dv_t && tf + (k0 + k) * TS < nvalid;
+                    r[0][k] = ok ? ldr(xu) : zero_of<T>();
+                    r[1][k] = ok ? ldr(xd) : zero_of<T>();
+                    r[2][k] = (ok && has_z) ? ldr(xz) : zero_of<T>();
+                    r[3][k] = ok ? ldr(xg) : zero_of<T>();
+                    xu += su, xd += sd, xz += sz, xg += sg;
+                }
+#pragma unroll
+                for (int k = 0; k < UNR; k++) {
+                    float *row = sIO + ci_t * TWP + tf + (k0 + k) * TS;
+#pragma unroll
+                    for (int q = 0; q < 4; q++) row[q * BWD_CI * TWP] = to_f(r[q][k]);
+                }
+            }
         }
-        for (int64_t e = tid; e < BWD_CI * N; e += NTHR) {
-            const int64_t ci = e / N, n = e % N, d = g0 + ci;
+        for (int e = tid; e < BWD_CI * N32; e += NTHR) {
+            const int ci = e / N32, n = e - ci * N32;
+            const int64_t d = g0 + ci;
             const bool ok = d < c_hi;
             sA[e] = ok ? p.A[d * N + n] : 0.0f;
             float hs = 0.0f;
@@ -674,7 +759,7 @@ __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_ker
             }
         }
 
-        for (int64_t n = 0; n < N; n++) {
+        for (int n = 0; n < N32; n++) {
             float Bv[J], Cv[J], dBc[J], dCc[J];
 #pragma unroll
             for (int j = 0; j < J; j++) {
@@ -812,18 +897,38 @@ __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_ker
             if (lane == 0) sDD[ci] = dDl, sDBias[ci] = dbl;
         }
         __syncthreads();
-        for (int e = tid; e < BWD_CI * TW; e += NTHR) {
-            const int ci = e % BWD_CI, t = e / BWD_CI;
-            const int64_t d = g0 + ci, tt = tw0 + t;
-            if (d >= c_hi || t >= nvalid) continue;
-            const float *row = sIO + ci * TWP + t;
-            add_to((T *)p.du + b * p.dusb + tt * p.dusl + d, row[0]);
-            add_to((T *)p.ddelta + b * p.ddsb + tt * p.ddsl + d, row[BWD_CI * TWP]);
-            if (has_z) add_to((T *)p.dz + b * p.dzsb + tt * p.dzsl + d, row[2 * BWD_CI * TWP]);
+        {
+            // += into du, delta, dz (same thread ↔ element map as the loads): each batch's old
+            // values loaded before its stores
+            const int64_t d0 = dv_t ? d_t : 0, tt0 = tw0 + tf;
+            T *yu = (T *)p.du + b * p.dusb + tt0 * p.dusl + d0;
+            T *yd = (T *)p.ddelta + b * p.ddsb + tt0 * p.ddsl + d0;
+            T *yz = has_z ? (T *)p.dz + b * p.dzsb + tt0 * p.dzsl + d0 : nullptr;
+            const int64_t su = TS * p.dusl, sd = TS * p.ddsl, sz = has_z ? TS * p.dzsl : 0;
+            for (int k0 = 0; k0 < EIO; k0 += UNR) {
+                T o[3][UNR];
+#pragma unroll
+                for (int k = 0; k < UNR; k++) {
+                    const bool ok = dv_t && tf + (k0 + k) * TS < nvalid;
+                    o[0][k] = ok ? yu[k * su] : zero_of<T>();
+                    o[1][k] = ok ? yd[k * sd] : zero_of<T>();
+                    o[2][k] = (ok && has_z) ? yz[k * sz] : zero_of<T>();
+                }
+#pragma unroll
+                for (int k = 0; k < UNR; k++) {
+                    if (!dv_t || tf + (k0 + k) * TS >= nvalid) continue;
+                    const float *row = sIO + ci_t * TWP + tf + (k0 + k) * TS;
+                    st(yu + k * su, to_f(o[0][k]) + row[0]);
+                    st(yd + k * sd, to_f(o[1][k]) + row[BWD_CI * TWP]);
+                    if (has_z) st(yz + k * sz, to_f(o[2][k]) + row[2 * BWD_CI * TWP]);
+                }
+                yu += UNR * su, yd += UNR * sd, yz += UNR * sz;
+            }
         }
         // the window's parameter partials replace its (consumed) slot of the workspace
-        for (int64_t e = tid; e < BWD_CI * (N + 2); e += NTHR) {
-            const int64_t ci = e / (N + 2), j = e % (N + 2), d = g0 + ci;
+        for (int e = tid; e < BWD_CI * (N32 + 2); e += NTHR) {
+            const int ci = e / (N32 + 2), j = e - ci * (N32 + 2);
+            const int64_t d = g0 + ci;
             if (d >= c_hi) continue;
             const float v = j < N ? sDA[ci * N + j] : j == N ? sDD[ci] : sDBias[ci];
             p.ws[((b * p.nw + w) * p.D + d) * (N + 2) + j] = v;
@@ -855,10 +960,20 @@ __global__ void param_reduce_kernel(const ScanDev p) {
     float *dst = j < p.N ? p.dA + d * p.N + j : j == p.N ? p.dDsk : p.dbias;
     if (!dst) return;
     if (j >= p.N) dst += d;
-    float s = 0.0f;
-    for (int64_t b = 0; b < p.B; b++)
-        for (int64_t w = 0; w < p.nw; w++) s += p.ws[((b * p.nw + w) * p.D + d) * W + j];
-    *dst += s;
+    // 8 running sums (window w goes to sum w mod 8; the last nw mod 8 windows to sum 0), added
+    // in a fixed order at the end: 8 loads in flight instead of one
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t b = 0; b < p.B; b++) {
+        const float *col = p.ws + (b * p.nw * p.D + d) * W + j;
+        const int64_t step = p.D * W;
+        int64_t w = 0;
+        for (; w + 8 <= p.nw; w += 8) {
+#pragma unroll
+            for (int k = 0; k < 8; k++) s[k] += col[(w + k) * step];
+        }
+        for (; w < p.nw; w++) s[0] += col[w * step];
+    }
+    *dst += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 // dB, dC += Σ over channel groups, in group order (only when P > 1).
