@@ -21,6 +21,7 @@ void scan_args_init(ScanArgs *a, int64_t B, int64_t L, int64_t D, int64_t N) {
     a->dout_stride_l = a->du_stride_l = a->ddelta_stride_l = a->dz_stride_l = D;
     a->B_ssm_stride_b = a->C_ssm_stride_b = a->dB_ssm_stride_b = a->dC_ssm_stride_b = sbn;
     a->B_ssm_stride_l = a->C_ssm_stride_l = a->dB_ssm_stride_l = a->dC_ssm_stride_l = N;
+    a->reset_stride_b = L, a->reset_stride_l = 1;
 }
 
 // -------------------------------------------------------------------------------- checks
@@ -108,6 +109,10 @@ int scan_args_check(const ScanArgs *a, ScanOp op) {
     VIEW(B_ssm, 1, 0, N, B_ssm)
     VIEW(C_ssm, 1, 0, N, C_ssm)
     if ((rc = check_ptr(who, "A", a->A, 1))) return rc;
+    if (step && a->reset)
+        return ls_error(LS_ERR_USAGE, "%s: reset is for a forward or backward over a packed "
+                                      "row (a step starts a sequence by zeroing its state)", who);
+    VIEW(reset, 0, 0, 1, reset)
     if (op == SCAN_OP_FWD || step) VIEW(out, 1, 1, D, out)
     if (step && (rc = check_ptr(who, "state", a->state, 1))) return rc;
     if (bwd) {

@@ -10,7 +10,11 @@
  *     y[t,d]     = Σ_n C[t,n]·h[t,d,n] + D[d]·u[t,d]
  *     out[t,d]   = y[t,d] · SiLU(z[t,d])                            (y itself when z is absent)
  *
- * with h[-1] = h0 (zeros when absent). B and C are input-dependent and shared by all channels
+ * with h[-1] = h0 (zeros when absent). Packed batches (several sequences laid end to end in one
+ * row): where reset[t] is nonzero a new sequence starts at token t, and the decay of that token
+ * is 0 — h[t] = dt·B·u as if h[t-1] were zero — so nothing of one sequence reaches the next,
+ * forward or backward (the gradient flowing from token t into t−1 is 0 too).
+ * B and C are input-dependent and shared by all channels
  * (one group); A is (D, N), negative (the caller computes −exp(A_log)). The derivation of the
  * backward and the numerics are in docs/scan.md.
  *
@@ -121,6 +125,9 @@ typedef struct {
     const float *D_skip;     // (D) optional skip weight
     const float *delta_bias; // (D) optional
     const float *h0;         // (B, D, N) optional initial state (zeros when NULL)
+    const uint8_t *reset;    int64_t reset_stride_b, reset_stride_l;  // (B, L) optional: nonzero
+                             // where a packed sequence starts (in the walk order of the strides:
+                             // a reversed view marks sequence ends); forward and backward only
 
     // ---- forward outputs
     float *out;              int64_t out_stride_b, out_stride_l;      // (B, L, D)
@@ -156,8 +163,8 @@ typedef struct {
 
 /**
  * Zero @p a, set the shapes, chunk = SCAN_CHUNK_DEFAULT, delta_softplus = 1, dtype = DTYPE_F32,
- * stream = NULL, and dense strides for every (B, L, ·) tensor: batch stride L·D (L·N for B, C),
- * token stride D (N).
+ * stream = NULL, and dense strides for every (B, L, ·) tensor: batch stride L·D (L·N for B, C,
+ * L for reset), token stride D (N, 1 for reset).
  */
 void scan_args_init(ScanArgs *a, int64_t B, int64_t L, int64_t D, int64_t N);
 

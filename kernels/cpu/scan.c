@@ -135,11 +135,12 @@ static inline float scan_dt(float delta, float bias, int use_softplus) {
 }
 
 /*
- * One token of one channel: h ← exp(dt·A)⊙h + dt·u·B, returns Σ_n C·h (the new h).
+ * One token of one channel: h ← exp(dt·A)⊙h + dt·u·B, returns Σ_n C·h (the new h); at a reset
+ * token (packed batches) the decay is 0.
  * The sum is a vectorised reduction: its order is fixed by this function, which forward and
  * step share, so both give the same bits.
  */
-static inline float scan_token(int64_t N, float dt, float u,
+static inline float scan_token(int64_t N, float dt, float u, int reset,
                                const float *restrict A,  // (N) A[d, :]
                                const float *restrict Bt, // (N) B[b, t, :]
                                const float *restrict Ct, // (N) C[b, t, :]
@@ -147,7 +148,8 @@ static inline float scan_token(int64_t N, float dt, float u,
     float dtu = dt * u, y = 0.0f;
 #pragma omp simd reduction(+ : y)
     for (int64_t n = 0; n < N; n++) {
-        float hn = scan_exp(dt * A[n]) * h[n] + dtu * Bt[n];
+        float an = reset ? 0.0f : scan_exp(dt * A[n]); // a packed sequence starts: decay 0
+        float hn = an * h[n] + dtu * Bt[n];
         h[n] = hn;
         y += Ct[n] * hn;
     }
@@ -176,7 +178,7 @@ static int check_cpu(const ScanArgs *a, ScanOp op) {
  * SiLU loops run over the block's channels and vectorise too (scan_softplus, scan_sigmoid
  * use no libm call). Forward and step both call this: they give the same bits.
  */
-static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
+static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd, int reset,
                                     const float *restrict u,  // (D) u[b, t, :]
                                     const float *restrict dl, // (D) delta[b, t, :]
                                     const float *restrict z,  // (D) z[b, t, :] or NULL
@@ -199,7 +201,7 @@ static inline void scan_block_token(const ScanArgs *a, int64_t d0, int64_t nd,
             dt[j] = scan_softplus(dt[j]);
     }
     for (int64_t j = 0; j < nd; j++)
-        y[j] = scan_token(N, dt[j], u[d0 + j], a->A + (d0 + j) * N, Bt, Ct, h + j * N);
+        y[j] = scan_token(N, dt[j], u[d0 + j], reset, a->A + (d0 + j) * N, Bt, Ct, h + j * N);
     if (Dsk)
         for (int64_t j = 0; j < nd; j++)
             y[j] += Dsk[d0 + j] * u[d0 + j];
@@ -246,7 +248,8 @@ int scan_fwd_cpu(const ScanArgs *a) {
                 if (z) __builtin_prefetch(z + ahead * a->z_stride_l + d0);
                 __builtin_prefetch(out + ahead * a->out_stride_l + d0, 1);
             }
-            scan_block_token(a, d0, nd, u, dl, z, Bt, Ct, out, h);
+            const int reset = a->reset && a->reset[b * a->reset_stride_b + t * a->reset_stride_l];
+            scan_block_token(a, d0, nd, reset, u, dl, z, Bt, Ct, out, h);
             if (a->ckpt && ((t + 1) % T == 0 || t == L - 1)) {
                 float *dst = a->ckpt + ((b * nc + t / T) * D + d0) * N; // (nd, N)
                 memcpy(dst, h, (size_t)(nd * N) * sizeof(float));
@@ -268,7 +271,7 @@ int scan_step_cpu(const ScanArgs *a) {
     for (int64_t job = 0; job < B * nblk; job++) {
         const int64_t b = job / nblk, d0 = (job % nblk) * SCAN_CPU_DBLOCK;
         const int64_t nd = min64(SCAN_CPU_DBLOCK, D - d0);
-        scan_block_token(a, d0, nd, a->u + b * a->u_stride_b,    // (D)
+        scan_block_token(a, d0, nd, 0, a->u + b * a->u_stride_b, // (D)
                          a->delta + b * a->delta_stride_b,       // (D)
                          a->z ? a->z + b * a->z_stride_b : NULL, // (D)
                          a->B_ssm + b * a->B_ssm_stride_b,       // (N)
@@ -284,10 +287,11 @@ int scan_step_cpu(const ScanArgs *a) {
 
 /*
  * Forward recompute of one token of one channel inside a chunk, keeping what the reverse step
- * needs: a = exp(dt·A) and the new state. Same expressions as scan_token, so the states are
- * the forward's bit for bit.
+ * needs: a = exp(dt·A) (0 at a reset token) and the new state. Same expressions as scan_token,
+ * so the states are the forward's bit for bit. With a = 0 the reverse step below sends no
+ * gradient into the previous token and adds nothing to dA or to ddt through the decay.
  */
-static inline void scan_token_states(int64_t N, float dt, float u,
+static inline void scan_token_states(int64_t N, float dt, float u, int reset,
                                      const float *restrict A,      // (N)
                                      const float *restrict Bt,     // (N)
                                      const float *restrict h_prev, // (N) h_{t-1}
@@ -296,7 +300,7 @@ static inline void scan_token_states(int64_t N, float dt, float u,
     float dtu = dt * u;
 #pragma omp simd
     for (int64_t n = 0; n < N; n++) {
-        float an = scan_exp(dt * A[n]);
+        float an = reset ? 0.0f : scan_exp(dt * A[n]);
         a_t[n] = an;
         h_t[n] = an * h_prev[n] + dtu * Bt[n];
     }
@@ -423,8 +427,10 @@ int scan_bwd_cpu(const ScanArgs *a) {
                         const int64_t t = t0 + i;
                         float u = a->u[b * a->u_stride_b + t * a->u_stride_l + d];
                         const float *Bt = a->B_ssm + b * a->B_ssm_stride_b + t * a->B_ssm_stride_l;
-                        scan_token_states(N, dtbuf[i], u, Ad, Bt, hbuf + i * N, abuf + i * N,
-                                          hbuf + (i + 1) * N);
+                        const int reset =
+                            a->reset && a->reset[b * a->reset_stride_b + t * a->reset_stride_l];
+                        scan_token_states(N, dtbuf[i], u, reset, Ad, Bt, hbuf + i * N,
+                                          abuf + i * N, hbuf + (i + 1) * N);
                     }
 
                     float dA_acc[SCAN_N_MAX] = {0}; // (N) this chunk's part of dA[d, :]

@@ -57,6 +57,7 @@ enum {
     HAS_H0 = 8,
     NO_SOFTPLUS = 16,
     HAS_DHF = 32, // the loss also has a term Σ wh·h_final (tests dh_final)
+    HAS_RESET = 64, // packed sequences: random tokens (about 1 in 5, t = 0 too) start a new one
     ALL = HAS_Z | HAS_D | HAS_BIAS | HAS_H0 | HAS_DHF,
 };
 
@@ -66,6 +67,7 @@ typedef struct {
     double *u, *delta, *z, *Bm, *Cm; // (B, L, D) ×3, (B, L, N) ×2
     double *A, *Dsk, *bias, *h0;     // (D, N), (D), (D), (B, D, N)
     double *w, *wh;                  // loss weights: (B, L, D), (B, D, N)
+    uint8_t *reset;                  // (B, L) or NULL
 } Prob;
 
 static double *dnew(int64_t n, double lo, double hi) {
@@ -91,6 +93,11 @@ static Prob prob_new(int64_t B, int64_t L, int64_t D, int64_t N, int64_t chunk, 
     p.h0 = flags & HAS_H0 ? dnew(B * D * N, -1, 1) : NULL;
     p.w = dnew(B * L * D, -1, 1);
     p.wh = flags & HAS_DHF ? dnew(B * D * N, -1, 1) : NULL;
+    if (flags & HAS_RESET) {
+        p.reset = calloc((size_t)(B * L), 1);
+        for (int64_t i = 0; i < B * L; i++)
+            p.reset[i] = rng_unif(0, 1) < 0.2;
+    }
     return p;
 }
 
@@ -98,6 +105,7 @@ static void prob_free(Prob *p) {
     double *all[] = {p->u, p->delta, p->z, p->Bm, p->Cm, p->A, p->Dsk, p->bias, p->h0, p->w, p->wh};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
+    free(p->reset);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,10 +124,11 @@ static void ref_fwd(const Prob *p, double *out, double *hs, double *hfin) {
                 double x = p->delta[i] + (p->bias ? p->bias[d] : 0.0);
                 double dt = (p->flags & NO_SOFTPLUS) ? x : log1p(exp(x));
                 double y = 0.0;
+                const int reset = p->reset && p->reset[b * L + t]; // a packed sequence starts
                 for (int64_t n = 0; n < N; n++) {
                     double *hn = &h[d * N + n];
-                    *hn =
-                        exp(dt * p->A[d * N + n]) * *hn + dt * p->Bm[(b * L + t) * N + n] * p->u[i];
+                    double decay = reset ? 0.0 : exp(dt * p->A[d * N + n]);
+                    *hn = decay * *hn + dt * p->Bm[(b * L + t) * N + n] * p->u[i];
                     y += p->Cm[(b * L + t) * N + n] * *hn;
                     if (hs) hs[i * N + n] = *hn;
                 }
@@ -177,6 +186,7 @@ static void args_set(ScanArgs *a, const Prob *p, Bufs *f) {
     a->delta_softplus = !(p->flags & NO_SOFTPLUS);
     a->u = f->u, a->delta = f->delta, a->z = f->z, a->B_ssm = f->Bm, a->C_ssm = f->Cm;
     a->A = f->A, a->D_skip = f->Dsk, a->delta_bias = f->bias, a->h0 = f->h0;
+    a->reset = p->reset;
     a->out = f->out, a->h_final = f->hfin, a->ckpt = f->ckpt;
     a->dout = f->dout, a->dh_final = f->dhfin;
     a->du = f->du, a->ddelta = f->ddelta, a->dz = f->dz, a->dB_ssm = f->dB, a->dC_ssm = f->dC;
@@ -264,6 +274,15 @@ static void test_forward_vs_reference(void **state) {
     double w = fwd_case(1, 4096, 3, 16, SCAN_CHUNK_DEFAULT, ALL);
     if (w > worst) worst = w;
     k++;
+    // packed sequences (reset tokens), across checkpoint chunks and channel blocks
+    const struct {
+        int64_t B, L, D, N, T;
+    } packed[] = {{1, 1, 3, 4, 128}, {2, 65, 17, 16, 7}, {2, 300, 5, 4, 64}};
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++, k++) {
+        w = fwd_case(packed[i].B, packed[i].L, packed[i].D, packed[i].N, packed[i].T,
+                     ALL | HAS_RESET);
+        if (w > worst) worst = w;
+    }
     print_message("# forward: worst |out-ref|/(1e-5+1e-4|ref|) = %.3f over %d shapes\n", worst, k);
 }
 
@@ -404,6 +423,8 @@ static void test_backward_vs_finite_differences(void **state) {
         {1, 10, 2, 16, 1, ALL},                        // T = 1: a checkpoint per token
         {1, 12, 2, 3, 100, HAS_D | HAS_BIAS | HAS_H0}, // T > L
         {1, 40, 5, 16, 16, ALL},                       // Mamba's N, 3 chunks, last one short
+        {2, 23, 17, 3, 5, ALL | HAS_RESET},            // packed sequences across chunks
+        {1, 9, 2, 2, 128, HAS_Z | HAS_RESET},          // packed, one chunk, no h0
     };
     double worst = 0.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -604,6 +625,57 @@ static void test_views(void **state) {
     prob_free(&p);
 }
 
+/*
+ * A packed row (sequences end to end, reset at each start) gives what the sequences give one
+ * row each: every per-token output and gradient bit for bit (a reset makes the decay exactly 0,
+ * and the state entering the sequence is then exactly 0, as a fresh row's), and the per-channel
+ * parameter gradients (summed in another grouping) within fp32 rounding.
+ */
+static void test_packed_equals_separate(void **state) {
+    (void)state;
+    const int64_t D = 19, N = 4, T = 6, lens[] = {7, 1, 13, 5};
+    const int64_t S = (int64_t)(sizeof lens / sizeof lens[0]), L = 7 + 1 + 13 + 5;
+    Prob p = prob_new(1, L, D, N, T, HAS_Z | HAS_D | HAS_BIAS | HAS_RESET);
+    memset(p.reset, 0, (size_t)L);
+    for (int64_t s0 = 0, i = 0; i < S; s0 += lens[i++]) p.reset[s0] = 1;
+    Bufs f = bufs_new(&p);
+    ScanArgs a;
+    args_set(&a, &p, &f);
+    assert_int_equal(scan_fwd_cpu(&a), 0);
+    assert_int_equal(scan_bwd_cpu(&a), 0);
+    double *sum_dA = calloc((size_t)(D * N), sizeof *sum_dA), *sum_dD = calloc((size_t)D, 8);
+    double *sum_db = calloc((size_t)D, 8);
+    for (int64_t s0 = 0, i = 0; i < S; s0 += lens[i++]) {
+        const int64_t l = lens[i];
+        Prob q = p; // the sequence alone: views of p's inputs at its first token, no reset
+        q.L = l, q.reset = NULL;
+        q.u = p.u + s0 * D, q.delta = p.delta + s0 * D, q.z = p.z + s0 * D;
+        q.Bm = p.Bm + s0 * N, q.Cm = p.Cm + s0 * N, q.w = p.w + s0 * D;
+        Bufs g = bufs_new(&q);
+        ScanArgs c;
+        args_set(&c, &q, &g);
+        assert_int_equal(scan_fwd_cpu(&c), 0);
+        assert_int_equal(scan_bwd_cpu(&c), 0);
+        check_same("packed out", f.out + s0 * D, g.out, l * D);
+        check_same("packed du", f.du + s0 * D, g.du, l * D);
+        check_same("packed ddelta", f.ddelta + s0 * D, g.ddelta, l * D);
+        check_same("packed dz", f.dz + s0 * D, g.dz, l * D);
+        check_same("packed dB", f.dB + s0 * N, g.dB, l * N);
+        check_same("packed dC", f.dC + s0 * N, g.dC, l * N);
+        for (int64_t j = 0; j < D * N; j++) sum_dA[j] += g.dA[j];
+        for (int64_t j = 0; j < D; j++) sum_dD[j] += g.dD[j], sum_db[j] += g.dbias[j];
+        bufs_free(&g);
+    }
+    check_close("packed dA", f.dA, sum_dA, D * N, 1e-6, 1e-5);
+    check_close("packed dD", f.dD, sum_dD, D, 1e-6, 1e-5);
+    check_close("packed ddelta_bias", f.dbias, sum_db, D, 1e-6, 1e-5);
+    // nothing flows into the state before the first sequence: dh0 is exactly 0
+    for (int64_t j = 0; j < D * N; j++) assert_true(f.dh0[j] == 0.0f);
+    free(sum_dA), free(sum_dD), free(sum_db);
+    bufs_free(&f);
+    prob_free(&p);
+}
+
 // Negative token strides walk the sequence backwards: same as running on flipped copies.
 static void test_reverse_strides(void **state) {
     (void)state;
@@ -725,6 +797,10 @@ static void test_invalid_arguments(void **state) {
     a = ok, a.workspace = NULL; expect_err(&a, 1, LS_ERR_USAGE, "workspace");
     a = ok, a.state = f.hfin;  expect_err(&a, 2, LS_ERR_RANGE, "L = 10");
     a = ok, a.L = 1;           expect_err(&a, 2, LS_ERR_USAGE, "state is NULL");
+    a = ok, a.L = 1, a.state = f.hfin, a.reset = (const uint8_t *)"\1";
+                               expect_err(&a, 2, LS_ERR_USAGE, "reset is for a forward");
+    a = ok, a.reset = (const uint8_t *)"0123456789", a.reset_stride_l = INT64_MAX;
+                               expect_err(&a, 0, LS_ERR_RANGE, "reset strides");
     // clang-format on
     assert_int_equal(scan_args_check(NULL, SCAN_OP_FWD), LS_ERR_USAGE);
     check_same("out after failed calls", f.out, out_before, 30);
@@ -751,6 +827,7 @@ int main(void) {
         cmocka_unit_test(test_step_equals_forward),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_views),
+        cmocka_unit_test(test_packed_equals_separate),
         cmocka_unit_test(test_reverse_strides),
         cmocka_unit_test(test_thread_count_independent),
         cmocka_unit_test(test_invalid_arguments),
