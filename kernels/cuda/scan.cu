@@ -73,6 +73,8 @@ struct ScanDev {
     const void *u, *delta, *z, *Bm, *Cm;
     int64_t usb, usl, dsb, dsl, zsb, zsl, bsb, bsl, csb, csl;
     const float *A, *Dsk, *bias, *h0;
+    const uint8_t *reset; // packed sequences: nonzero where one starts (decay 0 there)
+    int64_t rsb, rsl;
     void *out;
     int64_t osb, osl;
     float *h_final, *ckpt;
@@ -100,6 +102,7 @@ ScanDev dev_view(const ScanArgs *a) {
     p.bsb = a->B_ssm_stride_b, p.bsl = a->B_ssm_stride_l;
     p.csb = a->C_ssm_stride_b, p.csl = a->C_ssm_stride_l;
     p.A = a->A, p.Dsk = a->D_skip, p.bias = a->delta_bias, p.h0 = a->h0;
+    p.reset = a->reset, p.rsb = a->reset_stride_b, p.rsl = a->reset_stride_l;
     p.out = a->out, p.osb = a->out_stride_b, p.osl = a->out_stride_l;
     p.h_final = a->h_final, p.ckpt = a->ckpt;
     p.dout = a->dout, p.gsb = a->dout_stride_b, p.gsl = a->dout_stride_l;
@@ -175,6 +178,26 @@ __device__ __forceinline__ float sigmoid_f(float x) { return __fdividef(1.0f, 1.
 __device__ __forceinline__ float dt_of(float delta, float bias, int sp) {
     float x = delta + bias;
     return sp ? softplus_f(x) : x;
+}
+
+/*
+ * Packed sequences. reset_mask: bit i set when token tn + i·dir (i < count) starts a sequence;
+ * the same bits for every thread of a block (one batch row), so branches on it are uniform.
+ * A chunk or window that holds a start passes nothing of the state entering it: its ΣΔ is
+ * marked +inf, and carry_decay(A2, ΣΔ) = exp2(A2·ΣΔ) is then exactly 0 (also when A = 0).
+ */
+__device__ __forceinline__ uint32_t reset_mask(const ScanDev &p, int64_t b, int64_t tn, int dir,
+                                               int count) {
+    uint32_t m = 0;
+    if (p.reset) {
+        const uint8_t *r = p.reset + b * p.rsb + tn * p.rsl;
+        for (int i = 0; i < count; i++, r += dir * p.rsl)
+            if (*r) m |= 1u << i;
+    }
+    return m;
+}
+__device__ __forceinline__ float carry_decay(float A2, float S) {
+    return S == INFINITY ? 0.0f : ex2(A2 * S);
 }
 
 // The forward's per-chunk scratch lives in `out`: row r of the thread's own column holds one
@@ -272,6 +295,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
     const T *un = up + t0 * p.usl, *dn = dp + t0 * p.dsl;
     const int64_t ustep = p.usl, dstep = p.dsl;
     T pu[FWD_TT], pd[FWD_TT], pb[EPT];
+    uint32_t pr = 0;
     auto prefetch = [&](int64_t tn) {
         const int rem = (int)min((int64_t)FWD_TT, t1 - tn);
 #pragma unroll
@@ -282,6 +306,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
             un += ustep, dn += dstep;
         }
         load_bc<NT>(pb, Bp, p.bsl, p.N, tn, t1, false);
+        pr = reset_mask(p, b, tn, 1, rem);
     };
     prefetch(t0);
 
@@ -291,6 +316,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
         float cu[FWD_TT], cd[FWD_TT];
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++) cu[i] = to_f(pu[i]), cd[i] = to_f(pd[i]);
+        const uint32_t cr = pr;
         __syncthreads();
         if (tn + FWD_TT < t1) prefetch(tn + FWD_TT);
         const int64_t cnt = t1 - tn;
@@ -301,6 +327,11 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_local_kerne
         for (int i = 0; i < FWD_TT; i++) {
             if (i < cnt) {
                 const float dt = cd[i], dtu = dt * cu[i];
+                if (cr >> i & 1) { // a sequence starts: nothing before it carries over
+                    S = INFINITY;
+#pragma unroll
+                    for (int n = 0; n < NT; n++) h[n] = 0.0f;
+                }
                 S += dt;
 #pragma unroll
                 for (int n = 0; n < NT; n++)
@@ -350,7 +381,7 @@ template <typename T> __global__ void fwd_fix_kernel(const ScanDev p) {
             const int64_t c = c0 + k;
             if (c < p.nch) {
                 scratch_put(col0 + chunk_start(c, p) * p.osl, p.osl, (int)n, H);
-                H = fmaf(ex2(A2 * S[k]), H, hl[k]);
+                H = fmaf(carry_decay(A2, S[k]), H, hl[k]);
             }
         }
 #pragma unroll
@@ -401,6 +432,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
     const T *un = up + t0 * p.usl, *dn = dp + t0 * p.dsl, *zn = has_z ? zp + t0 * p.zsl : nullptr;
     const int64_t ustep = p.usl, dstep = p.dsl, zstep = has_z ? p.zsl : 0;
     T pu[FWD_TT], pd[FWD_TT], pz[FWD_TT], pb[EPT], pc[EPT];
+    uint32_t pr = 0;
     auto prefetch = [&](int64_t tn) {
         const int rem = (int)min((int64_t)FWD_TT, t1 - tn);
 #pragma unroll
@@ -413,6 +445,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
         }
         load_bc<NT>(pb, Bp, p.bsl, p.N, tn, t1, false);
         load_bc<NT>(pc, Cp, p.csl, p.N, tn, t1, false);
+        pr = reset_mask(p, b, tn, 1, rem);
     };
     prefetch(t0);
     T *on = op + t0 * p.osl; // output pointer of the current token
@@ -425,6 +458,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++)
             cu[i] = to_f(pu[i]), cd[i] = to_f(pd[i]), cz[i] = to_f(pz[i]);
+        const uint32_t cr = pr;
         __syncthreads();
         if (tn + FWD_TT < t1) prefetch(tn + FWD_TT);
         const int64_t cnt = t1 - tn;
@@ -440,6 +474,10 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) fwd_out_kernel(
                 const int64_t t = tn + i;
                 const float u = cu[i], dt = cd[i], dtu = dt * u;
                 float y2[2] = {0.0f, 0.0f}; // two partial sums: half the dependent chain
+                if (cr >> i & 1) { // a sequence starts: the state before it is zero
+#pragma unroll
+                    for (int n = 0; n < NT; n++) h[n] = 0.0f;
+                }
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
                     h[n] = fmaf(decay<NT, POLY>(dt * A2[n], n), h[n], dtu * sB[i][n]);
@@ -533,8 +571,10 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) bwd_local_kerne
     const T *gn = gp + (t1 - 1) * p.gsl;
     const int64_t dstep = p.dsl, zstep = has_z ? p.zsl : 0, gstep = p.gsl;
     T pd[FWD_TT], pz[FWD_TT], pg[FWD_TT], pc[EPT];
+    uint32_t pr = 0;
     auto prefetch = [&](int64_t te) { // tokens te − 1, te − 2, … (down to t0)
         const int rem = (int)min((int64_t)FWD_TT, te - t0);
+        pr = reset_mask(p, b, te - 1, -1, rem);
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++) {
             const bool ok = active && i < rem;
@@ -554,6 +594,7 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) bwd_local_kerne
 #pragma unroll
         for (int i = 0; i < FWD_TT; i++)
             cd[i] = to_f(pd[i]), cz[i] = to_f(pz[i]), cg[i] = to_f(pg[i]);
+        const uint32_t cr = pr;
         __syncthreads();
         if (te - FWD_TT > t0) prefetch(te - FWD_TT);
         const int64_t cnt = te - t0;
@@ -567,8 +608,15 @@ __global__ void __launch_bounds__(FWD_THREADS, NT <= 16 ? 4 : 1) bwd_local_kerne
             if (i < cnt) {
                 const float dt = cd[i], gy = cg[i];
                 S += dt;
+                if (cr >> i & 1) { // a sequence starts here: no gradient reaches the token before
+                    S = INFINITY;
 #pragma unroll
-                for (int n = 0; n < NT; n++) G[n] = ex2(dt * A2[n]) * fmaf(gy, sC[i][n], G[n]);
+                    for (int n = 0; n < NT; n++) G[n] = 0.0f;
+                } else {
+#pragma unroll
+                    for (int n = 0; n < NT; n++)
+                        G[n] = ex2(dt * A2[n]) * fmaf(gy, sC[i][n], G[n]);
+                }
             }
         }
     }
@@ -611,7 +659,7 @@ __global__ void bwd_fix_kernel(const ScanDev p) {
             const int64_t w = w0 - k;
             if (w >= 0) {
                 slot(w)[n] = G;
-                G = fmaf(ex2(A2 * S[k]), G, gl[k]);
+                G = fmaf(carry_decay(A2, S[k]), G, gl[k]);
             }
         }
 #pragma unroll
@@ -735,6 +783,9 @@ __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_ker
         }
         __syncthreads();
 
+        // The lane's J tokens that start a packed sequence (decay 0 there).
+        const int lane_valid = max(0, min(J, nvalid - lane * J));
+        const uint32_t rbits = reset_mask(p, b, tw0 + lane * J, 1, lane_valid);
         // This warp's channels: per-token values in registers (lane's J tokens).
         float u_[BWD_CPW][J], dt_[BWD_CPW][J], dtu_[BWD_CPW][J], gy_[BWD_CPW][J];
         float ddt_[BWD_CPW][J], gB_[BWD_CPW][J], yC_[BWD_CPW][J];
@@ -777,7 +828,7 @@ __global__ void __launch_bounds__(BWD_WARPS * 32, J >= 8 ? 1 : 2) bwd_window_ker
                 float a[J], bb[J];
 #pragma unroll
                 for (int j = 0; j < J; j++) {
-                    a[j] = ex2(dt_[cc][j] * A2n);
+                    a[j] = (rbits >> j & 1) ? 0.0f : ex2(dt_[cc][j] * A2n);
                     bb[j] = dtu_[cc][j] * Bv[j];
                 }
                 float P = a[0], hl = bb[0];

@@ -42,6 +42,7 @@ enum {
     SC_NOSP = 32,
     SC_VIEW = 64, // u/z halves of xz, B/C columns of dbl (and their gradients likewise)
     SC_REV = 128, // negative token strides
+    SC_RESET = 256, // packed sequences: random tokens (about 1 in 40) start a new one
     SC_ALL = SC_Z | SC_DSK | SC_BIAS | SC_H0 | SC_DHF,
 };
 
@@ -75,6 +76,8 @@ typedef struct {
     View u, delta, z, Bm, Cm, out, dout, du, ddelta, dz, dB, dC;
     // fp32 buffers: host and device
     float *A, *Dsk, *bias, *h0, *dhf, *dA, *dDsk, *dbias, *dh0;
+    uint8_t *reset; // (B, L) in memory order, or NULL; walked as the activations are
+    GcBuf greset;
     GcBuf gA, gDsk, gbias, gh0, gdhf, ghf, gckpt, gdA, gdDsk, gdbias, gdh0, gws;
     size_t ws_bytes;
 } Prob;
@@ -115,6 +118,8 @@ static void prob_free(Prob *p) {
     for (int i = 0; i < S_NSTORE; i++) store_free(&p->st[i]);
     float *hs[] = {p->A, p->Dsk, p->bias, p->h0, p->dhf, p->dA, p->dDsk, p->dbias, p->dh0};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
+    free(p->reset);
+    gc_buf_free(&p->greset);
     GcBuf *gs[] = {&p->gA,   &p->gDsk, &p->gbias,  &p->gh0, &p->gdhf, &p->ghf,
                    &p->gckpt, &p->gdA, &p->gdDsk, &p->gdbias, &p->gdh0, &p->gws};
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) gc_buf_free(gs[i]);
@@ -190,6 +195,14 @@ static int prob_init(Prob *p, const ScanCase *c, uint64_t salt) {
         if (!status && f32[i].h) status = gc_buf_upload(f32[i].g, f32[i].h, f32[i].n, DTYPE_F32);
     }
     if (!status) status = gc_buf_alloc(&p->gws, p->ws_bytes ? p->ws_bytes : 4);
+    if (!status && (c->flags & SC_RESET)) {
+        p->reset = calloc((size_t)(B * L), 1);
+        if (!p->reset) return ls_error(LS_ERR_NOMEM, "host reset flags");
+        for (int64_t i = 0; i < B * L; i++) p->reset[i] = gc_uniform(&r, 0, 1) < 0.025f;
+        status = gc_buf_alloc(&p->greset, (size_t)(B * L));
+        if (!status)
+            status = device_cuda_copy(p->greset.ptr, p->reset, (size_t)(B * L), DEVICE_COPY_H2D);
+    }
     for (int i = 0; i < S_NSTORE && !status; i++)
         status = gc_buf_upload(&p->st[i].dev, p->st[i].h, p->st[i].n, t);
     return status;
@@ -236,6 +249,12 @@ static ScanArgs prob_args(Prob *p, int dev, int64_t L, int64_t t0) {
     if (c->flags & SC_DHF) a.dh_final = dev ? p->gdhf.ptr : p->dhf;
     a.dA = dev ? p->gdA.ptr : p->dA;
     a.dh0 = dev ? p->gdh0.ptr : p->dh0;
+    if (c->flags & SC_RESET) { // walked like the activations (reversed views: from the end)
+        const int rev = (c->flags & SC_REV) != 0;
+        const int64_t off = (rev ? c->L - 1 - t0 : t0);
+        a.reset = (dev ? (const uint8_t *)p->greset.ptr : p->reset) + off;
+        a.reset_stride_b = c->L, a.reset_stride_l = rev ? -1 : 1;
+    }
     return a;
 }
 
@@ -272,13 +291,13 @@ static int expect_close(const char *what, const char *name, const GcBuf *g, DTyp
 }
 
 static void describe(char *buf, size_t size, const char *dir, const ScanCase *c) {
-    snprintf(buf, size, "scan %s %s B=%lld L=%lld D=%lld N=%lld chunk=%lld%s%s%s%s%s%s%s%s", dir,
+    snprintf(buf, size, "scan %s %s B=%lld L=%lld D=%lld N=%lld chunk=%lld%s%s%s%s%s%s%s%s%s", dir,
              dtype_name(c->dtype), (long long)c->B, (long long)c->L, (long long)c->D,
              (long long)c->N, (long long)c->chunk, c->flags & SC_Z ? " z" : "",
              c->flags & SC_DSK ? " D" : "", c->flags & SC_BIAS ? " bias" : "",
              c->flags & SC_H0 ? " h0" : "", c->flags & SC_DHF ? " dh_final" : "",
              c->flags & SC_NOSP ? " no-softplus" : "", c->flags & SC_VIEW ? " views" : "",
-             c->flags & SC_REV ? " reversed" : "");
+             c->flags & SC_REV ? " reversed" : "", c->flags & SC_RESET ? " packed" : "");
 }
 
 // ----------------------------------------------------------------------------- one case
@@ -628,6 +647,9 @@ static const ScanCase short_cases[] = {
     {1, 4097, 40, 16, 32, SC_NOSP | SC_DHF | SC_H0, DTYPE_F32},
     {2, 4097, 50, 16, 128, SC_ALL | SC_VIEW, DTYPE_BF16},
     {1, 2000, 64, 16, 256, SC_ALL | SC_REV, DTYPE_F32},
+    {2, 500, 40, 16, 64, SC_ALL | SC_RESET, DTYPE_F32},
+    {1, 700, 33, 16, 128, SC_ALL | SC_REV | SC_RESET, DTYPE_F32},
+    {2, 4097, 50, 16, 128, SC_ALL | SC_VIEW | SC_RESET, DTYPE_BF16},
 };
 
 static const ScanCase long_cases[] = {
@@ -637,10 +659,11 @@ static const ScanCase long_cases[] = {
     {1, 65537, 1024, 16, 128, SC_ALL, DTYPE_BF16},
     {1, 1000003, 24, 16, 128, SC_ALL | SC_REV, DTYPE_F32},
     {1, 1000003, 24, 16, 128, SC_ALL | SC_VIEW, DTYPE_BF16},
+    {1, 65537, 1024, 16, 128, SC_ALL | SC_RESET, DTYPE_F32},
 };
 
 static const ScanCase chain_cases[] = {
-    {2, 3001, 40, 16, 128, SC_ALL | SC_VIEW, DTYPE_F32},
+    {2, 3001, 40, 16, 128, SC_ALL | SC_VIEW | SC_RESET, DTYPE_F32},
     {1, 1000003, 24, 16, 128, SC_ALL, DTYPE_F32},
 };
 
