@@ -15,6 +15,7 @@ void conv_args_init(ConvArgs *a, int64_t B, int64_t L, int64_t D, int64_t K) {
     int64_t sb = L * D; // overflow is caught later by conv_args_check
     a->x_stride_b = a->out_stride_b = a->dout_stride_b = a->dx_stride_b = sb;
     a->x_stride_l = a->out_stride_l = a->dout_stride_l = a->dx_stride_l = D;
+    a->reset_stride_b = L, a->reset_stride_l = 1;
 }
 
 static const char *op_name(ConvOp op) {
@@ -85,6 +86,15 @@ int conv_args_check(const ConvArgs *a, ConvOp op) {
     if ((rc = check_ptr(who, "weight", a->weight))) return rc;
     if (!bwd) VIEW(out, 1, 1)
     if (step && a->K > 1 && (rc = check_ptr(who, "state", a->state))) return rc;
+    if (step && a->reset)
+        return ls_error(LS_ERR_USAGE, "%s: reset is for a forward or backward over a packed "
+                                      "row (a step starts a sequence by zeroing its state)", who);
+    if (a->reset && view_span(a->B, a->L, 1, a->reset_stride_b, a->reset_stride_l) < 0)
+        return ls_error(LS_ERR_RANGE,
+                        "%s: reset strides (%lld, %lld) with shape (%lld, %lld) overflow 64-bit "
+                        "offsets",
+                        who, (long long)a->reset_stride_b, (long long)a->reset_stride_l,
+                        (long long)a->B, (long long)a->L);
     if (bwd) {
         VIEW(dout, 1, 0)
         VIEW(dx, 1, 1)

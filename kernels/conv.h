@@ -11,7 +11,15 @@
  *     out[t,d]  = silu ? pre·σ(pre) : pre
  *
  * i.e. PyTorch's conv1d(x, weight (D, 1, K), bias, padding=K−1, groups=D)[..., :L]: weight[d, K−1]
- * multiplies the current token. The state after the segment is the last K−1 entries of x_ext:
+ * multiplies the current token.
+ *
+ * Packed batches (several sequences end to end in one row, `reset` nonzero at each one's first
+ * token): a tap that would read an input before the start of token t's sequence reads 0, as
+ * the zero padding before a row would be:
+ *     pre[t,d]  = bias[d] + Σ_k weight[d, k] · (keep(t, t+k) ? x_ext[t+k] : 0)
+ *     keep(t, j) = no sequence starts at an x position in (j−(K−1), t]
+ * The backward differentiates exactly that; state_final keeps only entries after the last
+ * start in the row (the inputs the next segment's first token may read). The state after the segment is the last K−1 entries of x_ext:
  * state_final[b, d, i] = x_ext[L+i], which is the next segment's state0 (streaming), and the
  * rolling state of conv_step.
  *
@@ -84,6 +92,8 @@ typedef struct {
     const float *weight;   // (D, K)
     const float *bias;     // (D) optional
     const float *state0;   // (B, D, K-1) optional: last K-1 inputs before x (zeros if NULL)
+    const uint8_t *reset;  int64_t reset_stride_b, reset_stride_l;  // (B, L) optional: nonzero
+                           // where a packed sequence starts (forward and backward only)
 
     // ---- forward outputs
     float *out;            int64_t out_stride_b, out_stride_l;   // (B, L, D)
@@ -106,7 +116,7 @@ typedef struct {
 
 /**
  * Zero @p a, set the shapes, silu = 0, dtype = DTYPE_F32, stream = NULL, dense strides
- * (batch L·D, token D) for x, out, dout, dx.
+ * (batch L·D, token D) for x, out, dout, dx, and (L, 1) for reset.
  */
 void conv_args_init(ConvArgs *a, int64_t B, int64_t L, int64_t D, int64_t K);
 

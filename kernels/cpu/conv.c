@@ -47,15 +47,42 @@ static inline float conv_tap(const ConvArgs *a, int64_t b, int64_t j, int64_t d)
     return a->state0 ? a->state0[(b * a->D + d) * (a->K - 1) + j] : 0.0f;
 }
 
+// No sequence start limits token t's taps (packed batches, conv.h).
+#define CONV_NO_FLOOR INT64_MIN
+
+/*
+ * The first x position token t's taps may read: the start of t's sequence when it lies within
+ * the last K−1 positions (a start at some s in (t−(K−1), t]), else CONV_NO_FLOOR. Taps at x
+ * positions below it read 0 (keep(t, ·) of conv.h).
+ */
+static inline int64_t conv_floor(const ConvArgs *a, int64_t b, int64_t t) {
+    if (!a->reset) return CONV_NO_FLOOR;
+    const uint8_t *r = a->reset + b * a->reset_stride_b;
+    for (int64_t s = t; s > t - (a->K - 1) && s >= 0; s--)
+        if (r[s * a->reset_stride_l]) return s;
+    return CONV_NO_FLOOR;
+}
+
+// conv_tap for output token t whose taps start at x position `floor`: 0 below it.
+static inline float conv_tap_kept(const ConvArgs *a, int64_t b, int64_t j, int64_t d,
+                                  int64_t floor) {
+    return j - (a->K - 1) < floor ? 0.0f : conv_tap(a, b, j, d);
+}
+
 /*
  * pre[t, d] = bias + Σ_k w[k]·x_ext[t+k], k ascending (the order the step uses too). Rows
- * t >= K−1 read x directly; earlier ones go through conv_tap.
+ * t >= K−1 without a sequence start in their window read x directly; the others go through
+ * conv_tap_kept (a masked tap adds w·0, as a zero-padded row does, so the sum's bits match
+ * the CUDA kernel's, which masks the same way).
  */
-static inline float conv_pre(const ConvArgs *a, int64_t b, int64_t t, int64_t d) {
+static inline float conv_pre(const ConvArgs *a, int64_t b, int64_t t, int64_t d, int64_t floor) {
     const int64_t K = a->K;
     const float *w = a->weight + d * K; // (K)
     float acc = a->bias ? a->bias[d] : 0.0f;
-    if (t >= K - 1) {
+    if (floor != CONV_NO_FLOOR) {
+        for (int64_t k = 0; k < K; k++)
+            acc += w[k] * conv_tap_kept(a, b, t + k, d, floor);
+    } else if (t >= K - 1) {
         const float *x = a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
         for (int64_t k = 0; k < K; k++)
             acc += w[k] * x[k * a->x_stride_l];
@@ -81,17 +108,22 @@ int conv_fwd_cpu(const ConvArgs *a) {
         const int64_t d1 = min64(d0 + CONV_CPU_DBLOCK, D);
         for (int64_t t = 0; t < L; t++) {
             float *out = a->out + b * a->out_stride_b + t * a->out_stride_l; // (D)
+            const int64_t floor = conv_floor(a, b, t);
             for (int64_t d = d0; d < d1; d++) {
-                float p = conv_pre(a, b, t, d);
+                float p = conv_pre(a, b, t, d, floor);
                 out[d] = a->silu ? p * sigmoid(p) : p;
             }
         }
-        // The new state is x_ext[L .. L+K−2]; written after every read of state0 of these rows
-        // and in increasing index order (reads are at L+i >= i), so it may overwrite state0.
-        if (a->state_final && K > 1)
+        // The new state is x_ext[L .. L+K−2] (0 before the row's last sequence start); written
+        // after every read of state0 of these rows and in increasing index order (reads are at
+        // L+i >= i), so it may overwrite state0.
+        if (a->state_final && K > 1) {
+            const int64_t floor = conv_floor(a, b, L - 1);
             for (int64_t d = d0; d < d1; d++)
                 for (int64_t i = 0; i < K - 1; i++)
-                    a->state_final[(b * D + d) * (K - 1) + i] = conv_tap(a, b, L + i, d);
+                    a->state_final[(b * D + d) * (K - 1) + i] =
+                        conv_tap_kept(a, b, L + i, d, floor);
+        }
     }
     return 0;
 }
@@ -138,23 +170,29 @@ int conv_bwd_cpu(const ConvArgs *a) {
         double dw_acc[CONV_CPU_DBLOCK * CONV_K_MAX] = {0}; // (nd, K)
         double db_acc[CONV_CPU_DBLOCK] = {0};              // (nd)
         float ring[CONV_K_MAX * CONV_CPU_DBLOCK];          // (K, nd): dy[t] in slot t % K
+        int64_t floors[CONV_K_MAX];                        // (K): conv_floor(t) in slot t % K
 
         for (int64_t b = 0; b < B; b++) {
+            const int64_t floor_last = conv_floor(a, b, L - 1); // state_final's kept entries
             for (int64_t j = L + K - 2; j >= 0; j--) {
                 const int64_t t = j - (K - 1); // the newest dy row dx_ext[j] needs
                 if (t >= 0) {
                     const float *g = a->dout + b * a->dout_stride_b + t * a->dout_stride_l;
                     float *slot = ring + (t % K) * nd;
+                    const int64_t floor = floors[t % K] = conv_floor(a, b, t);
                     for (int64_t d = d0; d < d0 + nd; d++) {
                         float dy = g[d];
                         if (a->silu) { // d SiLU(p)/dp = σ(p)·(1 + p·(1 − σ(p)))
-                            float p = conv_pre(a, b, t, d), s = sigmoid(p);
+                            float p = conv_pre(a, b, t, d, floor), s = sigmoid(p);
                             dy *= s * (1.0f + p * (1.0f - s));
                         }
                         slot[d - d0] = dy;
                         db_acc[d - d0] += dy;
                         double *dw = dw_acc + (d - d0) * K; // (K)
-                        if (t >= K - 1) {                   // all taps in x: read the rows directly
+                        if (floor != CONV_NO_FLOOR) {      // a sequence starts in the window
+                            for (int64_t k = 0; k < K; k++)
+                                dw[k] += (double)dy * conv_tap_kept(a, b, t + k, d, floor);
+                        } else if (t >= K - 1) { // all taps in x: read the rows directly
                             const float *x =
                                 a->x + b * a->x_stride_b + (t - K + 1) * a->x_stride_l + d;
                             for (int64_t k = 0; k < K; k++)
@@ -165,19 +203,29 @@ int conv_bwd_cpu(const ConvArgs *a) {
                         }
                     }
                 }
-                // dx_ext[j] = Σ_k w[k]·dy[j−k] over 0 <= j−k < L
+                // dx_ext[j] = Σ_k w[k]·dy[j−k] over 0 <= j−k < L, where token j−k keeps the
+                // tap (x position j−(K−1) not before its floor); dy_row[k] = NULL: not kept
                 const int64_t kmin = max64(0, j - (L - 1)), kmax = min64(K - 1, j);
                 const float *dy_row[CONV_K_MAX]; // (K) dy[j−k] of this block, from the ring
-                for (int64_t k = kmin; k <= kmax; k++)
-                    dy_row[k] = ring + ((j - k) % K) * nd;
+                int any_masked = 0;
+                for (int64_t k = kmin; k <= kmax; k++) {
+                    const int keep = j - (K - 1) >= floors[(j - k) % K];
+                    dy_row[k] = keep ? ring + ((j - k) % K) * nd : NULL;
+                    any_masked |= !keep;
+                }
                 float *dx = j >= K - 1 ? a->dx + b * a->dx_stride_b + (j - K + 1) * a->dx_stride_l
                                        : NULL; // (D)
                 for (int64_t d = d0; d < d0 + nd; d++) {
                     const float *w = a->weight + d * K; // (K)
                     float v = 0.0f;
-                    for (int64_t k = kmin; k <= kmax; k++)
-                        v += w[k] * dy_row[k][d - d0];
-                    if (a->dstate_final && j >= L)
+                    if (any_masked) {
+                        for (int64_t k = kmin; k <= kmax; k++)
+                            if (dy_row[k]) v += w[k] * dy_row[k][d - d0];
+                    } else {
+                        for (int64_t k = kmin; k <= kmax; k++)
+                            v += w[k] * dy_row[k][d - d0];
+                    }
+                    if (a->dstate_final && j >= L && j - (K - 1) >= floor_last)
                         v += a->dstate_final[(b * D + d) * (K - 1) + j - L];
                     if (dx)
                         dx[d] += v;

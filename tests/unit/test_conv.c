@@ -47,13 +47,14 @@ static double rng_unif(double lo, double hi) {
 // ---------------------------------------------------------------------------------------------
 // a problem: dense double inputs and the reference
 
-enum { HAS_BIAS = 1, HAS_STATE = 2, SILU = 4, HAS_DSF = 8, ALL = 15 };
+enum { HAS_BIAS = 1, HAS_STATE = 2, SILU = 4, HAS_DSF = 8, ALL = 15, HAS_RESET = 16 };
 
 typedef struct {
     int64_t B, L, D, K;
     int flags;
     double *x, *w, *bias, *s0; // (B, L, D), (D, K), (D), (B, D, K-1)
     double *gw, *gs;           // loss weights: (B, L, D), (B, D, K-1)
+    uint8_t *reset;            // (B, L) packed sequence starts, or NULL
 } Prob;
 
 static double *dnew(int64_t n, double lo, double hi) {
@@ -71,17 +72,29 @@ static Prob prob_new(int64_t B, int64_t L, int64_t D, int64_t K, int flags) {
     p.s0 = flags & HAS_STATE ? dnew(B * D * (K - 1), -1, 1) : NULL;
     p.gw = dnew(B * L * D, -1, 1);
     p.gs = flags & HAS_DSF ? dnew(B * D * (K - 1), -1, 1) : NULL;
+    if (flags & HAS_RESET) {
+        p.reset = calloc((size_t)(B * L), 1);
+        for (int64_t i = 0; i < B * L; i++) p.reset[i] = rng_unif(0, 1) < 0.25;
+    }
     return p;
 }
 
 static void prob_free(Prob *p) {
-    free(p->x), free(p->w), free(p->bias), free(p->s0), free(p->gw), free(p->gs);
+    free(p->x), free(p->w), free(p->bias), free(p->s0), free(p->gw), free(p->gs), free(p->reset);
 }
 
 static double ref_xext(const Prob *p, int64_t b, int64_t j, int64_t d) {
     const int64_t K = p->K;
     if (j >= K - 1) return p->x[(b * p->L + j - (K - 1)) * p->D + d];
     return p->s0 ? p->s0[(b * p->D + d) * (K - 1) + j] : 0.0;
+}
+
+// conv.h's keep(t, j): no sequence starts at an x position in (j − (K−1), t]
+static int ref_keep(const Prob *p, int64_t b, int64_t t, int64_t j) {
+    if (!p->reset) return 1;
+    for (int64_t s = j - (p->K - 1) + 1; s <= t; s++)
+        if (s >= 0 && p->reset[b * p->L + s]) return 0;
+    return 1;
 }
 
 // out (B, L, D); sfin (B, D, K-1) or NULL
@@ -92,12 +105,13 @@ static void ref_fwd(const Prob *p, double *out, double *sfin) {
             for (int64_t t = 0; t < L; t++) {
                 double acc = p->bias ? p->bias[d] : 0.0;
                 for (int64_t k = 0; k < K; k++)
-                    acc += p->w[d * K + k] * ref_xext(p, b, t + k, d);
+                    if (ref_keep(p, b, t, t + k)) acc += p->w[d * K + k] * ref_xext(p, b, t + k, d);
                 out[(b * L + t) * D + d] = (p->flags & SILU) ? acc / (1.0 + exp(-acc)) : acc;
             }
             if (sfin)
                 for (int64_t i = 0; i < K - 1; i++)
-                    sfin[(b * D + d) * (K - 1) + i] = ref_xext(p, b, L + i, d);
+                    sfin[(b * D + d) * (K - 1) + i] =
+                        ref_keep(p, b, L - 1, L + i) ? ref_xext(p, b, L + i, d) : 0.0;
         }
 }
 
@@ -157,6 +171,7 @@ static void args_set(ConvArgs *a, const Prob *p, Bufs *f) {
     conv_args_init(a, p->B, p->L, p->D, p->K);
     a->silu = !!(p->flags & SILU);
     a->x = f->x, a->weight = f->w, a->bias = f->bias, a->state0 = f->s0;
+    a->reset = p->reset;
     a->out = f->out, a->state_final = f->sfin;
     a->dout = f->dout, a->dstate_final = f->dsf;
     a->dx = f->dx, a->dweight = f->dw, a->dbias = f->dbias, a->dstate0 = f->ds0;
@@ -168,13 +183,13 @@ static void args_set(ConvArgs *a, const Prob *p, Bufs *f) {
 static void test_forward_vs_reference(void **state) {
     (void)state;
     const int64_t Ls[] = {1, 2, 7, 64, 65, 200, 300}, Ks[] = {1, 2, 4, 7}, Ds[] = {1, 5, 67};
-    const int flag_sets[] = {ALL, 0, SILU | HAS_STATE, HAS_BIAS};
+    const int flag_sets[] = {ALL, 0, SILU | HAS_STATE, HAS_BIAS, ALL | HAS_RESET};
     double worst = 0.0;
     int n = 0;
     for (size_t il = 0; il < sizeof Ls / sizeof Ls[0]; il++)
         for (size_t ik = 0; ik < sizeof Ks / sizeof Ks[0]; ik++, n++) {
             const int64_t B = 1 + n % 2, L = Ls[il], D = Ds[n % 3], K = Ks[ik];
-            Prob p = prob_new(B, L, D, K, flag_sets[n % 4]);
+            Prob p = prob_new(B, L, D, K, flag_sets[n % 5]);
             Bufs f = bufs_new(&p);
             ConvArgs a;
             args_set(&a, &p, &f);
@@ -254,6 +269,9 @@ static void test_backward_vs_finite_differences(void **state) {
         {2, 5, 2, 7, HAS_STATE | HAS_DSF},
         {1, 20, 2, 4, SILU | HAS_DSF}, // dstate0 without state0
         {2, 6, 3, 1, ALL},
+        {2, 13, 3, 4, ALL | HAS_RESET},    // packed sequences, state0 and dstate_final
+        {1, 30, 67, 4, SILU | HAS_RESET},  // packed, two channel blocks
+        {1, 11, 2, 7, HAS_DSF | HAS_RESET}, // long kernel: starts inside its window
     };
     double worst = 0.0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
