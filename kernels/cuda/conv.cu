@@ -39,6 +39,8 @@ struct ConvDev {
     const void *x;
     int64_t xsb, xsl;
     const float *w, *bias, *state0;
+    const uint8_t *reset; // packed sequences (conv.h): nonzero where one starts
+    int64_t rsb, rsl;
     void *out;
     int64_t osb, osl;
     const void *dout;
@@ -62,6 +64,37 @@ __device__ __forceinline__ void conv_ext(const ConvDev &p, int64_t b, int64_t j,
         for (int u = 0; u < VEC; u++)
             v[u] = p.state0 ? p.state0[(b * p.D + d + u) * (p.K - 1) + (p.K - 1) + j] : 0.0f;
     }
+}
+
+/*
+ * Packed sequences. A token's taps on earlier inputs are kept while no sequence starts in
+ * between: with `since` = tokens since the last start (capped at K; K means none in reach),
+ * tap k of token t (x position t − (K−1) + k) is kept iff K−1−k <= since. Masked taps read 0,
+ * as on the CPU (conv_tap_kept), so the sums are the CPU's bit for bit. All threads of a block
+ * share one batch row and token range: the flag loads are broadcasts, the branches uniform.
+ */
+__device__ __forceinline__ bool conv_starts(const ConvDev &p, int64_t b, int64_t t) {
+    return p.reset[b * p.rsb + t * p.rsl] != 0;
+}
+// `since` before token t0: the last start among the K−1 tokens before it, else K.
+__device__ __forceinline__ int conv_since_before(const ConvDev &p, int64_t b, int64_t t0, int K) {
+    if (!p.reset) return K;
+    for (int i = 1; i <= K - 1 && t0 - i >= 0; i++)
+        if (conv_starts(p, b, t0 - i)) return i - 1;
+    return K;
+}
+__device__ __forceinline__ int conv_since_step(const ConvDev &p, int64_t b, int64_t t, int since,
+                                               int K) {
+    if (!p.reset) return K;
+    return t < p.L && conv_starts(p, b, t) ? 0 : min(since + 1, K);
+}
+// Any start at tokens [lo, hi] (clipped to [0, L)): masks the taps that cross it.
+__device__ __forceinline__ bool conv_any_start(const ConvDev &p, int64_t b, int64_t lo,
+                                               int64_t hi) {
+    if (!p.reset) return false;
+    for (int64_t s = max(lo, (int64_t)0); s <= hi && s < p.L; s++)
+        if (conv_starts(p, b, s)) return true;
+    return false;
 }
 
 // The CPU's dy = dout·SiLU'(pre) (or dout) for one element.
@@ -99,15 +132,18 @@ __global__ void __launch_bounds__(CONV_THREADS) conv_fwd_kernel(ConvDev p) {
     T *__restrict__ op = (T *)p.out + b * p.osb + d;
     float xt[VEC]; // x[t], loaded one token ahead (two loads in flight per thread)
     ldv(xp + t0 * p.xsl, xt);
+    int since = conv_since_before(p, b, t0, K);
 #pragma unroll 4
     for (int64_t t = t0; t < t1; t++) {
         float xn[VEC], o[VEC];
         if (t + 1 < t1) ldv(xp + (t + 1) * p.xsl, xn);
+        since = conv_since_step(p, b, t, since, K);
 #pragma unroll
         for (int u = 0; u < VEC; u++) {
             float acc = bias[u];
 #pragma unroll
-            for (int k = 0; k < K - 1; k++) acc = rn_add(acc, rn_mul(w[k][u], win[k][u]));
+            for (int k = 0; k < K - 1; k++)
+                acc = rn_add(acc, rn_mul(w[k][u], K - 1 - k <= since ? win[k][u] : 0.0f));
             acc = rn_add(acc, rn_mul(w[K - 1][u], xt[u]));
             o[u] = conv_act(acc, p.silu);
         }
@@ -135,6 +171,7 @@ __global__ void conv_state_kernel(ConvDev p, float *__restrict__ state_final) {
             int64_t j = p.L + i - (K - 1); // x position of x_ext[L + i]
             float v = j >= 0 ? ld((const T *)p.x + b * p.xsb + j * p.xsl + d)
                              : (p.state0 ? p.state0[bd * (K - 1) + (K - 1) + j] : 0.0f);
+            if (conv_any_start(p, b, j + 1, p.L - 1)) v = 0.0f; // before the last start
             state_final[bd * (K - 1) + i] = v;
         }
     }
@@ -196,13 +233,31 @@ __global__ void __launch_bounds__(CONV_THREADS) conv_bwd_kernel(ConvDev p,
 #pragma unroll
     for (int u = 0; u < VEC; u++) xc[u] = gc[u] = oc[u] = 0.0f;
     conv_bwd_load<T, VEC>(p, xp, gp, dxp, e0, t_emit, K, xc, gc, oc);
+    // packed sequences: `since` of token t (as the forward's), and hist bit i = a start at
+    // token t − i (the K−1 latest), which masks the dx terms that cross a start
+    int since = conv_since_before(p, b, e0, K);
+    uint64_t hist = 0;
+    if (p.reset)
+        for (int i = 1; i <= K - 1; i++)
+            if (e0 - i >= 0 && conv_starts(p, b, e0 - i)) hist |= 1ull << i;
 #pragma unroll 2
     for (int64_t t = e0; t < tend; t++) {
         float xn[VEC], gn[VEC], on[VEC], dy[VEC];
 #pragma unroll
         for (int u = 0; u < VEC; u++) xn[u] = gn[u] = on[u] = 0.0f;
         if (t + 1 < tend) conv_bwd_load<T, VEC>(p, xp, gp, dxp, t + 1, t_emit, K, xn, gn, on);
+        if (p.reset) {
+            if (t > e0) hist <<= 1;
+            if (t < p.L && conv_starts(p, b, t)) hist |= 1;
+            since = conv_since_step(p, b, t, since, K);
+        }
         if (t < p.L) {
+            if (p.reset)
+#pragma unroll
+                for (int k = 0; k < K - 1; k++)
+                    if (K - 1 - k > since)
+#pragma unroll
+                        for (int u = 0; u < VEC; u++) win[k][u] = 0.0f; // masked: reads 0
 #pragma unroll
             for (int u = 0; u < VEC; u++) {
                 float pre = 0.0f;
@@ -240,13 +295,19 @@ __global__ void __launch_bounds__(CONV_THREADS) conv_bwd_kernel(ConvDev p,
 
         if (t >= e0 + K - 1) { // dx at x position e = t − (K−1): Σ_k w[k]·dy[t−k], k ascending
             const int64_t e = t - (K - 1);
+            // term k (token t − k) crosses a start iff one lies at tokens (e, t − k]: hist bits
+            // k … K−2; the dstate_final term crosses one iff any lies in (e, L − 1]
+            const uint64_t low = K > 1 ? (~0ull >> (64 - (K - 1))) : 0ull; // bits 0 … K−2
             float v[VEC];
 #pragma unroll
             for (int u = 0; u < VEC; u++) {
                 float acc = 0.0f;
 #pragma unroll
-                for (int k = 0; k < K; k++) acc = rn_add(acc, rn_mul(w[k][u], ring[K - 1 - k][u]));
-                if (p.dstate_final && t >= p.L)
+                for (int k = 0; k < K; k++) {
+                    const bool kept = !p.reset || ((hist & low) >> k) == 0;
+                    acc = rn_add(acc, rn_mul(w[k][u], kept ? ring[K - 1 - k][u] : 0.0f));
+                }
+                if (p.dstate_final && t >= p.L && !(p.reset && (hist & low)))
                     acc = rn_add(acc, p.dstate_final[(b * p.D + d + u) * (K - 1) + (t - p.L)]);
                 v[u] = rn_add(oc[u], acc);
             }
@@ -292,6 +353,8 @@ __global__ void conv_dstate0_kernel(ConvDev p, float *__restrict__ dstate0) {
             float v = 0.0f;
             for (int k = kmin; k <= kmax; k++) {
                 int64_t t = j - k; // 0 <= t < min(L, K−1): recompute dy[t]
+                // a start at tokens 0 … t: the tap reads 0, nothing flows into the state
+                if (conv_any_start(p, b, 0, t)) continue;
                 float pre = 0.0f;
                 if (p.silu) {
                     pre = p.bias ? p.bias[d] : 0.0f;
@@ -306,7 +369,8 @@ __global__ void conv_dstate0_kernel(ConvDev p, float *__restrict__ dstate0) {
                 float dy = conv_dy(ld((const T *)p.dout + b * p.gsb + t * p.gsl + d), pre, p.silu);
                 v = rn_add(v, rn_mul(w[k], dy));
             }
-            if (p.dstate_final && j >= p.L) v = rn_add(v, p.dstate_final[bd * (K - 1) + j - p.L]);
+            if (p.dstate_final && j >= p.L && !conv_any_start(p, b, j - (K - 1) + 1, p.L - 1))
+                v = rn_add(v, p.dstate_final[bd * (K - 1) + j - p.L]);
             dstate0[bd * (K - 1) + j] += v;
         }
     }
@@ -342,6 +406,7 @@ static ConvDev conv_dev(const ConvArgs *a) {
     p.B = a->B, p.L = a->L, p.D = a->D, p.K = (int)a->K, p.silu = a->silu;
     p.x = a->x, p.xsb = a->x_stride_b, p.xsl = a->x_stride_l;
     p.w = a->weight, p.bias = a->bias, p.state0 = a->state0;
+    p.reset = a->reset, p.rsb = a->reset_stride_b, p.rsl = a->reset_stride_l;
     p.out = a->out, p.osb = a->out_stride_b, p.osl = a->out_stride_l;
     p.dout = a->dout, p.gsb = a->dout_stride_b, p.gsl = a->dout_stride_l;
     p.dstate_final = a->dstate_final;

@@ -26,6 +26,7 @@ typedef struct {
     int64_t B, L, D, K;
     int silu, bias, state, view; // state: state0 + state_final + dstate_final + dstate0
     DType t;
+    int packed; // random tokens (about 1 in 20) start a packed sequence (ConvArgs.reset)
 } ConvCase;
 
 enum { VIEW_DENSE, VIEW_SLICE, VIEW_REVERSED };
@@ -35,6 +36,14 @@ static const char *view_names[] = {"dense", "slice of 2D", "reversed"};
 static double conv_ext_host(const ConvArgs *a, int64_t b, int64_t j, int64_t d) {
     if (j >= 0) return a->x[b * a->x_stride_b + j * a->x_stride_l + d];
     return a->state0 ? a->state0[(b * a->D + d) * (a->K - 1) + (a->K - 1) + j] : 0.0;
+}
+
+// conv.h's keep: token t's tap on x position j is kept unless a sequence starts in (j, t]
+static int conv_keep_host(const ConvArgs *a, int64_t b, int64_t t, int64_t j) {
+    if (!a->reset) return 1;
+    for (int64_t s = j + 1; s <= t; s++)
+        if (s >= 0 && a->reset[b * a->reset_stride_b + s * a->reset_stride_l]) return 0;
+    return 1;
 }
 
 /*
@@ -53,13 +62,15 @@ static void conv_wgrad_bounds(const ConvArgs *a, const float *dw0, const float *
                 if (a->silu) {
                     double p = a->bias ? a->bias[d] : 0.0;
                     for (int64_t k = 0; k < K; k++)
-                        p += a->weight[d * K + k] * conv_ext_host(a, b, t - (K - 1) + k, d);
+                        if (conv_keep_host(a, b, t, t - (K - 1) + k))
+                            p += a->weight[d * K + k] * conv_ext_host(a, b, t - (K - 1) + k, d);
                     double s = 1.0 / (1.0 + exp(-p));
                     dy *= s * (1.0 + p * (1.0 - s));
                 }
                 sb += fabs(dy);
                 for (int64_t k = 0; k < K; k++)
-                    sw[k] += fabs(dy * conv_ext_host(a, b, t - (K - 1) + k, d));
+                    if (conv_keep_host(a, b, t, t - (K - 1) + k))
+                        sw[k] += fabs(dy * conv_ext_host(a, b, t - (K - 1) + k, d));
             }
         for (int64_t k = 0; k < K; k++) bw[d * K + k] = 1e-5 * (sw[k] + fabs(dw0[d * K + k]));
         bb[d] = 1e-5 * (sb + fabs(db0[d]));
@@ -71,10 +82,10 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     const int64_t ns = B * D * (K - 1) > 0 ? B * D * (K - 1) : 1;
     const DType t = c->t;
     char po_case[160], what[256];
-    snprintf(po_case, sizeof po_case, "conv B=%lld L=%lld D=%lld K=%lld%s%s%s x %s %s",
+    snprintf(po_case, sizeof po_case, "conv B=%lld L=%lld D=%lld K=%lld%s%s%s%s x %s %s",
              (long long)B, (long long)L, (long long)D, (long long)K, c->silu ? " silu" : "",
-             c->bias ? " bias" : "", c->state ? " state" : "", view_names[c->view],
-             dtype_name(t));
+             c->bias ? " bias" : "", c->state ? " state" : "", c->packed ? " packed" : "",
+             view_names[c->view], dtype_name(t));
     if (!po_size_ok(n)) return;
     GcRng r = gc_rng(salt);
     // x storage: (B, L, D), or (B, L, 2D) for the slice view
@@ -93,6 +104,9 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     PoBuf bdsf = {0}, bdx[2] = {PO_NONE, PO_NONE}, bdw[2] = {PO_NONE, PO_NONE};
     PoBuf bdb[2] = {PO_NONE, PO_NONE}, bds0[2] = {PO_NONE, PO_NONE};
     ConvArgs a, g;
+    uint8_t *reset = c->packed ? calloc((size_t)(B * L), 1) : NULL;
+    GcBuf breset = {0};
+    for (int64_t i = 0; reset && i < B * L; i++) reset[i] = gc_uniform(&r, 0, 1) < 0.05f;
 
     // ---- CPU reference
     conv_args_init(&a, B, L, D, K);
@@ -101,6 +115,7 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
     a.weight = w, a.bias = c->bias ? bias : NULL;
     if (c->state && K > 1) a.state0 = s0, a.state_final = sf, a.dstate_final = dsf, a.dstate0 = ds0;
     a.out = out, a.dout = dout, a.dx = dx, a.dweight = dw, a.dbias = c->bias ? db : NULL;
+    a.reset = reset;
     PO_TRY(conv_fwd_cpu(&a));
     PO_TRY(conv_bwd_cpu(&a));
     conv_wgrad_bounds(&a, dw0, db0, bnd_w, bnd_b);
@@ -120,8 +135,13 @@ static void conv_case(const ConvCase *c, uint64_t salt) {
         PO_TRY(po_in(&bdb[k], db0, D, DTYPE_F32));
         PO_TRY(po_in(&bds0[k], ds00, ns, DTYPE_F32));
     }
+    if (reset) {
+        PO_TRY(gc_buf_alloc(&breset, (size_t)(B * L)));
+        PO_TRY(device_cuda_copy(breset.ptr, reset, (size_t)(B * L), DEVICE_COPY_H2D));
+    }
     g = a;
     g.dtype = t;
+    g.reset = reset ? (const uint8_t *)breset.ptr : NULL;
     g.x = (const float *)((char *)bx.b.ptr + xoff * dtype_size(t));
     g.weight = po_ptr(&bw), g.bias = c->bias ? po_ptr(&bb) : NULL;
     g.state0 = NULL, g.state_final = NULL, g.dstate_final = NULL, g.dstate0 = NULL;
@@ -175,7 +195,8 @@ done:
         po_free(&bdx[k]), po_free(&bdw[k]), po_free(&bdb[k]), po_free(&bds0[k]);
     free(x), free(w), free(bias), free(s0), free(dout), free(dsf), free(dx0), free(dw0);
     free(db0), free(ds00), free(out), free(sf), free(dx), free(dw), free(db), free(ds0);
-    free(bnd_w), free(bnd_b);
+    free(bnd_w), free(bnd_b), free(reset);
+    gc_buf_free(&breset);
 }
 
 // conv_step_cuda, token by token, against conv_step_cpu (out of every step, final state).
@@ -221,21 +242,27 @@ done:
 
 void gpu_parity_conv(void) {
     static const ConvCase cases[] = {
-        // B  L        D   K  silu bias state view           dtype
-        {1, 1, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32},
-        {2, 2, 40, 2, 0, 1, 1, VIEW_DENSE, DTYPE_F32},
-        {2, 3, 37, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32},
-        {1, 1, 8, 1, 0, 1, 0, VIEW_DENSE, DTYPE_F32},
-        {3, 127, 40, 3, 0, 1, 1, VIEW_SLICE, DTYPE_F32},
-        {3, 127, 37, 4, 1, 0, 0, VIEW_DENSE, DTYPE_F32},
-        {2, 4097, 72, 4, 1, 1, 1, VIEW_REVERSED, DTYPE_F32},
-        {2, 4097, 40, 4, 0, 0, 1, VIEW_SLICE, DTYPE_F32},
-        {1, 4097, 37, 7, 1, 1, 1, VIEW_DENSE, DTYPE_F32},
-        {2, 127, 40, 5, 1, 1, 1, VIEW_REVERSED, DTYPE_F32},
-        {1, 1000003, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32},
-        {2, 4097, 64, 4, 1, 1, 1, VIEW_DENSE, DTYPE_BF16},
-        {3, 127, 37, 4, 1, 1, 1, VIEW_SLICE, DTYPE_BF16},
-        {1, 1000003, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_BF16},
+        // B  L        D   K  silu bias state view           dtype    packed
+        {1, 1, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 0},
+        {2, 2, 40, 2, 0, 1, 1, VIEW_DENSE, DTYPE_F32, 0},
+        {2, 3, 37, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 0},
+        {1, 1, 8, 1, 0, 1, 0, VIEW_DENSE, DTYPE_F32, 0},
+        {3, 127, 40, 3, 0, 1, 1, VIEW_SLICE, DTYPE_F32, 0},
+        {3, 127, 37, 4, 1, 0, 0, VIEW_DENSE, DTYPE_F32, 0},
+        {2, 4097, 72, 4, 1, 1, 1, VIEW_REVERSED, DTYPE_F32, 0},
+        {2, 4097, 40, 4, 0, 0, 1, VIEW_SLICE, DTYPE_F32, 0},
+        {1, 4097, 37, 7, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 0},
+        {2, 127, 40, 5, 1, 1, 1, VIEW_REVERSED, DTYPE_F32, 0},
+        {1, 1000003, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 0},
+        {2, 4097, 64, 4, 1, 1, 1, VIEW_DENSE, DTYPE_BF16, 0},
+        {3, 127, 37, 4, 1, 1, 1, VIEW_SLICE, DTYPE_BF16, 0},
+        {1, 1000003, 40, 4, 1, 1, 1, VIEW_DENSE, DTYPE_BF16, 0},
+        // packed sequences: vectorised (D % 4 == 0, K <= 4), generic K, reversed, bf16
+        {2, 4097, 72, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 1},
+        {3, 127, 37, 3, 0, 1, 1, VIEW_REVERSED, DTYPE_F32, 1},
+        {1, 4097, 37, 7, 1, 1, 1, VIEW_SLICE, DTYPE_F32, 1},
+        {2, 4097, 64, 4, 1, 1, 1, VIEW_DENSE, DTYPE_BF16, 1},
+        {1, 5, 8, 4, 1, 1, 1, VIEW_DENSE, DTYPE_F32, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_case(&cases[i], 200 + i);
     conv_step_case(3, 40, 4, DTYPE_F32, 300);
