@@ -317,7 +317,9 @@ int64_t model_crop_window(const ModelConfig *cfg, int64_t len, int mode, uint64_
  * model_stream_reset() starts a new sequence of batch rows (allocates the per-layer states
  * once per B); each model_stream_forward() call takes the next segment (B, L) of every row
  * (all rows the same length in one call: lengths NULL or all L) and writes LM logits
- * (B, L, vocab) or nothing (classification: model_stream_logits() after the last).
+ * (B, L, vocab) — or, with @p logits NULL, only advances the state (priming a generation
+ * without computing the head) — or nothing (classification: model_stream_logits() after
+ * the last).
  * @return 0; LS_ERR_UNSUPPORTED for another arch or pool; LS_ERR_USAGE for a bad segment.
  */
 int model_stream_reset(Model *model, int64_t B) LS_RESULT_USED;

@@ -71,8 +71,6 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
                             "model_stream_forward: row %lld has %lld of %lld "
                             "positions; every row of a segment must be full",
                             (long long)b, (long long)seg->lengths[b], (long long)seg->L);
-    if (m->cfg.task == MODEL_TASK_LM && !logits)
-        return ls_error(LS_ERR_USAGE, "model_stream_forward: logits is NULL");
     m->train_ready = 0;
     m->sel_rows = -1; // streaming computes every position's logits
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
@@ -84,7 +82,8 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     for (int i = 0; i < m->cfg.n_layers && status == 0; i++)
         status = mamba_layer_fwd(m, i, p->R, p->R, m->stream_state + i * per_layer);
     if (status < 0) return status;
-    if (m->cfg.task == MODEL_TASK_LM) return model_head_fwd(m, p->R, p->aux, logits, NULL);
+    if (m->cfg.task == MODEL_TASK_LM) // no logits asked: the state alone (priming a generation)
+        return logits ? model_head_fwd(m, p->R, p->aux, logits, NULL) : 0;
     status = model_head_fwd(m, p->R, p->aux, NULL, m->stream_last); // pool LAST
     if (status == 0) m->stream_started = 1;
     return status;
