@@ -312,15 +312,20 @@ enum {
 int64_t model_crop_window(const ModelConfig *cfg, int64_t len, int mode, uint64_t random);
 
 /**
- * Streaming (MODEL_MAMBA only; LM, or classification with pool LAST): process a sequence in
- * segments with carried conv and SSM state, constant memory, the same result as one pass.
- * model_stream_reset() starts a new sequence of batch rows (allocates the per-layer states
- * once per B); each model_stream_forward() call takes the next segment (B, L) of every row
- * (all rows the same length in one call: lengths NULL or all L) and writes LM logits
- * (B, L, vocab) — or, with @p logits NULL, only advances the state (priming a generation
- * without computing the head) — or nothing (classification: model_stream_logits() after
- * the last).
- * @return 0; LS_ERR_UNSUPPORTED for another arch or pool; LS_ERR_USAGE for a bad segment.
+ * Streaming (the causal models: Mamba, and Transformer and hybrid with causal attention; LM,
+ * or classification with pool LAST): process a sequence in segments, the same result as one
+ * pass. Mamba layers carry their conv and SSM states (constant memory); attention layers keep
+ * a key/value cache of every position so far, 2·D floats per position, row and attention
+ * layer (a Transformer with a window keeps only what its sliding window of `window`
+ * positions still sees: exactly one pass up to `window` positions, the sliding-window model
+ * past it; docs/generate.md). model_stream_reset() starts a new sequence of batch rows
+ * (allocates the states once per B, empties the caches); each model_stream_forward() call
+ * takes the next segment (B, L) of every row (all rows the same length in one call: lengths
+ * NULL or all L) and writes LM logits (B, L, vocab) — or, with @p logits NULL, only advances
+ * the state (priming a generation without computing the head) — or nothing (classification:
+ * model_stream_logits() after the last). A Transformer segment may be longer than its window.
+ * @return 0; LS_ERR_UNSUPPORTED for BiMamba, bidirectional attention or another pool;
+ *         LS_ERR_USAGE for a bad segment; LS_ERR_NOMEM when a cache cannot grow.
  */
 int model_stream_reset(Model *model, int64_t B) LS_RESULT_USED;
 int model_stream_forward(Model *model, const ModelBatch *segment, float *logits) LS_RESULT_USED;
@@ -329,9 +334,30 @@ int model_stream_forward(Model *model, const ModelBatch *segment, float *logits)
 int model_stream_logits(Model *model, float *logits) LS_RESULT_USED;
 
 /**
- * Generation (causal Mamba LM): one token per row through the recurrent step of every layer
- * (conv and scan step ops). model_stream_reset() first; prime with model_stream_forward()
- * on a prompt; then model_generate_step() feeds (B) tokens and writes next-token logits (B, V).
+ * Allocate the key/value caches for @p positions per row now (after model_stream_reset), so
+ * that a stream or generation of known length fails at once if the memory cannot hold it,
+ * and no cache grows later (a windowed Transformer needs at most 2·window). No-op for Mamba.
+ * @return 0, LS_ERR_USAGE (no reset), LS_ERR_NOMEM / LS_ERR_CUDA_OOM naming the bytes.
+ */
+int model_stream_reserve(Model *model, int64_t positions) LS_RESULT_USED;
+
+/**
+ * What streaming holds per row: @p state_bytes, constant (conv + SSM states of every Mamba
+ * layer: E·(K−1+N) floats each), and @p cache_bytes per position of context (keys and values
+ * of every attention layer: 2·D floats each; 0 for Mamba).
+ */
+void model_stream_sizes(const Model *model, int64_t *state_bytes, int64_t *cache_bytes);
+
+/** Bytes of key/value cache allocated now, all rows and layers (what a stream holds beyond
+ *  its constant state); *positions (may be NULL) = the most positions a layer holds. */
+int64_t model_stream_cache_bytes(const Model *model, int64_t *positions);
+
+/**
+ * Generation (a causal LM that streams): one token per row through every layer — a Mamba
+ * layer's recurrent step (conv and scan step ops: constant time and memory per token), an
+ * attention layer's query over its cache (time and cache growing with the context).
+ * model_stream_reset() first; prime with model_stream_forward() on a prompt; then
+ * model_generate_step() feeds (B) tokens and writes next-token logits (B, V).
  */
 int model_generate_step(Model *model, const uint8_t *tokens, float *logits) LS_RESULT_USED;
 

@@ -405,3 +405,28 @@ int ops_frames(const Device *dev, float *frames, const float *samples,
                const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F, int64_t Lt) {
     DISPATCH(dev, "frames", frames_cpu(frames, samples, sample_lengths, B, L, F, Lt));
 }
+
+// ------------------------------------------------------------------------------ streaming
+
+int ops_attention_kv_fwd(const Device *dev, float *out, const float *q, const float *k,
+                         const float *v, const AttentionKvShape *s) {
+    DISPATCH(dev, "attention_kv_fwd", attention_kv_fwd_cpu(out, q, k, v, s));
+}
+
+static int copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
+                           const float *restrict src, int64_t src_sb, int64_t src_sl, int64_t B,
+                           int64_t L, int64_t W) {
+#pragma omp parallel for schedule(static) if (B * L * W >= OPS_PAR_MIN)
+    for (int64_t r = 0; r < B * L; r++) {
+        const int64_t b = r / L, l = r % L;
+        memcpy(dst + b * dst_sb + l * dst_sl, src + b * src_sb + l * src_sl,
+               (size_t)W * sizeof *dst);
+    }
+    return 0;
+}
+
+int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
+                    const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
+                    int64_t W) {
+    DISPATCH(dev, "copy_blocks", copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W));
+}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -44,9 +45,15 @@ static void usage(FILE *fp) {
 "Usage: longscan generate -m LM (--length N | --seconds S [--rate HZ]) -o OUT [options]\n"
 "\n"
 "Generate raw audio or DNA with a language model (longscan train --task lm), one token at a\n"
-"time through the model's recurrent step: a causal Mamba carries a constant state (conv and\n"
-"SSM states per layer), so every sample costs the same time and memory however long the\n"
-"output.\n"
+"time through the model's recurrent step. A causal Mamba carries a constant state (conv and\n"
+"SSM states per layer: d_inner x (d_conv - 1 + d_state) floats), so every sample costs the\n"
+"same time and memory however long the output. A Transformer or hybrid LM keeps a key/value\n"
+"cache in each attention layer, which grows by 2 x d_model floats (8 x d_model bytes) per\n"
+"token and output: a 4-layer Transformer of d_model 256 holds 8 KiB per token, a hybrid\n"
+"with one attention layer in 4 holds 2 KiB, and its time per token grows with the context\n"
+"too. The cache for the whole output is allocated before the first token (too long an\n"
+"output fails at once, exit 1); --verbosity 2 prints the model's numbers and the memory\n"
+"measured. A Transformer attends over its --window (a sliding window past it).\n"
 "\n"
 "Output (-o OUT, required):\n"
 "  audio models (8-bit µ-law or linear codes): each code is decoded to its sample value\n"
@@ -90,8 +97,8 @@ CLI_COMMON_HELP
 "Without --prompt, every output starts from one token, which is its first sample or base:\n"
 "the code of silence (0.0) for audio, a base drawn from A C G T (uniformly, from --seed) for\n"
 "DNA. Generation k draws from its own stream of --seed, so the same seed, model and options\n"
-"give the same files, byte for byte. Only causal language models generate (--model mamba);\n"
-"a classifier or a synthetic-task model is refused.\n"
+"give the same files, byte for byte. Causal language models generate (mamba, transformer,\n"
+"hybrid); a classifier or a synthetic-task model is refused.\n"
 "\n"
 "Examples:\n"
 "  longscan generate -m audio_lm.safetensors --seconds 4 -o out.wav\n"
@@ -490,6 +497,12 @@ int main_generate(int argc, char **argv) {
                 a.model_path, model_arch_name(cfg->arch), (long long)cfg->n_layers,
                 (long long)cfg->d_model, (long long)B, (long long)n_gen,
                 a.prompt ? " after the prompt" : "");
+    int64_t state_bytes, cache_bytes;
+    model_stream_sizes(mf.model, &state_bytes, &cache_bytes);
+    ls_log_info("streaming state: %lld bytes per output, constant; key/value cache: %lld bytes "
+                "per token and output (%lld of %lld layers are attention)",
+                (long long)state_bytes, (long long)cache_bytes,
+                (long long)model_attention_layers(cfg), (long long)cfg->n_layers);
     if (n_gen > 0) {
         GeneratorOptions go = {.B = B, .prefix = prefix, .P = P, .length = n_gen,
                                .sampler = a.sampler, .seed = a.common.seed,
@@ -501,6 +514,13 @@ int main_generate(int argc, char **argv) {
         double el = now_s() - t0;
         ls_log_info("generated %lld x %lld tokens in %.2f s: %.0f tokens/s", (long long)B,
                     (long long)n_gen, el, el > 0 ? (double)(B * n_gen) / el : 0.0);
+        int64_t held = 0, kv = model_stream_cache_bytes(mf.model, &held);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        ls_log_info("key/value cache allocated: %lld bytes (%.1f MiB), holding %lld tokens of "
+                    "context x %lld; peak resident memory of the process: %.1f MiB",
+                    (long long)kv, (double)kv / 1048576.0, (long long)held, (long long)B,
+                    (double)ru.ru_maxrss / 1024.0);
     }
 
     // finish: resample if asked, then every file is renamed into place

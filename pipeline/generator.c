@@ -35,7 +35,10 @@ int generator_run(Model *m, const GeneratorOptions *opt) {
     }
     if ((status = sampler_init(&sampler, &opt->sampler, V)) < 0) goto fail;
     for (int64_t b = 0; b < B; b++) rng_seed_stream(&rng[b], opt->seed, (uint64_t)b);
-    if ((status = model_stream_reset(m, B)) < 0) goto fail;
+    // the key/value caches of attention layers for the whole context, before any work
+    if ((status = model_stream_reset(m, B)) < 0 ||
+        (status = model_stream_reserve(m, P + opt->length)) < 0)
+        goto fail;
     // prime: every prefix token but the last, in parallel passes, without logits
     for (int64_t at = 0; at < P - 1; at += segment) {
         const int64_t n = P - 1 - at < segment ? P - 1 - at : segment;

@@ -38,6 +38,18 @@ P 0 ^>generated.2$  $LONGSCAN generate -m $TMP/dlm.safetensors --length 130 --ba
 P 0 ^[ACGTN]{60}$  cat $TMP/g.fa
 P 0 ^same$  $LONGSCAN generate -m $TMP/dlm.safetensors --length 130 --batch 2 -o $TMP/g2.fa && cmp $TMP/g.fa $TMP/g2.fa && echo same
 P 0 bases[[:space:]]+20,002[[:space:]]total  $LONGSCAN generate -m $TMP/dlm.safetensors --length 2 --prompt $EX/dna/apes_chr22_dev_slice.fa.gz --keep-prompt -o $TMP/gp.fa && $LONGSCAN info $TMP/gp.fa
+# --- Transformer (window 64: a sliding window past it) and hybrid LMs: key/value caches, whose
+# size per token the verbose output states (2 x d_model floats per attention layer)
+P 0 -  $LONGSCAN train --task lm --model transformer --window 64 --heads 2 --data $EX/audio/morning_coffee_5s.wav --seq-len 64 --d-model 16 --layers 2 --steps 3 --batch-size 2 --verbosity 0 -o $TMP/tlm.safetensors
+P 0 -  $LONGSCAN train --task lm --model hybrid --layers 3 --attn-every 3 --heads 2 --data $EX/audio/morning_coffee_5s.wav --seq-len 256 --d-model 16 --steps 3 --batch-size 2 --verbosity 0 -o $TMP/hlm.safetensors
+P 0 frames[[:space:]]+800$  $LONGSCAN generate -m $TMP/tlm.safetensors --seconds 0.1 --prompt $EX/audio/morning_coffee_5s.wav -o $TMP/t.wav && $LONGSCAN info $TMP/t.wav
+P 0 ^same$  $LONGSCAN generate -m $TMP/tlm.safetensors --seconds 0.1 --prompt $EX/audio/morning_coffee_5s.wav -o $TMP/t2.wav && cmp $TMP/t.wav $TMP/t2.wav && echo same
+P 0 key/value[[:space:]]cache:[[:space:]]256[[:space:]]bytes[[:space:]]per[[:space:]]token.*2[[:space:]]of[[:space:]]2[[:space:]]layers  $LONGSCAN generate -m $TMP/tlm.safetensors --length 100 -o $TMP/t3.wav --verbosity 2 2>&1
+P 0 ^same$  $LONGSCAN generate -m $TMP/hlm.safetensors --seconds 0.1 --batch 2 -o $TMP/h.wav && $LONGSCAN generate -m $TMP/hlm.safetensors --seconds 0.1 --batch 2 -o $TMP/h2.wav && cmp $TMP/h.2.wav $TMP/h2.2.wav && echo same
+P 0 key/value[[:space:]]cache:[[:space:]]128[[:space:]]bytes[[:space:]]per[[:space:]]token.*1[[:space:]]of[[:space:]]3[[:space:]]layers  $LONGSCAN generate -m $TMP/hlm.safetensors --length 100 -o $TMP/h3.wav --verbosity 2 2>&1
+# reserved for the whole context: 1 seed token + 99 generated = 100 positions x 128 bytes
+P 0 key/value[[:space:]]cache[[:space:]]allocated:[[:space:]]12800[[:space:]]bytes.*holding[[:space:]]99[[:space:]]tokens[[:space:]]of[[:space:]]context[[:space:]]x[[:space:]]1;  $LONGSCAN generate -m $TMP/hlm.safetensors --length 100 -o $TMP/h3.wav --verbosity 2 2>&1
+P 0 key/value[[:space:]]cache:[[:space:]]0[[:space:]]bytes  $LONGSCAN generate -m $TMP/alm.safetensors --length 100 -o $TMP/m3.wav --verbosity 2 2>&1
 # --- refused: one line, nothing written
 N 1 cls.safetensors[[:space:]]is[[:space:]]a[[:space:]]classifier;[[:space:]]generate[[:space:]]needs[[:space:]]a[[:space:]]language[[:space:]]model  $LONGSCAN generate -m $TMP/cls.safetensors --length 10 -o $TMP/x.fa
 N 1 morning_coffee_5s.wav:  $LONGSCAN generate -m $EX/audio/morning_coffee_5s.wav --length 10 -o $TMP/x.fa

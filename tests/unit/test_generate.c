@@ -9,7 +9,8 @@
  * |step − full| <= 1e-5 + 1e-5·|full| elementwise (the step path and the parallel pass order
  * their fp32 sums differently). Also: the same seed gives the same tokens, another seed other
  * tokens, greedy sampling takes the argmax of the step's logits, and the tokens handed over in
- * blocks are the tokens drawn at each step.
+ * blocks are the tokens drawn at each step. For the causal Mamba (recurrent step), the
+ * Transformer and the hybrid (key/value caches in their attention layers).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -171,6 +172,16 @@ static void test_mamba(void **state) {
     check_arch(MODEL_MAMBA, "mamba");
 }
 
+static void test_transformer(void **state) {
+    (void)state;
+    check_arch(MODEL_TRANSFORMER, "transformer");
+}
+
+static void test_hybrid(void **state) {
+    (void)state;
+    check_arch(MODEL_HYBRID, "hybrid (attention in layer 1 of 3)");
+}
+
 static void test_refused(void **state) {
     (void)state;
     ModelConfig c;
@@ -195,6 +206,8 @@ int main(void) {
     kc_seed("test_generate");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mamba),
+        cmocka_unit_test(test_transformer),
+        cmocka_unit_test(test_hybrid),
         cmocka_unit_test(test_refused),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -904,7 +904,7 @@ static void test_save_load(void **state) {
 
 // The hybrid's tensors are those of the existing blocks, layer by layer: its Mamba layers
 // have a Mamba model's names and shapes, its attention layers a Transformer's. The layer
-// plan: --attn-layers and --attn-every, their errors, the JSON round trip, no streaming.
+// plan: --attn-layers and --attn-every, their errors, the JSON round trip.
 static void test_hybrid(void **state) {
     (void)state;
     ModelConfig h = tiny_hybrid(MODEL_TASK_LM, "1"), mc = tiny(MODEL_MAMBA, MODEL_TASK_LM);
@@ -935,8 +935,6 @@ static void test_hybrid(void **state) {
     assert_null(param_table_find(th, "backbone.layers.1.mixer.A_log"));
     printf("#   hybrid: %d tensors, each a Mamba's (layers 0, 2) or a Transformer's (layer 1)\n",
            matched);
-    assert_int_equal(model_stream_reset(mh, 1), LS_ERR_UNSUPPORTED);
-    assert_non_null(strstr(ls_error_message(), "key/value cache"));
     model_free(mh);
     model_free(mm);
     model_free(mt);
@@ -1170,6 +1168,173 @@ static void test_api_errors(void **state) {
     printf("#   --device cuda: %s\n", ls_error_message());
 }
 
+
+// ------------------------------------------------------------------------------ attention streams
+
+// Logits of a stream in segments of splits[] (0-terminated) and of token-by-token steps after a
+// prompt of `prompt` tokens, against one pass; then what the caches hold.
+static void stream_vs_pass(const char *name, Model *m, const TestBatch *t, const int64_t *splits,
+                           int64_t prompt, double tol) {
+    const int64_t B = t->b.B, L = t->b.L, V = model_config(m)->vocab;
+    float *full = kc_floats(B * L * V), *got = kc_floats(B * L * V);
+    OK(model_forward(m, &t->b, full, 0));
+    OK(model_stream_reset(m, B));
+    int64_t at = 0;
+    for (int k = 0; splits[k]; k++) {
+        const int64_t n = splits[k];
+        uint8_t *seg_tok = malloc((size_t)(B * n));
+        float *seg_logits = kc_floats(B * n * V);
+        for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * n, t->tokens + b * L + at, (size_t)n);
+        ModelBatch seg = {.B = B, .L = n, .tokens = seg_tok};
+        OK(model_stream_forward(m, &seg, seg_logits));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + at) * V, seg_logits + b * n * V, (size_t)(n * V) * sizeof(float));
+        free(seg_tok);
+        free(seg_logits);
+        at += n;
+    }
+    assert_int_equal(at, L);
+    char what[96];
+    snprintf(what, sizeof what, "%s: segments vs one pass", name);
+    expect_close(what, got, full, B * L * V, tol);
+    OK(model_stream_reset(m, B));
+    uint8_t *pt = malloc((size_t)(B * prompt));
+    for (int64_t b = 0; b < B; b++) memcpy(pt + b * prompt, t->tokens + b * L, (size_t)prompt);
+    ModelBatch seg = {.B = B, .L = prompt, .tokens = pt};
+    float *pl = kc_floats(B * prompt * V), *step = kc_floats(B * V);
+    OK(model_stream_forward(m, &seg, pl));
+    for (int64_t b = 0; b < B; b++)
+        memcpy(got + b * L * V, pl + b * prompt * V, (size_t)(prompt * V) * sizeof(float));
+    uint8_t tok[8];
+    for (int64_t i = prompt; i < L; i++) {
+        for (int64_t b = 0; b < B; b++) tok[b] = t->tokens[b * L + i];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    snprintf(what, sizeof what, "%s: prompt %lld + steps vs one pass", name, (long long)prompt);
+    expect_close(what, got, full, B * L * V, tol);
+    int64_t held = 0;
+    model_stream_cache_bytes(m, &held);
+    assert_int_equal(held, model_attention_layers(model_config(m)) > 0 ? L : 0);
+    free(pt);
+    free(pl);
+    free(step);
+    free(full);
+    free(got);
+}
+
+// The Transformer and the hybrid stream through key/value caches: segments and steps equal one
+// pass; the caches hold 2·D floats per position, row and attention layer and nothing for a
+// Mamba layer; past its window the Transformer is a sliding-window model (one layer: position
+// t sees exactly the window t−W+1..t, as a fresh forward over that window does).
+static void test_stream_attention(void **state) {
+    (void)state;
+    KcRng r = kc_rng(51);
+    ModelConfig c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM); // window 16
+    Model *m = new_model(&c, 12);
+    TestBatch t = make_batch(&c, &r, 2, 16, NULL);
+    const int64_t s1[] = {5, 9, 2, 0};
+    stream_vs_pass("transformer lm", m, &t, s1, 6, 1e-5);
+    free_batch(&t);
+    model_free(m);
+
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    m = new_model(&c, 13);
+    m->tile_rows = 6; // several Mamba tiles per segment
+    t = make_batch(&c, &r, 3, 20, NULL);
+    const int64_t s2[] = {5, 9, 6, 0};
+    stream_vs_pass("hybrid lm (attention in layer 1 of 3)", m, &t, s2, 7, 1e-5);
+    // sizes: 1 attention layer of 3 → 2·D floats per position; 2 Mamba layers of E·(K−1+N)
+    int64_t state_bytes, cache_bytes;
+    model_stream_sizes(m, &state_bytes, &cache_bytes);
+    const int64_t D = c.d_model, E = c.expand * c.d_model;
+    assert_int_equal(cache_bytes, 2 * D * 4);
+    assert_int_equal(state_bytes, 2 * E * (c.d_conv - 1 + c.d_state) * 4);
+    OK(model_stream_reset(m, 3));
+    OK(model_stream_reserve(m, 1000));
+    assert_int_equal(model_stream_cache_bytes(m, NULL), 3 * 1000 * cache_bytes);
+    printf("#   hybrid: %lld bytes of state per row, %lld bytes of cache per position and row\n",
+           (long long)state_bytes, (long long)cache_bytes);
+    free_batch(&t);
+    model_free(m);
+
+    // a Mamba LM has no cache; a bidirectional model does not stream
+    c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    m = new_model(&c, 1);
+    model_stream_sizes(m, &state_bytes, &cache_bytes);
+    assert_int_equal(cache_bytes, 0);
+    OK(model_stream_reset(m, 2));
+    OK(model_stream_reserve(m, 1000));
+    assert_int_equal(model_stream_cache_bytes(m, NULL), 0);
+    model_free(m);
+    c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2"); // bidirectional attention
+    c.pool = MODEL_POOL_LAST;
+    m = new_model(&c, 1);
+    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ls_error_message(), "bidirectional"));
+    model_free(m);
+
+    // past the window: one layer, W = 6, 30 positions streamed in segments of 4, 13, 13
+    c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    c.n_layers = 1;
+    c.window = 6;
+    m = new_model(&c, 14);
+    const int64_t B = 2, L = 30, V = c.vocab, W = 6;
+    t = make_batch(&c, &r, B, L, NULL);
+    float *got = kc_floats(B * L * V), *one = kc_floats(W * V);
+    OK(model_stream_reset(m, B));
+    const int64_t s3[] = {4, 13, 13};
+    for (int64_t k = 0, at = 0; k < 3; at += s3[k], k++) {
+        uint8_t seg_tok[2 * 13];
+        float seg_logits[2 * 13 * 5];
+        for (int64_t b = 0; b < B; b++)
+            memcpy(seg_tok + b * s3[k], t.tokens + b * L + at, (size_t)s3[k]);
+        ModelBatch seg = {.B = B, .L = s3[k], .tokens = seg_tok};
+        OK(model_stream_forward(m, &seg, seg_logits));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + at) * V, seg_logits + b * s3[k] * V,
+                   (size_t)(s3[k] * V) * sizeof(float));
+    }
+    int64_t held = 0;
+    const int64_t cap_bytes = model_stream_cache_bytes(m, &held);
+    assert_true(held <= 2 * W + 13);
+    double worst = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = W; p < L; p++) {
+            ModelBatch win = {.B = 1, .L = W, .tokens = t.tokens + b * L + p - W + 1};
+            OK(model_forward(m, &win, one, 0));
+            int same;
+            double d = max_rel_diff(got + (b * L + p) * V, one + (W - 1) * V, V, &same);
+            if (d > worst) worst = d;
+        }
+    printf("#   transformer 1 layer, window 6, 30 positions: stream vs fresh windows max "
+           "|diff|/(1+|ref|) = %.2e; cache %lld bytes, %lld positions held\n", worst,
+           (long long)cap_bytes, (long long)held);
+    if (!(worst <= 1e-5)) fail_msg("sliding window differs from fresh windows by %.3g", worst);
+    // the same stream token by token (the cache trimmed as it fills); reserved for the whole
+    // stream (2·W positions for a window, or what it had), the cache never grows
+    float *steps = kc_floats(B * L * V), logit[2 * 5];
+    OK(model_stream_reset(m, B));
+    OK(model_stream_reserve(m, L));
+    const int64_t reserved = model_stream_cache_bytes(m, NULL);
+    assert_true(reserved >= 2 * B * (2 * W) * c.d_model * 4); // kept from the segments' run
+    for (int64_t i = 0; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        OK(model_generate_step(m, tok, logit));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(steps + (b * L + i) * V, logit + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("transformer window 6: 30 steps vs segments", steps, got, B * L * V, 1e-5);
+    assert_int_equal(model_stream_cache_bytes(m, &held), reserved);
+    assert_true(held <= reserved / (2 * B * c.d_model * 4));
+    free(steps);
+    free(got);
+    free(one);
+    free_batch(&t);
+    model_free(m);
+}
+
 int main(void) {
     kc_seed("test_model");
     const struct CMUnitTest tests[] = {
@@ -1180,7 +1345,7 @@ int main(void) {
         cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
         cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
         cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
-        cmocka_unit_test(test_hybrid),
+        cmocka_unit_test(test_hybrid),              cmocka_unit_test(test_stream_attention),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
