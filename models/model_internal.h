@@ -113,6 +113,10 @@ struct Model {
     float *stream_last;  // (B, D) final-norm output at the last streamed position
     int stream_started;
     int64_t stream_pos;  // positions streamed so far (every row alike)
+    int stream_pooling;  // accumulate the pooled final hidden state (classifier, embed)
+    double *stream_sum;  // (B, D) Σ of the final-norm output over the positions streamed
+    float *stream_first; // (B, D) final-norm output at position 0
+    float *stream_pooled; // (B, D) the pooled vector (model_stream_embed, logits)
     KvCache *kv;         // (n_layers) key/value caches; used by attention layers only
 };
 
@@ -165,6 +169,10 @@ int model_head_bwd(Model *m, const float *X, const float *xf, const float *dlogi
  *  @p state: per-layer stream state (Be rows) carried in and out, or NULL (zeros). */
 int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out,
                     float *state) LS_RESULT_USED;
+/** mamba.c: X_out += mixer_dir(norm(X_in)) for one direction (0 forward, 1 reverse: each
+ *  row walked backwards within its length); @p state as above, of that direction. */
+int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
+                        float *state) LS_RESULT_USED;
 /** mamba.c: dR (gradient at the layer output) becomes the gradient at its input. */
 int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT_USED;
 /** mamba.c: one token per row, X (B, D) updated in place, @p state the layer's stream state,

@@ -430,3 +430,39 @@ int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_s
                     int64_t W) {
     DISPATCH(dev, "copy_blocks", copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W));
 }
+
+static int sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64_t B, int64_t L,
+                            int64_t W) {
+#pragma omp parallel for schedule(static) if (B * L * W >= OPS_PAR_MIN)
+    for (int64_t bw = 0; bw < B * W; bw++) { // one task per output: a fixed order of sums
+        const int64_t b = bw / W, w = bw % W;
+        double a = acc[bw];
+        for (int64_t l = 0; l < L; l++) a += x[(b * L + l) * W + w];
+        acc[bw] = a;
+    }
+    return 0;
+}
+
+int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, int64_t L,
+                     int64_t W) {
+    DISPATCH(dev, "sum_rows_acc", sum_rows_acc_cpu(acc, x, B, L, W));
+}
+
+static int mean_from_sum_cpu(float *restrict out, const double *restrict acc, int64_t n,
+                             double count) {
+    for (int64_t i = 0; i < n; i++) out[i] = (float)(acc[i] / count);
+    return 0;
+}
+
+int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
+                      double count) {
+    DISPATCH(dev, "mean_from_sum", mean_from_sum_cpu(out, acc, n, count));
+}
+
+int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) {
+    DISPATCH(dev, "to_device", copy_cpu(dst, host_src, n));
+}
+
+int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) {
+    DISPATCH(dev, "to_host", copy_cpu(host_dst, src, n));
+}

@@ -38,9 +38,6 @@ static int stream_supported(const Model *m) {
         return ls_error(LS_ERR_UNSUPPORTED, "streaming: a %s with bidirectional attention "
                         "cannot stream (every position sees the whole sequence)",
                         model_arch_name(c->arch));
-    if (c->task == MODEL_TASK_CLASSIFY && c->pool != MODEL_POOL_LAST)
-        return ls_error(LS_ERR_UNSUPPORTED, "streaming: a classifier streams only with --pool "
-                                            "last (the last position's state)");
     return 0;
 }
 
@@ -65,7 +62,11 @@ static void kv_free(Model *m, KvCache *c) {
 void model_stream_free(Model *m) {
     ops_free(&m->dev, m->stream_state);
     ops_free(&m->dev, m->stream_last);
-    m->stream_state = m->stream_last = NULL;
+    ops_free(&m->dev, m->stream_sum);
+    ops_free(&m->dev, m->stream_first);
+    ops_free(&m->dev, m->stream_pooled);
+    m->stream_state = m->stream_last = m->stream_first = m->stream_pooled = NULL;
+    m->stream_sum = NULL;
     for (int i = 0; m->kv && i < m->cfg.n_layers; i++) kv_free(m, &m->kv[i]);
     free(m->kv);
     m->kv = NULL;
@@ -138,9 +139,15 @@ int model_stream_reset(Model *m, int64_t B) {
         if (!m->kv) return ls_error(LS_ERR_NOMEM, "stream state: out of memory");
         status = ops_alloc(&m->dev, (void **)&m->stream_state,
                            (size_t)(floats > 0 ? floats : 1) * sizeof(float), "stream state");
+        const size_t row_bytes = (size_t)(B * m->D) * sizeof(float);
         if (status == 0)
-            status = ops_alloc(&m->dev, (void **)&m->stream_last,
-                               (size_t)(B * m->D) * sizeof(float), "stream state");
+            status = ops_alloc(&m->dev, (void **)&m->stream_last, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_first, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_pooled, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_sum, 2 * row_bytes, "stream state");
         if (status < 0) {
             model_stream_free(m);
             return status;
@@ -149,9 +156,20 @@ int model_stream_reset(Model *m, int64_t B) {
     }
     m->stream_started = 0;
     m->stream_pos = 0;
+    m->stream_pooling = m->cfg.task == MODEL_TASK_CLASSIFY;
     for (int i = 0; i < m->cfg.n_layers; i++) m->kv[i].len = m->kv[i].pos0 = 0;
     const int64_t floats = model_stream_layer_floats(m, B) * mamba_layers(m);
-    return floats > 0 ? ops_zero(&m->dev, m->stream_state, floats) : 0;
+    status = floats > 0 ? ops_zero(&m->dev, m->stream_state, floats) : 0;
+    // the running sum is doubles: zeroed as twice as many floats (all-zero bits either way)
+    return status == 0 ? ops_zero(&m->dev, (float *)m->stream_sum, 2 * B * m->D) : status;
+}
+
+int model_stream_set_pooling(Model *m, int on) {
+    if (!m->stream_B || m->stream_pos > 0)
+        return ls_error(LS_ERR_USAGE, "model_stream_set_pooling: after model_stream_reset, "
+                        "before the first segment");
+    m->stream_pooling = on || m->cfg.task == MODEL_TASK_CLASSIFY;
+    return 0;
 }
 
 int model_stream_reserve(Model *m, int64_t positions) {
@@ -223,14 +241,40 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
     model_batch_lengths(m, seg);
     Plan *p = &m->plan;
+    const int first = m->stream_pos == 0;
     status = model_input_fwd(m, seg, p->R);
     if (status == 0) status = stream_layers(m, 0);
     if (status < 0) return status;
-    if (m->cfg.task == MODEL_TASK_LM) // no logits asked: the state alone (priming a generation)
-        return logits ? model_head_fwd(m, p->R, p->aux, logits, NULL) : 0;
-    status = model_head_fwd(m, p->R, p->aux, NULL, m->stream_last); // pool LAST
+    // LM logits (the final norm output stays in aux), or the final norm alone for pooling; an
+    // LM without logits or pooling asked (priming a generation) needs no head at all
+    const Device *dev = &m->dev;
+    const int64_t B = p->Be, D = m->D;
+    if (m->cfg.task == MODEL_TASK_LM && logits)
+        status = model_head_fwd(m, p->R, p->aux, logits, NULL);
+    else if (m->stream_pooling)
+        status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f, p->rstd_f,
+                              p->R, model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b),
+                              B * L, D, m->cfg.norm_eps);
+    if (status < 0 || !m->stream_pooling) return status;
+    status = ops_sum_rows_acc(dev, m->stream_sum, p->aux, B, L, D);
+    if (status == 0 && first)
+        status = ops_copy_blocks(dev, m->stream_first, D, 0, p->aux, L * D, 0, B, 1, D);
+    if (status == 0)
+        status = ops_copy_blocks(dev, m->stream_last, D, 0, p->aux + (L - 1) * D, L * D, 0, B, 1,
+                                 D);
     if (status == 0) m->stream_started = 1;
     return status;
+}
+
+int model_stream_embed(Model *m, float *out) {
+    if (!m->stream_B || !m->stream_started || !m->stream_pooling)
+        return ls_error(LS_ERR_USAGE, "model_stream_embed: no segment streamed with pooling");
+    const int64_t n = m->stream_B * m->D;
+    switch (m->cfg.pool) {
+    case MODEL_POOL_LAST: return ops_copy(&m->dev, out, m->stream_last, n);
+    case MODEL_POOL_FIRST: return ops_copy(&m->dev, out, m->stream_first, n);
+    default: return ops_mean_from_sum(&m->dev, out, m->stream_sum, n, (double)m->stream_pos);
+    }
 }
 
 int model_stream_logits(Model *m, float *logits) {
@@ -239,7 +283,9 @@ int model_stream_logits(Model *m, float *logits) {
     if (!m->stream_B || !m->stream_started)
         return ls_error(LS_ERR_USAGE, "model_stream_logits: no segment streamed yet");
     const int64_t C = m->cfg.n_classes;
-    return ops_matmul_fwd(&m->dev, logits, m->stream_last, model_p(m, m->idx_cls_w),
+    int status = model_stream_embed(m, m->stream_pooled);
+    if (status < 0) return status;
+    return ops_matmul_fwd(&m->dev, logits, m->stream_pooled, model_p(m, m->idx_cls_w),
                           model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
 }
 

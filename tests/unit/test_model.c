@@ -598,10 +598,60 @@ static void test_stream_and_generate(void **state) {
     m = new_model(&c, 1);
     assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
     model_free(m);
-    c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY); // pool mean
-    m = new_model(&c, 1);
-    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
-    model_free(m);
+}
+
+// Pooled streams: the classifier's logits and the embedding of every pool (mean, last, first)
+// after segments equal one pass's (mean: the same double sum in the same order), for the
+// Mamba, an LM that pools on request, and the hybrid.
+static void test_stream_pooled(void **state) {
+    (void)state;
+    KcRng r = kc_rng(52);
+    const int64_t B = 2, L = 21, D = 8;
+    const int64_t splits[3] = {6, 10, 5};
+    for (int k = 0; k < 3; k++) {
+        for (int pool = MODEL_POOL_MEAN; pool <= MODEL_POOL_FIRST; pool++) {
+            ModelConfig c = k == 0   ? tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY)
+                            : k == 1 ? tiny(MODEL_MAMBA, MODEL_TASK_LM)
+                                     : tiny_hybrid(MODEL_TASK_CLASSIFY, "1");
+            c.pool = (ModelPool)pool;
+            c.causal = 1;
+            Model *m = new_model(&c, 30 + (uint64_t)pool);
+            m->tile_rows = 8;
+            TestBatch t = make_batch(&c, &r, B, L, NULL);
+            float want[2 * 8], got[2 * 8], wl[2 * 3], gl[2 * 3];
+            OK(model_embed(m, &t.b, want));
+            if (c.task == MODEL_TASK_CLASSIFY) OK(model_forward(m, &t.b, wl, 0));
+            OK(model_stream_reset(m, B));
+            if (c.task == MODEL_TASK_LM) {
+                assert_int_equal(model_stream_embed(m, got), LS_ERR_USAGE); // not pooling
+                OK(model_stream_set_pooling(m, 1));
+            }
+            for (int64_t s = 0, at = 0; s < 3; at += splits[s], s++) {
+                uint8_t seg_tok[2 * 10];
+                for (int64_t b = 0; b < B; b++)
+                    memcpy(seg_tok + b * splits[s], t.tokens + b * L + at, (size_t)splits[s]);
+                ModelBatch seg = {.B = B, .L = splits[s], .tokens = seg_tok};
+                float *lg = c.task == MODEL_TASK_LM ? kc_floats(B * splits[s] * c.vocab) : NULL;
+                OK(model_stream_forward(m, &seg, lg));
+                free(lg);
+            }
+            assert_int_equal(model_stream_set_pooling(m, 1), LS_ERR_USAGE); // too late
+            OK(model_stream_embed(m, got));
+            char what[96];
+            const char *pools[3] = {"mean", "last", "first"};
+            snprintf(what, sizeof what, "%s %s pool %s: stream 6+10+5 embed",
+                     k == 2 ? "hybrid" : "mamba", k == 1 ? "lm" : "classify", pools[pool]);
+            expect_close(what, got, want, B * D, 1e-6);
+            if (c.task == MODEL_TASK_CLASSIFY) {
+                OK(model_stream_logits(m, gl));
+                snprintf(what, sizeof what, "%s classify pool %s: stream logits",
+                         k == 2 ? "hybrid" : "mamba", pools[pool]);
+                expect_close(what, gl, wl, B * 3, 1e-6);
+            }
+            free_batch(&t);
+            model_free(m);
+        }
+    }
 }
 
 // The rc classifier: logits and embedding of a sequence equal those of its reverse complement,
@@ -1335,6 +1385,63 @@ static void test_stream_attention(void **state) {
     model_free(m);
 }
 
+
+// Layer by layer equals one pass: BiMamba with and without rc, every pool, the layer outputs
+// in memory and in the temporary file, segments of 5 over 23 positions (the last one 3), fed
+// in pieces of 7; a causal Mamba too. Refusals: attention layers, too many tokens, early finish.
+static void test_layerwise(void **state) {
+    (void)state;
+    KcRng r = kc_rng(53);
+    const int64_t L = 23, D = 8;
+    char dir[] = "/tmp/test_layerwise.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (int k = 0; k < 3; k++)
+        for (int pool = MODEL_POOL_MEAN; pool <= MODEL_POOL_FIRST; pool++)
+            for (int on_disk = 0; on_disk < 2; on_disk++) {
+                ModelConfig c = tiny(k < 2 ? MODEL_BIMAMBA : MODEL_MAMBA, MODEL_TASK_CLASSIFY);
+                c.rc_equivariant = k == 1;
+                c.vocab = 5;
+                c.pool = (ModelPool)pool;
+                Model *m = new_model(&c, 40 + (uint64_t)pool);
+                m->tile_rows = 4;
+                TestBatch t = make_batch(&c, &r, 1, L, NULL);
+                float want[8], wl[3], got[8], gl[3];
+                OK(model_embed(m, &t.b, want));
+                OK(model_forward(m, &t.b, wl, 0));
+                ModelLayerwise *lw = NULL;
+                LayerwiseOptions o = {.segment = 5, .host_bytes = on_disk ? 0 : (size_t)1 << 30,
+                                      .tmp_dir = dir};
+                OK(model_layerwise_begin(&lw, m, L, &o));
+                assert_int_equal(model_layerwise_on_disk(lw), on_disk);
+                assert_int_equal(model_layerwise_finish(lw, got, gl), LS_ERR_USAGE); // early
+                for (int64_t at = 0; at < L; at += 7)
+                    OK(model_layerwise_feed(lw, t.tokens + at, L - at < 7 ? L - at : 7));
+                assert_int_equal(model_layerwise_feed(lw, t.tokens, 1), LS_ERR_USAGE);
+                OK(model_layerwise_finish(lw, got, gl));
+                model_layerwise_free(lw);
+                const char *pools[3] = {"mean", "last", "first"};
+                char what[96];
+                snprintf(what, sizeof what, "%s pool %s, %s: layerwise embed",
+                         k == 0 ? "bimamba" : k == 1 ? "bimamba rc" : "mamba", pools[pool],
+                         on_disk ? "file" : "memory");
+                expect_close(what, got, want, D, 1e-6);
+                snprintf(what, sizeof what, "%s pool %s, %s: layerwise logits",
+                         k == 0 ? "bimamba" : k == 1 ? "bimamba rc" : "mamba", pools[pool],
+                         on_disk ? "file" : "memory");
+                expect_close(what, gl, wl, 3, 1e-6);
+                free_batch(&t);
+                model_free(m);
+            }
+    assert_int_equal(rmdir(dir), 0); // the temporary files were unlinked: the folder is empty
+    ModelConfig c = tiny_hybrid(MODEL_TASK_CLASSIFY, "1");
+    Model *m = new_model(&c, 1);
+    ModelLayerwise *lw = NULL;
+    LayerwiseOptions o = {.segment = 5, .host_bytes = 1 << 20};
+    assert_int_equal(model_layerwise_begin(&lw, m, 10, &o), LS_ERR_UNSUPPORTED);
+    assert_null(lw);
+    model_free(m);
+}
+
 int main(void) {
     kc_seed("test_model");
     const struct CMUnitTest tests[] = {
@@ -1346,6 +1453,7 @@ int main(void) {
         cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
         cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
         cmocka_unit_test(test_hybrid),              cmocka_unit_test(test_stream_attention),
+        cmocka_unit_test(test_stream_pooled),       cmocka_unit_test(test_layerwise),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
