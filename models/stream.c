@@ -32,8 +32,9 @@ static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
     if (c->arch == MODEL_BIMAMBA)
         return ls_error(LS_ERR_UNSUPPORTED,
-                        "streaming: --arch bimamba cannot stream: its reverse direction needs "
-                        "the whole sequence (the causal mamba, transformer and hybrid can)");
+                        "streaming: a bidirectional mamba cannot stream: its reverse direction "
+                        "needs the whole sequence (it runs layer by layer instead; the causal "
+                        "mamba, transformer and hybrid stream)");
     if (c->arch != MODEL_MAMBA && !c->causal)
         return ls_error(LS_ERR_UNSUPPORTED, "streaming: a %s with bidirectional attention "
                         "cannot stream (every position sees the whole sequence)",

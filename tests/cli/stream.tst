@@ -32,6 +32,10 @@ P 0 ^0$  ls -A $TMP/lw | wc -l
 P 0 ^same[[:space:]]5$  $LONGSCAN embed --tsv -m $TMP/s_rcl.safetensors $FIX/apes.fa.gz > $TMP/e1 && $LONGSCAN embed --tsv --stream --segment 7000 --host-memory 100k -m $TMP/s_rcl.safetensors $FIX/apes.fa.gz > $TMP/e2 && bash $EX/../../tests/cli/numeric_diff.sh $TMP/e1 $TMP/e2 1e-5
 P 0 ^same[[:space:]]5$  $LONGSCAN embed --tsv -m $TMP/s_hlm.safetensors $FIX/apes.fa.gz > $TMP/e1 && $LONGSCAN embed --tsv --stream --segment 3000 -m $TMP/s_hlm.safetensors $FIX/apes.fa.gz > $TMP/e2 && bash $EX/../../tests/cli/numeric_diff.sh $TMP/e1 $TMP/e2 1e-5
 P 0 embeddings[[:space:]]+F32[[:space:]]+\[4,[[:space:]]8\]  $LONGSCAN embed --stream -m $TMP/s_bcl.safetensors $FIX/apes.fa.gz -o $TMP/e.safetensors && $LONGSCAN info $TMP/e.safetensors
+# a causal waveform classifier: pieces of whole frames (--segment 1000 → 960 samples = 12 frames
+# of 80); tabla_ke1.flac is at 44.1 kHz, resampled whole to the model's 8 kHz first
+P 0 -  $LONGSCAN train --task classify --model mamba --input waveform --sample-rate 8000 --class a=$EX/audio/morning_coffee_5s.wav --class b=$EX/audio/tabla_ke1.flac --d-model 8 --layers 2 --steps 2 --batch-size 2 --verbosity 0 -o $TMP/s_wcl.safetensors
+P 0 ^same[[:space:]]3$  $LONGSCAN embed --tsv -m $TMP/s_wcl.safetensors $EX/audio/morning_coffee_5s.wav $EX/audio/tabla_ke1.flac > $TMP/e1 && $LONGSCAN embed --tsv --stream --segment 1000 -m $TMP/s_wcl.safetensors $EX/audio/morning_coffee_5s.wav $EX/audio/tabla_ke1.flac > $TMP/e2 && bash $EX/../../tests/cli/numeric_diff.sh $TMP/e1 $TMP/e2 1e-5
 # --- refused: one line
 N 2 --segment[[:space:]]needs[[:space:]]--stream  $LONGSCAN score -m $TMP/s_dlm.safetensors --segment 100 $FIX/small.fa
 N 2 --batch-size[[:space:]]and[[:space:]]--max-tokens[[:space:]]do[[:space:]]not[[:space:]]apply  $LONGSCAN score -m $TMP/s_dlm.safetensors --stream --batch-size 4 $FIX/small.fa
