@@ -163,11 +163,12 @@ int model_layerwise_begin(ModelLayerwise **out, Model *m, int64_t L,
         }
     } else { // a file in dir, unlinked at once: nothing is left behind, whatever happens
         struct statvfs vfs;
-        if (statvfs(dir, &vfs) == 0 && (double)vfs.f_bavail * (double)vfs.f_frsize < (double)bytes) {
+        const int known = statvfs(dir, &vfs) == 0; // unknown: the writes will tell
+        const double free_bytes = known ? (double)vfs.f_bavail * (double)vfs.f_frsize : 0;
+        if (known && free_bytes < (double)bytes) {
             status = ls_error(LS_ERR_IO, "%s: the layer outputs need %.2f GiB of temporary "
                               "space, %.2f GiB are free there (give --tmp-dir elsewhere)", dir,
-                              (double)bytes / 1073741824.0,
-                              (double)vfs.f_bavail * (double)vfs.f_frsize / 1073741824.0);
+                              (double)bytes / 1073741824.0, free_bytes / 1073741824.0);
             goto fail;
         }
         size_t n = strlen(dir) + 32;

@@ -428,7 +428,8 @@ static int copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
 int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
                     const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
                     int64_t W) {
-    DISPATCH(dev, "copy_blocks", copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W));
+    DISPATCH(dev, "copy_blocks",
+             copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W));
 }
 
 static int sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64_t B, int64_t L,

@@ -127,7 +127,8 @@ typedef struct {
 /* "out.wav" → "out.3.wav" (the index before the extension); malloc'd. */
 static char *indexed_name(const char *path, int k) {
     const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
-    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) dot = path + strlen(path);
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
+        dot = path + strlen(path); // no extension: the index goes last
     size_t n = strlen(path) + 16;
     char *name = malloc(n);
     if (name) snprintf(name, n, "%.*s.%d%s", (int)(dot - path), path, k, dot);

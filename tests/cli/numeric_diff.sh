@@ -14,11 +14,19 @@ awk -F'\t' -v tol="$3" '
         if (n != NF) { print "line " FNR ": " n " fields vs " NF; bad = 1; exit 1 }
         for (i = 1; i <= NF; i++) {
             if (x[i] == $i) continue
-            if (!isnum(x[i]) || !isnum($i)) { print "line " FNR " field " i ": " x[i] " vs " $i; bad = 1; exit 1 }
+            if (!isnum(x[i]) || !isnum($i)) {
+                print "line " FNR " field " i ": " x[i] " vs " $i; bad = 1; exit 1
+            }
             d = x[i] - $i; if (d < 0) d = -d
             m = x[i] < 0 ? -x[i] : x[i]; if (m < 1) m = 1
-            if (d > tol * m) { print "line " FNR " field " i ": " x[i] " vs " $i; bad = 1; exit 1 }
+            if (d > tol * m) {
+                print "line " FNR " field " i ": " x[i] " vs " $i; bad = 1; exit 1
+            }
         }
     }
-    END { if (bad) exit 1; if (na != nb) { print "A has " na " lines, B " nb; exit 1 } print "same " na }
+    END {
+        if (bad) exit 1
+        if (na != nb) { print "A has " na " lines, B " nb; exit 1 }
+        print "same " na
+    }
 ' "$1" "$2"
