@@ -928,3 +928,117 @@ fail:
     free(shorts);
     return err;
 }
+
+// ---------------------------------------------------------------------------- block writer
+
+struct AudioWriter {
+    AtomicFile file;
+    SNDFILE *sf;
+    char *path;
+    int channels;
+    AudioWriteFormat format;
+    int64_t frames;  /* written so far */
+    short *shorts;   /* PCM16 conversion block, AUDIO_BLOCK_SAMPLES */
+};
+
+int audio_writer_open(AudioWriter **out, const char *path, int channels, int sample_rate,
+                      AudioWriteFormat format) {
+    int err = 0;
+    *out = NULL;
+    if (!path) return ls_error(LS_ERR_USAGE, "audio_writer_open: no path");
+    if (strcmp(path, "-") == 0)
+        return ls_error(LS_ERR_UNSUPPORTED, "-: writing audio to stdout is not supported");
+    if (channels < 1 || channels > 1024)
+        return ls_error(LS_ERR_RANGE, "%s: %d channels is outside 1..1024", path, channels);
+    if ((err = audio_rate_check("sample rate", sample_rate))) {
+        ls_error_prefix("%s", path);
+        return err;
+    }
+    SF_INFO si = {0};
+    si.samplerate = sample_rate;
+    si.channels = channels;
+    switch (format) {
+    case AUDIO_WRITE_WAV_PCM16: si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
+    case AUDIO_WRITE_WAV_FLOAT: si.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
+    case AUDIO_WRITE_FLAC_PCM16: si.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
+    default: return ls_error(LS_ERR_USAGE, "%s: unknown audio write format %d", path, format);
+    }
+    if (!sf_format_check(&si))
+        return ls_error(LS_ERR_RANGE, "%s: libsndfile cannot write %d channels at %d Hz in "
+                        "this format", path, channels, sample_rate);
+    AudioWriter *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path)) ||
+        !(w->shorts = malloc(AUDIO_BLOCK_SAMPLES * sizeof(short)))) {
+        if (w) free(w->path);
+        free(w);
+        return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    w->file.fd = -1;
+    w->channels = channels;
+    w->format = format;
+    if ((err = atomic_file_open(&w->file, path)) < 0) goto fail;
+    w->sf = sf_open_fd(w->file.fd, SFM_WRITE, &si, SF_FALSE);
+    if (!w->sf) {
+        err = ls_error(LS_ERR_IO, "%s: cannot write audio: %s", path, sf_strerror(NULL));
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    audio_writer_abort(w);
+    return err;
+}
+
+int audio_writer_write(AudioWriter *w, const float *samples, int64_t frames) {
+    if (w->format == AUDIO_WRITE_WAV_FLOAT) {
+        sf_count_t n = sf_writef_float(w->sf, samples, frames);
+        w->frames += n;
+        if (n != frames)
+            return ls_error(LS_ERR_IO, "%s: write failed after %" PRId64 " frames: %s", w->path,
+                            w->frames, sf_strerror(w->sf));
+        return 0;
+    }
+    const int64_t block = AUDIO_BLOCK_SAMPLES / w->channels; /* frames, >= 32 */
+    for (int64_t f = 0; f < frames; f += block) {
+        const int64_t nf = frames - f < block ? frames - f : block;
+        const float *s = samples + f * w->channels;
+        for (int64_t i = 0; i < nf * w->channels; i++) { /* audio_write()'s PCM16 rule */
+            float v = s[i] * 32768.0f;
+            v = v != v ? 0.0f : v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
+            w->shorts[i] = (short)lrintf(v);
+        }
+        sf_count_t n = sf_writef_short(w->sf, w->shorts, nf);
+        w->frames += n;
+        if (n != nf)
+            return ls_error(LS_ERR_IO, "%s: write failed after %" PRId64 " frames: %s", w->path,
+                            w->frames, sf_strerror(w->sf));
+    }
+    return 0;
+}
+
+int audio_writer_commit(AudioWriter *w) {
+    int err = 0;
+    if (w->frames < 1) {
+        err = ls_error(LS_ERR_RANGE, "%s: nothing to write (0 frames)", w->path);
+        goto done;
+    }
+    int cerr = sf_close(w->sf);
+    w->sf = NULL;
+    if (cerr != 0) {
+        err = ls_error(LS_ERR_IO, "%s: closing failed: %s", w->path, sf_error_number(cerr));
+        goto done;
+    }
+    err = atomic_file_commit(&w->file); /* fsync, close, rename, folder fsync */
+done:
+    audio_writer_abort(w);
+    return err;
+}
+
+void audio_writer_abort(AudioWriter *w) {
+    if (!w) return;
+    if (w->sf) sf_close(w->sf);
+    atomic_file_abort(&w->file); /* removes the temporary unless committed */
+    free(w->shorts);
+    free(w->path);
+    free(w);
+}

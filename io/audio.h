@@ -148,6 +148,36 @@ int audio_write_format_from_path(const char *path, AudioWriteFormat *format) LS_
 int audio_write(const char *path, const float *samples, int64_t frames, int channels,
                 int sample_rate, AudioWriteFormat format) LS_RESULT_USED;
 
+
+/**
+ * An audio file written block by block (generation writes as it goes, in constant memory),
+ * with audio_write()'s rules: PCM16 rounding and clipping, a unique temporary in the target's
+ * folder, renamed over @p path only by audio_writer_commit(). Several writers may be open at
+ * once, so a set of files can be written side by side and committed together.
+ */
+typedef struct AudioWriter AudioWriter;
+
+/**
+ * Create the temporary for @p path and start a file of @p channels at @p sample_rate.
+ * @return 0 and *out; the audio_write() errors (LS_ERR_IO, LS_ERR_RANGE, LS_ERR_UNSUPPORTED
+ *         for "-", LS_ERR_NOMEM), *out NULL. Finish with audio_writer_commit() or
+ *         audio_writer_abort().
+ */
+int audio_writer_open(AudioWriter **out, const char *path, int channels, int sample_rate,
+                      AudioWriteFormat format) LS_RESULT_USED;
+
+/** Append @p frames interleaved frames. @return 0 or LS_ERR_IO naming the file. */
+int audio_writer_write(AudioWriter *w, const float *samples, int64_t frames) LS_RESULT_USED;
+
+/**
+ * Close the file, fsync it and rename it over its path; frees @p w either way.
+ * @return 0; LS_ERR_RANGE when no frame was written (nothing renamed); LS_ERR_IO.
+ */
+int audio_writer_commit(AudioWriter *w) LS_RESULT_USED;
+
+/** Remove the temporary (the target stays untouched) and free; NULL is a no-op. */
+void audio_writer_abort(AudioWriter *w);
+
 #ifdef __cplusplus
 }
 #endif

@@ -137,39 +137,47 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     return status;
 }
 
-int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float *state) {
+int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
+                        float *state) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t Be = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1;
     const int64_t state_floats = Be * E * (K1 + N);
+    const DirParams w = dir_params(m, layer, dir);
+    float *cs = p->cs, *hs = p->hs; // carried across tiles
     int status = 0;
-    if (X_out != X_in && (status = ops_copy(dev, X_out, X_in, Be * p->L * D)) < 0) return status;
-    for (int dir = 0; dir < m->ndir; dir++) {
-        const DirParams w = dir_params(m, layer, dir);
-        float *cs = p->cs, *hs = p->hs; // carried across tiles
-        if (state) {
-            cs = K1 > 0 ? state : NULL;
-            hs = state + Be * E * K1;
-        } else {
-            if (cs && (status = ops_zero(dev, cs, Be * E * K1)) < 0) return status;
-            if ((status = ops_zero(dev, hs, Be * E * N)) < 0) return status;
-        }
-        for (int64_t j = 0; j < p->ntiles; j++) {
-            const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
-            if (p->train) { // the backward restarts this tile from these states
-                float *bs =
-                    p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
-                if (cs) status = ops_copy(dev, bs, cs, Be * E * K1);
-                if (status == 0) status = ops_copy(dev, bs + Be * E * K1, hs, Be * E * N);
-            }
-            if (status == 0) status = tile_fwd(m, &w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
-            if (status == 0)
-                status = ops_matmul_fwd(dev, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
-            if (status == 0)
-                status = ops_rows_scatter_add(dev, X_out, p->o, p->len, Be, p->L, D, s0, nt, dir);
-            if (status < 0) return status;
-        }
+    if (state) {
+        cs = K1 > 0 ? state : NULL;
+        hs = state + Be * E * K1;
+    } else {
+        if (cs && (status = ops_zero(dev, cs, Be * E * K1)) < 0) return status;
+        if ((status = ops_zero(dev, hs, Be * E * N)) < 0) return status;
     }
+    for (int64_t j = 0; j < p->ntiles; j++) {
+        const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
+        if (p->train) { // the backward restarts this tile from these states
+            float *bs =
+                p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
+            if (cs) status = ops_copy(dev, bs, cs, Be * E * K1);
+            if (status == 0) status = ops_copy(dev, bs + Be * E * K1, hs, Be * E * N);
+        }
+        if (status == 0) status = tile_fwd(m, &w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
+        if (status == 0)
+            status = ops_matmul_fwd(dev, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
+        if (status == 0)
+            status = ops_rows_scatter_add(dev, X_out, p->o, p->len, Be, p->L, D, s0, nt, dir);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
+int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float *state) {
+    Plan *p = &m->plan;
+    int status = 0;
+    if (X_out != X_in && (status = ops_copy(&m->dev, X_out, X_in, p->Be * p->L * m->D)) < 0)
+        return status;
+    for (int dir = 0; dir < m->ndir; dir++) // a stream (state) has one direction
+        if ((status = mamba_layer_fwd_dir(m, layer, dir, X_in, X_out, state)) < 0) return status;
     return 0;
 }
 

@@ -282,8 +282,7 @@ void model_free(Model *m) {
     ops_free(&m->dev, m->adam_m);
     ops_free(&m->dev, m->adam_v);
     ops_free(&m->dev, m->arena);
-    ops_free(&m->dev, m->stream_state);
-    ops_free(&m->dev, m->stream_last);
+    model_stream_free(m);
     free(m->targets);
     free(m->row_loss);
     free(m->optim);
@@ -462,6 +461,22 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
 // ------------------------------------------------------------------------------ batches
 
 int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
+    int status = model_batch_check_shape(m, b, L_pos);
+    if (status < 0) return status;
+    const ModelConfig *c = &m->cfg;
+    if (c->arch == MODEL_TRANSFORMER && c->window > 0)
+        for (int64_t i = 0; i < b->B; i++) {
+            int64_t n = b->lengths ? b->lengths[i] : b->L;
+            if (n > c->window)
+                return ls_error(LS_ERR_USAGE,
+                                "model batch: row %lld has %lld tokens, more than "
+                                "the Transformer's window of %lld (crop it: model_crop_window)",
+                                (long long)i, (long long)n, (long long)c->window);
+        }
+    return 0;
+}
+
+int model_batch_check_shape(const Model *m, const ModelBatch *b, int64_t *L_pos) {
     const ModelConfig *c = &m->cfg;
     if (!b || b->B < 1 || b->L < 1)
         return ls_error(LS_ERR_USAGE, "model batch: B and L must be >= 1");
@@ -484,15 +499,6 @@ int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
         if (b->lengths[i] < 1 || b->lengths[i] > b->L)
             return ls_error(LS_ERR_USAGE, "model batch: row %lld has length %lld, expected 1..%lld",
                             (long long)i, (long long)b->lengths[i], (long long)b->L);
-    if (c->arch == MODEL_TRANSFORMER && c->window > 0)
-        for (int64_t i = 0; i < b->B; i++) {
-            int64_t n = b->lengths ? b->lengths[i] : b->L;
-            if (n > c->window)
-                return ls_error(LS_ERR_USAGE,
-                                "model batch: row %lld has %lld tokens, more than "
-                                "the Transformer's window of %lld (crop it: model_crop_window)",
-                                (long long)i, (long long)n, (long long)c->window);
-        }
     *L_pos = c->input == MODEL_INPUT_WAVEFORM ? (b->L + c->frame - 1) / c->frame : b->L;
     return 0;
 }

@@ -312,26 +312,98 @@ enum {
 int64_t model_crop_window(const ModelConfig *cfg, int64_t len, int mode, uint64_t random);
 
 /**
- * Streaming (MODEL_MAMBA only; LM, or classification with pool LAST): process a sequence in
- * segments with carried conv and SSM state, constant memory, the same result as one pass.
- * model_stream_reset() starts a new sequence of batch rows (allocates the per-layer states
- * once per B); each model_stream_forward() call takes the next segment (B, L) of every row
- * (all rows the same length in one call: lengths NULL or all L) and writes LM logits
- * (B, L, vocab) or nothing (classification: model_stream_logits() after the last).
- * @return 0; LS_ERR_UNSUPPORTED for another arch or pool; LS_ERR_USAGE for a bad segment.
+ * Streaming (the causal models: Mamba, and Transformer and hybrid with causal attention; LM
+ * or classification): process a sequence in segments, the same result as one
+ * pass. Mamba layers carry their conv and SSM states (constant memory); attention layers keep
+ * a key/value cache of every position so far, 2·D floats per position, row and attention
+ * layer (a Transformer with a window keeps only what its sliding window of `window`
+ * positions still sees: exactly one pass up to `window` positions, the sliding-window model
+ * past it; docs/generate.md). model_stream_reset() starts a new sequence of batch rows
+ * (allocates the states once per B, empties the caches); each model_stream_forward() call
+ * takes the next segment (B, L) of every row (all rows the same length in one call: lengths
+ * NULL or all L) and writes LM logits (B, L, vocab) — or, with @p logits NULL, only advances
+ * the state (priming a generation without computing the head) — or nothing (classification:
+ * model_stream_logits() after the last). A Transformer segment may be longer than its window.
+ * @return 0; LS_ERR_UNSUPPORTED for BiMamba or bidirectional attention;
+ *         LS_ERR_USAGE for a bad segment; LS_ERR_NOMEM when a cache cannot grow.
  */
 int model_stream_reset(Model *model, int64_t B) LS_RESULT_USED;
 int model_stream_forward(Model *model, const ModelBatch *segment, float *logits) LS_RESULT_USED;
-/** Classification logits (B, n_classes) of the sequences streamed so far (needs pool LAST:
- *  the last position of the last segment). LS_ERR_USAGE before any segment. */
+/** Classification logits (B, n_classes) of the sequences streamed so far, pooled as the
+ *  model pools (mean, last or first position). LS_ERR_USAGE before any segment. */
 int model_stream_logits(Model *model, float *logits) LS_RESULT_USED;
 
 /**
- * Generation (causal Mamba LM): one token per row through the recurrent step of every layer
- * (conv and scan step ops). model_stream_reset() first; prime with model_stream_forward()
- * on a prompt; then model_generate_step() feeds (B) tokens and writes next-token logits (B, V).
+ * Keep the pooled final hidden state of what is streamed (after model_stream_reset, before
+ * the first segment; a classifier always does): the running sum over positions in double
+ * (the mean equals one pass's: the same additions in the same order), the first and the last
+ * position. LS_ERR_USAGE otherwise.
+ */
+int model_stream_set_pooling(Model *model, int on) LS_RESULT_USED;
+/** The pooled final hidden state (B, d_model) of the sequences streamed so far: what
+ *  model_embed() gives for the whole sequences. LS_ERR_USAGE without pooling or segments. */
+int model_stream_embed(Model *model, float *out) LS_RESULT_USED;
+
+/**
+ * Allocate the key/value caches for @p positions per row now (after model_stream_reset), so
+ * that a stream or generation of known length fails at once if the memory cannot hold it,
+ * and no cache grows later (a windowed Transformer needs at most 2·window). No-op for Mamba.
+ * @return 0, LS_ERR_USAGE (no reset), LS_ERR_NOMEM / LS_ERR_CUDA_OOM naming the bytes.
+ */
+int model_stream_reserve(Model *model, int64_t positions) LS_RESULT_USED;
+
+/**
+ * What streaming holds per row: @p state_bytes, constant (conv + SSM states of every Mamba
+ * layer: E·(K−1+N) floats each), and @p cache_bytes per position of context (keys and values
+ * of every attention layer: 2·D floats each; 0 for Mamba).
+ */
+void model_stream_sizes(const Model *model, int64_t *state_bytes, int64_t *cache_bytes);
+
+/** Bytes of key/value cache allocated now, all rows and layers (what a stream holds beyond
+ *  its constant state); *positions (may be NULL) = the most positions a layer holds. */
+int64_t model_stream_cache_bytes(const Model *model, int64_t *positions);
+
+/**
+ * Generation (a causal LM that streams): one token per row through every layer — a Mamba
+ * layer's recurrent step (conv and scan step ops: constant time and memory per token), an
+ * attention layer's query over its cache (time and cache growing with the context).
+ * model_stream_reset() first; prime with model_stream_forward() on a prompt; then
+ * model_generate_step() feeds (B) tokens and writes next-token logits (B, V).
  */
 int model_generate_step(Model *model, const uint8_t *tokens, float *logits) LS_RESULT_USED;
+
+/**
+ * Layer by layer (Mamba stacks; made for the bidirectional Mamba, which cannot stream): one
+ * sequence of L tokens too long for one pass. The tokens are fed in order, in pieces of any
+ * size (model_layerwise_feed); model_layerwise_finish() then runs every layer over segments
+ * of opt->segment positions — the forward direction over the segments in order, the reverse
+ * direction over them in reverse order, each carrying its conv and scan state — keeping each
+ * layer's output, (L, d_model) floats per backbone row (two rows with rc_equivariant), in
+ * host memory when the stores fit opt->host_bytes (model_layerwise_store_bytes), else in a
+ * temporary file in opt->tmp_dir (unlinked as soon as it is created, so nothing is left
+ * behind). The results equal one pass (model_embed, model_forward) within fp32 rounding.
+ * Free with model_layerwise_free().
+ * @return 0; LS_ERR_UNSUPPORTED (attention layers, waveform input), LS_ERR_USAGE (sizes, too
+ *         many tokens, finish before L), LS_ERR_NOMEM, LS_ERR_IO (the temporary file, or not
+ *         enough free space for it: the message names the folder and the bytes).
+ */
+typedef struct ModelLayerwise ModelLayerwise;
+typedef struct {
+    int64_t     segment;    /* positions per pass */
+    size_t      host_bytes; /* layer outputs up to this many bytes stay in host memory */
+    const char *tmp_dir;    /* folder of the temporary file; NULL: $TMPDIR, else /tmp */
+} LayerwiseOptions;
+
+int model_layerwise_begin(ModelLayerwise **out, Model *model, int64_t L,
+                          const LayerwiseOptions *opt) LS_RESULT_USED;
+int model_layerwise_feed(ModelLayerwise *lw, const uint8_t *tokens, int64_t n) LS_RESULT_USED;
+/** Run the layers; @p embed (d_model) and/or @p logits (n_classes, classifiers) may be NULL. */
+int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) LS_RESULT_USED;
+void model_layerwise_free(ModelLayerwise *lw);
+/** Bytes of the layer outputs kept for a sequence of @p L tokens (both stores). */
+size_t model_layerwise_store_bytes(const Model *model, int64_t L);
+/** 1 when the layer outputs are in the temporary file. */
+int model_layerwise_on_disk(const ModelLayerwise *lw);
 
 /**
  * Checkpoint: parameters (F32, PyTorch names, table order; docs/checkpoints.md) plus

@@ -75,6 +75,15 @@ typedef struct {
     float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
 } Plan;
 
+/** One attention layer's keys (after RoPE) and values while streaming (stream.c). Held
+ *  positions 0..len−1 of every row are the sequence positions pos0..pos0+len−1. */
+typedef struct {
+    float *k, *v;  // (B, cap, D) each
+    int64_t cap;   // positions allocated per row
+    int64_t len;   // positions held
+    int64_t pos0;  // sequence position of held position 0 (> 0 once a window trimmed it)
+} KvCache;
+
 struct Model {
     ModelConfig cfg; // resolved (dt_rank, mlp_hidden filled in)
     Device dev;
@@ -103,6 +112,12 @@ struct Model {
     float *stream_state; // per layer: conv (B, E, K−1) then ssm (B, E, N)
     float *stream_last;  // (B, D) final-norm output at the last streamed position
     int stream_started;
+    int64_t stream_pos;  // positions streamed so far (every row alike)
+    int stream_pooling;  // accumulate the pooled final hidden state (classifier, embed)
+    double *stream_sum;  // (B, D) Σ of the final-norm output over the positions streamed
+    float *stream_first; // (B, D) final-norm output at position 0
+    float *stream_pooled; // (B, D) the pooled vector (model_stream_embed, logits)
+    KvCache *kv;         // (n_layers) key/value caches; used by attention layers only
 };
 
 // ------------------------------------------------------------------------------ helpers
@@ -126,6 +141,10 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) LS_RESULT_
 
 /** Check a batch against the config; *L_pos = positions per row (frames for waveform). */
 int model_batch_check(const Model *m, const ModelBatch *batch, int64_t *L_pos) LS_RESULT_USED;
+/** model_batch_check() less the Transformer's window rule (streaming: the cache's sliding
+ *  window applies instead). */
+int model_batch_check_shape(const Model *m, const ModelBatch *batch,
+                            int64_t *L_pos) LS_RESULT_USED;
 /** plan.len from the batch (token lengths, frames, duplicated for the rc rows), and plan.sel
  *  from its target mask (LM). */
 void model_batch_lengths(Model *m, const ModelBatch *batch);
@@ -150,6 +169,10 @@ int model_head_bwd(Model *m, const float *X, const float *xf, const float *dlogi
  *  @p state: per-layer stream state (Be rows) carried in and out, or NULL (zeros). */
 int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out,
                     float *state) LS_RESULT_USED;
+/** mamba.c: X_out += mixer_dir(norm(X_in)) for one direction (0 forward, 1 reverse: each
+ *  row walked backwards within its length); @p state as above, of that direction. */
+int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
+                        float *state) LS_RESULT_USED;
 /** mamba.c: dR (gradient at the layer output) becomes the gradient at its input. */
 int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT_USED;
 /** mamba.c: one token per row, X (B, D) updated in place, @p state the layer's stream state,
@@ -158,8 +181,17 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) LS_RESULT_USED
 /** mamba.c: A = −exp(A_log) of every layer and direction into plan.A. */
 int mamba_prepare_A(Model *m) LS_RESULT_USED;
 
+/** stream.c: free the streaming state and caches (model_free). */
+void model_stream_free(Model *m);
+
 /** transformer.c: X_out = block(X_in) (may be in place); backward as mamba_layer_bwd. */
 int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) LS_RESULT_USED;
 int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT_USED;
+/** transformer.c: X = block(X) in place for the next segment of a stream (plan rows B·L,
+ *  every row full): its keys and values go into @p cache at held positions len..len+L−1
+ *  (room there is the caller's), its queries at sequence positions @p pos0.. attend over
+ *  the cache (causal; the Transformer's window as a sliding window), then len += L. */
+int transformer_layer_stream(Model *m, int layer, float *X, KvCache *cache,
+                             int64_t pos0) LS_RESULT_USED;
 
 #endif

@@ -150,4 +150,35 @@ int ops_frames(const Device *dev, float *frames, const float *samples,
                const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F,
                int64_t Lt) LS_RESULT_USED;
 
+
+// ------------------------------------------------------------------------------ streaming
+// (added with streaming and generation: the key/value cache of attention layers, strided
+// copies in and out of it, and the running sums of pooled streams)
+
+#include "kernels/attention_kv.h"
+
+/** Attention of new queries over a key/value cache (kernels/attention_kv.h). */
+int ops_attention_kv_fwd(const Device *dev, float *out, const float *q, const float *k,
+                         const float *v, const AttentionKvShape *s) LS_RESULT_USED;
+
+/**
+ * Copy a (B, L, W) block between two strided layouts (no overlap):
+ * dst[b·dst_sb + l·dst_sl + w] = src[b·src_sb + l·src_sl + w].
+ */
+int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
+                    const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
+                    int64_t W) LS_RESULT_USED;
+
+
+/** acc (B, W) += Σ_l x[b, l, :] over x (B, L, W), summed in double in the order l = 0..L−1
+ *  (pool_fwd's order, so a mean over segments equals the mean over one pass). */
+int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, int64_t L,
+                     int64_t W) LS_RESULT_USED;
+/** out[i] = (float)(acc[i] / count), n elements (the mean pool's last step). */
+int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
+                      double count) LS_RESULT_USED;
+/** Host ↔ device copies of n floats (the CPU: memcpy). */
+int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) LS_RESULT_USED;
+int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) LS_RESULT_USED;
+
 #endif

@@ -1,34 +1,130 @@
 /*
- * stream.c — streaming and generation for the causal Mamba (model.h): a sequence goes
- * through in segments, each layer's conv state (B, E, K−1) and scan state (B, E, N) carried
- * from one segment to the next exactly as the tiles of one forward carry them, so the result
- * equals one pass; generation feeds one token per row through conv_step / scan_step, which
- * share the forward's arithmetic. Memory: the states (n_layers · B · E · (K−1+N) floats) plus
- * the activations of one segment.
+ * stream.c — streaming and generation for the causal models (model.h): a sequence goes
+ * through in segments, the same result as one pass, and a generation feeds one token per row.
  *
- * Tested by tests/unit/test_model.c (two and three segments ≡ one pass, token-by-token
- * generation ≡ the full forward's logits, classification with pool LAST).
+ * What a layer carries from one segment (or token) to the next:
+ *   Mamba layer      its conv state (B, E, K−1) and scan state (B, E, N), carried exactly as
+ *                    the tiles of one forward carry them; constant size. A generation step
+ *                    runs conv_step / scan_step, which share the forward's arithmetic.
+ *   attention layer  a key/value cache (KvCache): the keys (after RoPE, at their sequence
+ *                    positions) and values of every position so far, (B, positions, D) each,
+ *                    so it grows by 2·D floats per position and row. A segment's queries
+ *                    attend over the cache and their own keys (kernels/attention_kv.h). A
+ *                    Transformer with a window W attends over the last W positions only (a
+ *                    sliding window, as in Mistral): its cache keeps W − 1 positions between
+ *                    segments, trimmed lazily (only once the older half can be dropped in
+ *                    one non-overlapping copy), so it holds at most about 2·W + a segment.
+ *                    Up to W positions this is exactly the Transformer's forward; past W it
+ *                    is the sliding-window model (each layer sees W back, so the stack sees
+ *                    further), which the whole-window forward never computes.
+ * A hybrid carries both, by layer. Memory: the states, the caches and one segment's
+ * activations.
+ *
+ * Tested by tests/unit/test_model.c (segments ≡ one pass, token-by-token ≡ the full forward,
+ * cache sizes) and tests/unit/test_generate.c (teacher forcing of sampled sequences).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/model_internal.h"
 
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
-    if (c->arch == MODEL_HYBRID || c->arch == MODEL_TRANSFORMER)
+    if (c->arch == MODEL_BIMAMBA)
         return ls_error(LS_ERR_UNSUPPORTED,
-                        "streaming: --arch %s cannot stream: its attention layers would need "
-                        "a key/value cache, which longscan does not have (the causal mamba "
-                        "streams)", model_arch_name(c->arch));
-    if (c->arch != MODEL_MAMBA)
-        return ls_error(LS_ERR_UNSUPPORTED,
-                        "streaming: --arch %s cannot stream (the causal "
-                        "mamba can)",
+                        "streaming: a bidirectional mamba cannot stream: its reverse direction "
+                        "needs the whole sequence (it runs layer by layer instead; the causal "
+                        "mamba, transformer and hybrid stream)");
+    if (c->arch != MODEL_MAMBA && !c->causal)
+        return ls_error(LS_ERR_UNSUPPORTED, "streaming: a %s with bidirectional attention "
+                        "cannot stream (every position sees the whole sequence)",
                         model_arch_name(c->arch));
-    if (c->task == MODEL_TASK_CLASSIFY && c->pool != MODEL_POOL_LAST)
-        return ls_error(LS_ERR_UNSUPPORTED, "streaming: a classifier streams only with --pool "
-                                            "last (the last position's state)");
     return 0;
+}
+
+static int64_t mamba_layers(const Model *m) {
+    return m->cfg.n_layers - model_attention_layers(&m->cfg);
+}
+
+// Layer i's conv + scan state: the states of the Mamba layers are packed, attention layers
+// have none.
+static float *layer_state(Model *m, int i) {
+    int64_t k = 0;
+    for (int j = 0; j < i; j++) k += !model_layer_is_attention(&m->cfg, j);
+    return m->stream_state + k * model_stream_layer_floats(m, m->stream_B);
+}
+
+static void kv_free(Model *m, KvCache *c) {
+    ops_free(&m->dev, c->k);
+    ops_free(&m->dev, c->v);
+    *c = (KvCache){0};
+}
+
+void model_stream_free(Model *m) {
+    ops_free(&m->dev, m->stream_state);
+    ops_free(&m->dev, m->stream_last);
+    ops_free(&m->dev, m->stream_sum);
+    ops_free(&m->dev, m->stream_first);
+    ops_free(&m->dev, m->stream_pooled);
+    m->stream_state = m->stream_last = m->stream_first = m->stream_pooled = NULL;
+    m->stream_sum = NULL;
+    for (int i = 0; m->kv && i < m->cfg.n_layers; i++) kv_free(m, &m->kv[i]);
+    free(m->kv);
+    m->kv = NULL;
+    m->stream_B = 0;
+}
+
+// Reallocate a cache for @p cap positions per row, keeping what it holds.
+static int kv_grow(Model *m, KvCache *c, int64_t cap) {
+    const int64_t B = m->stream_B, D = m->D;
+    const size_t bytes = (size_t)(B * cap * D) * sizeof(float);
+    KvCache n = *c;
+    n.k = n.v = NULL;
+    int status = ops_alloc(&m->dev, (void **)&n.k, bytes, "key/value cache");
+    if (status == 0) status = ops_alloc(&m->dev, (void **)&n.v, bytes, "key/value cache");
+    if (status == 0 && c->len > 0) {
+        status = ops_copy_blocks(&m->dev, n.k, cap * D, D, c->k, c->cap * D, D, B, c->len, D);
+        if (status == 0)
+            status = ops_copy_blocks(&m->dev, n.v, cap * D, D, c->v, c->cap * D, D, B, c->len, D);
+    }
+    if (status < 0) {
+        ops_free(&m->dev, n.k);
+        ops_free(&m->dev, n.v);
+        ls_error(status, "key/value cache: out of memory for %lld positions x %lld rows "
+                 "(%.1f MiB per attention layer; generate or stream less)", (long long)cap,
+                 (long long)B, 2.0 * (double)bytes / 1048576.0);
+        return status;
+    }
+    kv_free(m, c);
+    n.cap = cap;
+    *c = n;
+    return 0;
+}
+
+// Room for @p L more positions: drop what a sliding window no longer sees, then grow.
+static int kv_make_room(Model *m, KvCache *c, int64_t L) {
+    if (c->len + L <= c->cap) return 0;
+    const int64_t W = m->cfg.arch == MODEL_TRANSFORMER ? m->cfg.window : 0;
+    if (W > 0) {
+        const int64_t keep = W - 1; // the next position sees these W − 1 and itself
+        if (c->len >= 2 * keep) {   // source and destination do not overlap
+            const int64_t B = m->stream_B, D = m->D, drop = c->len - keep;
+            int status = 0;
+            if (keep > 0) {
+                status = ops_copy_blocks(&m->dev, c->k, c->cap * D, D, c->k + drop * D,
+                                         c->cap * D, D, B, keep, D);
+                if (status == 0)
+                    status = ops_copy_blocks(&m->dev, c->v, c->cap * D, D, c->v + drop * D,
+                                             c->cap * D, D, B, keep, D);
+            }
+            if (status < 0) return status;
+            c->pos0 += drop;
+            c->len = keep;
+        }
+    }
+    if (c->len + L <= c->cap) return 0;
+    int64_t cap = 2 * c->cap > c->len + L ? 2 * c->cap : c->len + L;
+    return kv_grow(m, c, cap);
 }
 
 int model_stream_reset(Model *m, int64_t B) {
@@ -37,29 +133,99 @@ int model_stream_reset(Model *m, int64_t B) {
     if (B < 1 || B > (INT64_C(1) << 31))
         return ls_error(LS_ERR_USAGE, "model_stream_reset: B = %lld", (long long)B);
     m->train_ready = 0;
-    const int64_t per_layer = model_stream_layer_floats(m, B);
     if (B != m->stream_B) {
-        ops_free(&m->dev, m->stream_state);
-        ops_free(&m->dev, m->stream_last);
-        m->stream_state = m->stream_last = NULL;
-        m->stream_B = 0;
+        model_stream_free(m);
+        const int64_t floats = model_stream_layer_floats(m, B) * mamba_layers(m);
+        m->kv = calloc((size_t)m->cfg.n_layers, sizeof *m->kv);
+        if (!m->kv) return ls_error(LS_ERR_NOMEM, "stream state: out of memory");
         status = ops_alloc(&m->dev, (void **)&m->stream_state,
-                           (size_t)(per_layer * m->cfg.n_layers) * sizeof(float), "stream state");
+                           (size_t)(floats > 0 ? floats : 1) * sizeof(float), "stream state");
+        const size_t row_bytes = (size_t)(B * m->D) * sizeof(float);
         if (status == 0)
-            status = ops_alloc(&m->dev, (void **)&m->stream_last,
-                               (size_t)(B * m->D) * sizeof(float), "stream state");
-        if (status < 0) return status;
+            status = ops_alloc(&m->dev, (void **)&m->stream_last, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_first, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_pooled, row_bytes, "stream state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->stream_sum, 2 * row_bytes, "stream state");
+        if (status < 0) {
+            model_stream_free(m);
+            return status;
+        }
         m->stream_B = B;
     }
     m->stream_started = 0;
-    return ops_zero(&m->dev, m->stream_state, per_layer * m->cfg.n_layers);
+    m->stream_pos = 0;
+    m->stream_pooling = m->cfg.task == MODEL_TASK_CLASSIFY;
+    for (int i = 0; i < m->cfg.n_layers; i++) m->kv[i].len = m->kv[i].pos0 = 0;
+    const int64_t floats = model_stream_layer_floats(m, B) * mamba_layers(m);
+    status = floats > 0 ? ops_zero(&m->dev, m->stream_state, floats) : 0;
+    // the running sum is doubles: zeroed as twice as many floats (all-zero bits either way)
+    return status == 0 ? ops_zero(&m->dev, (float *)m->stream_sum, 2 * B * m->D) : status;
+}
+
+int model_stream_set_pooling(Model *m, int on) {
+    if (!m->stream_B || m->stream_pos > 0)
+        return ls_error(LS_ERR_USAGE, "model_stream_set_pooling: after model_stream_reset, "
+                        "before the first segment");
+    m->stream_pooling = on || m->cfg.task == MODEL_TASK_CLASSIFY;
+    return 0;
+}
+
+int model_stream_reserve(Model *m, int64_t positions) {
+    if (!m->stream_B)
+        return ls_error(LS_ERR_USAGE, "model_stream_reserve: model_stream_reset first");
+    const int64_t W = m->cfg.arch == MODEL_TRANSFORMER ? m->cfg.window : 0;
+    const int64_t want = W > 0 && positions > 2 * W ? 2 * W : positions;
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        if (!model_layer_is_attention(&m->cfg, i) || m->kv[i].cap >= want) continue;
+        int status = kv_grow(m, &m->kv[i], want);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
+void model_stream_sizes(const Model *m, int64_t *state_bytes, int64_t *cache_bytes) {
+    *state_bytes = mamba_layers(m) * model_stream_layer_floats(m, 1) * (int64_t)sizeof(float);
+    *cache_bytes = model_attention_layers(&m->cfg) * 2 * m->D * (int64_t)sizeof(float);
+}
+
+int64_t model_stream_cache_bytes(const Model *m, int64_t *positions) {
+    int64_t bytes = 0, held = 0;
+    for (int i = 0; m->kv && i < m->cfg.n_layers; i++) {
+        bytes += 2 * m->stream_B * m->kv[i].cap * m->D * (int64_t)sizeof(float);
+        if (m->kv[i].len > held) held = m->kv[i].len;
+    }
+    if (positions) *positions = held;
+    return bytes;
+}
+
+// Every layer over the plan's rows (B, L) in p->R: Mamba layers carry their states, attention
+// layers their caches; a generation step (@p step) runs the Mamba layers' recurrent step.
+static int stream_layers(Model *m, int step) {
+    Plan *p = &m->plan;
+    int status = m->cfg.arch != MODEL_TRANSFORMER ? mamba_prepare_A(m) : 0;
+    for (int i = 0; i < m->cfg.n_layers && status == 0; i++) {
+        if (model_layer_is_attention(&m->cfg, i)) {
+            status = kv_make_room(m, &m->kv[i], p->L);
+            if (status == 0)
+                status = transformer_layer_stream(m, i, p->R, &m->kv[i], m->stream_pos);
+        } else if (step) {
+            status = mamba_layer_step(m, i, p->R, layer_state(m, i));
+        } else {
+            status = mamba_layer_fwd(m, i, p->R, p->R, layer_state(m, i));
+        }
+    }
+    if (status == 0) m->stream_pos += p->L;
+    return status;
 }
 
 int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     if (!m->stream_B)
         return ls_error(LS_ERR_USAGE, "model_stream_forward: model_stream_reset first");
     int64_t L;
-    int status = model_batch_check(m, seg, &L);
+    int status = model_batch_check_shape(m, seg, &L);
     if (status < 0) return status;
     if (seg->B != m->stream_B)
         return ls_error(LS_ERR_USAGE,
@@ -71,23 +237,45 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
                             "model_stream_forward: row %lld has %lld of %lld "
                             "positions; every row of a segment must be full",
                             (long long)b, (long long)seg->lengths[b], (long long)seg->L);
-    if (m->cfg.task == MODEL_TASK_LM && !logits)
-        return ls_error(LS_ERR_USAGE, "model_stream_forward: logits is NULL");
     m->train_ready = 0;
     m->sel_rows = -1; // streaming computes every position's logits
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
     model_batch_lengths(m, seg);
     Plan *p = &m->plan;
-    const int64_t per_layer = model_stream_layer_floats(m, seg->B);
+    const int first = m->stream_pos == 0;
     status = model_input_fwd(m, seg, p->R);
-    if (status == 0) status = mamba_prepare_A(m);
-    for (int i = 0; i < m->cfg.n_layers && status == 0; i++)
-        status = mamba_layer_fwd(m, i, p->R, p->R, m->stream_state + i * per_layer);
+    if (status == 0) status = stream_layers(m, 0);
     if (status < 0) return status;
-    if (m->cfg.task == MODEL_TASK_LM) return model_head_fwd(m, p->R, p->aux, logits, NULL);
-    status = model_head_fwd(m, p->R, p->aux, NULL, m->stream_last); // pool LAST
+    // LM logits (the final norm output stays in aux), or the final norm alone for pooling; an
+    // LM without logits or pooling asked (priming a generation) needs no head at all
+    const Device *dev = &m->dev;
+    const int64_t B = p->Be, D = m->D;
+    if (m->cfg.task == MODEL_TASK_LM && logits)
+        status = model_head_fwd(m, p->R, p->aux, logits, NULL);
+    else if (m->stream_pooling)
+        status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f, p->rstd_f,
+                              p->R, model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b),
+                              B * L, D, m->cfg.norm_eps);
+    if (status < 0 || !m->stream_pooling) return status;
+    status = ops_sum_rows_acc(dev, m->stream_sum, p->aux, B, L, D);
+    if (status == 0 && first)
+        status = ops_copy_blocks(dev, m->stream_first, D, 0, p->aux, L * D, 0, B, 1, D);
+    if (status == 0)
+        status = ops_copy_blocks(dev, m->stream_last, D, 0, p->aux + (L - 1) * D, L * D, 0, B, 1,
+                                 D);
     if (status == 0) m->stream_started = 1;
     return status;
+}
+
+int model_stream_embed(Model *m, float *out) {
+    if (!m->stream_B || !m->stream_started || !m->stream_pooling)
+        return ls_error(LS_ERR_USAGE, "model_stream_embed: no segment streamed with pooling");
+    const int64_t n = m->stream_B * m->D;
+    switch (m->cfg.pool) {
+    case MODEL_POOL_LAST: return ops_copy(&m->dev, out, m->stream_last, n);
+    case MODEL_POOL_FIRST: return ops_copy(&m->dev, out, m->stream_first, n);
+    default: return ops_mean_from_sum(&m->dev, out, m->stream_sum, n, (double)m->stream_pos);
+    }
 }
 
 int model_stream_logits(Model *m, float *logits) {
@@ -96,30 +284,31 @@ int model_stream_logits(Model *m, float *logits) {
     if (!m->stream_B || !m->stream_started)
         return ls_error(LS_ERR_USAGE, "model_stream_logits: no segment streamed yet");
     const int64_t C = m->cfg.n_classes;
-    return ops_matmul_fwd(&m->dev, logits, m->stream_last, model_p(m, m->idx_cls_w),
+    int status = model_stream_embed(m, m->stream_pooled);
+    if (status < 0) return status;
+    return ops_matmul_fwd(&m->dev, logits, m->stream_pooled, model_p(m, m->idx_cls_w),
                           model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
 }
 
 int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
-    if (m->cfg.arch != MODEL_MAMBA || m->cfg.task != MODEL_TASK_LM)
-        return ls_error(LS_ERR_UNSUPPORTED, "generation needs a causal mamba language model");
+    if (m->cfg.task != MODEL_TASK_LM)
+        return ls_error(LS_ERR_UNSUPPORTED, "generation needs a causal language model, not a "
+                        "classifier");
+    int status = stream_supported(m);
+    if (status < 0) return status;
     if (!m->stream_B)
         return ls_error(LS_ERR_USAGE, "model_generate_step: model_stream_reset first");
     const int64_t B = m->stream_B;
     ModelBatch one = {.B = B, .L = 1, .tokens = tokens, .lengths = NULL};
     int64_t L;
-    int status = model_batch_check(m, &one, &L);
-    if (status < 0) return status;
+    if ((status = model_batch_check_shape(m, &one, &L)) < 0) return status;
     m->train_ready = 0;
     m->sel_rows = -1;
     if ((status = model_plan(m, B, 1, 1, 0)) < 0) return status;
     model_batch_lengths(m, &one);
     Plan *p = &m->plan;
-    const int64_t per_layer = model_stream_layer_floats(m, B);
     status = model_input_fwd(m, &one, p->R); // (B, 1, D) = (B, D)
-    if (status == 0) status = mamba_prepare_A(m);
-    for (int i = 0; i < m->cfg.n_layers && status == 0; i++)
-        status = mamba_layer_step(m, i, p->R, m->stream_state + i * per_layer);
+    if (status == 0) status = stream_layers(m, 1);
     if (status == 0) status = model_head_fwd(m, p->R, p->aux, logits, NULL);
     return status;
 }

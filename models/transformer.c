@@ -151,3 +151,48 @@ int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
                               X_in, model_p(m, lp->norm_w), p->t_mean, p->t_rstd, M, D);
     return status;
 }
+
+// ------------------------------------------------------------------------------ streaming
+
+int transformer_layer_stream(Model *m, int layer, float *X, KvCache *c, int64_t pos0) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const LayerParams *lp = &m->layers[layer];
+    const int64_t B = p->Be, L = p->L, M = B * L, D = m->D;
+    const int H = (int)m->H, hd = (int)m->hd;
+    if (c->len + L > c->cap)
+        return ls_error(LS_ERR_INTERNAL, "transformer_layer_stream: cache of %lld positions "
+                        "holds %lld, %lld more do not fit", (long long)c->cap,
+                        (long long)c->len, (long long)L);
+    int status =
+        ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd, X,
+                     model_p(m, lp->norm_w), model_p(m, lp->norm_b), M, D, m->cfg.norm_eps);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->qkv, p->xn, model_p(m, lp->qkv_w), model_p(m, lp->qkv_b), M,
+                                D, 3 * D, D, 3 * D);
+    // q and k rotated at their sequence positions; k straight into the cache, v copied there
+    RopeShape rs = rope_shape(m);
+    rs.pos0 = pos0;
+    if (status == 0) status = ops_rope_fwd(dev, p->qr, p->qkv, &rs);
+    if (status == 0) status = ops_rope_fwd(dev, p->kr, p->qkv + D, &rs);
+    const int64_t sb = c->cap * D; // cache row stride
+    if (status == 0)
+        status = ops_copy_blocks(dev, c->k + c->len * D, sb, D, p->kr, L * D, D, B, L, D);
+    if (status == 0)
+        status = ops_copy_blocks(dev, c->v + c->len * D, sb, D, p->qkv + 2 * D, L * 3 * D, 3 * D,
+                                 B, L, D);
+    if (status < 0) return status;
+    c->len += L;
+    AttentionKvShape as = {.B = B, .Lq = L, .Lk = c->len, .H = H, .hd = hd, .q_pos0 = pos0,
+                           .k_pos0 = c->pos0, .window = m->cfg.window};
+    as.q = attention_view_contiguous(L, H, hd);
+    as.k = as.v = attention_view_contiguous(c->cap, H, hd);
+    status = ops_attention_kv_fwd(dev, p->att, p->qr, c->k, c->v, &as);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, p->o, p->att, model_p(m, lp->att_w), model_p(m, lp->att_b), M,
+                                D, D, D, D);
+    if (status == 0) status = ops_add(dev, X, p->o, M * D);
+    if (status == 0) status = mlp_fwd(m, lp, X, 1);
+    if (status == 0) status = ops_add(dev, X, p->o, M * D);
+    return status;
+}

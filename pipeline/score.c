@@ -13,13 +13,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "io/safetensors.h"
 
 #include "pipeline/checkpoint.h"
 #include "pipeline/cli.h"
 #include "pipeline/commands.h"
 #include "pipeline/infer.h"
+#include "pipeline/stream_source.h"
 
-enum { OPT_BIN = INFER_OPT_FIRST_COMMAND_OPTION, OPT_BITS, OPT_TSV, OPT_VOCAB_LOGPROBS };
+enum {
+    OPT_BIN = INFER_OPT_FIRST_COMMAND_OPTION,
+    OPT_BITS,
+    OPT_TSV,
+    OPT_VOCAB_LOGPROBS,
+    OPT_STREAM,
+    OPT_SEGMENT,
+};
+
+/* --segment default: positions per pass of --stream (activations ~ 2·d_model floats each,
+ * plus the logits: vocab floats each) */
+#define SCORE_SEGMENT 65536
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -57,12 +73,26 @@ INFER_HELP_DATA
 "      --vocab-logprobs   with --tsv: the whole next-token distribution per position\n"
 "      --batch-size N     records per forward pass (default 1)\n"
 INFER_HELP_MAX_TOKENS
+"      --stream           read each record a piece at a time and carry the model's state\n"
+"                         from piece to piece: a whole chromosome or hours of audio in\n"
+"                         constant memory, the same values as one pass (fp32 rounding\n"
+"                         apart). Constant for a causal Mamba (conv and SSM states); a\n"
+"                         hybrid or Transformer LM keeps a key/value cache that grows with\n"
+"                         the record (a Transformer's is bounded by its sliding --window).\n"
+"                         Input memory: an indexed FASTA (FILE.fai, + FILE.gzi for bgzip;\n"
+"                         `samtools faidx FILE`) or FILE:REGION is read piece by piece; any\n"
+"                         other sequence input is read a record at a time (1 byte per\n"
+"                         base); audio in blocks (a file at another rate is resampled\n"
+"                         whole first). Records in input order\n"
+"      --segment N        with --stream: positions per pass (default %d)\n"
 CLI_COMMON_HELP
 "\n"
 "Examples:\n"
 "  longscan score -m dna_lm.safetensors chr21.fa.gz > chr21.ll.bedGraph\n"
 "  longscan score -m dna_lm.safetensors --bin 100 ref.fa.gz:chr2:1-1000000 -o chr2.bedGraph\n"
-"  longscan score -m hf_mamba_dir --tsv --vocab-logprobs reads.fa > reads.logprobs.tsv\n");
+"  longscan score -m hf_mamba_dir --tsv --vocab-logprobs reads.fa > reads.logprobs.tsv\n"
+"  longscan score -m dna_lm.safetensors --stream --bin 1000 chr20.fa.gz -o chr20.bedGraph\n",
+            SCORE_SEGMENT);
 }
 
 typedef struct {
@@ -84,6 +114,8 @@ typedef struct {
     int      vocab;        /* --vocab-logprobs */
     double  *lse;          /* (L) log-sum-exp of each position's logits */
     size_t   lse_cap;
+    /* --stream: no dataset; the record's end once known (INT64_MAX before) */
+    int64_t  stream_end;
 } ScoreContext;
 
 /* The reference name and start of an example read from a region ("ref.fa:chr2:1001-2000"
@@ -119,7 +151,8 @@ static void flush_bin(ScoreContext *ctx) {
     if (ctx->bin_count == 0) return;
     int64_t start = ctx->base + ctx->bin_index * ctx->bin;
     int64_t end = start + ctx->bin;
-    int64_t example_end = ctx->base + dataset_example(ctx->ds, ctx->example)->length;
+    int64_t example_end = ctx->ds ? ctx->base + dataset_example(ctx->ds, ctx->example)->length
+                                  : ctx->stream_end;
     if (end > example_end) end = example_end;
     if (ctx->bin == 1) start = end - 1;
     fprintf(ctx->out, "%s\t%lld\t%lld\t%.6g\n", ctx->chrom, (long long)start, (long long)end,
@@ -234,6 +267,139 @@ static int window_items(const Dataset *ds, int64_t window, DatasetItem **items, 
     return 0;
 }
 
+// ---------------------------------------------------------------------------- --stream
+
+static double logsumexp(const float *z, int64_t V) { /* as loss_xent_cpu: double, max-shifted */
+    double max = z[0], sum = 0;
+    for (int64_t v = 1; v < V; v++)
+        if (z[v] > max) max = z[v];
+    for (int64_t v = 0; v < V; v++) sum += exp((double)z[v] - max);
+    return max + log(sum);
+}
+
+/* One value per position p >= 1 (bedGraph bins), or one TSV row per position, from the
+ * logits of the position before: `prev` (V) carries the last row of the previous piece. */
+static int stream_emit(ScoreContext *ctx, const uint8_t *tok, const float *logits, int64_t t0,
+                       int64_t n, float *prev, double *prev_lse, const char *name) {
+    const int64_t V = model_config(ctx->model)->vocab;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t t = t0 + i;
+        const float *before = i > 0 ? logits + (i - 1) * V : prev;
+        const double lse_before = i > 0 ? ctx->lse[i - 1] : *prev_lse;
+        if (ctx->tsv) {
+            fprintf(ctx->out, "%s\t%lld\t%d\t", name, (long long)(ctx->base + t), tok[i]);
+            if (t == 0)
+                fputs("NA", ctx->out);
+            else
+                fprintf(ctx->out, "%.9g", ((double)before[tok[i]] - lse_before) * ctx->scale);
+            for (int64_t v = 0; ctx->vocab && v < V; v++)
+                fprintf(ctx->out, "\t%.9g",
+                        ((double)logits[i * V + v] - ctx->lse[i]) * ctx->scale);
+            fputc('\n', ctx->out);
+            continue;
+        }
+        if (t == 0) continue;
+        const float row_loss = (float)(lse_before - before[tok[i]]); /* model_loss's value */
+        const int64_t k = t / ctx->bin;
+        if (k != ctx->bin_index) {
+            flush_bin(ctx);
+            ctx->bin_index = k;
+        }
+        ctx->bin_sum += -(double)row_loss * ctx->scale;
+        ctx->bin_count++;
+    }
+    memcpy(prev, logits + (n - 1) * V, (size_t)V * sizeof *prev);
+    *prev_lse = ctx->lse[n - 1];
+    return ferror(ctx->out) ? ls_error(LS_ERR_IO, "write failed") : 0;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int score_stream(ScoreContext *ctx, const InferArgs *a, const ModelFile *mf,
+                        int64_t segment) {
+    Model *m = mf->model;
+    const int64_t V = model_config(m)->vocab;
+    uint8_t *tok = malloc((size_t)segment);
+    float *logits = malloc((size_t)(segment * V) * sizeof *logits);
+    float *prev = malloc((size_t)V * sizeof *prev);
+    StreamSource *src = NULL;
+    int status = 0;
+    int64_t positions = 0;
+    const double start = seconds_now();
+    free(ctx->lse);
+    ctx->lse = malloc((size_t)segment * sizeof *ctx->lse);
+    if (!tok || !logits || !prev || !ctx->lse) {
+        status = ls_error(LS_ERR_NOMEM, "out of memory for segments of %lld positions (lower "
+                          "--segment)", (long long)segment);
+        goto fail;
+    }
+    for (int k = 0; k < a->inputs.n_sources && status == 0; k++) {
+        status = stream_source_open(&src, a->inputs.sources[k], &mf->data, a->inputs.reference);
+        if (status < 0) break;
+        ls_log_info("%s: %s", a->inputs.sources[k], stream_source_constant_memory(src)
+                    ? "read piece by piece" : "read a record at a time");
+        StreamRecord rec;
+        while (status == 0 && (status = stream_source_next(src, &rec)) == 1) {
+            status = model_stream_reset(m, 1);
+            if (status == 0 && rec.length > 0) status = model_stream_reserve(m, rec.length);
+            if (status < 0) break;
+            free(ctx->chrom);
+            ctx->chrom = strdup(rec.chrom);
+            if (!ctx->chrom) {
+                status = ls_error(LS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            ctx->base = rec.base;
+            ctx->bin_index = -1;
+            ctx->stream_end = INT64_MAX;
+            double prev_lse = 0;
+            int64_t t = 0, n;
+            while ((n = stream_source_read(src, tok, segment)) > 0) {
+                ModelBatch mb = {.B = 1, .L = n, .tokens = tok};
+                if ((status = model_stream_forward(m, &mb, logits)) < 0) break;
+                int64_t bad = st_first_nonfinite(logits, n * V);
+                if (bad >= 0) {
+                    status = ls_error(LS_ERR_RANGE, "%s: '%s': the model's output (logits) %s "
+                                      "at position %lld; no result for this record",
+                                      a->inputs.sources[k], rec.name,
+                                      isnan(logits[bad]) ? "is nan" : "overflows to infinity",
+                                      (long long)(ctx->base + t + bad / V));
+                    break;
+                }
+                for (int64_t i = 0; i < n; i++) ctx->lse[i] = logsumexp(logits + i * V, V);
+                if ((status = stream_emit(ctx, tok, logits, t, n, prev, &prev_lse, rec.name)) < 0)
+                    break;
+                t += n;
+            }
+            if (status == 0 && n < 0) status = (int)n;
+            if (status < 0) break;
+            ctx->stream_end = ctx->base + t;
+            flush_bin(ctx);
+            positions += t;
+            if (ferror(ctx->out)) status = ls_error(LS_ERR_IO, "write failed");
+        }
+        stream_source_close(src);
+        src = NULL;
+    }
+    if (status == 0) {
+        const double el = seconds_now() - start;
+        int64_t cache = model_stream_cache_bytes(m, NULL);
+        ls_log_info("streamed %lld positions in %.2f s: %.4f M positions/s; key/value cache "
+                    "%lld bytes", (long long)positions, el,
+                    el > 0 ? (double)positions / el / 1e6 : 0.0, (long long)cache);
+    }
+fail:
+    stream_source_close(src);
+    free(tok);
+    free(logits);
+    free(prev);
+    return status;
+}
+
 int main_score(int argc, char **argv) {
     static const struct option long_options[] = {
         INFER_LONG_OPTIONS,
@@ -241,12 +407,14 @@ int main_score(int argc, char **argv) {
         {"bits", no_argument, NULL, OPT_BITS},
         {"tsv", no_argument, NULL, OPT_TSV},
         {"vocab-logprobs", no_argument, NULL, OPT_VOCAB_LOGPROBS},
+        {"stream", no_argument, NULL, OPT_STREAM},
+        {"segment", required_argument, NULL, OPT_SEGMENT},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;
-    int64_t bin = 1;
-    int bits = 0, tsv = 0, vocab = 0, bin_given = 0;
+    int64_t bin = 1, segment = 0;
+    int bits = 0, tsv = 0, vocab = 0, bin_given = 0, stream = 0, batch_given = 0;
     ModelFile mf = {0};
     Dataset *ds = NULL;
     DatasetItem *items = NULL;
@@ -260,6 +428,7 @@ int main_score(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "m:o:h", long_options, NULL)) != -1) {
         status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
+        if (c == INFER_OPT_BATCH_SIZE || c == INFER_OPT_MAX_TOKENS) batch_given = 1;
         if (status == 1) continue;
         status = 0;
         switch (c) {
@@ -267,6 +436,10 @@ int main_score(int argc, char **argv) {
             usage(stdout);
             infer_args_free(&args);
             return EXIT_OK;
+        case OPT_STREAM: stream = 1; break;
+        case OPT_SEGMENT:
+            status = cli_parse_int64("--segment", optarg, 1, INT64_C(1) << 30, &segment);
+            break;
         case OPT_BIN:
             status = cli_parse_int64("--bin", optarg, 1, INT64_MAX / 2, &bin);
             bin_given = 1;
@@ -288,6 +461,16 @@ int main_score(int argc, char **argv) {
         status = ls_error(LS_ERR_USAGE, "--vocab-logprobs needs --tsv");
         goto fail;
     }
+    if (segment && !stream) {
+        status = ls_error(LS_ERR_USAGE, "--segment needs --stream");
+        goto fail;
+    }
+    if (stream && batch_given) {
+        status = ls_error(LS_ERR_USAGE, "--stream reads one record at a time, in --segment "
+                          "pieces; --batch-size and --max-tokens do not apply");
+        goto fail;
+    }
+    if (!segment) segment = SCORE_SEGMENT;
     if ((status = infer_args_finish(&args, argc, argv, "LM.safetensors",
                                     "no input: give SEQS to score")) < 0 ||
         (status = infer_args_open_model(&args, &mf)) < 0)
@@ -296,6 +479,23 @@ int main_score(int argc, char **argv) {
     if (cfg->task != MODEL_TASK_LM) {
         status = ls_error(LS_ERR_USAGE, "%s is a classifier; score needs a language model "
                           "(train one with --task lm)", args.model);
+        goto fail;
+    }
+    if (stream) {
+        if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
+        ctx = (ScoreContext){.model = mf.model, .out = out.fp, .bin = bin,
+                             .scale = bits ? 1.0 / log(2.0) : 1.0, .example = -1,
+                             .bin_index = -1, .tsv = tsv, .vocab = vocab};
+        if (tsv) {
+            fputs("name\tpos\ttoken\tlogprob", out.fp);
+            for (int64_t v = 0; vocab && v < cfg->vocab; v++)
+                fprintf(out.fp, "\tnext_%lld", (long long)v);
+            fputc('\n', out.fp);
+        }
+        if ((status = infer_check_streams(&args.inputs, NULL)) < 0 ||
+            (status = score_stream(&ctx, &args, &mf, segment)) < 0)
+            goto fail;
+        status = cli_output_commit(&out);
         goto fail;
     }
     if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;

@@ -14,7 +14,6 @@ P 0 ^#file[[:space:]]kind[[:space:]]units            $LONGSCAN bench io --repeat
 P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]100000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz
 P 0 morning_coffee_5s.wav[[:space:]]audio[[:space:]]samples[[:space:]]40000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/audio/morning_coffee_5s.wav
 # commands whose issue has not landed say so, exit 2
-N 2 generate.*issue[[:space:]]3                      $LONGSCAN generate -m x
 N 2 bench.*issue[[:space:]]3                         $LONGSCAN bench model
 # bench kernels needs a CUDA build and that GPU: one error line, exit 1 (CPU-only build, no GPU,
 # or no device 7)

@@ -598,10 +598,60 @@ static void test_stream_and_generate(void **state) {
     m = new_model(&c, 1);
     assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
     model_free(m);
-    c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY); // pool mean
-    m = new_model(&c, 1);
-    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
-    model_free(m);
+}
+
+// Pooled streams: the classifier's logits and the embedding of every pool (mean, last, first)
+// after segments equal one pass's (mean: the same double sum in the same order), for the
+// Mamba, an LM that pools on request, and the hybrid.
+static void test_stream_pooled(void **state) {
+    (void)state;
+    KcRng r = kc_rng(52);
+    const int64_t B = 2, L = 21, D = 8;
+    const int64_t splits[3] = {6, 10, 5};
+    for (int k = 0; k < 3; k++) {
+        for (int pool = MODEL_POOL_MEAN; pool <= MODEL_POOL_FIRST; pool++) {
+            ModelConfig c = k == 0   ? tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY)
+                            : k == 1 ? tiny(MODEL_MAMBA, MODEL_TASK_LM)
+                                     : tiny_hybrid(MODEL_TASK_CLASSIFY, "1");
+            c.pool = (ModelPool)pool;
+            c.causal = 1;
+            Model *m = new_model(&c, 30 + (uint64_t)pool);
+            m->tile_rows = 8;
+            TestBatch t = make_batch(&c, &r, B, L, NULL);
+            float want[2 * 8], got[2 * 8], wl[2 * 3], gl[2 * 3];
+            OK(model_embed(m, &t.b, want));
+            if (c.task == MODEL_TASK_CLASSIFY) OK(model_forward(m, &t.b, wl, 0));
+            OK(model_stream_reset(m, B));
+            if (c.task == MODEL_TASK_LM) {
+                assert_int_equal(model_stream_embed(m, got), LS_ERR_USAGE); // not pooling
+                OK(model_stream_set_pooling(m, 1));
+            }
+            for (int64_t s = 0, at = 0; s < 3; at += splits[s], s++) {
+                uint8_t seg_tok[2 * 10];
+                for (int64_t b = 0; b < B; b++)
+                    memcpy(seg_tok + b * splits[s], t.tokens + b * L + at, (size_t)splits[s]);
+                ModelBatch seg = {.B = B, .L = splits[s], .tokens = seg_tok};
+                float *lg = c.task == MODEL_TASK_LM ? kc_floats(B * splits[s] * c.vocab) : NULL;
+                OK(model_stream_forward(m, &seg, lg));
+                free(lg);
+            }
+            assert_int_equal(model_stream_set_pooling(m, 1), LS_ERR_USAGE); // too late
+            OK(model_stream_embed(m, got));
+            char what[96];
+            const char *pools[3] = {"mean", "last", "first"};
+            snprintf(what, sizeof what, "%s %s pool %s: stream 6+10+5 embed",
+                     k == 2 ? "hybrid" : "mamba", k == 1 ? "lm" : "classify", pools[pool]);
+            expect_close(what, got, want, B * D, 1e-6);
+            if (c.task == MODEL_TASK_CLASSIFY) {
+                OK(model_stream_logits(m, gl));
+                snprintf(what, sizeof what, "%s classify pool %s: stream logits",
+                         k == 2 ? "hybrid" : "mamba", pools[pool]);
+                expect_close(what, gl, wl, B * 3, 1e-6);
+            }
+            free_batch(&t);
+            model_free(m);
+        }
+    }
 }
 
 // The rc classifier: logits and embedding of a sequence equal those of its reverse complement,
@@ -904,7 +954,7 @@ static void test_save_load(void **state) {
 
 // The hybrid's tensors are those of the existing blocks, layer by layer: its Mamba layers
 // have a Mamba model's names and shapes, its attention layers a Transformer's. The layer
-// plan: --attn-layers and --attn-every, their errors, the JSON round trip, no streaming.
+// plan: --attn-layers and --attn-every, their errors, the JSON round trip.
 static void test_hybrid(void **state) {
     (void)state;
     ModelConfig h = tiny_hybrid(MODEL_TASK_LM, "1"), mc = tiny(MODEL_MAMBA, MODEL_TASK_LM);
@@ -935,8 +985,6 @@ static void test_hybrid(void **state) {
     assert_null(param_table_find(th, "backbone.layers.1.mixer.A_log"));
     printf("#   hybrid: %d tensors, each a Mamba's (layers 0, 2) or a Transformer's (layer 1)\n",
            matched);
-    assert_int_equal(model_stream_reset(mh, 1), LS_ERR_UNSUPPORTED);
-    assert_non_null(strstr(ls_error_message(), "key/value cache"));
     model_free(mh);
     model_free(mm);
     model_free(mt);
@@ -1170,6 +1218,230 @@ static void test_api_errors(void **state) {
     printf("#   --device cuda: %s\n", ls_error_message());
 }
 
+
+// ------------------------------------------------------------------------------ attention streams
+
+// Logits of a stream in segments of splits[] (0-terminated) and of token-by-token steps after a
+// prompt of `prompt` tokens, against one pass; then what the caches hold.
+static void stream_vs_pass(const char *name, Model *m, const TestBatch *t, const int64_t *splits,
+                           int64_t prompt, double tol) {
+    const int64_t B = t->b.B, L = t->b.L, V = model_config(m)->vocab;
+    float *full = kc_floats(B * L * V), *got = kc_floats(B * L * V);
+    OK(model_forward(m, &t->b, full, 0));
+    OK(model_stream_reset(m, B));
+    int64_t at = 0;
+    for (int k = 0; splits[k]; k++) {
+        const int64_t n = splits[k];
+        uint8_t *seg_tok = malloc((size_t)(B * n));
+        float *seg_logits = kc_floats(B * n * V);
+        for (int64_t b = 0; b < B; b++) memcpy(seg_tok + b * n, t->tokens + b * L + at, (size_t)n);
+        ModelBatch seg = {.B = B, .L = n, .tokens = seg_tok};
+        OK(model_stream_forward(m, &seg, seg_logits));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + at) * V, seg_logits + b * n * V, (size_t)(n * V) * sizeof(float));
+        free(seg_tok);
+        free(seg_logits);
+        at += n;
+    }
+    assert_int_equal(at, L);
+    char what[96];
+    snprintf(what, sizeof what, "%s: segments vs one pass", name);
+    expect_close(what, got, full, B * L * V, tol);
+    OK(model_stream_reset(m, B));
+    uint8_t *pt = malloc((size_t)(B * prompt));
+    for (int64_t b = 0; b < B; b++) memcpy(pt + b * prompt, t->tokens + b * L, (size_t)prompt);
+    ModelBatch seg = {.B = B, .L = prompt, .tokens = pt};
+    float *pl = kc_floats(B * prompt * V), *step = kc_floats(B * V);
+    OK(model_stream_forward(m, &seg, pl));
+    for (int64_t b = 0; b < B; b++)
+        memcpy(got + b * L * V, pl + b * prompt * V, (size_t)(prompt * V) * sizeof(float));
+    uint8_t tok[8];
+    for (int64_t i = prompt; i < L; i++) {
+        for (int64_t b = 0; b < B; b++) tok[b] = t->tokens[b * L + i];
+        OK(model_generate_step(m, tok, step));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + i) * V, step + b * V, (size_t)V * sizeof(float));
+    }
+    snprintf(what, sizeof what, "%s: prompt %lld + steps vs one pass", name, (long long)prompt);
+    expect_close(what, got, full, B * L * V, tol);
+    int64_t held = 0;
+    model_stream_cache_bytes(m, &held);
+    assert_int_equal(held, model_attention_layers(model_config(m)) > 0 ? L : 0);
+    free(pt);
+    free(pl);
+    free(step);
+    free(full);
+    free(got);
+}
+
+// The Transformer and the hybrid stream through key/value caches: segments and steps equal one
+// pass; the caches hold 2·D floats per position, row and attention layer and nothing for a
+// Mamba layer; past its window the Transformer is a sliding-window model (one layer: position
+// t sees exactly the window t−W+1..t, as a fresh forward over that window does).
+static void test_stream_attention(void **state) {
+    (void)state;
+    KcRng r = kc_rng(51);
+    ModelConfig c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM); // window 16
+    Model *m = new_model(&c, 12);
+    TestBatch t = make_batch(&c, &r, 2, 16, NULL);
+    const int64_t s1[] = {5, 9, 2, 0};
+    stream_vs_pass("transformer lm", m, &t, s1, 6, 1e-5);
+    free_batch(&t);
+    model_free(m);
+
+    c = tiny_hybrid(MODEL_TASK_LM, "1");
+    m = new_model(&c, 13);
+    m->tile_rows = 6; // several Mamba tiles per segment
+    t = make_batch(&c, &r, 3, 20, NULL);
+    const int64_t s2[] = {5, 9, 6, 0};
+    stream_vs_pass("hybrid lm (attention in layer 1 of 3)", m, &t, s2, 7, 1e-5);
+    // sizes: 1 attention layer of 3 → 2·D floats per position; 2 Mamba layers of E·(K−1+N)
+    int64_t state_bytes, cache_bytes;
+    model_stream_sizes(m, &state_bytes, &cache_bytes);
+    const int64_t D = c.d_model, E = c.expand * c.d_model;
+    assert_int_equal(cache_bytes, 2 * D * 4);
+    assert_int_equal(state_bytes, 2 * E * (c.d_conv - 1 + c.d_state) * 4);
+    OK(model_stream_reset(m, 3));
+    OK(model_stream_reserve(m, 1000));
+    assert_int_equal(model_stream_cache_bytes(m, NULL), 3 * 1000 * cache_bytes);
+    printf("#   hybrid: %lld bytes of state per row, %lld bytes of cache per position and row\n",
+           (long long)state_bytes, (long long)cache_bytes);
+    free_batch(&t);
+    model_free(m);
+
+    // a Mamba LM has no cache; a bidirectional model does not stream
+    c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    m = new_model(&c, 1);
+    model_stream_sizes(m, &state_bytes, &cache_bytes);
+    assert_int_equal(cache_bytes, 0);
+    OK(model_stream_reset(m, 2));
+    OK(model_stream_reserve(m, 1000));
+    assert_int_equal(model_stream_cache_bytes(m, NULL), 0);
+    model_free(m);
+    c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2"); // bidirectional attention
+    c.pool = MODEL_POOL_LAST;
+    m = new_model(&c, 1);
+    assert_int_equal(model_stream_reset(m, 1), LS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ls_error_message(), "bidirectional"));
+    model_free(m);
+
+    // past the window: one layer, W = 6, 30 positions streamed in segments of 4, 13, 13
+    c = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    c.n_layers = 1;
+    c.window = 6;
+    m = new_model(&c, 14);
+    const int64_t B = 2, L = 30, V = c.vocab, W = 6;
+    t = make_batch(&c, &r, B, L, NULL);
+    float *got = kc_floats(B * L * V), *one = kc_floats(W * V);
+    OK(model_stream_reset(m, B));
+    const int64_t s3[] = {4, 13, 13};
+    for (int64_t k = 0, at = 0; k < 3; at += s3[k], k++) {
+        uint8_t seg_tok[2 * 13];
+        float seg_logits[2 * 13 * 5];
+        for (int64_t b = 0; b < B; b++)
+            memcpy(seg_tok + b * s3[k], t.tokens + b * L + at, (size_t)s3[k]);
+        ModelBatch seg = {.B = B, .L = s3[k], .tokens = seg_tok};
+        OK(model_stream_forward(m, &seg, seg_logits));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(got + (b * L + at) * V, seg_logits + b * s3[k] * V,
+                   (size_t)(s3[k] * V) * sizeof(float));
+    }
+    int64_t held = 0;
+    const int64_t cap_bytes = model_stream_cache_bytes(m, &held);
+    assert_true(held <= 2 * W + 13);
+    double worst = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = W; p < L; p++) {
+            ModelBatch win = {.B = 1, .L = W, .tokens = t.tokens + b * L + p - W + 1};
+            OK(model_forward(m, &win, one, 0));
+            int same;
+            double d = max_rel_diff(got + (b * L + p) * V, one + (W - 1) * V, V, &same);
+            if (d > worst) worst = d;
+        }
+    printf("#   transformer 1 layer, window 6, 30 positions: stream vs fresh windows max "
+           "|diff|/(1+|ref|) = %.2e; cache %lld bytes, %lld positions held\n", worst,
+           (long long)cap_bytes, (long long)held);
+    if (!(worst <= 1e-5)) fail_msg("sliding window differs from fresh windows by %.3g", worst);
+    // the same stream token by token (the cache trimmed as it fills); reserved for the whole
+    // stream (2·W positions for a window, or what it had), the cache never grows
+    float *steps = kc_floats(B * L * V), logit[2 * 5];
+    OK(model_stream_reset(m, B));
+    OK(model_stream_reserve(m, L));
+    const int64_t reserved = model_stream_cache_bytes(m, NULL);
+    assert_true(reserved >= 2 * B * (2 * W) * c.d_model * 4); // kept from the segments' run
+    for (int64_t i = 0; i < L; i++) {
+        uint8_t tok[2] = {t.tokens[i], t.tokens[L + i]};
+        OK(model_generate_step(m, tok, logit));
+        for (int64_t b = 0; b < B; b++)
+            memcpy(steps + (b * L + i) * V, logit + b * V, (size_t)V * sizeof(float));
+    }
+    expect_close("transformer window 6: 30 steps vs segments", steps, got, B * L * V, 1e-5);
+    assert_int_equal(model_stream_cache_bytes(m, &held), reserved);
+    assert_true(held <= reserved / (2 * B * c.d_model * 4));
+    free(steps);
+    free(got);
+    free(one);
+    free_batch(&t);
+    model_free(m);
+}
+
+
+// Layer by layer equals one pass: BiMamba with and without rc, every pool, the layer outputs
+// in memory and in the temporary file, segments of 5 over 23 positions (the last one 3), fed
+// in pieces of 7; a causal Mamba too. Refusals: attention layers, too many tokens, early finish.
+static void test_layerwise(void **state) {
+    (void)state;
+    KcRng r = kc_rng(53);
+    const int64_t L = 23, D = 8;
+    char dir[] = "/tmp/test_layerwise.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (int k = 0; k < 3; k++)
+        for (int pool = MODEL_POOL_MEAN; pool <= MODEL_POOL_FIRST; pool++)
+            for (int on_disk = 0; on_disk < 2; on_disk++) {
+                ModelConfig c = tiny(k < 2 ? MODEL_BIMAMBA : MODEL_MAMBA, MODEL_TASK_CLASSIFY);
+                c.rc_equivariant = k == 1;
+                c.vocab = 5;
+                c.pool = (ModelPool)pool;
+                Model *m = new_model(&c, 40 + (uint64_t)pool);
+                m->tile_rows = 4;
+                TestBatch t = make_batch(&c, &r, 1, L, NULL);
+                float want[8], wl[3], got[8], gl[3];
+                OK(model_embed(m, &t.b, want));
+                OK(model_forward(m, &t.b, wl, 0));
+                ModelLayerwise *lw = NULL;
+                LayerwiseOptions o = {.segment = 5, .host_bytes = on_disk ? 0 : (size_t)1 << 30,
+                                      .tmp_dir = dir};
+                OK(model_layerwise_begin(&lw, m, L, &o));
+                assert_int_equal(model_layerwise_on_disk(lw), on_disk);
+                assert_int_equal(model_layerwise_finish(lw, got, gl), LS_ERR_USAGE); // early
+                for (int64_t at = 0; at < L; at += 7)
+                    OK(model_layerwise_feed(lw, t.tokens + at, L - at < 7 ? L - at : 7));
+                assert_int_equal(model_layerwise_feed(lw, t.tokens, 1), LS_ERR_USAGE);
+                OK(model_layerwise_finish(lw, got, gl));
+                model_layerwise_free(lw);
+                const char *pools[3] = {"mean", "last", "first"};
+                char what[96];
+                snprintf(what, sizeof what, "%s pool %s, %s: layerwise embed",
+                         k == 0 ? "bimamba" : k == 1 ? "bimamba rc" : "mamba", pools[pool],
+                         on_disk ? "file" : "memory");
+                expect_close(what, got, want, D, 1e-6);
+                snprintf(what, sizeof what, "%s pool %s, %s: layerwise logits",
+                         k == 0 ? "bimamba" : k == 1 ? "bimamba rc" : "mamba", pools[pool],
+                         on_disk ? "file" : "memory");
+                expect_close(what, gl, wl, 3, 1e-6);
+                free_batch(&t);
+                model_free(m);
+            }
+    assert_int_equal(rmdir(dir), 0); // the temporary files were unlinked: the folder is empty
+    ModelConfig c = tiny_hybrid(MODEL_TASK_CLASSIFY, "1");
+    Model *m = new_model(&c, 1);
+    ModelLayerwise *lw = NULL;
+    LayerwiseOptions o = {.segment = 5, .host_bytes = 1 << 20};
+    assert_int_equal(model_layerwise_begin(&lw, m, 10, &o), LS_ERR_UNSUPPORTED);
+    assert_null(lw);
+    model_free(m);
+}
+
 int main(void) {
     kc_seed("test_model");
     const struct CMUnitTest tests[] = {
@@ -1180,7 +1452,8 @@ int main(void) {
         cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
         cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
         cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
-        cmocka_unit_test(test_hybrid),
+        cmocka_unit_test(test_hybrid),              cmocka_unit_test(test_stream_attention),
+        cmocka_unit_test(test_stream_pooled),       cmocka_unit_test(test_layerwise),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
