@@ -185,6 +185,8 @@ recipe_eval() {
             "$(json_string "$metric")" "$value" "${params:-null}" "${steps:-null}" "$seconds"
         printf '"eval_seconds":%s,"device":%s,"machine":%s,"commit":%s,' "$eval_seconds" \
             "$(json_string "$device")" "$(json_string "$MACHINE")" "$(json_string "$COMMIT")"
+        # RUN_EXTRA: more "key":value pairs a recipe records with every run (e.g. encoding)
+        [ -n "${RUN_EXTRA:-}" ] && printf '%s,' "$RUN_EXTRA"
         printf '"model":%s,"train_command":%s,"eval_command":%s,"eval":' \
             "$(json_string "$model")" "$(json_string "$(info_value "$model" command)")" \
             "$(json_string "${cmd[*]}")"
