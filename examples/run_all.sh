@@ -14,7 +14,7 @@
 #   examples/run_all.sh --needs gue great-apes       the data they read (to carry), and exit
 #   examples/run_all.sh --list                       the recipes, and exit
 # On the GPU machine (only $OUT comes back, at most 8 files):
-#   LONGSCAN=".gpu/run longscan" DATA=.data PACK_TO=$OUT examples/run_all.sh gue fsdd-digits
+#   GPU_BUNDLE=.gpu DATA=.data PACK_TO=$OUT examples/run_all.sh gue fsdd-digits
 #
 # Environment (everything else, e.g. SEEDS, DEVICE, PRECISION, STEPS, THREADS, D_MODEL, is
 # passed on to every recipe; see examples/common.sh and each run.sh --help):
@@ -28,6 +28,9 @@
 #                   there, after every recipe (so a call cut short still returns them)
 #   KEEP_MODELS     recipes whose trained models go into the tarball (default fsdd-lm: its
 #                   models can generate audio later, ONLY=generate)
+#   GPU_BUNDLE      a bundle made by `make gpu-bundle` (e.g. .gpu): its gzipped binaries and
+#                   libraries are unpacked as bench/gpu.sh does, LONGSCAN becomes
+#                   "GPU_BUNDLE/run longscan" and COMMIT the bundle's COMMIT file
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -51,6 +54,15 @@ case ${1:-} in
     (cd "$data" && du -cshL --apparent-size $folders) || exit 1
     exit 0 ;;
 esac
+if [ -n "${GPU_BUNDLE:-}" ]; then
+    G=$(cd "$GPU_BUNDLE" && pwd) || exit 1
+    zlib=/tmp/run-all-libz && mkdir -p "$zlib"
+    for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
+    for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
+    export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LONGSCAN="$G/run longscan"
+    [ -z "${COMMIT:-}" ] && [ -e "$G/COMMIT" ] && COMMIT=$(tr -d '\n' < "$G/COMMIT") && export COMMIT
+fi
 recipes=("$@"); [ $# -gt 0 ] || read -ra recipes <<< "$all"
 for r in "${recipes[@]}"; do
     [ -n "${needs[$r]:-}" ] || { echo "examples/run_all.sh: unknown recipe '$r' (recipes: $all)" >&2; exit 2; }
