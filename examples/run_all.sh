@@ -3,7 +3,8 @@
 # with its own training budget and a hard time limit, and collect what they measured:
 # RESULTS/summary.tsv (every recipe's summary rows), RESULTS/status.tsv (exit status and
 # seconds per recipe), RESULTS/metrics/<recipe>/*.json (every run's metrics JSON) and
-# RESULTS/metrics.jsonl (the same, one line each), RESULTS/logs/<recipe>.log, and
+# RESULTS/metrics.jsonl (the same, one line each), RESULTS/logs/<recipe>.log,
+# RESULTS/results-rows.md (the summary as rows for docs/results.md) and
 # RESULTS/results.tar.gz holding all of it plus each recipe's logs, evaluation windows, plots
 # and generated audio.
 #
@@ -25,7 +26,8 @@
 #   WORK            the recipes' output folders are WORK/<recipe> (default build/examples)
 #   RESULTS         the collection (default build/examples/results)
 #   PACK_TO         also write summary.tsv, status.tsv, metrics.jsonl and results.tar.gz
-#                   there, after every recipe (so a call cut short still returns them)
+#                   there, after every recipe (so a call cut short still returns them), and
+#                   results-rows.md at the end
 #   KEEP_MODELS     recipes whose trained models go into the tarball (default fsdd-lm: its
 #                   models can generate audio later, ONLY=generate)
 #   GPU_BUNDLE      a bundle made by `make gpu-bundle` (e.g. .gpu): its gzipped binaries and
@@ -142,6 +144,14 @@ for r in "${recipes[@]}"; do
     [ -e "$results/summary.tsv" ] || : > "$results/summary.tsv"
     pack
 done
+# the rows for docs/results.md, as measured (mean ± sample sd over the runs of a row)
+awk -F'\t' '
+    NR == 1 { print "| recipe | row | metric (split) | ours: mean ± sd (runs) | params | train s (mean) | device | commit |"
+              print "|---|---|---|---|---:|---:|---|---|"; next }
+    { sd = ($7 == "-") ? "" : " ± " $7
+      printf "| %s | %s | %s (%s) | %s%s (%s) | %s | %s | %s | %s |\n", $1, $2, $4, $3, $6, sd, $5, $10, $11, $12, $13 }
+' "$results/summary.tsv" > "$results/results-rows.md"
+[ -n "${PACK_TO:-}" ] && cp "$results/results-rows.md" "$PACK_TO/"
 echo "=== status ($results/status.tsv)"
 column -t -s $'\t' "$results/status.tsv" 2>/dev/null || cat "$results/status.tsv"
 echo "=== summary ($results/summary.tsv)"
