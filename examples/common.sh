@@ -29,6 +29,7 @@ LS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PARAM_LIMIT=10000000 # issue 14: at most 10 M parameters per model
 
 die() { echo "examples/$RECIPE/run.sh: $*" >&2; exit 1; }
+usage_error() { echo "examples/$RECIPE/run.sh: $*" >&2; exit 2; }
 note() { echo "== $*"; }
 
 # `run.sh --help` prints the comment block at the top of run.sh; any other argument is a
@@ -71,7 +72,8 @@ recipe_init() {
             COMMIT="$COMMIT+dirty"
         fi
     fi
-    MACHINE="$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null), $(nproc) cores"
+    MACHINE=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+    MACHINE="$MACHINE, $(nproc) cores"
     if [ -z "${CI:-}" ] && command -v nvidia-smi > /dev/null 2>&1; then
         local gpu
         gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
@@ -82,8 +84,8 @@ recipe_init() {
         rm -rf "$OUT/models" "$OUT/logs" "$OUT/eval" "$OUT/metrics" "$OUT/runs.tsv" \
             "$OUT/summary.tsv"
         mkdir -p "$OUT/models" "$OUT/logs" "$OUT/eval" "$OUT/metrics"
-        printf '#recipe\tgroup\trun\tseed\tsplit\tmetric\tvalue\tparams\ttrain_s\tsteps\teval_s\tdevice\tcommit\n' \
-            > "$OUT/runs.tsv"
+        printf '#%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' recipe group run seed \
+            split metric value params train_s steps eval_s device commit > "$OUT/runs.tsv"
     fi
     note "$RECIPE: longscan '${LS[*]}', data $DATA, output $OUT, commit $COMMIT, $MACHINE"
 }
@@ -101,9 +103,11 @@ recipe_budget() {
         BUDGET_ARGS=(--steps "$STEPS")
         note "$runs training runs of $STEPS steps each"
     else
-        local per=${MINUTES_PER_RUN:-$(awk -v m="$MINUTES" -v n="$runs" 'BEGIN { printf "%.3f", m / n }')}
+        local per=${MINUTES_PER_RUN:-}
+        [ -n "$per" ] || per=$(awk -v m="$MINUTES" -v n="$runs" 'BEGIN { printf "%.3f", m / n }')
         BUDGET_ARGS=(--minutes "$per")
-        note "$runs training runs of $per minutes each (MINUTES=$MINUTES${MINUTES_PER_RUN:+, MINUTES_PER_RUN=$MINUTES_PER_RUN})"
+        note "$runs training runs of $per minutes each" \
+             "(MINUTES=$MINUTES${MINUTES_PER_RUN:+, MINUTES_PER_RUN=$MINUTES_PER_RUN})"
     fi
 }
 
@@ -138,7 +142,8 @@ recipe_train() {
     local params device steps
     params=$(awk -F'|' '$2 ~ /^ parameters / { gsub(/ /, "", $3); print $3 }' "$log")
     device=$(awk -F'|' '$2 ~ /^ device / { gsub(/^ +| +$/, "", $3); print $3 }' "$log")
-    steps=$(grep -oE 'trained [0-9]+ steps|at step [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+    steps=$(grep -oE 'trained [0-9]+ steps|at step [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' \
+            || true)
     {
         echo "params=${params:-}"
         echo "device=${device:-}"
@@ -207,7 +212,9 @@ recipe_summary() {
         /^#/ { next }
         {
             key = $1 OFS $2 OFS $5 OFS $6
-            if (!(key in n)) { order[++k] = key; params[key] = $8; device[key] = $12; commit[key] = $13 }
+            if (!(key in n)) {
+                order[++k] = key; params[key] = $8; device[key] = $12; commit[key] = $13
+            }
             n[key]++; sum[key] += $7; sq[key] += $7 * $7; tsum[key] += $9
             if (n[key] == 1 || $7 < lo[key]) lo[key] = $7
             if (n[key] == 1 || $7 > hi[key]) hi[key] = $7
@@ -222,7 +229,8 @@ recipe_summary() {
                     v = (sq[key] - n[key] * m * m) / (n[key] - 1)
                     sd = sprintf("%.4f", v > 0 ? sqrt(v) : 0)
                 }
-                print key, n[key], sprintf("%.4f", m), sd, sprintf("%.4f", lo[key]), sprintf("%.4f", hi[key]), params[key],
+                print key, n[key], sprintf("%.4f", m), sd, sprintf("%.4f", lo[key]),
+                      sprintf("%.4f", hi[key]), params[key],
                       sprintf("%.1f", tsum[key] / n[key]), device[key], commit[key]
             }
         }' "$OUT/runs.tsv" > "$OUT/summary.tsv"

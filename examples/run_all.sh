@@ -63,11 +63,15 @@ if [ -n "${GPU_BUNDLE:-}" ]; then
     for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
     export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LONGSCAN="$G/run longscan"
-    [ -z "${COMMIT:-}" ] && [ -e "$G/COMMIT" ] && COMMIT=$(tr -d '\n' < "$G/COMMIT") && export COMMIT
+    if [ -z "${COMMIT:-}" ] && [ -e "$G/COMMIT" ]; then
+        COMMIT=$(tr -d '\n' < "$G/COMMIT") && export COMMIT
+    fi
 fi
 recipes=("$@"); [ $# -gt 0 ] || read -ra recipes <<< "$all"
 for r in "${recipes[@]}"; do
-    [ -n "${needs[$r]:-}" ] || { echo "examples/run_all.sh: unknown recipe '$r' (recipes: $all)" >&2; exit 2; }
+    if [ -z "${needs[$r]:-}" ]; then
+        echo "examples/run_all.sh: unknown recipe '$r' (recipes: $all)" >&2; exit 2
+    fi
 done
 work=${WORK:-$root/build/examples}
 results=${RESULTS:-$root/build/examples/results}
@@ -134,11 +138,14 @@ for r in "${recipes[@]}"; do
         done
     fi
     # a recipe stopped part-way has no summary yet: make it from the runs it finished
-    if [ ! -s "$work/$r/summary.tsv" ] && [ "$(grep -vc '^#' "$work/$r/runs.tsv" 2>/dev/null)" -gt 0 ]; then
+    if [ ! -s "$work/$r/summary.tsv" ] \
+       && [ "$(grep -vc '^#' "$work/$r/runs.tsv" 2>/dev/null)" -gt 0 ]; then
         (RECIPE=$r OUT=$work/$r; source "$here/common.sh"; recipe_summary > /dev/null)
     fi
     if [ -s "$work/$r/summary.tsv" ]; then
-        if [ $summary_header = 0 ]; then head -1 "$work/$r/summary.tsv" > "$results/summary.tsv"; summary_header=1; fi
+        if [ $summary_header = 0 ]; then
+            head -1 "$work/$r/summary.tsv" > "$results/summary.tsv"; summary_header=1
+        fi
         tail -n +2 "$work/$r/summary.tsv" >> "$results/summary.tsv"
     fi
     [ -e "$results/summary.tsv" ] || : > "$results/summary.tsv"
@@ -146,10 +153,12 @@ for r in "${recipes[@]}"; do
 done
 # the rows for docs/results.md, as measured (mean ± sample sd over the runs of a row)
 awk -F'\t' '
-    NR == 1 { print "| recipe | row | metric (split) | ours: mean ± sd (runs) | params | train s (mean) | device | commit |"
+    NR == 1 { print "| recipe | row | metric (split) | ours: mean ± sd (runs) | params |" \
+                    " train s (mean) | device | commit |"
               print "|---|---|---|---|---:|---:|---|---|"; next }
     { sd = ($7 == "-") ? "" : " ± " $7
-      printf "| %s | %s | %s (%s) | %s%s (%s) | %s | %s | %s | %s |\n", $1, $2, $4, $3, $6, sd, $5, $10, $11, $12, $13 }
+      printf "| %s | %s | %s (%s) | %s%s (%s) | %s | %s | %s | %s |\n",
+             $1, $2, $4, $3, $6, sd, $5, $10, $11, $12, $13 }
 ' "$results/summary.tsv" > "$results/results-rows.md"
 [ -n "${PACK_TO:-}" ] && cp "$results/results-rows.md" "$PACK_TO/"
 echo "=== status ($results/status.tsv)"

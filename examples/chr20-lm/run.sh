@@ -31,7 +31,7 @@
 RECIPE=chr20-lm
 source "$(dirname "$0")/../common.sh"
 recipe_args "$@"
-case ${ONLY:-} in ""|plot) ;; *) echo "examples/chr20-lm/run.sh: ONLY must be plot" >&2; exit 2 ;; esac
+case ${ONLY:-} in ""|plot) ;; *) usage_error "ONLY must be plot" ;; esac
 recipe_init dna/human-grch37-chr20/chr20.fa.gz dna/human-grch37-chr20/chr20.fa.gz.fai
 C=$DATA/dna/human-grch37-chr20/chr20.fa.gz
 read -ra contexts <<< "${CONTEXTS:-1024 16384 1048576}"

@@ -29,7 +29,7 @@
 RECIPE=fsdd-lm
 source "$(dirname "$0")/../common.sh"
 recipe_args "$@"
-case ${ONLY:-} in ""|generate|plot) ;; *) echo "examples/fsdd-lm/run.sh: ONLY must be generate or plot" >&2; exit 2 ;; esac
+case ${ONLY:-} in ""|generate|plot) ;; *) usage_error "ONLY must be generate or plot" ;; esac
 recipe_init audio/fsdd/split.tsv
 F=$DATA/audio/fsdd
 ENCODING="mulaw8-fixed (mu=255, 8 bit, 8000 Hz, fixed full scale)"
@@ -39,7 +39,8 @@ mkdir -p "$OUT/media"
 
 if [ -z "${ONLY:-}" ]; then
     recipe_budget ${#seeds[@]}
-    RUN_EXTRA="\"encoding\":$(json_string "$ENCODING"),\"floor_bigram\":5.4474,\"floor_unigram\":7.1814"
+    RUN_EXTRA="\"encoding\":$(json_string "$ENCODING"),\"floor_bigram\":5.4474"
+    RUN_EXTRA="$RUN_EXTRA,\"floor_unigram\":7.1814"
     for seed in "${seeds[@]}"; do
         run=lm.s$seed
         recipe_train "$run" --task lm --model mamba --data "$F/split.tsv" --sample-rate 8000 \
@@ -66,7 +67,8 @@ if [ "${ONLY:-}" != plot ]; then
                --seed "$seed" "${COMMON_ARGS[@]}" 2> "$OUT/media/lm.s$seed.generate.log"; then
             echo "gen   $wav (${GEN_SECONDS:-5} s)"
         elif grep -q "not available yet" "$OUT/media/lm.s$seed.generate.log"; then
-            echo "gen   skipped: this longscan has no 'generate' yet ($(head -1 "$OUT/media/lm.s$seed.generate.log"));" \
+            echo "gen   skipped: this longscan has no 'generate' yet" \
+                 "($(head -1 "$OUT/media/lm.s$seed.generate.log"));" \
                  "later: ONLY=generate OUT=$OUT examples/fsdd-lm/run.sh"
             break
         else

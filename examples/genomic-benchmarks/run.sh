@@ -36,7 +36,7 @@ done
 recipe_init "${need[@]}"
 model=${MODEL:-bimamba}
 for k in "${folds[@]}"; do
-    [[ $k =~ ^[0-4]$ ]] || { echo "examples/genomic-benchmarks/run.sh: FOLDS: '$k' is not 0-4" >&2; exit 2; }
+    [[ $k =~ ^[0-4]$ ]] || usage_error "FOLDS: '$k' is not 0-4"
 done
 
 # fold_fasta DATASET FOLD in|out — the records of one fold (in) or of the other four (out),

@@ -42,7 +42,7 @@ read -ra models <<< "${MODELS:-bimamba mamba transformer}"
 tw=${TRANSFORMER_WINDOW:-16384}
 tokens=${TOKENS:-131072}
 for m in "${models[@]}"; do
-    case $m in bimamba|mamba|transformer) ;; *) die "MODELS: unknown model '$m'" ;; esac
+    case $m in bimamba|mamba|transformer) ;; *) usage_error "MODELS: unknown model '$m'" ;; esac
 done
 longest=0; for L in "${lengths[@]}"; do [ "$L" -gt "$longest" ] && longest=$L; done
 
@@ -142,7 +142,8 @@ awk -F'\t' '!/^#/ { split($2, g, ".L"); print g[1], substr(g[2], 1), $6 }' "$OUT
     first=1
     for m in "${models[@]}"; do
         [ $first = 1 ] || echo ", \\"
-        printf "  'accuracy.dat' using (strcol(1) eq '%s' ? \$2 : NaN):3 with linespoints title '%s'" "$m" "$m"
+        printf "  'accuracy.dat' using (strcol(1) eq '%s' ? \$2 : NaN):3" "$m"
+        printf " with linespoints title '%s'" "$m"
         first=0
     done
     echo

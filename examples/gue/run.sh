@@ -26,7 +26,10 @@ recipe_args "$@"
 all_tasks="prom_core_notata prom_core_tata tf0 tf1 tf2 tf3 tf4"
 tasks=()
 for t in ${TASKS:-$all_tasks}; do
-    case " $all_tasks " in *" $t "*) ;; *) echo "examples/gue/run.sh: unknown task '$t' (tasks: $all_tasks)" >&2; exit 2 ;; esac
+    case " $all_tasks " in
+    *" $t "*) ;;
+    *) usage_error "unknown task '$t' (tasks: $all_tasks)" ;;
+    esac
     [ "$t" = prom_core_notata ] && tasks=("$t" "${tasks[@]}") || tasks+=("$t")
 done
 need=(); for t in "${tasks[@]}"; do need+=("dna/gue/$t/train.fa.gz" "dna/gue/$t/dev.fa.gz"); done
