@@ -106,7 +106,8 @@ for i in "${!train_names[@]}"; do
     read -r m L W seed <<< "${train_args[$i]}"
     extra=(); [ "$m" = transformer ] && extra=(--window "$W")
     recipe_train "${train_names[$i]}" --task classify --model "$m" \
-        --data "$A/train" --labels "$A/train/labels.tsv" --seq-len "$L" --balanced \
+        --data "$A/train" --labels "$A/train/labels.tsv" --softmask upper \
+        --seq-len "$L" --balanced \
         --d-model "${D_MODEL:-128}" --layers "${LAYERS:-4}" --batch-size "$(batch_for "$L")" \
         --lr "${LR:-2e-3}" --seed "$seed" "${extra[@]}"
 done
