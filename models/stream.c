@@ -13,6 +13,17 @@
 
 #include "models/model_internal.h"
 
+// LM logits of the planned positions into host memory: directly on the CPU, through the
+// plan's buffer on the GPU.
+static int lm_logits(Model *m, float *logits) {
+    Plan *p = &m->plan;
+    if (m->dev.kind == DEVICE_CPU) return model_head_fwd(m, p->R, p->aux, logits, NULL);
+    int status = model_head_fwd(m, p->R, p->aux, p->logits, NULL);
+    if (status < 0) return status;
+    return ops_download(&m->dev, logits, p->logits,
+                        (size_t)(p->logits_rows * m->cfg.vocab) * sizeof(float));
+}
+
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
     if (c->arch == MODEL_HYBRID || c->arch == MODEL_TRANSFORMER)
@@ -41,18 +52,22 @@ int model_stream_reset(Model *m, int64_t B) {
     if (B != m->stream_B) {
         ops_free(&m->dev, m->stream_state);
         ops_free(&m->dev, m->stream_last);
-        m->stream_state = m->stream_last = NULL;
+        ops_free(&m->dev, m->stream_logits);
+        m->stream_state = m->stream_last = m->stream_logits = NULL;
         m->stream_B = 0;
         status = ops_alloc(&m->dev, (void **)&m->stream_state,
                            (size_t)(per_layer * m->cfg.n_layers) * sizeof(float), "stream state");
         if (status == 0)
             status = ops_alloc(&m->dev, (void **)&m->stream_last,
                                (size_t)(B * m->D) * sizeof(float), "stream state");
+        if (status == 0 && m->dev.kind != DEVICE_CPU && m->cfg.task == MODEL_TASK_CLASSIFY)
+            status = ops_alloc(&m->dev, (void **)&m->stream_logits,
+                               (size_t)(B * m->cfg.n_classes) * sizeof(float), "stream logits");
         if (status < 0) return status;
         m->stream_B = B;
     }
     m->stream_started = 0;
-    return ops_zero(&m->dev, m->stream_state, per_layer * m->cfg.n_layers);
+    return ops_zero(&m->dev, DTYPE_F32, m->stream_state, per_layer * m->cfg.n_layers);
 }
 
 int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
@@ -75,8 +90,9 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
         return ls_error(LS_ERR_USAGE, "model_stream_forward: logits is NULL");
     m->train_ready = 0;
     m->sel_rows = -1; // streaming computes every position's logits
+    m->plan_logits = m->cfg.task == MODEL_TASK_LM;
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
-    model_batch_lengths(m, seg);
+    if ((status = model_batch_lengths(m, seg)) < 0) return status;
     Plan *p = &m->plan;
     const int64_t per_layer = model_stream_layer_floats(m, seg->B);
     status = model_input_fwd(m, seg, p->R);
@@ -84,7 +100,7 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     for (int i = 0; i < m->cfg.n_layers && status == 0; i++)
         status = mamba_layer_fwd(m, i, p->R, p->R, m->stream_state + i * per_layer);
     if (status < 0) return status;
-    if (m->cfg.task == MODEL_TASK_LM) return model_head_fwd(m, p->R, p->aux, logits, NULL);
+    if (m->cfg.task == MODEL_TASK_LM) return lm_logits(m, logits);
     status = model_head_fwd(m, p->R, p->aux, NULL, m->stream_last); // pool LAST
     if (status == 0) m->stream_started = 1;
     return status;
@@ -96,8 +112,11 @@ int model_stream_logits(Model *m, float *logits) {
     if (!m->stream_B || !m->stream_started)
         return ls_error(LS_ERR_USAGE, "model_stream_logits: no segment streamed yet");
     const int64_t C = m->cfg.n_classes;
-    return ops_matmul_fwd(&m->dev, logits, m->stream_last, model_p(m, m->idx_cls_w),
-                          model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
+    float *out = m->dev.kind == DEVICE_CPU ? logits : m->stream_logits;
+    int status = ops_matmul_fwd(&m->dev, DTYPE_F32, out, m->stream_last, model_p(m, m->idx_cls_w),
+                                model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
+    if (status < 0 || out == logits) return status;
+    return ops_download(&m->dev, logits, out, (size_t)(m->stream_B * C) * sizeof(float));
 }
 
 int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
@@ -112,14 +131,15 @@ int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
     if (status < 0) return status;
     m->train_ready = 0;
     m->sel_rows = -1;
+    m->plan_logits = 1;
     if ((status = model_plan(m, B, 1, 1, 0)) < 0) return status;
-    model_batch_lengths(m, &one);
+    if ((status = model_batch_lengths(m, &one)) < 0) return status;
     Plan *p = &m->plan;
     const int64_t per_layer = model_stream_layer_floats(m, B);
     status = model_input_fwd(m, &one, p->R); // (B, 1, D) = (B, D)
     if (status == 0) status = mamba_prepare_A(m);
     for (int i = 0; i < m->cfg.n_layers && status == 0; i++)
         status = mamba_layer_step(m, i, p->R, m->stream_state + i * per_layer);
-    if (status == 0) status = model_head_fwd(m, p->R, p->aux, logits, NULL);
+    if (status == 0) status = lm_logits(m, logits);
     return status;
 }

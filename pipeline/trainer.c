@@ -1,8 +1,8 @@
 /*
  * trainer.c — the training loop; see trainer.h for the data order, the step and the resume
- * rule. Memory: one Batch, one logits/dlogits pair and the targets grow to the largest batch
- * seen and are then reused, so steps allocate nothing once every batch shape has been met
- * (the model's own arena follows the same rule, models/model.h).
+ * rule. Memory: one Batch grows to the largest batch seen and is then reused, so steps
+ * allocate nothing once every batch shape has been met; the model's arena (logits and dlogits
+ * included, on the model's device) follows the same rule (models/model.h).
  * Tested by tests/cli/train.tst and tests/unit/test_trainer.c (the time budget).
  */
 #include "pipeline/trainer.h"
@@ -180,7 +180,7 @@ typedef struct {
     int64_t       n_valid_items;
     /* step buffers */
     Batch         batch;
-    float        *logits, *dlogits;
+    float        *logits;        /* host logits of the --minutes estimate's timed forward */
     size_t        cap_logits;
     /* bookkeeping */
     TrainState    state;
@@ -600,33 +600,27 @@ static int trainer_advance(Trainer *T, int64_t epoch_batches) {
     return 1;
 }
 
-/* Forward + loss + backward of the filled batch; leaves the gradients in the model. */
+/* Forward + loss + backward of the filled batch on the model's device (logits and dlogits
+ * stay there; the loss comes back); leaves the gradients in the model. */
 static int trainer_forward_backward(Trainer *T, double *loss) {
-    const ModelConfig *cfg = &T->cfg;
     ModelBatch mb;
     infer_model_batch(&T->batch, &mb);
-    int64_t M = model_output_rows(T->model, &mb); // LM with a target mask: the targets only
+    int status = model_zero_grads(T->model);
+    if (status < 0) return status;
+    return model_forward_backward(T->model, &mb, T->batch.labels, 1.0f, loss);
+}
+
+/* Host logits of the filled batch for a timed forward (the --minutes estimate). */
+static int trainer_logits_reserve(Trainer *T, const ModelBatch *mb) {
+    const ModelConfig *cfg = &T->cfg;
+    int64_t M = model_output_rows(T->model, mb); // LM with a target mask: the targets only
     int64_t V = cfg->task == MODEL_TASK_LM ? cfg->vocab : cfg->n_classes;
     size_t need = (size_t)(M * V) > 0 ? (size_t)(M * V) : 1;
-    if (need > T->cap_logits) {
-        free(T->logits);
-        free(T->dlogits);
-        T->logits = malloc(need * sizeof *T->logits);
-        T->dlogits = malloc(need * sizeof *T->dlogits);
-        T->cap_logits = need;
-        if (!T->logits || !T->dlogits) {
-            T->cap_logits = 0;
-            return ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
-        }
-    }
-    model_zero_grads(T->model);
-    int status = model_forward(T->model, &mb, T->logits, 1);
-    if (status < 0) return status;
-    memset(T->dlogits, 0, need * sizeof *T->dlogits);
-    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, NULL, T->dlogits,
-                        1.0f);
-    if (status < 0) return status;
-    return model_backward(T->model, &mb, T->dlogits);
+    if (need <= T->cap_logits) return 0;
+    free(T->logits);
+    T->logits = malloc(need * sizeof *T->logits);
+    T->cap_logits = T->logits ? need : 0;
+    return T->logits ? 0 : ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
 }
 
 static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_norm, double *lr,
@@ -794,8 +788,7 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
         times[k] = now_s() - t0;
         spent += times[k++];
     }
-    if (status < 0) return status;
-    model_zero_grads(T->model);
+    if (status < 0 || (status = model_zero_grads(T->model)) < 0) return status;
     double *timed = k > 1 ? times + 1 : times;
     int n_timed = k > 1 ? k - 1 : 1;
     qsort(timed, (size_t)n_timed, sizeof times[0], compare_double);
@@ -804,6 +797,7 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
          * the arena for inference) */
         ModelBatch mb;
         infer_model_batch(&T->batch, &mb);
+        if ((status = trainer_logits_reserve(T, &mb)) < 0) return status;
         double forward = 0;
         for (int i = 0; i < 2 && status == 0; i++) {
             double t0 = now_s();
@@ -1225,7 +1219,6 @@ static void trainer_free(Trainer *T) {
     free(T->valid_items);
     batch_free(&T->batch);
     free(T->logits);
-    free(T->dlogits);
     free(T->training_json);
     free(T->state_path);
     free(T->best_path);
@@ -1248,11 +1241,6 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     T->budget_on = trainer_by_minutes(opt);
     T->budget_s = opt->minutes * 60;
     int status = 0;
-    if (opt->common.device.kind != DEVICE_CPU) {
-        status = ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with "
-                          "the CUDA kernels; use --device cpu");
-        goto fail;
-    }
     if (opt->common.output && strcmp(opt->common.output, "-") != 0) {
         T->state_path = checkpoint_state_path(opt->common.output);
         T->best_path = checkpoint_best_path(opt->common.output);
