@@ -44,6 +44,7 @@ INFER_HELP_DATA
 "      --max-windows N    with --seq-len: at most N windows per record, evenly spread\n"
 INFER_HELP_BATCH
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "Examples:\n"
 "  longscan embed -m species.safetensors contigs.fa -o contigs.emb.safetensors\n"
@@ -124,6 +125,7 @@ int main_embed(int argc, char **argv) {
         INFER_WINDOW_LONG_OPTIONS,
         {"tsv", no_argument, NULL, OPT_TSV},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

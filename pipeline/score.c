@@ -58,6 +58,7 @@ INFER_HELP_DATA
 "      --batch-size N     records per forward pass (default 1)\n"
 INFER_HELP_MAX_TOKENS
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "Examples:\n"
 "  longscan score -m dna_lm.safetensors chr21.fa.gz > chr21.ll.bedGraph\n"
@@ -242,6 +243,7 @@ int main_score(int argc, char **argv) {
         {"tsv", no_argument, NULL, OPT_TSV},
         {"vocab-logprobs", no_argument, NULL, OPT_VOCAB_LOGPROBS},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

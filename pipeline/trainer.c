@@ -1029,7 +1029,10 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
     config_table_add(t, 1, "eps", "%g", opt->eps);
     config_table_add(t, 1, "seed", "%llu", (unsigned long long)opt->common.seed);
-    config_table_add(t, 0, "device", "%s", opt->common.device.kind == DEVICE_CUDA ? "cuda" : "cpu");
+    config_table_add(t, 0, "device", "%s", opt->common.device_desc);
+    config_table_add(t, 0, "precision", "%s", opt->common.dtype == DTYPE_BF16
+                     ? "bf16 (activations, GEMMs; fp32 weights, optimizer, scan state)"
+                     : "fp32");
     if (T->n_valid > 0) {
         if (opt->eval_every > 0)
             config_table_add(t, 0, "eval_every", "%lld steps", (long long)opt->eval_every);
@@ -1092,6 +1095,13 @@ static void progress_line(Trainer *T, int force) {
     T->loss_count = 0;
 }
 
+/* Peak GPU memory held by this process so far, in GiB (0 on the CPU). */
+static double peak_gpu_gib(const Trainer *T) {
+    size_t peak = 0;
+    if (T->opt->common.device.kind == DEVICE_CUDA) device_cuda_memory(NULL, &peak);
+    return (double)peak / (1024.0 * 1024.0 * 1024.0);
+}
+
 static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_t tokens,
                     double step_s, const EvalResult *valid) {
     if (!T->log) return;
@@ -1100,12 +1110,15 @@ static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_
             (long long)tokens, step_s > 0 ? (double)tokens / step_s : 0.0,
             T->state.elapsed_s + (now_s() - T->t_start));
     if (valid && valid->task == MODEL_TASK_CLASSIFY)
-        fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,\n", valid->loss, valid->accuracy,
+        fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,", valid->loss, valid->accuracy,
                 valid->macro_f1, valid->mcc);
     else if (valid)
-        fprintf(T->log, ",%.6f,%.6f,,,%.6f\n", valid->loss, valid->accuracy,
+        fprintf(T->log, ",%.6f,%.6f,,,%.6f", valid->loss, valid->accuracy,
                 metrics_bits_per_token(&valid->nll));
-    else fputs(",,,,,\n", T->log);
+    else fputs(",,,,,", T->log);
+    /* the GPU's peak memory so far (empty on the CPU) */
+    if (T->opt->common.device.kind == DEVICE_CUDA) fprintf(T->log, ",%.3f\n", peak_gpu_gib(T));
+    else fputs(",\n", T->log);
     fflush(T->log);
 }
 
@@ -1272,6 +1285,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     data_digest = dataset_digest(T->vds, T->valid_idx, T->n_valid, data_digest);
     if ((status = trainer_model_config(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
+    if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;
@@ -1314,7 +1328,8 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         }
         if (ftell(T->log) == 0)
             fputs("step,epoch,loss,lr,grad_norm,tokens,tokens_per_s,elapsed_s,valid_loss,"
-                  "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token\n", T->log);
+                  "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token,peak_gpu_gib\n",
+                  T->log);
     }
     T->show = opt->common.verbosity >= 1;
     if (T->state.step >= T->state.total_steps) {
@@ -1416,6 +1431,8 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         if (T->state.best_step >= 0)
             fprintf(stderr, "; best validation loss %.4f at step %lld in %s",
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
+        if (opt->common.device.kind == DEVICE_CUDA)
+            fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
         fputc('\n', stderr);
     } else if (stopped && opt->common.verbosity >= 1) {
         static const char *const why[] = {"", "as asked (--stop-after)", "by a signal",
