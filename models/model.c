@@ -402,6 +402,8 @@ static void *bump(Bump *b, size_t bytes) {
 }
 
 #define FLOATS(n) ((float *)bump(&bp, (size_t)(n) * sizeof(float)))
+// a block activation: the model's activation type (bf16 takes half the bytes)
+#define ACTS(n) ((float *)bump(&bp, (size_t)(n) * dtype_size(m->act)))
 
 // Lay the plan out over base (NULL: just size it). Returns the bytes needed.
 static size_t plan_layout(Model *m, Plan *p, char *base) {
@@ -452,21 +454,21 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     const int has_mamba = c->arch != MODEL_TRANSFORMER;
     const int has_attn = c->arch == MODEL_TRANSFORMER || c->arch == MODEL_HYBRID;
     const int64_t Mx = has_attn ? M : Be * p->Tt;
-    p->xn = FLOATS(Mx * D);
+    p->xn = ACTS(Mx * D);
     p->t_mean = FLOATS(Mx);
     p->t_rstd = FLOATS(Mx);
-    p->o = FLOATS(Mx * D);
-    p->dxn = p->train ? FLOATS(Mx * D) : NULL;
+    p->o = ACTS(Mx * D);
+    p->dxn = p->train ? ACTS(Mx * D) : NULL;
     if (has_mamba) {
         const int64_t E = m->E, N = m->N, K1 = m->K - 1, W = m->R + 2 * m->N;
         const int64_t Mt = Be * p->Tt;
         p->A = FLOATS(nl * m->ndir * E * N);
-        p->xt = FLOATS(Mt * D);
-        p->xz = FLOATS(Mt * 2 * E);
-        p->u = FLOATS(Mt * E);
-        p->dbl = FLOATS(Mt * W);
-        p->delta = FLOATS(Mt * E);
-        p->y = FLOATS(Mt * E);
+        p->xt = ACTS(Mt * D);
+        p->xz = ACTS(Mt * 2 * E);
+        p->u = ACTS(Mt * E);
+        p->dbl = ACTS(Mt * W);
+        p->delta = ACTS(Mt * E);
+        p->y = ACTS(Mt * E);
         p->cs = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
         p->hs = FLOATS(Be * E * N);
         if (p->train) {
@@ -482,13 +484,13 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             size_t ws_last = ops_scan_bwd_workspace_size(&m->dev, &last);
             if (ws_last > p->scan_ws_bytes) p->scan_ws_bytes = ws_last;
             p->scan_ws = bump(&bp, p->scan_ws_bytes);
-            p->dO = FLOATS(Mt * D);
-            p->dy = FLOATS(Mt * E);
-            p->dxz = FLOATS(Mt * 2 * E);
-            p->du = FLOATS(Mt * E);
-            p->ddbl = FLOATS(Mt * W);
-            p->ddelta = FLOATS(Mt * E);
-            p->dxt = FLOATS(Mt * D);
+            p->dO = ACTS(Mt * D);
+            p->dy = ACTS(Mt * E);
+            p->dxz = ACTS(Mt * 2 * E);
+            p->du = ACTS(Mt * E);
+            p->ddbl = ACTS(Mt * W);
+            p->ddelta = ACTS(Mt * E);
+            p->dxt = ACTS(Mt * D);
             for (int i = 0; i < 2; i++) {
                 p->dh[i] = FLOATS(Be * E * N);
                 p->dc[i] = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
@@ -498,30 +500,30 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     }
     if (has_attn) {
         const int64_t F = m->F;
-        p->qkv = FLOATS(M * 3 * D);
-        p->qr = FLOATS(M * D);
-        p->kr = FLOATS(M * D);
-        p->att = FLOATS(M * D);
+        p->qkv = ACTS(M * 3 * D);
+        p->qr = ACTS(M * D);
+        p->kr = ACTS(M * D);
+        p->att = ACTS(M * D);
         p->lse = FLOATS(Be * m->H * L);
-        p->xn2 = FLOATS(M * D);
+        p->xn2 = ACTS(M * D);
         p->mean2 = FLOATS(M);
         p->rstd2 = FLOATS(M);
-        p->h1 = FLOATS(M * F);
-        p->g = FLOATS(M * F);
+        p->h1 = ACTS(M * F);
+        p->g = ACTS(M * F);
         if (p->train) {
             p->mid = FLOATS(M * D);
-            p->dqkv = FLOATS(M * 3 * D);
-            p->dqr = FLOATS(M * D);
-            p->dkr = FLOATS(M * D);
-            p->datt = FLOATS(M * D);
-            p->dh1 = FLOATS(M * F);
-            p->dg = FLOATS(M * F);
-            p->dxn2 = FLOATS(M * D);
+            p->dqkv = ACTS(M * 3 * D);
+            p->dqr = ACTS(M * D);
+            p->dkr = ACTS(M * D);
+            p->datt = ACTS(M * D);
+            p->dh1 = ACTS(M * F);
+            p->dg = ACTS(M * F);
+            p->dxn2 = ACTS(M * D);
         }
         if (m->act != DTYPE_F32) {
-            p->cx = FLOATS(M * D);
-            p->cdR = p->train ? FLOATS(M * D) : NULL;
-            p->cdx = p->train ? FLOATS(M * D) : NULL;
+            p->cx = ACTS(M * D);
+            p->cdR = p->train ? ACTS(M * D) : NULL;
+            p->cdx = p->train ? ACTS(M * D) : NULL;
         }
     }
     return bp.off;
