@@ -9,7 +9,8 @@
  *                model_forward_backward (the training step, on the device) and every gradient
  *                against the CPU's model_forward + model_loss + model_backward. fp32: per
  *                tensor, max|gpu − cpu| ≤ 1e-4 · max|cpu| (and likewise for the logits);
- *                bf16 mixed precision: per tensor ‖gpu − cpu‖₂ ≤ 3e-2 · ‖cpu‖₂.
+ *                bf16 mixed precision: per tensor ‖gpu − cpu‖₂ ≤ 3e-2 · ‖cpu‖₂. Also streaming
+ *                and generation on the GPU against its own one-pass forward.
  *   model_train  50 AdamW steps (warm-up, cosine, clipping) of a causal Mamba LM and a
  *                bidirectional classifier on fixed batches, the same on both devices: the GPU's
  *                loss curve within 1e-3 of the CPU's (fp32, |Δ| ≤ 1e-3·max(1, |loss|)) and
@@ -229,11 +230,64 @@ static MgCase *mg_cases(int *n) {
     return cases;
 }
 
+// Streaming and generation on the GPU (the state carried on the device): two segments and a
+// final recurrent step give the logits of one forward over the whole rows.
+static void stream_case(DType act) {
+    const char *prec = dtype_name(act);
+    enum { B = 2, L = 40, S1 = 24 };
+    ModelConfig cfg = mg_cfg(MODEL_MAMBA, MODEL_TASK_LM, MODEL_INPUT_TOKENS);
+    const int64_t V = cfg.vocab;
+    Model *m = NULL;
+    GcRng r = gc_rng(555);
+    uint8_t tok[B * L], seg1[B * S1], seg2[B * (L - 1 - S1)], last[B];
+    for (int i = 0; i < B * L; i++) tok[i] = (uint8_t)(gc_next(&r) % (uint64_t)V);
+    for (int b = 0; b < B; b++) {
+        memcpy(seg1 + b * S1, tok + b * L, S1);
+        memcpy(seg2 + b * (L - 1 - S1), tok + b * L + S1, L - 1 - S1);
+        last[b] = tok[b * L + L - 1];
+    }
+    float *full = gc_host(B * L * V), *l1 = gc_host(B * S1 * V);
+    float *l2 = gc_host(B * (L - 1 - S1) * V), *lg = gc_host(B * V);
+    float *want = gc_host(B * L * V), *got = gc_host(B * L * V);
+    const ModelBatch whole = {.B = B, .L = L, .tokens = tok};
+    const ModelBatch b1 = {.B = B, .L = S1, .tokens = seg1};
+    const ModelBatch b2 = {.B = B, .L = L - 1 - S1, .tokens = seg2};
+    int status = model_init(&m, &cfg, &mg_gpu, 9);
+    if (status == 0) status = model_set_precision(m, act);
+    if (status == 0) status = model_forward(m, &whole, full, 0);
+    if (status == 0) status = model_stream_reset(m, B);
+    if (status == 0) status = model_stream_forward(m, &b1, l1);
+    if (status == 0) status = model_stream_forward(m, &b2, l2);
+    if (status == 0) status = model_generate_step(m, last, lg);
+    if (status < 0) {
+        gc_report(0, "model stream %s: %s", prec, ls_error_message());
+        goto done;
+    }
+    int64_t k = 0; // the streamed logits in (b, t) order, next to the full forward's
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++, k++) {
+            const float *src = t < S1              ? l1 + ((int64_t)b * S1 + t) * V
+                               : t < L - 1         ? l2 + ((int64_t)b * (L - 1 - S1) + t - S1) * V
+                                                   : lg + (int64_t)b * V;
+            memcpy(got + k * V, src, (size_t)V * 4);
+            memcpy(want + k * V, full + k * V, (size_t)V * 4);
+        }
+    const double tol = act == DTYPE_F32 ? 1e-4 : 3e-2;
+    double e = mg_rel(got, want, B * L * V, act != DTYPE_F32);
+    gc_report(e <= tol, "model stream %s: two segments and a generation step on the GPU give "
+              "the one-pass logits (rel. %.3g <= %.0e)", prec, e, tol);
+done:
+    model_free(m);
+    free(full), free(l1), free(l2), free(lg), free(want), free(got);
+}
+
 void gpu_model(void) {
     int n;
     MgCase *cases = mg_cases(&n);
     for (int i = 0; i < n; i++) model_case(&cases[i], DTYPE_F32, (uint64_t)i + 1);
     for (int i = 0; i < n; i++) model_case(&cases[i], DTYPE_BF16, (uint64_t)i + 101);
+    stream_case(DTYPE_F32);
+    stream_case(DTYPE_BF16);
 }
 
 // ------------------------------------------------------------------------------ suite: train
