@@ -70,8 +70,8 @@ int model_input_bwd(Model *m, const float *dX) {
     if (m->cfg.input == MODEL_INPUT_TOKENS)
         return ops_embedding_bwd(&m->dev, model_g(m, m->idx_embed), dX, p->ids, M, m->cfg.vocab, D);
     const int64_t F = m->cfg.frame;
-    return ops_matmul_bwd(&m->dev, DTYPE_F32, NULL, model_g(m, m->idx_stem_w), model_g(m, m->idx_stem_b), dX,
-                          p->frames, NULL, M, F, D, F, D);
+    return ops_matmul_bwd(&m->dev, DTYPE_F32, NULL, model_g(m, m->idx_stem_w),
+                          model_g(m, m->idx_stem_b), dX, p->frames, NULL, M, F, D, F, D);
 }
 
 int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *embed_out) {
@@ -98,11 +98,11 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
     if (p->n_sel > 0) { // target mask: gather the scored rows, logits for them only
         status = ops_embedding_fwd(dev, p->xsel, p->sel, xf, p->n_sel, M, D);
         if (status < 0) return status;
-        return ops_matmul_fwd(dev, DTYPE_F32, logits, p->xsel, model_p(m, m->idx_lm_head), NULL, p->n_sel,
-                              D, c->vocab, D, c->vocab);
+        return ops_matmul_fwd(dev, DTYPE_F32, logits, p->xsel, model_p(m, m->idx_lm_head), NULL,
+                              p->n_sel, D, c->vocab, D, c->vocab);
     }
-    return ops_matmul_fwd(dev, DTYPE_F32, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D, c->vocab, D,
-                          c->vocab);
+    return ops_matmul_fwd(dev, DTYPE_F32, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D,
+                          c->vocab, D, c->vocab);
 }
 
 int model_head_bwd(Model *m, const float *X, const float *xf_const, const float *dlogits,
@@ -117,9 +117,9 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
         const int64_t C = c->n_classes;
         status = ops_zero(dev, DTYPE_F32, p->dpooled, p->B * D);
         if (status == 0)
-            status =
-                ops_matmul_bwd(dev, DTYPE_F32, p->dpooled, model_g(m, m->idx_cls_w), model_g(m, m->idx_cls_b),
-                               dlogits, p->pooled_out, model_p(m, m->idx_cls_w), p->B, D, C, D, C);
+            status = ops_matmul_bwd(dev, DTYPE_F32, p->dpooled, model_g(m, m->idx_cls_w),
+                                    model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
+                                    model_p(m, m->idx_cls_w), p->B, D, C, D, C);
         if (status == 0 && m->rows_per_row == 2) {
             status = ops_zero(dev, DTYPE_F32, p->dpool_e, Be * D);
             if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->B, D);
@@ -141,19 +141,19 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
             status = ops_embedding_bwd(dev, dxf, p->dxsel, p->sel, S, M, D);
     } else {
         const int64_t V = c->vocab;
-        status = ops_matmul_bwd(dev, DTYPE_F32, NULL, model_g(m, m->idx_lm_head), NULL, dlogits, xf_const,
-                                NULL, M, D, V, D, V);
+        status = ops_matmul_bwd(dev, DTYPE_F32, NULL, model_g(m, m->idx_lm_head), NULL, dlogits,
+                                xf_const, NULL, M, D, V, D, V);
         if (status == 0) status = ops_zero(dev, DTYPE_F32, dxf, M * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, DTYPE_F32, dxf, NULL, NULL, dlogits, NULL, model_p(m, m->idx_lm_head),
-                                    M, D, V, D, V);
+            status = ops_matmul_bwd(dev, DTYPE_F32, dxf, NULL, NULL, dlogits, NULL,
+                                    model_p(m, m->idx_lm_head), M, D, V, D, V);
         if (status == 0) status = ops_rows_zero_tail(dev, dxf, p->len, Be, L, D);
     }
     if (status == 0) status = ops_zero(dev, DTYPE_F32, dR, M * D);
     if (status == 0)
-        status = ops_norm_bwd(dev, DTYPE_F32, c->norm == MODEL_NORM_LAYER, dR, model_g(m, m->idx_norm_f_w),
-                              model_g(m, m->idx_norm_f_b), dxf, X, model_p(m, m->idx_norm_f_w),
-                              p->mean_f, p->rstd_f, M, D);
+        status = ops_norm_bwd(dev, DTYPE_F32, c->norm == MODEL_NORM_LAYER, dR,
+                              model_g(m, m->idx_norm_f_w), model_g(m, m->idx_norm_f_b), dxf, X,
+                              model_p(m, m->idx_norm_f_w), p->mean_f, p->rstd_f, M, D);
     if (status == 0) status = ops_rows_zero_tail(dev, dR, p->len, Be, L, D);
     return status;
 }

@@ -202,7 +202,8 @@ int         model_arch_parse(const char *name, ModelArch *arch) LS_RESULT_USED;
  *         LS_ERR_CUDA_OOM (the message gives the bytes asked for and free), LS_ERR_CUDA,
  *         LS_ERR_NO_CUDA (a CPU-only build).
  */
-int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) LS_RESULT_USED;
+int model_init(Model **out, const ModelConfig *cfg, const Device *dev,
+               uint64_t seed) LS_RESULT_USED;
 void model_free(Model *model);
 
 const ModelConfig *model_config(const Model *model);

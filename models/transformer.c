@@ -135,7 +135,8 @@ static int norm_bwd_into(Model *m, float *dR, float *dw, float *db, const float 
     const float *xin;
     int status = norm_input(m, x, &xin);
     if (status == 0) status = ops_zero(dev, t, p->cdx, M * D);
-    if (status == 0) status = ops_norm_bwd(dev, t, ln, p->cdx, dw, db, dy, xin, w, mean, rstd, M, D);
+    if (status == 0)
+        status = ops_norm_bwd(dev, t, ln, p->cdx, dw, db, dy, xin, w, mean, rstd, M, D);
     if (status == 0) status = ops_add(dev, dR, DTYPE_F32, p->cdx, t, M * D);
     return status;
 }

@@ -734,7 +734,8 @@ typedef struct {
 // The peer's row for (model, L, mode) in an anchors file: an object with "rows", or an array.
 static void model_peer(const cJSON *peers, ModelRow *r, int64_t d_model, int64_t layers) {
     r->peer_ms = r->peer_peak = -1.0;
-    const cJSON *rows = cJSON_IsArray(peers) ? peers : cJSON_GetObjectItemCaseSensitive(peers, "rows");
+    const cJSON *rows =
+        cJSON_IsArray(peers) ? peers : cJSON_GetObjectItemCaseSensitive(peers, "rows");
     const cJSON *e;
     cJSON_ArrayForEach(e, rows) {
         const cJSON *peer = cJSON_GetObjectItemCaseSensitive(e, "peer");

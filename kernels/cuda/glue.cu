@@ -295,7 +295,8 @@ int glue_rows_scatter_add_cuda(float *dst, DType dst_t, const float *src, DType 
 int glue_rows_zero_tail_cuda(float *x, DType t, const int64_t *lengths, int64_t Be, int64_t L,
                              int64_t W, void *stream) {
     int status = 0;
-    if (Be < 0 || L < 1 || W < 1) return bad_size(__func__, "Be, L or W", Be < 0 ? Be : L < 1 ? L : W);
+    if (Be < 0 || L < 1 || W < 1)
+        return bad_size(__func__, "Be, L or W", Be < 0 ? Be : L < 1 ? L : W);
     if (t != DTYPE_F32 && t != DTYPE_BF16) return bad_dtype(__func__, t);
     if (Be == 0) return 0;
     if (!x || !lengths) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);

@@ -57,7 +57,8 @@ static void mg_batch(MgBatch *t, const ModelConfig *c, GcRng *r, int64_t B, int6
         t->b.samples = t->samples;
     } else {
         t->tokens = (uint8_t *)malloc((size_t)(B * L));
-        for (int64_t i = 0; i < B * L; i++) t->tokens[i] = (uint8_t)(gc_next(r) % (uint64_t)c->vocab);
+        for (int64_t i = 0; i < B * L; i++)
+            t->tokens[i] = (uint8_t)(gc_next(r) % (uint64_t)c->vocab);
         t->b.tokens = t->tokens;
     }
 }

@@ -109,7 +109,8 @@ static void head_and_input_cases(uint64_t salt) {
     int64_t len[B] = {L, 17, 1}, slen[B] = {L, 23, 3};
     uint8_t tok[B * L];
     int32_t ids[B * L], ref_ids[2 * B * L];
-    for (int i = 0; i < B * L; i++) tok[i] = (uint8_t)(gc_next(&r) % 5), ids[i] = (int32_t)(gc_next(&r) % 1000);
+    for (int i = 0; i < B * L; i++)
+        tok[i] = (uint8_t)(gc_next(&r) % 5), ids[i] = (int32_t)(gc_next(&r) % 1000);
     float *x = po_rand(&r, 2 * B * W, -1, 1, DTYPE_F32), *pm = gc_host(B * W);
     float *dx = po_rand(&r, 2 * B * W, -1, 1, DTYPE_F32), *dxr = po_copy(dx, 2 * B * W);
     float *samples = po_rand(&r, B * L, -1, 1, DTYPE_F32), *frames = gc_host(B * Lt * F);
