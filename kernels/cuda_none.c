@@ -29,6 +29,15 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
     return no_cuda();
 }
 void device_cuda_free(void *ptr) { (void)ptr; }
+int device_cuda_set(int ordinal) {
+    (void)ordinal;
+    return no_cuda();
+}
+void device_cuda_memory(size_t *in_use, size_t *peak) {
+    if (in_use) *in_use = 0;
+    if (peak) *peak = 0;
+}
+void device_cuda_memory_reset_peak(void) {}
 int device_cuda_timer_init(DeviceTimer **timer) {
     *timer = NULL;
     return no_cuda();
@@ -224,5 +233,76 @@ int scan_bwd_cuda(const ScanArgs *a) {
 }
 int scan_step_cuda(const ScanArgs *a) {
     (void)a;
+    return no_cuda();
+}
+
+// kernels/glue.h
+#include "kernels/glue.h"
+
+int glue_zero_cuda(void *x, size_t bytes, void *stream) {
+    (void)x, (void)bytes, (void)stream;
+    return no_cuda();
+}
+int glue_copy_cuda(void *dst, const void *src, size_t bytes, void *stream) {
+    (void)dst, (void)src, (void)bytes, (void)stream;
+    return no_cuda();
+}
+int glue_add_cuda(float *y, DType yt, const float *x, DType xt, int64_t n, void *stream) {
+    (void)y, (void)yt, (void)x, (void)xt, (void)n, (void)stream;
+    return no_cuda();
+}
+int glue_cast_cuda(float *y, DType yt, const float *x, int64_t n, void *stream) {
+    (void)y, (void)yt, (void)x, (void)n, (void)stream;
+    return no_cuda();
+}
+int glue_neg_exp_cuda(float *y, const float *x, int64_t n, void *stream) {
+    (void)y, (void)x, (void)n, (void)stream;
+    return no_cuda();
+}
+int glue_mul_acc_cuda(float *y, const float *a, const float *b, int64_t n, void *stream) {
+    (void)y, (void)a, (void)b, (void)n, (void)stream;
+    return no_cuda();
+}
+int glue_rows_gather_cuda(float *dst, DType dst_t, const float *src, DType src_t,
+                          const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                          int64_t nt, int reverse, void *stream) {
+    (void)dst, (void)dst_t, (void)src, (void)src_t, (void)lengths, (void)Be, (void)L, (void)W;
+    (void)s0, (void)nt, (void)reverse, (void)stream;
+    return no_cuda();
+}
+int glue_rows_scatter_add_cuda(float *dst, DType dst_t, const float *src, DType src_t,
+                               const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
+                               int64_t s0, int64_t nt, int reverse, void *stream) {
+    (void)dst, (void)dst_t, (void)src, (void)src_t, (void)lengths, (void)Be, (void)L, (void)W;
+    (void)s0, (void)nt, (void)reverse, (void)stream;
+    return no_cuda();
+}
+int glue_rows_zero_tail_cuda(float *x, DType t, const int64_t *lengths, int64_t Be, int64_t L,
+                             int64_t W, void *stream) {
+    (void)x, (void)t, (void)lengths, (void)Be, (void)L, (void)W, (void)stream;
+    return no_cuda();
+}
+int glue_pair_mean_fwd_cuda(float *out, const float *x, int64_t B, int64_t W, void *stream) {
+    (void)out, (void)x, (void)B, (void)W, (void)stream;
+    return no_cuda();
+}
+int glue_pair_mean_bwd_cuda(float *dx, const float *dout, int64_t B, int64_t W, void *stream) {
+    (void)dx, (void)dout, (void)B, (void)W, (void)stream;
+    return no_cuda();
+}
+int glue_tokens_to_ids_cuda(int32_t *ids, const uint8_t *tokens, const int64_t *lengths,
+                            int64_t B, int64_t L, int rc, void *stream) {
+    (void)ids, (void)tokens, (void)lengths, (void)B, (void)L, (void)rc, (void)stream;
+    return no_cuda();
+}
+int glue_ids_to_ids_cuda(int32_t *ids, const int32_t *src, const int64_t *lengths, int64_t B,
+                         int64_t L, void *stream) {
+    (void)ids, (void)src, (void)lengths, (void)B, (void)L, (void)stream;
+    return no_cuda();
+}
+int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_lengths,
+                     int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) {
+    (void)frames, (void)samples, (void)sample_lengths, (void)B, (void)L, (void)F, (void)Lt;
+    (void)stream;
     return no_cuda();
 }

@@ -55,6 +55,21 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) LS_RESUL
 /** cudaFree; NULL is a no-op. */
 void device_cuda_free(void *ptr);
 
+/** Make CUDA device @p ordinal current for this thread (cudaSetDevice): the models' buffers and
+ *  kernels go there. @return 0, LS_ERR_CUDA (no such device: the message says how many there
+ *  are) or LS_ERR_NO_CUDA. */
+int device_cuda_set(int ordinal) LS_RESULT_USED;
+
+/**
+ * GPU memory held through device_cuda_alloc() (every longscan buffer: model parameters,
+ * gradients, optimizer state, activation arena, the ops' scratch and cuBLAS workspaces), summed
+ * over devices: what is held now and the most held at once since the last
+ * device_cuda_memory_reset_peak(). The same quantity as PyTorch's max_memory_allocated, so the
+ * two compare; the CUDA context and cuBLAS's own handles are not in it. Zeros without CUDA.
+ */
+void device_cuda_memory(size_t *in_use, size_t *peak);
+void device_cuda_memory_reset_peak(void);
+
 /**
  * Event timer for benchmarks (`longscan bench kernels`, kernels/dev): a pair of CUDA events
  * around work queued on one stream. Create with device_cuda_timer_init(), free with

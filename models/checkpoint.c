@@ -29,6 +29,7 @@ int model_save(const Model *m, const char *path, int n_extra, const char *const 
                                 "NULL",
                                 keys[i] ? keys[i] : "(null)");
     char *json = NULL;
+    float *host = NULL;
     int status = model_config_to_json(&m->cfg, &json);
     if (status < 0) return status;
     const int n = 3 + n_extra;
@@ -42,8 +43,19 @@ int model_save(const Model *m, const char *path, int n_extra, const char *const 
     k[2] = "config", v[2] = json;
     for (int i = 0; i < n_extra; i++)
         k[3 + i] = keys[i], v[3 + i] = values[i];
-    status = param_table_save(&m->table, m->params, path, n, k, v);
+    if (m->dev.kind == DEVICE_CPU) {
+        status = param_table_save(&m->table, m->params, path, n, k, v);
+    } else { // fp32 from the device, whatever the activations' precision
+        host = malloc((size_t)(m->table.total > 0 ? m->table.total : 1) * sizeof *host);
+        if (!host) {
+            status = ls_error(LS_ERR_NOMEM, "model_save: out of memory");
+            goto fail;
+        }
+        if ((status = model_buffer_read(m, MODEL_BUF_PARAMS, host)) < 0) goto fail;
+        status = param_table_save(&m->table, host, path, n, k, v);
+    }
 fail:
+    free(host);
     free(k);
     free(v);
     free(json);
@@ -54,6 +66,7 @@ int model_load(Model **out, const char *path, const Device *dev) {
     *out = NULL;
     StFile *file = NULL;
     Model *m = NULL;
+    float *host = NULL;
     int status = st_open(&file, path);
     if (status < 0) return status;
     const char *format = st_metadata_get(file, "format");
@@ -79,10 +92,23 @@ int model_load(Model **out, const char *path, const Device *dev) {
     st_close(file);
     file = NULL;
     if ((status = model_init(&m, &cfg, dev, 0)) < 0) goto fail;
-    if ((status = param_table_load(&m->table, m->params, path)) < 0) goto fail;
+    if (dev->kind == DEVICE_CPU) {
+        if ((status = param_table_load(&m->table, m->params, path)) < 0) goto fail;
+    } else {
+        host = malloc((size_t)(m->table.total > 0 ? m->table.total : 1) * sizeof *host);
+        if (!host) {
+            status = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+        if ((status = param_table_load(&m->table, host, path)) < 0 ||
+            (status = model_buffer_write(m, MODEL_BUF_PARAMS, host)) < 0)
+            goto fail;
+    }
+    free(host);
     *out = m;
     return 0;
 fail:
+    free(host);
     st_close(file);
     model_free(m);
     return status;

@@ -26,20 +26,38 @@ int model_input_fwd(Model *m, const ModelBatch *batch, float *X) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t Be = p->Be, L = p->L, D = m->D;
-    int status;
+    const int cpu = dev->kind == DEVICE_CPU;
+    int status = 0;
     if (m->cfg.input == MODEL_INPUT_TOKENS) {
-        status = batch->ids ? ops_ids_to_ids(dev, p->ids, batch->ids, p->len, p->B, L,
-                                             m->cfg.vocab)
-                            : ops_tokens_to_ids(dev, p->ids, batch->tokens, p->len, p->B, L,
-                                                m->cfg.vocab, m->rows_per_row == 2);
+        // on the GPU the batch is uploaded first (checked on the host: model_batch_check)
+        const int32_t *ids = batch->ids;
+        const uint8_t *tokens = batch->tokens;
+        if (!cpu && ids) {
+            status = ops_upload(dev, p->in_ids, ids, (size_t)(p->B * L) * sizeof *ids);
+            ids = p->in_ids;
+        } else if (!cpu) {
+            status = ops_upload(dev, p->in_tokens, tokens, (size_t)(p->B * L));
+            tokens = p->in_tokens;
+        }
+        if (!cpu && status < 0) return status;
+        status = ids ? ops_ids_to_ids(dev, p->ids, ids, p->len, p->B, L, m->cfg.vocab)
+                     : ops_tokens_to_ids(dev, p->ids, tokens, p->len, p->B, L, m->cfg.vocab,
+                                         m->rows_per_row == 2);
         if (status == 0)
             status = ops_embedding_fwd(dev, X, p->ids, model_p(m, m->idx_embed), Be * L,
                                        m->cfg.vocab, D);
     } else {
         const int64_t F = m->cfg.frame;
-        status = ops_frames(dev, p->frames, batch->samples, p->slen, p->B, p->Ls, F, L);
+        const float *samples = batch->samples;
+        if (!cpu) {
+            status = ops_upload(dev, p->in_samples, samples,
+                                (size_t)(p->B * p->Ls) * sizeof *samples);
+            if (status < 0) return status;
+            samples = p->in_samples;
+        }
+        status = ops_frames(dev, p->frames, samples, p->slen, p->B, p->Ls, F, L);
         if (status == 0)
-            status = ops_matmul_fwd(dev, X, p->frames, model_p(m, m->idx_stem_w),
+            status = ops_matmul_fwd(dev, DTYPE_F32, X, p->frames, model_p(m, m->idx_stem_w),
                                     model_p(m, m->idx_stem_b), Be * L, F, D, F, D);
     }
     if (status == 0) status = ops_rows_zero_tail(dev, X, p->len, Be, L, D);
@@ -52,8 +70,8 @@ int model_input_bwd(Model *m, const float *dX) {
     if (m->cfg.input == MODEL_INPUT_TOKENS)
         return ops_embedding_bwd(&m->dev, model_g(m, m->idx_embed), dX, p->ids, M, m->cfg.vocab, D);
     const int64_t F = m->cfg.frame;
-    return ops_matmul_bwd(&m->dev, NULL, model_g(m, m->idx_stem_w), model_g(m, m->idx_stem_b), dX,
-                          p->frames, NULL, M, F, D, F, D);
+    return ops_matmul_bwd(&m->dev, DTYPE_F32, NULL, model_g(m, m->idx_stem_w),
+                          model_g(m, m->idx_stem_b), dX, p->frames, NULL, M, F, D, F, D);
 }
 
 int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *embed_out) {
@@ -62,7 +80,7 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
     const ModelConfig *c = &m->cfg;
     const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D;
     int status =
-        ops_norm_fwd(dev, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
+        ops_norm_fwd(dev, DTYPE_F32, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
                      model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D, c->norm_eps);
     if (status < 0) return status;
     if (embed_out || c->task == MODEL_TASK_CLASSIFY) {
@@ -70,8 +88,9 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
         if (status == 0 && m->rows_per_row == 2)
             status = ops_pair_mean_fwd(dev, p->pooled_out, p->pooled, p->B, D);
         if (status < 0) return status;
+        // (on the GPU embed_out is the plan's dpooled, unused in inference, copied back)
         if (embed_out) return ops_copy(dev, embed_out, p->pooled_out, p->B * D);
-        return ops_matmul_fwd(dev, logits, p->pooled_out, model_p(m, m->idx_cls_w),
+        return ops_matmul_fwd(dev, DTYPE_F32, logits, p->pooled_out, model_p(m, m->idx_cls_w),
                               model_p(m, m->idx_cls_b), p->B, D, c->n_classes, D, c->n_classes);
     }
     status = ops_rows_zero_tail(dev, xf, p->len, Be, L, D);
@@ -79,11 +98,11 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
     if (p->n_sel > 0) { // target mask: gather the scored rows, logits for them only
         status = ops_embedding_fwd(dev, p->xsel, p->sel, xf, p->n_sel, M, D);
         if (status < 0) return status;
-        return ops_matmul_fwd(dev, logits, p->xsel, model_p(m, m->idx_lm_head), NULL, p->n_sel,
-                              D, c->vocab, D, c->vocab);
+        return ops_matmul_fwd(dev, DTYPE_F32, logits, p->xsel, model_p(m, m->idx_lm_head), NULL,
+                              p->n_sel, D, c->vocab, D, c->vocab);
     }
-    return ops_matmul_fwd(dev, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D, c->vocab, D,
-                          c->vocab);
+    return ops_matmul_fwd(dev, DTYPE_F32, logits, xf, model_p(m, m->idx_lm_head), NULL, M, D,
+                          c->vocab, D, c->vocab);
 }
 
 int model_head_bwd(Model *m, const float *X, const float *xf_const, const float *dlogits,
@@ -96,45 +115,45 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
     int status;
     if (c->task == MODEL_TASK_CLASSIFY) {
         const int64_t C = c->n_classes;
-        status = ops_zero(dev, p->dpooled, p->B * D);
+        status = ops_zero(dev, DTYPE_F32, p->dpooled, p->B * D);
         if (status == 0)
-            status =
-                ops_matmul_bwd(dev, p->dpooled, model_g(m, m->idx_cls_w), model_g(m, m->idx_cls_b),
-                               dlogits, p->pooled_out, model_p(m, m->idx_cls_w), p->B, D, C, D, C);
+            status = ops_matmul_bwd(dev, DTYPE_F32, p->dpooled, model_g(m, m->idx_cls_w),
+                                    model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
+                                    model_p(m, m->idx_cls_w), p->B, D, C, D, C);
         if (status == 0 && m->rows_per_row == 2) {
-            status = ops_zero(dev, p->dpool_e, Be * D);
+            status = ops_zero(dev, DTYPE_F32, p->dpool_e, Be * D);
             if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->B, D);
         }
-        if (status == 0) status = ops_zero(dev, dxf, M * D);
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, dxf, M * D);
         if (status == 0)
             status = ops_pool_bwd(dev, dxf, p->dpool_e, p->len, Be, L, D, pool_mode(c->pool));
     } else if (p->n_sel >= 0) { // target mask: the scored rows' gradients scattered back
         const int64_t V = c->vocab, S = p->n_sel;
-        status = ops_zero(dev, dxf, M * D);
+        status = ops_zero(dev, DTYPE_F32, dxf, M * D);
         if (status == 0 && S > 0)
-            status = ops_matmul_bwd(dev, NULL, model_g(m, m->idx_lm_head), NULL, dlogits,
+            status = ops_matmul_bwd(dev, DTYPE_F32, NULL, model_g(m, m->idx_lm_head), NULL, dlogits,
                                     p->xsel, NULL, S, D, V, D, V);
-        if (status == 0 && S > 0) status = ops_zero(dev, p->dxsel, S * D);
+        if (status == 0 && S > 0) status = ops_zero(dev, DTYPE_F32, p->dxsel, S * D);
         if (status == 0 && S > 0)
-            status = ops_matmul_bwd(dev, p->dxsel, NULL, NULL, dlogits, NULL,
+            status = ops_matmul_bwd(dev, DTYPE_F32, p->dxsel, NULL, NULL, dlogits, NULL,
                                     model_p(m, m->idx_lm_head), S, D, V, D, V);
         if (status == 0 && S > 0) // rows are distinct: a plain scatter
             status = ops_embedding_bwd(dev, dxf, p->dxsel, p->sel, S, M, D);
     } else {
         const int64_t V = c->vocab;
-        status = ops_matmul_bwd(dev, NULL, model_g(m, m->idx_lm_head), NULL, dlogits, xf_const,
-                                NULL, M, D, V, D, V);
-        if (status == 0) status = ops_zero(dev, dxf, M * D);
+        status = ops_matmul_bwd(dev, DTYPE_F32, NULL, model_g(m, m->idx_lm_head), NULL, dlogits,
+                                xf_const, NULL, M, D, V, D, V);
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, dxf, M * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, dxf, NULL, NULL, dlogits, NULL, model_p(m, m->idx_lm_head),
-                                    M, D, V, D, V);
+            status = ops_matmul_bwd(dev, DTYPE_F32, dxf, NULL, NULL, dlogits, NULL,
+                                    model_p(m, m->idx_lm_head), M, D, V, D, V);
         if (status == 0) status = ops_rows_zero_tail(dev, dxf, p->len, Be, L, D);
     }
-    if (status == 0) status = ops_zero(dev, dR, M * D);
+    if (status == 0) status = ops_zero(dev, DTYPE_F32, dR, M * D);
     if (status == 0)
-        status = ops_norm_bwd(dev, c->norm == MODEL_NORM_LAYER, dR, model_g(m, m->idx_norm_f_w),
-                              model_g(m, m->idx_norm_f_b), dxf, X, model_p(m, m->idx_norm_f_w),
-                              p->mean_f, p->rstd_f, M, D);
+        status = ops_norm_bwd(dev, DTYPE_F32, c->norm == MODEL_NORM_LAYER, dR,
+                              model_g(m, m->idx_norm_f_w), model_g(m, m->idx_norm_f_b), dxf, X,
+                              model_p(m, m->idx_norm_f_w), p->mean_f, p->rstd_f, M, D);
     if (status == 0) status = ops_rows_zero_tail(dev, dR, p->len, Be, L, D);
     return status;
 }

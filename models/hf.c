@@ -636,7 +636,7 @@ int model_load_hf(Model **out, const char *dir, const Device *dev, char **longsc
             }
         }
     }
-    memcpy(m->params, scratch, (size_t)table->total * sizeof *scratch);
+    if ((status = model_buffer_write(m, MODEL_BUF_PARAMS, scratch)) < 0) goto fail;
     *out = m;
     m = NULL;
     *longscan_json = longscan ? strdup(longscan) : NULL;
@@ -752,6 +752,7 @@ int model_save_hf(const Model *m, const char *dir, const char *longscan_json) {
     int status = model_hf_check(&m->cfg);
     if (status < 0) return status;
     StWriter *writer = NULL;
+    float *params = NULL; // the writer keeps pointers into it until saved
     char *text = NULL, *weights_path = join(dir, "model.safetensors");
     char *cfg_path = join(dir, "config.json");
     if (!weights_path || !cfg_path) {
@@ -759,12 +760,18 @@ int model_save_hf(const Model *m, const char *dir, const char *longscan_json) {
         goto fail;
     }
     if ((status = config_json(&m->cfg, longscan_json, &text)) < 0) goto fail;
+    params = malloc((size_t)(m->table.total > 0 ? m->table.total : 1) * sizeof *params);
+    if (!params) {
+        status = ls_error(LS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((status = model_buffer_read(m, MODEL_BUF_PARAMS, params)) < 0) goto fail;
     if ((status = st_writer_init(&writer)) < 0) goto fail;
     for (int i = 0; i < m->table.n; i++) {
         const ParamEntry *e = &m->table.entries[i];
         char name[PARAM_NAME_MAX + 16];
         hf_name(e->name, "backbone.", name, sizeof name);
-        status = st_writer_add(writer, name, ST_F32, e->ndim, e->shape, m->params + e->offset);
+        status = st_writer_add(writer, name, ST_F32, e->ndim, e->shape, params + e->offset);
         if (status < 0) goto fail;
     }
     /* transformers refuses a safetensors file whose metadata format is not "pt" (or tf, flax) */
@@ -774,6 +781,7 @@ int model_save_hf(const Model *m, const char *dir, const char *longscan_json) {
         goto fail;
 fail:
     st_writer_free(writer);
+    free(params);
     free(text);
     free(weights_path);
     free(cfg_path);

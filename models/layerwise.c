@@ -218,7 +218,7 @@ static int plan_segment(ModelLayerwise *lw, int64_t n) {
     int status = model_plan(m, 1, n, n, 0);
     if (status < 0) return status;
     ModelBatch mb = {.B = 1, .L = n};
-    model_batch_lengths(m, &mb);
+    if ((status = model_batch_lengths(m, &mb)) < 0) return status;
     return mamba_prepare_A(m); // A lives in the arena, whose layout follows n
 }
 
@@ -255,7 +255,7 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
     const int two = stores(lw) == 2;
     int status = 0;
     for (int i = 0; i < m->cfg.n_layers && status == 0; i++) {
-        status = ops_zero(dev, lw->state[0], state_floats);
+        status = ops_zero(dev, DTYPE_F32, lw->state[0], state_floats);
         for (int64_t k = 0; k < nseg && status == 0; k++) { // forward direction
             const int64_t a = k * S, n = a + S <= lw->L ? S : lw->L - a;
             status = plan_segment(lw, n);
@@ -265,7 +265,7 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
             if (status == 0) status = store_write(lw, two ? 1 : 0, a, n, p->aux);
         }
         if (!two) continue;
-        if (status == 0) status = ops_zero(dev, lw->state[1], state_floats);
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, lw->state[1], state_floats);
         for (int64_t k = nseg - 1; k >= 0 && status == 0; k--) { // reverse, last segment first
             const int64_t a = k * S, n = a + S <= lw->L ? S : lw->L - a;
             status = plan_segment(lw, n);
@@ -276,13 +276,13 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
         }
     }
     // the head: final norm, pooled over every position as one pass pools
-    if (status == 0) status = ops_zero(dev, (float *)lw->sum, 2 * Be * D);
+    if (status == 0) status = ops_zero(dev, DTYPE_F32, (float *)lw->sum, 2 * Be * D);
     for (int64_t k = 0; k < nseg && status == 0; k++) {
         const int64_t a = k * S, n = a + S <= lw->L ? S : lw->L - a;
         status = plan_segment(lw, n);
         if (status == 0) status = store_read(lw, 0, a, n, p->R);
         if (status == 0)
-            status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f,
+            status = ops_norm_fwd(dev, DTYPE_F32, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f,
                                   p->rstd_f, p->R, model_p(m, m->idx_norm_f_w),
                                   model_p(m, m->idx_norm_f_b), Be * n, D, m->cfg.norm_eps);
         if (status == 0) status = ops_sum_rows_acc(dev, lw->sum, p->aux, Be, n, D);
@@ -308,7 +308,7 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
         if (m->cfg.task != MODEL_TASK_CLASSIFY)
             return ls_error(LS_ERR_USAGE, "model_layerwise_finish: logits of a classifier only");
         const int64_t C = m->cfg.n_classes;
-        status = ops_matmul_fwd(dev, logits, pooled, model_p(m, m->idx_cls_w),
+        status = ops_matmul_fwd(dev, DTYPE_F32, logits, pooled, model_p(m, m->idx_cls_w),
                                 model_p(m, m->idx_cls_b), 1, D, C, D, C);
     }
     return status;

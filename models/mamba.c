@@ -41,12 +41,12 @@ static DirParams dir_params(Model *m, int layer, int dir) {
     const LayerParams *lp = &m->layers[layer];
     DirParams d = {model_p(m, lp->norm_w),
                    model_p(m, lp->norm_b),
-                   model_p(m, lp->in_proj),
-                   model_p(m, lp->out_proj),
+                   model_w(m, lp->in_proj),
+                   model_w(m, lp->out_proj),
                    model_p(m, lp->conv_w[dir]),
                    model_p(m, lp->conv_b[dir]),
-                   model_p(m, lp->x_proj[dir]),
-                   model_p(m, lp->dt_w[dir]),
+                   model_w(m, lp->x_proj[dir]),
+                   model_w(m, lp->dt_w[dir]),
                    model_p(m, lp->dt_b[dir]),
                    model_p(m, lp->Dsk[dir]),
                    m->plan.A + ((int64_t)layer * m->ndir + dir) * m->E * m->N};
@@ -69,6 +69,7 @@ static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t nt) {
     const int64_t E = m->E;
     ConvArgs a;
     conv_args_init(&a, p->Be, nt, E, m->K);
+    a.dtype = m->act;
     a.silu = 1;
     a.x = p->xz;
     a.x_stride_b = nt * 2 * E;
@@ -85,13 +86,14 @@ static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t nt) {
     const int64_t E = m->E, N = m->N, R = m->R, W = R + 2 * N;
     ScanArgs a;
     scan_args_init(&a, p->Be, nt, E, N);
+    a.dtype = m->act;
     a.u = p->u;
     a.delta = p->delta;
-    a.z = p->xz + E;
+    a.z = model_at(m, p->xz, E);
     a.z_stride_b = nt * 2 * E;
     a.z_stride_l = 2 * E;
-    a.B_ssm = p->dbl + R;
-    a.C_ssm = p->dbl + R + N;
+    a.B_ssm = model_at(m, p->dbl, R);
+    a.C_ssm = model_at(m, p->dbl, R + N);
     a.B_ssm_stride_b = a.C_ssm_stride_b = nt * W;
     a.B_ssm_stride_l = a.C_ssm_stride_l = W;
     a.A = w->A;
@@ -111,22 +113,25 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
                     float *ckpt) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
+    const DType t = m->act;
     const int64_t rows = p->Be * nt, D = m->D, E = m->E, R = m->R, W = R + 2 * m->N;
-    int status = ops_rows_gather(dev, p->xt, X_in, p->len, p->Be, p->L, D, s0, nt, dir);
+    int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, p->len, p->Be, p->L, D, s0, nt,
+                                 dir);
     if (status == 0)
-        status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd,
-                              p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
+        status = ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean,
+                              p->t_rstd, p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
+        status = ops_matmul_fwd(dev, t, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
     if (status == 0) {
         ConvArgs ca = tile_conv_args(m, w, nt);
         ca.state0 = conv0;
         ca.state_final = conv1;
         status = ops_conv_fwd(dev, &ca);
     }
-    if (status == 0) status = ops_matmul_fwd(dev, p->dbl, p->u, w->x_w, NULL, rows, E, W, E, W);
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
+        status = ops_matmul_fwd(dev, t, p->dbl, p->u, w->x_w, NULL, rows, E, W, E, W);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
     if (status == 0) {
         ScanArgs sa = tile_scan_args(m, w, nt);
         sa.h0 = h0;
@@ -150,8 +155,8 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
         cs = K1 > 0 ? state : NULL;
         hs = state + Be * E * K1;
     } else {
-        if (cs && (status = ops_zero(dev, cs, Be * E * K1)) < 0) return status;
-        if ((status = ops_zero(dev, hs, Be * E * N)) < 0) return status;
+        if (cs && (status = ops_zero(dev, DTYPE_F32, cs, Be * E * K1)) < 0) return status;
+        if ((status = ops_zero(dev, DTYPE_F32, hs, Be * E * N)) < 0) return status;
     }
     for (int64_t j = 0; j < p->ntiles; j++) {
         const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
@@ -163,9 +168,10 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
         }
         if (status == 0) status = tile_fwd(m, &w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
         if (status == 0)
-            status = ops_matmul_fwd(dev, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
+            status = ops_matmul_fwd(dev, m->act, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
         if (status == 0)
-            status = ops_rows_scatter_add(dev, X_out, p->o, p->len, Be, p->L, D, s0, nt, dir);
+            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, Be, p->L,
+                                          D, s0, nt, dir);
         if (status < 0) return status;
     }
     return 0;
@@ -192,6 +198,7 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
     const int64_t Be = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1, R = m->R;
     const int64_t W = R + 2 * N, state_floats = Be * E * (K1 + N);
     const int ln = m->cfg.norm == MODEL_NORM_LAYER;
+    const DType t = m->act, F32 = DTYPE_F32;
     int cur = 0, status = 0;
     for (int64_t j = p->ntiles - 1; j >= 0; j--) {
         const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
@@ -207,18 +214,18 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         // recompute the tile, then walk it back
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
         if (status == 0)
-            status = ops_rows_gather(dev, p->dO, dO_src, p->len, Be, p->L, D, s0, nt, dir);
-        if (status == 0) status = ops_zero(dev, p->dy, rows * E);
+            status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, Be, p->L, D, s0, nt, dir);
+        if (status == 0) status = ops_zero(dev, t, p->dy, rows * E);
         if (status == 0)
-            status = ops_matmul_bwd(dev, p->dy, model_g(m, lp->out_proj), NULL, p->dO, p->y,
+            status = ops_matmul_bwd(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO, p->y,
                                     w.out_w, rows, E, D, E, D);
-        if (status == 0) status = ops_zero(dev, p->du, rows * E);
-        if (status == 0) status = ops_zero(dev, p->ddelta, rows * E);
-        if (status == 0) status = ops_zero(dev, p->ddbl, rows * W);
-        if (status == 0) status = ops_zero(dev, p->dxz, rows * 2 * E);
-        if (status == 0) status = ops_zero(dev, p->dA, E * N);
-        if (status == 0 && dh_out) status = ops_zero(dev, dh_out, Be * E * N);
-        if (status == 0 && dc_out) status = ops_zero(dev, dc_out, Be * E * K1);
+        if (status == 0) status = ops_zero(dev, t, p->du, rows * E);
+        if (status == 0) status = ops_zero(dev, t, p->ddelta, rows * E);
+        if (status == 0) status = ops_zero(dev, t, p->ddbl, rows * W);
+        if (status == 0) status = ops_zero(dev, t, p->dxz, rows * 2 * E);
+        if (status == 0) status = ops_zero(dev, F32, p->dA, E * N);
+        if (status == 0 && dh_out) status = ops_zero(dev, F32, dh_out, Be * E * N);
+        if (status == 0 && dc_out) status = ops_zero(dev, F32, dc_out, Be * E * K1);
         if (status < 0) return status;
 
         ScanArgs sa = tile_scan_args(m, &w, nt);
@@ -229,11 +236,11 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         sa.dh_final = dh_in;
         sa.du = p->du;
         sa.ddelta = p->ddelta;
-        sa.dz = p->dxz + E;
+        sa.dz = model_at(m, p->dxz, E);
         sa.dz_stride_b = nt * 2 * E;
         sa.dz_stride_l = 2 * E;
-        sa.dB_ssm = p->ddbl + R;
-        sa.dC_ssm = p->ddbl + R + N;
+        sa.dB_ssm = model_at(m, p->ddbl, R);
+        sa.dC_ssm = model_at(m, p->ddbl, R + N);
         sa.dB_ssm_stride_b = sa.dC_ssm_stride_b = nt * W;
         sa.dB_ssm_stride_l = sa.dC_ssm_stride_l = W;
         sa.dA = p->dA;
@@ -246,11 +253,11 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         // A = −exp(A_log): ∂A/∂A_log = A
         if (status == 0) status = ops_mul_acc(dev, model_g(m, lp->A_log[dir]), p->dA, w.A, E * N);
         if (status == 0)
-            status = ops_matmul_bwd(dev, p->ddbl, model_g(m, lp->dt_w[dir]), NULL, p->ddelta,
+            status = ops_matmul_bwd(dev, t, p->ddbl, model_g(m, lp->dt_w[dir]), NULL, p->ddelta,
                                     p->dbl, w.dt_w, rows, R, E, W, E);
         if (status == 0)
-            status = ops_matmul_bwd(dev, p->du, model_g(m, lp->x_proj[dir]), NULL, p->ddbl, p->u,
-                                    w.x_w, rows, E, W, E, W);
+            status = ops_matmul_bwd(dev, t, p->du, model_g(m, lp->x_proj[dir]), NULL, p->ddbl,
+                                    p->u, w.x_w, rows, E, W, E, W);
         if (status == 0) {
             ConvArgs ca = tile_conv_args(m, &w, nt);
             ca.out = NULL;
@@ -265,16 +272,18 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
             ca.dstate0 = dc_out;
             status = ops_conv_bwd(dev, &ca);
         }
-        if (status == 0) status = ops_zero(dev, p->dxn, rows * D);
+        if (status == 0) status = ops_zero(dev, t, p->dxn, rows * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz, p->xn,
+            status = ops_matmul_bwd(dev, t, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz, p->xn,
                                     w.in_w, rows, D, 2 * E, D, 2 * E);
-        if (status == 0) status = ops_zero(dev, p->dxt, rows * D);
+        if (status == 0) status = ops_zero(dev, t, p->dxt, rows * D);
         if (status == 0)
-            status = ops_norm_bwd(dev, ln, p->dxt, model_g(m, lp->norm_w), model_g(m, lp->norm_b),
-                                  p->dxn, p->xt, w.norm_w, p->t_mean, p->t_rstd, rows, D);
+            status = ops_norm_bwd(dev, t, ln, p->dxt, model_g(m, lp->norm_w),
+                                  model_g(m, lp->norm_b), p->dxn, p->xt, w.norm_w, p->t_mean,
+                                  p->t_rstd, rows, D);
         if (status == 0)
-            status = ops_rows_scatter_add(dev, dR, p->dxt, p->len, Be, p->L, D, s0, nt, dir);
+            status = ops_rows_scatter_add(dev, dR, F32, p->dxt, t, p->len, Be, p->L, D, s0, nt,
+                                          dir);
         if (status < 0) return status;
         cur = 1 - cur;
     }
@@ -300,23 +309,33 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     const DirParams w = dir_params(m, layer, 0);
     const int64_t B = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1, R = m->R;
     const int64_t W = R + 2 * N;
-    int status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd, X,
-                              w.norm_w, w.norm_b, B, D, m->cfg.norm_eps);
+    const DType t = m->act;
+    // X is the fp32 residual stream; the norm reads the activation type
+    const float *xin = X;
+    int status = 0;
+    if (t != DTYPE_F32) {
+        status = ops_cast(dev, p->xt, t, X, B * D);
+        xin = p->xt;
+    }
     if (status == 0)
-        status = ops_matmul_fwd(dev, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
+        status = ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean,
+                              p->t_rstd, xin, w.norm_w, w.norm_b, B, D, m->cfg.norm_eps);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, t, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
     if (status == 0) {
         ConvArgs ca = tile_conv_args(m, &w, 1);
         ca.state = K1 > 0 ? state : NULL;
         status = ops_conv_step(dev, &ca);
     }
-    if (status == 0) status = ops_matmul_fwd(dev, p->dbl, p->u, w.x_w, NULL, B, E, W, E, W);
-    if (status == 0) status = ops_matmul_fwd(dev, p->delta, p->dbl, w.dt_w, NULL, B, R, E, W, E);
+    if (status == 0) status = ops_matmul_fwd(dev, t, p->dbl, p->u, w.x_w, NULL, B, E, W, E, W);
+    if (status == 0)
+        status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w.dt_w, NULL, B, R, E, W, E);
     if (status == 0) {
         ScanArgs sa = tile_scan_args(m, &w, 1);
         sa.state = state + B * E * K1;
         status = ops_scan_step(dev, &sa);
     }
-    if (status == 0) status = ops_matmul_fwd(dev, p->o, p->y, w.out_w, NULL, B, E, D, E, D);
-    if (status == 0) status = ops_add(dev, X, p->o, B * D);
+    if (status == 0) status = ops_matmul_fwd(dev, t, p->o, p->y, w.out_w, NULL, B, E, D, E, D);
+    if (status == 0) status = ops_add(dev, X, DTYPE_F32, p->o, t, B * D);
     return status;
 }

@@ -141,15 +141,16 @@ static float init_normal(Rng *rng, double std) {
     return (float)(std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-static void fill_uniform(Model *m, int idx, Rng *rng, double bound) {
-    float *x = model_p(m, idx);
+// Initialisation fills a host copy of the parameter buffer (@p base), uploaded afterwards.
+static void fill_uniform(Model *m, float *base, int idx, Rng *rng, double bound) {
+    float *x = base + m->table.entries[idx].offset;
     for (int64_t i = 0; i < m->table.entries[idx].numel; i++)
         x[i] = init_uniform(rng, bound);
 }
 
-static void fill_const(Model *m, int idx, float value) {
+static void fill_const(Model *m, float *base, int idx, float value) {
     if (idx < 0) return;
-    float *x = model_p(m, idx);
+    float *x = base + m->table.entries[idx].offset;
     for (int64_t i = 0; i < m->table.entries[idx].numel; i++)
         x[i] = value;
 }
@@ -166,36 +167,36 @@ static int64_t layer_of(const char *name) {
  * Mamba.__init__ + _init_weights(rescale_prenorm_residual=True), nn.Linear / nn.Conv1d
  * defaults; kaiming_uniform(a=√5) is U(±1/√fan_in)):
  */
-static void init_params(Model *m, uint64_t seed) {
+static void init_params(Model *m, float *base, uint64_t seed) {
     const ModelConfig *c = &m->cfg;
     const double D = (double)m->D, E = (double)m->E;
     // residual branches: one per Mamba layer, two per attention block (attention and MLP)
     const int64_t n_attn = model_attention_layers(c);
     const double n_res = (double)(c->n_layers - n_attn) + 2.0 * (double)n_attn;
-    memset(m->params, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
+    memset(base, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
     for (int t = 0; t < m->table.n; t++) {
         const ParamEntry *e = &m->table.entries[t];
         const char *name = e->name;
         Rng rng;
         rng_seed_stream(&rng, seed, rng_hash_string(name));
-        float *x = model_p(m, t);
+        float *x = base + e->offset;
         size_t len = strlen(name);
 #define ENDS(suffix) (len >= strlen(suffix) && strcmp(name + len - strlen(suffix), suffix) == 0)
         if (t == m->idx_embed) { // nn.Embedding under _init_weights: N(0, 0.02)
             for (int64_t i = 0; i < e->numel; i++)
                 x[i] = init_normal(&rng, 0.02);
         } else if (t == m->idx_stem_w || t == m->idx_stem_b) { // nn.Conv1d(1, D, frame) default
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)c->frame));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt((double)c->frame));
         } else if (ENDS(".A_log")) { // S4D-real: A = −(1..N) per channel
             for (int64_t i = 0; i < e->numel; i++)
                 x[i] = logf((float)(i % m->N + 1));
         } else if (ENDS(".D") || ENDS("norm.weight") || ENDS("norm2.weight") ||
                    ENDS("norm_f.weight")) {
-            fill_const(m, t, 1.0f);
+            fill_const(m, base, t, 1.0f);
         } else if (ENDS("conv1d.weight") || ENDS("conv1d.bias")) { // fan_in = K
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->K));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt((double)m->K));
         } else if (ENDS("dt_proj.weight")) { // dt_init "random", dt_scale 1
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->R));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt((double)m->R));
         } else if (ENDS("dt_proj.bias")) { // inverse softplus of dt ~ logU(dt_min, dt_max)
             const double lo = log((double)c->dt_min), hi = log((double)c->dt_max);
             for (int64_t i = 0; i < e->numel; i++) {
@@ -205,15 +206,15 @@ static void init_params(Model *m, uint64_t seed) {
             }
         } else if (ENDS("in_proj.weight") || t == m->idx_lm_head || t == m->idx_cls_w ||
                    ENDS("fc1.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(D));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt(D));
         } else if (ENDS("x_proj.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(E));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt(E));
         } else if (ENDS("out_proj.weight") && !model_layer_is_attention(c, layer_of(name))) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(E) / sqrt(n_res)); // Mamba mixer
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt(E) / sqrt(n_res)); // Mamba mixer
         } else if (ENDS("out_proj.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt(D) / sqrt(n_res)); // attention
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt(D) / sqrt(n_res)); // attention
         } else if (ENDS("fc2.weight")) {
-            fill_uniform(m, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(n_res));
+            fill_uniform(m, base, t, &rng, 1.0 / sqrt((double)m->F) / sqrt(n_res));
         }
         // everything else (linear biases, LayerNorm biases) stays 0
 #undef ENDS
@@ -241,7 +242,8 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->F = m->cfg.mlp_hidden;
     m->ndir = m->cfg.arch == MODEL_BIMAMBA ? 2 : 1;
     m->rows_per_row = m->cfg.rc_equivariant ? 2 : 1;
-    m->tile_rows = MODEL_TILE_ROWS;
+    m->act = DTYPE_F32;
+    m->tile_rows = dev->kind == DEVICE_CUDA ? MODEL_TILE_ROWS_CUDA : MODEL_TILE_ROWS;
     m->sel_rows = -1;
     param_table_init(&m->table);
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
@@ -250,14 +252,15 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
         goto fail;
     }
     TRY(build_table(m));
+    if (dev->kind == DEVICE_CUDA) TRY(device_cuda_set(dev->ordinal));
     size_t bytes = (size_t)m->table.total * sizeof(float);
     TRY(ops_alloc(dev, (void **)&m->params, bytes, "model parameters"));
     TRY(ops_alloc(dev, (void **)&m->grads, bytes, "model gradients"));
     TRY(ops_alloc(dev, (void **)&m->adam_m, bytes, "AdamW moments"));
     TRY(ops_alloc(dev, (void **)&m->adam_v, bytes, "AdamW moments"));
-    memset(m->grads, 0, bytes);
-    memset(m->adam_m, 0, bytes);
-    memset(m->adam_v, 0, bytes);
+    TRY(ops_zero(dev, DTYPE_F32, m->grads, m->table.total));
+    TRY(ops_zero(dev, DTYPE_F32, m->adam_m, m->table.total));
+    TRY(ops_zero(dev, DTYPE_F32, m->adam_v, m->table.total));
     m->optim = malloc((size_t)m->table.n * sizeof *m->optim);
     if (!m->optim) {
         status = ls_error(LS_ERR_NOMEM, "model: out of memory");
@@ -267,7 +270,19 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
         const ParamEntry *e = &m->table.entries[i];
         m->optim[i] = (OptimTensor){e->offset, e->numel, !(e->flags & PARAM_NO_DECAY)};
     }
-    init_params(m, seed);
+    if (dev->kind == DEVICE_CPU) {
+        init_params(m, m->params, seed);
+    } else { // drawn on the host (the same bytes on every device), then uploaded
+        float *host = malloc(bytes ? bytes : 1);
+        if (!host) {
+            status = ls_error(LS_ERR_NOMEM, "model: out of memory");
+            goto fail;
+        }
+        init_params(m, host, seed);
+        status = ops_upload(dev, m->params, host, bytes);
+        free(host);
+        if (status < 0) goto fail;
+    }
     *out = m;
     return 0;
 fail:
@@ -283,6 +298,10 @@ void model_free(Model *m) {
     ops_free(&m->dev, m->adam_v);
     ops_free(&m->dev, m->arena);
     model_stream_free(m);
+    ops_free(&m->dev, m->params16);
+    free(m->h_len);
+    free(m->h_slen);
+    free(m->h_sel);
     free(m->targets);
     free(m->row_loss);
     free(m->optim);
@@ -297,6 +316,59 @@ const ModelConfig *model_config(const Model *m) {
 const ParamTable *model_param_table(const Model *m) {
     return &m->table;
 }
+const Device *model_device(const Model *m) {
+    return &m->dev;
+}
+DType model_precision(const Model *m) {
+    return m->act;
+}
+
+int model_params_changed(Model *m) {
+    if (m->act != DTYPE_BF16) return 0;
+    return ops_cast(&m->dev, m->params16, DTYPE_BF16, m->params, m->table.total);
+}
+
+int model_set_precision(Model *m, DType act) {
+    if (act != DTYPE_F32 && act != DTYPE_BF16)
+        return ls_error(LS_ERR_USAGE, "model_set_precision: %d is not a DType", (int)act);
+    if (act == DTYPE_BF16 && m->dev.kind != DEVICE_CUDA)
+        return ls_error(LS_ERR_UNSUPPORTED, "--precision bf16 runs on the GPU; the CPU computes "
+                                            "in fp32");
+    if (act == m->act) return 0;
+    if (act == DTYPE_BF16 && !m->params16) {
+        int status = ops_alloc(&m->dev, (void **)&m->params16,
+                               (size_t)m->table.total * dtype_size(DTYPE_BF16),
+                               "bf16 copy of the weights");
+        if (status < 0) return status;
+    }
+    m->act = act;
+    m->train_ready = 0; // the next forward lays the plan out for this type
+    return model_params_changed(m);
+}
+
+static float *model_buffer(const Model *m, ModelBuffer which) {
+    switch (which) {
+    case MODEL_BUF_PARAMS: return m->params;
+    case MODEL_BUF_GRADS: return m->grads;
+    case MODEL_BUF_ADAM_M: return m->adam_m;
+    case MODEL_BUF_ADAM_V: return m->adam_v;
+    }
+    return NULL;
+}
+
+int model_buffer_read(const Model *m, ModelBuffer which, float *host) {
+    const float *b = model_buffer(m, which);
+    if (!b) return ls_error(LS_ERR_USAGE, "model_buffer_read: unknown buffer %d", (int)which);
+    return ops_download(&m->dev, host, b, (size_t)m->table.total * sizeof(float));
+}
+
+int model_buffer_write(Model *m, ModelBuffer which, const float *host) {
+    float *b = model_buffer(m, which);
+    if (!b) return ls_error(LS_ERR_USAGE, "model_buffer_write: unknown buffer %d", (int)which);
+    int status = ops_upload(&m->dev, b, host, (size_t)m->table.total * sizeof(float));
+    if (status == 0 && which == MODEL_BUF_PARAMS) status = model_params_changed(m);
+    return status;
+}
 float *model_params(Model *m) {
     return m->params;
 }
@@ -310,8 +382,8 @@ float *model_adam_v(Model *m) {
     return m->adam_v;
 }
 
-void model_zero_grads(Model *m) {
-    memset(m->grads, 0, (size_t)m->table.total * sizeof(float));
+int model_zero_grads(Model *m) {
+    return ops_zero(&m->dev, DTYPE_F32, m->grads, m->table.total);
 }
 
 // ------------------------------------------------------------------------------ the plan
@@ -328,12 +400,34 @@ static void *bump(Bump *b, size_t bytes) {
 }
 
 #define FLOATS(n) ((float *)bump(&bp, (size_t)(n) * sizeof(float)))
+// a block activation: the model's activation type (bf16 takes half the bytes)
+#define ACTS(n) ((float *)bump(&bp, (size_t)(n) * dtype_size(m->act)))
 
 // Lay the plan out over base (NULL: just size it). Returns the bytes needed.
 static size_t plan_layout(Model *m, Plan *p, char *base) {
     const ModelConfig *c = &m->cfg;
     const int64_t Be = p->Be, L = p->L, M = Be * L, D = m->D, nl = c->n_layers;
+    const int gpu = m->dev.kind == DEVICE_CUDA;
     Bump bp = {base, 0};
+    // logits: on the GPU always (they are copied back), on the CPU for the training step only
+    // (model_forward writes the caller's buffer there)
+    p->logits_rows = 0;
+    if (m->plan_logits && (gpu || p->train))
+        p->logits_rows = c->task != MODEL_TASK_LM ? p->B : m->sel_rows >= 0 ? m->sel_rows : M;
+    const int64_t width = c->task == MODEL_TASK_LM ? c->vocab : c->n_classes;
+    // (the sizing pass has base NULL: decide by the sizes, never by the pointers)
+    const int with_loss = p->logits_rows > 0 && p->train;
+    p->logits = p->logits_rows > 0 ? FLOATS(p->logits_rows * width) : NULL;
+    p->dlogits = with_loss ? FLOATS(p->logits_rows * width) : NULL;
+    p->targets = with_loss ? (int32_t *)bump(&bp, (size_t)p->logits_rows * sizeof(int32_t)) : NULL;
+    p->row_loss = with_loss ? FLOATS(p->logits_rows) : NULL;
+    p->loss = with_loss ? (double *)bump(&bp, sizeof(double)) : NULL;
+    p->in_tokens = gpu && c->input == MODEL_INPUT_TOKENS ? (uint8_t *)bump(&bp, (size_t)(p->B * L))
+                                                          : NULL;
+    p->in_ids = gpu && c->input == MODEL_INPUT_TOKENS
+                    ? (int32_t *)bump(&bp, (size_t)(p->B * L) * sizeof(int32_t))
+                    : NULL;
+    p->in_samples = gpu && c->input == MODEL_INPUT_WAVEFORM ? FLOATS(p->B * p->Ls) : NULL;
     p->ids =
         c->input == MODEL_INPUT_TOKENS ? (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t)) : NULL;
     p->frames = c->input == MODEL_INPUT_WAVEFORM ? FLOATS(p->B * L * c->frame) : NULL;
@@ -358,37 +452,43 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     const int has_mamba = c->arch != MODEL_TRANSFORMER;
     const int has_attn = c->arch == MODEL_TRANSFORMER || c->arch == MODEL_HYBRID;
     const int64_t Mx = has_attn ? M : Be * p->Tt;
-    p->xn = FLOATS(Mx * D);
+    p->xn = ACTS(Mx * D);
     p->t_mean = FLOATS(Mx);
     p->t_rstd = FLOATS(Mx);
-    p->o = FLOATS(Mx * D);
-    p->dxn = p->train ? FLOATS(Mx * D) : NULL;
+    p->o = ACTS(Mx * D);
+    p->dxn = p->train ? ACTS(Mx * D) : NULL;
     if (has_mamba) {
         const int64_t E = m->E, N = m->N, K1 = m->K - 1, W = m->R + 2 * m->N;
         const int64_t Mt = Be * p->Tt;
         p->A = FLOATS(nl * m->ndir * E * N);
-        p->xt = FLOATS(Mt * D);
-        p->xz = FLOATS(Mt * 2 * E);
-        p->u = FLOATS(Mt * E);
-        p->dbl = FLOATS(Mt * W);
-        p->delta = FLOATS(Mt * E);
-        p->y = FLOATS(Mt * E);
+        p->xt = ACTS(Mt * D);
+        p->xz = ACTS(Mt * 2 * E);
+        p->u = ACTS(Mt * E);
+        p->dbl = ACTS(Mt * W);
+        p->delta = ACTS(Mt * E);
+        p->y = ACTS(Mt * E);
         p->cs = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
         p->hs = FLOATS(Be * E * N);
         if (p->train) {
-            ScanArgs sa;
+            // the workspace of the longest tile and of the last one: the GPU's grows for
+            // short tiles (it splits the channels into more groups)
+            ScanArgs sa, last;
             scan_args_init(&sa, Be, p->Tt, E, N);
+            scan_args_init(&last, Be, L - (p->ntiles - 1) * p->Tt, E, N);
+            sa.dtype = last.dtype = m->act;
             p->bstates = FLOATS(nl * m->ndir * p->ntiles * Be * E * (K1 + N));
             p->ckpt = FLOATS(scan_ckpt_numel(&sa));
             p->scan_ws_bytes = ops_scan_bwd_workspace_size(&m->dev, &sa);
+            size_t ws_last = ops_scan_bwd_workspace_size(&m->dev, &last);
+            if (ws_last > p->scan_ws_bytes) p->scan_ws_bytes = ws_last;
             p->scan_ws = bump(&bp, p->scan_ws_bytes);
-            p->dO = FLOATS(Mt * D);
-            p->dy = FLOATS(Mt * E);
-            p->dxz = FLOATS(Mt * 2 * E);
-            p->du = FLOATS(Mt * E);
-            p->ddbl = FLOATS(Mt * W);
-            p->ddelta = FLOATS(Mt * E);
-            p->dxt = FLOATS(Mt * D);
+            p->dO = ACTS(Mt * D);
+            p->dy = ACTS(Mt * E);
+            p->dxz = ACTS(Mt * 2 * E);
+            p->du = ACTS(Mt * E);
+            p->ddbl = ACTS(Mt * W);
+            p->ddelta = ACTS(Mt * E);
+            p->dxt = ACTS(Mt * D);
             for (int i = 0; i < 2; i++) {
                 p->dh[i] = FLOATS(Be * E * N);
                 p->dc[i] = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
@@ -398,25 +498,30 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     }
     if (has_attn) {
         const int64_t F = m->F;
-        p->qkv = FLOATS(M * 3 * D);
-        p->qr = FLOATS(M * D);
-        p->kr = FLOATS(M * D);
-        p->att = FLOATS(M * D);
+        p->qkv = ACTS(M * 3 * D);
+        p->qr = ACTS(M * D);
+        p->kr = ACTS(M * D);
+        p->att = ACTS(M * D);
         p->lse = FLOATS(Be * m->H * L);
-        p->xn2 = FLOATS(M * D);
+        p->xn2 = ACTS(M * D);
         p->mean2 = FLOATS(M);
         p->rstd2 = FLOATS(M);
-        p->h1 = FLOATS(M * F);
-        p->g = FLOATS(M * F);
+        p->h1 = ACTS(M * F);
+        p->g = ACTS(M * F);
         if (p->train) {
             p->mid = FLOATS(M * D);
-            p->dqkv = FLOATS(M * 3 * D);
-            p->dqr = FLOATS(M * D);
-            p->dkr = FLOATS(M * D);
-            p->datt = FLOATS(M * D);
-            p->dh1 = FLOATS(M * F);
-            p->dg = FLOATS(M * F);
-            p->dxn2 = FLOATS(M * D);
+            p->dqkv = ACTS(M * 3 * D);
+            p->dqr = ACTS(M * D);
+            p->dkr = ACTS(M * D);
+            p->datt = ACTS(M * D);
+            p->dh1 = ACTS(M * F);
+            p->dg = ACTS(M * F);
+            p->dxn2 = ACTS(M * D);
+        }
+        if (m->act != DTYPE_F32) {
+            p->cx = ACTS(M * D);
+            p->cdR = p->train ? ACTS(M * D) : NULL;
+            p->cdx = p->train ? ACTS(M * D) : NULL;
         }
     }
     return bp.off;
@@ -441,13 +546,15 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
         ops_free(&m->dev, m->arena);
         m->arena = NULL;
         m->arena_cap = 0;
-        int status = ops_alloc(&m->dev, &m->arena, need, "activations");
+        char what[160];
+        snprintf(what, sizeof what, "the activations of %lld rows of %lld positions%s "
+                 "(%.1f MiB)", (long long)B, (long long)L, train ? " (training)" : "",
+                 (double)need / 1048576.0);
+        int status = ops_alloc(&m->dev, &m->arena, need, what);
         if (status < 0) {
-            ls_error(status,
-                     "activations for %lld rows of %lld positions%s: out of memory for "
-                     "%.1f MiB (lower the batch size or the sequence length)",
-                     (long long)B, (long long)L, train ? " (training)" : "",
-                     (double)need / 1048576.0);
+            if (m->dev.kind == DEVICE_CPU)
+                ls_error(status, "%s: out of memory (lower the batch size or the sequence "
+                         "length)", what);
             return status;
         }
         m->arena_cap = need;
@@ -500,19 +607,58 @@ int model_batch_check_shape(const Model *m, const ModelBatch *b, int64_t *L_pos)
             return ls_error(LS_ERR_USAGE, "model batch: row %lld has length %lld, expected 1..%lld",
                             (long long)i, (long long)b->lengths[i], (long long)b->L);
     *L_pos = c->input == MODEL_INPUT_WAVEFORM ? (b->L + c->frame - 1) / c->frame : b->L;
+    // the GPU converts tokens without looking at them (a check there would wait for the
+    // device): the host checks them here, with the CPU op's message (glue_tokens_to_ids_cpu)
+    if (m->dev.kind != DEVICE_CPU && c->input == MODEL_INPUT_TOKENS)
+        for (int64_t i = 0; i < b->B; i++) {
+            const int64_t n = b->lengths ? b->lengths[i] : b->L;
+            for (int64_t t = 0; t < n; t++) {
+                const int64_t v = b->ids ? b->ids[i * b->L + t] : b->tokens[i * b->L + t];
+                if (v >= 0 && v < c->vocab) continue;
+                return ls_error(LS_ERR_USAGE,
+                                "batch row %lld position %lld: %s %lld is outside the model's "
+                                "vocabulary of %lld",
+                                (long long)i, (long long)t, b->ids ? "id" : "token",
+                                (long long)v, (long long)c->vocab);
+            }
+        }
     return 0;
 }
 
-void model_batch_lengths(Model *m, const ModelBatch *b) {
+// Host arrays of at least n entries (grown, never shrunk).
+static int grow(void **ptr, int64_t *cap, int64_t n, size_t size) {
+    if (n <= *cap) return 0;
+    void *q = realloc(*ptr, (size_t)n * size);
+    if (!q) return ls_error(LS_ERR_NOMEM, "model: out of host memory for %lld rows",
+                            (long long)n);
+    *ptr = q;
+    *cap = n;
+    return 0;
+}
+
+int model_batch_lengths(Model *m, const ModelBatch *b) {
     Plan *p = &m->plan;
     const int64_t F = m->cfg.input == MODEL_INPUT_WAVEFORM ? m->cfg.frame : 1;
+    int64_t cap = m->h_rows_cap;
+    int status = grow((void **)&m->h_len, &cap, p->Be, sizeof *m->h_len);
+    if (status == 0) status = grow((void **)&m->h_slen, &m->h_rows_cap, p->Be, sizeof *m->h_slen);
+    if (status < 0) return status;
     for (int64_t i = 0; i < b->B; i++) {
         int64_t n = b->lengths ? b->lengths[i] : b->L;
-        p->slen[i] = n;
-        p->len[i] = (n + F - 1) / F;
-        if (m->rows_per_row == 2) p->len[b->B + i] = p->len[i];
+        m->h_slen[i] = n;
+        m->h_len[i] = (n + F - 1) / F;
+        if (m->rows_per_row == 2) m->h_len[b->B + i] = m->h_len[i];
     }
-    if (p->sel) model_batch_selected(m, b, p->sel);
+    status = ops_upload(&m->dev, p->len, m->h_len, (size_t)p->Be * sizeof *p->len);
+    if (status == 0)
+        status = ops_upload(&m->dev, p->slen, m->h_slen, (size_t)p->B * sizeof *p->slen);
+    if (status == 0 && p->sel) {
+        if ((status = grow((void **)&m->h_sel, &m->h_sel_cap, p->n_sel, sizeof *m->h_sel)) < 0)
+            return status;
+        model_batch_selected(m, b, m->h_sel);
+        status = ops_upload(&m->dev, p->sel, m->h_sel, (size_t)p->n_sel * sizeof *p->sel);
+    }
+    return status;
 }
 
 int64_t model_batch_selected(const Model *m, const ModelBatch *b, int32_t *sel) {
@@ -544,6 +690,17 @@ static int layer_fwd(Model *m, int i, const float *X_in, float *X_out) {
     return mamba_layer_fwd(m, i, X_in, X_out, NULL);
 }
 
+// Width of a logits row.
+static int64_t logits_width(const Model *m) {
+    return m->cfg.task == MODEL_TASK_LM ? m->cfg.vocab : m->cfg.n_classes;
+}
+
+/*
+ * The forward over the stack. @p logits and @p embed_out are host memory (NULL: not wanted);
+ * with both NULL (the training step) the logits stay in the plan (plan.logits) on the device.
+ * On the CPU the head writes the caller's buffers directly; on the GPU it writes the plan's,
+ * copied back at the end.
+ */
 static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float *embed_out,
                         int train) {
     int64_t L;
@@ -551,9 +708,13 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     if (status < 0) return status;
     m->train_ready = 0;
     m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
+    m->plan_logits = !embed_out;
     if ((status = model_plan(m, batch->B, L, batch->L, train)) < 0) return status;
-    model_batch_lengths(m, batch);
+    if ((status = model_batch_lengths(m, batch)) < 0) return status;
     Plan *p = &m->plan;
+    const int cpu = m->dev.kind == DEVICE_CPU;
+    float *head_logits = cpu && logits ? logits : embed_out ? NULL : p->logits;
+    float *head_embed = !embed_out ? NULL : cpu ? embed_out : p->dpooled;
     const int64_t MD = p->Be * L * m->D;
     float *X = p->R, *spare = p->aux;
     if ((status = model_input_fwd(m, batch, X)) < 0) return status;
@@ -571,7 +732,14 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
         if (status < 0) return status;
     }
     if (train) X = p->R + m->cfg.n_layers * MD, spare = p->aux;
-    if ((status = model_head_fwd(m, X, spare, logits, embed_out)) < 0) return status;
+    if ((status = model_head_fwd(m, X, spare, head_logits, head_embed)) < 0) return status;
+    if (!cpu && logits)
+        status = ops_download(&m->dev, logits, p->logits,
+                              (size_t)(p->logits_rows * logits_width(m)) * sizeof(float));
+    if (!cpu && embed_out)
+        status = ops_download(&m->dev, embed_out, p->dpooled,
+                              (size_t)(p->B * m->D) * sizeof(float));
+    if (status < 0) return status;
     if (train) {
         m->train_ready = 1;
         m->train_B = batch->B;
@@ -590,10 +758,8 @@ int model_embed(Model *m, const ModelBatch *batch, float *out) {
     return forward_impl(m, batch, NULL, out, 0);
 }
 
-int model_backward(Model *m, const ModelBatch *batch, const float *dlogits) {
-    if (!m->train_ready || !batch || batch->B != m->train_B || batch->L != m->train_L)
-        return ls_error(LS_ERR_USAGE, "model_backward: needs model_forward(train=1) on this "
-                                      "batch first");
+// The backward from dlogits on the model's device.
+static int backward_impl(Model *m, const float *dlogits) {
     m->train_ready = 0; // the backward reuses the forward's buffers
     Plan *p = &m->plan;
     const int64_t MD = p->Be * p->L * m->D;
@@ -608,28 +774,84 @@ int model_backward(Model *m, const ModelBatch *batch, const float *dlogits) {
     return status;
 }
 
+static int train_ready_for(const Model *m, const ModelBatch *batch, const char *who) {
+    if (!m->train_ready || !batch || batch->B != m->train_B || batch->L != m->train_L)
+        return ls_error(LS_ERR_USAGE, "%s: needs model_forward(train=1) on this batch first",
+                        who);
+    return 0;
+}
+
+int model_backward(Model *m, const ModelBatch *batch, const float *dlogits) {
+    int status = train_ready_for(m, batch, "model_backward");
+    if (status < 0) return status;
+    if (m->dev.kind == DEVICE_CPU) return backward_impl(m, dlogits);
+    Plan *p = &m->plan;
+    status = ops_upload(&m->dev, p->dlogits, dlogits,
+                        (size_t)(p->logits_rows * logits_width(m)) * sizeof(float));
+    return status < 0 ? status : backward_impl(m, p->dlogits);
+}
+
+// The host's targets array holds at least @p M entries (and row_loss with it).
+static int targets_reserve(Model *m, int64_t M) {
+    if (M <= m->targets_cap) return 0; // grows with the batch, never inside a step of a shape
+    int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
+    if (t) m->targets = t;
+    float *rl = t ? realloc(m->row_loss, (size_t)M * sizeof *rl) : NULL;
+    if (!rl) return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld rows", (long long)M);
+    m->row_loss = rl;
+    m->targets_cap = M;
+    return 0;
+}
+
+int model_forward_backward(Model *m, const ModelBatch *batch, const int32_t *labels,
+                           float grad_scale, double *mean_loss) {
+    const int lm = m->cfg.task == MODEL_TASK_LM;
+    if (!lm && !labels)
+        return ls_error(LS_ERR_USAGE, "model_forward_backward: classification needs labels");
+    *mean_loss = 0.0;
+    int status = forward_impl(m, batch, NULL, NULL, 1);
+    if (status < 0) return status;
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t rows = p->logits_rows, V = logits_width(m);
+    if ((status = targets_reserve(m, lm ? batch->B * batch->L : batch->B)) < 0) return status;
+    const int32_t *targets = labels;
+    if (lm) {
+        model_lm_targets(m, batch, m->targets);
+        targets = m->targets;
+    }
+    status = ops_zero(dev, DTYPE_F32, p->dlogits, rows * V);
+    if (status == 0 && rows > 0) {
+        status = ops_upload(dev, p->targets, targets, (size_t)rows * sizeof *p->targets);
+        if (status == 0)
+            status = ops_loss_xent(dev, dev->kind == DEVICE_CPU ? mean_loss : p->loss,
+                                   p->row_loss, p->dlogits, p->logits, p->targets, NULL, rows, V,
+                                   grad_scale);
+        if (status < 0 && !lm) ls_error_prefix("labels");
+    }
+    if (status < 0) return status;
+    if ((status = backward_impl(m, p->dlogits)) < 0) return status;
+    // the one wait of the step: the loss, after the backward is queued
+    if (rows > 0 && dev->kind != DEVICE_CPU)
+        status = ops_download(dev, mean_loss, p->loss, sizeof *mean_loss);
+    return status;
+}
+
 // ------------------------------------------------------------------------------ loss, optimizer
 
 int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int32_t *labels,
                double *mean_loss, float *row_loss, float *dlogits, float grad_scale) {
+    static const Device host = {DEVICE_CPU, 0}; // host buffers: the CPU op, on any device
     int64_t L;
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     const int lm = m->cfg.task == MODEL_TASK_LM;
     const int64_t M = lm ? batch->B * batch->L : batch->B; // room for the targets
     if (!lm && !labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
-    if (M > m->targets_cap) { // grows with the batch, never inside a step of a fixed shape
-        int32_t *t = realloc(m->targets, (size_t)M * sizeof *t);
-        if (t) m->targets = t;
-        float *rl = t ? realloc(m->row_loss, (size_t)M * sizeof *rl) : NULL;
-        if (!rl)
-            return ls_error(LS_ERR_NOMEM, "model_loss: out of memory for %lld rows", (long long)M);
-        m->row_loss = rl;
-        m->targets_cap = M;
-    }
+    if ((status = targets_reserve(m, M)) < 0) return status;
     if (!row_loss) row_loss = m->row_loss;
     if (!lm) {
-        status = ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, labels, NULL,
+        status = ops_loss_xent(&host, mean_loss, row_loss, dlogits, logits, labels, NULL,
                                batch->B, m->cfg.n_classes, grad_scale);
         if (status < 0) ls_error_prefix("labels");
         return status;
@@ -639,7 +861,7 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
         *mean_loss = 0.0;
         return 0;
     }
-    return ops_loss_xent(&m->dev, mean_loss, row_loss, dlogits, logits, m->targets, NULL, rows,
+    return ops_loss_xent(&host, mean_loss, row_loss, dlogits, logits, m->targets, NULL, rows,
                          m->cfg.vocab, grad_scale);
 }
 
@@ -676,6 +898,7 @@ int model_grad_norm(Model *m, double *norm) {
 
 int model_adamw_step(Model *m, const AdamWConfig *adamw, int64_t step, double lr,
                      float grad_scale) {
-    return ops_adamw_step(&m->dev, m->params, m->adam_m, m->adam_v, m->grads, m->optim, m->table.n,
-                          adamw, step, lr, grad_scale);
+    int status = ops_adamw_step(&m->dev, m->params, m->adam_m, m->adam_v, m->grads, m->optim,
+                                m->table.n, adamw, step, lr, grad_scale);
+    return status < 0 ? status : model_params_changed(m);
 }

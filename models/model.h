@@ -38,6 +38,18 @@
  * frame of `frame` samples into one position; a row of n samples gives ceil(n/frame) positions,
  * the last frame zero-filled. No spectrogram. Classification only.
  *
+ * Devices: a model lives on one Device (model_init / model_load): its parameters, gradients,
+ * AdamW moments and activation arena are that device's memory, and every op runs there
+ * (models/ops.c). The API is host-facing all the same: batches, labels, logits, dlogits, losses
+ * and embeddings are host memory on every device, copied in and out by the model; the GPU
+ * training step model_forward_backward() keeps logits and dlogits on the device and reads back
+ * only the loss. Parameters and moments move between host and device only through
+ * model_buffer_read / model_buffer_write (checkpoints, the state file).
+ * Precision (GPU): fp32 (the specification, for parity) or bf16 mixed precision
+ * (model_set_precision): bf16 block activations and tensor-core GEMMs with fp32 accumulation;
+ * parameters, gradients, AdamW state, the residual stream, the scan and conv states and the head
+ * stay fp32 (docs/models.md "Precision"). Checkpoints are fp32 whatever ran.
+ *
  * Memory: parameters, gradients, AdamW m and v are one buffer each laid out by one ParamTable
  * (models/params.h). Activations live in one arena planned for the largest (B, L) seen; the
  * backward recomputes block internals from each layer's input, so training keeps the residual
@@ -60,6 +72,7 @@
 
 #include "common/error.h"
 #include "kernels/device.h"
+#include "kernels/dtype.h"
 #include "kernels/optim.h"
 #include "models/params.h"
 
@@ -182,19 +195,48 @@ const char *model_arch_name(ModelArch arch);
 int         model_arch_parse(const char *name, ModelArch *arch) LS_RESULT_USED;
 
 /**
- * Build a model on @p dev and initialise its parameters from @p seed as mamba_ssm / PyTorch do
- * (documented per tensor in docs/models.md). @return 0 and *out (free with model_free()),
- * LS_ERR_USAGE (config), LS_ERR_NOMEM / LS_ERR_CUDA_OOM, LS_ERR_UNSUPPORTED (DEVICE_CUDA: the
- * model code dispatches to CUDA kernels that arrive with the GPU issue).
+ * Build a model on @p dev (DEVICE_CUDA: that GPU is made current) and initialise its parameters
+ * from @p seed as mamba_ssm / PyTorch do (documented per tensor in docs/models.md; drawn on the
+ * host, so every device starts from the same bytes). Activations are fp32.
+ * @return 0 and *out (free with model_free()), LS_ERR_USAGE (config), LS_ERR_NOMEM /
+ *         LS_ERR_CUDA_OOM (the message gives the bytes asked for and free), LS_ERR_CUDA,
+ *         LS_ERR_NO_CUDA (a CPU-only build).
  */
-int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) LS_RESULT_USED;
+int model_init(Model **out, const ModelConfig *cfg, const Device *dev,
+               uint64_t seed) LS_RESULT_USED;
 void model_free(Model *model);
 
 const ModelConfig *model_config(const Model *model);
 const ParamTable  *model_param_table(const Model *model);
-/** Host-visible parameter and gradient buffers (param_table.total floats each). */
+const Device      *model_device(const Model *model);
+
+/**
+ * Storage of the block activations: DTYPE_F32 (default; the only one on the CPU) or DTYPE_BF16
+ * (GPU mixed precision; allocates the bf16 copy of the weights). Takes effect from the next
+ * forward. @return 0; LS_ERR_UNSUPPORTED for bf16 on the CPU; LS_ERR_CUDA_OOM.
+ */
+int   model_set_precision(Model *model, DType act) LS_RESULT_USED;
+DType model_precision(const Model *model);
+
+/** Parameter and gradient buffers (param_table.total floats each) on the model's device: host
+ *  memory only for DEVICE_CPU. Use model_buffer_read/write to see them from the host. */
 float *model_params(Model *model);
 float *model_grads(Model *model);
+
+/** The four buffers laid out by the parameter table. */
+typedef enum {
+    MODEL_BUF_PARAMS = 0,
+    MODEL_BUF_GRADS,
+    MODEL_BUF_ADAM_M,
+    MODEL_BUF_ADAM_V,
+} ModelBuffer;
+
+/** Copy param_table.total floats of buffer @p which into host memory @p host (waits for the
+ *  device). @return 0, LS_ERR_CUDA. */
+int model_buffer_read(const Model *model, ModelBuffer which, float *host) LS_RESULT_USED;
+/** Replace buffer @p which with param_table.total floats from host memory. @return 0,
+ *  LS_ERR_CUDA. */
+int model_buffer_write(Model *model, ModelBuffer which, const float *host) LS_RESULT_USED;
 
 /**
  * One batch of whole sequences, row-major, padded to L; positions >= lengths[b] are padding
@@ -229,7 +271,8 @@ int64_t model_output_rows(const Model *model, const ModelBatch *batch);
 /**
  * Forward. Classification: logits (B, n_classes). LM: logits (B, L, vocab), position t
  * predicting token t+1 (padded positions get logits 0); with a target mask in the batch,
- * (model_output_rows, vocab): the scored positions only, packed. With @p train set,
+ * (model_output_rows, vocab): the scored positions only, packed. @p logits is host memory on
+ * every device (the GPU's are copied back). With @p train set,
  * keeps what model_backward needs (until the next forward, embed or stream call).
  * @return 0, LS_ERR_USAGE (bad batch: lengths, tokens >= vocab, wrong input kind, a
  *         Transformer row longer than cfg.window),
@@ -238,16 +281,31 @@ int64_t model_output_rows(const Model *model, const ModelBatch *batch);
 int model_forward(Model *model, const ModelBatch *batch, float *logits, int train) LS_RESULT_USED;
 
 /**
- * Backward from dlogits (same shape as the forward's logits) after model_forward(train=1)
- * on the same batch: ACCUMULATES into model_grads(). LS_ERR_USAGE when no such forward ran.
+ * Backward from dlogits (host memory, same shape as the forward's logits) after
+ * model_forward(train=1) on the same batch: ACCUMULATES into model_grads(). LS_ERR_USAGE when
+ * no such forward ran.
  */
 int model_backward(Model *model, const ModelBatch *batch, const float *dlogits) LS_RESULT_USED;
 
-/** Zero the gradient buffer (one memset). */
-void model_zero_grads(Model *model);
+/**
+ * One training step's forward, cross-entropy and backward on the model's device, with logits
+ * and dlogits kept there: model_forward(train=1) + model_loss + model_backward in one call,
+ * the same arithmetic (classification: @p labels (B), host memory; LM: the next tokens, as
+ * model_loss). ACCUMULATES the gradient of mean_loss·grad_scale into model_grads(). The host
+ * waits for the GPU once, at the end, for *mean_loss (and inside the kernels that check
+ * indices on the device: embedding, pool, loss).
+ * @return 0; the errors of model_forward and model_loss.
+ */
+int model_forward_backward(Model *model, const ModelBatch *batch, const int32_t *labels,
+                           float grad_scale, double *mean_loss) LS_RESULT_USED;
+
+/** Zero the gradient buffer (one memset on the model's device). @return 0 or LS_ERR_CUDA. */
+int model_zero_grads(Model *model) LS_RESULT_USED;
 
 /**
- * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward.
+ * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward. Every
+ * pointer is host memory and the CPU op computes it whatever the model's device (the logits
+ * are on the host already; the device's own loss is in model_forward_backward).
  * Classification: @p labels (B) class ids; LM: labels is ignored, targets are the next tokens
  * of @p batch (position t of row b predicts tokens[b, t+1]; t >= lengths[b] − 1 is ignored;
  * with a target mask only the scored positions count, in the forward's packed layout).
@@ -277,7 +335,7 @@ int64_t model_lm_targets(const Model *model, const ModelBatch *batch, int32_t *t
 int model_optim_tensors(const Model *model, OptimTensor **tensors, int64_t *n) LS_RESULT_USED;
 
 /** AdamW moments, same layout as the parameters (param_table.total floats each, zero after
- *  model_init/model_load), for saving and restoring training state. */
+ *  model_init/model_load), on the model's device (model_buffer_read/write from the host). */
 float *model_adam_m(Model *model);
 float *model_adam_v(Model *model);
 
@@ -291,7 +349,7 @@ int model_grad_norm(Model *model, double *norm) LS_RESULT_USED;
 int model_adamw_step(Model *model, const AdamWConfig *adamw, int64_t step, double lr,
                      float grad_scale) LS_RESULT_USED;
 
-/** Pooled final hidden state, (B, d_model): what `longscan embed` writes. */
+/** Pooled final hidden state, (B, d_model), host memory: what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;
 
 /** Crop rules of model_crop_window(). */

@@ -26,6 +26,10 @@
 
 /** Rows (Be·Tt) one Mamba tile aims at: big enough for BLAS, small enough to stay O(1). */
 #define MODEL_TILE_ROWS 16384
+/** The same on the GPU: four times the CPU's, so that a tile's GEMMs and scan fill the card
+ *  and the launches per token stay few (27 KB per row of training buffers at d_model 256:
+ *  1.8 GB per tile, next to the residual stream's 1 KB per row and layer). */
+#define MODEL_TILE_ROWS_CUDA 65536
 
 /** Tensor indices of one layer in the ParamTable (-1 when the config has no such tensor).
  *  Mamba: direction 0 = forward mixer, 1 = reverse mixer (BiMamba); in/out_proj are shared. */
@@ -43,6 +47,15 @@ typedef struct {
     int train;
     size_t bytes;
     // ---- every model
+    int logits_rows;        // rows of logits / dlogits (0: no logits buffer in the plan)
+    float *logits;          // GPU, or training: (logits_rows, V or n_classes), fp32
+    float *dlogits;         // training: the same shape
+    int32_t *targets;       // training: (logits_rows) labels or next tokens
+    float *row_loss;        // training: (logits_rows)
+    double *loss;           // training: the mean loss (one double, on the model's device)
+    uint8_t *in_tokens;     // GPU: (B, L) the batch's tokens, uploaded
+    int32_t *in_ids;        // GPU: (B, L) the batch's ids, uploaded
+    float *in_samples;      // GPU: (B, Ls) the batch's samples, uploaded
     int32_t *ids;           // (Be, L) token ids
     float *frames;          // (B, L, frame) waveform frames
     int64_t *len;           // (Be) valid positions per row
@@ -73,6 +86,9 @@ typedef struct {
     // ---- Transformer (rows Be·L)
     float *qkv, *qr, *kr, *att, *lse, *mid, *xn2, *mean2, *rstd2, *h1, *g;
     float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
+    // bf16 only: the block input, dR and a norm's input gradient in the activation type
+    // (the residual stream and dR stay fp32; the CUDA norm reads and writes one type)
+    float *cx, *cdR, *cdx;
 } Plan;
 
 /** One attention layer's keys (after RoPE) and values while streaming (stream.c). Held
@@ -87,8 +103,11 @@ typedef struct {
 struct Model {
     ModelConfig cfg; // resolved (dt_rank, mlp_hidden filled in)
     Device dev;
+    DType act;       // storage of the block activations: DTYPE_F32, or DTYPE_BF16 (GPU)
     ParamTable table;
-    float *params, *grads, *adam_m, *adam_v;             // table.total floats each
+    float *params, *grads, *adam_m, *adam_v;             // table.total floats each, on dev
+    float *params16; // act bf16: the weights as bf16 (table.total values), refreshed after
+                     // every change of params (model_params_changed)
     int64_t D, E, N, K, R, H, hd, F, ndir, rows_per_row; // sizes; rows_per_row 2 with rc
     int idx_embed, idx_stem_w, idx_stem_b, idx_norm_f_w, idx_norm_f_b, idx_lm_head;
     int idx_cls_w, idx_cls_b;
@@ -98,8 +117,13 @@ struct Model {
     void *arena;
     size_t arena_cap;
     Plan plan;
-    int64_t tile_rows; // MODEL_TILE_ROWS; tests lower it to exercise several tiles
+    int64_t tile_rows; // MODEL_TILE_ROWS(_CUDA); tests lower it to exercise several tiles
     int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning
+    int plan_logits;   // the next plan keeps a logits buffer (see Plan.logits)
+    // host copies of the plan's small per-row arrays, filled here and uploaded (any device)
+    int64_t *h_len, *h_slen;
+    int32_t *h_sel;
+    int64_t h_rows_cap, h_sel_cap;
     // training forward → backward handshake
     int train_ready;
     int64_t train_B, train_L;
@@ -111,6 +135,7 @@ struct Model {
     int64_t stream_B;
     float *stream_state; // per layer: conv (B, E, K−1) then ssm (B, E, N)
     float *stream_last;  // (B, D) final-norm output at the last streamed position
+    float *stream_logits; // GPU: (B, n_classes) for model_stream_logits
     int stream_started;
     int64_t stream_pos;  // positions streamed so far (every row alike)
     int stream_pooling;  // accumulate the pooled final hidden state (classifier, embed)
@@ -124,6 +149,16 @@ struct Model {
 
 static inline float *model_p(Model *m, int idx) {
     return idx < 0 ? NULL : m->params + m->table.entries[idx].offset;
+}
+/** A weight as the block matmuls read it: fp32, or its bf16 copy when the activations are. */
+static inline float *model_w(Model *m, int idx) {
+    if (idx < 0) return NULL;
+    if (m->act == DTYPE_F32) return model_p(m, idx);
+    return (float *)((uint16_t *)m->params16 + m->table.entries[idx].offset);
+}
+/** Element k of an activation buffer (a view at an element offset; bf16 elements are 2 bytes). */
+static inline float *model_at(const Model *m, const float *base, int64_t k) {
+    return (float *)((const char *)base + (size_t)k * dtype_size(m->act));
 }
 static inline float *model_g(Model *m, int idx) {
     return idx < 0 ? NULL : m->grads + m->table.entries[idx].offset;
@@ -146,8 +181,10 @@ int model_batch_check(const Model *m, const ModelBatch *batch, int64_t *L_pos) L
 int model_batch_check_shape(const Model *m, const ModelBatch *batch,
                             int64_t *L_pos) LS_RESULT_USED;
 /** plan.len from the batch (token lengths, frames, duplicated for the rc rows), and plan.sel
- *  from its target mask (LM). */
-void model_batch_lengths(Model *m, const ModelBatch *batch);
+ *  from its target mask (LM): computed on the host, uploaded into the plan. */
+int model_batch_lengths(Model *m, const ModelBatch *batch) LS_RESULT_USED;
+/** After params changed (AdamW, a load): refresh the bf16 copy of the weights, if any. */
+int model_params_changed(Model *m) LS_RESULT_USED;
 /** The scored positions of an LM batch with a target mask (model_output_rows' rule): their
  *  count, and their flat indices b·L + t into @p sel when it is not NULL. −1 without a mask. */
 int64_t model_batch_selected(const Model *m, const ModelBatch *batch, int32_t *sel);

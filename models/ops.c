@@ -1,50 +1,56 @@
 /*
- * ops.c — device dispatch for models/ (ops_internal.h) and the CPU bodies of the glue ops.
+ * ops.c — device dispatch for models/ (ops_internal.h).
  *
- * Each kernel dispatcher is one switch on dev->kind: DEVICE_CPU calls the kernels/cpu
- * specification; DEVICE_CUDA returns LS_ERR_UNSUPPORTED ("<op> on cuda arrives with the GPU
- * issue") until kernels/cuda provides `<op>_<dir>_cuda`, which then goes in that case label.
- * The glue ops are plain loops (OpenMP over rows where it pays): copies and adds have no
- * reduction, so results never depend on the thread count; each kernel guarantees the same
- * itself (GEMM included: kernels/matmul.h "Threads").
- * Tested through tests/unit/test_model.c.
+ * Each dispatcher is one switch on dev->kind: DEVICE_CPU calls the kernels/cpu specification,
+ * DEVICE_CUDA the kernels/cuda implementation (`<op>_<dir>_cuda`) with device pointers on the
+ * default stream. The CUDA calls only queue work: nothing here waits for the GPU except
+ * ops_download (and the kernels that document a wait: the index checks of embedding, pool and
+ * loss, and the gradient norm, whose result the host needs). Every kernel is deterministic by
+ * design (kernels/<op>.h), so a model's results depend on the device and the shapes only.
+ * Tested through tests/unit/test_model.c (CPU) and tests/gpu/model_gpu.c (GPU against CPU).
  */
 #include "models/ops_internal.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/act.h"
 #include "kernels/embedding.h"
+#include "kernels/glue.h"
 #include "kernels/loss.h"
 #include "kernels/matmul.h"
 #include "kernels/norm.h"
 
-static int cuda_later(const char *op) {
-    return ls_error(LS_ERR_UNSUPPORTED, "%s on cuda arrives with the GPU issue (use --device cpu)",
-                    op);
-}
-
-#define DISPATCH(dev, op, cpu_call)                                                                \
+#define DISPATCH(dev, op, cpu_call, cuda_call)                                                     \
     do {                                                                                           \
         switch ((dev)->kind) {                                                                     \
         case DEVICE_CPU: return (cpu_call);                                                        \
-        case DEVICE_CUDA: return cuda_later(op);                                                   \
+        case DEVICE_CUDA: return (cuda_call);                                                      \
         }                                                                                          \
         return ls_error(LS_ERR_INTERNAL, "%s: unknown device kind %d", op, (int)(dev)->kind);      \
     } while (0)
 
-// Elementwise loops go parallel only when the work amortises the fork.
-#define OPS_PAR_MIN 32768
+// The CPU computes in fp32 (the specification); bf16 storage is the GPU's.
+static int cpu_fp32(const char *op, DType t) {
+    return ls_error(LS_ERR_UNSUPPORTED, "%s: %s on the CPU (the CPU computes in fp32)", op,
+                    dtype_name(t));
+}
+
+#define CPU_F32(op, t, call) ((t) == DTYPE_F32 ? (call) : cpu_fp32(op, t))
 
 // ------------------------------------------------------------------------------ memory
 
 int ops_alloc(const Device *dev, void **ptr, size_t bytes, const char *what) {
     *ptr = NULL;
-    if (dev->kind != DEVICE_CPU) return cuda_later(what);
     size_t rounded = (bytes + 255) / 256 * 256;
     if (rounded == 0) rounded = 256;
+    if (dev->kind == DEVICE_CUDA) {
+        char hint[192];
+        snprintf(hint, sizeof hint, "%s does not fit: lower --batch-size, --max-tokens or "
+                 "--seq-len", what);
+        return device_cuda_alloc(ptr, rounded, hint);
+    }
     *ptr = aligned_alloc(256, rounded);
     if (!*ptr)
         return ls_error(LS_ERR_NOMEM, "%s: out of memory allocating %.1f MiB", what,
@@ -53,69 +59,132 @@ int ops_alloc(const Device *dev, void **ptr, size_t bytes, const char *what) {
 }
 
 void ops_free(const Device *dev, void *ptr) {
-    (void)dev;
-    free(ptr);
+    if (dev->kind == DEVICE_CUDA) device_cuda_free(ptr);
+    else free(ptr);
+}
+
+int ops_upload(const Device *dev, void *dst, const void *host, size_t bytes) {
+    if (bytes == 0) return 0;
+    if (dev->kind == DEVICE_CUDA) return device_cuda_copy(dst, host, bytes, DEVICE_COPY_H2D);
+    memcpy(dst, host, bytes);
+    return 0;
+}
+
+int ops_download(const Device *dev, void *host, const void *src, size_t bytes) {
+    if (bytes == 0) return 0;
+    if (dev->kind == DEVICE_CUDA) return device_cuda_copy(host, src, bytes, DEVICE_COPY_D2H);
+    memcpy(host, src, bytes);
+    return 0;
 }
 
 // ------------------------------------------------------------------------------ kernels
 
-int ops_matmul_fwd(const Device *dev, float *y, const float *x, const float *w, const float *b,
-                   int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
-    DISPATCH(dev, "matmul_fwd", matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y));
+int ops_matmul_fwd(const Device *dev, DType t, float *y, const float *x, const float *w,
+                   const float *b, int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
+    const MatmulCuda opt = {t, 0, NULL}; // fp32 keeps TF32 off: parity with the CPU
+    DISPATCH(dev, "matmul_fwd",
+             CPU_F32("matmul_fwd", t, matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y)),
+             matmul_fwd_cuda(y, x, w, b, M, K, N, ld_x, ld_y, &opt));
 }
 
-int ops_matmul_bwd(const Device *dev, float *dx, float *dw, float *db, const float *dy,
+int ops_matmul_bwd(const Device *dev, DType t, float *dx, float *dw, float *db, const float *dy,
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) {
-    DISPATCH(dev, "matmul_bwd", matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y));
+    const MatmulCuda opt = {t, 0, NULL};
+    DISPATCH(dev, "matmul_bwd",
+             CPU_F32("matmul_bwd", t, matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y)),
+             matmul_bwd_cuda(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y, &opt));
 }
 
-int ops_norm_fwd(const Device *dev, int layer_norm, float *y, float *mean, float *rstd,
-                 const float *x, const float *w, const float *b, int64_t M, int64_t D, float eps) {
+// The CUDA norm is the residual-fused form (norm.h) without a residual: the same statistics
+// and the same gradients as the plain CPU functions applied to x.
+static NormArgs norm_args(DType t, int layer_norm, int64_t M, int64_t D, float eps) {
+    NormArgs a;
+    norm_args_init(&a, layer_norm ? NORM_LAYER : NORM_RMS, M, D, eps);
+    a.dtype = t;
+    return a;
+}
+
+static int norm_fwd_cuda_plain(DType t, int layer_norm, float *y, float *mean, float *rstd,
+                               const float *x, const float *w, const float *b, int64_t M,
+                               int64_t D, float eps) {
+    NormArgs a = norm_args(t, layer_norm, M, D, eps);
+    a.x = x, a.w = w, a.b = layer_norm ? b : NULL, a.y = y;
+    a.mean = layer_norm ? mean : NULL, a.rstd = rstd;
+    return norm_fwd_cuda(&a);
+}
+
+static int norm_bwd_cuda_plain(DType t, int layer_norm, float *dx, float *dw, float *db,
+                               const float *dy, const float *x, const float *w, const float *mean,
+                               const float *rstd, int64_t M, int64_t D) {
+    NormArgs a = norm_args(t, layer_norm, M, D, 0.0f);
+    // mean and rstd are the forward's outputs, read-only here (NormArgs shares the fields)
+    a.h = x, a.w = w, a.mean = layer_norm ? (float *)mean : NULL, a.rstd = (float *)rstd;
+    a.dy = dy;
+    a.dx = dx, a.dw = dw, a.db = layer_norm ? db : NULL;
+    return norm_bwd_cuda(&a);
+}
+
+int ops_norm_fwd(const Device *dev, DType t, int layer_norm, float *y, float *mean, float *rstd,
+                 const float *x, const float *w, const float *b, int64_t M, int64_t D,
+                 float eps) {
     if (layer_norm)
-        DISPATCH(dev, "norm_layer_fwd", norm_layer_fwd_cpu(y, mean, rstd, x, w, b, M, D, eps));
-    DISPATCH(dev, "norm_rms_fwd", norm_rms_fwd_cpu(y, rstd, x, w, M, D, eps));
+        DISPATCH(dev, "norm_layer_fwd",
+                 CPU_F32("norm_layer_fwd", t,
+                         norm_layer_fwd_cpu(y, mean, rstd, x, w, b, M, D, eps)),
+                 norm_fwd_cuda_plain(t, 1, y, mean, rstd, x, w, b, M, D, eps));
+    DISPATCH(dev, "norm_rms_fwd",
+             CPU_F32("norm_rms_fwd", t, norm_rms_fwd_cpu(y, rstd, x, w, M, D, eps)),
+             norm_fwd_cuda_plain(t, 0, y, mean, rstd, x, w, b, M, D, eps));
 }
 
-int ops_norm_bwd(const Device *dev, int layer_norm, float *dx, float *dw, float *db,
+int ops_norm_bwd(const Device *dev, DType t, int layer_norm, float *dx, float *dw, float *db,
                  const float *dy, const float *x, const float *w, const float *mean,
                  const float *rstd, int64_t M, int64_t D) {
     if (layer_norm)
-        DISPATCH(dev, "norm_layer_bwd", norm_layer_bwd_cpu(dx, dw, db, dy, x, w, mean, rstd, M, D));
-    DISPATCH(dev, "norm_rms_bwd", norm_rms_bwd_cpu(dx, dw, dy, x, w, rstd, M, D));
+        DISPATCH(dev, "norm_layer_bwd",
+                 CPU_F32("norm_layer_bwd", t,
+                         norm_layer_bwd_cpu(dx, dw, db, dy, x, w, mean, rstd, M, D)),
+                 norm_bwd_cuda_plain(t, 1, dx, dw, db, dy, x, w, mean, rstd, M, D));
+    DISPATCH(dev, "norm_rms_bwd",
+             CPU_F32("norm_rms_bwd", t, norm_rms_bwd_cpu(dx, dw, dy, x, w, rstd, M, D)),
+             norm_bwd_cuda_plain(t, 0, dx, dw, db, dy, x, w, mean, rstd, M, D));
 }
 
-int ops_gelu_fwd(const Device *dev, float *y, const float *x, int64_t n) {
-    DISPATCH(dev, "gelu_fwd", act_gelu_fwd_cpu(y, x, n));
+int ops_gelu_fwd(const Device *dev, DType t, float *y, const float *x, int64_t n) {
+    DISPATCH(dev, "gelu_fwd", CPU_F32("gelu_fwd", t, act_gelu_fwd_cpu(y, x, n)),
+             act_gelu_fwd_cuda(y, x, n, t, NULL));
 }
 
-int ops_gelu_bwd(const Device *dev, float *dx, const float *dy, const float *x, int64_t n) {
-    DISPATCH(dev, "gelu_bwd", act_gelu_bwd_cpu(dx, dy, x, n));
+int ops_gelu_bwd(const Device *dev, DType t, float *dx, const float *dy, const float *x,
+                 int64_t n) {
+    DISPATCH(dev, "gelu_bwd", CPU_F32("gelu_bwd", t, act_gelu_bwd_cpu(dx, dy, x, n)),
+             act_gelu_bwd_cuda(dx, dy, x, n, t, NULL));
 }
 
 int ops_scan_fwd(const Device *dev, const ScanArgs *a) {
-    DISPATCH(dev, "scan_fwd", scan_fwd_cpu(a));
+    DISPATCH(dev, "scan_fwd", scan_fwd_cpu(a), scan_fwd_cuda(a));
 }
 int ops_scan_bwd(const Device *dev, const ScanArgs *a) {
-    DISPATCH(dev, "scan_bwd", scan_bwd_cpu(a));
+    DISPATCH(dev, "scan_bwd", scan_bwd_cpu(a), scan_bwd_cuda(a));
 }
 int ops_scan_step(const Device *dev, const ScanArgs *a) {
-    DISPATCH(dev, "scan_step", scan_step_cpu(a));
+    DISPATCH(dev, "scan_step", scan_step_cpu(a), scan_step_cuda(a));
 }
 
 size_t ops_scan_bwd_workspace_size(const Device *dev, const ScanArgs *a) {
-    (void)dev; // the CUDA size function joins here with the GPU issue
-    return scan_bwd_workspace_size_cpu(a);
+    return dev->kind == DEVICE_CUDA ? scan_bwd_workspace_size_cuda(a)
+                                    : scan_bwd_workspace_size_cpu(a);
 }
 
 int ops_conv_fwd(const Device *dev, const ConvArgs *a) {
-    DISPATCH(dev, "conv_fwd", conv_fwd_cpu(a));
+    DISPATCH(dev, "conv_fwd", conv_fwd_cpu(a), conv_fwd_cuda(a));
 }
 int ops_conv_bwd(const Device *dev, const ConvArgs *a) {
-    DISPATCH(dev, "conv_bwd", conv_bwd_cpu(a));
+    DISPATCH(dev, "conv_bwd", conv_bwd_cpu(a), conv_bwd_cuda(a));
 }
 int ops_conv_step(const Device *dev, const ConvArgs *a) {
-    DISPATCH(dev, "conv_step", conv_step_cpu(a));
+    DISPATCH(dev, "conv_step", conv_step_cpu(a), conv_step_cuda(a));
 }
 
 // The CPU attention: the blocked sgemm path (kernels/cpu/attention_blocked.c), or the
@@ -135,7 +204,8 @@ int ops_attention_fwd(const Device *dev, float *out, float *lse, const float *q,
                       const float *v, const AttentionShape *s) {
     DISPATCH(dev, "attention_fwd",
              attention_use_ref(s) ? attention_fwd_cpu(out, lse, q, k, v, s)
-                                  : attention_fwd_cpu_blocked(out, lse, q, k, v, s));
+                                  : attention_fwd_cpu_blocked(out, lse, q, k, v, s),
+             attention_fwd_cuda(out, lse, q, k, v, s));
 }
 
 int ops_attention_bwd(const Device *dev, float *dq, float *dk, float *dv, const float *dout,
@@ -144,35 +214,42 @@ int ops_attention_bwd(const Device *dev, float *dq, float *dk, float *dv, const 
     DISPATCH(dev, "attention_bwd",
              attention_use_ref(s)
                  ? attention_bwd_cpu(dq, dk, dv, dout, q, k, v, out, lse, s)
-                 : attention_bwd_cpu_blocked(dq, dk, dv, dout, q, k, v, out, lse, s));
+                 : attention_bwd_cpu_blocked(dq, dk, dv, dout, q, k, v, out, lse, s),
+             attention_bwd_cuda(dq, dk, dv, dout, q, k, v, out, lse, s));
 }
 
 int ops_rope_fwd(const Device *dev, float *out, const float *x, const RopeShape *s) {
-    DISPATCH(dev, "rope_fwd", attention_rope_fwd_cpu(out, x, s));
+    DISPATCH(dev, "rope_fwd", attention_rope_fwd_cpu(out, x, s),
+             attention_rope_fwd_cuda(out, x, s));
 }
 
 int ops_rope_bwd(const Device *dev, float *dx, const float *dout, const RopeShape *s) {
-    DISPATCH(dev, "rope_bwd", attention_rope_bwd_cpu(dx, dout, s));
+    DISPATCH(dev, "rope_bwd", attention_rope_bwd_cpu(dx, dout, s),
+             attention_rope_bwd_cuda(dx, dout, s));
 }
 
 int ops_embedding_fwd(const Device *dev, float *out, const int32_t *ids, const float *table,
                       int64_t M, int64_t V, int64_t D) {
-    DISPATCH(dev, "embedding_fwd", embedding_fwd_cpu(out, ids, table, M, V, D));
+    DISPATCH(dev, "embedding_fwd", embedding_fwd_cpu(out, ids, table, M, V, D),
+             embedding_fwd_cuda(out, ids, table, M, V, D, DTYPE_F32, NULL));
 }
 
 int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const int32_t *ids,
                       int64_t M, int64_t V, int64_t D) {
-    DISPATCH(dev, "embedding_bwd", embedding_bwd_cpu(dtable, dout, ids, M, V, D));
+    DISPATCH(dev, "embedding_bwd", embedding_bwd_cpu(dtable, dout, ids, M, V, D),
+             embedding_bwd_cuda(dtable, dout, ids, M, V, D, DTYPE_F32, NULL));
 }
 
 int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
                  int64_t L, int64_t D, PoolMode mode) {
-    DISPATCH(dev, "pool_fwd", pool_fwd_cpu(out, x, lengths, B, L, D, mode));
+    DISPATCH(dev, "pool_fwd", pool_fwd_cpu(out, x, lengths, B, L, D, mode),
+             pool_fwd_cuda(out, x, lengths, B, L, D, mode, DTYPE_F32, NULL));
 }
 
 int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
                  int64_t L, int64_t D, PoolMode mode) {
-    DISPATCH(dev, "pool_bwd", pool_bwd_cpu(dx, dout, lengths, B, L, D, mode));
+    DISPATCH(dev, "pool_bwd", pool_bwd_cpu(dx, dout, lengths, B, L, D, mode),
+             pool_bwd_cuda(dx, dout, lengths, B, L, D, mode, DTYPE_F32, NULL));
 }
 
 int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *dlogits,
@@ -180,7 +257,9 @@ int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *
                   int64_t V, float grad_scale) {
     DISPATCH(
         dev, "loss_xent",
-        loss_xent_cpu(mean_loss, row_loss, dlogits, logits, targets, weights, M, V, grad_scale));
+        loss_xent_cpu(mean_loss, row_loss, dlogits, logits, targets, weights, M, V, grad_scale),
+        loss_xent_cuda(mean_loss, row_loss, dlogits, logits, targets, weights, M, V, grad_scale,
+                       DTYPE_F32, NULL));
 }
 
 int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const float *grads,
@@ -188,229 +267,124 @@ int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const f
                    int64_t step, double lr, float grad_scale) {
     DISPATCH(
         dev, "adamw_step",
-        optim_adamw_step_cpu(params, m, v, grads, tensors, n_tensors, cfg, step, lr, grad_scale));
+        optim_adamw_step_cpu(params, m, v, grads, tensors, n_tensors, cfg, step, lr, grad_scale),
+        optim_adamw_step_cuda(params, m, v, grads, tensors, n_tensors, cfg, step, lr, grad_scale,
+                              NULL));
 }
 
 int ops_grad_norm(const Device *dev, double *norm, const float *grads, const OptimTensor *tensors,
                   int64_t n_tensors) {
-    DISPATCH(dev, "grad_norm", optim_grad_norm_cpu(norm, grads, tensors, n_tensors));
+    DISPATCH(dev, "grad_norm", optim_grad_norm_cpu(norm, grads, tensors, n_tensors),
+             optim_grad_norm_cuda(norm, grads, tensors, n_tensors, NULL));
 }
 
-// ------------------------------------------------------------------------------ glue, CPU bodies
+// ------------------------------------------------------------------------------ glue
 
-static int zero_cpu(float *restrict x, int64_t n) {
-    memset(x, 0, (size_t)n * sizeof *x);
-    return 0;
-}
-
-static int copy_cpu(float *restrict dst, const float *restrict src, int64_t n) {
-    memcpy(dst, src, (size_t)n * sizeof *dst);
-    return 0;
-}
-
-static int add_cpu(float *restrict y, const float *restrict x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        y[i] += x[i];
-    return 0;
-}
-
-static int neg_exp_cpu(float *restrict y, const float *restrict x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = -expf(x[i]);
-    return 0;
-}
-
-static int mul_acc_cpu(float *restrict y, const float *restrict a, const float *restrict b,
-                       int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] += a[i] * b[i];
-    return 0;
-}
-
-static inline int64_t row_pos(const int64_t *lengths, int64_t b, int64_t s, int reverse) {
-    int64_t n = lengths[b];
-    if (s >= n) return -1;
-    return reverse ? n - 1 - s : s;
-}
-
-static int rows_gather_cpu(float *restrict dst, const float *restrict src, const int64_t *lengths,
-                           int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
-#pragma omp parallel for schedule(static) if (Be * nt * W >= OPS_PAR_MIN)
-    for (int64_t r = 0; r < Be * nt; r++) {
-        const int64_t b = r / nt, s = s0 + r % nt;
-        const int64_t p = row_pos(lengths, b, s, reverse);
-        float *d = dst + r * W; // (W)
-        if (p < 0)
-            memset(d, 0, (size_t)W * sizeof *d);
-        else
-            memcpy(d, src + (b * L + p) * W, (size_t)W * sizeof *d);
-    }
-    return 0;
-}
-
-static int rows_scatter_add_cpu(float *restrict dst, const float *restrict src,
-                                const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                                int64_t s0, int64_t nt, int reverse) {
-#pragma omp parallel for schedule(static) if (Be * nt * W >= OPS_PAR_MIN)
-    for (int64_t r = 0; r < Be * nt; r++) {
-        const int64_t b = r / nt, s = s0 + r % nt;
-        const int64_t p = row_pos(lengths, b, s, reverse);
-        if (p < 0) continue;
-        float *d = dst + (b * L + p) * W; // (W)
-        const float *x = src + r * W;     // (W)
-        for (int64_t w = 0; w < W; w++)
-            d[w] += x[w];
-    }
-    return 0;
-}
-
-static int rows_zero_tail_cpu(float *restrict x, const int64_t *lengths, int64_t Be, int64_t L,
-                              int64_t W) {
-    for (int64_t b = 0; b < Be; b++)
-        if (lengths[b] < L)
-            memset(x + (b * L + lengths[b]) * W, 0, (size_t)((L - lengths[b]) * W) * sizeof *x);
-    return 0;
-}
-
-static int pair_mean_fwd_cpu(float *restrict out, const float *restrict x, int64_t B, int64_t W) {
-    for (int64_t i = 0; i < B * W; i++)
-        out[i] = 0.5f * (x[i] + x[B * W + i]);
-    return 0;
-}
-
-static int pair_mean_bwd_cpu(float *restrict dx, const float *restrict dout, int64_t B, int64_t W) {
-    for (int64_t i = 0; i < B * W; i++) {
-        dx[i] += 0.5f * dout[i];
-        dx[B * W + i] += 0.5f * dout[i];
-    }
-    return 0;
-}
-
-static int tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict tokens,
-                             const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
-    for (int64_t b = 0; b < B; b++) {
-        const int64_t n = lengths[b];
-        const uint8_t *t = tokens + b * L; // (L)
-        for (int64_t p = 0; p < n; p++)
-            if (t[p] >= vocab)
-                return ls_error(LS_ERR_USAGE,
-                                "batch row %lld position %lld: token %d is outside "
-                                "the model's vocabulary of %lld",
-                                (long long)b, (long long)p, t[p], (long long)vocab);
-    }
-    for (int64_t b = 0; b < B; b++) {
-        const int64_t n = lengths[b];
-        const uint8_t *t = tokens + b * L;
-        int32_t *fw = ids + b * L;
-        for (int64_t p = 0; p < L; p++)
-            fw[p] = p < n ? t[p] : 0;
-        if (!rc) continue;
-        int32_t *rv = ids + (B + b) * L;
-        for (int64_t p = 0; p < L; p++) {
-            int32_t x = p < n ? t[n - 1 - p] : 0;
-            rv[p] = p < n && x < 4 ? 3 - x : x;
-        }
-    }
-    return 0;
-}
-
-static int ids_to_ids_cpu(int32_t *restrict ids, const int32_t *restrict src,
-                          const int64_t *lengths, int64_t B, int64_t L, int64_t vocab) {
-    for (int64_t b = 0; b < B; b++) {
-        const int64_t n = lengths[b];
-        const int32_t *t = src + b * L; // (L)
-        for (int64_t p = 0; p < n; p++)
-            if (t[p] < 0 || t[p] >= vocab)
-                return ls_error(LS_ERR_USAGE,
-                                "batch row %lld position %lld: id %d is outside "
-                                "the model's vocabulary of %lld",
-                                (long long)b, (long long)p, t[p], (long long)vocab);
-    }
-    for (int64_t b = 0; b < B; b++) {
-        const int64_t n = lengths[b];
-        for (int64_t p = 0; p < L; p++) ids[b * L + p] = p < n ? src[b * L + p] : 0;
-    }
-    return 0;
-}
-
-static int frames_cpu(float *restrict frames, const float *restrict samples, const int64_t *lengths,
-                      int64_t B, int64_t L, int64_t F, int64_t Lt) {
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < Lt; j++)
-            for (int64_t f = 0; f < F; f++) {
-                int64_t i = j * F + f;
-                frames[(b * Lt + j) * F + f] = i < lengths[b] ? samples[b * L + i] : 0.0f;
-            }
-    return 0;
-}
-
-// ------------------------------------------------------------------------------ glue dispatch
-
-int ops_zero(const Device *dev, float *x, int64_t n) {
-    DISPATCH(dev, "zero", zero_cpu(x, n));
+int ops_zero(const Device *dev, DType t, float *x, int64_t n) {
+    const size_t bytes = (size_t)n * dtype_size(t);
+    DISPATCH(dev, "zero", CPU_F32("zero", t, (memset(x, 0, bytes), 0)),
+             glue_zero_cuda(x, bytes, NULL));
 }
 
 int ops_copy(const Device *dev, float *dst, const float *src, int64_t n) {
-    DISPATCH(dev, "copy", copy_cpu(dst, src, n));
+    const size_t bytes = (size_t)n * sizeof(float);
+    DISPATCH(dev, "copy", (memcpy(dst, src, bytes), 0), glue_copy_cuda(dst, src, bytes, NULL));
 }
 
-int ops_add(const Device *dev, float *y, const float *x, int64_t n) {
-    DISPATCH(dev, "add", add_cpu(y, x, n));
+int ops_add(const Device *dev, float *y, DType yt, const float *x, DType xt, int64_t n) {
+    DISPATCH(dev, "add",
+             CPU_F32("add", yt, CPU_F32("add", xt, glue_add_cpu(y, x, n))),
+             glue_add_cuda(y, yt, x, xt, n, NULL));
+}
+
+int ops_cast(const Device *dev, float *y, DType yt, const float *x, int64_t n) {
+    DISPATCH(dev, "cast",
+             CPU_F32("cast", yt, (memcpy(y, x, (size_t)n * sizeof(float)), 0)),
+             glue_cast_cuda(y, yt, x, n, NULL));
 }
 
 int ops_neg_exp(const Device *dev, float *y, const float *x, int64_t n) {
-    DISPATCH(dev, "neg_exp", neg_exp_cpu(y, x, n));
+    DISPATCH(dev, "neg_exp", glue_neg_exp_cpu(y, x, n), glue_neg_exp_cuda(y, x, n, NULL));
 }
 
 int ops_mul_acc(const Device *dev, float *y, const float *a, const float *b, int64_t n) {
-    DISPATCH(dev, "mul_acc", mul_acc_cpu(y, a, b, n));
+    DISPATCH(dev, "mul_acc", glue_mul_acc_cpu(y, a, b, n), glue_mul_acc_cuda(y, a, b, n, NULL));
 }
 
-int ops_rows_gather(const Device *dev, float *dst, const float *src, const int64_t *lengths,
-                    int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
-    DISPATCH(dev, "rows_gather", rows_gather_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse));
+int ops_rows_gather(const Device *dev, float *dst, DType dst_t, const float *src, DType src_t,
+                    const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                    int64_t nt, int reverse) {
+    DISPATCH(dev, "rows_gather",
+             CPU_F32("rows_gather", dst_t,
+                     CPU_F32("rows_gather", src_t,
+                             glue_rows_gather_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse))),
+             glue_rows_gather_cuda(dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt, reverse,
+                                   NULL));
 }
 
-int ops_rows_scatter_add(const Device *dev, float *dst, const float *src, const int64_t *lengths,
-                         int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
+int ops_rows_scatter_add(const Device *dev, float *dst, DType dst_t, const float *src,
+                         DType src_t, const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
+                         int64_t s0, int64_t nt, int reverse) {
     DISPATCH(dev, "rows_scatter_add",
-             rows_scatter_add_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse));
+             CPU_F32("rows_scatter_add", dst_t,
+                     CPU_F32("rows_scatter_add", src_t,
+                             glue_rows_scatter_add_cpu(dst, src, lengths, Be, L, W, s0, nt,
+                                                       reverse))),
+             glue_rows_scatter_add_cuda(dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt,
+                                        reverse, NULL));
 }
 
 int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
                        int64_t W) {
-    DISPATCH(dev, "rows_zero_tail", rows_zero_tail_cpu(x, lengths, Be, L, W));
+    DISPATCH(dev, "rows_zero_tail", glue_rows_zero_tail_cpu(x, lengths, Be, L, W),
+             glue_rows_zero_tail_cuda(x, DTYPE_F32, lengths, Be, L, W, NULL));
 }
 
 int ops_pair_mean_fwd(const Device *dev, float *out, const float *x, int64_t B, int64_t W) {
-    DISPATCH(dev, "pair_mean_fwd", pair_mean_fwd_cpu(out, x, B, W));
+    DISPATCH(dev, "pair_mean_fwd", glue_pair_mean_fwd_cpu(out, x, B, W),
+             glue_pair_mean_fwd_cuda(out, x, B, W, NULL));
 }
 
 int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B, int64_t W) {
-    DISPATCH(dev, "pair_mean_bwd", pair_mean_bwd_cpu(dx, dout, B, W));
+    DISPATCH(dev, "pair_mean_bwd", glue_pair_mean_bwd_cpu(dx, dout, B, W),
+             glue_pair_mean_bwd_cuda(dx, dout, B, W, NULL));
 }
 
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
                       const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
-    DISPATCH(dev, "tokens_to_ids", tokens_to_ids_cpu(ids, tokens, lengths, B, L, vocab, rc));
+    DISPATCH(dev, "tokens_to_ids", glue_tokens_to_ids_cpu(ids, tokens, lengths, B, L, vocab, rc),
+             glue_tokens_to_ids_cuda(ids, tokens, lengths, B, L, rc, NULL));
 }
 
 int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
                    int64_t B, int64_t L, int64_t vocab) {
-    DISPATCH(dev, "ids_to_ids", ids_to_ids_cpu(ids, src, lengths, B, L, vocab));
+    DISPATCH(dev, "ids_to_ids", glue_ids_to_ids_cpu(ids, src, lengths, B, L, vocab),
+             glue_ids_to_ids_cuda(ids, src, lengths, B, L, NULL));
 }
 
 int ops_frames(const Device *dev, float *frames, const float *samples,
                const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F, int64_t Lt) {
-    DISPATCH(dev, "frames", frames_cpu(frames, samples, sample_lengths, B, L, F, Lt));
+    DISPATCH(dev, "frames", glue_frames_cpu(frames, samples, sample_lengths, B, L, F, Lt),
+             glue_frames_cuda(frames, samples, sample_lengths, B, L, F, Lt, NULL));
 }
 
 // ------------------------------------------------------------------------------ streaming
+//
+// CPU only so far: on a GPU these answer LS_ERR_UNSUPPORTED naming the op (docs/models.md),
+// except the host ↔ device copies.
+
+// Elementwise loops go parallel only when the work amortises the fork.
+#define OPS_PAR_MIN 32768
+
+static int cuda_not_yet(const char *op) {
+    return ls_error(LS_ERR_UNSUPPORTED, "%s on cuda: not yet (streamed pooling and key/value "
+                                        "caches run on --device cpu)", op);
+}
 
 int ops_attention_kv_fwd(const Device *dev, float *out, const float *q, const float *k,
                          const float *v, const AttentionKvShape *s) {
-    DISPATCH(dev, "attention_kv_fwd", attention_kv_fwd_cpu(out, q, k, v, s));
+    DISPATCH(dev, "attention_kv_fwd", attention_kv_fwd_cpu(out, q, k, v, s),
+             cuda_not_yet("attention_kv_fwd"));
 }
 
 static int copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
@@ -428,8 +402,8 @@ static int copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
 int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
                     const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
                     int64_t W) {
-    DISPATCH(dev, "copy_blocks",
-             copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W));
+    DISPATCH(dev, "copy_blocks", copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W),
+             cuda_not_yet("copy_blocks"));
 }
 
 static int sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64_t B, int64_t L,
@@ -446,7 +420,7 @@ static int sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64
 
 int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, int64_t L,
                      int64_t W) {
-    DISPATCH(dev, "sum_rows_acc", sum_rows_acc_cpu(acc, x, B, L, W));
+    DISPATCH(dev, "sum_rows_acc", sum_rows_acc_cpu(acc, x, B, L, W), cuda_not_yet("sum_rows_acc"));
 }
 
 static int mean_from_sum_cpu(float *restrict out, const double *restrict acc, int64_t n,
@@ -457,13 +431,14 @@ static int mean_from_sum_cpu(float *restrict out, const double *restrict acc, in
 
 int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
                       double count) {
-    DISPATCH(dev, "mean_from_sum", mean_from_sum_cpu(out, acc, n, count));
+    DISPATCH(dev, "mean_from_sum", mean_from_sum_cpu(out, acc, n, count),
+             cuda_not_yet("mean_from_sum"));
 }
 
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) {
-    DISPATCH(dev, "to_device", copy_cpu(dst, host_src, n));
+    return ops_upload(dev, dst, host_src, (size_t)n * sizeof *dst);
 }
 
 int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) {
-    DISPATCH(dev, "to_host", copy_cpu(host_dst, src, n));
+    return ops_download(dev, host_dst, src, (size_t)n * sizeof *host_dst);
 }

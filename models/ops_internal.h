@@ -1,17 +1,18 @@
 /*
  * ops_internal.h — the device dispatch points of models/ (STYLE rule 24): every numeric call
- * the model code makes goes through one of these, which switch on dev->kind and call the
- * kernels' `<op>_<dir>_cpu` function (DEVICE_CPU) or, for DEVICE_CUDA, return
- * LS_ERR_UNSUPPORTED until the GPU issue adds the `_cuda` functions behind the same switch.
- * Arguments are exactly the kernel's (see kernels/<op>.h for shapes and the += convention).
+ * the model code makes, and every move of model memory between the host and the device, goes
+ * through one of these. Each switches on dev->kind and calls the kernels' `<op>_<dir>_cpu`
+ * function (DEVICE_CPU) or `<op>_<dir>_cuda` (DEVICE_CUDA, device pointers, the default stream,
+ * asynchronous). Arguments are exactly the kernel's (see kernels/<op>.h for shapes and the +=
+ * convention), plus, where a tensor may be bf16 on the GPU, its storage type `t` (kernels/
+ * dtype.h: a bf16 tensor travels behind the same float pointer). The CPU is fp32: a bf16 type
+ * there is LS_ERR_UNSUPPORTED.
  *
- * The second half are glue ops that kernels/ does not have (copies, residual adds, per-row
- * reversal, the A = −exp(A_log) transform, pair averaging for the RC-equivariant head, token
- * and frame preparation). Their CPU bodies live in models/ops.c; they are elementwise or
- * row moves, deterministic for any thread count, and are candidates to move into kernels/
- * with their CUDA versions.
+ * The glue ops (copies, residual adds, per-row reversal, the A = −exp(A_log) transform, pair
+ * averaging for the RC-equivariant head, token and frame preparation) are kernels/glue.h.
  *
- * Private to models/. Tested through tests/unit/test_model.c.
+ * Private to models/. Tested through tests/unit/test_model.c (CPU) and tests/gpu/model_gpu.c
+ * (the whole model, GPU against CPU).
  */
 #ifndef LS_MODELS_OPS_INTERNAL_H
 #define LS_MODELS_OPS_INTERNAL_H
@@ -23,34 +24,48 @@
 #include "kernels/attention.h"
 #include "kernels/conv.h"
 #include "kernels/device.h"
+#include "kernels/dtype.h"
 #include "kernels/optim.h"
 #include "kernels/pool.h"
 #include "kernels/scan.h"
 
 // ------------------------------------------------------------------------------ memory
 
-/** Device buffer of @p bytes (256-byte aligned on the CPU); free with ops_free(). */
+/**
+ * Buffer of @p bytes on @p dev, 256-byte aligned; free with ops_free(). On the GPU an
+ * out-of-memory failure is LS_ERR_CUDA_OOM with the bytes asked for, the bytes free and what to
+ * lower (--batch-size, --max-tokens, --seq-len); @p what names the buffer.
+ */
 int ops_alloc(const Device *dev, void **ptr, size_t bytes, const char *what) LS_RESULT_USED;
 void ops_free(const Device *dev, void *ptr);
 
+/** @p bytes from host memory into the device buffer @p dst (memcpy on the CPU). Synchronous. */
+int ops_upload(const Device *dev, void *dst, const void *host, size_t bytes) LS_RESULT_USED;
+/** @p bytes from the device buffer @p src into host memory; waits for the work queued before. */
+int ops_download(const Device *dev, void *host, const void *src, size_t bytes) LS_RESULT_USED;
+
 // ------------------------------------------------------------------------------ kernels
 
-int ops_matmul_fwd(const Device *dev, float *y, const float *x, const float *w, const float *b,
-                   int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) LS_RESULT_USED;
-int ops_matmul_bwd(const Device *dev, float *dx, float *dw, float *db, const float *dy,
+/** t: storage of x, y, dx, dy (and w: with DTYPE_BF16 the bf16 copy of the weights; b, dw, db
+ *  stay fp32). */
+int ops_matmul_fwd(const Device *dev, DType t, float *y, const float *x, const float *w,
+                   const float *b, int64_t M, int64_t K, int64_t N, int64_t ld_x,
+                   int64_t ld_y) LS_RESULT_USED;
+int ops_matmul_bwd(const Device *dev, DType t, float *dx, float *dw, float *db, const float *dy,
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) LS_RESULT_USED;
 
-/** RMSNorm (layer_norm = 0; mean unused) or LayerNorm (layer_norm = 1). */
-int ops_norm_fwd(const Device *dev, int layer_norm, float *y, float *mean, float *rstd,
+/** RMSNorm (layer_norm = 0; mean unused) or LayerNorm (layer_norm = 1). t: storage of the
+ *  (M, D) tensors x, y, dx, dy; w, b, mean, rstd, dw, db are fp32. */
+int ops_norm_fwd(const Device *dev, DType t, int layer_norm, float *y, float *mean, float *rstd,
                  const float *x, const float *w, const float *b, int64_t M, int64_t D,
                  float eps) LS_RESULT_USED;
-int ops_norm_bwd(const Device *dev, int layer_norm, float *dx, float *dw, float *db,
+int ops_norm_bwd(const Device *dev, DType t, int layer_norm, float *dx, float *dw, float *db,
                  const float *dy, const float *x, const float *w, const float *mean,
                  const float *rstd, int64_t M, int64_t D) LS_RESULT_USED;
 
-int ops_gelu_fwd(const Device *dev, float *y, const float *x, int64_t n) LS_RESULT_USED;
-int ops_gelu_bwd(const Device *dev, float *dx, const float *dy, const float *x,
+int ops_gelu_fwd(const Device *dev, DType t, float *y, const float *x, int64_t n) LS_RESULT_USED;
+int ops_gelu_bwd(const Device *dev, DType t, float *dx, const float *dy, const float *x,
                  int64_t n) LS_RESULT_USED;
 
 int ops_scan_fwd(const Device *dev, const ScanArgs *a) LS_RESULT_USED;
@@ -72,80 +87,74 @@ int ops_rope_fwd(const Device *dev, float *out, const float *x, const RopeShape 
 int ops_rope_bwd(const Device *dev, float *dx, const float *dout,
                  const RopeShape *s) LS_RESULT_USED;
 
+/** fp32 (the embedding writes the fp32 residual stream). */
 int ops_embedding_fwd(const Device *dev, float *out, const int32_t *ids, const float *table,
                       int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
 int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const int32_t *ids,
                       int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
 
+/** fp32 (the head). lengths on @p dev. */
 int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
                  int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
 int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
                  int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
 
+/** fp32; every pointer on @p dev, mean_loss too (one double). */
 int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *dlogits,
                   const float *logits, const int32_t *targets, const float *weights, int64_t M,
                   int64_t V, float grad_scale) LS_RESULT_USED;
 
+/** params, m, v, grads on @p dev; the table and *norm on the host (the GPU norm waits). */
 int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const float *grads,
                    const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
                    int64_t step, double lr, float grad_scale) LS_RESULT_USED;
 int ops_grad_norm(const Device *dev, double *norm, const float *grads, const OptimTensor *tensors,
                   int64_t n_tensors) LS_RESULT_USED;
 
-// ------------------------------------------------------------------------------ glue
+// ------------------------------------------------------------------------------ glue (glue.h)
 
-/** x[0..n) = 0. */
-int ops_zero(const Device *dev, float *x, int64_t n) LS_RESULT_USED;
-/** dst[0..n) = src[0..n) (no overlap). */
+/** x[0..n) = 0, n elements of type t. */
+int ops_zero(const Device *dev, DType t, float *x, int64_t n) LS_RESULT_USED;
+/** dst[0..n) = src[0..n), fp32 (no overlap). */
 int ops_copy(const Device *dev, float *dst, const float *src, int64_t n) LS_RESULT_USED;
-/** y += x, n elements (the residual add). */
-int ops_add(const Device *dev, float *y, const float *x, int64_t n) LS_RESULT_USED;
-/** y = −exp(x) (Mamba's A from A_log). */
+/** y += x, n elements (the residual add); y of type yt, x of type xt. */
+int ops_add(const Device *dev, float *y, DType yt, const float *x, DType xt,
+            int64_t n) LS_RESULT_USED;
+/** y (type yt) = x (fp32): the bf16 copy of the weights or of an fp32 activation. */
+int ops_cast(const Device *dev, float *y, DType yt, const float *x, int64_t n) LS_RESULT_USED;
+/** y = −exp(x) (Mamba's A from A_log), fp32. */
 int ops_neg_exp(const Device *dev, float *y, const float *x, int64_t n) LS_RESULT_USED;
-/** y += a·b elementwise (dA_log += dA·A, the chain rule of A = −exp(A_log)). */
+/** y += a·b elementwise, fp32 (dA_log += dA·A). */
 int ops_mul_acc(const Device *dev, float *y, const float *a, const float *b,
                 int64_t n) LS_RESULT_USED;
 
-/**
- * One tile of a per-row, optionally reversed walk over a (Be, L, W) tensor. Tile position
- * s in [s0, s0 + nt) of row b maps to sequence position p = s (reverse = 0) or
- * p = lengths[b] − 1 − s (reverse = 1); it is valid when s < lengths[b].
- * gather:       dst (Be, nt, W) dense: dst[b, s − s0] = src[b, p], 0 where not valid.
- * scatter_add:  dst (Be, L, W):  dst[b, p] += src[b, s − s0] where valid (src (Be, nt, W)).
- */
-int ops_rows_gather(const Device *dev, float *dst, const float *src, const int64_t *lengths,
-                    int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
-                    int reverse) LS_RESULT_USED;
-int ops_rows_scatter_add(const Device *dev, float *dst, const float *src, const int64_t *lengths,
-                         int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
-                         int reverse) LS_RESULT_USED;
-/** x (Be, L, W): rows p >= lengths[b] set to 0. */
+/** glue_rows_gather / glue_rows_scatter_add with each tensor's storage type. */
+int ops_rows_gather(const Device *dev, float *dst, DType dst_t, const float *src, DType src_t,
+                    const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                    int64_t nt, int reverse) LS_RESULT_USED;
+int ops_rows_scatter_add(const Device *dev, float *dst, DType dst_t, const float *src,
+                         DType src_t, const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
+                         int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
+/** x (Be, L, W) fp32: rows p >= lengths[b] set to 0. */
 int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
                        int64_t W) LS_RESULT_USED;
 
-/** out (B, W) = ½(x[b] + x[B + b]), x (2B, W); backward: dx[b] += ½dout[b], dx[B+b] too. */
+/** fp32 pair mean of the reverse-complement head and its backward (glue.h). */
 int ops_pair_mean_fwd(const Device *dev, float *out, const float *x, int64_t B,
                       int64_t W) LS_RESULT_USED;
 int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B,
                       int64_t W) LS_RESULT_USED;
 
 /**
- * Token ids for the embedding: ids (Be, L) int32 from tokens (B, L); padded positions get 0.
- * With rc (Be = 2B), rows B + b hold the reverse complement of row b within its length
- * (t < 4 → 3 − t, others kept). @return 0, or LS_ERR_USAGE naming the row and position of a
- * token >= vocab.
+ * Token ids for the embedding (glue_tokens_to_ids): tokens and lengths on @p dev. The CPU
+ * checks the vocabulary (LS_ERR_USAGE naming row and position); the GPU does not (the model
+ * checks the batch on the host before uploading it, model_batch_check).
  */
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
                       const int64_t *lengths, int64_t B, int64_t L, int64_t vocab,
                       int rc) LS_RESULT_USED;
-
-/** ids (B, L) from int32 ids (synthetic tasks): checked against @p vocab (LS_ERR_USAGE as
- *  ops_tokens_to_ids), padded positions 0. */
 int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
                    int64_t B, int64_t L, int64_t vocab) LS_RESULT_USED;
-
-/** frames (B, Lt, F) from samples (B, L): frame j of row b = samples [j·F, (j+1)·F), 0 at
- *  and past sample_lengths[b]; Lt = ceil(L / F). */
 int ops_frames(const Device *dev, float *frames, const float *samples,
                const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F,
                int64_t Lt) LS_RESULT_USED;

@@ -28,6 +28,17 @@
 
 #include "models/model_internal.h"
 
+// LM logits of the planned positions into host memory: directly on the CPU, through the
+// plan's buffer on the GPU.
+static int lm_logits(Model *m, float *logits) {
+    Plan *p = &m->plan;
+    if (m->dev.kind == DEVICE_CPU) return model_head_fwd(m, p->R, p->aux, logits, NULL);
+    int status = model_head_fwd(m, p->R, p->aux, p->logits, NULL);
+    if (status < 0) return status;
+    return ops_download(&m->dev, logits, p->logits,
+                        (size_t)(p->logits_rows * m->cfg.vocab) * sizeof(float));
+}
+
 static int stream_supported(const Model *m) {
     const ModelConfig *c = &m->cfg;
     if (c->arch == MODEL_BIMAMBA)
@@ -66,7 +77,9 @@ void model_stream_free(Model *m) {
     ops_free(&m->dev, m->stream_sum);
     ops_free(&m->dev, m->stream_first);
     ops_free(&m->dev, m->stream_pooled);
+    ops_free(&m->dev, m->stream_logits);
     m->stream_state = m->stream_last = m->stream_first = m->stream_pooled = NULL;
+    m->stream_logits = NULL;
     m->stream_sum = NULL;
     for (int i = 0; m->kv && i < m->cfg.n_layers; i++) kv_free(m, &m->kv[i]);
     free(m->kv);
@@ -149,6 +162,9 @@ int model_stream_reset(Model *m, int64_t B) {
             status = ops_alloc(&m->dev, (void **)&m->stream_pooled, row_bytes, "stream state");
         if (status == 0)
             status = ops_alloc(&m->dev, (void **)&m->stream_sum, 2 * row_bytes, "stream state");
+        if (status == 0 && m->dev.kind != DEVICE_CPU && m->cfg.task == MODEL_TASK_CLASSIFY)
+            status = ops_alloc(&m->dev, (void **)&m->stream_logits,
+                               (size_t)(B * m->cfg.n_classes) * sizeof(float), "stream logits");
         if (status < 0) {
             model_stream_free(m);
             return status;
@@ -160,9 +176,10 @@ int model_stream_reset(Model *m, int64_t B) {
     m->stream_pooling = m->cfg.task == MODEL_TASK_CLASSIFY;
     for (int i = 0; i < m->cfg.n_layers; i++) m->kv[i].len = m->kv[i].pos0 = 0;
     const int64_t floats = model_stream_layer_floats(m, B) * mamba_layers(m);
-    status = floats > 0 ? ops_zero(&m->dev, m->stream_state, floats) : 0;
+    status = floats > 0 ? ops_zero(&m->dev, DTYPE_F32, m->stream_state, floats) : 0;
     // the running sum is doubles: zeroed as twice as many floats (all-zero bits either way)
-    return status == 0 ? ops_zero(&m->dev, (float *)m->stream_sum, 2 * B * m->D) : status;
+    return status == 0 ? ops_zero(&m->dev, DTYPE_F32, (float *)m->stream_sum, 2 * B * m->D)
+                       : status;
 }
 
 int model_stream_set_pooling(Model *m, int on) {
@@ -239,8 +256,9 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
                             (long long)b, (long long)seg->lengths[b], (long long)seg->L);
     m->train_ready = 0;
     m->sel_rows = -1; // streaming computes every position's logits
+    m->plan_logits = m->cfg.task == MODEL_TASK_LM;
     if ((status = model_plan(m, seg->B, L, seg->L, 0)) < 0) return status;
-    model_batch_lengths(m, seg);
+    if ((status = model_batch_lengths(m, seg)) < 0) return status;
     Plan *p = &m->plan;
     const int first = m->stream_pos == 0;
     status = model_input_fwd(m, seg, p->R);
@@ -251,9 +269,10 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     const Device *dev = &m->dev;
     const int64_t B = p->Be, D = m->D;
     if (m->cfg.task == MODEL_TASK_LM && logits)
-        status = model_head_fwd(m, p->R, p->aux, logits, NULL);
+        status = lm_logits(m, logits);
     else if (m->stream_pooling)
-        status = ops_norm_fwd(dev, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f, p->rstd_f,
+        status = ops_norm_fwd(dev, DTYPE_F32, m->cfg.norm == MODEL_NORM_LAYER, p->aux, p->mean_f,
+                              p->rstd_f,
                               p->R, model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b),
                               B * L, D, m->cfg.norm_eps);
     if (status < 0 || !m->stream_pooling) return status;
@@ -286,8 +305,11 @@ int model_stream_logits(Model *m, float *logits) {
     const int64_t C = m->cfg.n_classes;
     int status = model_stream_embed(m, m->stream_pooled);
     if (status < 0) return status;
-    return ops_matmul_fwd(&m->dev, logits, m->stream_pooled, model_p(m, m->idx_cls_w),
-                          model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
+    float *out = m->dev.kind == DEVICE_CPU ? logits : m->stream_logits;
+    status = ops_matmul_fwd(&m->dev, DTYPE_F32, out, m->stream_pooled, model_p(m, m->idx_cls_w),
+                            model_p(m, m->idx_cls_b), m->stream_B, m->D, C, m->D, C);
+    if (status < 0 || out == logits) return status;
+    return ops_download(&m->dev, logits, out, (size_t)(m->stream_B * C) * sizeof(float));
 }
 
 int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
@@ -304,11 +326,12 @@ int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
     if ((status = model_batch_check_shape(m, &one, &L)) < 0) return status;
     m->train_ready = 0;
     m->sel_rows = -1;
+    m->plan_logits = 1;
     if ((status = model_plan(m, B, 1, 1, 0)) < 0) return status;
-    model_batch_lengths(m, &one);
+    if ((status = model_batch_lengths(m, &one)) < 0) return status;
     Plan *p = &m->plan;
     status = model_input_fwd(m, &one, p->R); // (B, 1, D) = (B, D)
     if (status == 0) status = stream_layers(m, 1);
-    if (status == 0) status = model_head_fwd(m, p->R, p->aux, logits, NULL);
+    if (status == 0) status = lm_logits(m, logits);
     return status;
 }

@@ -4,6 +4,9 @@
  *   longscan bench io FILE...   read + encode throughput of the input path, one core:
  *                               sequences → tokens (bases/s), audio → mono floats (samples/s).
  *   longscan bench kernels      CUDA kernels on the anchors' workloads (bench_kernels.c).
+ *   longscan bench model        a whole model's training step or forward (anchors README
+ *                               "Whole-model training step", "Transformer baseline"): ms per
+ *                               step, tokens/s, peak GPU memory, and the peer's row and ratios.
  *
  * bench/io.sh runs the I/O benchmark over ../shared/data and records commit and machine with the
  * numbers; bench/NOTES.md records the kernel numbers and how they were taken.
@@ -23,11 +26,23 @@
 #include "io/seq.h"
 #include "kernels/device.h"
 #include "kernels/dtype.h"
+#include "kernels/optim.h"
+#include "models/model.h"
 #include "pipeline/bench_internal.h"
 #include "pipeline/cli.h"
 #include "pipeline/commands.h"
 
-enum { OPT_REPEAT = CLI_OPT_FIRST_COMMAND_OPTION };
+enum {
+    OPT_REPEAT = CLI_OPT_FIRST_COMMAND_OPTION,
+    OPT_PEERS,
+    OPT_CSV,
+    OPT_JSON,
+    OPT_MODEL,
+    OPT_D_MODEL,
+    OPT_LAYERS,
+    OPT_SEQ_LEN,
+    OPT_MODE,
+};
 
 void bench_usage(FILE *fp) {
     fprintf(fp,
@@ -69,7 +84,24 @@ CLI_COMMON_HELP
 "      --repeat N         timed calls per row for bench kernels (default 10, at least 10)\n"
 "  (bench kernels uses --device cuda:N for the GPU; default cuda:0)\n"
 "\n"
-"The model benchmark ('bench model') arrives with issue 3.\n");
+"\n"
+"bench model: time a whole model on --device (default auto) as the anchors' peers ran it:\n"
+"  token vocabulary 16, mean-pool classifier (2 classes), batch 1, random tokens; a train\n"
+"  step is forward + cross-entropy + backward + gradient norm + AdamW (the trainer's step),\n"
+"  forward is the inference forward. Each row: median of --repeat steps after 2 warm-ups,\n"
+"  wall clock (a step ends when its loss or logits reach the host); peak GPU memory = the\n"
+"  most longscan held at once (model, optimizer, activations, scratch; torch's\n"
+"  max_memory_allocated counts the same). A row that does not fit says so and the run goes on.\n"
+"      --model NAME       mamba, bimamba or transformer (causal, 8 heads, MLP 4x, RoPE)\n"
+"      --d-model N        width (default 256)\n"
+"      --layers N         layers (default 8)\n"
+"      --seq-len L[,L..]  sequence lengths, one row each (default 16384)\n"
+"      --mode M           train or forward (default train)\n"
+"      --precision P      fp32 or bf16 (default bf16 on a GPU, fp32 on the CPU)\n"
+"      --repeat N         timed steps per row (default 5)\n"
+"      --peers FILE       the anchors' JSON (peers-model-h100.json,\n"
+"                         peers-transformer-h100.json): the peer's row and ours / theirs\n"
+"      --csv FILE, --json as for bench kernels\n");
 }
 
 static double now_seconds(void) {
@@ -201,18 +233,300 @@ fail:
     return cli_fail("bench", status);
 }
 
+// ---------------------------------------------------------------------------------------------
+// bench model
+
+typedef struct {
+    ModelArch arch;
+    int train;
+    DType dtype;
+    int64_t L;
+    double ms, tokens_s, peak_gib; // ms < 0: did not run (see note)
+    char note[96];
+    const char *peer;
+    double peer_ms, peer_peak; // < 0: no peer row
+} ModelRow;
+
+// The peer's row for (model, L, mode) in an anchors file: an object with "rows", or an array.
+static void model_peer(const cJSON *peers, ModelRow *r, int64_t d_model, int64_t layers) {
+    r->peer_ms = r->peer_peak = -1.0;
+    const cJSON *rows =
+        cJSON_IsArray(peers) ? peers : cJSON_GetObjectItemCaseSensitive(peers, "rows");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, rows) {
+        const cJSON *peer = cJSON_GetObjectItemCaseSensitive(e, "peer");
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(e, "model");
+        const cJSON *mode = cJSON_GetObjectItemCaseSensitive(e, "mode");
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(e, "L");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "d_model");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "layers");
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "step_ms");
+        const cJSON *pk = cJSON_GetObjectItemCaseSensitive(e, "peak_GiB");
+        if (!cJSON_IsNumber(ms)) ms = cJSON_GetObjectItemCaseSensitive(e, "ms");
+        if (!cJSON_IsString(peer) || !cJSON_IsNumber(l) || !cJSON_IsNumber(ms)) continue;
+        // transformer rows name no model: their peer does
+        const char *name = cJSON_IsString(model) ? model->valuestring
+                           : strstr(peer->valuestring, "transformer") ? "transformer"
+                                                                      : "";
+        const char *row_mode = cJSON_IsString(mode) ? mode->valuestring : "train";
+        if (strcmp(name, model_arch_name(r->arch)) || (int64_t)l->valuedouble != r->L ||
+            strcmp(row_mode, r->train ? "train" : "forward") ||
+            (cJSON_IsNumber(d) && (int64_t)d->valuedouble != d_model) ||
+            (cJSON_IsNumber(n) && (int64_t)n->valuedouble != layers))
+            continue;
+        r->peer = peer->valuestring;
+        r->peer_ms = ms->valuedouble;
+        r->peer_peak = cJSON_IsNumber(pk) ? pk->valuedouble : -1.0;
+        return;
+    }
+}
+
+static double median_d(double *v, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// One row: a fresh model (the peak counts from its creation), 2 warm-ups, repeat timed steps.
+static int model_row(const CommonOptions *common, int64_t d_model, int64_t layers, int repeat,
+                     ModelRow *r) {
+    ModelConfig cfg;
+    model_config_default(&cfg, r->arch, MODEL_TASK_CLASSIFY);
+    cfg.vocab = 16;
+    cfg.d_model = d_model;
+    cfg.n_layers = layers;
+    cfg.n_heads = 8;
+    cfg.causal = 1; // the peer's Transformer is causal
+    cfg.window = r->arch == MODEL_TRANSFORMER ? r->L : 0;
+    cfg.n_classes = 2;
+    cfg.pool = MODEL_POOL_MEAN;
+    const int gpu = common->device.kind == DEVICE_CUDA;
+    Model *m = NULL;
+    uint8_t *tokens = malloc((size_t)r->L);
+    double *times = malloc((size_t)repeat * sizeof *times);
+    int status = tokens && times ? 0 : ls_error(LS_ERR_NOMEM, "bench model: host memory");
+    uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)r->L;
+    for (int64_t i = 0; status == 0 && i < r->L; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        tokens[i] = (uint8_t)(rng >> 60);
+    }
+    int64_t len = r->L;
+    int32_t label = 1;
+    float logits[2];
+    const ModelBatch batch = {.B = 1, .L = r->L, .tokens = tokens, .lengths = &len};
+    const AdamWConfig adamw = {0.9, 0.999, 1e-8, 0.01};
+    if (gpu) {
+        device_cuda_release(); // scratch and cuBLAS workspaces of the previous row
+        device_cuda_memory_reset_peak();
+    }
+    if (status == 0) status = model_init(&m, &cfg, &common->device, common->seed);
+    if (status == 0) status = model_set_precision(m, r->dtype);
+    for (int k = -2; status == 0 && k < repeat; k++) {
+        double t0 = now_seconds(), loss, norm;
+        if (r->train) {
+            status = model_zero_grads(m);
+            if (status == 0) status = model_forward_backward(m, &batch, &label, 1.0f, &loss);
+            if (status == 0) status = model_grad_norm(m, &norm);
+            if (status == 0)
+                status = model_adamw_step(m, &adamw, k + 3, 1e-4, optim_clip_scale(norm, 1.0));
+        } else {
+            status = model_forward(m, &batch, logits, 0);
+        }
+        if (status == 0 && gpu) status = device_cuda_sync(); // the update is part of the step
+        if (status == 0 && k >= 0) times[k] = now_seconds() - t0;
+    }
+    if (status == 0) {
+        r->ms = 1e3 * median_d(times, repeat);
+        r->tokens_s = (double)r->L / (r->ms * 1e-3);
+        size_t peak = 0;
+        if (gpu) device_cuda_memory(NULL, &peak);
+        r->peak_gib = gpu ? (double)peak / 1073741824.0 : -1.0;
+    } else if (status == LS_ERR_CUDA_OOM || status == LS_ERR_NOMEM) {
+        r->ms = -1; // does not fit: the row says so, the run goes on
+        snprintf(r->note, sizeof r->note, "out of memory");
+        status = 0;
+    }
+    model_free(m);
+    free(tokens);
+    free(times);
+    return status;
+}
+
+static void model_row_print(FILE *fp, const ModelRow *r, int csv) {
+    char ms[32] = "-", tok[32] = "-", peak[32] = "-", pms[32] = "", ppk[32] = "", sp[32] = "",
+         mem[32] = "";
+    if (r->ms >= 0) {
+        snprintf(ms, sizeof ms, "%.3f", r->ms);
+        snprintf(tok, sizeof tok, "%.0f", r->tokens_s);
+        if (r->peak_gib >= 0) snprintf(peak, sizeof peak, "%.3f", r->peak_gib);
+    }
+    if (r->peer_ms >= 0) {
+        snprintf(pms, sizeof pms, "%.3f", r->peer_ms);
+        if (r->ms >= 0) snprintf(sp, sizeof sp, "%.2f", r->peer_ms / r->ms);
+        if (r->peer_peak >= 0) snprintf(ppk, sizeof ppk, "%.2f", r->peer_peak);
+        if (r->peer_peak > 0 && r->ms >= 0 && r->peak_gib >= 0)
+            snprintf(mem, sizeof mem, "%.3f", r->peak_gib / r->peer_peak);
+    }
+    if (csv)
+        fprintf(fp, "%s,%s,%s,%lld,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", model_arch_name(r->arch),
+                dtype_name(r->dtype), r->train ? "train" : "forward", (long long)r->L, ms, tok,
+                peak, r->peer_ms >= 0 ? r->peer : "", pms, ppk, sp, mem, r->note);
+    else
+        fprintf(fp, "%-11s %-5s %-7s %8lld %10s %11s %9s  %-24s %10s %9s %8s %8s %s\n",
+                model_arch_name(r->arch), dtype_name(r->dtype), r->train ? "train" : "forward",
+                (long long)r->L, ms, tok, peak, r->peer_ms >= 0 ? r->peer : "-",
+                *pms ? pms : "-", *ppk ? ppk : "-", *sp ? sp : "-", *mem ? mem : "-", r->note);
+}
+
+static int bench_model(int argc, char **argv) {
+    static const struct option long_options[] = {
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"d-model", required_argument, NULL, OPT_D_MODEL},
+        {"layers", required_argument, NULL, OPT_LAYERS},
+        {"seq-len", required_argument, NULL, OPT_SEQ_LEN},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"peers", required_argument, NULL, OPT_PEERS},
+        {"csv", required_argument, NULL, OPT_CSV},
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    CommonOptions common;
+    cli_common_default(&common);
+    int repeat = 5, json = 0, train = 1, c, status, n_len = 0;
+    int64_t d_model = 256, layers = 8, lens[16] = {16384};
+    ModelArch arch = MODEL_MAMBA;
+    const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
+        status = cli_common_parse(c, optarg, &common);
+        if (status < 0) return cli_fail("bench", status);
+        if (status == 1) continue;
+        switch (c) {
+        case 'h': bench_usage(stdout); return EXIT_OK;
+        case OPT_MODEL:
+            model_name = optarg;
+            if (model_arch_parse(optarg, &arch) < 0 || arch == MODEL_HYBRID)
+                return cli_usage_error("bench", "--model %s: mamba, bimamba or transformer",
+                                       optarg);
+            break;
+        case OPT_D_MODEL: status = cli_parse_int64("--d-model", optarg, 8, 8192, &d_model); break;
+        case OPT_LAYERS: status = cli_parse_int64("--layers", optarg, 1, 1024, &layers); break;
+        case OPT_SEQ_LEN: {
+            n_len = 0;
+            char *copy = strdup(optarg), *save = NULL;
+            if (!copy) return cli_fail("bench", ls_error(LS_ERR_NOMEM, "out of memory"));
+            for (char *tok = strtok_r(copy, ",", &save); tok && status == 0;
+                 tok = strtok_r(NULL, ",", &save)) {
+                if (n_len == 16) {
+                    status = ls_error(LS_ERR_USAGE, "--seq-len: at most 16 lengths");
+                    break;
+                }
+                status = cli_parse_int64("--seq-len", tok, 1, INT64_C(1) << 31, &lens[n_len++]);
+            }
+            free(copy);
+            if (status == 0 && n_len == 0)
+                status = ls_error(LS_ERR_USAGE, "--seq-len %s: no length", optarg);
+            break;
+        }
+        case OPT_MODE:
+            if (!strcmp(optarg, "train")) train = 1;
+            else if (!strcmp(optarg, "forward")) train = 0;
+            else return cli_usage_error("bench", "--mode %s: train or forward", optarg);
+            break;
+        case OPT_REPEAT: status = cli_parse_int("--repeat", optarg, 1, 1000, &repeat); break;
+        case OPT_PEERS: peers_path = optarg; break;
+        case OPT_CSV: csv_path = optarg; break;
+        case OPT_JSON: json = 1; break;
+        default:
+            return cli_usage_error("bench", "unknown or incomplete option '%s'",
+                                   argv[optind - 1]);
+        }
+        if (status < 0) return cli_fail("bench", status);
+    }
+    if (optind < argc) return cli_usage_error("bench", "bench model takes no file arguments");
+    if (!model_name) return cli_usage_error("bench", "bench model: give --model");
+    if (n_len == 0) n_len = 1;
+    cli_common_apply(&common);
+    cJSON *peers = NULL;
+    OutputFile out = {0}, csv = {0};
+    ModelRow rows[16];
+    memset(rows, 0, sizeof rows);
+    if ((status = cli_resolve_device(&common)) < 0) goto fail;
+    if (peers_path && (status = bench_load_peers(peers_path, &peers, 1)) < 0) goto fail;
+    for (int i = 0; i < n_len; i++) {
+        ModelRow *r = &rows[i];
+        r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
+        if ((status = model_row(&common, d_model, layers, repeat, r)) < 0) {
+            ls_error_prefix("bench model %s L=%lld", model_arch_name(arch), (long long)r->L);
+            goto fail;
+        }
+        if (peers) model_peer(peers, r, d_model, layers);
+        else r->peer_ms = r->peer_peak = -1.0;
+    }
+    if ((status = cli_output_open(&out, common.output)) < 0) goto fail;
+    if (json) {
+        fputs("[\n", out.fp);
+        for (int i = 0; i < n_len; i++) {
+            const ModelRow *r = &rows[i];
+            fprintf(out.fp, "  {\"model\": \"%s\", \"d_model\": %lld, \"layers\": %lld, "
+                    "\"precision\": \"%s\", \"mode\": \"%s\", \"L\": %lld, \"device\": \"%s\"",
+                    model_arch_name(r->arch), (long long)d_model, (long long)layers,
+                    dtype_name(r->dtype), r->train ? "train" : "forward", (long long)r->L,
+                    common.device_desc);
+            if (r->ms >= 0) {
+                fprintf(out.fp, ", \"ms\": %.4f, \"tokens_per_s\": %.1f", r->ms, r->tokens_s);
+                if (r->peak_gib >= 0) fprintf(out.fp, ", \"peak_GiB\": %.4f", r->peak_gib);
+            } else {
+                fprintf(out.fp, ", \"note\": \"%s\"", r->note);
+            }
+            if (r->peer_ms >= 0) {
+                fprintf(out.fp, ", \"peer\": \"%s\", \"peer_ms\": %.3f", r->peer, r->peer_ms);
+                if (r->peer_peak >= 0) fprintf(out.fp, ", \"peer_peak_GiB\": %.3f", r->peer_peak);
+            }
+            fprintf(out.fp, "}%s\n", i + 1 < n_len ? "," : "");
+        }
+        fputs("]\n", out.fp);
+    } else {
+        fprintf(out.fp, "# longscan bench model: %s, d_model %lld, %lld layers, vocab 16, "
+                "mean-pool classifier, batch 1; median of %d steps after 2 warm-ups\n",
+                common.device_desc, (long long)d_model, (long long)layers, repeat);
+        fprintf(out.fp, "%-11s %-5s %-7s %8s %10s %11s %9s  %-24s %10s %9s %8s %8s\n", "model",
+                "prec", "mode", "L", "ms", "tokens/s", "peak_GiB", "peer", "peer_ms",
+                "peer_GiB", "speedup", "mem/peer");
+        for (int i = 0; i < n_len; i++) model_row_print(out.fp, &rows[i], 0);
+    }
+    if ((status = cli_output_commit(&out)) < 0) goto fail;
+    if (csv_path) {
+        if ((status = cli_output_open(&csv, csv_path)) < 0) goto fail;
+        fputs("model,precision,mode,L,ms,tokens_per_s,peak_GiB,peer,peer_ms,peer_peak_GiB,"
+              "speedup,mem_ratio,note\n", csv.fp);
+        for (int i = 0; i < n_len; i++) model_row_print(csv.fp, &rows[i], 1);
+        if ((status = cli_output_commit(&csv)) < 0) goto fail;
+    }
+    status = 0;
+fail:
+    cli_output_abort(&out);
+    cli_output_abort(&csv);
+    cJSON_Delete(peers);
+    return status ? cli_fail("bench", status) : EXIT_OK;
+}
+
 int main_bench(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         bench_usage(stdout);
         return EXIT_OK;
     }
-    if (argc < 2) return cli_usage_error("bench", "which benchmark? 'io' or 'kernels' (see --help)");
+    if (argc < 2)
+        return cli_usage_error("bench", "which benchmark? 'io', 'kernels' or 'model' (see --help)");
     if (strcmp(argv[1], "io") == 0) return bench_io(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return bench_kernels(argc - 1, argv + 1);
-    if (strcmp(argv[1], "model") == 0) {
-        ls_error(LS_ERR_NOT_READY, "not available yet: 'bench %s' arrives with issue 3 "
-                                   "(models and training)", argv[1]);
-        return cli_fail("bench", LS_ERR_NOT_READY);
-    }
+    if (strcmp(argv[1], "model") == 0) return bench_model(argc - 1, argv + 1);
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }

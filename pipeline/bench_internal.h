@@ -5,8 +5,15 @@
 
 #include <stdio.h>
 
+struct cJSON;
+
 /** The help text of `longscan bench` (every benchmark and its options). */
 void bench_usage(FILE *fp);
+
+/** Read a peers file (../shared/anchors/ files): a JSON array of rows, or with @p any_shape
+ *  also an object holding them. @return 0 and *out (cJSON_Delete it), or an error naming the
+ *  file and the byte. */
+int bench_load_peers(const char *path, struct cJSON **out, int any_shape);
 
 /** `longscan bench kernels [options]`; argv[0] = "kernels". */
 int bench_kernels(int argc, char **argv);

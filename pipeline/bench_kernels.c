@@ -456,7 +456,8 @@ static double peer_ms(const cJSON *peers, const char *peer, const char *op, DTyp
     return -1.0;
 }
 
-static int load_peers(const char *path, cJSON **out) {
+// A peers file: a JSON array of rows, or (@p any_shape) an object holding "rows" too.
+int bench_load_peers(const char *path, cJSON **out, int any_shape) {
     *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) return ls_error(LS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -486,7 +487,7 @@ static int load_peers(const char *path, cJSON **out) {
     if (!status) {
         text[len] = '\0';
         cJSON *j = cJSON_Parse(text);
-        if (!j || !cJSON_IsArray(j)) {
+        if (!j || !(cJSON_IsArray(j) || (any_shape && cJSON_IsObject(j)))) {
             const char *at = cJSON_GetErrorPtr();
             status = ls_error(LS_ERR_FORMAT, "%s:byte %lld: not a JSON array of peer rows", path,
                               (long long)(j || !at ? 0 : at - text));
@@ -653,7 +654,7 @@ int bench_kernels(int argc, char **argv) {
         goto fail;
     }
     if ((status = device_cuda_describe(ordinal, device, sizeof device)) < 0) goto fail;
-    if (peers_path && (status = load_peers(peers_path, &peers)) < 0) goto fail;
+    if (peers_path && (status = bench_load_peers(peers_path, &peers, 0)) < 0) goto fail;
     if (only_workload) {
         int found = 0;
         for (int i = 0; i < N_WORKLOADS; i++) found |= !strcmp(workloads[i].name, only_workload);

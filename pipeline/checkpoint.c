@@ -121,14 +121,15 @@ fail:
  * directories alike). */
 static int checkpoint_check_finite(const ModelFile *mf, const char *path) {
     const ParamTable *table = model_param_table(mf->model);
-    const float *params = model_params(mf->model);
-    for (int i = 0; i < table->n; i++) {
+    float *params = malloc((size_t)(table->total > 0 ? table->total : 1) * sizeof *params);
+    if (!params) return ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+    int status = model_buffer_read(mf->model, MODEL_BUF_PARAMS, params); // from any device
+    for (int i = 0; status == 0 && i < table->n; i++) {
         const ParamEntry *e = &table->entries[i];
-        int status = st_check_finite(path, e->name, e->ndim, e->shape, params + e->offset,
-                                     e->numel);
-        if (status < 0) return status;
+        status = st_check_finite(path, e->name, e->ndim, e->shape, params + e->offset, e->numel);
     }
-    return 0;
+    free(params);
+    return status;
 }
 
 int checkpoint_open(ModelFile *mf, const char *path, const Device *dev) {
@@ -243,10 +244,17 @@ static void format_rng(char *buf, size_t size, const uint64_t s[4]) {
 int checkpoint_state_save(const char *path, Model *model, const TrainState *state,
                           const char *training, const char *argv_json) {
     const ParamTable *table = model_param_table(model);
-    const float *buffers[3] = {model_params(model), model_adam_m(model), model_adam_v(model)};
+    static const ModelBuffer which[3] = {MODEL_BUF_PARAMS, MODEL_BUF_ADAM_M, MODEL_BUF_ADAM_V};
+    const size_t total = (size_t)table->total;
     StWriter *writer = NULL;
     char *config = NULL;
-    int status = st_writer_init(&writer);
+    // the three buffers on the host (from any device), alive until the writer has saved
+    float *host = malloc((3 * total > 0 ? 3 * total : 1) * sizeof *host);
+    const float *buffers[3] = {host, host + total, host + 2 * total};
+    int status = host ? 0 : ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
+    for (int b = 0; b < 3 && status == 0; b++)
+        status = model_buffer_read(model, which[b], host + b * total);
+    if (status == 0) status = st_writer_init(&writer);
     if (status < 0) goto fail;
     for (int b = 0; b < 3; b++) {
         for (int i = 0; i < table->n; i++) {
@@ -296,6 +304,7 @@ int checkpoint_state_save(const char *path, Model *model, const TrainState *stat
     status = st_writer_save(writer, path);
 fail:
     st_writer_free(writer);
+    free(host);
     free(config);
     return status;
 }
@@ -448,9 +457,10 @@ int checkpoint_state_load(const char *path, Model *model, TrainState *state) {
                           path, (long long)st_count(file), 3 * table->n);
         goto fail;
     }
-    memcpy(model_params(model), scratch, total * sizeof *scratch);
-    memcpy(model_adam_m(model), scratch + total, total * sizeof *scratch);
-    memcpy(model_adam_v(model), scratch + 2 * total, total * sizeof *scratch);
+    if ((status = model_buffer_write(model, MODEL_BUF_PARAMS, scratch)) < 0 ||
+        (status = model_buffer_write(model, MODEL_BUF_ADAM_M, scratch + total)) < 0 ||
+        (status = model_buffer_write(model, MODEL_BUF_ADAM_V, scratch + 2 * total)) < 0)
+        goto fail;
     *state = st;
 fail:
     free(scratch);

@@ -19,8 +19,51 @@
 #include "common/log.h"
 
 void cli_common_default(CommonOptions *common) {
-    *common = (CommonOptions){.device = {DEVICE_CPU, 0}, .threads = 0, .seed = 1,
-                              .output = NULL, .verbosity = 1};
+    *common = (CommonOptions){.device = {DEVICE_CPU, 0}, .device_auto = 1,
+                              .precision = CLI_PRECISION_AUTO, .dtype = DTYPE_F32,
+                              .device_desc = "cpu", .threads = 0, .seed = 1, .output = NULL,
+                              .verbosity = 1};
+}
+
+int cli_resolve_device(CommonOptions *c) {
+    int count = 0, status = device_cuda_count(&count);
+    const int was_auto = c->device_auto;
+    if (c->device_auto) {
+        c->device = status == 0 && count > 0 ? (Device){DEVICE_CUDA, 0} : (Device){DEVICE_CPU, 0};
+        c->device_auto = 0;
+    } else if (c->device.kind == DEVICE_CUDA) {
+        if (status == LS_ERR_NO_CUDA) return status; /* "built without CUDA ..." */
+        if (status < 0 || count == 0) {
+            char why[256] = "";
+            if (status < 0) { /* the runtime's reason, without the call site */
+                const char *m = ls_error_message(), *last = strrchr(m, ':');
+                snprintf(why, sizeof why, " (CUDA: %s)", last && last[1] ? last + 2 : m);
+            }
+            return ls_error(LS_ERR_NO_CUDA, "--device cuda: no GPU is visible%s; use --device "
+                            "cpu or auto", why);
+        }
+        if (c->device.ordinal >= count)
+            return ls_error(LS_ERR_NO_CUDA, "--device cuda:%d: no such GPU (%d visible: "
+                            "cuda:0 to cuda:%d)", c->device.ordinal, count, count - 1);
+    }
+    if (c->device.kind == DEVICE_CUDA) {
+        char what[160];
+        if ((status = device_cuda_describe(c->device.ordinal, what, sizeof what)) < 0)
+            return status; /* (makes the GPU current) */
+        snprintf(c->device_desc, sizeof c->device_desc, "cuda:%d (%s)%s", c->device.ordinal,
+                 what, was_auto ? ", auto" : "");
+    } else {
+        snprintf(c->device_desc, sizeof c->device_desc, "cpu%s",
+                 was_auto ? " (auto: no GPU visible)" : "");
+    }
+    if (c->precision == CLI_PRECISION_BF16 && c->device.kind != DEVICE_CUDA)
+        return ls_error(LS_ERR_USAGE, "--precision bf16: the CPU computes in fp32 only; bf16 "
+                        "mixed precision runs on a GPU (--device cuda)");
+    c->dtype = c->precision == CLI_PRECISION_BF16 ? DTYPE_BF16
+               : c->precision == CLI_PRECISION_FP32 ? DTYPE_F32
+               : c->device.kind == DEVICE_CUDA      ? DTYPE_BF16
+                                                    : DTYPE_F32;
+    return 0;
 }
 
 int cli_common_parse(int opt, const char *arg, CommonOptions *common) {
@@ -28,8 +71,21 @@ int cli_common_parse(int opt, const char *arg, CommonOptions *common) {
     int status;
     switch (opt) {
     case CLI_OPT_DEVICE:
+        if (strcmp(arg, "auto") == 0) {
+            common->device = (Device){DEVICE_CPU, 0};
+            common->device_auto = 1;
+            return 1;
+        }
         status = device_parse(arg, &common->device);
-        return status < 0 ? status : 1;
+        if (status < 0)
+            return ls_error(LS_ERR_USAGE, "--device %s: expected auto, cpu, cuda or cuda:N", arg);
+        common->device_auto = 0;
+        return 1;
+    case CLI_OPT_PRECISION:
+        if (strcmp(arg, "fp32") == 0) common->precision = CLI_PRECISION_FP32;
+        else if (strcmp(arg, "bf16") == 0) common->precision = CLI_PRECISION_BF16;
+        else return ls_error(LS_ERR_USAGE, "--precision %s: expected fp32 or bf16", arg);
+        return 1;
     case CLI_OPT_THREADS:
         status = cli_parse_int("--threads", arg, 1, 4096, &common->threads);
         return status < 0 ? status : 1;

@@ -12,6 +12,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "kernels/device.h"
+#include "kernels/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,8 +24,19 @@ extern "C" {
  * available yet. */
 enum { EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2 };
 
+/* --precision as given: AUTO is bf16 on a GPU, fp32 on the CPU. */
+typedef enum {
+    CLI_PRECISION_AUTO = 0,
+    CLI_PRECISION_FP32,
+    CLI_PRECISION_BF16,
+} CliPrecision;
+
 typedef struct {
-    Device      device;
+    Device      device;     /* cpu until cli_resolve_device() when device_auto */
+    int         device_auto;/* --device auto (the default): the GPU when one is visible */
+    CliPrecision precision; /* --precision as given */
+    DType       dtype;      /* after cli_resolve_device(): the model's activation type */
+    char        device_desc[192]; /* after cli_resolve_device(): "cuda:0 (NVIDIA …, 79.1 GiB)" */
     int         threads;    /* 0: OpenMP default */
     uint64_t    seed;
     const char *output;     /* NULL or "-": stdout */
@@ -37,6 +49,7 @@ enum {
     CLI_OPT_THREADS,
     CLI_OPT_SEED,
     CLI_OPT_VERBOSITY,
+    CLI_OPT_PRECISION,
     CLI_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own long-only options from here */
 };
 
@@ -49,10 +62,20 @@ enum {
     {"output", required_argument, NULL, 'o'},                                                  \
     {"help", no_argument, NULL, 'h'}
 
+/* ...and in the table of each command that runs a model (train, eval, predict, embed,
+ * score): its precision on the GPU. */
+#define CLI_MODEL_LONG_OPTIONS {"precision", required_argument, NULL, CLI_OPT_PRECISION}
+
+#define CLI_MODEL_HELP                                                                         \
+    "      --precision P      fp32 or bf16 (mixed: bf16 activations and tensor-core GEMMs, fp32\n" \
+    "                         weights, optimizer and scan state); default bf16 on a GPU, fp32\n" \
+    "                         on the CPU (the CPU computes in fp32 only)\n"
+
 /* Help text lines for the common options, for each usage(). */
 #define CLI_COMMON_HELP                                                                        \
     "  -o, --output FILE      write results to FILE instead of stdout ('-' = stdout)\n"       \
-    "      --device DEV       cpu, cuda or cuda:N (default cpu)\n"                             \
+    "      --device DEV       auto, cpu, cuda or cuda:N (default auto: the first GPU when one\n" \
+    "                         is visible, else the CPU)\n"                                     \
     "      --threads N        CPU threads (default: all cores)\n"                              \
     "      --seed N           random seed (default 1)\n"                                       \
     "      --verbosity N      0 errors only, 1 warnings (default), 2 info, 3 debug\n"          \
@@ -68,6 +91,16 @@ int cli_common_parse(int opt, const char *arg, CommonOptions *common) LS_RESULT_
 
 /** Apply threads and verbosity (call once after parsing). */
 void cli_common_apply(const CommonOptions *common);
+
+/**
+ * Settle where and how a model runs, before any work: --device auto becomes cuda:0 when a GPU is
+ * visible, else cpu; an explicit cuda or cuda:N must name a visible GPU (made current); the
+ * precision becomes a DType (auto: bf16 on a GPU, fp32 on the CPU). Fills device, dtype and
+ * device_desc. Nothing is written.
+ * @return 0; LS_ERR_NO_CUDA (asked for a GPU where there is none, or a CPU-only build: one line
+ *         saying which, exit 1); LS_ERR_USAGE (--precision bf16 on the CPU).
+ */
+int cli_resolve_device(CommonOptions *common) LS_RESULT_USED;
 
 /** strtoll with full-string and range checks; message names @p option. */
 int cli_parse_int64(const char *option, const char *text, int64_t min, int64_t max,

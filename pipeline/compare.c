@@ -1027,10 +1027,11 @@ int main_compare(int argc, char **argv) {
     }
     if (status < 0) return cli_fail("compare", status);
     if (o.common.device.kind != DEVICE_CPU) {
-        ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with the CUDA "
-                 "kernels; use --device cpu");
+        ls_error(LS_ERR_NOT_READY, "--device cuda: compare trains on the CPU (its budgets are "
+                 "CPU minutes); use --device cpu");
         return cli_fail("compare", LS_ERR_NOT_READY);
     }
+    o.common.device_auto = 0; /* auto: the CPU, as above */
     cli_common_apply(&o.common);
     char dir[4200];
     if ((status = mkdir_p(o.common.output)) < 0) goto fail;

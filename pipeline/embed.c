@@ -78,6 +78,7 @@ INFER_HELP_BATCH
 "      --tmp-dir DIR      with --stream: folder of that temporary file (default $TMPDIR or\n"
 "                         /tmp); its free space is checked before the model runs\n"
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "Examples:\n"
 "  longscan embed -m species.safetensors contigs.fa -o contigs.emb.safetensors\n"
@@ -342,6 +343,7 @@ int main_embed(int argc, char **argv) {
         {"tmp-dir", required_argument, NULL, OPT_TMP_DIR},
         {"host-memory", required_argument, NULL, OPT_HOST_MEMORY},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

@@ -60,6 +60,7 @@ static void usage(FILE *fp) {
 "                         accuracy, loss\n"
 INFER_HELP_BATCH
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "A Transformer sees the centre --window tokens of longer sequences (its training rule).\n"
 "\n"
@@ -178,6 +179,7 @@ int main_eval(int argc, char **argv) {
         {"json", no_argument, NULL, OPT_JSON},
         {"split", required_argument, NULL, OPT_SPLIT},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "io/safetensors.h"
 #include "io/detect.h"
 
@@ -545,9 +546,15 @@ int infer_args_check_windows(const InferArgs *a) {
     return 0;
 }
 
-int infer_args_open_model(const InferArgs *a, ModelFile *mf) {
+int infer_args_open_model(InferArgs *a, ModelFile *mf) {
     cli_common_apply(&a->common);
-    return checkpoint_open(mf, a->model, &a->common.device);
+    *mf = (ModelFile){0};
+    int status = cli_resolve_device(&a->common);
+    if (status == 0) status = checkpoint_open(mf, a->model, &a->common.device);
+    if (status == 0) status = model_set_precision(mf->model, a->common.dtype);
+    if (status == 0)
+        ls_log_info("running on %s, %s", a->common.device_desc, dtype_name(a->common.dtype));
+    return status;
 }
 
 int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled, Dataset **out) {

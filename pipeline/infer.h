@@ -263,10 +263,12 @@ int infer_check_outputs_not_data(const Dataset *ds, const CliPath *outputs,
 int infer_args_check_windows(const InferArgs *a) LS_RESULT_USED;
 
 /**
- * Apply the common options (cli_common_apply) and open the model on --device.
- * @return as checkpoint_open(); close @p mf with checkpoint_close() either way.
+ * Apply the common options (cli_common_apply), settle --device and --precision
+ * (cli_resolve_device: an unusable GPU is one error before any work), open the model there and
+ * give it the precision. @return as cli_resolve_device() and checkpoint_open(); close @p mf
+ * with checkpoint_close() either way.
  */
-int infer_args_open_model(const InferArgs *a, ModelFile *mf) LS_RESULT_USED;
+int infer_args_open_model(InferArgs *a, ModelFile *mf) LS_RESULT_USED;
 
 /**
  * Load the inputs as @p mf's model was trained to read them (infer_dataset_options), check

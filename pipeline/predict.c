@@ -43,6 +43,7 @@ INFER_HELP_DATA
 "      --digits N         decimals of the probabilities (default 6)\n"
 INFER_HELP_BATCH
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "A Transformer sees the centre --window tokens of longer sequences (its training rule).\n"
 "\n"
@@ -109,6 +110,7 @@ int main_predict(int argc, char **argv) {
         INFER_WINDOW_LONG_OPTIONS,
         {"digits", required_argument, NULL, OPT_DIGITS},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

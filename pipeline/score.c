@@ -86,6 +86,7 @@ INFER_HELP_MAX_TOKENS
 "                         whole first). Records in input order\n"
 "      --segment N        with --stream: positions per pass (default %d)\n"
 CLI_COMMON_HELP
+CLI_MODEL_HELP
 "\n"
 "Examples:\n"
 "  longscan score -m dna_lm.safetensors chr21.fa.gz > chr21.ll.bedGraph\n"
@@ -410,6 +411,7 @@ int main_score(int argc, char **argv) {
         {"stream", no_argument, NULL, OPT_STREAM},
         {"segment", required_argument, NULL, OPT_SEGMENT},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     InferArgs args;

@@ -131,10 +131,13 @@ static void usage(FILE *fp) {
 "                         or samples and label, in order, is kept in the state)\n"
 "      --stop-after N     stop after step N as if interrupted (state saved; for testing)\n"
 "      --log FILE         one CSV row per step: step, epoch, loss, lr, grad_norm, tokens,\n"
-"                         tokens_per_s, elapsed_s and the validation numbers\n"
+"                         tokens_per_s, elapsed_s, the validation numbers and peak_gpu_gib\n"
+"                         (the GPU memory held so far; the end of the run prints it too)\n"
 "      --print-every N    plain progress: a line every N steps (default: 20 lines per run)\n"
 "      --progress MODE    bar or plain (default: bar on a terminal)\n"
-"      --device DEV       cpu (cuda arrives with the GPU kernels)\n"
+"      --device DEV       auto, cpu, cuda or cuda:N (default auto: the first GPU when one is\n"
+"                         visible, else the CPU); the config table says which\n"
+CLI_MODEL_HELP
 "      --threads N        CPU threads (default: all cores; results do not depend on it)\n"
 "      --seed N           random seed of initialisation, data order and splits (default 1)\n"
 "      --verbosity N      0 errors only, 1 table and progress (default), 2 info, 3 debug\n"
@@ -265,6 +268,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"log", required_argument, NULL, OPT_LOG},
         {"resume", required_argument, NULL, OPT_RESUME},
         CLI_COMMON_LONG_OPTIONS,
+        CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     static const char *const tasks[] = {"classify", "lm"};
@@ -545,6 +549,7 @@ int main_train(int argc, char **argv) {
     }
     if ((status = check_args(&opt)) < 0) goto fail;
     cli_common_apply(&opt.common);
+    if ((status = cli_resolve_device(&opt.common)) < 0) goto fail;
     status = trainer_run(&opt, argv_json);
     if (status < 0) goto fail;
 done:

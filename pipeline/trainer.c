@@ -1,8 +1,8 @@
 /*
  * trainer.c — the training loop; see trainer.h for the data order, the step and the resume
- * rule. Memory: one Batch, one logits/dlogits pair and the targets grow to the largest batch
- * seen and are then reused, so steps allocate nothing once every batch shape has been met
- * (the model's own arena follows the same rule, models/model.h).
+ * rule. Memory: one Batch grows to the largest batch seen and is then reused, so steps
+ * allocate nothing once every batch shape has been met; the model's arena (logits and dlogits
+ * included, on the model's device) follows the same rule (models/model.h).
  * Tested by tests/cli/train.tst and tests/unit/test_trainer.c (the time budget).
  */
 #include "pipeline/trainer.h"
@@ -180,7 +180,7 @@ typedef struct {
     int64_t       n_valid_items;
     /* step buffers */
     Batch         batch;
-    float        *logits, *dlogits;
+    float        *logits;        /* host logits of the --minutes estimate's timed forward */
     size_t        cap_logits;
     /* bookkeeping */
     TrainState    state;
@@ -600,33 +600,27 @@ static int trainer_advance(Trainer *T, int64_t epoch_batches) {
     return 1;
 }
 
-/* Forward + loss + backward of the filled batch; leaves the gradients in the model. */
+/* Forward + loss + backward of the filled batch on the model's device (logits and dlogits
+ * stay there; the loss comes back); leaves the gradients in the model. */
 static int trainer_forward_backward(Trainer *T, double *loss) {
-    const ModelConfig *cfg = &T->cfg;
     ModelBatch mb;
     infer_model_batch(&T->batch, &mb);
-    int64_t M = model_output_rows(T->model, &mb); // LM with a target mask: the targets only
+    int status = model_zero_grads(T->model);
+    if (status < 0) return status;
+    return model_forward_backward(T->model, &mb, T->batch.labels, 1.0f, loss);
+}
+
+/* Host logits of the filled batch for a timed forward (the --minutes estimate). */
+static int trainer_logits_reserve(Trainer *T, const ModelBatch *mb) {
+    const ModelConfig *cfg = &T->cfg;
+    int64_t M = model_output_rows(T->model, mb); // LM with a target mask: the targets only
     int64_t V = cfg->task == MODEL_TASK_LM ? cfg->vocab : cfg->n_classes;
     size_t need = (size_t)(M * V) > 0 ? (size_t)(M * V) : 1;
-    if (need > T->cap_logits) {
-        free(T->logits);
-        free(T->dlogits);
-        T->logits = malloc(need * sizeof *T->logits);
-        T->dlogits = malloc(need * sizeof *T->dlogits);
-        T->cap_logits = need;
-        if (!T->logits || !T->dlogits) {
-            T->cap_logits = 0;
-            return ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
-        }
-    }
-    model_zero_grads(T->model);
-    int status = model_forward(T->model, &mb, T->logits, 1);
-    if (status < 0) return status;
-    memset(T->dlogits, 0, need * sizeof *T->dlogits);
-    status = model_loss(T->model, &mb, T->logits, T->batch.labels, loss, NULL, T->dlogits,
-                        1.0f);
-    if (status < 0) return status;
-    return model_backward(T->model, &mb, T->dlogits);
+    if (need <= T->cap_logits) return 0;
+    free(T->logits);
+    T->logits = malloc(need * sizeof *T->logits);
+    T->cap_logits = T->logits ? need : 0;
+    return T->logits ? 0 : ls_error(LS_ERR_NOMEM, "out of memory for %zu logits", need);
 }
 
 static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_norm, double *lr,
@@ -794,8 +788,7 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
         times[k] = now_s() - t0;
         spent += times[k++];
     }
-    if (status < 0) return status;
-    model_zero_grads(T->model);
+    if (status < 0 || (status = model_zero_grads(T->model)) < 0) return status;
     double *timed = k > 1 ? times + 1 : times;
     int n_timed = k > 1 ? k - 1 : 1;
     qsort(timed, (size_t)n_timed, sizeof times[0], compare_double);
@@ -804,6 +797,7 @@ static int trainer_estimate_steps(Trainer *T, int64_t *total) {
          * the arena for inference) */
         ModelBatch mb;
         infer_model_batch(&T->batch, &mb);
+        if ((status = trainer_logits_reserve(T, &mb)) < 0) return status;
         double forward = 0;
         for (int i = 0; i < 2 && status == 0; i++) {
             double t0 = now_s();
@@ -1035,7 +1029,10 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
     config_table_add(t, 1, "eps", "%g", opt->eps);
     config_table_add(t, 1, "seed", "%llu", (unsigned long long)opt->common.seed);
-    config_table_add(t, 0, "device", "%s", opt->common.device.kind == DEVICE_CUDA ? "cuda" : "cpu");
+    config_table_add(t, 0, "device", "%s", opt->common.device_desc);
+    config_table_add(t, 0, "precision", "%s", opt->common.dtype == DTYPE_BF16
+                     ? "bf16 (activations, GEMMs; fp32 weights, optimizer, scan state)"
+                     : "fp32");
     if (T->n_valid > 0) {
         if (opt->eval_every > 0)
             config_table_add(t, 0, "eval_every", "%lld steps", (long long)opt->eval_every);
@@ -1098,6 +1095,13 @@ static void progress_line(Trainer *T, int force) {
     T->loss_count = 0;
 }
 
+/* Peak GPU memory held by this process so far, in GiB (0 on the CPU). */
+static double peak_gpu_gib(const Trainer *T) {
+    size_t peak = 0;
+    if (T->opt->common.device.kind == DEVICE_CUDA) device_cuda_memory(NULL, &peak);
+    return (double)peak / (1024.0 * 1024.0 * 1024.0);
+}
+
 static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_t tokens,
                     double step_s, const EvalResult *valid) {
     if (!T->log) return;
@@ -1106,12 +1110,15 @@ static void log_row(Trainer *T, double loss, double lr, double grad_norm, int64_
             (long long)tokens, step_s > 0 ? (double)tokens / step_s : 0.0,
             T->state.elapsed_s + (now_s() - T->t_start));
     if (valid && valid->task == MODEL_TASK_CLASSIFY)
-        fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,\n", valid->loss, valid->accuracy,
+        fprintf(T->log, ",%.6f,%.6f,%.6f,%.6f,", valid->loss, valid->accuracy,
                 valid->macro_f1, valid->mcc);
     else if (valid)
-        fprintf(T->log, ",%.6f,%.6f,,,%.6f\n", valid->loss, valid->accuracy,
+        fprintf(T->log, ",%.6f,%.6f,,,%.6f", valid->loss, valid->accuracy,
                 metrics_bits_per_token(&valid->nll));
-    else fputs(",,,,,\n", T->log);
+    else fputs(",,,,,", T->log);
+    /* the GPU's peak memory so far (empty on the CPU) */
+    if (T->opt->common.device.kind == DEVICE_CUDA) fprintf(T->log, ",%.3f\n", peak_gpu_gib(T));
+    else fputs(",\n", T->log);
     fflush(T->log);
 }
 
@@ -1225,7 +1232,6 @@ static void trainer_free(Trainer *T) {
     free(T->valid_items);
     batch_free(&T->batch);
     free(T->logits);
-    free(T->dlogits);
     free(T->training_json);
     free(T->state_path);
     free(T->best_path);
@@ -1248,11 +1254,6 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     T->budget_on = trainer_by_minutes(opt);
     T->budget_s = opt->minutes * 60;
     int status = 0;
-    if (opt->common.device.kind != DEVICE_CPU) {
-        status = ls_error(LS_ERR_NOT_READY, "--device cuda: training on the GPU arrives with "
-                          "the CUDA kernels; use --device cpu");
-        goto fail;
-    }
     if (opt->common.output && strcmp(opt->common.output, "-") != 0) {
         T->state_path = checkpoint_state_path(opt->common.output);
         T->best_path = checkpoint_best_path(opt->common.output);
@@ -1284,6 +1285,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     data_digest = dataset_digest(T->vds, T->valid_idx, T->n_valid, data_digest);
     if ((status = trainer_model_config(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
+    if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;
@@ -1326,7 +1328,8 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         }
         if (ftell(T->log) == 0)
             fputs("step,epoch,loss,lr,grad_norm,tokens,tokens_per_s,elapsed_s,valid_loss,"
-                  "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token\n", T->log);
+                  "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token,peak_gpu_gib\n",
+                  T->log);
     }
     T->show = opt->common.verbosity >= 1;
     if (T->state.step >= T->state.total_steps) {
@@ -1428,6 +1431,8 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         if (T->state.best_step >= 0)
             fprintf(stderr, "; best validation loss %.4f at step %lld in %s",
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
+        if (opt->common.device.kind == DEVICE_CUDA)
+            fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
         fputc('\n', stderr);
     } else if (stopped && opt->common.verbosity >= 1) {
         static const char *const why[] = {"", "as asked (--stop-after)", "by a signal",

@@ -4,6 +4,7 @@
  * Counterpart: kernels/cuda_none.c (same symbols, CPU-only build). Tested on the GPU machine
  * by tests/gpu/test_gpu.c (`make test-gpu`).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,67 @@ fail:
     return status;
 }
 
+/*
+ * The bytes of every live allocation, so that device_cuda_free() can subtract them: a small
+ * table (the program holds tens of buffers, not thousands), searched linearly under a lock.
+ */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} Held;
+
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static Held *held;
+static size_t held_n, held_cap, held_bytes, held_peak;
+
+static void held_add(void *ptr, size_t bytes) {
+    pthread_mutex_lock(&held_lock);
+    if (held_n == held_cap) {
+        size_t cap = held_cap ? 2 * held_cap : 64;
+        Held *grown = (Held *)realloc(held, cap * sizeof *grown);
+        if (grown) held = grown, held_cap = cap;
+    }
+    if (held_n < held_cap) held[held_n++] = (Held){ptr, bytes};
+    held_bytes += bytes;
+    if (held_bytes > held_peak) held_peak = held_bytes;
+    pthread_mutex_unlock(&held_lock);
+}
+
+static void held_remove(void *ptr) {
+    pthread_mutex_lock(&held_lock);
+    for (size_t i = 0; i < held_n; i++)
+        if (held[i].ptr == ptr) {
+            held_bytes -= held[i].bytes;
+            held[i] = held[--held_n];
+            break;
+        }
+    pthread_mutex_unlock(&held_lock);
+}
+
+void device_cuda_memory(size_t *in_use, size_t *peak) {
+    pthread_mutex_lock(&held_lock);
+    if (in_use) *in_use = held_bytes;
+    if (peak) *peak = held_peak;
+    pthread_mutex_unlock(&held_lock);
+}
+
+void device_cuda_memory_reset_peak(void) {
+    pthread_mutex_lock(&held_lock);
+    held_peak = held_bytes;
+    pthread_mutex_unlock(&held_lock);
+}
+
+int device_cuda_set(int ordinal) {
+    int status = 0, count = 0;
+    CUDA_RT(cudaGetDeviceCount(&count));
+    if (ordinal < 0 || ordinal >= count)
+        return ls_error(LS_ERR_CUDA, "--device cuda:%d: no such GPU (%d visible)", ordinal,
+                        count);
+    CUDA_RT(cudaSetDevice(ordinal));
+fail:
+    return status;
+}
+
 int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
     int status = 0;
     *ptr = NULL;
@@ -60,12 +122,15 @@ int device_cuda_alloc(void **ptr, size_t bytes, const char *lower_hint) {
                         total_bytes / 1073741824.0, lower_hint ? lower_hint : "use smaller inputs");
     }
     CUDA_RT(result);
+    held_add(*ptr, bytes);
 fail:
     return status;
 }
 
 void device_cuda_free(void *ptr) {
-    if (ptr) cudaFree(ptr);
+    if (!ptr) return;
+    held_remove(ptr);
+    cudaFree(ptr);
 }
 
 struct DeviceTimer {

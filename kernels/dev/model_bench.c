@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     for (int r = once ? 1 : 0; r <= (once ? 1 : repeats); r++) { // r = 0 warms up
         double t0 = now();
         if (train) {
-            model_zero_grads(m);
+            if (model_zero_grads(m) < 0) die("zero grads");
             memset(dl, 0, (size_t)nlog * sizeof *dl);
             if (model_forward(m, &batch, logits, 1) < 0) die("forward");
             if (model_loss(m, &batch, logits, &label, &loss, NULL, dl, 1.0f) < 0) die("loss");

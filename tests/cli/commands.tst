@@ -13,8 +13,11 @@ P 0 Usage:[[:space:]]longscan[[:space:]]train        $LONGSCAN help train
 P 0 ^#file[[:space:]]kind[[:space:]]units            $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz $EX/audio/morning_coffee_5s.wav
 P 0 bacteria_test.fa.gz[[:space:]]sequence[[:space:]]bases[[:space:]]100000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/dna/bacteria_test.fa.gz
 P 0 morning_coffee_5s.wav[[:space:]]audio[[:space:]]samples[[:space:]]40000[[:space:]]  $LONGSCAN bench io --repeat 1 $EX/audio/morning_coffee_5s.wav
-# commands whose issue has not landed say so, exit 2
-N 2 bench.*issue[[:space:]]3                         $LONGSCAN bench model
+# bench model: a whole model's step (any device; timing is never asserted), with the peer's row
+N 2 bench:[[:space:]]bench[[:space:]]model:[[:space:]]give[[:space:]]--model  $LONGSCAN bench model
+N 2 --model[[:space:]]hybrid                        $LONGSCAN bench model --model hybrid
+P 0 ^mamba[[:space:]]+f32[[:space:]]+train[[:space:]]+64[[:space:]].*[[:space:]]p[[:space:]]+50.000  printf '[{"peer":"p","model":"mamba","L":64,"step_ms":50,"peak_GiB":1}]' > $TMP/peers.json && $LONGSCAN bench model --model mamba --d-model 16 --layers 1 --seq-len 64 --repeat 1 --device cpu --peers $TMP/peers.json
+P 0 \"mode\":[[:space:]]\"forward\",[[:space:]]\"L\":[[:space:]]32,  $LONGSCAN bench model --model transformer --d-model 16 --layers 1 --seq-len 32 --mode forward --repeat 1 --device cpu --json
 # bench kernels needs a CUDA build and that GPU: one error line, exit 1 (CPU-only build, no GPU,
 # or no device 7)
 N 1 ^longscan[[:space:]]bench:[[:space:]]kernels:     $LONGSCAN bench kernels --device cuda:7

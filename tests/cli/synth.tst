@@ -20,7 +20,7 @@ P 0 ^absent$  test -e $TMP/x.safetensors || echo absent
 P 0 -  $LONGSCAN train --task lm --model transformer --data synth:mqar,len=32,pairs=4,vocab=300,n=64,seed=1 --valid synth:mqar,len=32,pairs=4,vocab=300,n=16,seed=2 --d-model 16 --layers 1 --heads 2 --steps 6 --batch-size 16 --verbosity 0 --log $TMP/mq.csv -o $TMP/mq.safetensors
 P 0 data[[:space:]]=[[:space:]]\{"kind":"synth"\}  $LONGSCAN info $TMP/mq.safetensors
 P 0 "vocab":300,  $LONGSCAN info $TMP/mq.safetensors
-P 0 ^6,[0-9]+,[0-9.]+,.*,[0-9.]+,(0|1)\.[0-9]+,,,[0-9.]+$  cat $TMP/mq.csv
+P 0 ^6,[0-9]+,[0-9.]+,.*,[0-9.]+,(0|1)\.[0-9]+,,,[0-9.]+,([0-9.]+)?$  cat $TMP/mq.csv
 P 0 "task":"lm","n":50,.*"tokens":200,.*"accuracy":(0|1)[.,}]  $LONGSCAN eval -m $TMP/mq.safetensors --data synth:mqar,len=32,pairs=4,vocab=300,n=50,seed=3 --json
 P 0 ^accuracy[[:space:]]+[01]\.[0-9]{4}  $LONGSCAN eval -m $TMP/mq.safetensors synth:mqar,len=32,pairs=4,vocab=300,n=50,seed=3
 P 0 ^name.position.target.predicted.p\(predicted\).correct$  $LONGSCAN predict -m $TMP/mq.safetensors synth:mqar,len=32,pairs=4,vocab=300,n=5,seed=3

@@ -22,7 +22,7 @@ P 0 data[[:space:]]=[[:space:]]\{"kind":"dna","softmask":"upper"\}  $LONGSCAN in
 # --- the configuration table on stderr, and the CSV log
 P 0 ^\|[[:space:]]d_model[[:space:]]+\|[[:space:]]8[[:space:]]  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 2 -o $TMP/t.safetensors 2>&1
 P 0 ^step,epoch,loss,lr,grad_norm,tokens,tokens_per_s,elapsed_s,valid_loss  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --valid-fraction 0.25 --d-model 8 --layers 1 --steps 4 --eval-every 2 --log $TMP/t.csv --verbosity 0 -o $TMP/t.safetensors && cat $TMP/t.csv
-P 0 ^4,[0-9]+,[0-9.]+,.*,[0-9.]+,[0-9.]+,[0-9.]+,[-0-9.]+,$  cat $TMP/t.csv
+P 0 ^4,[0-9]+,[0-9.]+,.*,[0-9.]+,[0-9.]+,[0-9.]+,[-0-9.]+,,([0-9.]+)?$  cat $TMP/t.csv
 P 0 ^valid[[:space:]]step[[:space:]]2:[[:space:]]loss  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --valid-fraction 0.25 --d-model 8 --layers 1 --steps 4 --eval-every 2 -o $TMP/t.safetensors 2>&1
 P 0 ^t.best.safetensors$  ls $TMP | grep '^t\.best'
 # --- resume: stopped at step 5, resumed, the same bytes as a run never stopped (weights,

@@ -3,7 +3,8 @@
  * machine), TAP output. First the CUDA runtime services of kernels/device.h (device discovery,
  * checked allocation, an impossible allocation is a clear out-of-memory error rather than a
  * crash), then every CUDA op against its CPU specification: one suite per op family,
- * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h).
+ * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h); last the
+ * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -58,7 +59,10 @@ void gpu_runtime(void) {
     X(pool, gpu_parity_pool)                                                                   \
     X(optim, gpu_parity_optim)                                                                 \
     X(scan, gpu_parity_scan)                                                                   \
-    X(scan_short, gpu_parity_scan_short)
+    X(scan_short, gpu_parity_scan_short)                                                       \
+    X(glue, gpu_parity_glue)                                                                   \
+    X(model, gpu_model)                                                                        \
+    X(model_train, gpu_model_train)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)

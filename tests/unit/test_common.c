@@ -57,6 +57,59 @@ static void test_device_parse(void **state) {
     assert_non_null(strstr(ls_error_message(), "gpu"));
 }
 
+// --device auto|cpu|cuda|cuda:N and --precision fp32|bf16 through the common parser, and
+// their resolution on a machine without a usable GPU (CI; a CPU-only build alike): auto is
+// the CPU with fp32, an explicit GPU or bf16 on the CPU is one clear error.
+static void test_device_and_precision_options(void **state) {
+    (void)state;
+    CommonOptions c;
+    cli_common_default(&c);
+    assert_int_equal(c.device_auto, 1);
+    assert_int_equal(c.precision, CLI_PRECISION_AUTO);
+    assert_int_equal(cli_common_parse(CLI_OPT_DEVICE, "cuda:2", &c), 1);
+    assert_int_equal(c.device_auto, 0);
+    assert_int_equal(c.device.kind, DEVICE_CUDA);
+    assert_int_equal(c.device.ordinal, 2);
+    assert_int_equal(cli_common_parse(CLI_OPT_DEVICE, "auto", &c), 1);
+    assert_int_equal(c.device_auto, 1);
+    assert_int_equal(c.device.kind, DEVICE_CPU);
+    assert_int_equal(cli_common_parse(CLI_OPT_DEVICE, "cpu", &c), 1);
+    assert_int_equal(c.device_auto, 0);
+    assert_int_equal(cli_common_parse(CLI_OPT_DEVICE, "tpu", &c), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "expected auto, cpu, cuda or cuda:N"));
+    assert_int_equal(cli_common_parse(CLI_OPT_PRECISION, "bf16", &c), 1);
+    assert_int_equal(c.precision, CLI_PRECISION_BF16);
+    assert_int_equal(cli_common_parse(CLI_OPT_PRECISION, "fp32", &c), 1);
+    assert_int_equal(c.precision, CLI_PRECISION_FP32);
+    assert_int_equal(cli_common_parse(CLI_OPT_PRECISION, "fp16", &c), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "--precision fp16"));
+
+    int count = 0;
+    if (device_cuda_count(&count) == 0 && count > 0) { // a GPU machine: auto takes it, bf16
+        cli_common_default(&c);
+        assert_int_equal(cli_resolve_device(&c), 0);
+        assert_int_equal(c.device.kind, DEVICE_CUDA);
+        assert_int_equal(c.dtype, DTYPE_BF16);
+        assert_non_null(strstr(c.device_desc, "cuda:0 ("));
+        return;
+    }
+    cli_common_default(&c); // auto, auto: the CPU in fp32
+    assert_int_equal(cli_resolve_device(&c), 0);
+    assert_int_equal(c.device.kind, DEVICE_CPU);
+    assert_int_equal(c.dtype, DTYPE_F32);
+    assert_non_null(strstr(c.device_desc, "cpu (auto: no GPU visible)"));
+    cli_common_default(&c);
+    c.precision = CLI_PRECISION_BF16; // bf16 on the CPU: a usage error
+    assert_int_equal(cli_resolve_device(&c), LS_ERR_USAGE);
+    assert_non_null(strstr(ls_error_message(), "--precision bf16"));
+    cli_common_default(&c);
+    assert_int_equal(cli_common_parse(CLI_OPT_DEVICE, "cuda", &c), 1);
+    assert_int_equal(cli_resolve_device(&c), LS_ERR_NO_CUDA); // exit 1 in the CLI
+    assert_true(strstr(ls_error_message(), "no GPU is visible") ||
+                strstr(ls_error_message(), "built without CUDA"));
+    assert_null(strchr(ls_error_message(), '\n'));
+}
+
 static void test_parse_numbers(void **state) {
     (void)state;
     int64_t v;
@@ -304,6 +357,7 @@ int main(void) {
         cmocka_unit_test(test_error_message_and_prefix),
         cmocka_unit_test(test_every_code_has_a_sentence),
         cmocka_unit_test(test_device_parse),
+        cmocka_unit_test(test_device_and_precision_options),
         cmocka_unit_test(test_parse_numbers),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_atomic_file),

@@ -167,7 +167,7 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
     float *logits = kc_floats(nlog), *dlogits = kc_floats(nlog);
     // analytic
     double loss;
-    model_zero_grads(m);
+    OK(model_zero_grads(m));
     OK(model_forward(m, &t.b, logits, 1));
     OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dlogits, 1.0f));
     OK(model_backward(m, &t.b, dlogits));
@@ -695,7 +695,7 @@ static void run_step(const ModelConfig *c, int threads, float *logits, float *gr
     const int64_t nlog = logits_numel(m, &t.b);
     float *dl = kc_floats(nlog);
     double loss;
-    model_zero_grads(m);
+    OK(model_zero_grads(m));
     OK(model_forward(m, &t.b, logits, 1));
     OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dl, 1.0f));
     OK(model_backward(m, &t.b, dl));
@@ -758,7 +758,7 @@ static double overfit(ModelConfig c, int steps, double lr) {
     AdamWConfig opt = {0.9, 0.999, 1e-8, 0.01};
     double loss = 0, first = 0;
     for (int s = 1; s <= steps; s++) {
-        model_zero_grads(m);
+        OK(model_zero_grads(m));
         memset(dl, 0, (size_t)nlog * sizeof(float));
         OK(model_forward(m, &t.b, logits, 1));
         OK(model_loss(m, &t.b, logits, t.labels, &loss, NULL, dl, 1.0f));

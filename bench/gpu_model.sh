@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bench/gpu_model.sh — issue 12's device call: the whole model on the GPU, in one run.
+#   1. test_gpu runtime glue model model_train: the glue kernels and the whole model against the
+#      CPU (fp32 and bf16), 50-step loss curves, determinism, a GPU checkpoint on the CPU;
+#   2. the CLI on the GPU: train twice (cmp the checkpoints), stop + resume (cmp with the run
+#      never stopped), eval of the GPU model on the CPU and on the GPU;
+#   3. longscan bench model (anchors' whole-model workloads) with the peers' rows.
+# Bundle here (from the worktree):
+#   make build/longscan build/test_gpu && bash bench/gpu_bundle.sh .gpu-gpumodel \
+#       build/longscan build/test_gpu && cp bench/gpu_model.sh <data> .gpu-gpumodel/
+# On the device: bash .gpu-gpumodel/gpu_model.sh   (logs to $OUT; summary printed last)
+set -u
+G=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-/tmp/gpu-out}
+mkdir -p "$out"
+zlib=/tmp/gpu-libz && mkdir -p "$zlib"
+for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
+export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+R="$G/run"
+S=$out/summary.txt
+say() { echo "$*" | tee -a "$S"; }
+deadline=${DEADLINE:-390} # seconds: steps that would start later are skipped (and say so)
+step() { # name timeout log command...
+    local name=$1 t=$2 log=$3; shift 3
+    if [ $((SECONDS + 5)) -ge "$deadline" ]; then say "## $name: skipped (deadline)"; return 1; fi
+    [ $((SECONDS + t)) -gt "$deadline" ] && t=$((deadline - SECONDS))
+    local t0=$SECONDS
+    echo "### $name" >> "$log"
+    timeout "$t" "$@" >> "$log" 2>&1
+    local rc=$?
+    say "## $name: rc=$rc ($((SECONDS - t0)) s)"
+    return $rc
+}
+say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm \
+    --format=csv,noheader 2>&1 | sed 's/^/# gpu: /' | tee -a "$S"
+
+# 1. parity, curves, determinism
+P=$out/parity.log
+step "test_gpu runtime glue model model_train" 150 "$P" "$R" test_gpu runtime glue model model_train
+say "   $(grep -c '^ok' "$P") ok, $(grep -c '^not ok' "$P") not ok"
+grep '^not ok' "$P" | head -40 | cut -c1-400 | tee -a "$S"
+grep -E '^ok .*(train|stream|every gradient|loss curve)' "$P" | cut -c1-300 >> "$S"
+
+# 2. the CLI on the GPU
+C=$out/cli.log
+T=/tmp/ls-cli && rm -rf "$T" && mkdir -p "$T"
+D="$G/data"
+train() { "$R" longscan train --data "$D/bacteria_train.fa.gz" --labels "$D/bacteria_train.labels.tsv" \
+    --d-model 64 --layers 2 --seq-len 2000 --batch-size 8 --steps 20 --progress plain "$@"; }
+step "cli train bf16 (auto)" 40 "$C" train --log "$T/a.csv" -o "$T/a.safetensors"
+step "cli train bf16 again" 40 "$C" train -o "$T/b.safetensors"
+cmp "$T/a.safetensors" "$T/b.safetensors" >> "$C" 2>&1 && say "   cmp a b: identical" \
+    || say "   cmp a b: DIFFER"
+step "cli train fp32, stop at 10" 40 "$C" train --precision fp32 --stop-after 10 -o "$T/r.safetensors"
+step "cli resume fp32" 40 "$C" "$R" longscan train --resume "$T/r.safetensors" --progress plain
+step "cli train fp32 unstopped" 40 "$C" train --precision fp32 -o "$T/u.safetensors"
+cmp "$T/r.safetensors" "$T/u.safetensors" >> "$C" 2>&1 && say "   cmp resumed unstopped: identical" \
+    || say "   cmp resumed unstopped: DIFFER"
+ev() { "$R" longscan eval -m "$1" "$D/bacteria_test.fa.gz" --labels "$D/bacteria_test.labels.tsv" \
+    --seq-len 2000 --max-windows 4 --json "${@:2}"; }
+step "cli eval GPU model on the CPU" 60 "$C" ev "$T/u.safetensors" --device cpu
+step "cli eval GPU model on the GPU fp32" 30 "$C" ev "$T/u.safetensors" --device cuda --precision fp32
+step "cli eval GPU model on the GPU bf16" 30 "$C" ev "$T/u.safetensors" --device cuda
+grep -E '^\{|device|precision|peak|trained|stopped' "$C" | cut -c1-200 >> "$S"
+tail -2 "$T/a.csv" >> "$S" 2>/dev/null
+
+# 3. bench model: the anchors' workloads
+B=$out/bench.txt
+PM="$G/peers-model-h100.json" PT="$G/peers-transformer-h100.json"
+bm() { "$R" longscan bench model --d-model 256 --layers 8 --csv "$T/row.csv" "$@" \
+    && tail -n +2 "$T/row.csv" >> "$out/bench.csv"; }
+echo "model,precision,mode,L,ms,tokens_per_s,peak_GiB,peer,peer_ms,peer_peak_GiB,speedup,mem_ratio,note" > "$out/bench.csv"
+for prec in bf16 fp32; do
+    for model in mamba bimamba; do
+        for mode in train forward; do
+            step "bench $model $prec $mode" 30 "$B" bm --model $model --precision $prec --mode $mode \
+                --seq-len 16384,131072 --peers "$PM"
+        done
+    done
+done
+for prec in bf16 fp32; do
+    for mode in train forward; do
+        step "bench transformer $prec $mode 16K" 20 "$B" bm --model transformer --precision $prec \
+            --mode $mode --seq-len 16384 --peers "$PT"
+    done
+done
+step "bench transformer bf16 train 131K" 45 "$B" bm --model transformer --precision bf16 --mode train \
+    --seq-len 131072 --repeat 3 --peers "$PT"
+step "bench transformer bf16 forward 131K" 30 "$B" bm --model transformer --precision bf16 \
+    --mode forward --seq-len 131072 --repeat 3 --peers "$PT"
+step "bench bimamba bf16 train 1M" 45 "$B" bm --model bimamba --precision bf16 --mode train \
+    --seq-len 1048576 --repeat 3 --peers "$PM"
+step "bench mamba bf16 train 1M" 40 "$B" bm --model mamba --precision bf16 --mode train \
+    --seq-len 1048576 --repeat 3 --peers "$PM"
+step "bench transformer fp32 forward 131K" 30 "$B" bm --model transformer --precision fp32 \
+    --mode forward --seq-len 131072 --repeat 1 --peers "$PT"
+grep -vE '^#|^model' "$B" | grep -v '^$' | tee -a "$S" > /dev/null
+column -t -s, "$out/bench.csv" >> "$S" 2>/dev/null || cat "$out/bench.csv" >> "$S"
+say "# total $SECONDS s"
+cat "$S"
