@@ -103,7 +103,8 @@ GPU_TEST_SRC = $(wildcard tests/gpu/*.c)
 HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tests/*.h \
                        kernels/cuda/*.cuh)
 
-.PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle
+.PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
+        gpu-bundle-model
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -221,6 +222,16 @@ $(BUILD)/dev/conv $(BUILD)/dev/attention: $(BUILD)/dev/%: kernels/dev/%.cu $(BUI
 gpu-bundle: $(BUILD)/longscan $(BUILD)/test_gpu $(BUILD)/dev/scan $(BUILD)/dev/conv \
             $(BUILD)/dev/attention
 	bash bench/gpu_bundle.sh .gpu $^
+
+# The whole-model device call (bench/gpu_model.sh): longscan, test_gpu, the script, the shipped
+# bacteria windows and the anchors' model and Transformer peers.
+gpu-bundle-model: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-model $^
+	cp bench/gpu_model.sh .gpu-model/
+	mkdir -p .gpu-model/data && cp examples/data/dna/bacteria_t*.fa.gz* \
+	    examples/data/dna/bacteria_t*.labels.tsv .gpu-model/data/
+	cp ../shared/anchors/peers-model-h100.json ../shared/anchors/peers-transformer-h100.json \
+	    .gpu-model/
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

@@ -5,16 +5,16 @@
 #   2. the CLI on the GPU: train twice (cmp the checkpoints), stop + resume (cmp with the run
 #      never stopped), eval of the GPU model on the CPU and on the GPU;
 #   3. longscan bench model (anchors' whole-model workloads) with the peers' rows.
-# Bundle here (from the worktree):
-#   make build/longscan build/test_gpu && bash bench/gpu_bundle.sh .gpu-gpumodel \
-#       build/longscan build/test_gpu && cp bench/gpu_model.sh <data> .gpu-gpumodel/
-# On the device: bash .gpu-gpumodel/gpu_model.sh   (logs to $OUT; summary printed last)
+# Bundle here: `make gpu-bundle-model` (writes .gpu-model/: longscan, test_gpu, this script,
+# the shipped bacteria data and the anchors' model peers).
+# On the device: bash .gpu-model/gpu_model.sh   (logs to $OUT; summary printed last)
 set -u
 G=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
 zlib=/tmp/gpu-libz && mkdir -p "$zlib"
 for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
+for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
 export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 R="$G/run"
 S=$out/summary.txt
