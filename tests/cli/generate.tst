@@ -51,6 +51,9 @@ P 0 key/value[[:space:]]cache:[[:space:]]128[[:space:]]bytes[[:space:]]per[[:spa
 P 0 key/value[[:space:]]cache[[:space:]]allocated:[[:space:]]12800[[:space:]]bytes.*holding[[:space:]]99[[:space:]]tokens[[:space:]]of[[:space:]]context[[:space:]]x[[:space:]]1;  $LONGSCAN generate -m $TMP/hlm.safetensors --length 100 -o $TMP/h3.wav --verbosity 2 2>&1
 P 0 key/value[[:space:]]cache:[[:space:]]0[[:space:]]bytes  $LONGSCAN generate -m $TMP/alm.safetensors --length 100 -o $TMP/m3.wav --verbosity 2 2>&1
 # --- refused: one line, nothing written
+# an output whose key/value cache (or DNA record) the memory cannot hold fails before the first token
+N 1 key/value[[:space:]]cache:[[:space:]]out[[:space:]]of[[:space:]]memory[[:space:]]for[[:space:]]1099511627776[[:space:]]positions  $LONGSCAN generate -m $TMP/hlm.safetensors --length 1099511627776 -o $TMP/x.wav
+N 1 out[[:space:]]of[[:space:]]memory[[:space:]]for[[:space:]]1099511627776[[:space:]]bases  $LONGSCAN generate -m $TMP/dlm.safetensors --length 1099511627776 -o $TMP/x.fa
 N 1 cls.safetensors[[:space:]]is[[:space:]]a[[:space:]]classifier;[[:space:]]generate[[:space:]]needs[[:space:]]a[[:space:]]language[[:space:]]model  $LONGSCAN generate -m $TMP/cls.safetensors --length 10 -o $TMP/x.fa
 N 1 morning_coffee_5s.wav:  $LONGSCAN generate -m $EX/audio/morning_coffee_5s.wav --length 10 -o $TMP/x.fa
 N 1 not[[:space:]]a[[:space:]]longscan[[:space:]]model  $LONGSCAN embed -m $TMP/dlm.safetensors $FIX/bac_small.fa -o $TMP/emb.safetensors && $LONGSCAN generate -m $TMP/emb.safetensors --length 10 -o $TMP/x.fa
