@@ -141,7 +141,9 @@ recipe_train() {
     local seconds; seconds=$(seconds_since "$t0")
     local params device steps
     params=$(awk -F'|' '$2 ~ /^ parameters / { gsub(/ /, "", $3); print $3 }' "$log")
-    device=$(awk -F'|' '$2 ~ /^ device / { gsub(/^ +| +$/, "", $3); print $3 }' "$log")
+    # the table's device cell, e.g. "cpu (auto: no GPU visible)" or "cuda:0 (NVIDIA …), auto"
+    device=$(awk -F'|' '$2 ~ /^ device / { gsub(/^ +| +$/, "", $3); split($3, w, " ");
+                                           print w[1] }' "$log")
     steps=$(grep -oE 'trained [0-9]+ steps|at step [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' \
             || true)
     {
