@@ -646,9 +646,10 @@ int64_t model_lm_targets(const Model *m, const ModelBatch *batch, int32_t *targe
         const int64_t n = batch->lengths ? batch->lengths[b] : L;
         for (int64_t t = 0; t < L; t++) {
             const int64_t next = b * L + t + 1;
-            const int32_t tok = t + 1 >= n   ? LOSS_IGNORE_INDEX
-                                : batch->ids ? batch->ids[next]
-                                             : (int32_t)batch->tokens[next];
+            const int32_t tok = t + 1 >= n       ? LOSS_IGNORE_INDEX
+                                : batch->answers ? batch->answers[next]
+                                : batch->ids     ? batch->ids[next]
+                                                 : (int32_t)batch->tokens[next];
             if (!batch->target) targets[rows++] = tok;
             else if (t + 1 < n && batch->target[next]) targets[rows++] = tok;
         }

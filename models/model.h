@@ -213,6 +213,10 @@ typedef struct {
                                 and target[b, t+1] != 0, and the LM's logits are computed for
                                 those positions only, packed (model_output_rows). The
                                 classifier ignores it. */
+    const int32_t *answers;  /* (B, L) or NULL; LM only: the next-token targets when they
+                                differ from the input: position t is scored on answers[b,
+                                t+1] instead of the token at t+1 (a task that shows its
+                                answers to no one, MQAR: io/synth.h). NULL: the input. */
 } ModelBatch;
 
 /** Largest vocabulary of a token model (ids are int32 inside; embeddings (vocab, D)). */
@@ -263,8 +267,8 @@ int model_loss(Model *model, const ModelBatch *batch, const float *logits,
 
 /**
  * LM: the target of every row of the forward's logits (model_output_rows of them): the next
- * token, or LOSS_IGNORE_INDEX (−100) for a position that predicts nothing (the last of a row,
- * padding; dense batches only). What model_loss scores; accuracy is argmax == target over
+ * token (of batch->answers when set), or LOSS_IGNORE_INDEX (−100) for a position that
+ * predicts nothing (the last of a row, padding; dense batches only). What model_loss scores; accuracy is argmax == target over
  * the rows that are not ignored. @p targets must hold B·L entries. @return the rows written.
  */
 int64_t model_lm_targets(const Model *model, const ModelBatch *batch, int32_t *targets);
