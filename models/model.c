@@ -81,6 +81,7 @@ static int build_table(Model *m) {
             TRY(add(m, &lp->att_b, ND, 1, D, 0, 0, "backbone.layers.%d.mixer.out_proj.bias", i));
             TRY(add(m, &lp->norm_w, ND, 1, D, 0, 0, "backbone.layers.%d.norm.weight", i));
             if (ln) TRY(add(m, &lp->norm_b, ND, 1, D, 0, 0, "backbone.layers.%d.norm.bias", i));
+            if (F == 0) continue; // attention-only block
             TRY(add(m, &lp->norm2_w, ND, 1, D, 0, 0, "backbone.layers.%d.norm2.weight", i));
             if (ln) TRY(add(m, &lp->norm2_b, ND, 1, D, 0, 0, "backbone.layers.%d.norm2.bias", i));
             TRY(add(m, &lp->fc1_w, 0, 2, F, D, 0, "backbone.layers.%d.mlp.fc1.weight", i));
@@ -169,9 +170,10 @@ static int64_t layer_of(const char *name) {
 static void init_params(Model *m, uint64_t seed) {
     const ModelConfig *c = &m->cfg;
     const double D = (double)m->D, E = (double)m->E;
-    // residual branches: one per Mamba layer, two per attention block (attention and MLP)
+    // residual branches: one per Mamba layer, two per attention block (attention and MLP;
+    // one in an attention-only block)
     const int64_t n_attn = model_attention_layers(c);
-    const double n_res = (double)(c->n_layers - n_attn) + 2.0 * (double)n_attn;
+    const double n_res = (double)(c->n_layers - n_attn) + (m->F > 0 ? 2.0 : 1.0) * (double)n_attn;
     memset(m->params, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
     for (int t = 0; t < m->table.n; t++) {
         const ParamEntry *e = &m->table.entries[t];
@@ -404,20 +406,24 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
         p->kr = FLOATS(M * D);
         p->att = FLOATS(M * D);
         p->lse = FLOATS(Be * m->H * L);
-        p->xn2 = FLOATS(M * D);
-        p->mean2 = FLOATS(M);
-        p->rstd2 = FLOATS(M);
-        p->h1 = FLOATS(M * F);
-        p->g = FLOATS(M * F);
+        if (F > 0) { // the MLP's (none in an attention-only block)
+            p->xn2 = FLOATS(M * D);
+            p->mean2 = FLOATS(M);
+            p->rstd2 = FLOATS(M);
+            p->h1 = FLOATS(M * F);
+            p->g = FLOATS(M * F);
+        }
         if (p->train) {
-            p->mid = FLOATS(M * D);
             p->dqkv = FLOATS(M * 3 * D);
             p->dqr = FLOATS(M * D);
             p->dkr = FLOATS(M * D);
             p->datt = FLOATS(M * D);
-            p->dh1 = FLOATS(M * F);
-            p->dg = FLOATS(M * F);
-            p->dxn2 = FLOATS(M * D);
+            if (F > 0) {
+                p->mid = FLOATS(M * D);
+                p->dh1 = FLOATS(M * F);
+                p->dg = FLOATS(M * F);
+                p->dxn2 = FLOATS(M * D);
+            }
         }
     }
     return bp.off;

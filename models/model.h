@@ -116,7 +116,9 @@ typedef struct {
     int        rc_equivariant; /* BiMamba on DNA: reverse-complement parameter sharing */
     /* Transformer */
     int64_t    n_heads;        /* d_model % n_heads == 0, head dim even (RoPE), <= 256 */
-    int64_t    mlp_hidden;     /* default 4 · d_model */
+    int64_t    mlp_hidden;     /* hidden width of each block's MLP; -1 (default): 4 · d_model;
+                                  0: no MLP, attention-only blocks (norm2, fc1, fc2 absent),
+                                  as the Transformer of Zoology's MQAR table */
     int64_t    window;         /* most tokens one forward sees; 0 = no limit */
     int        causal;         /* attention: 1 causal (required for LM), 0 bidirectional;
                                   default 1 for LM, 0 for classification */

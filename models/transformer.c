@@ -6,7 +6,7 @@
  *   q, k = RoPE (GPT-NeoX rotate-half, all head dims, base 10000, position 0 = window start)
  *   att  = softmax(q·kᵀ/√hd, causal or not, keys < length) · v
  *   mid  = X + att·out_projᵀ + b
- *   X'   = mid + fc2(GELU(fc1(norm2(mid))))
+ *   X'   = mid + fc2(GELU(fc1(norm2(mid))))          (X' = mid with mlp_hidden 0: no MLP)
  *
  * The backward recomputes the block from its input X (the residual stream saved per layer),
  * then runs MLP → norm2 → out_proj → attention → RoPE → in_proj → norm backward, adding the
@@ -89,6 +89,29 @@ static int mlp_fwd(Model *m, const LayerParams *lp, const float *mid, int with_o
     return status;
 }
 
+/* MLP branch backward after mlp_fwd(p->mid, with_out = 0): dR, the gradient at the block's
+ * output, gains the branch's input gradient in place and becomes the gradient at mid. */
+static int mlp_bwd(Model *m, const LayerParams *lp, float *dR) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t M = p->Be * p->L, D = m->D, F = m->F;
+    const int ln = m->cfg.norm == MODEL_NORM_LAYER;
+    int status = ops_zero(dev, p->dg, M * F);
+    if (status == 0)
+        status = ops_matmul_bwd(dev, p->dg, model_g(m, lp->fc2_w), model_g(m, lp->fc2_b), dR, p->g,
+                                model_p(m, lp->fc2_w), M, F, D, F, D);
+    if (status == 0) status = ops_zero(dev, p->dh1, M * F);
+    if (status == 0) status = ops_gelu_bwd(dev, p->dh1, p->dg, p->h1, M * F);
+    if (status == 0) status = ops_zero(dev, p->dxn2, M * D);
+    if (status == 0)
+        status = ops_matmul_bwd(dev, p->dxn2, model_g(m, lp->fc1_w), model_g(m, lp->fc1_b), p->dh1,
+                                p->xn2, model_p(m, lp->fc1_w), M, D, F, D, F);
+    if (status == 0)
+        status = ops_norm_bwd(dev, ln, dR, model_g(m, lp->norm2_w), model_g(m, lp->norm2_b),
+                              p->dxn2, p->mid, model_p(m, lp->norm2_w), p->mean2, p->rstd2, M, D);
+    return status;
+}
+
 int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) {
     Plan *p = &m->plan;
     const LayerParams *lp = &m->layers[layer];
@@ -97,6 +120,7 @@ int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) 
     if (X_out != X_in) status = ops_copy(&m->dev, X_out, X_in, MD);
     if (status == 0) status = attn_fwd(m, lp, X_in);
     if (status == 0) status = ops_add(&m->dev, X_out, p->o, MD);
+    if (m->F == 0) return status; // attention-only block
     if (status == 0) status = mlp_fwd(m, lp, X_out, 1);
     if (status == 0) status = ops_add(&m->dev, X_out, p->o, MD);
     return status;
@@ -110,23 +134,13 @@ int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
     const int ln = m->cfg.norm == MODEL_NORM_LAYER;
     // recompute
     int status = attn_fwd(m, lp, X_in);
-    if (status == 0) status = ops_copy(dev, p->mid, X_in, M * D);
-    if (status == 0) status = ops_add(dev, p->mid, p->o, M * D);
-    if (status == 0) status = mlp_fwd(m, lp, p->mid, 0);
-    // MLP branch
-    if (status == 0) status = ops_zero(dev, p->dg, M * F);
-    if (status == 0)
-        status = ops_matmul_bwd(dev, p->dg, model_g(m, lp->fc2_w), model_g(m, lp->fc2_b), dR, p->g,
-                                model_p(m, lp->fc2_w), M, F, D, F, D);
-    if (status == 0) status = ops_zero(dev, p->dh1, M * F);
-    if (status == 0) status = ops_gelu_bwd(dev, p->dh1, p->dg, p->h1, M * F);
-    if (status == 0) status = ops_zero(dev, p->dxn2, M * D);
-    if (status == 0)
-        status = ops_matmul_bwd(dev, p->dxn2, model_g(m, lp->fc1_w), model_g(m, lp->fc1_b), p->dh1,
-                                p->xn2, model_p(m, lp->fc1_w), M, D, F, D, F);
-    if (status == 0)
-        status = ops_norm_bwd(dev, ln, dR, model_g(m, lp->norm2_w), model_g(m, lp->norm2_b),
-                              p->dxn2, p->mid, model_p(m, lp->norm2_w), p->mean2, p->rstd2, M, D);
+    if (F > 0) {
+        if (status == 0) status = ops_copy(dev, p->mid, X_in, M * D);
+        if (status == 0) status = ops_add(dev, p->mid, p->o, M * D);
+        if (status == 0) status = mlp_fwd(m, lp, p->mid, 0);
+    }
+    // MLP branch (none in an attention-only block, where dR is the gradient at mid already)
+    if (F > 0 && status == 0) status = mlp_bwd(m, lp, dR);
     // attention branch: dR is now the gradient at mid
     if (status == 0) status = ops_zero(dev, p->datt, M * D);
     if (status == 0)
