@@ -313,6 +313,19 @@ float *model_adam_v(Model *m) {
     return m->adam_v;
 }
 
+size_t model_activation_bytes(const Model *m) {
+    return m->plan.bytes;
+}
+
+double model_decode_state_bytes(const Model *m, int64_t L) {
+    double floats = 0;
+    for (int64_t i = 0; i < m->cfg.n_layers; i++)
+        floats += model_layer_is_attention(&m->cfg, i)
+                      ? 2.0 * (double)L * (double)m->D
+                      : (double)m->ndir * (double)m->E * (double)(m->K - 1 + m->N);
+    return floats * sizeof(float);
+}
+
 void model_zero_grads(Model *m) {
     memset(m->grads, 0, (size_t)m->table.total * sizeof(float));
 }

@@ -297,6 +297,22 @@ int model_grad_norm(Model *model, double *norm) LS_RESULT_USED;
 int model_adamw_step(Model *model, const AdamWConfig *adamw, int64_t step, double lr,
                      float grad_scale) LS_RESULT_USED;
 
+/**
+ * Bytes of activation memory the last forward (or training step, stream segment) planned:
+ * the arena it ran in holds at least this (docs/models.md "Memory"). Parameters, gradients
+ * and AdamW moments come on top (param_table.total floats each). 0 before any forward.
+ */
+size_t model_activation_bytes(const Model *model);
+
+/**
+ * Bytes of state a model must keep per sequence to go on generating after @p L tokens, in
+ * fp32: the key and value cache of every attention layer (2·L·d_model floats) and the conv
+ * and SSM state of every Mamba layer (d_inner·(d_conv − 1 + d_state) floats per direction),
+ * computed from the config. (longscan generates with Mamba models only; for the others this
+ * is the size a KV cache of the same layout would have.)
+ */
+double model_decode_state_bytes(const Model *model, int64_t L);
+
 /** Pooled final hidden state, (B, d_model): what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;
 
