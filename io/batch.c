@@ -169,6 +169,7 @@ void batch_free(Batch *b) {
     free(b->samples_buf);
     free(b->ids_buf);
     free(b->target_buf);
+    free(b->answers_buf);
     memset(b, 0, sizeof *b);
 }
 
@@ -217,7 +218,10 @@ static int batch_fill_synth(Batch *b, const Dataset *ds, const DatasetItem *item
         if (ids) b->ids_buf = ids;
         uint8_t *target = ids ? realloc(b->target_buf, (size_t)(n * L)) : NULL;
         if (target) b->target_buf = target;
-        if (!ids || !target)
+        int32_t *answers =
+            target ? realloc(b->answers_buf, (size_t)(n * L) * sizeof *answers) : NULL;
+        if (answers) b->answers_buf = answers;
+        if (!ids || !target || !answers)
             return ls_error(LS_ERR_NOMEM, "batch: out of memory for %lld tokens",
                             (long long)(n * L));
         b->synth_cap = n * L;
@@ -228,26 +232,30 @@ static int batch_fill_synth(Batch *b, const Dataset *ds, const DatasetItem *item
     b->samples = NULL;
     b->ids = b->ids_buf;
     b->target = b->target_buf;
+    b->answers = b->answers_buf;
     for (int64_t r = 0; r < n; r++) {
         const DatasetItem *it = &items[r];
         const Example *ex = dataset_example(ds, it->example);
         int32_t *irow = b->ids + r * L; // (L)
         uint8_t *trow = b->target + r * L;
+        int32_t *arow = b->answers + r * L;
         b->lengths[r] = it->length;
         b->labels[r] = ex->label;
         b->examples[r] = it->example;
         b->offsets[r] = it->offset;
         if (it->offset == 0 && it->length == ex->length) {
-            status = synth_example(ex->synth, ex->synth_index, irow, trow);
+            status = synth_example(ex->synth, ex->synth_index, irow, trow, arow);
         } else { // rare (windows of synthetic examples): the whole example, then the window
-            int32_t *whole = malloc((size_t)ex->length * sizeof *whole);
+            int32_t *whole = malloc((size_t)ex->length * 2 * sizeof *whole); // ids, answers
             uint8_t *wt = malloc((size_t)ex->length);
-            status = whole && wt ? synth_example(ex->synth, ex->synth_index, whole, wt)
-                                 : ls_error(LS_ERR_NOMEM, "batch: out of memory for %lld tokens",
-                                            (long long)ex->length);
+            status = whole && wt
+                         ? synth_example(ex->synth, ex->synth_index, whole, wt, whole + ex->length)
+                         : ls_error(LS_ERR_NOMEM, "batch: out of memory for %lld tokens",
+                                    (long long)ex->length);
             if (status == 0) {
                 memcpy(irow, whole + it->offset, (size_t)it->length * sizeof *irow);
                 memcpy(trow, wt + it->offset, (size_t)it->length);
+                memcpy(arow, whole + ex->length + it->offset, (size_t)it->length * sizeof *arow);
             }
             free(whole);
             free(wt);
@@ -255,6 +263,7 @@ static int batch_fill_synth(Batch *b, const Dataset *ds, const DatasetItem *item
         if (status < 0) return status;
         memset(irow + it->length, 0, (size_t)(L - it->length) * sizeof *irow);
         memset(trow + it->length, 0, (size_t)(L - it->length));
+        memset(arow + it->length, 0, (size_t)(L - it->length) * sizeof *arow);
     }
     return 0;
 }
@@ -287,6 +296,7 @@ int batch_fill(Batch *b, const Dataset *ds, const DatasetItem *items, int64_t n,
     if (status < 0) return status;
     b->ids = NULL;
     b->target = NULL;
+    b->answers = NULL;
     b->B = n;
     b->L = L;
     b->tokens = audio && opt->audio_codes == AUDIO_CODES_NONE ? NULL : b->tokens_buf;

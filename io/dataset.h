@@ -450,12 +450,15 @@ typedef struct {
     float   *samples;    /* (B, L) audio samples, 0 past each row's end; NULL for DNA */
     int32_t *ids;        /* (B, L) synthetic token ids, 0 past each row's end; else NULL */
     uint8_t *target;     /* (B, L) synthetic: 1 on the task's target tokens; else NULL */
+    int32_t *answers;    /* (B, L) synthetic: ids with every answer in place (MQAR's are not
+                            in ids: synth_example()); else NULL */
     /* buffers, reused from fill to fill (no allocation once the largest batch was seen) */
     uint8_t *tokens_buf;
     float   *samples_buf;
     int32_t *ids_buf;
     uint8_t *target_buf;
-    int64_t  synth_cap;  /* cells in ids_buf and target_buf */
+    int32_t *answers_buf;
+    int64_t  synth_cap;  /* cells in ids_buf, target_buf and answers_buf */
     int64_t  rows_cap;
     int64_t  cells_cap;  /* elements in tokens_buf (and samples_buf once audio was seen) */
 } Batch;

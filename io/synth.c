@@ -358,7 +358,7 @@ static int gen_mqar(const SynthTask *t, Rng *rng, int32_t *ids, uint8_t *target)
         ids[2 * i] = k;
         ids[2 * i + 1] = v;
         ids[q] = k;
-        ids[q + 1] = v;
+        ids[q + 1] = v; // the answer; synth_example() hides it from the model's input
         target[q + 1] = 1;
     }
 done:
@@ -430,16 +430,21 @@ static void gen_recall(const SynthTask *t, Rng *rng, int32_t *ids, uint8_t *targ
     target[L - 1] = 1;
 }
 
-int synth_example(const SynthTask *t, int64_t index, int32_t *ids, uint8_t *target) {
+/* The generators write the sequence with its answers in place (the answers row); the
+ * model's input is that sequence, except where a task hides its answers (MQAR, as in
+ * Zoology: the input after a query key is filler, the value is only the label). */
+int synth_example(const SynthTask *t, int64_t index, int32_t *ids, uint8_t *target,
+                  int32_t *answers) {
     if (index < 0 || index >= t->n)
         return ls_error(LS_ERR_RANGE, "synth %s: example %lld of %lld", synth_kind_name(t->kind),
                         (long long)index, (long long)t->n);
-    int32_t *own_ids = NULL;
+    int32_t *own_answers = NULL;
     uint8_t *own_target = NULL;
-    if (!ids) ids = own_ids = malloc((size_t)t->len * sizeof *ids);
+    int32_t *seq = answers ? answers : ids;
+    if (!seq) seq = own_answers = malloc((size_t)t->len * sizeof *seq);
     if (!target) target = own_target = malloc((size_t)t->len);
     int status = 0;
-    if (!ids || !target) {
+    if (!seq || !target) {
         status = ls_error(LS_ERR_NOMEM, "synth %s: out of memory for len %lld",
                           synth_kind_name(t->kind), (long long)t->len);
         goto done;
@@ -447,14 +452,20 @@ int synth_example(const SynthTask *t, int64_t index, int32_t *ids, uint8_t *targ
     Rng rng;
     rng_seed_stream(&rng, t->seed, (uint64_t)index);
     switch (t->kind) {
-    case SYNTH_MQAR: status = gen_mqar(t, &rng, ids, target); break;
-    case SYNTH_INDUCTION: gen_induction(t, &rng, ids, target); break;
-    case SYNTH_SELECTIVE_COPY: gen_selective_copy(t, &rng, ids, target); break;
-    case SYNTH_COPY: gen_copy(t, &rng, ids, target); break;
-    case SYNTH_RECALL: gen_recall(t, &rng, ids, target); break;
+    case SYNTH_MQAR: status = gen_mqar(t, &rng, seq, target); break;
+    case SYNTH_INDUCTION: gen_induction(t, &rng, seq, target); break;
+    case SYNTH_SELECTIVE_COPY: gen_selective_copy(t, &rng, seq, target); break;
+    case SYNTH_COPY: gen_copy(t, &rng, seq, target); break;
+    case SYNTH_RECALL: gen_recall(t, &rng, seq, target); break;
+    }
+    if (status == 0 && ids) {
+        if (ids != seq) memcpy(ids, seq, (size_t)t->len * sizeof *ids);
+        if (t->kind == SYNTH_MQAR)
+            for (int64_t i = 0; i < t->len; i++)
+                if (target[i]) ids[i] = 0; // the filler: answers are labels only
     }
 done:
-    free(own_ids);
+    free(own_answers);
     free(own_target);
     return status;
 }

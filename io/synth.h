@@ -86,13 +86,20 @@ const char *synth_kind_name(SynthKind kind);
 int64_t synth_targets(const SynthTask *task);
 
 /**
- * Example @p index (0 <= index < n) of the task: @p ids (len) token ids in [0, vocab) and
- * @p target (len) 1 on target tokens, 0 elsewhere (either may be NULL).
+ * Example @p index (0 <= index < n) of the task, as three rows of len (any may be NULL):
+ * @param ids      the tokens the model reads, ids in [0, vocab)
+ * @param target   1 on target tokens, 0 elsewhere
+ * @param answers  the sequence with every answer in place: the token a next-token model is
+ *                 scored on at each target. It equals @p ids everywhere except at MQAR's
+ *                 targets, whose inputs are the filler 0: as in Zoology, the model never
+ *                 reads an answer, so a later query cannot rule out the values already
+ *                 answered (with the answers shown, a model that only eliminates them scores
+ *                 H(pairs)/pairs, 21 % at 16 pairs, without recalling anything).
  * @return 0; LS_ERR_RANGE (index outside the task), LS_ERR_NOMEM (mqar keeps a weight tree
  *         of len/2 entries while it draws the query positions).
  */
-int synth_example(const SynthTask *task, int64_t index, int32_t *ids,
-                  uint8_t *target) LS_RESULT_USED;
+int synth_example(const SynthTask *task, int64_t index, int32_t *ids, uint8_t *target,
+                  int32_t *answers) LS_RESULT_USED;
 
 /** The canonical spec text ("synth:mqar,len=256,pairs=16,vocab=8192,n=1000,seed=1"). */
 void synth_format(const SynthTask *task, char *buf, int size);

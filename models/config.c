@@ -117,7 +117,7 @@ void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task) {
     cfg->dt_max = 0.1f;
     cfg->rc_equivariant = 0;
     cfg->n_heads = 4;
-    cfg->mlp_hidden = 0; // 4 · d_model
+    cfg->mlp_hidden = -1; // 4 · d_model; 0: no MLP
     cfg->window = arch == MODEL_TRANSFORMER ? 4096 : 0;
     if (arch == MODEL_HYBRID) // one attention block, in the middle of the 4 default layers
         cfg->attn_layers[0] = UINT64_C(1) << (cfg->n_layers / 2);
@@ -131,7 +131,7 @@ void model_config_default(ModelConfig *cfg, ModelArch arch, ModelTask task) {
 
 void model_config_resolve(ModelConfig *cfg) {
     if (cfg->dt_rank == 0) cfg->dt_rank = (cfg->d_model + 15) / 16;
-    if (cfg->mlp_hidden == 0) cfg->mlp_hidden = 4 * cfg->d_model;
+    if (cfg->mlp_hidden < 0) cfg->mlp_hidden = 4 * cfg->d_model;
     if (cfg->arch != MODEL_TRANSFORMER) cfg->window = 0;
 }
 
@@ -216,8 +216,9 @@ int model_config_check(const ModelConfig *c) {
         if (hd % 2 != 0 || hd > ATTENTION_MAX_HEAD_DIM)
             return bad("--n-heads", c->n_heads,
                        "head dimension d_model/n_heads must be even and <= 256");
-        if (c->mlp_hidden < 0 || c->mlp_hidden > 1048576)
-            return bad("--mlp-hidden", c->mlp_hidden, "must be 0 (auto: 4·d_model) .. 1048576");
+        if (c->mlp_hidden < -1 || c->mlp_hidden > 1048576)
+            return bad("--mlp-hidden", c->mlp_hidden,
+                       "must be 0 (no MLP: attention-only blocks) .. 1048576");
         if (c->window < 0) return bad("--window", c->window, "must be >= 0 (0: no limit)");
         if (c->task == MODEL_TASK_LM && !c->causal)
             return ls_error(LS_ERR_USAGE, "--bidirectional with --task lm: a language model's "

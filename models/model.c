@@ -81,6 +81,7 @@ static int build_table(Model *m) {
             TRY(add(m, &lp->att_b, ND, 1, D, 0, 0, "backbone.layers.%d.mixer.out_proj.bias", i));
             TRY(add(m, &lp->norm_w, ND, 1, D, 0, 0, "backbone.layers.%d.norm.weight", i));
             if (ln) TRY(add(m, &lp->norm_b, ND, 1, D, 0, 0, "backbone.layers.%d.norm.bias", i));
+            if (F == 0) continue; // attention-only block
             TRY(add(m, &lp->norm2_w, ND, 1, D, 0, 0, "backbone.layers.%d.norm2.weight", i));
             if (ln) TRY(add(m, &lp->norm2_b, ND, 1, D, 0, 0, "backbone.layers.%d.norm2.bias", i));
             TRY(add(m, &lp->fc1_w, 0, 2, F, D, 0, "backbone.layers.%d.mlp.fc1.weight", i));
@@ -170,9 +171,10 @@ static int64_t layer_of(const char *name) {
 static void init_params(Model *m, float *base, uint64_t seed) {
     const ModelConfig *c = &m->cfg;
     const double D = (double)m->D, E = (double)m->E;
-    // residual branches: one per Mamba layer, two per attention block (attention and MLP)
+    // residual branches: one per Mamba layer, two per attention block (attention and MLP;
+    // one in an attention-only block)
     const int64_t n_attn = model_attention_layers(c);
-    const double n_res = (double)(c->n_layers - n_attn) + 2.0 * (double)n_attn;
+    const double n_res = (double)(c->n_layers - n_attn) + (m->F > 0 ? 2.0 : 1.0) * (double)n_attn;
     memset(base, 0, (size_t)m->table.total * sizeof(float)); // biases and padding
     for (int t = 0; t < m->table.n; t++) {
         const ParamEntry *e = &m->table.entries[t];
@@ -382,6 +384,19 @@ float *model_adam_v(Model *m) {
     return m->adam_v;
 }
 
+size_t model_activation_bytes(const Model *m) {
+    return m->plan.bytes;
+}
+
+double model_decode_state_bytes(const Model *m, int64_t L) {
+    double floats = 0;
+    for (int64_t i = 0; i < m->cfg.n_layers; i++)
+        floats += model_layer_is_attention(&m->cfg, i)
+                      ? 2.0 * (double)L * (double)m->D
+                      : (double)m->ndir * (double)m->E * (double)(m->K - 1 + m->N);
+    return floats * sizeof(float);
+}
+
 int model_zero_grads(Model *m) {
     return ops_zero(&m->dev, DTYPE_F32, m->grads, m->table.total);
 }
@@ -503,20 +518,24 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
         p->kr = ACTS(M * D);
         p->att = ACTS(M * D);
         p->lse = FLOATS(Be * m->H * L);
-        p->xn2 = ACTS(M * D);
-        p->mean2 = FLOATS(M);
-        p->rstd2 = FLOATS(M);
-        p->h1 = ACTS(M * F);
-        p->g = ACTS(M * F);
+        if (F > 0) { // the MLP's (none in an attention-only block)
+            p->xn2 = ACTS(M * D);
+            p->mean2 = FLOATS(M);
+            p->rstd2 = FLOATS(M);
+            p->h1 = ACTS(M * F);
+            p->g = ACTS(M * F);
+        }
         if (p->train) {
-            p->mid = FLOATS(M * D);
             p->dqkv = ACTS(M * 3 * D);
             p->dqr = ACTS(M * D);
             p->dkr = ACTS(M * D);
             p->datt = ACTS(M * D);
-            p->dh1 = ACTS(M * F);
-            p->dg = ACTS(M * F);
-            p->dxn2 = ACTS(M * D);
+            if (F > 0) {
+                p->mid = FLOATS(M * D);
+                p->dh1 = ACTS(M * F);
+                p->dg = ACTS(M * F);
+                p->dxn2 = ACTS(M * D);
+            }
         }
         if (m->act != DTYPE_F32) {
             p->cx = ACTS(M * D);
@@ -874,9 +893,10 @@ int64_t model_lm_targets(const Model *m, const ModelBatch *batch, int32_t *targe
         const int64_t n = batch->lengths ? batch->lengths[b] : L;
         for (int64_t t = 0; t < L; t++) {
             const int64_t next = b * L + t + 1;
-            const int32_t tok = t + 1 >= n   ? LOSS_IGNORE_INDEX
-                                : batch->ids ? batch->ids[next]
-                                             : (int32_t)batch->tokens[next];
+            const int32_t tok = t + 1 >= n       ? LOSS_IGNORE_INDEX
+                                : batch->answers ? batch->answers[next]
+                                : batch->ids     ? batch->ids[next]
+                                                 : (int32_t)batch->tokens[next];
             if (!batch->target) targets[rows++] = tok;
             else if (t + 1 < n && batch->target[next]) targets[rows++] = tok;
         }

@@ -129,7 +129,9 @@ typedef struct {
     int        rc_equivariant; /* BiMamba on DNA: reverse-complement parameter sharing */
     /* Transformer */
     int64_t    n_heads;        /* d_model % n_heads == 0, head dim even (RoPE), <= 256 */
-    int64_t    mlp_hidden;     /* default 4 · d_model */
+    int64_t    mlp_hidden;     /* hidden width of each block's MLP; -1 (default): 4 · d_model;
+                                  0: no MLP, attention-only blocks (norm2, fc1, fc2 absent),
+                                  as the Transformer of Zoology's MQAR table */
     int64_t    window;         /* most tokens one forward sees; 0 = no limit */
     int        causal;         /* attention: 1 causal (required for LM), 0 bidirectional;
                                   default 1 for LM, 0 for classification */
@@ -255,6 +257,10 @@ typedef struct {
                                 and target[b, t+1] != 0, and the LM's logits are computed for
                                 those positions only, packed (model_output_rows). The
                                 classifier ignores it. */
+    const int32_t *answers;  /* (B, L) or NULL; LM only: the next-token targets when they
+                                differ from the input: position t is scored on answers[b,
+                                t+1] instead of the token at t+1 (a task that shows its
+                                answers to no one, MQAR: io/synth.h). NULL: the input. */
 } ModelBatch;
 
 /** Largest vocabulary of a token model (ids are int32 inside; embeddings (vocab, D)). */
@@ -321,8 +327,8 @@ int model_loss(Model *model, const ModelBatch *batch, const float *logits,
 
 /**
  * LM: the target of every row of the forward's logits (model_output_rows of them): the next
- * token, or LOSS_IGNORE_INDEX (−100) for a position that predicts nothing (the last of a row,
- * padding; dense batches only). What model_loss scores; accuracy is argmax == target over
+ * token (of batch->answers when set), or LOSS_IGNORE_INDEX (−100) for a position that
+ * predicts nothing (the last of a row, padding; dense batches only). What model_loss scores; accuracy is argmax == target over
  * the rows that are not ignored. @p targets must hold B·L entries. @return the rows written.
  */
 int64_t model_lm_targets(const Model *model, const ModelBatch *batch, int32_t *targets);
@@ -348,6 +354,22 @@ int model_grad_norm(Model *model, double *norm) LS_RESULT_USED;
  */
 int model_adamw_step(Model *model, const AdamWConfig *adamw, int64_t step, double lr,
                      float grad_scale) LS_RESULT_USED;
+
+/**
+ * Bytes of activation memory the last forward (or training step, stream segment) planned:
+ * the arena it ran in holds at least this (docs/models.md "Memory"). Parameters, gradients
+ * and AdamW moments come on top (param_table.total floats each). 0 before any forward.
+ */
+size_t model_activation_bytes(const Model *model);
+
+/**
+ * Bytes of state a model must keep per sequence to go on generating after @p L tokens, in
+ * fp32: the key and value cache of every attention layer (2·L·d_model floats) and the conv
+ * and SSM state of every Mamba layer (d_inner·(d_conv − 1 + d_state) floats per direction),
+ * computed from the config. (longscan generates with Mamba models only; for the others this
+ * is the size a KV cache of the same layout would have.)
+ */
+double model_decode_state_bytes(const Model *model, int64_t L);
 
 /** Pooled final hidden state, (B, d_model), host memory: what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;

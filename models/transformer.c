@@ -6,7 +6,7 @@
  *   q, k = RoPE (GPT-NeoX rotate-half, all head dims, base 10000, position 0 = window start)
  *   att  = softmax(q·kᵀ/√hd, causal or not, keys < length) · v
  *   mid  = X + att·out_projᵀ + b
- *   X'   = mid + fc2(GELU(fc1(norm2(mid))))
+ *   X'   = mid + fc2(GELU(fc1(norm2(mid))))          (X' = mid with mlp_hidden 0: no MLP)
  *
  * The backward recomputes the block from its input X (the residual stream saved per layer),
  * then runs MLP → norm2 → out_proj → attention → RoPE → in_proj → norm backward, adding the
@@ -141,6 +141,8 @@ static int norm_bwd_into(Model *m, float *dR, float *dw, float *db, const float 
     return status;
 }
 
+/* MLP branch backward after mlp_fwd(p->mid, with_out = 0): dR, the gradient at the block's
+ * output, gains the branch's input gradient in place and becomes the gradient at mid. */
 int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) {
     Plan *p = &m->plan;
     const LayerParams *lp = &m->layers[layer];
@@ -149,6 +151,7 @@ int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) 
     if (X_out != X_in) status = ops_copy(&m->dev, X_out, X_in, MD);
     if (status == 0) status = attn_fwd(m, lp, X_in);
     if (status == 0) status = ops_add(&m->dev, X_out, DTYPE_F32, p->o, m->act, MD);
+    if (m->F == 0) return status; // attention-only block
     if (status == 0) status = mlp_fwd(m, lp, X_out, 1);
     if (status == 0) status = ops_add(&m->dev, X_out, DTYPE_F32, p->o, m->act, MD);
     return status;
@@ -163,24 +166,26 @@ int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
     const float *dy;
     // recompute
     int status = attn_fwd(m, lp, X_in);
-    if (status == 0) status = ops_copy(dev, p->mid, X_in, M * D);
-    if (status == 0) status = ops_add(dev, p->mid, DTYPE_F32, p->o, t, M * D);
-    if (status == 0) status = mlp_fwd(m, lp, p->mid, 0);
-    // MLP branch
-    if (status == 0) status = grad_input(m, dR, &dy);
-    if (status == 0) status = ops_zero(dev, t, p->dg, M * F);
-    if (status == 0)
-        status = ops_matmul_bwd(dev, t, p->dg, model_g(m, lp->fc2_w), model_g(m, lp->fc2_b), dy,
-                                p->g, model_w(m, lp->fc2_w), M, F, D, F, D);
-    if (status == 0) status = ops_zero(dev, t, p->dh1, M * F);
-    if (status == 0) status = ops_gelu_bwd(dev, t, p->dh1, p->dg, p->h1, M * F);
-    if (status == 0) status = ops_zero(dev, t, p->dxn2, M * D);
-    if (status == 0)
-        status = ops_matmul_bwd(dev, t, p->dxn2, model_g(m, lp->fc1_w), model_g(m, lp->fc1_b),
-                                p->dh1, p->xn2, model_w(m, lp->fc1_w), M, D, F, D, F);
-    if (status == 0)
-        status = norm_bwd_into(m, dR, model_g(m, lp->norm2_w), model_g(m, lp->norm2_b), p->dxn2,
-                               p->mid, model_p(m, lp->norm2_w), p->mean2, p->rstd2);
+    if (F > 0) { // (none in an attention-only block, where dR is the gradient at mid already)
+        if (status == 0) status = ops_copy(dev, p->mid, X_in, M * D);
+        if (status == 0) status = ops_add(dev, p->mid, DTYPE_F32, p->o, t, M * D);
+        if (status == 0) status = mlp_fwd(m, lp, p->mid, 0);
+        // MLP branch
+        if (status == 0) status = grad_input(m, dR, &dy);
+        if (status == 0) status = ops_zero(dev, t, p->dg, M * F);
+        if (status == 0)
+            status = ops_matmul_bwd(dev, t, p->dg, model_g(m, lp->fc2_w), model_g(m, lp->fc2_b), dy,
+                                    p->g, model_w(m, lp->fc2_w), M, F, D, F, D);
+        if (status == 0) status = ops_zero(dev, t, p->dh1, M * F);
+        if (status == 0) status = ops_gelu_bwd(dev, t, p->dh1, p->dg, p->h1, M * F);
+        if (status == 0) status = ops_zero(dev, t, p->dxn2, M * D);
+        if (status == 0)
+            status = ops_matmul_bwd(dev, t, p->dxn2, model_g(m, lp->fc1_w), model_g(m, lp->fc1_b),
+                                    p->dh1, p->xn2, model_w(m, lp->fc1_w), M, D, F, D, F);
+        if (status == 0)
+            status = norm_bwd_into(m, dR, model_g(m, lp->norm2_w), model_g(m, lp->norm2_b), p->dxn2,
+                                   p->mid, model_p(m, lp->norm2_w), p->mean2, p->rstd2);
+    }
     // attention branch: dR is now the gradient at mid
     if (status == 0) status = grad_input(m, dR, &dy);
     if (status == 0) status = ops_zero(dev, t, p->datt, M * D);
@@ -248,7 +253,7 @@ int transformer_layer_stream(Model *m, int layer, float *X, KvCache *c, int64_t 
         status = ops_matmul_fwd(dev, t, p->o, p->att, model_w(m, lp->att_w),
                                 model_p(m, lp->att_b), M, D, D, D, D);
     if (status == 0) status = ops_add(dev, X, DTYPE_F32, p->o, t, M * D);
-    if (status == 0) status = mlp_fwd(m, lp, X, 1);
-    if (status == 0) status = ops_add(dev, X, DTYPE_F32, p->o, t, M * D);
+    if (status == 0 && m->F > 0) status = mlp_fwd(m, lp, X, 1);
+    if (status == 0 && m->F > 0) status = ops_add(dev, X, DTYPE_F32, p->o, t, M * D);
     return status;
 }

@@ -13,8 +13,14 @@
  *   recall     recall against distance: trained on random distances at --train-len, tested
  *              at each --distances.
  *   dstate     Mamba's quality dial: MQAR at the first --lengths for each --d-states.
+ *   speed      inference against length (the crossover): tokens per second of a forward over
+ *              L tokens that predicts the next one, its activation memory (the model's
+ *              plan), and the state a model keeps per sequence to go on generating (the KV
+ *              cache of attention layers, the conv and SSM state of Mamba layers). Untrained
+ *              models: speed and memory do not depend on the weights.
  *   data       the same models on the user's own --data/--valid (any source train reads).
- * Models: transformer (--layers, --d-model: the reference size), mamba (2·--layers layers:
+ * Models: transformer (--layers, --d-model: the reference size; attention-only blocks by
+ * default, --mlp-hidden 0, as the Transformer of Zoology's MQAR table), mamba (2·--layers layers:
  * a Mamba layer has about half a Transformer block's parameters), hybrid (2·--layers layers,
  * one attention block in the middle of each 4). The Mamba and hybrid widths are chosen so
  * that their backbone parameters (everything but the embedding and the head, which depend on
@@ -34,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "io/rng.h"
 #include "io/safetensors.h"
 #include "io/synth.h"
 #include "pipeline/checkpoint.h"
@@ -47,12 +54,16 @@ enum {
     OPT_MODELS, OPT_LENGTHS, OPT_PAIRS, OPT_VOCAB, OPT_TRAIN_LEN, OPT_EVAL_LENGTHS,
     OPT_DISTANCES, OPT_D_STATES, OPT_D_MODEL, OPT_LAYERS, OPT_HEADS, OPT_MINUTES,
     OPT_BATCH_SIZE, OPT_LR, OPT_N_TRAIN, OPT_N_EVAL, OPT_DATA, OPT_VALID, OPT_LABELS, OPT_TASK,
+    OPT_SPEED_LENGTHS, OPT_MLP_HIDDEN,
 };
 
 #define MAX_LIST 32
 
-typedef enum { EXP_MQAR = 0, EXP_INDUCTION, EXP_RECALL, EXP_DSTATE, EXP_DATA, N_EXP } Experiment;
-static const char *const exp_names[N_EXP] = {"mqar", "induction", "recall", "dstate", "data"};
+typedef enum {
+    EXP_MQAR = 0, EXP_INDUCTION, EXP_RECALL, EXP_DSTATE, EXP_SPEED, EXP_DATA, N_EXP
+} Experiment;
+static const char *const exp_names[N_EXP] = {"mqar",   "induction", "recall",
+                                             "dstate", "speed",     "data"};
 
 typedef struct {
     CommonOptions common;
@@ -62,7 +73,9 @@ typedef struct {
     int64_t       eval_lengths[MAX_LIST], n_eval_lengths;
     int64_t       distances[MAX_LIST], n_distances;
     int64_t       d_states[MAX_LIST], n_d_states;
+    int64_t       speed_lengths[MAX_LIST], n_speed_lengths;
     int64_t       pairs, vocab, train_len, d_model, layers, heads, batch_size, n_train, n_eval;
+    int64_t       mlp_hidden;           /* attention blocks' MLP width; 0: none */
     double        minutes, lr;
     const char   *data[MAX_LIST], *valid[MAX_LIST];
     int           n_data, n_valid;
@@ -91,6 +104,9 @@ typedef struct {
     int64_t     eval_x[MAX_LIST];  /* length or distance of each evaluation */
     char        eval_spec[MAX_LIST][256];
     double      accuracy[MAX_LIST], loss[MAX_LIST];
+    /* speed: per length, tokens per wall second and per CPU second, activation bytes of the
+       forward, state bytes per sequence */
+    double      tok_s[MAX_LIST], tok_cpu_s[MAX_LIST], act_bytes[MAX_LIST], state_bytes[MAX_LIST];
     int64_t     steps;
     double      seconds;
     int         failed;            /* the cell's error is in message */
@@ -114,6 +130,9 @@ static void usage(FILE *fp) {
 "  induction  induction heads trained at --train-len, tested at each --eval-lengths\n"
 "  recall     recall accuracy against distance, trained at --train-len on random distances\n"
 "  dstate     Mamba's d_state sweep (--d-states) on MQAR at the first of --lengths\n"
+"  speed      inference against length (--speed-lengths): tokens/s of a forward over L\n"
+"             tokens, its activation memory, the state kept per sequence to generate\n"
+"             (KV cache or SSM state); untrained models, no training time\n"
 "  data       the models on --data / --valid (any input 'longscan train' reads)\n"
 "\n"
 "Options:\n"
@@ -129,9 +148,13 @@ static void usage(FILE *fp) {
 "      --eval-lengths LIST induction test lengths (default 256,1024,4096,16384)\n"
 "      --distances LIST   recall test distances (default 8 spread over --train-len)\n"
 "      --d-states LIST    d_state sweep (default 8,16,64,256)\n"
+"      --speed-lengths LIST  speed test lengths (default 256,1024,4096,16384)\n"
 "      --d-model N        the Transformer's width (default 64); the others are matched\n"
 "      --layers N         the Transformer's layers (default 2); Mamba and hybrid get 2N\n"
 "      --heads N          attention heads (default 2)\n"
+"      --mlp-hidden N     MLP width after each attention (the Transformer's blocks, the\n"
+"                         hybrid's attention blocks); default 0: none, attention-only, as\n"
+"                         the Transformer of Zoology's MQAR table (docs/synth.md says why)\n"
 "      --batch-size N     training batch (default 32)\n"
 "      --lr X             peak learning rate (default 3e-3)\n"
 "      --n-train N        training examples per task (default 100000; drawn on demand)\n"
@@ -204,13 +227,16 @@ static void options_default(CompareOptions *o) {
     o->experiments[EXP_MQAR] = o->experiments[EXP_INDUCTION] = 1;
     o->models[0] = o->models[1] = o->models[2] = 1;
     const int64_t lengths[] = {128, 256, 512}, eval_lengths[] = {256, 1024, 4096, 16384};
-    const int64_t d_states[] = {8, 16, 64, 256};
+    const int64_t d_states[] = {8, 16, 64, 256}, speed_lengths[] = {256, 1024, 4096, 16384};
     memcpy(o->lengths, lengths, sizeof lengths);
     o->n_lengths = 3;
     memcpy(o->eval_lengths, eval_lengths, sizeof eval_lengths);
     o->n_eval_lengths = 4;
     memcpy(o->d_states, d_states, sizeof d_states);
     o->n_d_states = 4;
+    memcpy(o->speed_lengths, speed_lengths, sizeof speed_lengths);
+    o->n_speed_lengths = 4;
+    o->mlp_hidden = 0;
     o->pairs = 16;
     o->vocab = 8192;
     o->train_len = 256;
@@ -236,6 +262,8 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
         {"eval-lengths", required_argument, NULL, OPT_EVAL_LENGTHS},
         {"distances", required_argument, NULL, OPT_DISTANCES},
         {"d-states", required_argument, NULL, OPT_D_STATES},
+        {"speed-lengths", required_argument, NULL, OPT_SPEED_LENGTHS},
+        {"mlp-hidden", required_argument, NULL, OPT_MLP_HIDDEN},
         {"d-model", required_argument, NULL, OPT_D_MODEL},
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"heads", required_argument, NULL, OPT_HEADS},
@@ -280,6 +308,13 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
             break;
         case OPT_D_STATES:
             status = parse_list("--d-states", optarg, 1, 256, o->d_states, &o->n_d_states);
+            break;
+        case OPT_SPEED_LENGTHS:
+            status = parse_list("--speed-lengths", optarg, 2, SYNTH_MAX_LEN, o->speed_lengths,
+                                &o->n_speed_lengths);
+            break;
+        case OPT_MLP_HIDDEN:
+            status = cli_parse_int64("--mlp-hidden", optarg, 0, 1048576, &o->mlp_hidden);
             break;
         case OPT_PAIRS: status = cli_parse_int64("--pairs", optarg, 1, 1 << 20, &o->pairs); break;
         case OPT_VOCAB:
@@ -383,6 +418,7 @@ static void model_choice_config(const CompareOptions *o, ModelArch arch, int64_t
     c->d_model = d;
     c->n_layers = layers;
     c->n_heads = o->heads;
+    c->mlp_hidden = o->mlp_hidden;
     c->d_state = d_state;
     c->window = 0;
     if (arch == MODEL_HYBRID && model_config_set_attn_every(c, layers >= 4 ? 4 : layers) < 0)
@@ -557,6 +593,14 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
                                  (long long)o->distances[i], (unsigned long long)ts);
                     }
                     break;
+                case EXP_SPEED:
+                    c->n_evals = o->n_speed_lengths;
+                    for (int64_t i = 0; i < o->n_speed_lengths; i++) {
+                        c->eval_x[i] = o->speed_lengths[i];
+                        snprintf(c->eval_spec[i], sizeof c->eval_spec[i], "speed,len=%lld",
+                                 (long long)o->speed_lengths[i]);
+                    }
+                    break;
                 case EXP_DATA:
                     c->n_evals = 1;
                     c->window = 0; // the Transformer's default window
@@ -615,7 +659,7 @@ static int cell_train(const CompareOptions *o, Cell *c, double minutes, const ch
     t.d_model = c->model.d_model;
     t.n_layers = c->model.layers;
     if (c->model.arch != MODEL_TRANSFORMER) t.d_state = c->model.d_state;
-    if (c->model.arch != MODEL_MAMBA) t.n_heads = o->heads;
+    if (c->model.arch != MODEL_MAMBA) t.n_heads = o->heads, t.mlp_hidden = o->mlp_hidden;
     if (c->model.arch == MODEL_HYBRID) t.attn_every = c->model.layers >= 4 ? 4 : c->model.layers;
     if (c->model.arch == MODEL_TRANSFORMER && c->window > 0) t.window = c->window;
     t.minutes = minutes;
@@ -694,6 +738,63 @@ static int cell_eval(const CompareOptions *o, Cell *c, const char *path) {
     return status;
 }
 
+static double cpu_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Inference against length: a model of the cell's shape (vocabulary 16, random weights:
+ * the cost does not depend on them) reads one sequence of L random tokens and predicts the
+ * next token (the head runs for that position only, so the backbone is what is timed). One
+ * warm-up forward plans the arena; then forwards are repeated until they took 1 CPU-second
+ * (at most 5). Wall: the fastest forward (the least disturbed on a shared machine); CPU: the
+ * process's CPU time per forward, all threads. */
+static int cell_speed(const CompareOptions *o, Cell *c) {
+    ModelConfig cfg;
+    model_choice_config(o, c->model.arch, c->model.d_model, c->model.layers, c->model.d_state,
+                        &cfg);
+    cfg.vocab = 16;
+    Model *m = NULL;
+    int status = model_init(&m, &cfg, &o->common.device, o->common.seed);
+    for (int64_t i = 0; i < c->n_evals && status == 0; i++) {
+        const int64_t L = c->eval_x[i];
+        int32_t *ids = malloc((size_t)L * sizeof *ids);
+        uint8_t *target = calloc((size_t)L, 1);
+        float logits[16];
+        if (!ids || !target) {
+            status = ls_error(LS_ERR_NOMEM, "speed: out of memory for %lld tokens", (long long)L);
+        } else {
+            Rng rng;
+            rng_seed_stream(&rng, o->common.seed, (uint64_t)L);
+            for (int64_t t = 0; t < L; t++) ids[t] = (int32_t)(1 + rng_below(&rng, 15));
+            target[L - 1] = 1; // position L−2 predicts token L−1: one row of logits
+            ModelBatch mb = {.B = 1, .L = L, .ids = ids, .target = target};
+            status = model_forward(m, &mb, logits, 0);
+            double best_wall = INFINITY, cpu = 0;
+            int reps = 0;
+            while (status == 0 && reps < 5 && (reps == 0 || cpu < 1.0)) {
+                double w0 = now_s(), c0 = cpu_now_s();
+                status = model_forward(m, &mb, logits, 0);
+                double w = now_s() - w0;
+                cpu += cpu_now_s() - c0;
+                if (w < best_wall) best_wall = w;
+                reps++;
+            }
+            if (status == 0) {
+                c->tok_s[i] = (double)L / best_wall;
+                c->tok_cpu_s[i] = (double)L * reps / cpu;
+                c->act_bytes[i] = (double)model_activation_bytes(m);
+                c->state_bytes[i] = model_decode_state_bytes(m, L);
+            }
+        }
+        free(ids);
+        free(target);
+    }
+    model_free(m);
+    return status;
+}
+
 // ---------------------------------------------------------------------------- outputs
 
 static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
@@ -703,19 +804,29 @@ static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
     int status = cli_output_open(&out, path);
     if (status < 0) return status;
     fputs("experiment,model,params,d_model,layers,d_state,x,train,test,test_x,accuracy,loss,"
-          "steps,train_seconds,error\n", out.fp);
+          "steps,train_seconds,error,tokens_per_s,tokens_per_cpu_s,activation_bytes,"
+          "state_bytes\n", out.fp);
     for (int64_t k = 0; k < n; k++) {
         const Cell *c = &cells[k];
-        for (int64_t i = 0; i < (c->failed ? 1 : c->n_evals); i++)
-            fprintf(out.fp, "%s,%s,%lld,%lld,%lld,%lld,%lld,\"%s\",\"%s\",%lld,%.6f,%.6f,%lld,"
-                            "%.1f,%s\n",
+        const int speed = c->exp == EXP_SPEED;
+        for (int64_t i = 0; i < (c->failed ? 1 : c->n_evals); i++) {
+            fprintf(out.fp, "%s,%s,%lld,%lld,%lld,%lld,%lld,\"%s\",\"%s\",%lld,",
                     exp_names[c->exp], model_label(&c->model), (long long)c->model.params,
                     (long long)c->model.d_model, (long long)c->model.layers,
                     c->model.arch == MODEL_TRANSFORMER ? 0LL : (long long)c->model.d_state,
                     (long long)c->x, c->exp == EXP_DATA ? "data" : c->train,
-                    c->exp == EXP_DATA ? "valid" : c->eval_spec[i], (long long)c->eval_x[i],
-                    c->failed ? NAN : c->accuracy[i], c->failed ? NAN : c->loss[i],
-                    (long long)c->steps, c->seconds, c->failed ? "failed" : "");
+                    c->exp == EXP_DATA ? "valid" : c->eval_spec[i], (long long)c->eval_x[i]);
+            if (speed) fputs(",,", out.fp); // no accuracy, no loss: nothing was trained
+            else
+                fprintf(out.fp, "%.6f,%.6f,", c->failed ? NAN : c->accuracy[i],
+                        c->failed ? NAN : c->loss[i]);
+            fprintf(out.fp, "%lld,%.1f,%s,", (long long)c->steps, c->seconds,
+                    c->failed ? "failed" : "");
+            if (speed && !c->failed)
+                fprintf(out.fp, "%.1f,%.1f,%.0f,%.0f\n", c->tok_s[i], c->tok_cpu_s[i],
+                        c->act_bytes[i], c->state_bytes[i]);
+            else fputs(",,,\n", out.fp);
+        }
     }
     return cli_output_commit(&out);
 }
@@ -742,7 +853,7 @@ static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Exp
             for (int64_t i = 0; i < c->n_evals; i++)
                 fprintf(f, "%lld %.6f\n",
                         (long long)(e == EXP_MQAR || e == EXP_DSTATE ? c->x : c->eval_x[i]),
-                        100.0 * c->accuracy[i]);
+                        e == EXP_SPEED ? c->tok_cpu_s[i] : 100.0 * c->accuracy[i]);
         }
         if (any) {
             snprintf(labels[series], sizeof labels[series], "%s", model_label(&(ModelChoice){
@@ -759,9 +870,10 @@ static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Exp
                "    set terminal pngcairo size 800,500\n} else {\n"
                "    set terminal png size 800,500\n}\n"
                "set output '%s.png'\nset title '%s'\n"
-               "set xlabel '%s'\nset ylabel 'accuracy (%%)'\nset yrange [0:100]\nset key left "
-               "bottom\nset grid\n%s",
-            name, title, xlabel, logx ? "set logscale x 2\n" : "");
+               "set xlabel '%s'\nset key left bottom\nset grid\n%s%s",
+            name, title, xlabel, logx ? "set logscale x 2\n" : "",
+            e == EXP_SPEED ? "set ylabel 'tokens per CPU-second'\nset logscale y 10\n"
+                           : "set ylabel 'accuracy (%)'\nset yrange [0:100]\n");
     fputs("plot ", f);
     for (int s = 0; s < series; s++)
         fprintf(f, "%s'%s.dat' index %d with linespoints title '%s'", s ? ", " : "", name, s,
@@ -947,6 +1059,99 @@ static void report_dstate(FILE *f, const CompareOptions *o, const Cell *cells, i
             verdict(!isnan(first) && o->n_d_states > 1, mono && last > first + 5.0));
 }
 
+/* A speed cell's value at length @p L: which = 0 tokens per CPU-second, 1 per wall second,
+ * 2 activation bytes, 3 state bytes; NAN when not measured. */
+static double speed_at(const Cell *cells, int64_t n, ModelArch arch, int64_t L, int which) {
+    for (int64_t k = 0; k < n; k++) {
+        const Cell *c = &cells[k];
+        if (c->exp != EXP_SPEED || c->model.arch != arch || c->failed) continue;
+        for (int64_t i = 0; i < c->n_evals; i++)
+            if (c->eval_x[i] == L)
+                return which == 0   ? c->tok_cpu_s[i]
+                       : which == 1 ? c->tok_s[i]
+                       : which == 2 ? c->act_bytes[i]
+                                    : c->state_bytes[i];
+    }
+    return NAN;
+}
+
+static void num_cell(FILE *f, double v, const char *fmt, double scale) {
+    if (isnan(v)) fputs(" — |", f);
+    else {
+        fputc(' ', f);
+        fprintf(f, fmt, v * scale);
+        fputs(" |", f);
+    }
+}
+
+static void report_speed(FILE *f, const CompareOptions *o, const Cell *cells, int64_t n) {
+    fprintf(f, "## Inference against length: the crossover\n\n"
+               "One sequence of L tokens through each model (untrained, vocabulary 16), "
+               "predicting the next token. Tokens per CPU-second (the process's CPU time, "
+               "every thread), and per wall second for the fastest of the repeats; activation "
+               "memory is what the forward planned (measured from the model's plan); state is "
+               "what a model keeps per sequence to go on generating: the key-value cache of "
+               "its attention layers (2·L·d_model floats each) and the conv + SSM state of its "
+               "Mamba layers (d_inner·(d_conv − 1 + d_state) floats each), computed from the "
+               "shapes.\n\n"
+               "| L | tokens/CPU-s transformer | mamba | hybrid | tokens/s (wall) transformer "
+               "| mamba | hybrid | activations MiB transformer | mamba | hybrid "
+               "| state KiB transformer | mamba | hybrid |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    double t_first = NAN, t_last = NAN, m_min = NAN, m_max = NAN, m_last = NAN;
+    int64_t crossover = -1, n_both = 0;
+    for (int64_t i = 0; i < o->n_speed_lengths; i++) {
+        const int64_t L = o->speed_lengths[i];
+        fprintf(f, "| %lld |", (long long)L);
+        for (int which = 0; which < 4; which++)
+            for (int k = 0; k < 3; k++)
+                num_cell(f, speed_at(cells, n, model_arch[k], L, which),
+                         which == 2 ? "%.2f" : which == 3 ? "%.1f" : "%.0f",
+                         which == 2 ? 1.0 / 1048576.0 : which == 3 ? 1.0 / 1024.0 : 1.0);
+        fputc('\n', f);
+        double t = speed_at(cells, n, MODEL_TRANSFORMER, L, 0);
+        double m = speed_at(cells, n, MODEL_MAMBA, L, 0);
+        if (!isnan(t)) {
+            if (isnan(t_first)) t_first = t;
+            t_last = t;
+        }
+        if (!isnan(m)) {
+            m_min = isnan(m_min) || m < m_min ? m : m_min;
+            m_max = isnan(m_max) || m > m_max ? m : m_max;
+            m_last = m;
+        }
+        if (!isnan(t) && !isnan(m)) {
+            n_both++;
+            if (crossover < 0 && m > t) crossover = L;
+            if (m <= t) crossover = -1; // the crossover is where Mamba stays ahead
+        }
+    }
+    const int64_t L0 = o->speed_lengths[0], L1 = o->speed_lengths[o->n_speed_lengths - 1];
+    const int span = o->n_speed_lengths > 1 && L1 >= 4 * L0;
+    char cross[160];
+    if (n_both == 0) snprintf(cross, sizeof cross, "not measured");
+    else if (crossover < 0) snprintf(cross, sizeof cross, "none up to L = %lld", (long long)L1);
+    else if (crossover == L0)
+        snprintf(cross, sizeof cross, "at or below L = %lld (the shortest tested)",
+                 (long long)L0);
+    else snprintf(cross, sizeof cross, "at L = %lld", (long long)crossover);
+    fprintf(f, "\nClaims (the essays: attention's cost per token grows with the context, an "
+               "SSM's does not, so past some length the SSM is cheaper):\n\n"
+               "1. *Mamba's tokens per second do not depend on the length (within a factor 1.5 "
+               "from L = %lld to %lld).* %s.\n"
+               "2. *The Transformer's tokens per second fall with the length (by more than 2× "
+               "from L = %lld to %lld).* %s.\n"
+               "3. *Past a crossover length Mamba is faster than the Transformer of matched "
+               "parameters.* %s (crossover: %s).\n"
+               "4. *Generating, the Transformer's state (its KV cache) grows with L while "
+               "Mamba's is fixed; a hybrid's grows in its attention layers only.* True by "
+               "construction of the shapes (the state columns; not a measurement).\n\n",
+            (long long)L0, (long long)L1,
+            verdict(span && !isnan(m_min), m_max <= 1.5 * m_min), (long long)L0, (long long)L1,
+            verdict(span && !isnan(t_first), t_first > 2.0 * t_last),
+            verdict(n_both > 0, crossover > 0 && !isnan(m_last)), cross);
+}
+
 static void report_data(FILE *f, const CompareOptions *o, const Cell *cells, int64_t n) {
     fprintf(f, "## Your data\n\nTrained on");
     for (int i = 0; i < o->n_data; i++) fprintf(f, " `%s`", o->data[i]);
@@ -1004,6 +1209,7 @@ static int write_report(const CompareOptions *o, const Cell *cells, int64_t n, d
     if (o->experiments[EXP_INDUCTION]) report_induction(f, o, cells, n);
     if (o->experiments[EXP_RECALL]) report_recall(f, o, cells, n);
     if (o->experiments[EXP_DSTATE]) report_dstate(f, o, cells, n);
+    if (o->experiments[EXP_SPEED]) report_speed(f, o, cells, n);
     if (o->experiments[EXP_DATA]) report_data(f, o, cells, n);
     fprintf(f, "## Files\n\n`results.csv` (every measurement), `models/` (every trained model; "
                "`longscan info` shows how it was trained), `plots/` (%s).\n\n"
@@ -1040,7 +1246,9 @@ int main_compare(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s/plots", o.common.output);
     if ((status = mkdir_p(dir)) < 0) goto fail;
     if ((status = build_cells(&o, &cells, &n)) < 0) goto fail;
-    const double per_cell = o.minutes / (double)n;
+    int64_t n_trained = 0; // the budget is split over the runs that train
+    for (int64_t k = 0; k < n; k++) n_trained += cells[k].exp != EXP_SPEED;
+    const double per_cell = n_trained > 0 ? o.minutes / (double)n_trained : 0;
     for (int64_t k = 0; k < n; k++) {
         Cell *c = &cells[k];
         char path[4400];
@@ -1049,10 +1257,26 @@ int main_compare(int argc, char **argv) {
             fprintf(stderr, "run %lld/%lld: %s%s", (long long)k + 1, (long long)n,
                     exp_names[c->exp], c->exp == EXP_DSTATE ? " d_state " : " ");
             if (c->x) fprintf(stderr, "%lld ", (long long)c->x);
-            fprintf(stderr, "%s (d_model %lld, layers %lld, %lld backbone params), %.2f min: ",
+            fprintf(stderr, "%s (d_model %lld, layers %lld, %lld backbone params)",
                     model_label(&c->model), (long long)c->model.d_model,
-                    (long long)c->model.layers, (long long)c->model.params, per_cell);
+                    (long long)c->model.layers, (long long)c->model.params);
+            if (c->exp != EXP_SPEED) fprintf(stderr, ", %.2f min", per_cell);
+            fputs(": ", stderr);
             fflush(stderr);
+        }
+        if (c->exp == EXP_SPEED) {
+            if ((status = cell_speed(&o, c)) < 0) {
+                if (o.common.verbosity >= 1) fputc('\n', stderr);
+                ls_error_prefix("speed %s", model_label(&c->model));
+                goto fail;
+            }
+            if (o.common.verbosity >= 1) {
+                fputs("tokens per CPU-second", stderr);
+                for (int64_t i = 0; i < c->n_evals; i++) fprintf(stderr, " %.0f", c->tok_cpu_s[i]);
+                fputc('\n', stderr);
+            }
+            if ((status = write_csv(&o, cells, k + 1)) < 0) goto fail;
+            continue;
         }
         if ((status = cell_train(&o, c, per_cell, path)) < 0 ||
             (status = cell_eval(&o, c, path)) < 0) {
@@ -1080,6 +1304,7 @@ int main_compare(int argc, char **argv) {
         {EXP_INDUCTION, "induction", "Induction heads: accuracy at test length", "test length", 1},
         {EXP_RECALL, "recall", "Recall accuracy against distance", "distance", 0},
         {EXP_DSTATE, "dstate", "Mamba on MQAR: accuracy against d_state", "d_state", 1},
+        {EXP_SPEED, "speed", "Inference: tokens per CPU-second against length", "length", 1},
     };
     for (size_t p = 0; p < sizeof plots / sizeof plots[0]; p++)
         if (o.experiments[plots[p].e] &&

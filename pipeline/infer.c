@@ -152,7 +152,7 @@ void infer_dataset_options(const DataSettings *data, DatasetLabels labels,
 void infer_model_batch(const Batch *batch, ModelBatch *mb) {
     *mb = (ModelBatch){.B = batch->B, .L = batch->L, .tokens = batch->tokens,
                        .ids = batch->ids, .samples = batch->samples, .lengths = batch->lengths,
-                       .target = batch->target};
+                       .target = batch->target, .answers = batch->answers};
 }
 
 void infer_batch_options(const DataSettings *data, BatchOptions *opt) {

@@ -94,7 +94,7 @@ static int predict_targets_batch(void *ctx_, const Batch *batch, const int64_t *
             int32_t best = metrics_argmax(row, (int32_t)V);
             double max = row[best], sum = 0;
             for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - max);
-            int32_t truth = batch->ids[b * L + t + 1];
+            int32_t truth = batch->answers[b * L + t + 1]; // not the input (MQAR hides it)
             fprintf(ctx->out, "%s\t%lld\t%d\t%d\t%.*f\t%d\n", name,
                     (long long)(batch->offsets[b] + t + 1), truth, best, ctx->digits, 1.0 / sum,
                     best == truth);

@@ -221,7 +221,8 @@ static int score_batch(void *ctx_, const Batch *batch, const int64_t *item, cons
     }
     ModelBatch mb;
     infer_model_batch(batch, &mb);
-    mb.target = NULL; /* every position is scored, the targets of a synthetic task too */
+    mb.target = NULL; /* every position is scored, the targets of a synthetic task too (on
+                         its answers: MQAR's are not in the input) */
     double mean;
     int status = model_loss(ctx->model, &mb, out, NULL, &mean, ctx->row_loss, NULL, 1.0f);
     if (status == 0) status = infer_check_losses(ctx->ds, batch, &mb, ctx->row_loss);

@@ -18,7 +18,8 @@
 enum {
     OPT_TASK = CLI_OPT_FIRST_COMMAND_OPTION,
     OPT_MODEL, OPT_DATA, OPT_LABELS, OPT_CLASS, OPT_VALID, OPT_VALID_LABELS, OPT_VALID_FRACTION,
-    OPT_D_MODEL, OPT_LAYERS, OPT_D_STATE, OPT_EXPAND, OPT_HEADS, OPT_WINDOW, OPT_FRAME, OPT_POOL,
+    OPT_D_MODEL, OPT_LAYERS, OPT_D_STATE, OPT_EXPAND, OPT_HEADS, OPT_MLP_HIDDEN, OPT_WINDOW,
+    OPT_FRAME, OPT_POOL,
     OPT_NORM, OPT_RC, OPT_ATTN_LAYERS, OPT_ATTN_EVERY,
     OPT_SEQ_LEN, OPT_BALANCED, OPT_SOFTMASK, OPT_SAMPLE_RATE, OPT_AUDIO_CODES, OPT_INPUT,
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
@@ -77,6 +78,11 @@ static void usage(FILE *fp) {
 "      --d-state N        Mamba state size (default 16)\n"
 "      --expand N         Mamba inner width factor (default 2)\n"
 "      --heads N          transformer and hybrid attention heads (default 4)\n"
+"      --mlp-hidden N     transformer and hybrid: hidden width of the MLP after each\n"
+"                         attention (default 4·d-model); 0: none, attention-only blocks,\n"
+"                         the Transformer of the essays' MQAR table (Zoology), which\n"
+"                         learns associative recall where one with MLPs does not in a\n"
+"                         CPU budget (docs/synth.md)\n"
 "      --attn-layers LIST hybrid: the layers (0-based, comma-separated) that are attention\n"
 "                         blocks, e.g. 2,5; the others are Mamba layers\n"
 "      --attn-every K     hybrid: an attention block in the middle of every K layers\n"
@@ -234,6 +240,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"d-state", required_argument, NULL, OPT_D_STATE},
         {"expand", required_argument, NULL, OPT_EXPAND},
         {"heads", required_argument, NULL, OPT_HEADS},
+        {"mlp-hidden", required_argument, NULL, OPT_MLP_HIDDEN},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"frame", required_argument, NULL, OPT_FRAME},
         {"pool", required_argument, NULL, OPT_POOL},
@@ -324,6 +331,9 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             break;
         case OPT_EXPAND: status = cli_parse_int64("--expand", optarg, 1, 64, &opt->expand); break;
         case OPT_HEADS: status = cli_parse_int64("--heads", optarg, 1, 1024, &opt->n_heads); break;
+        case OPT_MLP_HIDDEN:
+            status = cli_parse_int64("--mlp-hidden", optarg, 0, 1048576, &opt->mlp_hidden);
+            break;
         case OPT_WINDOW:
             status = cli_parse_int64("--window", optarg, 1, INT64_MAX / 2, &opt->window);
             break;

@@ -125,6 +125,7 @@ void trainer_options_default(TrainOptions *opt) {
     opt->task = MODEL_TASK_CLASSIFY;
     opt->arch = -1;
     opt->d_model = opt->n_layers = opt->d_state = opt->expand = opt->n_heads = -1;
+    opt->mlp_hidden = -1;
     opt->window = 0;
     opt->frame = -1;
     opt->pool = opt->norm = -1;
@@ -457,6 +458,12 @@ static int trainer_model_config(Trainer *T) {
             return ls_error(LS_ERR_USAGE, "--heads: only the transformer and the hybrid have "
                             "attention heads");
         cfg->n_heads = opt->n_heads;
+    }
+    if (opt->mlp_hidden >= 0) {
+        if (arch != MODEL_TRANSFORMER && arch != MODEL_HYBRID)
+            return ls_error(LS_ERR_USAGE, "--mlp-hidden: only the transformer and the hybrid "
+                            "have MLPs (in their attention blocks)");
+        cfg->mlp_hidden = opt->mlp_hidden;
     }
     if ((opt->attn_layers || opt->attn_every) && arch != MODEL_HYBRID)
         return ls_error(LS_ERR_USAGE, "--attn-%s: only --model hybrid chooses attention layers",
@@ -975,6 +982,11 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     }
     config_table_add(t, 1, "d_model", "%lld", (long long)cfg->d_model);
     config_table_add(t, 1, "layers", "%lld", (long long)cfg->n_layers);
+    if (cfg->arch == MODEL_TRANSFORMER || cfg->arch == MODEL_HYBRID) {
+        const int64_t F = T->model ? model_config(T->model)->mlp_hidden : cfg->mlp_hidden;
+        config_table_add(t, 1, "mlp_hidden", "%lld%s", (long long)F,
+                         F ? "" : " (no MLP: attention-only blocks)");
+    }
     if (cfg->arch == MODEL_TRANSFORMER) {
         config_table_add(t, 1, "heads", "%lld", (long long)cfg->n_heads);
         config_table_add(t, 1, "window", "%lld%s", (long long)cfg->window,

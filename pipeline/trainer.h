@@ -91,6 +91,7 @@ typedef struct {
     double        valid_fraction;   /* held out of --data when no --valid (stratified) */
     /* model (-1: the model's default) */
     int64_t       d_model, n_layers, d_state, expand, n_heads, window, frame;
+    int64_t       mlp_hidden;       /* transformer, hybrid: --mlp-hidden (0: no MLP), or -1 */
     int           pool;             /* -1 or a ModelPool */
     int           norm;             /* -1 or a ModelNorm */
     int           rc_equivariant;

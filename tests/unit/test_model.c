@@ -274,6 +274,18 @@ static void test_grad_transformer(void **state) {
     cases[2].cfg.window = 0;
     for (int i = 0; i < 3; i++)
         grad_check(&cases[i], 30 + i);
+    // attention-only blocks (mlp_hidden 0): no norm2, fc1, fc2; gradients as above
+    GradCase ao = {"transformer lm attention-only", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0, 0};
+    ao.cfg.mlp_hidden = 0;
+    grad_check(&ao, 33);
+    Model *m = new_model(&ao.cfg, 1);
+    const ParamTable *t = model_param_table(m);
+    for (int i = 0; i < t->n; i++)
+        if (strstr(t->entries[i].name, "mlp.") || strstr(t->entries[i].name, "norm2"))
+            fail_msg("attention-only block has tensor %s", t->entries[i].name);
+    assert_non_null(param_table_find(t, "backbone.layers.1.mixer.out_proj.weight"));
+    assert_int_equal(model_config(m)->mlp_hidden, 0);
+    model_free(m);
 }
 
 // ------------------------------------------------------------------------------ equivalences
@@ -382,6 +394,9 @@ static void test_grad_hybrid(void **state) {
     cases[3].cfg.causal = 1;
     for (int i = 0; i < 4; i++)
         grad_check(&cases[i], 37 + i);
+    GradCase ao = {"hybrid lm attention-only attn 1", tiny_hybrid(MODEL_TASK_LM, "1"), 0, 0};
+    ao.cfg.mlp_hidden = 0;
+    grad_check(&ao, 41);
 }
 
 // The target mask: the packed logits are the dense forward's rows at the scored positions,
@@ -857,6 +872,7 @@ static void test_save_load(void **state) {
         ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
         if (i == 1) c.rc_equivariant = 1, c.norm = MODEL_NORM_LAYER;
         if (i == 3) c = tiny_hybrid(MODEL_TASK_CLASSIFY, "0,2");
+        if (i == 2) c.mlp_hidden = 0; // attention-only blocks survive the round trip
         Model *m = new_model(&c, 31 + i);
         // move the parameters away from their initial values
         float *p = model_params(m);
@@ -1094,6 +1110,7 @@ static void test_config(void **state) {
     REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 3), "--n-heads 3");
     REFUSE((c.arch = MODEL_TRANSFORMER, c.n_heads = 8), "--n-heads 8"); // head dim 1: odd
     REFUSE((c.arch = MODEL_TRANSFORMER, c.task = MODEL_TASK_LM, c.causal = 0), "causal");
+    REFUSE((c.arch = MODEL_TRANSFORMER, c.mlp_hidden = -2), "--mlp-hidden -2");
 #undef REFUSE
     // JSON round trip of every field, and what a reader refuses
     c = base;
@@ -1143,6 +1160,11 @@ static void test_config(void **state) {
     Model *m = new_model(&base, 1);
     assert_int_equal(model_config(m)->dt_rank, 1);
     assert_int_equal(model_config(m)->mlp_hidden, 16);
+    model_free(m);
+    tc = tiny(MODEL_TRANSFORMER, MODEL_TASK_LM);
+    tc.mlp_hidden = -1; // the default: 4 · d_model
+    m = new_model(&tc, 1);
+    assert_int_equal(model_config(m)->mlp_hidden, 4 * tc.d_model);
     model_free(m);
 }
 

@@ -3,8 +3,9 @@
  * any example alone equals it in sequence; a pinned hash of the first examples of each task
  * so a change of any generator, or a machine that draws differently, fails here), the layout
  * of every task checked on many examples and several sizes (targets only where the task
- * puts them, the answers right), every spec error naming its key, and the dataset / batch
- * path (rows generated on demand equal the generator's, windows, padding, kinds).
+ * puts them, the answers right, MQAR's answers absent from the input), every spec error
+ * naming its key, and the dataset / batch path (rows generated on demand equal the
+ * generator's, windows, padding, kinds).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,9 +31,27 @@ static SynthTask parse_ok(const char *spec) {
     return t;
 }
 
-static void gen(const SynthTask *t, int64_t i, int32_t *ids, uint8_t *target) {
-    int status = synth_example(t, i, ids, target);
+/* Example i as the sequence with its answers in place (what the layouts check). */
+static void gen(const SynthTask *t, int64_t i, int32_t *seq, uint8_t *target) {
+    int status = synth_example(t, i, NULL, target, seq);
     if (status != 0) fail_msg("synth_example(%lld) failed: %s", (long long)i, ls_error_message());
+}
+
+/* Example i as the model reads it. */
+static void gen_input(const SynthTask *t, int64_t i, int32_t *ids, uint8_t *target) {
+    int status = synth_example(t, i, ids, target, NULL);
+    if (status != 0) fail_msg("synth_example(%lld) failed: %s", (long long)i, ls_error_message());
+}
+
+/* The input is the sequence, except MQAR's answers: the filler 0 (Zoology's layout). */
+static void check_input(const SynthTask *t, const int32_t *ids, const int32_t *seq,
+                        const uint8_t *target) {
+    for (int64_t j = 0; j < t->len; j++) {
+        int32_t want = t->kind == SYNTH_MQAR && target[j] ? 0 : seq[j];
+        if (ids[j] != want)
+            fail_msg("%s: input %d at %lld, expected %d (answer %d, target %d)",
+                     synth_kind_name(t->kind), ids[j], (long long)j, want, seq[j], target[j]);
+    }
 }
 
 static int64_t count_targets(const uint8_t *target, int64_t L) {
@@ -71,7 +90,8 @@ static void test_determinism(void **state) {
     };
     // Pinned: the first 20 examples of each spec. These numbers are the generators' output
     // on the machine that wrote them; they must never change (checkpoints are trained on
-    // these streams), on any machine.
+    // these streams), on any machine. They hash the sequences with their answers in place;
+    // the input differs from them only as check_input() says.
     static const uint64_t pinned[] = {
         0xf29418023eca5fa5ULL, 0xa4ca7ef1082c70dbULL, 0xafc954e4996ab805ULL,
         0xe04db625e7694095ULL, 0x0380fbf69740fd03ULL,
@@ -220,10 +240,18 @@ static void test_layouts(void **state) {
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         SynthTask t = parse_ok(specs[s]);
         int32_t *ids = malloc((size_t)t.len * sizeof *ids);
-        uint8_t *target = malloc((size_t)t.len);
+        int32_t *input = malloc((size_t)t.len * 2 * sizeof *input), *both = input + t.len;
+        uint8_t *target = malloc((size_t)t.len), *target2 = malloc((size_t)t.len);
         int64_t dmin = t.len, dmax = -1;
         for (int64_t i = 0; i < t.n; i++) {
             gen(&t, i, ids, target);
+            gen_input(&t, i, input, target2);
+            assert_memory_equal(target, target2, (size_t)t.len);
+            check_input(&t, input, ids, target);
+            // input and answers at once: the same two rows
+            assert_int_equal(synth_example(&t, i, input, target2, both), 0);
+            assert_memory_equal(both, ids, (size_t)t.len * sizeof *ids);
+            check_input(&t, input, ids, target);
             assert_int_equal(count_targets(target, t.len), synth_targets(&t));
             switch (t.kind) {
             case SYNTH_MQAR: check_mqar(&t, ids, target); break;
@@ -244,7 +272,9 @@ static void test_layouts(void **state) {
             assert_true(dmax >= t.len - 4 - 5);
         }
         free(ids);
+        free(input);
         free(target);
+        free(target2);
     }
 }
 
@@ -387,18 +417,23 @@ static void test_dataset_batch(void **state) {
     assert_null(b.tokens);
     assert_null(b.samples);
     SynthTask mq = parse_ok(spec), rc = parse_ok("synth:recall,len=12,vocab=64,n=3");
-    int32_t ids[40];
+    int32_t ids[40], seq[40];
     uint8_t target[40];
-    gen(&mq, 5, ids, target);
+    assert_int_equal(synth_example(&mq, 5, ids, target, seq), 0);
     assert_memory_equal(b.ids, ids, 40 * sizeof *ids);
+    assert_memory_equal(b.answers, seq, 40 * sizeof *seq);
     assert_memory_equal(b.target, target, 40);
-    gen(&mq, 2, ids, target);
+    assert_true(memcmp(ids, seq, sizeof ids) != 0); // MQAR: answers are not in the input
+    assert_int_equal(synth_example(&mq, 2, ids, target, seq), 0);
     assert_memory_equal(b.ids + 80, ids + 10, 20 * sizeof *ids);
+    assert_memory_equal(b.answers + 80, seq + 10, 20 * sizeof *seq);
     assert_memory_equal(b.target + 80, target + 10, 20);
-    gen(&rc, 1, ids, target);
+    assert_int_equal(synth_example(&rc, 1, ids, target, seq), 0);
     assert_memory_equal(b.ids + 40, ids, 12 * sizeof *ids);
+    assert_memory_equal(b.answers + 40, seq, 12 * sizeof *seq);
     for (int64_t j = 12; j < 40; j++) {
         assert_int_equal(b.ids[40 + j], 0);
+        assert_int_equal(b.answers[40 + j], 0);
         assert_int_equal(b.target[40 + j], 0);
     }
     assert_int_equal(b.lengths[1], 12);
@@ -419,12 +454,15 @@ static void test_dataset_batch(void **state) {
 
 /* eval's loss and accuracy count the target positions alone: infer_evaluate on a task
  * against a reference from the dense forward of each example (every position's logits) read
- * at the targets only. Counting any other position changes both numbers. */
+ * at the targets only. Counting any other position changes both numbers. The reference
+ * reads the input and scores the answers (MQAR: the input holds filler where the answers
+ * are), so a model shown an answer, or scored on the filler, fails here. */
 static void test_eval_counts_only_targets(void **state) {
     (void)state;
     static const char *specs[] = {"synth:induction,len=12,vocab=6,n=24,seed=4",
-                                  "synth:copy,len=11,vocab=7,n=9,seed=2"};
-    for (int s = 0; s < 2; s++) {
+                                  "synth:copy,len=11,vocab=7,n=9,seed=2",
+                                  "synth:mqar,len=16,pairs=3,vocab=10,n=20,seed=6"};
+    for (int s = 0; s < 3; s++) {
         Dataset *ds = NULL;
         DatasetOptions opt;
         dataset_options_default(&opt);
@@ -453,10 +491,11 @@ static void test_eval_counts_only_targets(void **state) {
         int64_t hits = 0, scored = 0;
         double nats = 0;
         int32_t *ids = malloc((size_t)t.len * sizeof *ids);
+        int32_t *seq = malloc((size_t)t.len * sizeof *seq);
         uint8_t *target = malloc((size_t)t.len);
         float *logits = malloc((size_t)(t.len * t.vocab) * sizeof *logits);
         for (int64_t i = 0; i < t.n; i++) {
-            gen(&t, i, ids, target);
+            assert_int_equal(synth_example(&t, i, ids, target, seq), 0);
             ModelBatch mb = {.B = 1, .L = t.len, .ids = ids};
             assert_int_equal(model_forward(m, &mb, logits, 0), 0);
             for (int64_t p = 0; p + 1 < t.len; p++) {
@@ -465,8 +504,8 @@ static void test_eval_counts_only_targets(void **state) {
                 double mx = -INFINITY, sum = 0;
                 for (int64_t v = 0; v < t.vocab; v++) mx = fmax(mx, row[v]);
                 for (int64_t v = 0; v < t.vocab; v++) sum += exp(row[v] - mx);
-                nats += mx + log(sum) - row[ids[p + 1]];
-                hits += metrics_argmax(row, (int32_t)t.vocab) == ids[p + 1];
+                nats += mx + log(sum) - row[seq[p + 1]];
+                hits += metrics_argmax(row, (int32_t)t.vocab) == seq[p + 1];
                 scored++;
             }
         }
@@ -480,6 +519,7 @@ static void test_eval_counts_only_targets(void **state) {
         assert_true(fabs(res.loss - nats / (double)scored) <= 1e-5 * nats / (double)scored);
         infer_result_free(&res);
         free(ids);
+        free(seq);
         free(target);
         free(logits);
         free(items);
