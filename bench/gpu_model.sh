@@ -4,7 +4,10 @@
 #      CPU (fp32 and bf16), 50-step loss curves, determinism, a GPU checkpoint on the CPU;
 #   2. the CLI on the GPU: train twice (cmp the checkpoints), stop + resume (cmp with the run
 #      never stopped), eval of the GPU model on the CPU and on the GPU;
-#   3. longscan bench model (anchors' whole-model workloads) with the peers' rows.
+#   3. longscan bench model (anchors' whole-model workloads) with the peers' rows;
+#   4. (SECTIONS has "profile") one profiled training step per workload: where a step's time goes;
+#   5. (SECTIONS has "long") issue 13's lengths: training at 64K … 4M and past, forward at 1M.
+# SECTIONS="parity cli bench" by default (SKIP_PARITY / SKIP_BENCH still drop theirs).
 # Bundle here: `make gpu-bundle-model` (writes .gpu-model/: longscan, test_gpu, this script,
 # the shipped bacteria data and the anchors' model peers).
 # On the device: bash .gpu-model/gpu_model.sh   (logs to $OUT; summary printed last)
@@ -31,13 +34,16 @@ step() { # name timeout log command...
     say "## $name: rc=$rc ($((SECONDS - t0)) s)"
     return $rc
 }
+sections=${SECTIONS:-parity cli bench}
+has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
+say "# sections: $sections"
 say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm \
     --format=csv,noheader 2>&1 | sed 's/^/# gpu: /' | tee -a "$S"
 
 # 1. parity, curves, determinism
 P=$out/parity.log
-if [ -z "${SKIP_PARITY:-}" ]; then # SKIP_PARITY=1: the CLI and the benchmarks only
+if [ -z "${SKIP_PARITY:-}" ] && has parity; then # SKIP_PARITY=1: the CLI and the benchmarks only
     step "test_gpu runtime glue model model_train" 150 "$P" "$R" test_gpu runtime glue model \
         model_train
     say "   $(grep -c '^ok' "$P") ok, $(grep -c '^not ok' "$P") not ok"
@@ -49,6 +55,8 @@ fi
 C=$out/cli.log
 T=/tmp/ls-cli && rm -rf "$T" && mkdir -p "$T"
 D="$G/data"
+export R D T out
+if has cli; then
 train() { "$R" longscan train --data "$D/bacteria_train.fa.gz" --labels "$D/bacteria_train.labels.tsv" \
     --d-model 64 --layers 2 --seq-len 1000 --batch-size 8 --steps 20 --progress plain "$@"; }
 export -f train
@@ -70,16 +78,44 @@ step "cli eval GPU model on the GPU fp32" 30 "$C" ev "$T/u.safetensors" --device
 step "cli eval GPU model on the GPU bf16" 30 "$C" ev "$T/u.safetensors" --device cuda
 grep -E '^\{|device|precision|peak|trained|stopped' "$C" | cut -c1-200 >> "$S"
 tail -2 "$T/a.csv" >> "$S" 2>/dev/null
+fi
 
-if [ -z "${SKIP_BENCH:-}" ]; then # SKIP_BENCH=1: parity and the CLI only
-# 3. bench model: the anchors' workloads
 B=$out/bench.txt
 PM="$G/peers-model-h100.json" PT="$G/peers-transformer-h100.json"
 bm() { "$R" longscan bench model --d-model 256 --layers 8 --csv "$T/row.csv" "$@" \
     && tail -n +2 "$T/row.csv" >> "$out/bench.csv"; }
 export -f bm
-export out
 echo "model,precision,mode,L,ms,tokens_per_s,peak_GiB,peer,peer_ms,peer_peak_GiB,speedup,mem_ratio,note" > "$out/bench.csv"
+
+# 4. where a training step's time goes (one profiled step after the timed ones)
+if has profile; then
+    step "profile bimamba bf16 train 131K" 40 "$B" bm --model bimamba --precision bf16 \
+        --seq-len 131072 --repeat 3 --peers "$PM" --profile "$out/profile-bimamba-131k.txt"
+    step "profile mamba bf16 train 131K" 30 "$B" bm --model mamba --precision bf16 \
+        --seq-len 131072 --repeat 3 --peers "$PM" --profile "$out/profile-mamba-131k.txt"
+    step "profile mamba bf16 train 16K" 20 "$B" bm --model mamba --precision bf16 \
+        --seq-len 16384 --repeat 3 --peers "$PM" --profile "$out/profile-mamba-16k.txt"
+    step "profile transformer bf16 train 16K" 20 "$B" bm --model transformer --precision bf16 \
+        --seq-len 16384 --repeat 3 --peers "$PT" --profile "$out/profile-transformer-16k.txt"
+    for f in "$out"/profile-*.txt; do [ -e "$f" ] && head -22 "$f" >> "$S"; done
+fi
+
+# 5. issue 13: whole sequences of millions of tokens, one row each (a row that does not fit
+#    says "out of memory" and the run goes on)
+if has long; then
+    step "long bimamba bf16 train 64K..4M" 110 "$B" bm --model bimamba --precision bf16 \
+        --seq-len 65536,262144,1048576,4194304 --repeat 2 --peers "$PM"
+    step "long mamba bf16 train 64K..4M" 60 "$B" bm --model mamba --precision bf16 \
+        --seq-len 65536,262144,1048576,4194304 --repeat 2 --peers "$PM"
+    step "long bimamba bf16 train 6M" 60 "$B" bm --model bimamba --precision bf16 \
+        --seq-len 6291456 --repeat 1
+    step "long forward 1M" 40 "$B" bash -c 'bm --model mamba --precision bf16 --mode forward \
+        --seq-len 1048576 --repeat 3 && bm --model bimamba --precision bf16 --mode forward \
+        --seq-len 1048576 --repeat 3'
+fi
+
+if [ -z "${SKIP_BENCH:-}" ] && has bench; then # SKIP_BENCH=1: parity and the CLI only
+# 3. bench model: the anchors' workloads
 for prec in bf16 fp32; do
     for model in mamba bimamba; do
         for mode in train forward; do
@@ -104,8 +140,7 @@ step "bench mamba bf16 train 1M" 40 "$B" bm --model mamba --precision bf16 --mod
     --seq-len 1048576 --repeat 3 --peers "$PM"
 step "bench transformer fp32 forward 131K" 30 "$B" bm --model transformer --precision fp32 \
     --mode forward --seq-len 131072 --repeat 1 --peers "$PT"
-grep -vE '^#|^model' "$B" | grep -v '^$' | tee -a "$S" > /dev/null
-column -t -s, "$out/bench.csv" >> "$S" 2>/dev/null || cat "$out/bench.csv" >> "$S"
 fi
+column -t -s, "$out/bench.csv" >> "$S" 2>/dev/null || cat "$out/bench.csv" >> "$S"
 say "# total $SECONDS s"
 cat "$S"

@@ -52,6 +52,21 @@ int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) {
     return no_cuda();
 }
 void device_cuda_timer_free(DeviceTimer *timer) { (void)timer; }
+int device_cuda_events_init(DeviceEvents **events, int capacity) {
+    (void)capacity;
+    *events = NULL;
+    return no_cuda();
+}
+int device_cuda_events_record(DeviceEvents *events, int index) {
+    (void)events, (void)index;
+    return no_cuda();
+}
+int device_cuda_events_elapsed(DeviceEvents *events, int from, int to, float *ms) {
+    (void)events, (void)from, (void)to;
+    *ms = 0.0f;
+    return no_cuda();
+}
+void device_cuda_events_free(DeviceEvents *events) { (void)events; }
 int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
     (void)dst, (void)src, (void)bytes, (void)dir;
     return no_cuda();

@@ -91,6 +91,23 @@ int device_cuda_timer_stop(DeviceTimer *timer, void *stream, float *ms) LS_RESUL
 
 void device_cuda_timer_free(DeviceTimer *timer);
 
+/**
+ * A row of CUDA events for the op profiler (`longscan bench model --profile`): event i is
+ * recorded on the default stream by device_cuda_events_record(); after a sync the time between
+ * any two recorded events comes back from device_cuda_events_elapsed(). Created with room for
+ * @p capacity events; free with device_cuda_events_free() (NULL is a no-op).
+ */
+typedef struct DeviceEvents DeviceEvents;
+
+/** @return 0, LS_ERR_NOMEM, LS_ERR_CUDA or LS_ERR_NO_CUDA. */
+int device_cuda_events_init(DeviceEvents **events, int capacity) LS_RESULT_USED;
+/** Record event @p index (0 <= index < capacity) on the default stream. */
+int device_cuda_events_record(DeviceEvents *events, int index) LS_RESULT_USED;
+/** Wait for event @p to, then *ms = GPU time from event @p from to event @p to. */
+int device_cuda_events_elapsed(DeviceEvents *events, int from, int to,
+                               float *ms) LS_RESULT_USED;
+void device_cuda_events_free(DeviceEvents *events);
+
 /** Direction of device_cuda_copy(). */
 typedef enum {
     DEVICE_COPY_H2D = 0,

@@ -401,6 +401,10 @@ int model_zero_grads(Model *m) {
     return ops_zero(&m->dev, DTYPE_F32, m->grads, m->table.total);
 }
 
+int model_profile_start(const Model *m) { return ops_profile_start(&m->dev); }
+int model_profile_stop(ModelProfile *out) { return ops_profile_stop(out); }
+void model_profile_free(void) { ops_profile_free(); }
+
 // ------------------------------------------------------------------------------ the plan
 
 typedef struct {

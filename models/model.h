@@ -308,6 +308,27 @@ int model_forward_backward(Model *model, const ModelBatch *batch, const int32_t 
 /** Zero the gradient buffer (one memset on the model's device). @return 0 or LS_ERR_CUDA. */
 int model_zero_grads(Model *model) LS_RESULT_USED;
 
+/** What model_profile_stop() returns: per op (matmuls named with their K x N), the calls and
+ *  the summed time; names live until model_profile_free(). */
+typedef struct {
+    int n, truncated;  // truncated: more ops than the profiler records (65,536)
+    const char *name[160];
+    int calls[160];
+    double ms[160];
+    double total_ms;   // first op's start to the last op's end
+    double idle_ms;    // between ops: on the GPU the device waiting for the host
+} ModelProfile;
+
+/**
+ * Time every op the models run from now on, on @p model's device (CUDA events on the default
+ * stream, or the host clock on the CPU), until model_profile_stop(), which waits for the GPU and
+ * sums the times per op. For benchmarks (`longscan bench model --profile`): the marks cost host
+ * time, so profile a step separate from the timed ones. One profile at a time, one thread.
+ */
+int model_profile_start(const Model *model) LS_RESULT_USED;
+int model_profile_stop(ModelProfile *out) LS_RESULT_USED;
+void model_profile_free(void);
+
 /**
  * Cross-entropy of the forward's logits (loss.h), and its gradient for model_backward. Every
  * pointer is host memory and the CPU op computes it whatever the model's device (the logits

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kernels/act.h"
 #include "kernels/embedding.h"
@@ -22,14 +23,161 @@
 #include "kernels/matmul.h"
 #include "kernels/norm.h"
 
-#define DISPATCH(dev, op, cpu_call, cuda_call)                                                     \
+// ------------------------------------------------------------------------------ profiler
+// Off unless ops_profile_start() turned it on (`longscan bench model --profile`): then every
+// dispatched op is bracketed by two marks — CUDA events on the default stream, or the host clock
+// on the CPU — and ops_profile_stop() sums the time between each op's marks under the op's name.
+// On the GPU the time between one op's end and the next op's start is the device waiting for
+// the host (launch overhead, host work, synchronisation): reported as its own row.
+
+#define PROFILE_MAX_NAMES 160
+#define PROFILE_MAX_OPS   65536
+
+static struct {
+    int on, cuda, overflow, failed; // failed: an event could not be recorded
+    int n_names, n_ops;
+    char names[PROFILE_MAX_NAMES][48];
+    int calls[PROFILE_MAX_NAMES];
+    double ms[PROFILE_MAX_NAMES];
+    int *op_name;           // per recorded op (CUDA): its name's index
+    DeviceEvents *events;   // CUDA: 2 per op
+    double t_enter, t_first, t_last; // CPU clock
+} g_profile;
+
+static double profile_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int profile_name(const char *name) {
+    for (int i = 0; i < g_profile.n_names; i++)
+        if (!strcmp(g_profile.names[i], name)) return i;
+    if (g_profile.n_names == PROFILE_MAX_NAMES) return PROFILE_MAX_NAMES - 1; // shared overflow row
+    int i = g_profile.n_names++;
+    snprintf(g_profile.names[i], sizeof g_profile.names[i], "%s",
+             i == PROFILE_MAX_NAMES - 1 ? "(other ops)" : name);
+    return i;
+}
+
+// Returns the slot to hand to profile_leave, or -1 when nothing is recorded.
+static int profile_enter(const char *name) {
+    if (g_profile.cuda) {
+        if (g_profile.n_ops == PROFILE_MAX_OPS) {
+            g_profile.overflow = 1;
+            return -1;
+        }
+        int k = g_profile.n_ops++;
+        g_profile.op_name[k] = profile_name(name);
+        if (device_cuda_events_record(g_profile.events, 2 * k) < 0) g_profile.failed = 1;
+        return k;
+    }
+    g_profile.t_enter = profile_clock();
+    if (g_profile.t_first == 0.0) g_profile.t_first = g_profile.t_enter;
+    return profile_name(name);
+}
+
+static void profile_leave(int slot) {
+    if (slot < 0) return;
+    if (g_profile.cuda) {
+        if (device_cuda_events_record(g_profile.events, 2 * slot + 1) < 0) g_profile.failed = 1;
+        return;
+    }
+    g_profile.t_last = profile_clock();
+    g_profile.calls[slot]++;
+    g_profile.ms[slot] += 1e3 * (g_profile.t_last - g_profile.t_enter);
+}
+
+int ops_profile_start(const Device *dev) {
+    ops_profile_free();
+    g_profile.cuda = dev->kind == DEVICE_CUDA;
+    if (g_profile.cuda) {
+        g_profile.op_name = malloc(PROFILE_MAX_OPS * sizeof *g_profile.op_name);
+        if (!g_profile.op_name) return ls_error(LS_ERR_NOMEM, "op profiler: out of memory");
+        int status = device_cuda_events_init(&g_profile.events, 2 * PROFILE_MAX_OPS);
+        if (status < 0) {
+            ops_profile_free();
+            return status;
+        }
+    }
+    g_profile.on = 1;
+    return 0;
+}
+
+int ops_profile_stop(ModelProfile *out) {
+    memset(out, 0, sizeof *out);
+    if (!g_profile.on) return ls_error(LS_ERR_INTERNAL, "op profiler: not started");
+    g_profile.on = 0;
+    if (g_profile.failed)
+        return ls_error(LS_ERR_CUDA, "op profiler: a CUDA event could not be recorded");
+    int status = 0;
+    if (g_profile.cuda) {
+        float ms;
+        for (int k = 0; status == 0 && k < g_profile.n_ops; k++) {
+            status = device_cuda_events_elapsed(g_profile.events, 2 * k, 2 * k + 1, &ms);
+            g_profile.calls[g_profile.op_name[k]]++;
+            g_profile.ms[g_profile.op_name[k]] += ms;
+            if (status == 0 && k > 0) {
+                status = device_cuda_events_elapsed(g_profile.events, 2 * k - 1, 2 * k, &ms);
+                out->idle_ms += ms;
+            }
+        }
+        if (status == 0 && g_profile.n_ops > 0)
+            status = device_cuda_events_elapsed(g_profile.events, 0, 2 * g_profile.n_ops - 1,
+                                                &ms);
+        out->total_ms = ms;
+        if (status < 0) return status;
+    } else {
+        out->total_ms = 1e3 * (g_profile.t_last - g_profile.t_first);
+        double busy = 0.0;
+        for (int i = 0; i < g_profile.n_names; i++) busy += g_profile.ms[i];
+        out->idle_ms = out->total_ms - busy;
+    }
+    out->n = g_profile.n_names;
+    out->truncated = g_profile.overflow;
+    for (int i = 0; i < out->n; i++) {
+        out->name[i] = g_profile.names[i];
+        out->calls[i] = g_profile.calls[i];
+        out->ms[i] = g_profile.ms[i];
+    }
+    return 0;
+}
+
+void ops_profile_free(void) {
+    device_cuda_events_free(g_profile.events);
+    free(g_profile.op_name);
+    memset(&g_profile, 0, sizeof g_profile);
+}
+
+#define DISPATCH(dev, op, cpu_call, cuda_call) DISPATCH_AS(dev, op, op, cpu_call, cuda_call)
+
+// prof_name: what the profiler files the call under (op, or op with its shape)
+#define DISPATCH_AS(dev, op, prof_name, cpu_call, cuda_call)                                        \
     do {                                                                                           \
+        if (g_profile.on) {                                                                        \
+            int slot_ = profile_enter(prof_name), rc_ = 0;                                         \
+            switch ((dev)->kind) {                                                                 \
+            case DEVICE_CPU: rc_ = (cpu_call); break;                                              \
+            case DEVICE_CUDA: rc_ = (cuda_call); break;                                            \
+            default: rc_ = ls_error(LS_ERR_INTERNAL, "%s: unknown device kind", op);               \
+            }                                                                                      \
+            profile_leave(slot_);                                                                  \
+            return rc_;                                                                            \
+        }                                                                                          \
         switch ((dev)->kind) {                                                                     \
         case DEVICE_CPU: return (cpu_call);                                                        \
         case DEVICE_CUDA: return (cuda_call);                                                      \
         }                                                                                          \
         return ls_error(LS_ERR_INTERNAL, "%s: unknown device kind %d", op, (int)(dev)->kind);      \
     } while (0)
+
+// "matmul_fwd 256x1024" (K x N): the in_proj, out_proj, x_proj and dt_proj GEMMs of a layer
+// differ in shape, so the profile tells them apart.
+static const char *matmul_prof_name(char *buf, size_t size, const char *op, int64_t K, int64_t N) {
+    if (!g_profile.on) return op;
+    snprintf(buf, size, "%s %lldx%lld", op, (long long)K, (long long)N);
+    return buf;
+}
 
 // The CPU computes in fp32 (the specification); bf16 storage is the GPU's.
 static int cpu_fp32(const char *op, DType t) {
@@ -82,7 +230,8 @@ int ops_download(const Device *dev, void *host, const void *src, size_t bytes) {
 int ops_matmul_fwd(const Device *dev, DType t, float *y, const float *x, const float *w,
                    const float *b, int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
     const MatmulCuda opt = {t, 0, NULL}; // fp32 keeps TF32 off: parity with the CPU
-    DISPATCH(dev, "matmul_fwd",
+    char prof[48];
+    DISPATCH_AS(dev, "matmul_fwd", matmul_prof_name(prof, sizeof prof, "matmul_fwd", K, N),
              CPU_F32("matmul_fwd", t, matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y)),
              matmul_fwd_cuda(y, x, w, b, M, K, N, ld_x, ld_y, &opt));
 }
@@ -91,7 +240,8 @@ int ops_matmul_bwd(const Device *dev, DType t, float *dx, float *dw, float *db, 
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) {
     const MatmulCuda opt = {t, 0, NULL};
-    DISPATCH(dev, "matmul_bwd",
+    char prof[48];
+    DISPATCH_AS(dev, "matmul_bwd", matmul_prof_name(prof, sizeof prof, "matmul_bwd", K, N),
              CPU_F32("matmul_bwd", t, matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y)),
              matmul_bwd_cuda(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y, &opt));
 }

@@ -28,6 +28,14 @@
 #include "kernels/optim.h"
 #include "kernels/pool.h"
 #include "kernels/scan.h"
+#include "models/model.h"
+
+// ------------------------------------------------------------------------------ profiler
+
+/** The op profiler behind model_profile_start / model_profile_stop (models/model.h). */
+int ops_profile_start(const Device *dev) LS_RESULT_USED;
+int ops_profile_stop(ModelProfile *out) LS_RESULT_USED;
+void ops_profile_free(void);
 
 // ------------------------------------------------------------------------------ memory
 

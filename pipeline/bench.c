@@ -36,6 +36,7 @@ enum {
     OPT_REPEAT = CLI_OPT_FIRST_COMMAND_OPTION,
     OPT_PEERS,
     OPT_CSV,
+    OPT_PROFILE,
     OPT_JSON,
     OPT_MODEL,
     OPT_D_MODEL,
@@ -101,7 +102,11 @@ CLI_COMMON_HELP
 "      --repeat N         timed steps per row (default 5)\n"
 "      --peers FILE       the anchors' JSON (peers-model-h100.json,\n"
 "                         peers-transformer-h100.json): the peer's row and ours / theirs\n"
-"      --csv FILE, --json as for bench kernels\n");
+"      --csv FILE, --json as for bench kernels\n"
+"      --profile FILE     after the timed steps, one more step with every op timed (CUDA\n"
+"                         events, or the host clock on the CPU): per row, each op's calls,\n"
+"                         time and share of the step, and the GPU's idle time between ops,\n"
+"                         written to FILE as a table (the profiled step runs slower)\n");
 }
 
 static double now_seconds(void) {
@@ -281,6 +286,36 @@ static void model_peer(const cJSON *peers, ModelRow *r, int64_t d_model, int64_t
     }
 }
 
+// One row's profile, ops by time, longest first.
+static int model_profile_write(FILE *fp, const ModelRow *r, double wall_s) {
+    ModelProfile p;
+    int status = model_profile_stop(&p);
+    if (status < 0) return status;
+    int order[160];
+    for (int i = 0; i < p.n; i++) order[i] = i;
+    for (int i = 1; i < p.n; i++)
+        for (int j = i; j > 0 && p.ms[order[j]] > p.ms[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
+        }
+    double busy = 0.0;
+    for (int i = 0; i < p.n; i++) busy += p.ms[i];
+    fprintf(fp, "\n## %s %s %s L=%lld: step %.3f ms wall (profiled), ops %.3f ms, between ops "
+            "%.3f ms, first op to last %.3f ms%s\n", model_arch_name(r->arch),
+            dtype_name(r->dtype), r->train ? "train" : "forward", (long long)r->L, 1e3 * wall_s,
+            busy, p.idle_ms, p.total_ms, p.truncated ? " (truncated: more than 65,536 ops)" : "");
+    fprintf(fp, "%-36s %7s %11s %7s %10s\n", "op", "calls", "ms", "share", "us/call");
+    for (int i = 0; i < p.n; i++) {
+        int k = order[i];
+        fprintf(fp, "%-36s %7d %11.3f %6.1f%% %10.1f\n", p.name[k], p.calls[k], p.ms[k],
+                p.total_ms > 0 ? 100.0 * p.ms[k] / p.total_ms : 0.0,
+                p.calls[k] ? 1e3 * p.ms[k] / p.calls[k] : 0.0);
+    }
+    fprintf(fp, "%-36s %7s %11.3f %6.1f%%\n", "(between ops)", "", p.idle_ms,
+            p.total_ms > 0 ? 100.0 * p.idle_ms / p.total_ms : 0.0);
+    return 0;
+}
+
 static double median_d(double *v, int n) {
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
@@ -292,7 +327,7 @@ static double median_d(double *v, int n) {
 
 // One row: a fresh model (the peak counts from its creation), 2 warm-ups, repeat timed steps.
 static int model_row(const CommonOptions *common, int64_t d_model, int64_t layers, int repeat,
-                     ModelRow *r) {
+                     FILE *profile, ModelRow *r) {
     ModelConfig cfg;
     model_config_default(&cfg, r->arch, MODEL_TASK_CLASSIFY);
     cfg.vocab = 16;
@@ -324,7 +359,11 @@ static int model_row(const CommonOptions *common, int64_t d_model, int64_t layer
     }
     if (status == 0) status = model_init(&m, &cfg, &common->device, common->seed);
     if (status == 0) status = model_set_precision(m, r->dtype);
-    for (int k = -2; status == 0 && k < repeat; k++) {
+    // k = repeat: the profiled step, when asked for (after the timed ones, so it times nothing)
+    const int steps = repeat + (profile != NULL);
+    for (int k = -2; status == 0 && k < steps; k++) {
+        if (k == repeat) status = model_profile_start(m);
+        if (status < 0) break;
         double t0 = now_seconds(), loss, norm;
         if (r->train) {
             status = model_zero_grads(m);
@@ -336,8 +375,10 @@ static int model_row(const CommonOptions *common, int64_t d_model, int64_t layer
             status = model_forward(m, &batch, logits, 0);
         }
         if (status == 0 && gpu) status = device_cuda_sync(); // the update is part of the step
-        if (status == 0 && k >= 0) times[k] = now_seconds() - t0;
+        if (status == 0 && k >= 0 && k < repeat) times[k] = now_seconds() - t0;
+        if (status == 0 && k == repeat) status = model_profile_write(profile, r, now_seconds() - t0);
     }
+    model_profile_free();
     if (status == 0) {
         r->ms = 1e3 * median_d(times, repeat);
         r->tokens_s = (double)r->L / (r->ms * 1e-3);
@@ -392,6 +433,7 @@ static int bench_model(int argc, char **argv) {
         {"peers", required_argument, NULL, OPT_PEERS},
         {"csv", required_argument, NULL, OPT_CSV},
         {"json", no_argument, NULL, OPT_JSON},
+        {"profile", required_argument, NULL, OPT_PROFILE},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -401,7 +443,7 @@ static int bench_model(int argc, char **argv) {
     int repeat = 5, json = 0, train = 1, c, status, n_len = 0;
     int64_t d_model = 256, layers = 8, lens[16] = {16384};
     ModelArch arch = MODEL_MAMBA;
-    const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL;
+    const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL, *profile_path = NULL;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
@@ -444,6 +486,7 @@ static int bench_model(int argc, char **argv) {
         case OPT_PEERS: peers_path = optarg; break;
         case OPT_CSV: csv_path = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_PROFILE: profile_path = optarg; break;
         default:
             return cli_usage_error("bench", "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -455,15 +498,23 @@ static int bench_model(int argc, char **argv) {
     if (n_len == 0) n_len = 1;
     cli_common_apply(&common);
     cJSON *peers = NULL;
-    OutputFile out = {0}, csv = {0};
+    OutputFile out = {0}, csv = {0}, prof = {0};
     ModelRow rows[16];
     memset(rows, 0, sizeof rows);
     if ((status = cli_resolve_device(&common)) < 0) goto fail;
     if (peers_path && (status = bench_load_peers(peers_path, &peers, 1)) < 0) goto fail;
+    if (profile_path) {
+        if ((status = cli_output_open(&prof, profile_path)) < 0) goto fail;
+        fprintf(prof.fp, "# longscan bench model --profile: %s, d_model %lld, %lld layers; one "
+                "step per row, every op bracketed by %s\n", common.device_desc,
+                (long long)d_model, (long long)layers,
+                common.device.kind == DEVICE_CUDA ? "CUDA events" : "the host clock");
+    }
     for (int i = 0; i < n_len; i++) {
         ModelRow *r = &rows[i];
         r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
-        if ((status = model_row(&common, d_model, layers, repeat, r)) < 0) {
+        if ((status = model_row(&common, d_model, layers, repeat, profile_path ? prof.fp : NULL,
+                                r)) < 0) {
             ls_error_prefix("bench model %s L=%lld", model_arch_name(arch), (long long)r->L);
             goto fail;
         }
@@ -503,6 +554,7 @@ static int bench_model(int argc, char **argv) {
         for (int i = 0; i < n_len; i++) model_row_print(out.fp, &rows[i], 0);
     }
     if ((status = cli_output_commit(&out)) < 0) goto fail;
+    if (profile_path && (status = cli_output_commit(&prof)) < 0) goto fail;
     if (csv_path) {
         if ((status = cli_output_open(&csv, csv_path)) < 0) goto fail;
         fputs("model,precision,mode,L,ms,tokens_per_s,peak_GiB,peer,peer_ms,peer_peak_GiB,"
@@ -514,6 +566,7 @@ static int bench_model(int argc, char **argv) {
 fail:
     cli_output_abort(&out);
     cli_output_abort(&csv);
+    cli_output_abort(&prof);
     cJSON_Delete(peers);
     return status ? cli_fail("bench", status) : EXIT_OK;
 }

@@ -175,6 +175,59 @@ void device_cuda_timer_free(DeviceTimer *timer) {
     free(timer);
 }
 
+struct DeviceEvents {
+    int capacity;
+    cudaEvent_t *event;
+};
+
+int device_cuda_events_init(DeviceEvents **events, int capacity) {
+    int status = 0;
+    *events = NULL;
+    DeviceEvents *e = (DeviceEvents *)calloc(1, sizeof *e);
+    if (e) e->event = (cudaEvent_t *)calloc((size_t)capacity, sizeof *e->event);
+    if (!e || !e->event) {
+        free(e);
+        return ls_error(LS_ERR_NOMEM, "device_cuda_events_init: out of memory");
+    }
+    e->capacity = capacity;
+    for (int i = 0; i < capacity; i++) CUDA_RT(cudaEventCreate(&e->event[i]));
+    *events = e;
+    return 0;
+fail:
+    device_cuda_events_free(e);
+    return status;
+}
+
+int device_cuda_events_record(DeviceEvents *events, int index) {
+    int status = 0;
+    if (index < 0 || index >= events->capacity)
+        return ls_error(LS_ERR_INTERNAL, "device_cuda_events_record: event %d of %d", index,
+                        events->capacity);
+    CUDA_RT(cudaEventRecord(events->event[index], 0));
+fail:
+    return status;
+}
+
+int device_cuda_events_elapsed(DeviceEvents *events, int from, int to, float *ms) {
+    int status = 0;
+    *ms = 0.0f;
+    if (from < 0 || to < 0 || from >= events->capacity || to >= events->capacity)
+        return ls_error(LS_ERR_INTERNAL, "device_cuda_events_elapsed: events %d, %d of %d", from,
+                        to, events->capacity);
+    CUDA_RT(cudaEventSynchronize(events->event[to]));
+    CUDA_RT(cudaEventElapsedTime(ms, events->event[from], events->event[to]));
+fail:
+    return status;
+}
+
+void device_cuda_events_free(DeviceEvents *events) {
+    if (!events) return;
+    for (int i = 0; i < events->capacity; i++)
+        if (events->event[i]) cudaEventDestroy(events->event[i]);
+    free(events->event);
+    free(events);
+}
+
 int device_cuda_copy(void *dst, const void *src, size_t bytes, DeviceCopy dir) {
     int status = 0;
     cudaMemcpyKind kind = dir == DEVICE_COPY_H2D   ? cudaMemcpyHostToDevice
