@@ -845,90 +845,6 @@ int audio_write_format_from_path(const char *path, AudioWriteFormat *format) {
                     path ? path : "(null)");
 }
 
-int audio_write(const char *path, const float *samples, int64_t frames, int channels,
-                int sample_rate, AudioWriteFormat format) {
-    AtomicFile out = {.fd = -1};
-    SNDFILE *sf = NULL;
-    short *shorts = NULL;
-    int err = 0;
-    if (!path) return ls_error(LS_ERR_USAGE, "audio_write: no path");
-    if (strcmp(path, "-") == 0)
-        return ls_error(LS_ERR_UNSUPPORTED, "-: writing audio to stdout is not supported");
-    if (frames < 1 || !samples)
-        return ls_error(LS_ERR_RANGE, "%s: nothing to write (%" PRId64 " frames)", path, frames);
-    if (channels < 1 || channels > 1024)
-        return ls_error(LS_ERR_RANGE, "%s: %d channels is outside 1..1024", path, channels);
-    if ((err = audio_rate_check("sample rate", sample_rate))) {
-        ls_error_prefix("%s", path);
-        return err;
-    }
-    SF_INFO si = {0};
-    si.samplerate = sample_rate;
-    si.channels = channels;
-    switch (format) {
-    case AUDIO_WRITE_WAV_PCM16: si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
-    case AUDIO_WRITE_WAV_FLOAT: si.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
-    case AUDIO_WRITE_FLAC_PCM16: si.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
-    default: return ls_error(LS_ERR_USAGE, "%s: unknown audio write format %d", path, format);
-    }
-    if (!sf_format_check(&si))
-        return ls_error(LS_ERR_RANGE, "%s: libsndfile cannot write %d channels at %d Hz in "
-                        "this format", path, channels, sample_rate);
-
-    /* a unique temporary in the target's folder (common/atomic_file.h) */
-    if ((err = atomic_file_open(&out, path)) < 0) goto fail;
-    sf = sf_open_fd(out.fd, SFM_WRITE, &si, SF_FALSE);
-    if (!sf) {
-        err = ls_error(LS_ERR_IO, "%s: cannot write audio: %s", path, sf_strerror(NULL));
-        goto fail;
-    }
-    if (format == AUDIO_WRITE_WAV_FLOAT) {
-        sf_count_t w = sf_writef_float(sf, samples, frames);
-        if (w != frames) {
-            err = ls_error(LS_ERR_IO, "%s: write failed after %lld frames: %s", path,
-                           (long long)w, sf_strerror(sf));
-            goto fail;
-        }
-    } else {
-        /* s = round(x · 32768) clipped to [-32768, 32767], NaN → 0: the exact inverse of the
-         * reader's x = s / 32768, so a PCM16 file read and written back is unchanged. */
-        int64_t block = AUDIO_BLOCK_SAMPLES / channels;
-        if (block < 1) block = 1;
-        shorts = malloc((size_t)(block * channels) * sizeof(short));
-        if (!shorts) {
-            err = ls_error(LS_ERR_NOMEM, "%s: out of memory", path);
-            goto fail;
-        }
-        for (int64_t f = 0; f < frames; f += block) {
-            int64_t nf = frames - f < block ? frames - f : block;
-            const float *s = samples + f * channels;
-            for (int64_t i = 0; i < nf * channels; i++) {
-                float v = s[i] * 32768.0f;
-                v = v != v ? 0.0f : v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
-                shorts[i] = (short)lrintf(v);
-            }
-            sf_count_t w = sf_writef_short(sf, shorts, nf);
-            if (w != nf) {
-                err = ls_error(LS_ERR_IO, "%s: write failed after %" PRId64 " frames: %s", path,
-                               f + (int64_t)w, sf_strerror(sf));
-                goto fail;
-            }
-        }
-    }
-    int cerr = sf_close(sf);
-    sf = NULL;
-    if (cerr != 0) {
-        err = ls_error(LS_ERR_IO, "%s: closing failed: %s", path, sf_error_number(cerr));
-        goto fail;
-    }
-    err = atomic_file_commit(&out);   /* fsync, close, rename, folder fsync */
-fail:
-    if (sf) sf_close(sf);
-    atomic_file_abort(&out);          /* removes the temporary unless committed */
-    free(shorts);
-    return err;
-}
-
 // ---------------------------------------------------------------------------- block writer
 
 struct AudioWriter {
@@ -1002,7 +918,9 @@ int audio_writer_write(AudioWriter *w, const float *samples, int64_t frames) {
     for (int64_t f = 0; f < frames; f += block) {
         const int64_t nf = frames - f < block ? frames - f : block;
         const float *s = samples + f * w->channels;
-        for (int64_t i = 0; i < nf * w->channels; i++) { /* audio_write()'s PCM16 rule */
+        /* s = round(x · 32768) clipped to [-32768, 32767], NaN → 0: the exact inverse of the
+         * reader's x = s / 32768, so a PCM16 file read and written back is unchanged. */
+        for (int64_t i = 0; i < nf * w->channels; i++) {
             float v = s[i] * 32768.0f;
             v = v != v ? 0.0f : v < -32768.0f ? -32768.0f : v > 32767.0f ? 32767.0f : v;
             w->shorts[i] = (short)lrintf(v);
@@ -1042,3 +960,20 @@ void audio_writer_abort(AudioWriter *w) {
     free(w->path);
     free(w);
 }
+
+// The whole-file writer is the block writer with one block: the same checks, the same PCM16
+// rule, the same temporary-and-rename.
+int audio_write(const char *path, const float *samples, int64_t frames, int channels,
+                int sample_rate, AudioWriteFormat format) {
+    if (path && strcmp(path, "-") != 0 && (frames < 1 || !samples))
+        return ls_error(LS_ERR_RANGE, "%s: nothing to write (%" PRId64 " frames)", path, frames);
+    AudioWriter *w = NULL;
+    int err = audio_writer_open(&w, path, channels, sample_rate, format);
+    if (err < 0) return err;
+    if ((err = audio_writer_write(w, samples, frames)) < 0) {
+        audio_writer_abort(w);
+        return err;
+    }
+    return audio_writer_commit(w);
+}
+
