@@ -6,7 +6,8 @@
 #      never stopped), eval of the GPU model on the CPU and on the GPU;
 #   3. longscan bench model (anchors' whole-model workloads) with the peers' rows;
 #   4. (SECTIONS has "profile") one profiled training step per workload: where a step's time goes;
-#   5. (SECTIONS has "long") issue 13's lengths: training at 64K … 4M and past, forward at 1M.
+#   5. (SECTIONS has "long") issue 13's lengths: training at 64K … 4M (LONG_LENS); "longest":
+#      6M and forward at 1M; "tiles": bench model --tile-rows against the step time and peak.
 # SECTIONS="parity cli bench" by default (SKIP_PARITY / SKIP_BENCH still drop theirs).
 # Bundle here: `make gpu-bundle-model` (writes .gpu-model/: longscan, test_gpu, this script,
 # the shipped bacteria data and the anchors' model peers).
@@ -44,8 +45,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm 
 # 1. parity, curves, determinism
 P=$out/parity.log
 if [ -z "${SKIP_PARITY:-}" ] && has parity; then # SKIP_PARITY=1: the CLI and the benchmarks only
-    step "test_gpu runtime glue model model_train" 150 "$P" "$R" test_gpu runtime glue model \
-        model_train
+    suites=${PARITY_SUITES:-runtime glue model model_train}
+    step "test_gpu $suites" 150 "$P" "$R" test_gpu $suites
     say "   $(grep -c '^ok' "$P") ok, $(grep -c '^not ok' "$P") not ok"
     grep '^not ok' "$P" | head -40 | cut -c1-400 | tee -a "$S"
     grep -E '^ok .*(train|stream|every gradient|loss curve)' "$P" | cut -c1-300 >> "$S"
@@ -100,13 +101,29 @@ if has profile; then
     for f in "$out"/profile-*.txt; do [ -e "$f" ] && head -22 "$f" >> "$S"; done
 fi
 
+# 4b. tile size: one Mamba tile's rows against the step time and the peak (bench model
+#     --tile-rows; the default is 65,536 on a GPU)
+if has tiles; then
+    for tr in 65536 131072 262144; do
+        step "tiles bimamba bf16 train 1M, tile rows $tr" 40 "$B" bm --model bimamba \
+            --precision bf16 --seq-len 1048576 --repeat 2 --tile-rows $tr --peers "$PM"
+        sed -i "\$s/\$/tile_rows=$tr/" "$out/bench.csv"
+    done
+    step "tiles mamba bf16 train 131K, tile rows 131072" 30 "$B" bm --model mamba \
+        --precision bf16 --seq-len 131072 --repeat 3 --tile-rows 131072 --peers "$PM"
+    sed -i "\$s/\$/tile_rows=131072/" "$out/bench.csv"
+fi
+
 # 5. issue 13: whole sequences of millions of tokens, one row each (a row that does not fit
 #    says "out of memory" and the run goes on)
 if has long; then
-    step "long bimamba bf16 train 64K..4M" 110 "$B" bm --model bimamba --precision bf16 \
-        --seq-len 65536,262144,1048576,4194304 --repeat 2 --peers "$PM"
-    step "long mamba bf16 train 64K..4M" 60 "$B" bm --model mamba --precision bf16 \
-        --seq-len 65536,262144,1048576,4194304 --repeat 2 --peers "$PM"
+    lens=${LONG_LENS:-65536,262144,1048576,4194304}
+    step "long bimamba bf16 train $lens" 110 "$B" bm --model bimamba --precision bf16 \
+        --seq-len $lens --repeat 2 --peers "$PM"
+    step "long mamba bf16 train $lens" 60 "$B" bm --model mamba --precision bf16 \
+        --seq-len $lens --repeat 2 --peers "$PM"
+fi
+if has longest; then # the longest length that trains on the card, and forward at 1M
     step "long bimamba bf16 train 6M" 60 "$B" bm --model bimamba --precision bf16 \
         --seq-len 6291456 --repeat 1
     step "long forward 1M" 40 "$B" bash -c 'bm --model mamba --precision bf16 --mode forward \

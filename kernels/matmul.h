@@ -95,6 +95,8 @@ typedef struct {
                        (about 8x the FP32 rate, ~1e-3 relative error); 0 (default) keeps fp32
                        parity with the CPU */
     void *stream;   /* cudaStream_t, NULL = default stream */
+    int dx_overwrite; /* backward: 1 writes dx = dy·W (GEMM beta 0) instead of adding to it,
+                         so a fresh gradient buffer needs no zeroing pass; dw, db still add */
 } MatmulCuda;
 
 /**

@@ -132,7 +132,8 @@ typedef struct {
     const float *h;             // (M, D) the forward's h: its residual_out, or x without residual
     const float *dy;            // (M, D)
     const float *dresidual_out; // (M, D) optional: gradient arriving at residual_out
-    float       *dx;            // (M, D) optional, +=
+    float       *dx;            // (M, D) optional, += (=, with dx_overwrite)
+    int          dx_overwrite;  // 1: dx = v, so a fresh buffer needs no zeroing pass
     float       *dresidual;     // (M, D) optional, += (the same v as dx)
     float       *dw;            // (D) optional, +=
     float       *db;            // (D) optional, += (LayerNorm)

@@ -215,10 +215,9 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
         if (status == 0)
             status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, Be, p->L, D, s0, nt, dir);
-        if (status == 0) status = ops_zero(dev, t, p->dy, rows * E);
         if (status == 0)
-            status = ops_matmul_bwd(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO, p->y,
-                                    w.out_w, rows, E, D, E, D);
+            status = ops_matmul_bwd_set_dx(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO,
+                                           p->y, w.out_w, rows, E, D, E, D);
         if (status == 0) status = ops_zero(dev, t, p->du, rows * E);
         if (status == 0) status = ops_zero(dev, t, p->ddelta, rows * E);
         if (status == 0) status = ops_zero(dev, t, p->ddbl, rows * W);
@@ -272,15 +271,13 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
             ca.dstate0 = dc_out;
             status = ops_conv_bwd(dev, &ca);
         }
-        if (status == 0) status = ops_zero(dev, t, p->dxn, rows * D);
         if (status == 0)
-            status = ops_matmul_bwd(dev, t, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz, p->xn,
-                                    w.in_w, rows, D, 2 * E, D, 2 * E);
-        if (status == 0) status = ops_zero(dev, t, p->dxt, rows * D);
+            status = ops_matmul_bwd_set_dx(dev, t, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz,
+                                           p->xn, w.in_w, rows, D, 2 * E, D, 2 * E);
         if (status == 0)
-            status = ops_norm_bwd(dev, t, ln, p->dxt, model_g(m, lp->norm_w),
-                                  model_g(m, lp->norm_b), p->dxn, p->xt, w.norm_w, p->t_mean,
-                                  p->t_rstd, rows, D);
+            status = ops_norm_bwd_set_dx(dev, t, ln, p->dxt, model_g(m, lp->norm_w),
+                                         model_g(m, lp->norm_b), p->dxn, p->xt, w.norm_w,
+                                         p->t_mean, p->t_rstd, rows, D);
         if (status == 0)
             status = ops_rows_scatter_add(dev, dR, F32, p->dxt, t, p->len, Be, p->L, D, s0, nt,
                                           dir);

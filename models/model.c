@@ -401,6 +401,13 @@ int model_zero_grads(Model *m) {
     return ops_zero(&m->dev, DTYPE_F32, m->grads, m->table.total);
 }
 
+int model_set_tile_rows(Model *m, int64_t rows) {
+    if (rows < 1) return ls_error(LS_ERR_RANGE, "tile rows %lld: must be at least 1",
+                                  (long long)rows);
+    m->tile_rows = rows;
+    return 0;
+}
+
 int model_profile_start(const Model *m) { return ops_profile_start(&m->dev); }
 int model_profile_stop(ModelProfile *out) { return ops_profile_stop(out); }
 void model_profile_free(void) { ops_profile_free(); }

@@ -308,6 +308,15 @@ int model_forward_backward(Model *model, const ModelBatch *batch, const int32_t 
 /** Zero the gradient buffer (one memset on the model's device). @return 0 or LS_ERR_CUDA. */
 int model_zero_grads(Model *model) LS_RESULT_USED;
 
+/**
+ * Rows (batch rows × positions) of one Mamba tile, the unit a layer's internals exist for
+ * (docs/models.md "Tiles"): default 16,384 on the CPU, 65,536 on the GPU. Larger tiles mean
+ * fewer, larger kernel launches and more transient memory (about 14 KB per row in bf16 at
+ * d_model 256); a benchmark knob (`bench model --tile-rows`). Results do not depend on it
+ * beyond fp32 rounding of the tiled reductions. @return 0 or LS_ERR_RANGE (rows < 1).
+ */
+int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
+
 /** What model_profile_stop() returns: per op (matmuls named with their K x N), the calls and
  *  the summed time; names live until model_profile_free(). */
 typedef struct {

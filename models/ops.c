@@ -229,21 +229,45 @@ int ops_download(const Device *dev, void *host, const void *src, size_t bytes) {
 
 int ops_matmul_fwd(const Device *dev, DType t, float *y, const float *x, const float *w,
                    const float *b, int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
-    const MatmulCuda opt = {t, 0, NULL}; // fp32 keeps TF32 off: parity with the CPU
+    const MatmulCuda opt = {t, 0, NULL, 0}; // fp32 keeps TF32 off: parity with the CPU
     char prof[48];
     DISPATCH_AS(dev, "matmul_fwd", matmul_prof_name(prof, sizeof prof, "matmul_fwd", K, N),
              CPU_F32("matmul_fwd", t, matmul_fwd_cpu(y, x, w, b, M, K, N, ld_x, ld_y)),
              matmul_fwd_cuda(y, x, w, b, M, K, N, ld_x, ld_y, &opt));
 }
 
+// dx_overwrite: dx = dy·W (the CPU zeroes dx's M × K block first, the GPU runs its GEMM with
+// beta 0); otherwise dx += dy·W. dw and db always accumulate.
+static int matmul_bwd_cpu_over(int dx_overwrite, float *dx, float *dw, float *db,
+                               const float *dy, const float *x, const float *w, int64_t M,
+                               int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
+    if (dx && dx_overwrite && K <= ld_x)
+        for (int64_t m = 0; m < M; m++) memset(dx + m * ld_x, 0, (size_t)K * sizeof(float));
+    return matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y);
+}
+
+static int matmul_bwd_any(const Device *dev, DType t, int dx_overwrite, float *dx, float *dw,
+                          float *db, const float *dy, const float *x, const float *w, int64_t M,
+                          int64_t K, int64_t N, int64_t ld_x, int64_t ld_y) {
+    const MatmulCuda opt = {t, 0, NULL, dx_overwrite};
+    char prof[48];
+    DISPATCH_AS(dev, "matmul_bwd", matmul_prof_name(prof, sizeof prof, "matmul_bwd", K, N),
+                CPU_F32("matmul_bwd", t,
+                        matmul_bwd_cpu_over(dx_overwrite, dx, dw, db, dy, x, w, M, K, N, ld_x,
+                                            ld_y)),
+                matmul_bwd_cuda(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y, &opt));
+}
+
 int ops_matmul_bwd(const Device *dev, DType t, float *dx, float *dw, float *db, const float *dy,
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) {
-    const MatmulCuda opt = {t, 0, NULL};
-    char prof[48];
-    DISPATCH_AS(dev, "matmul_bwd", matmul_prof_name(prof, sizeof prof, "matmul_bwd", K, N),
-             CPU_F32("matmul_bwd", t, matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y)),
-             matmul_bwd_cuda(dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y, &opt));
+    return matmul_bwd_any(dev, t, 0, dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y);
+}
+
+int ops_matmul_bwd_set_dx(const Device *dev, DType t, float *dx, float *dw, float *db,
+                          const float *dy, const float *x, const float *w, int64_t M, int64_t K,
+                          int64_t N, int64_t ld_x, int64_t ld_y) {
+    return matmul_bwd_any(dev, t, 1, dx, dw, db, dy, x, w, M, K, N, ld_x, ld_y);
 }
 
 // The CUDA norm is the residual-fused form (norm.h) without a residual: the same statistics
@@ -264,10 +288,11 @@ static int norm_fwd_cuda_plain(DType t, int layer_norm, float *y, float *mean, f
     return norm_fwd_cuda(&a);
 }
 
-static int norm_bwd_cuda_plain(DType t, int layer_norm, float *dx, float *dw, float *db,
-                               const float *dy, const float *x, const float *w, const float *mean,
-                               const float *rstd, int64_t M, int64_t D) {
+static int norm_bwd_cuda_plain(DType t, int layer_norm, int dx_overwrite, float *dx, float *dw,
+                               float *db, const float *dy, const float *x, const float *w,
+                               const float *mean, const float *rstd, int64_t M, int64_t D) {
     NormArgs a = norm_args(t, layer_norm, M, D, 0.0f);
+    a.dx_overwrite = dx_overwrite;
     // mean and rstd are the forward's outputs, read-only here (NormArgs shares the fields)
     a.h = x, a.w = w, a.mean = layer_norm ? (float *)mean : NULL, a.rstd = (float *)rstd;
     a.dy = dy;
@@ -288,17 +313,33 @@ int ops_norm_fwd(const Device *dev, DType t, int layer_norm, float *y, float *me
              norm_fwd_cuda_plain(t, 0, y, mean, rstd, x, w, b, M, D, eps));
 }
 
-int ops_norm_bwd(const Device *dev, DType t, int layer_norm, float *dx, float *dw, float *db,
-                 const float *dy, const float *x, const float *w, const float *mean,
-                 const float *rstd, int64_t M, int64_t D) {
+// dx_overwrite: dx = ∂/∂x (the CPU zeroes dx first); otherwise dx += ∂/∂x.
+static int norm_bwd_any(const Device *dev, DType t, int layer_norm, int dx_overwrite, float *dx,
+                        float *dw, float *db, const float *dy, const float *x, const float *w,
+                        const float *mean, const float *rstd, int64_t M, int64_t D) {
+    if (dev->kind == DEVICE_CPU && dx && dx_overwrite && t == DTYPE_F32)
+        memset(dx, 0, (size_t)(M * D) * sizeof(float));
     if (layer_norm)
         DISPATCH(dev, "norm_layer_bwd",
                  CPU_F32("norm_layer_bwd", t,
                          norm_layer_bwd_cpu(dx, dw, db, dy, x, w, mean, rstd, M, D)),
-                 norm_bwd_cuda_plain(t, 1, dx, dw, db, dy, x, w, mean, rstd, M, D));
+                 norm_bwd_cuda_plain(t, 1, dx_overwrite, dx, dw, db, dy, x, w, mean, rstd, M,
+                                     D));
     DISPATCH(dev, "norm_rms_bwd",
              CPU_F32("norm_rms_bwd", t, norm_rms_bwd_cpu(dx, dw, dy, x, w, rstd, M, D)),
-             norm_bwd_cuda_plain(t, 0, dx, dw, db, dy, x, w, mean, rstd, M, D));
+             norm_bwd_cuda_plain(t, 0, dx_overwrite, dx, dw, db, dy, x, w, mean, rstd, M, D));
+}
+
+int ops_norm_bwd(const Device *dev, DType t, int layer_norm, float *dx, float *dw, float *db,
+                 const float *dy, const float *x, const float *w, const float *mean,
+                 const float *rstd, int64_t M, int64_t D) {
+    return norm_bwd_any(dev, t, layer_norm, 0, dx, dw, db, dy, x, w, mean, rstd, M, D);
+}
+
+int ops_norm_bwd_set_dx(const Device *dev, DType t, int layer_norm, float *dx, float *dw,
+                        float *db, const float *dy, const float *x, const float *w,
+                        const float *mean, const float *rstd, int64_t M, int64_t D) {
+    return norm_bwd_any(dev, t, layer_norm, 1, dx, dw, db, dy, x, w, mean, rstd, M, D);
 }
 
 int ops_gelu_fwd(const Device *dev, DType t, float *y, const float *x, int64_t n) {

@@ -62,6 +62,11 @@ int ops_matmul_fwd(const Device *dev, DType t, float *y, const float *x, const f
 int ops_matmul_bwd(const Device *dev, DType t, float *dx, float *dw, float *db, const float *dy,
                    const float *x, const float *w, int64_t M, int64_t K, int64_t N, int64_t ld_x,
                    int64_t ld_y) LS_RESULT_USED;
+/** ops_matmul_bwd with dx overwritten (dx = dy·W; dw, db still accumulate): a fresh gradient
+ *  buffer needs no zeroing pass first (on the GPU the GEMM runs with beta 0). */
+int ops_matmul_bwd_set_dx(const Device *dev, DType t, float *dx, float *dw, float *db,
+                          const float *dy, const float *x, const float *w, int64_t M, int64_t K,
+                          int64_t N, int64_t ld_x, int64_t ld_y) LS_RESULT_USED;
 
 /** RMSNorm (layer_norm = 0; mean unused) or LayerNorm (layer_norm = 1). t: storage of the
  *  (M, D) tensors x, y, dx, dy; w, b, mean, rstd, dw, db are fp32. */
@@ -71,6 +76,10 @@ int ops_norm_fwd(const Device *dev, DType t, int layer_norm, float *y, float *me
 int ops_norm_bwd(const Device *dev, DType t, int layer_norm, float *dx, float *dw, float *db,
                  const float *dy, const float *x, const float *w, const float *mean,
                  const float *rstd, int64_t M, int64_t D) LS_RESULT_USED;
+/** ops_norm_bwd with dx overwritten (dx = ∂/∂x; dw, db still accumulate). */
+int ops_norm_bwd_set_dx(const Device *dev, DType t, int layer_norm, float *dx, float *dw,
+                        float *db, const float *dy, const float *x, const float *w,
+                        const float *mean, const float *rstd, int64_t M, int64_t D) LS_RESULT_USED;
 
 int ops_gelu_fwd(const Device *dev, DType t, float *y, const float *x, int64_t n) LS_RESULT_USED;
 int ops_gelu_bwd(const Device *dev, DType t, float *dx, const float *dy, const float *x,

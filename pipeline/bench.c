@@ -37,6 +37,7 @@ enum {
     OPT_PEERS,
     OPT_CSV,
     OPT_PROFILE,
+    OPT_TILE_ROWS,
     OPT_JSON,
     OPT_MODEL,
     OPT_D_MODEL,
@@ -103,6 +104,8 @@ CLI_COMMON_HELP
 "      --peers FILE       the anchors' JSON (peers-model-h100.json,\n"
 "                         peers-transformer-h100.json): the peer's row and ours / theirs\n"
 "      --csv FILE, --json as for bench kernels\n"
+"      --tile-rows N      rows of one Mamba tile (default 65,536 on a GPU, 16,384 on the\n"
+"                         CPU): more means fewer, larger launches and more memory\n"
 "      --profile FILE     after the timed steps, one more step with every op timed (CUDA\n"
 "                         events, or the host clock on the CPU): per row, each op's calls,\n"
 "                         time and share of the step, and the GPU's idle time between ops,\n"
@@ -327,7 +330,7 @@ static double median_d(double *v, int n) {
 
 // One row: a fresh model (the peak counts from its creation), 2 warm-ups, repeat timed steps.
 static int model_row(const CommonOptions *common, int64_t d_model, int64_t layers, int repeat,
-                     FILE *profile, ModelRow *r) {
+                     int64_t tile_rows, FILE *profile, ModelRow *r) {
     ModelConfig cfg;
     model_config_default(&cfg, r->arch, MODEL_TASK_CLASSIFY);
     cfg.vocab = 16;
@@ -359,6 +362,7 @@ static int model_row(const CommonOptions *common, int64_t d_model, int64_t layer
     }
     if (status == 0) status = model_init(&m, &cfg, &common->device, common->seed);
     if (status == 0) status = model_set_precision(m, r->dtype);
+    if (status == 0 && tile_rows > 0) status = model_set_tile_rows(m, tile_rows);
     // k = repeat: the profiled step, when asked for (after the timed ones, so it times nothing)
     const int steps = repeat + (profile != NULL);
     for (int k = -2; status == 0 && k < steps; k++) {
@@ -434,6 +438,7 @@ static int bench_model(int argc, char **argv) {
         {"csv", required_argument, NULL, OPT_CSV},
         {"json", no_argument, NULL, OPT_JSON},
         {"profile", required_argument, NULL, OPT_PROFILE},
+        {"tile-rows", required_argument, NULL, OPT_TILE_ROWS},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -441,7 +446,7 @@ static int bench_model(int argc, char **argv) {
     CommonOptions common;
     cli_common_default(&common);
     int repeat = 5, json = 0, train = 1, c, status, n_len = 0;
-    int64_t d_model = 256, layers = 8, lens[16] = {16384};
+    int64_t d_model = 256, layers = 8, lens[16] = {16384}, tile_rows = 0;
     ModelArch arch = MODEL_MAMBA;
     const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL, *profile_path = NULL;
     opterr = 0;
@@ -487,6 +492,9 @@ static int bench_model(int argc, char **argv) {
         case OPT_CSV: csv_path = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_PROFILE: profile_path = optarg; break;
+        case OPT_TILE_ROWS:
+            status = cli_parse_int64("--tile-rows", optarg, 1, INT64_C(1) << 31, &tile_rows);
+            break;
         default:
             return cli_usage_error("bench", "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -513,8 +521,8 @@ static int bench_model(int argc, char **argv) {
     for (int i = 0; i < n_len; i++) {
         ModelRow *r = &rows[i];
         r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
-        if ((status = model_row(&common, d_model, layers, repeat, profile_path ? prof.fp : NULL,
-                                r)) < 0) {
+        if ((status = model_row(&common, d_model, layers, repeat, tile_rows,
+                                profile_path ? prof.fp : NULL, r)) < 0) {
             ls_error_prefix("bench model %s L=%lld", model_arch_name(arch), (long long)r->L);
             goto fail;
         }

@@ -270,7 +270,7 @@ int norm_bwd_cpu(const NormArgs *a) {
                     v = r * (g - xhat * c2);
                 }
                 if (dro_m) v += dro_m[d];
-                if (dx_m) dx_m[d] += v;
+                if (dx_m) dx_m[d] = a->dx_overwrite ? v : dx_m[d] + v;
                 if (dr_m) dr_m[d] += v;
             }
         }

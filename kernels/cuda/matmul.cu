@@ -57,7 +57,7 @@ __global__ void db_add_kernel(float *__restrict__ db, const double *__restrict__
 
 // ----------------------------------------------------------------------------- helpers
 
-static const MatmulCuda matmul_default = {DTYPE_F32, 0, NULL};
+static const MatmulCuda matmul_default = {DTYPE_F32, 0, NULL, 0};
 
 // Largest power of two (<= 256) dividing the address: cuBLASLt's alignment preference.
 static uint32_t ptr_align(const void *p) {
@@ -200,7 +200,7 @@ extern "C" int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy,
     cudaStream_t st = (cudaStream_t)o->stream;
     cudaDataType_t t = o->dtype == DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t ct = o->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    float one = 1.0f;
+    float one = 1.0f, dx_beta = o->dx_overwrite ? 0.0f : 1.0f;
     double *part = NULL, *sums = NULL;
     int64_t rows = MATMUL_DB_ROWS, chunks;
     size_t part_bytes;
@@ -216,9 +216,9 @@ extern "C" int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy,
     if ((status = cuda_ctx_get(&c))) return status;
     CUBLAS_TRY(cublasSetStream(c->blas, st));
 
-    if (dx) // dxcm (K × M) += Wcm (K × N) · dycm (N × M)
+    if (dx) // dxcm (K × M) += (or =, dx_overwrite) Wcm (K × N) · dycm (N × M)
         CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)K, (int)M, (int)N, &one,
-                                w, t, (int)K, dy, t, (int)ld_y, &one, dx, t, (int)ld_x, ct,
+                                w, t, (int)K, dy, t, (int)ld_y, &dx_beta, dx, t, (int)ld_x, ct,
                                 CUBLAS_GEMM_DEFAULT));
     if (dw) // dWcm (K × N, fp32) += xcm (K × M) · dycmᵀ (M × N)
         CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)K, (int)N, (int)M, &one,

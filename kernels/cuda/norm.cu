@@ -29,6 +29,7 @@ struct NormDev {
     const float *w, *b;
     void *y, *res_out, *dx, *dres;
     float *mean, *rstd;
+    int dx_over; // dx = v instead of dx += v
 };
 
 template <typename T>
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(NORM_WARPS * 32) norm_bwd_kernel(NormDev p) {
         if (p.dres_out) v = rn_add(v, ld((const T *)p.dres_out + row + d));
         if (p.dx) {
             T *dx = (T *)p.dx + row + d;
-            st(dx, rn_add(ld(dx), v));
+            st(dx, p.dx_over ? v : rn_add(ld(dx), v));
         }
         if (p.dres) {
             T *dr = (T *)p.dres + row + d;
@@ -154,6 +155,7 @@ static NormDev norm_dev(const NormArgs *a) {
     p.dres_out = a->dresidual_out, p.w = a->w, p.b = a->b;
     p.y = a->y, p.res_out = a->residual_out, p.dx = a->dx, p.dres = a->dresidual;
     p.mean = a->mean, p.rstd = a->rstd;
+    p.dx_over = a->dx_overwrite;
     return p;
 }
 

@@ -167,8 +167,9 @@ void gpu_parity_glue(void) {
     for (int rev = 0; rev < 2; rev++)
         for (int dt = 0; dt < 2; dt++)
             for (int st = 0; st < 2; st++)
-                rows_case(3, 50, 37, 16, rev, dt ? DTYPE_BF16 : DTYPE_F32,
-                          st ? DTYPE_BF16 : DTYPE_F32, salt++);
+                for (int wide = 0; wide < 2; wide++) // W = 37: one value a lane; 260: 4-vectors
+                    rows_case(3, 50, wide ? 260 : 37, 16, rev, dt ? DTYPE_BF16 : DTYPE_F32,
+                              st ? DTYPE_BF16 : DTYPE_F32, salt++);
     rows_case(2, 4099, 256, 1024, 1, DTYPE_F32, DTYPE_F32, salt++);
     elementwise_cases(salt++);
     head_and_input_cases(salt++);

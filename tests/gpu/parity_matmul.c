@@ -48,8 +48,9 @@ static void mm_case(const MmCase *c, uint64_t salt) {
     double *bw_ = calloc((size_t)(N * K + 1), 8);
     PoBuf gx = {0}, gw = {0}, gb = {0}, gdy = {0}, gy = {0}, gdx[2] = {PO_NONE, PO_NONE};
     PoBuf gdw[2] = {PO_NONE, PO_NONE};
-    PoBuf gdb[2] = {PO_NONE, PO_NONE};
-    MatmulCuda o = {t, c->tf32, NULL};
+    PoBuf gdb[2] = {PO_NONE, PO_NONE}, gdxo = PO_NONE;
+    MatmulCuda o = {t, c->tf32, NULL, 0};
+    float *dxo = po_copy(dx0, M * ldx); // dx_overwrite: dx = dy·W, padding columns kept
     const double in_err = c->tf32 ? 2 * U_TF32 : 0.0;
     const double rtol = t == DTYPE_BF16 ? 2e-2 : 0.0;
     const double nmse = t == DTYPE_BF16 ? 1e-5 : c->tf32 ? 1e-6 : 1e-10;
@@ -60,6 +61,9 @@ static void mm_case(const MmCase *c, uint64_t salt) {
         for (int64_t n = 0; n < N; n++) b_fwd[n] = bf16_round(b[n]);
     PO_TRY(matmul_fwd_cpu(y, x, w, c->bias ? b_fwd : NULL, M, K, N, ldx, ldy));
     PO_TRY(matmul_bwd_cpu(dx, dw, db, dy, x, w, M, K, N, ldx, ldy));
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < K; k++) dxo[m * ldx + k] = 0.0f;
+    PO_TRY(matmul_bwd_cpu(dxo, NULL, NULL, dy, x, w, M, K, N, ldx, ldy));
     // ---- per-element bounds: padding columns must be unchanged (bound 0)
 #pragma omp parallel for schedule(static)
     for (int64_t m = 0; m < M; m++) {
@@ -98,6 +102,13 @@ static void mm_case(const MmCase *c, uint64_t salt) {
     for (int k = 0; k < 2; k++)
         PO_TRY(matmul_bwd_cuda(po_ptr(&gdx[k]), po_ptr(&gdw[k]), po_ptr(&gdb[k]), po_ptr(&gdy),
                                po_ptr(&gx), po_ptr(&gw), M, K, N, ldx, ldy, &o));
+    PO_TRY(po_in(&gdxo, dx0, M * ldx, t));
+    {
+        MatmulCuda over = o;
+        over.dx_overwrite = 1;
+        PO_TRY(matmul_bwd_cuda(po_ptr(&gdxo), NULL, NULL, po_ptr(&gdy), po_ptr(&gx), po_ptr(&gw),
+                               M, K, N, ldx, ldy, &over));
+    }
     PO_TRY(device_cuda_sync());
 
     snprintf(rule, sizeof rule, "%s2(K+2)u·S%s", c->tf32 ? "2^-10·S + " : "",
@@ -106,6 +117,8 @@ static void mm_case(const MmCase *c, uint64_t salt) {
     po_check_bound(what, &gy, y, by_, rtol, nmse, rule);
     snprintf(what, sizeof what, "%s: dx", po_case);
     po_check_bound(what, &gdx[0], dx, bx_, rtol, nmse, rule);
+    snprintf(what, sizeof what, "%s: dx overwritten (beta 0)", po_case);
+    po_check_bound(what, &gdxo, dxo, bx_, rtol, nmse, rule);
     snprintf(what, sizeof what, "%s: dW", po_case);
     po_check_bound(what, &gdw[0], dw, bw_, rtol, nmse, rule);
     snprintf(what, sizeof what, "%s: db", po_case);
@@ -119,6 +132,7 @@ static void mm_case(const MmCase *c, uint64_t salt) {
 done:
     po_free(&gx), po_free(&gw), po_free(&gb), po_free(&gdy), po_free(&gy);
     for (int k = 0; k < 2; k++) po_free(&gdx[k]), po_free(&gdw[k]), po_free(&gdb[k]);
+    po_free(&gdxo), free(dxo);
     free(x), free(w), free(b), free(b_fwd), free(dy), free(y0), free(dx0), free(dw0), free(db0), free(y);
     free(dx), free(dw), free(db), free(by_), free(bx_), free(bw_);
 }
@@ -147,7 +161,7 @@ void gpu_parity_matmul(void) {
     rc = matmul_fwd_cuda(&one, &one, &one, NULL, 4, 8, 2, 4, 2, NULL);
     gc_report(rc == LS_ERR_USAGE && strstr(ls_error_message(), "ld_x=4"),
               "matmul ld_x < K is refused: %s", ls_error_message());
-    MatmulCuda bad = {DTYPE_BF16, 1, NULL};
+    MatmulCuda bad = {DTYPE_BF16, 1, NULL, 0};
     rc = matmul_fwd_cuda(&one, &one, &one, NULL, 1, 1, 1, 1, 1, &bad);
     gc_report(rc == LS_ERR_USAGE, "matmul TF32 with bf16 is refused: %s", ls_error_message());
 }

@@ -41,8 +41,9 @@ static void norm_case(const NormCase *c, uint64_t salt) {
     PoBuf gx = {0}, gres = {0}, gw = {0}, gb = {0}, gdy = {0}, gdro = {0}, gy = {0}, gro = {0};
     PoBuf gmean = {0}, grstd = {0}, gdx[2] = {PO_NONE, PO_NONE}, gdr[2] = {PO_NONE, PO_NONE};
     PoBuf gdw[2] = {PO_NONE, PO_NONE};
-    PoBuf gdb[2] = {PO_NONE, PO_NONE};
+    PoBuf gdb[2] = {PO_NONE, PO_NONE}, gdxo = PO_NONE;
     NormArgs a, g;
+    float *dxo = po_copy(dx0, n); // dx_overwrite: dx = v whatever it held
 
     // ---- CPU: forward, then the backward reads h = residual_out rounded as the GPU stores it
     norm_args_init(&a, c->kind, M, D, 1e-5f);
@@ -54,6 +55,11 @@ static void norm_case(const NormCase *c, uint64_t salt) {
     a.h = h, a.dy = dy, a.dresidual_out = c->dres_out ? dro : NULL;
     a.dx = dx, a.dresidual = dr, a.dw = dw, a.db = layer ? db : NULL;
     PO_TRY(norm_bwd_cpu(&a));
+    {
+        NormArgs o = a;
+        o.dx = dxo, o.dx_overwrite = 1, o.dresidual = NULL, o.dw = NULL, o.db = NULL;
+        PO_TRY(norm_bwd_cpu(&o));
+    }
     for (int64_t m = 0; m < M; m++)
         for (int64_t d = 0; d < D; d++) {
             double xhat = ((double)h[m * D + d] - (layer ? mean[m] : 0.0)) * rstd[m];
@@ -91,6 +97,12 @@ static void norm_case(const NormCase *c, uint64_t salt) {
         g.db = layer ? po_ptr(&gdb[k]) : NULL;
         PO_TRY(norm_bwd_cuda(&g));
     }
+    PO_TRY(po_in(&gdxo, dx0, n, t));
+    {
+        NormArgs o = g;
+        o.dx = po_ptr(&gdxo), o.dx_overwrite = 1, o.dresidual = NULL, o.dw = NULL, o.db = NULL;
+        PO_TRY(norm_bwd_cuda(&o));
+    }
     PO_TRY(device_cuda_sync());
 
     snprintf(what, sizeof what, "%s: y", po_case);
@@ -105,6 +117,8 @@ static void norm_case(const NormCase *c, uint64_t salt) {
     }
     snprintf(what, sizeof what, "%s: dx", po_case);
     po_check(what, &gdx[0], dx, po_tol(t));
+    snprintf(what, sizeof what, "%s: dx overwritten", po_case);
+    po_check(what, &gdxo, dxo, po_tol(t));
     snprintf(what, sizeof what, "%s: dresidual", po_case);
     po_check(what, &gdr[0], dr, po_tol(t));
     snprintf(what, sizeof what, "%s: dw", po_case);
@@ -126,6 +140,7 @@ done:
     po_free(&gy), po_free(&gro), po_free(&gmean), po_free(&grstd);
     for (int k = 0; k < 2; k++)
         po_free(&gdx[k]), po_free(&gdr[k]), po_free(&gdw[k]), po_free(&gdb[k]);
+    po_free(&gdxo), free(dxo);
     free(x), free(res), free(w), free(b), free(dy), free(dro), free(dx0), free(dr0), free(dw0);
     free(db0), free(y), free(ro), free(mean), free(rstd), free(dx), free(dr), free(dw), free(db);
     free(h), free(bnd_w), free(bnd_b);
