@@ -90,15 +90,17 @@ void model_stream_free(Model *m) {
 // Reallocate a cache for @p cap positions per row, keeping what it holds.
 static int kv_grow(Model *m, KvCache *c, int64_t cap) {
     const int64_t B = m->stream_B, D = m->D;
-    const size_t bytes = (size_t)(B * cap * D) * sizeof(float);
+    const DType t = m->act; // the cache holds the block's k and v as they are stored
+    const size_t bytes = (size_t)(B * cap * D) * dtype_size(t);
     KvCache n = *c;
     n.k = n.v = NULL;
     int status = ops_alloc(&m->dev, (void **)&n.k, bytes, "key/value cache");
     if (status == 0) status = ops_alloc(&m->dev, (void **)&n.v, bytes, "key/value cache");
     if (status == 0 && c->len > 0) {
-        status = ops_copy_blocks(&m->dev, n.k, cap * D, D, c->k, c->cap * D, D, B, c->len, D);
+        status = ops_copy_blocks(&m->dev, t, n.k, cap * D, D, c->k, c->cap * D, D, B, c->len, D);
         if (status == 0)
-            status = ops_copy_blocks(&m->dev, n.v, cap * D, D, c->v, c->cap * D, D, B, c->len, D);
+            status = ops_copy_blocks(&m->dev, t, n.v, cap * D, D, c->v, c->cap * D, D, B, c->len,
+                                     D);
     }
     if (status < 0) {
         ops_free(&m->dev, n.k);
@@ -124,11 +126,12 @@ static int kv_make_room(Model *m, KvCache *c, int64_t L) {
             const int64_t B = m->stream_B, D = m->D, drop = c->len - keep;
             int status = 0;
             if (keep > 0) {
-                status = ops_copy_blocks(&m->dev, c->k, c->cap * D, D, c->k + drop * D,
-                                         c->cap * D, D, B, keep, D);
+                status = ops_copy_blocks(&m->dev, m->act, c->k, c->cap * D, D,
+                                         model_at(m, c->k, drop * D), c->cap * D, D, B, keep, D);
                 if (status == 0)
-                    status = ops_copy_blocks(&m->dev, c->v, c->cap * D, D, c->v + drop * D,
-                                             c->cap * D, D, B, keep, D);
+                    status = ops_copy_blocks(&m->dev, m->act, c->v, c->cap * D, D,
+                                             model_at(m, c->v, drop * D), c->cap * D, D, B, keep,
+                                             D);
             }
             if (status < 0) return status;
             c->pos0 += drop;
@@ -205,13 +208,13 @@ int model_stream_reserve(Model *m, int64_t positions) {
 
 void model_stream_sizes(const Model *m, int64_t *state_bytes, int64_t *cache_bytes) {
     *state_bytes = mamba_layers(m) * model_stream_layer_floats(m, 1) * (int64_t)sizeof(float);
-    *cache_bytes = model_attention_layers(&m->cfg) * 2 * m->D * (int64_t)sizeof(float);
+    *cache_bytes = model_attention_layers(&m->cfg) * 2 * m->D * (int64_t)dtype_size(m->act);
 }
 
 int64_t model_stream_cache_bytes(const Model *m, int64_t *positions) {
     int64_t bytes = 0, held = 0;
     for (int i = 0; m->kv && i < m->cfg.n_layers; i++) {
-        bytes += 2 * m->stream_B * m->kv[i].cap * m->D * (int64_t)sizeof(float);
+        bytes += 2 * m->stream_B * m->kv[i].cap * m->D * (int64_t)dtype_size(m->act);
         if (m->kv[i].len > held) held = m->kv[i].len;
     }
     if (positions) *positions = held;
@@ -278,10 +281,11 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     if (status < 0 || !m->stream_pooling) return status;
     status = ops_sum_rows_acc(dev, m->stream_sum, p->aux, B, L, D);
     if (status == 0 && first)
-        status = ops_copy_blocks(dev, m->stream_first, D, 0, p->aux, L * D, 0, B, 1, D);
-    if (status == 0)
-        status = ops_copy_blocks(dev, m->stream_last, D, 0, p->aux + (L - 1) * D, L * D, 0, B, 1,
+        status = ops_copy_blocks(dev, DTYPE_F32, m->stream_first, D, 0, p->aux, L * D, 0, B, 1,
                                  D);
+    if (status == 0)
+        status = ops_copy_blocks(dev, DTYPE_F32, m->stream_last, D, 0, p->aux + (L - 1) * D,
+                                 L * D, 0, B, 1, D);
     if (status == 0) m->stream_started = 1;
     return status;
 }

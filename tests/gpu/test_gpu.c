@@ -50,6 +50,7 @@ void gpu_runtime(void) {
     X(runtime, gpu_runtime)                                                                    \
     X(attention, gpu_parity_attention)                                                         \
     X(attention_small, gpu_parity_attention_small)                                             \
+    X(attention_kv, gpu_parity_attention_kv)                                                   \
     X(conv, gpu_parity_conv)                                                                   \
     X(matmul, gpu_parity_matmul)                                                               \
     X(norm, gpu_parity_norm)                                                                   \
