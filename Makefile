@@ -75,7 +75,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -fopenmp -I. $(PKG_CFLAGS) $(SANFLAGS)
 LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -fopenmp
-NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr \
+# --default-stream per-thread: a NULL stream in kernels/cuda is the thread's own stream, not the
+# legacy default stream, which CUDA graphs cannot capture (generation captures its steps).
+NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr --default-stream per-thread \
              -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
              -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH) \
              -DLS_CUDA_ARCH_NAME='"sm_$(CUDA_ARCH) (+PTX)"' -Xcompiler -fPIC,-Wall

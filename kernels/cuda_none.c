@@ -61,6 +61,16 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
     return no_cuda();
 }
 int device_cuda_sync(void) { return no_cuda(); }
+int device_cuda_graph_begin(void) { return no_cuda(); }
+int device_cuda_graph_end(void **graph) {
+    *graph = NULL;
+    return no_cuda();
+}
+int device_cuda_graph_launch(void *graph) {
+    (void)graph;
+    return no_cuda();
+}
+void device_cuda_graph_free(void *graph) { (void)graph; }
 void device_cuda_release(void) {}
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }
 
@@ -329,5 +339,17 @@ int glue_mean_from_sum_cuda(float *out, const double *acc, int64_t n, double cou
 int attention_kv_fwd_cuda(float *out, const float *q, const float *k, const float *v,
                           const AttentionKvShape *s) {
     (void)out, (void)q, (void)k, (void)v, (void)s;
+    return no_cuda();
+}
+
+// sample.h
+#include "kernels/sample.h"
+int sample_tokens_cuda(const SampleArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int embedding_fwd_cuda_trusted(float *out, const int32_t *ids, const float *table, int64_t M,
+                               int64_t V, int64_t D, DType dtype, void *stream) {
+    (void)out, (void)ids, (void)table, (void)M, (void)V, (void)D, (void)dtype, (void)stream;
     return no_cuda();
 }

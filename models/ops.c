@@ -397,6 +397,21 @@ int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t 
              glue_mean_from_sum_cuda(out, acc, n, count, NULL));
 }
 
+static int cuda_only(const char *op) {
+    return ls_error(LS_ERR_UNSUPPORTED, "%s: a GPU op (the CPU generator draws on the host)",
+                    op);
+}
+
+int ops_embedding_fwd_trusted(const Device *dev, DType t, float *out, const int32_t *ids,
+                              const float *table, int64_t M, int64_t V, int64_t D) {
+    DISPATCH(dev, "embedding_fwd_trusted", cuda_only("embedding_fwd_trusted"),
+             embedding_fwd_cuda_trusted(out, ids, table, M, V, D, t, NULL));
+}
+
+int ops_sample(const Device *dev, const SampleArgs *a) {
+    DISPATCH(dev, "sample", cuda_only("sample"), sample_tokens_cuda(a));
+}
+
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) {
     return ops_upload(dev, dst, host_src, (size_t)n * sizeof *dst);
 }

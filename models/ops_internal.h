@@ -187,6 +187,13 @@ int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, 
 /** out[i] = (float)(acc[i] / count), n elements (the mean pool's last step). */
 int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
                       double count) LS_RESULT_USED;
+/** ops_embedding_fwd without the index check that waits for the device (CUDA only; ids the
+ *  device produced in range: kernels/embedding.h embedding_fwd_cuda_trusted). */
+int ops_embedding_fwd_trusted(const Device *dev, DType t, float *out, const int32_t *ids,
+                              const float *table, int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
+/** One draw per row on the device (kernels/sample.h; CUDA only). */
+#include "kernels/sample.h"
+int ops_sample(const Device *dev, const SampleArgs *a) LS_RESULT_USED;
 /** Host ↔ device copies of n floats (the CPU: memcpy). */
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) LS_RESULT_USED;
 int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) LS_RESULT_USED;
