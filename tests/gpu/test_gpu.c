@@ -63,7 +63,9 @@ void gpu_runtime(void) {
     X(scan_short, gpu_parity_scan_short)                                                       \
     X(glue, gpu_parity_glue)                                                                   \
     X(model, gpu_model)                                                                        \
-    X(model_train, gpu_model_train)
+    X(model_train, gpu_model_train)                                                            \
+    X(model_stream, gpu_model_stream)                                                          \
+    X(sample, gpu_parity_sample)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
