@@ -75,7 +75,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -fopenmp -I. $(PKG_CFLAGS) $(SANFLAGS)
 LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -fopenmp
-NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr \
+# --default-stream per-thread: a NULL stream in kernels/cuda is the thread's own stream, not the
+# legacy default stream, which CUDA graphs cannot capture (generation captures its steps).
+NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr --default-stream per-thread \
              -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
              -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH) \
              -DLS_CUDA_ARCH_NAME='"sm_$(CUDA_ARCH) (+PTX)"' -Xcompiler -fPIC,-Wall
@@ -104,7 +106,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
                        kernels/cuda/*.cuh)
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
-        gpu-bundle-model
+        gpu-bundle-model gpu-bundle-stream
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -232,6 +234,15 @@ gpu-bundle-model: $(BUILD)/longscan $(BUILD)/test_gpu
 	    examples/data/dna/bacteria_t*.labels.tsv .gpu-model/data/
 	cp ../shared/anchors/peers-model-h100.json ../shared/anchors/peers-transformer-h100.json \
 	    .gpu-model/
+
+# Issue 13's device call (bench/gpu_stream.sh): longscan, test_gpu, the script and GRCh37 chr20
+# with its BGZF indexes (the whole bundle < 60 MiB).
+gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-stream $^
+	cp bench/gpu_stream.sh .gpu-stream/
+	mkdir -p .gpu-stream/data && cp ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
+	    .gpu-stream/data/
+	du -sh .gpu-stream
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

@@ -19,7 +19,13 @@
  * accumulators in double; one pass over the keys. Work O(B·H·Lq·Lk·hd), memory O(1) extra.
  * Deterministic for any thread count (one task per (b, h, i), keys in order).
  *
- * Tested by tests/unit/test_attention_kv.c. CUDA: not yet (models/ops.c refuses it there).
+ * CUDA (kernels/cuda/attention_kv.cu): the same rule on device pointers, fp32 or bf16 storage
+ * (`dtype`: q, k, v and out; arithmetic in fp32 either way), on `stream`. One warp per query
+ * and head walks its keys in fixed chunks with an fp32 online softmax (the chunks' partial
+ * max, sum and accumulators combined in chunk order), so it is deterministic but not the
+ * CPU's double arithmetic: within 1e-5 relative in fp32 (tests/gpu/parity_attention_kv.c).
+ *
+ * Tested by tests/unit/test_attention_kv.c (CPU) and tests/gpu/parity_attention_kv.c (CUDA).
  */
 #ifndef LS_ATTENTION_KV_H
 #define LS_ATTENTION_KV_H
@@ -42,16 +48,32 @@ typedef struct {
     int64_t window;        /* 0: every earlier key; else keys at p − window < k <= p */
     float scale;           /* 0: 1/√hd */
     AttentionView q, k, v; /* q (B, Lq, H, hd); k, v (B, Lk, H, hd) */
+    DType dtype;           /* DTYPE_F32 (zero) or DTYPE_BF16 (CUDA only): q, k, v, out */
+    void *stream;          /* CUDA: cudaStream_t to run on; NULL = the default stream */
 } AttentionKvShape;
 
 /**
  * out = causal attention of the queries over the cached keys and values (rule above).
  * @param out  (B, Lq, H, hd) contiguous, overwritten
  * @return 0; LS_ERR_USAGE for NULL pointers, negative sizes or positions, H < 1, hd outside
- *         1..ATTENTION_MAX_HEAD_DIM, scale < 0 or a self-overlapping view.
+ *         1..ATTENTION_MAX_HEAD_DIM, scale < 0, a self-overlapping view, or a dtype other
+ *         than DTYPE_F32 (the CPU computes in fp32).
  */
 int attention_kv_fwd_cpu(float *out, const float *q, const float *k, const float *v,
                          const AttentionKvShape *s) LS_RESULT_USED;
+
+/**
+ * attention_kv_fwd_cpu() on the GPU: device pointers, s->dtype storage, queued on s->stream
+ * (never waits). B·H·Lq must fit 2^31 − 1 warps' grid (it does for any model's segment).
+ * @return 0; the codes of attention_kv_fwd_cpu() for a bad shape (dtype: F32 or BF16);
+ *         LS_ERR_CUDA; LS_ERR_NO_CUDA in a CPU-only build.
+ */
+int attention_kv_fwd_cuda(float *out, const float *q, const float *k, const float *v,
+                          const AttentionKvShape *s) LS_RESULT_USED;
+
+/** Backend-independent validation shared by both (kernels/cpu/attention_kv.c). */
+int attention_kv_check(const char *who, const float *out, const float *q, const float *k,
+                       const float *v, const AttentionKvShape *s) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,16 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) {
     return no_cuda();
 }
 int device_cuda_sync(void) { return no_cuda(); }
+int device_cuda_graph_begin(void) { return no_cuda(); }
+int device_cuda_graph_end(void **graph) {
+    *graph = NULL;
+    return no_cuda();
+}
+int device_cuda_graph_launch(void *graph) {
+    (void)graph;
+    return no_cuda();
+}
+void device_cuda_graph_free(void *graph) { (void)graph; }
 void device_cuda_release(void) {}
 const char *device_build_info(void) { return "CPU only (built without CUDA)"; }
 
@@ -319,5 +329,42 @@ int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_
                      int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) {
     (void)frames, (void)samples, (void)sample_lengths, (void)B, (void)L, (void)F, (void)Lt;
     (void)stream;
+    return no_cuda();
+}
+int glue_copy_blocks_cuda(float *dst, int64_t dst_sb, int64_t dst_sl, const float *src,
+                          int64_t src_sb, int64_t src_sl, int64_t B, int64_t L, int64_t W,
+                          DType t, void *stream) {
+    (void)dst, (void)dst_sb, (void)dst_sl, (void)src, (void)src_sb, (void)src_sl, (void)B;
+    (void)L, (void)W, (void)t, (void)stream;
+    return no_cuda();
+}
+int glue_sum_rows_acc_cuda(double *acc, const float *x, int64_t B, int64_t L, int64_t W,
+                           void *stream) {
+    (void)acc, (void)x, (void)B, (void)L, (void)W, (void)stream;
+    return no_cuda();
+}
+int glue_mean_from_sum_cuda(float *out, const double *acc, int64_t n, double count,
+                            void *stream) {
+    (void)out, (void)acc, (void)n, (void)count, (void)stream;
+    return no_cuda();
+}
+
+// attention_kv.h
+#include "kernels/attention_kv.h"
+int attention_kv_fwd_cuda(float *out, const float *q, const float *k, const float *v,
+                          const AttentionKvShape *s) {
+    (void)out, (void)q, (void)k, (void)v, (void)s;
+    return no_cuda();
+}
+
+// sample.h
+#include "kernels/sample.h"
+int sample_tokens_cuda(const SampleArgs *a) {
+    (void)a;
+    return no_cuda();
+}
+int embedding_fwd_cuda_trusted(float *out, const int32_t *ids, const float *table, int64_t M,
+                               int64_t V, int64_t D, DType dtype, void *stream) {
+    (void)out, (void)ids, (void)table, (void)M, (void)V, (void)D, (void)dtype, (void)stream;
     return no_cuda();
 }

@@ -130,6 +130,30 @@ int device_cuda_memset(void *ptr, int byte_value, size_t bytes) LS_RESULT_USED;
  */
 int device_cuda_sync(void) LS_RESULT_USED;
 
+/*
+ * CUDA graphs: record the work a piece of host code queues, then replay it with one launch
+ * (generation captures many recurrent steps: models/stream.c). Capture runs on the host
+ * thread's own stream, where every kernels/cuda call queues its work when given no stream
+ * (cuda_common.cuh), in relaxed mode: nothing runs while capturing, so the code between begin
+ * and end must not wait for the device or read device memory on the host (index checks,
+ * downloads); such a call fails the capture, and device_cuda_graph_end reports it.
+ */
+
+/** Begin capturing the calling thread's stream. @return 0, LS_ERR_CUDA, LS_ERR_NO_CUDA. */
+int device_cuda_graph_begin(void) LS_RESULT_USED;
+
+/**
+ * End the capture and instantiate it: *graph is the executable graph (free with
+ * device_cuda_graph_free). After an error nothing is captured any more and *graph is NULL.
+ * @return 0, LS_ERR_CUDA (the message names the call that broke the capture), LS_ERR_NO_CUDA.
+ */
+int device_cuda_graph_end(void **graph) LS_RESULT_USED;
+
+/** Queue one replay of @p graph on the thread's stream (never waits). */
+int device_cuda_graph_launch(void *graph) LS_RESULT_USED;
+
+void device_cuda_graph_free(void *graph);
+
 /**
  * Free the per-device cuBLAS handles, workspaces and scratch the CUDA ops created (at exit, or
  * before handing a device to other code). The next CUDA op creates them again. No-op without CUDA.

@@ -64,6 +64,15 @@ int embedding_bwd_cpu(float *dtable, const float *dout, const int32_t *ids, int6
 int embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t M, int64_t V,
                        int64_t D, DType dtype, void *stream) LS_RESULT_USED;
 
+/**
+ * embedding_fwd_cuda without the index check, which waits for the device (a copy back): for
+ * ids the device itself produced in range (generation feeds back ids its sampler drew below
+ * V, kernels/sample.h), where a step must queue without waiting so a CUDA graph can capture
+ * it. Out-of-range ids here read outside the table: never pass ids from elsewhere.
+ */
+int embedding_fwd_cuda_trusted(float *out, const int32_t *ids, const float *table, int64_t M,
+                               int64_t V, int64_t D, DType dtype, void *stream) LS_RESULT_USED;
+
 /** embedding_bwd_cpu on the GPU; @p dtype is dout's storage. @return as embedding_fwd_cuda. */
 int embedding_bwd_cuda(float *dtable, const float *dout, const int32_t *ids, int64_t M,
                        int64_t V, int64_t D, DType dtype, void *stream) LS_RESULT_USED;

@@ -93,6 +93,24 @@ int glue_ids_to_ids_cpu(int32_t *ids, const int32_t *src, const int64_t *lengths
 int glue_frames_cpu(float *frames, const float *samples, const int64_t *sample_lengths,
                     int64_t B, int64_t L, int64_t F, int64_t Lt) LS_RESULT_USED;
 
+/*
+ * Streaming (models/stream.c, models/layerwise.c): block copies between a segment and a
+ * key/value cache, and pooling carried across segments as a running sum in double.
+ */
+
+/** (B, L) blocks of W floats: dst[b·dst_sb + l·dst_sl + w] = src[b·src_sb + l·src_sl + w]
+ *  (element strides; the blocks must not overlap). */
+int glue_copy_blocks_cpu(float *dst, int64_t dst_sb, int64_t dst_sl, const float *src,
+                         int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
+                         int64_t W) LS_RESULT_USED;
+/** acc (B, W) += Σ_l x[b, l, :] over x (B, L, W), in double, l in order (a segment's part of
+ *  a mean pool). */
+int glue_sum_rows_acc_cpu(double *acc, const float *x, int64_t B, int64_t L,
+                          int64_t W) LS_RESULT_USED;
+/** out[i] = (float)(acc[i] / count), n elements. */
+int glue_mean_from_sum_cpu(float *out, const double *acc, int64_t n,
+                           double count) LS_RESULT_USED;
+
 // ------------------------------------------------------------------------------ CUDA
 
 /*
@@ -139,6 +157,26 @@ int glue_ids_to_ids_cuda(int32_t *ids, const int32_t *src, const int64_t *length
                          int64_t L, void *stream) LS_RESULT_USED;
 int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_lengths,
                      int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) LS_RESULT_USED;
+
+/** glue_copy_blocks_cpu() with elements of type @p t (bf16: 2 bytes each; strides in
+ *  elements): a byte copy, bit-identical. */
+int glue_copy_blocks_cuda(float *dst, int64_t dst_sb, int64_t dst_sl, const float *src,
+                          int64_t src_sb, int64_t src_sl, int64_t B, int64_t L, int64_t W,
+                          DType t, void *stream) LS_RESULT_USED;
+/**
+ * glue_sum_rows_acc_cpu() on fp32 x. Up to GLUE_SUM_CHUNK positions it is the CPU's loop (one
+ * thread per output, l in order: bit-identical). Longer segments are summed in chunks of
+ * GLUE_SUM_CHUNK positions (double partials in the device scratch), then the partials are
+ * added to acc in chunk order: deterministic, but a different order of double additions
+ * than the CPU's, so within double rounding of it (≈1e-16 relative per addition). Uses the
+ * scratch of kernels/cuda (cuda_common.cuh).
+ */
+int glue_sum_rows_acc_cuda(double *acc, const float *x, int64_t B, int64_t L, int64_t W,
+                           void *stream) LS_RESULT_USED;
+#define GLUE_SUM_CHUNK 256
+/** glue_mean_from_sum_cpu() (IEEE double division, then one rounding: bit-identical). */
+int glue_mean_from_sum_cuda(float *out, const double *acc, int64_t n, double count,
+                            void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

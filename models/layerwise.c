@@ -287,10 +287,10 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
                                   model_p(m, m->idx_norm_f_b), Be * n, D, m->cfg.norm_eps);
         if (status == 0) status = ops_sum_rows_acc(dev, lw->sum, p->aux, Be, n, D);
         if (status == 0 && k == 0)
-            status = ops_copy_blocks(dev, lw->first, D, 0, p->aux, n * D, 0, Be, 1, D);
+            status = ops_copy_blocks(dev, DTYPE_F32, lw->first, D, 0, p->aux, n * D, 0, Be, 1, D);
         if (status == 0 && k == nseg - 1)
-            status = ops_copy_blocks(dev, lw->last, D, 0, p->aux + (n - 1) * D, n * D, 0, Be, 1,
-                                     D);
+            status = ops_copy_blocks(dev, DTYPE_F32, lw->last, D, 0, p->aux + (n - 1) * D, n * D,
+                                     0, Be, 1, D);
     }
     if (status < 0) return status;
     switch (m->cfg.pool) {

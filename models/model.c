@@ -337,6 +337,7 @@ int model_set_precision(Model *m, DType act) {
         return ls_error(LS_ERR_UNSUPPORTED, "--precision bf16 runs on the GPU; the CPU computes "
                                             "in fp32");
     if (act == m->act) return 0;
+    model_stream_free(m); // key/value caches hold the old storage type
     if (act == DTYPE_BF16 && !m->params16) {
         int status = ops_alloc(&m->dev, (void **)&m->params16,
                                (size_t)m->table.total * dtype_size(DTYPE_BF16),

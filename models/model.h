@@ -483,6 +483,38 @@ int64_t model_stream_cache_bytes(const Model *model, int64_t *positions);
 int model_generate_step(Model *model, const uint8_t *tokens, float *logits) LS_RESULT_USED;
 
 /**
+ * Generation with the draw on the GPU (kernels/sample.h), so no step waits for the host: after
+ * model_stream_reset() and the priming, model_generate_device_start() uploads every row's last
+ * token and random state; model_generate_device_run() then takes n steps, each a recurrent
+ * step and a draw on the device whose id is the next step's input, and copies the n tokens of
+ * every row back once (one wait per run). With graph_steps > 0 and a stack of Mamba layers only
+ * (a constant-size state, so every step queues the same work), a run of exactly graph_steps
+ * steps is captured once as a CUDA graph (kernels/device.h) and replayed after; attention
+ * layers (their caches grow each step) run the same steps uncaptured. If the capture fails the
+ * runs go on uncaptured and model_generate_device_graphs() says why.
+ * GPU only (LS_ERR_UNSUPPORTED on the CPU, whose generator draws on the host).
+ */
+typedef struct {
+    double temperature;    /* >= 0; 0: greedy */
+    double top_p;          /* (0, 1] */
+    const uint64_t *rng;   /* (B, 4) each row's xoshiro256** state (io/rng.h) */
+    int64_t graph_steps;   /* steps per captured graph (also the most steps per run); 0: none */
+} ModelSampling;
+
+int model_generate_device_start(Model *model, const uint8_t *tokens,
+                                const ModelSampling *sampling) LS_RESULT_USED;
+/**
+ * @p n steps (1..max(graph_steps, 1)); tokens[b·stride + k] = row b's k-th new token (host);
+ * @p logits (host, B·V, may be NULL): the next-token logits of the last step (n must be 1).
+ * @return 0; LS_ERR_RANGE when a logit was not finite (the message names the row and id);
+ *         LS_ERR_USAGE (no start, n out of range); the CUDA codes.
+ */
+int model_generate_device_run(Model *model, int64_t n, uint8_t *tokens, int64_t stride,
+                              float *logits) LS_RESULT_USED;
+/** 1 when runs replay a captured graph, 0 when not (yet): then *why (may be NULL) says why. */
+int model_generate_device_graphs(const Model *model, const char **why);
+
+/**
  * Layer by layer (Mamba stacks; made for the bidirectional Mamba, which cannot stream): one
  * sequence of L tokens too long for one pass. The tokens are fed in order, in pieces of any
  * size (model_layerwise_feed); model_layerwise_finish() then runs every layer over segments

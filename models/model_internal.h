@@ -143,6 +143,18 @@ struct Model {
     float *stream_first; // (B, D) final-norm output at position 0
     float *stream_pooled; // (B, D) the pooled vector (model_stream_embed, logits)
     KvCache *kv;         // (n_layers) key/value caches; used by attention layers only
+    // generation drawn on the device (stream.c, model_generate_device_*)
+    uint8_t *gen_cur;    // (B) the tokens fed to the next step (device)
+    uint8_t *gen_out;    // (B, gen_cols) the tokens of the current run (device)
+    uint8_t *gen_host;   // (B, gen_cols) their host copy
+    uint64_t *gen_rng;   // (B, 4) xoshiro states (device)
+    uint64_t *gen_err;   // one word: SAMPLE_NO_ERROR or the first bad (row·V + id) (device)
+    int64_t gen_B, gen_cols, gen_graph_steps;
+    double gen_temperature, gen_top_p;
+    void *gen_graph;     // executable CUDA graph of gen_graph_steps steps, or NULL
+    void *gen_graph_arena; // the arena the graph's pointers were captured in
+    int gen_graph_state; // 0 not tried, 1 captured, −1 not possible (gen_graph_why)
+    char gen_graph_why[200];
 };
 
 // ------------------------------------------------------------------------------ helpers

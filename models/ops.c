@@ -560,70 +560,47 @@ int ops_frames(const Device *dev, float *frames, const float *samples,
 }
 
 // ------------------------------------------------------------------------------ streaming
-//
-// CPU only so far: on a GPU these answer LS_ERR_UNSUPPORTED naming the op (docs/models.md),
-// except the host ↔ device copies.
-
-// Elementwise loops go parallel only when the work amortises the fork.
-#define OPS_PAR_MIN 32768
-
-static int cuda_not_yet(const char *op) {
-    return ls_error(LS_ERR_UNSUPPORTED, "%s on cuda: not yet (streamed pooling and key/value "
-                                        "caches run on --device cpu)", op);
-}
 
 int ops_attention_kv_fwd(const Device *dev, float *out, const float *q, const float *k,
                          const float *v, const AttentionKvShape *s) {
     DISPATCH(dev, "attention_kv_fwd", attention_kv_fwd_cpu(out, q, k, v, s),
-             cuda_not_yet("attention_kv_fwd"));
+             attention_kv_fwd_cuda(out, q, k, v, s));
 }
 
-static int copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
-                           const float *restrict src, int64_t src_sb, int64_t src_sl, int64_t B,
-                           int64_t L, int64_t W) {
-#pragma omp parallel for schedule(static) if (B * L * W >= OPS_PAR_MIN)
-    for (int64_t r = 0; r < B * L; r++) {
-        const int64_t b = r / L, l = r % L;
-        memcpy(dst + b * dst_sb + l * dst_sl, src + b * src_sb + l * src_sl,
-               (size_t)W * sizeof *dst);
-    }
-    return 0;
-}
-
-int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
+int ops_copy_blocks(const Device *dev, DType t, float *dst, int64_t dst_sb, int64_t dst_sl,
                     const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
                     int64_t W) {
-    DISPATCH(dev, "copy_blocks", copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W),
-             cuda_not_yet("copy_blocks"));
-}
-
-static int sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64_t B, int64_t L,
-                            int64_t W) {
-#pragma omp parallel for schedule(static) if (B * L * W >= OPS_PAR_MIN)
-    for (int64_t bw = 0; bw < B * W; bw++) { // one task per output: a fixed order of sums
-        const int64_t b = bw / W, w = bw % W;
-        double a = acc[bw];
-        for (int64_t l = 0; l < L; l++) a += x[(b * L + l) * W + w];
-        acc[bw] = a;
-    }
-    return 0;
+    DISPATCH(dev, "copy_blocks",
+             CPU_F32("copy_blocks", t,
+                     glue_copy_blocks_cpu(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W)),
+             glue_copy_blocks_cuda(dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W, t, NULL));
 }
 
 int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, int64_t L,
                      int64_t W) {
-    DISPATCH(dev, "sum_rows_acc", sum_rows_acc_cpu(acc, x, B, L, W), cuda_not_yet("sum_rows_acc"));
-}
-
-static int mean_from_sum_cpu(float *restrict out, const double *restrict acc, int64_t n,
-                             double count) {
-    for (int64_t i = 0; i < n; i++) out[i] = (float)(acc[i] / count);
-    return 0;
+    DISPATCH(dev, "sum_rows_acc", glue_sum_rows_acc_cpu(acc, x, B, L, W),
+             glue_sum_rows_acc_cuda(acc, x, B, L, W, NULL));
 }
 
 int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
                       double count) {
-    DISPATCH(dev, "mean_from_sum", mean_from_sum_cpu(out, acc, n, count),
-             cuda_not_yet("mean_from_sum"));
+    DISPATCH(dev, "mean_from_sum", glue_mean_from_sum_cpu(out, acc, n, count),
+             glue_mean_from_sum_cuda(out, acc, n, count, NULL));
+}
+
+static int cuda_only(const char *op) {
+    return ls_error(LS_ERR_UNSUPPORTED, "%s: a GPU op (the CPU generator draws on the host)",
+                    op);
+}
+
+int ops_embedding_fwd_trusted(const Device *dev, DType t, float *out, const int32_t *ids,
+                              const float *table, int64_t M, int64_t V, int64_t D) {
+    DISPATCH(dev, "embedding_fwd_trusted", cuda_only("embedding_fwd_trusted"),
+             embedding_fwd_cuda_trusted(out, ids, table, M, V, D, t, NULL));
+}
+
+int ops_sample(const Device *dev, const SampleArgs *a) {
+    DISPATCH(dev, "sample", cuda_only("sample"), sample_tokens_cuda(a));
 }
 
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) {

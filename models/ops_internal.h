@@ -188,21 +188,29 @@ int ops_attention_kv_fwd(const Device *dev, float *out, const float *q, const fl
                          const float *v, const AttentionKvShape *s) LS_RESULT_USED;
 
 /**
- * Copy a (B, L, W) block between two strided layouts (no overlap):
+ * Copy a (B, L, W) block between two strided layouts (no overlap), elements of type @p t
+ * (strides in elements; bf16 on the GPU only):
  * dst[b·dst_sb + l·dst_sl + w] = src[b·src_sb + l·src_sl + w].
  */
-int ops_copy_blocks(const Device *dev, float *dst, int64_t dst_sb, int64_t dst_sl,
+int ops_copy_blocks(const Device *dev, DType t, float *dst, int64_t dst_sb, int64_t dst_sl,
                     const float *src, int64_t src_sb, int64_t src_sl, int64_t B, int64_t L,
                     int64_t W) LS_RESULT_USED;
 
-
 /** acc (B, W) += Σ_l x[b, l, :] over x (B, L, W), summed in double in the order l = 0..L−1
- *  (pool_fwd's order, so a mean over segments equals the mean over one pass). */
+ *  (pool_fwd's order, so a mean over segments equals the mean over one pass). The GPU sums
+ *  long segments in chunks (kernels/glue.h): within double rounding of the CPU. */
 int ops_sum_rows_acc(const Device *dev, double *acc, const float *x, int64_t B, int64_t L,
                      int64_t W) LS_RESULT_USED;
 /** out[i] = (float)(acc[i] / count), n elements (the mean pool's last step). */
 int ops_mean_from_sum(const Device *dev, float *out, const double *acc, int64_t n,
                       double count) LS_RESULT_USED;
+/** ops_embedding_fwd without the index check that waits for the device (CUDA only; ids the
+ *  device produced in range: kernels/embedding.h embedding_fwd_cuda_trusted). */
+int ops_embedding_fwd_trusted(const Device *dev, DType t, float *out, const int32_t *ids,
+                              const float *table, int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
+/** One draw per row on the device (kernels/sample.h; CUDA only). */
+#include "kernels/sample.h"
+int ops_sample(const Device *dev, const SampleArgs *a) LS_RESULT_USED;
 /** Host ↔ device copies of n floats (the CPU: memcpy). */
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) LS_RESULT_USED;
 int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) LS_RESULT_USED;

@@ -23,6 +23,7 @@
  * Tested by tests/unit/test_model.c (segments ≡ one pass, token-by-token ≡ the full forward,
  * cache sizes) and tests/unit/test_generate.c (teacher forcing of sampled sequences).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,22 @@ static void kv_free(Model *m, KvCache *c) {
     *c = (KvCache){0};
 }
 
+static void gen_free(Model *m) {
+    ops_free(&m->dev, m->gen_cur);
+    ops_free(&m->dev, m->gen_out);
+    ops_free(&m->dev, m->gen_rng);
+    ops_free(&m->dev, m->gen_err);
+    free(m->gen_host);
+    device_cuda_graph_free(m->gen_graph);
+    m->gen_cur = m->gen_out = m->gen_host = NULL;
+    m->gen_rng = m->gen_err = NULL;
+    m->gen_graph = m->gen_graph_arena = NULL;
+    m->gen_B = m->gen_cols = 0;
+    m->gen_graph_state = 0;
+}
+
 void model_stream_free(Model *m) {
+    gen_free(m);
     ops_free(&m->dev, m->stream_state);
     ops_free(&m->dev, m->stream_last);
     ops_free(&m->dev, m->stream_sum);
@@ -90,15 +106,17 @@ void model_stream_free(Model *m) {
 // Reallocate a cache for @p cap positions per row, keeping what it holds.
 static int kv_grow(Model *m, KvCache *c, int64_t cap) {
     const int64_t B = m->stream_B, D = m->D;
-    const size_t bytes = (size_t)(B * cap * D) * sizeof(float);
+    const DType t = m->act; // the cache holds the block's k and v as they are stored
+    const size_t bytes = (size_t)(B * cap * D) * dtype_size(t);
     KvCache n = *c;
     n.k = n.v = NULL;
     int status = ops_alloc(&m->dev, (void **)&n.k, bytes, "key/value cache");
     if (status == 0) status = ops_alloc(&m->dev, (void **)&n.v, bytes, "key/value cache");
     if (status == 0 && c->len > 0) {
-        status = ops_copy_blocks(&m->dev, n.k, cap * D, D, c->k, c->cap * D, D, B, c->len, D);
+        status = ops_copy_blocks(&m->dev, t, n.k, cap * D, D, c->k, c->cap * D, D, B, c->len, D);
         if (status == 0)
-            status = ops_copy_blocks(&m->dev, n.v, cap * D, D, c->v, c->cap * D, D, B, c->len, D);
+            status = ops_copy_blocks(&m->dev, t, n.v, cap * D, D, c->v, c->cap * D, D, B, c->len,
+                                     D);
     }
     if (status < 0) {
         ops_free(&m->dev, n.k);
@@ -124,11 +142,12 @@ static int kv_make_room(Model *m, KvCache *c, int64_t L) {
             const int64_t B = m->stream_B, D = m->D, drop = c->len - keep;
             int status = 0;
             if (keep > 0) {
-                status = ops_copy_blocks(&m->dev, c->k, c->cap * D, D, c->k + drop * D,
-                                         c->cap * D, D, B, keep, D);
+                status = ops_copy_blocks(&m->dev, m->act, c->k, c->cap * D, D,
+                                         model_at(m, c->k, drop * D), c->cap * D, D, B, keep, D);
                 if (status == 0)
-                    status = ops_copy_blocks(&m->dev, c->v, c->cap * D, D, c->v + drop * D,
-                                             c->cap * D, D, B, keep, D);
+                    status = ops_copy_blocks(&m->dev, m->act, c->v, c->cap * D, D,
+                                             model_at(m, c->v, drop * D), c->cap * D, D, B, keep,
+                                             D);
             }
             if (status < 0) return status;
             c->pos0 += drop;
@@ -205,13 +224,13 @@ int model_stream_reserve(Model *m, int64_t positions) {
 
 void model_stream_sizes(const Model *m, int64_t *state_bytes, int64_t *cache_bytes) {
     *state_bytes = mamba_layers(m) * model_stream_layer_floats(m, 1) * (int64_t)sizeof(float);
-    *cache_bytes = model_attention_layers(&m->cfg) * 2 * m->D * (int64_t)sizeof(float);
+    *cache_bytes = model_attention_layers(&m->cfg) * 2 * m->D * (int64_t)dtype_size(m->act);
 }
 
 int64_t model_stream_cache_bytes(const Model *m, int64_t *positions) {
     int64_t bytes = 0, held = 0;
     for (int i = 0; m->kv && i < m->cfg.n_layers; i++) {
-        bytes += 2 * m->stream_B * m->kv[i].cap * m->D * (int64_t)sizeof(float);
+        bytes += 2 * m->stream_B * m->kv[i].cap * m->D * (int64_t)dtype_size(m->act);
         if (m->kv[i].len > held) held = m->kv[i].len;
     }
     if (positions) *positions = held;
@@ -220,9 +239,9 @@ int64_t model_stream_cache_bytes(const Model *m, int64_t *positions) {
 
 // Every layer over the plan's rows (B, L) in p->R: Mamba layers carry their states, attention
 // layers their caches; a generation step (@p step) runs the Mamba layers' recurrent step.
-static int stream_layers(Model *m, int step) {
+static int stream_layers(Model *m, int step, int prepare_A) {
     Plan *p = &m->plan;
-    int status = m->cfg.arch != MODEL_TRANSFORMER ? mamba_prepare_A(m) : 0;
+    int status = prepare_A && m->cfg.arch != MODEL_TRANSFORMER ? mamba_prepare_A(m) : 0;
     for (int i = 0; i < m->cfg.n_layers && status == 0; i++) {
         if (model_layer_is_attention(&m->cfg, i)) {
             status = kv_make_room(m, &m->kv[i], p->L);
@@ -262,7 +281,7 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     Plan *p = &m->plan;
     const int first = m->stream_pos == 0;
     status = model_input_fwd(m, seg, p->R);
-    if (status == 0) status = stream_layers(m, 0);
+    if (status == 0) status = stream_layers(m, 0, 1);
     if (status < 0) return status;
     // LM logits (the final norm output stays in aux), or the final norm alone for pooling; an
     // LM without logits or pooling asked (priming a generation) needs no head at all
@@ -278,10 +297,11 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     if (status < 0 || !m->stream_pooling) return status;
     status = ops_sum_rows_acc(dev, m->stream_sum, p->aux, B, L, D);
     if (status == 0 && first)
-        status = ops_copy_blocks(dev, m->stream_first, D, 0, p->aux, L * D, 0, B, 1, D);
-    if (status == 0)
-        status = ops_copy_blocks(dev, m->stream_last, D, 0, p->aux + (L - 1) * D, L * D, 0, B, 1,
+        status = ops_copy_blocks(dev, DTYPE_F32, m->stream_first, D, 0, p->aux, L * D, 0, B, 1,
                                  D);
+    if (status == 0)
+        status = ops_copy_blocks(dev, DTYPE_F32, m->stream_last, D, 0, p->aux + (L - 1) * D,
+                                 L * D, 0, B, 1, D);
     if (status == 0) m->stream_started = 1;
     return status;
 }
@@ -331,7 +351,171 @@ int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
     if ((status = model_batch_lengths(m, &one)) < 0) return status;
     Plan *p = &m->plan;
     status = model_input_fwd(m, &one, p->R); // (B, 1, D) = (B, D)
-    if (status == 0) status = stream_layers(m, 1);
+    if (status == 0) status = stream_layers(m, 1, 1);
     if (status == 0) status = lm_logits(m, logits);
+    return status;
+}
+
+// ------------------------------------------------------------------------------ on the device
+
+int model_generate_device_start(Model *m, const uint8_t *tokens, const ModelSampling *smp) {
+    if (m->dev.kind != DEVICE_CUDA)
+        return ls_error(LS_ERR_UNSUPPORTED, "model_generate_device_start: a GPU path (the CPU "
+                        "draws on the host: model_generate_step)");
+    if (m->cfg.task != MODEL_TASK_LM)
+        return ls_error(LS_ERR_UNSUPPORTED, "generation needs a causal language model, not a "
+                        "classifier");
+    if (!m->stream_B)
+        return ls_error(LS_ERR_USAGE, "model_generate_device_start: model_stream_reset first");
+    const int64_t B = m->stream_B, V = m->cfg.vocab;
+    if (V > SAMPLE_MAX_VOCAB)
+        return ls_error(LS_ERR_UNSUPPORTED, "generation on the GPU draws 8-bit tokens; this "
+                        "model has a vocabulary of %lld ids", (long long)V);
+    if (smp->graph_steps < 0 || smp->graph_steps > (INT64_C(1) << 20) || !smp->rng)
+        return ls_error(LS_ERR_USAGE, "model_generate_device_start: graph_steps %lld, rng %p",
+                        (long long)smp->graph_steps, (const void *)smp->rng);
+    ModelBatch one = {.B = B, .L = 1, .tokens = tokens, .lengths = NULL};
+    int64_t L;
+    int status = model_batch_check_shape(m, &one, &L); // the tokens, on the host, once
+    if (status < 0) return status;
+    const int64_t cols = smp->graph_steps > 0 ? smp->graph_steps : 1;
+    if (m->gen_B != B || m->gen_cols != cols) {
+        gen_free(m);
+        status = ops_alloc(&m->dev, (void **)&m->gen_cur, (size_t)B, "generation state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->gen_out, (size_t)(B * cols),
+                               "generation state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->gen_rng, (size_t)B * 4 * sizeof(uint64_t),
+                               "generation state");
+        if (status == 0)
+            status = ops_alloc(&m->dev, (void **)&m->gen_err, sizeof(uint64_t),
+                               "generation state");
+        if (status == 0 && !(m->gen_host = malloc((size_t)(B * cols))))
+            status = ls_error(LS_ERR_NOMEM, "generation: out of memory for %lld rows",
+                              (long long)B);
+        if (status < 0) {
+            gen_free(m);
+            return status;
+        }
+        m->gen_B = B, m->gen_cols = cols;
+    }
+    device_cuda_graph_free(m->gen_graph); // a new sequence: capture again (pointers may move)
+    m->gen_graph = m->gen_graph_arena = NULL;
+    m->gen_graph_state = 0;
+    m->gen_graph_steps = smp->graph_steps;
+    m->gen_temperature = smp->temperature;
+    m->gen_top_p = smp->top_p;
+    const uint64_t no_error = SAMPLE_NO_ERROR;
+    status = ops_upload(&m->dev, m->gen_cur, tokens, (size_t)B);
+    if (status == 0)
+        status = ops_upload(&m->dev, m->gen_rng, smp->rng, (size_t)B * 4 * sizeof(uint64_t));
+    if (status == 0) status = ops_upload(&m->dev, m->gen_err, &no_error, sizeof no_error);
+    // the step's plan, row lengths and A = −exp(A_log), once for every step
+    m->train_ready = 0;
+    m->sel_rows = -1;
+    m->plan_logits = 1;
+    if (status == 0) status = model_plan(m, B, 1, 1, 0);
+    if (status == 0) status = model_batch_lengths(m, &one);
+    if (status == 0 && m->cfg.arch != MODEL_TRANSFORMER) status = mamba_prepare_A(m);
+    return status;
+}
+
+// One step and one draw, all queued on the device: the token in gen_cur → logits → the next
+// token into gen_cur and gen_out[b, col].
+static int device_step(Model *m, int64_t col) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t B = m->gen_B, V = m->cfg.vocab;
+    int status = ops_tokens_to_ids(dev, p->ids, m->gen_cur, p->len, B, 1, V, 0);
+    if (status == 0)
+        status = ops_embedding_fwd_trusted(dev, DTYPE_F32, p->R, p->ids,
+                                           model_p(m, m->idx_embed), B, V, m->D);
+    if (status == 0) status = stream_layers(m, 1, 0);
+    if (status == 0) status = model_head_fwd(m, p->R, p->aux, p->logits, NULL);
+    if (status < 0) return status;
+    SampleArgs sa = {.B = B, .V = V, .temperature = m->gen_temperature, .top_p = m->gen_top_p,
+                     .logits = p->logits, .rng = m->gen_rng, .next = m->gen_cur,
+                     .out = m->gen_out + col, .out_stride = m->gen_cols, .error = m->gen_err};
+    return ops_sample(dev, &sa);
+}
+
+// Capture gen_graph_steps steps as a graph; on failure say why and stay uncaptured.
+static void capture(Model *m) {
+    const int64_t pos = m->stream_pos;
+    int status = device_cuda_graph_begin();
+    int step_status = 0;
+    for (int64_t k = 0; status == 0 && step_status == 0 && k < m->gen_graph_steps; k++)
+        step_status = device_step(m, k);
+    char step_why[160] = "";
+    if (step_status < 0) snprintf(step_why, sizeof step_why, "%s", ls_error_message());
+    void *graph = NULL;
+    if (status == 0) status = device_cuda_graph_end(&graph);
+    m->stream_pos = pos; // nothing ran: the positions advance when the graph does
+    if (status == 0 && step_status == 0) {
+        m->gen_graph = graph;
+        m->gen_graph_arena = m->arena;
+        m->gen_graph_state = 1;
+        return;
+    }
+    device_cuda_graph_free(graph);
+    m->gen_graph_state = -1;
+    snprintf(m->gen_graph_why, sizeof m->gen_graph_why, "the capture failed: %s",
+             step_status < 0 ? step_why : ls_error_message());
+}
+
+int model_generate_device_graphs(const Model *m, const char **why) {
+    if (why) {
+        if (m->gen_graph_state == 1) *why = "";
+        else if (m->gen_graph_state < 0) *why = m->gen_graph_why;
+        else if (m->gen_graph_steps <= 0) *why = "not asked for (graph_steps 0)";
+        else if (model_attention_layers(&m->cfg) > 0)
+            *why = "attention layers: their key/value caches grow every step";
+        else *why = "no run of graph_steps steps yet";
+    }
+    return m->gen_graph_state == 1;
+}
+
+int model_generate_device_run(Model *m, int64_t n, uint8_t *tokens, int64_t stride,
+                              float *logits) {
+    if (!m->gen_B || m->gen_B != m->stream_B)
+        return ls_error(LS_ERR_USAGE, "model_generate_device_run: model_generate_device_start "
+                        "first");
+    if (n < 1 || n > m->gen_cols || (logits && n != 1) || stride < n)
+        return ls_error(LS_ERR_USAGE, "model_generate_device_run: %lld steps (1..%lld; 1 with "
+                        "logits), stride %lld", (long long)n, (long long)m->gen_cols,
+                        (long long)stride);
+    const int64_t B = m->gen_B, V = m->cfg.vocab;
+    Plan *p = &m->plan;
+    int status = 0;
+    if (p->B != B || p->L != 1 || !p->logits) // something else planned since: plan the step
+        status = model_plan(m, B, 1, 1, 0);
+    if (m->gen_graph && m->gen_graph_arena != m->arena) { // the arena moved: capture again
+        device_cuda_graph_free(m->gen_graph);
+        m->gen_graph = NULL;
+        m->gen_graph_state = 0;
+    }
+    const int graphs = m->gen_graph_steps > 0 && n == m->gen_graph_steps &&
+                       model_attention_layers(&m->cfg) == 0;
+    if (status == 0 && graphs && m->gen_graph_state == 0) capture(m);
+    if (status == 0 && graphs && m->gen_graph_state == 1) {
+        status = device_cuda_graph_launch(m->gen_graph);
+        if (status == 0) m->stream_pos += n;
+    } else {
+        for (int64_t k = 0; k < n && status == 0; k++) status = device_step(m, k);
+    }
+    if (status < 0) return status;
+    if (logits)
+        status = ops_download(&m->dev, logits, p->logits, (size_t)(B * V) * sizeof(float));
+    uint64_t err = SAMPLE_NO_ERROR;
+    if (status == 0) status = ops_download(&m->dev, &err, m->gen_err, sizeof err);
+    if (status == 0 && err != SAMPLE_NO_ERROR)
+        return ls_error(LS_ERR_RANGE, "generated row %lld: the model's logit for id %lld is not "
+                        "finite; cannot sample", (long long)(err / (uint64_t)V),
+                        (long long)(err % (uint64_t)V));
+    if (status == 0)
+        status = ops_download(&m->dev, m->gen_host, m->gen_out, (size_t)(B * m->gen_cols));
+    for (int64_t b = 0; status == 0 && b < B; b++)
+        memcpy(tokens + b * stride, m->gen_host + b * m->gen_cols, (size_t)n);
     return status;
 }

@@ -238,14 +238,15 @@ int transformer_layer_stream(Model *m, int layer, float *X, KvCache *c, int64_t 
     if (status == 0) status = ops_rope_fwd(dev, p->kr, model_at(m, p->qkv, D), &rs);
     const int64_t sb = c->cap * D; // cache row stride
     if (status == 0)
-        status = ops_copy_blocks(dev, c->k + c->len * D, sb, D, p->kr, L * D, D, B, L, D);
+        status = ops_copy_blocks(dev, t, model_at(m, c->k, c->len * D), sb, D, p->kr, L * D, D,
+                                 B, L, D);
     if (status == 0)
-        status = ops_copy_blocks(dev, c->v + c->len * D, sb, D, model_at(m, p->qkv, 2 * D),
-                                 L * 3 * D, 3 * D, B, L, D);
+        status = ops_copy_blocks(dev, t, model_at(m, c->v, c->len * D), sb, D,
+                                 model_at(m, p->qkv, 2 * D), L * 3 * D, 3 * D, B, L, D);
     if (status < 0) return status;
     c->len += L;
     AttentionKvShape as = {.B = B, .Lq = L, .Lk = c->len, .H = H, .hd = hd, .q_pos0 = pos0,
-                           .k_pos0 = c->pos0, .window = m->cfg.window};
+                           .k_pos0 = c->pos0, .window = m->cfg.window, .dtype = t};
     as.q = attention_view_contiguous(L, H, hd);
     as.k = as.v = attention_view_contiguous(c->cap, H, hd);
     status = ops_attention_kv_fwd(dev, p->att, p->qr, c->k, c->v, &as);

@@ -50,6 +50,8 @@ void bench_usage(FILE *fp) {
     fprintf(fp,
 "Usage: longscan bench io [options] FILE...\n"
 "       longscan bench kernels [options]\n"
+"       longscan bench model --model NAME [options]\n"
+"       longscan bench generate [options]\n"
 "\n"
 "Measure how fast longscan turns files into model input, on one core:\n"
 "  sequence files: read, validate and encode every base to tokens (reported in bases/s and\n"
@@ -109,7 +111,20 @@ CLI_COMMON_HELP
 "      --profile FILE     after the timed steps, one more step with every op timed (CUDA\n"
 "                         events, or the host clock on the CPU): per row, each op's calls,\n"
 "                         time and share of the step, and the GPU's idle time between ops,\n"
-"                         written to FILE as a table (the profiled step runs slower)\n");
+"                         written to FILE as a table (the profiled step runs slower)\n"
+"\n"
+"bench generate: samples/s of `longscan generate` on --device (default auto) for an audio LM of\n"
+"  issue 13's shape with random weights: causal mamba, vocabulary 256 (mu-law), T 1, top-p 1,\n"
+"  one seed token per row. Each row times the whole generator (on a GPU: draws on the device,\n"
+"  CUDA graphs of --graph-steps steps, tokens back on the host) for --steps tokens per row,\n"
+"  median of --repeat runs after a warm-up; samples/s counts every row (batch x steps / s).\n"
+"      --batch B[,B..]    rows generated side by side, one table row each (default 1,64)\n"
+"      --steps N          tokens per row (default 16384 below batch 16, else 4096)\n"
+"      --graph-steps N    steps per CUDA graph (default 128; 0: no graphs)\n"
+"      --d-model N        width (default 256)\n"
+"      --layers N         layers (default 6)\n"
+"      --precision P      fp32 or bf16 (default bf16 on a GPU)\n"
+"      --repeat N         timed runs per row (default 3)\n");
 }
 
 static double now_seconds(void) {
@@ -585,9 +600,10 @@ int main_bench(int argc, char **argv) {
         return EXIT_OK;
     }
     if (argc < 2)
-        return cli_usage_error("bench", "which benchmark? 'io', 'kernels' or 'model' (see --help)");
+        return cli_usage_error("bench", "which benchmark? 'io', 'kernels', 'model' or 'generate' (see --help)");
     if (strcmp(argv[1], "io") == 0) return bench_io(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return bench_kernels(argc - 1, argv + 1);
     if (strcmp(argv[1], "model") == 0) return bench_model(argc - 1, argv + 1);
+    if (strcmp(argv[1], "generate") == 0) return bench_generate(argc - 1, argv + 1);
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }

@@ -1,5 +1,5 @@
 /* bench_internal.h — what the files of `longscan bench` share (bench.c: io and the command;
- * bench_kernels.c: the CUDA kernel rows). Private to pipeline/. */
+ * bench_kernels.c: the CUDA kernel rows; bench_generate.c: generation speed). Private to pipeline/. */
 #ifndef LS_BENCH_INTERNAL_H
 #define LS_BENCH_INTERNAL_H
 
@@ -17,5 +17,8 @@ int bench_load_peers(const char *path, struct cJSON **out, int any_shape);
 
 /** `longscan bench kernels [options]`; argv[0] = "kernels". */
 int bench_kernels(int argc, char **argv);
+
+/** `longscan bench generate [options]` (bench_generate.c); argv[0] = "generate". */
+int bench_generate(int argc, char **argv);
 
 #endif

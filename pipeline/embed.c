@@ -321,6 +321,11 @@ static int embed_stream(const InferArgs *a, const ModelFile *mf, const StreamArg
         ls_log_info("embedded %lld records, %lld positions in %.2f s: %.4f M positions/s",
                     (long long)n, (long long)positions, el,
                     el > 0 ? (double)positions / el / 1e6 : 0.0);
+        if (a->common.device.kind == DEVICE_CUDA) {
+            size_t peak = 0;
+            device_cuda_memory(NULL, &peak); // what longscan held at most (bench/gpu_stream.sh)
+            ls_log_info("peak GPU memory held: %.1f MiB", (double)peak / 1048576.0);
+        }
         status = tsv ? write_tsv(a->common.output, (const char *const *)names, vecs, n, D)
                      : write_safetensors(a->common.output, a->model, (const char *const *)names,
                                          vecs, n, D);

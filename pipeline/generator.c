@@ -8,6 +8,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+// The steps on the GPU: draws on the device, the tokens back once per run of steps.
+static int run_on_device(Model *m, const GeneratorOptions *opt, const Rng *rng, uint8_t *cur,
+                         float *logits, uint8_t *out, int64_t block) {
+    const int64_t B = opt->B;
+    uint64_t *states = malloc((size_t)B * 4 * sizeof *states);
+    if (!states) return ls_error(LS_ERR_NOMEM, "generation: out of memory for %lld rows",
+                                 (long long)B);
+    for (int64_t b = 0; b < B; b++) memcpy(states + 4 * b, rng[b].s, sizeof rng[b].s);
+    int64_t graph = opt->graph_steps == 0 ? GENERATOR_GRAPH_STEPS
+                    : opt->graph_steps < 0 ? 0 : opt->graph_steps;
+    if (graph > block) graph = block;
+    const ModelSampling smp = {.temperature = opt->sampler.temperature,
+                               .top_p = opt->sampler.top_p,
+                               .rng = states,
+                               .graph_steps = opt->on_step ? 0 : graph};
+    int status = model_generate_device_start(m, cur, &smp);
+    free(states);
+    const int64_t most = smp.graph_steps > 0 ? smp.graph_steps : 1;
+    for (int64_t t = 0, t0 = 0; status == 0 && t < opt->length;) {
+        int64_t n = opt->length - t < most ? opt->length - t : most;
+        if (n > block - (t - t0)) n = block - (t - t0);
+        status = model_generate_device_run(m, n, out + (t - t0), block,
+                                           opt->on_step ? logits : NULL);
+        if (status == 0 && opt->on_step) {
+            for (int64_t b = 0; b < B; b++) cur[b] = out[b * block + (t - t0)];
+            status = opt->on_step(opt->ctx, t, logits, cur);
+        }
+        t += n;
+        if (status == 0 && (t - t0 == block || t == opt->length)) {
+            if (opt->on_block) status = opt->on_block(opt->ctx, t0, t - t0, out, block);
+            t0 = t;
+        }
+    }
+    return status;
+}
+
 int generator_run(Model *m, const GeneratorOptions *opt) {
     const ModelConfig *cfg = model_config(m);
     const int64_t B = opt->B, P = opt->P, V = cfg->vocab;
@@ -47,6 +83,10 @@ int generator_run(Model *m, const GeneratorOptions *opt) {
         if ((status = model_stream_forward(m, &mb, NULL)) < 0) goto fail;
     }
     for (int64_t b = 0; b < B; b++) cur[b] = opt->prefix[b * P + P - 1];
+    if (model_device(m)->kind == DEVICE_CUDA) {
+        status = run_on_device(m, opt, rng, cur, logits, out, block);
+        goto fail;
+    }
     int64_t t0 = 0;
     for (int64_t t = 0; t < opt->length; t++) {
         if ((status = model_generate_step(m, cur, logits)) < 0) goto fail;

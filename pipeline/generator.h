@@ -14,8 +14,14 @@
  * key/value cache that grows with the context, reserved up front), one segment's activations
  * while priming, and a block of generated tokens handed to the caller as it fills.
  *
+ * On the GPU the draw runs on the device as well (model_generate_device_*, kernels/sample.h:
+ * the same rule and the same per-row random streams), the tokens come back once per run of
+ * steps, and for a stack of Mamba layers each run of graph_steps steps replays one captured
+ * CUDA graph. With on_step set, every step is its own run (its logits come back to the host).
+ *
  * Tested by tests/unit/test_generate.c (teacher forcing: every step's logits equal the full
- * forward's on the generated sequence; seeds; greedy) and tests/cli/generate.tst.
+ * forward's on the generated sequence; seeds; greedy), tests/gpu/model_gpu.c (the same on
+ * the GPU; graphs ≡ no graphs) and tests/cli/generate.tst.
  */
 #ifndef LS_GENERATOR_H
 #define LS_GENERATOR_H
@@ -48,12 +54,15 @@ typedef struct {
     GeneratorBlockFn on_block; /* may be NULL */
     GeneratorStepFn  on_step;  /* may be NULL */
     void            *ctx;
+    int64_t          graph_steps; /* GPU: steps per CUDA graph; 0: GENERATOR_GRAPH_STEPS; −1: none */
 } GeneratorOptions;
 
 /** Rows × positions of activations one priming pass aims at (its memory: ~10·D floats each). */
 #define GENERATOR_PRIME_ROWS 65536
 /** Default tokens per row handed over at a time. */
 #define GENERATOR_BLOCK 4096
+/** GPU: steps captured per CUDA graph (and per copy of the tokens back to the host). */
+#define GENERATOR_GRAPH_STEPS 128
 
 /**
  * Run the loop on a causal language model (model_stream_* API) whose vocabulary fits 8-bit

@@ -393,6 +393,11 @@ static int score_stream(ScoreContext *ctx, const InferArgs *a, const ModelFile *
         ls_log_info("streamed %lld positions in %.2f s: %.4f M positions/s; key/value cache "
                     "%lld bytes", (long long)positions, el,
                     el > 0 ? (double)positions / el / 1e6 : 0.0, (long long)cache);
+        if (model_device(m)->kind == DEVICE_CUDA) {
+            size_t peak = 0;
+            device_cuda_memory(NULL, &peak); // what longscan held at most (bench/gpu_stream.sh)
+            ls_log_info("peak GPU memory held: %.1f MiB", (double)peak / 1048576.0);
+        }
     }
 fail:
     stream_source_close(src);

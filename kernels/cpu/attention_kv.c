@@ -17,22 +17,35 @@ static int view_ok(AttentionView v, int64_t L, int H, int hd) {
                       v.batch >= (L - 1) * v.pos + (int64_t)(H - 1) * v.head + hd);
 }
 
-int attention_kv_fwd_cpu(float *restrict out, const float *restrict q, const float *restrict k,
-                         const float *restrict v, const AttentionKvShape *s) {
+int attention_kv_check(const char *who, const float *out, const float *q, const float *k,
+                       const float *v, const AttentionKvShape *s) {
     // out (B, Lq, H, hd); q view (B, Lq, H, hd); k, v views (B, Lk, H, hd)
     if (!s || !out || !q || !k || !v)
-        return ls_error(LS_ERR_USAGE, "%s: shape, out, q, k and v must not be NULL", __func__);
+        return ls_error(LS_ERR_USAGE, "%s: shape, out, q, k and v must not be NULL", who);
     if (s->B < 0 || s->Lq < 0 || s->Lk < 0 || s->H < 1 || s->hd < 1 ||
         s->hd > ATTENTION_MAX_HEAD_DIM || s->q_pos0 < 0 || s->k_pos0 < 0 || s->window < 0 ||
         !(s->scale >= 0.0f))
         return ls_error(LS_ERR_USAGE, "%s: bad shape B=%lld Lq=%lld Lk=%lld H=%d hd=%d q_pos0=%lld "
-                        "k_pos0=%lld window=%lld scale=%g", __func__, (long long)s->B,
+                        "k_pos0=%lld window=%lld scale=%g", who, (long long)s->B,
                         (long long)s->Lq, (long long)s->Lk, s->H, s->hd, (long long)s->q_pos0,
                         (long long)s->k_pos0, (long long)s->window, s->scale);
     if (!view_ok(s->q, s->Lq, s->H, s->hd) || !view_ok(s->k, s->Lk, s->H, s->hd) ||
         !view_ok(s->v, s->Lk, s->H, s->hd) || s->q.head < 1 || s->k.head < 1 || s->v.head < 1)
         return ls_error(LS_ERR_USAGE, "%s: a view's strides overlap (head dim contiguous, heads "
-                        "within a position, positions within a row)", __func__);
+                        "within a position, positions within a row)", who);
+    if (s->dtype != DTYPE_F32 && s->dtype != DTYPE_BF16)
+        return ls_error(LS_ERR_USAGE, "%s: dtype %d is neither DTYPE_F32 nor DTYPE_BF16", who,
+                        (int)s->dtype);
+    return 0;
+}
+
+int attention_kv_fwd_cpu(float *restrict out, const float *restrict q, const float *restrict k,
+                         const float *restrict v, const AttentionKvShape *s) {
+    int status = attention_kv_check(__func__, out, q, k, v, s);
+    if (status < 0) return status;
+    if (s->dtype != DTYPE_F32)
+        return ls_error(LS_ERR_USAGE, "%s: %s storage (the CPU computes in fp32)", __func__,
+                        dtype_name(s->dtype));
     const int64_t B = s->B, Lq = s->Lq, Lk = s->Lk;
     const int H = s->H, hd = s->hd;
     const double scale = s->scale > 0.0f ? s->scale : 1.0 / sqrt((double)hd);

@@ -150,3 +150,36 @@ int glue_frames_cpu(float *restrict frames, const float *restrict samples,
             }
     return 0;
 }
+
+// ------------------------------------------------------------------------------ streaming
+// (moved from models/ops.c unchanged when the CUDA versions came)
+
+int glue_copy_blocks_cpu(float *restrict dst, int64_t dst_sb, int64_t dst_sl,
+                         const float *restrict src, int64_t src_sb, int64_t src_sl, int64_t B,
+                         int64_t L, int64_t W) {
+#pragma omp parallel for schedule(static) if (B * L * W >= GLUE_PAR_MIN)
+    for (int64_t r = 0; r < B * L; r++) {
+        const int64_t b = r / L, l = r % L;
+        memcpy(dst + b * dst_sb + l * dst_sl, src + b * src_sb + l * src_sl,
+               (size_t)W * sizeof *dst);
+    }
+    return 0;
+}
+
+int glue_sum_rows_acc_cpu(double *restrict acc, const float *restrict x, int64_t B, int64_t L,
+                          int64_t W) {
+#pragma omp parallel for schedule(static) if (B * L * W >= GLUE_PAR_MIN)
+    for (int64_t bw = 0; bw < B * W; bw++) { // one task per output: a fixed order of sums
+        const int64_t b = bw / W, w = bw % W;
+        double a = acc[bw];
+        for (int64_t l = 0; l < L; l++) a += x[(b * L + l) * W + w];
+        acc[bw] = a;
+    }
+    return 0;
+}
+
+int glue_mean_from_sum_cpu(float *restrict out, const double *restrict acc, int64_t n,
+                           double count) {
+    for (int64_t i = 0; i < n; i++) out[i] = (float)(acc[i] / count);
+    return 0;
+}

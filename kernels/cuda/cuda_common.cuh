@@ -50,6 +50,17 @@ extern "C" int cuda_sync_after_launch(void);
         if (cuda_sync_after_launch()) CUDA_RT(cudaDeviceSynchronize());                        \
     } while (0)
 
+/*
+ * The stream a NULL `stream` argument means. kernels/cuda is compiled with --default-stream
+ * per-thread (Makefile), so our own launches and runtime calls with stream 0 already go to the
+ * host thread's own stream; cuBLAS and cuBLASLt are prebuilt libraries that read 0 as the
+ * legacy default stream, so their calls take this instead. One stream for everything keeps
+ * the order the model relies on, and lets a CUDA graph capture a whole step (device.h).
+ */
+static inline cudaStream_t cuda_stream(void *stream) {
+    return stream ? (cudaStream_t)stream : cudaStreamPerThread;
+}
+
 // ----------------------------------------------------------------------------- context
 
 /*

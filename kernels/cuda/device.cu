@@ -245,6 +245,38 @@ fail:
     return status;
 }
 
+int device_cuda_graph_begin(void) {
+    int status = 0;
+    CUDA_RT(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeRelaxed));
+fail:
+    return status;
+}
+
+int device_cuda_graph_end(void **graph) {
+    int status = 0;
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t exec = NULL;
+    *graph = NULL;
+    CUDA_RT(cudaStreamEndCapture(cudaStreamPerThread, &g));
+    CUDA_RT(cudaGraphInstantiate(&exec, g, 0));
+    *graph = exec;
+fail:
+    if (g) cudaGraphDestroy(g);
+    if (status) (void)cudaGetLastError(); // a broken capture leaves a sticky error: clear it
+    return status;
+}
+
+int device_cuda_graph_launch(void *graph) {
+    int status = 0;
+    CUDA_RT(cudaGraphLaunch((cudaGraphExec_t)graph, cudaStreamPerThread));
+fail:
+    return status;
+}
+
+void device_cuda_graph_free(void *graph) {
+    if (graph) cudaGraphExecDestroy((cudaGraphExec_t)graph);
+}
+
 int device_cuda_sync(void) {
     int status = 0;
     CUDA_RT(cudaDeviceSynchronize());

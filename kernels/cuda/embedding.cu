@@ -93,7 +93,7 @@ __global__ void emb_combine_kernel(const uint32_t *__restrict__ sk, int64_t M, i
 // ----------------------------------------------------------------------------- launchers
 
 static int emb_check(const char *fn, const int32_t *ids, int have_pointers, int64_t M, int64_t V,
-                     int64_t D, DType dtype, cudaStream_t st) {
+                     int64_t D, DType dtype, cudaStream_t st, int check_ids = 1) {
     int64_t bad, bad_value;
     int status;
     if (M < 0 || V < 1 || D < 1)
@@ -106,6 +106,7 @@ static int emb_check(const char *fn, const int32_t *ids, int have_pointers, int6
     if (M > 2147483647LL || V > 2147483647LL)
         return ls_error(LS_ERR_UNSUPPORTED, "%s: M=%lld, V=%lld (at most 2^31 − 1 on cuda)", fn,
                         (long long)M, (long long)V);
+    if (!check_ids) return 0;
     if ((status = cuda_index_check(ids, 0, M, 0, V - 1, INT64_MIN, &bad, &bad_value, st)))
         return status;
     if (bad >= 0)
@@ -114,10 +115,11 @@ static int emb_check(const char *fn, const int32_t *ids, int have_pointers, int6
     return 0;
 }
 
-extern "C" int embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t M,
-                                  int64_t V, int64_t D, DType dtype, void *stream) {
+// The forward, with or without the index check (embedding_fwd_cuda_trusted).
+static int emb_fwd(const char *fn, float *out, const int32_t *ids, const float *table, int64_t M,
+                   int64_t V, int64_t D, DType dtype, void *stream, int check_ids) {
     cudaStream_t st = (cudaStream_t)stream;
-    int status = emb_check(__func__, ids, out && ids && table, M, V, D, dtype, st);
+    int status = emb_check(fn, ids, out && ids && table, M, V, D, dtype, st, check_ids);
     unsigned blocks = (unsigned)(M < 65536 ? M : 65536);
     if (status || M == 0) return status;
     if (dtype == DTYPE_BF16)
@@ -127,6 +129,17 @@ extern "C" int embedding_fwd_cuda(float *out, const int32_t *ids, const float *t
     CUDA_CHECK_LAUNCH();
 fail:
     return status;
+}
+
+extern "C" int embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t M,
+                                  int64_t V, int64_t D, DType dtype, void *stream) {
+    return emb_fwd(__func__, out, ids, table, M, V, D, dtype, stream, 1);
+}
+
+extern "C" int embedding_fwd_cuda_trusted(float *out, const int32_t *ids, const float *table,
+                                          int64_t M, int64_t V, int64_t D, DType dtype,
+                                          void *stream) {
+    return emb_fwd(__func__, out, ids, table, M, V, D, dtype, stream, 0);
 }
 
 extern "C" int embedding_bwd_cuda(float *dtable, const float *dout, const int32_t *ids,

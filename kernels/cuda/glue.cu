@@ -238,6 +238,59 @@ int rows_run(const char *fn, int scatter, float *dst, DType dt, const float *src
     return rows_launch<bf16, bf16>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
 }
 
+// ------------------------------------------------------------------------------ streaming
+
+// (B, L) blocks of W elements of E (uint16_t for bf16, float for fp32: a bit copy either way).
+template <typename E>
+__global__ void copy_blocks_kernel(E *__restrict__ dst, int64_t dst_sb, int64_t dst_sl,
+                                   const E *__restrict__ src, int64_t src_sb, int64_t src_sl,
+                                   int64_t B, int64_t L, int64_t W) {
+    const int64_t n = B * L * W;
+    GLUE_LOOP(i, n) {
+        const int64_t r = i / W, w = i - r * W, b = r / L, l = r - b * L;
+        dst[b * dst_sb + l * dst_sl + w] = src[b * src_sb + l * src_sl + w];
+    }
+}
+
+// acc (B, W) += Σ_l x, l in order: the CPU's loop, one thread per output.
+__global__ void sum_rows_acc_kernel(double *__restrict__ acc, const float *__restrict__ x,
+                                    int64_t B, int64_t L, int64_t W) {
+    GLUE_LOOP(bw, B * W) {
+        const int64_t b = bw / W, w = bw - b * W;
+        double a = acc[bw];
+        for (int64_t l = 0; l < L; l++) a += (double)x[(b * L + l) * W + w];
+        acc[bw] = a;
+    }
+}
+
+// part (C, B, W): the sum over chunk c's positions [c·GLUE_SUM_CHUNK, ...), in order.
+__global__ void sum_rows_part_kernel(double *__restrict__ part, const float *__restrict__ x,
+                                     int64_t B, int64_t L, int64_t W, int64_t C) {
+    GLUE_LOOP(i, C * B * W) {
+        const int64_t c = i / (B * W), bw = i - c * (B * W), b = bw / W, w = bw - b * W;
+        const int64_t l0 = c * GLUE_SUM_CHUNK,
+                      l1 = l0 + GLUE_SUM_CHUNK < L ? l0 + GLUE_SUM_CHUNK : L;
+        double a = 0.0;
+        for (int64_t l = l0; l < l1; l++) a += (double)x[(b * L + l) * W + w];
+        part[i] = a;
+    }
+}
+
+// acc (B, W) += Σ_c part[c], c in order.
+__global__ void sum_rows_fold_kernel(double *__restrict__ acc, const double *__restrict__ part,
+                                     int64_t BW, int64_t C) {
+    GLUE_LOOP(bw, BW) {
+        double a = acc[bw];
+        for (int64_t c = 0; c < C; c++) a += part[c * BW + bw];
+        acc[bw] = a;
+    }
+}
+
+__global__ void mean_from_sum_kernel(float *__restrict__ out, const double *__restrict__ acc,
+                                     int64_t n, double count) {
+    GLUE_LOOP(i, n) out[i] = (float)__ddiv_rn(acc[i], count);
+}
+
 } // namespace
 
 extern "C" {
@@ -413,6 +466,69 @@ int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_
         return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
     frames_kernel<<<glue_blocks(B * Lt * F), GLUE_THREADS, 0, (cudaStream_t)stream>>>(
         frames, samples, sample_lengths, B, L, F, Lt);
+    CUDA_CHECK_LAUNCH();
+fail:
+    return status;
+}
+
+int glue_copy_blocks_cuda(float *dst, int64_t dst_sb, int64_t dst_sl, const float *src,
+                          int64_t src_sb, int64_t src_sl, int64_t B, int64_t L, int64_t W,
+                          DType t, void *stream) {
+    int status = 0;
+    if (B < 0 || L < 0 || W < 0) return bad_size(__func__, "B, L or W", B < 0 ? B : L < 0 ? L : W);
+    if (t != DTYPE_F32 && t != DTYPE_BF16) return bad_dtype(__func__, t);
+    if (B * L * W == 0) return 0;
+    if (!dst || !src) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
+    {
+        cudaStream_t st = (cudaStream_t)stream;
+        const unsigned blocks = glue_blocks(B * L * W);
+        if (t == DTYPE_F32)
+            copy_blocks_kernel<float><<<blocks, GLUE_THREADS, 0, st>>>(
+                dst, dst_sb, dst_sl, src, src_sb, src_sl, B, L, W);
+        else
+            copy_blocks_kernel<uint16_t><<<blocks, GLUE_THREADS, 0, st>>>(
+                (uint16_t *)dst, dst_sb, dst_sl, (const uint16_t *)src, src_sb, src_sl, B, L, W);
+    }
+    CUDA_CHECK_LAUNCH();
+fail:
+    return status;
+}
+
+int glue_sum_rows_acc_cuda(double *acc, const float *x, int64_t B, int64_t L, int64_t W,
+                           void *stream) {
+    int status = 0;
+    if (B < 0 || L < 0 || W < 0) return bad_size(__func__, "B, L or W", B < 0 ? B : L < 0 ? L : W);
+    if (B * L * W == 0) return 0;
+    if (!acc || !x) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
+    {
+        cudaStream_t st = (cudaStream_t)stream;
+        if (L <= GLUE_SUM_CHUNK) {
+            sum_rows_acc_kernel<<<glue_blocks(B * W), GLUE_THREADS, 0, st>>>(acc, x, B, L, W);
+        } else {
+            const int64_t C = (L + GLUE_SUM_CHUNK - 1) / GLUE_SUM_CHUNK;
+            double *part = NULL;
+            if ((status = cuda_scratch((size_t)(C * B * W) * sizeof(double), (void **)&part,
+                                       "the partial sums of a pooled segment")))
+                return status;
+            sum_rows_part_kernel<<<glue_blocks(C * B * W), GLUE_THREADS, 0, st>>>(part, x, B, L,
+                                                                                  W, C);
+            CUDA_CHECK_LAUNCH();
+            sum_rows_fold_kernel<<<glue_blocks(B * W), GLUE_THREADS, 0, st>>>(acc, part, B * W, C);
+        }
+    }
+    CUDA_CHECK_LAUNCH();
+fail:
+    return status;
+}
+
+int glue_mean_from_sum_cuda(float *out, const double *acc, int64_t n, double count,
+                            void *stream) {
+    int status = 0;
+    if (n < 0) return bad_size(__func__, "n", n);
+    if (n == 0) return 0;
+    if (!out || !acc) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
+    mean_from_sum_kernel<<<glue_blocks(n), GLUE_THREADS, 0, (cudaStream_t)stream>>>(out, acc, n,
+                                                                                    count);
     CUDA_CHECK_LAUNCH();
 fail:
     return status;

@@ -138,7 +138,7 @@ static int matmul_fwd_lt(CudaCtx *c, void *y, const void *x, const void *w, cons
         CUBLAS_TRY(h);
     }
     CUBLAS_TRY(cublasLtMatmul(c->lt, op, &alpha, w, la, x, lb, &beta, y, lc, y, lc, &res.algo,
-                              c->lt_ws, c->ws_bytes, (cudaStream_t)o->stream));
+                              c->lt_ws, c->ws_bytes, cuda_stream(o->stream)));
     *done = 1;
 fail:
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
@@ -157,7 +157,7 @@ extern "C" int matmul_fwd_cuda(float *y, const float *x, const float *w, const f
     const MatmulCuda *o = opt ? opt : &matmul_default;
     int status = matmul_check_shape(__func__, M, K, N, ld_x, ld_y), done = 0;
     CudaCtx *c = NULL;
-    cudaStream_t st = (cudaStream_t)o->stream;
+    cudaStream_t st = cuda_stream(o->stream);
     cudaDataType_t t = o->dtype == DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t ct = o->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     float alpha = 1.0f, beta = b ? 1.0f : 0.0f;
@@ -197,7 +197,7 @@ extern "C" int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy,
     const MatmulCuda *o = opt ? opt : &matmul_default;
     int status = matmul_check_shape(__func__, M, K, N, ld_x, ld_y);
     CudaCtx *c = NULL;
-    cudaStream_t st = (cudaStream_t)o->stream;
+    cudaStream_t st = cuda_stream(o->stream);
     cudaDataType_t t = o->dtype == DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t ct = o->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     float one = 1.0f, dx_beta = o->dx_overwrite ? 0.0f : 1.0f;

@@ -5,6 +5,9 @@
  * the rc pair mean, token ids (with the reverse complement), ids and waveform frames.
  * Everything but −exp is a copy or one rounding per element: bit-identical to the CPU
  * (bf16: the CPU's result rounded once, as the GPU stores it). −exp: CUDA's expf, 1e-6.
+ * Streaming glue: strided block copies (fp32, and bf16 as 2-byte elements: bit-identical),
+ * the pooled running sum (one chunk: bit-identical; longer segments in chunks: within
+ * 1e-13·Σ|x| of the CPU's double sums, the float mean within 1 ulp) and the mean from it.
  */
 #include "kernels/glue.h"
 #include "tests/gpu/parity_ops.h"
@@ -162,6 +165,93 @@ done:
     free(x), free(pm), free(dx), free(dxr), free(samples), free(frames), free(ids_f);
 }
 
+// Strided block copies between a segment and a cache (the key/value cache's layout).
+static void copy_blocks_case(DType t, uint64_t salt) {
+    char po_case[96], what[160];
+    snprintf(po_case, sizeof po_case, "glue copy_blocks %s", dtype_name(t));
+    GcRng r = gc_rng(salt);
+    enum { B = 3, L = 29, W = 40, CAP = 64, SRC_SL = 3 * W, OFF = 5 };
+    const int64_t nd = (int64_t)B * CAP * W, ns = (int64_t)B * L * SRC_SL;
+    float *dst = po_rand(&r, nd, -1, 1, t), *src = po_rand(&r, ns, -1, 1, t);
+    float *ref = po_copy(dst, nd);
+    PoBuf gd = {0}, gs = {0};
+    PO_TRY(po_in(&gd, dst, nd, t));
+    PO_TRY(po_in(&gs, src, ns, t));
+    // rows of the cache (stride CAP·W) at positions OFF.., from v inside a packed qkv (3·W)
+    PO_TRY(glue_copy_blocks_cpu(ref + OFF * W, CAP * W, W, src + 2 * W, L * SRC_SL, SRC_SL, B, L,
+                                W));
+    {
+        const size_t es = dtype_size(t);
+        float *gdst = (float *)((char *)po_ptr(&gd) + (size_t)OFF * W * es);
+        const float *gsrc = (const float *)((const char *)po_ptr(&gs) + (size_t)2 * W * es);
+        PO_TRY(glue_copy_blocks_cuda(gdst, CAP * W, W, gsrc, L * SRC_SL, SRC_SL, B, L, W, t,
+                                     NULL));
+    }
+    snprintf(what, sizeof what, "%s: into a cache from a packed buffer", po_case);
+    po_check_exact(what, &gd, ref);
+done:
+    po_free(&gd), po_free(&gs);
+    free(dst), free(src), free(ref);
+}
+
+// The pooled running sum over segments of different lengths, then the mean.
+static void sum_rows_case(uint64_t salt) {
+    char po_case[] = "glue sum_rows_acc";
+    char what[200];
+    GcRng r = gc_rng(salt);
+    enum { B = 2, W = 67 };
+    static const int64_t seg[] = {1, GLUE_SUM_CHUNK, 1000, 7, 4 * GLUE_SUM_CHUNK + 3};
+    const int nseg = (int)(sizeof seg / sizeof *seg);
+    double acc[B * W] = {0}, got_acc[B * W], mass[B * W] = {0}; // mass: Σ|x| per output
+    float mean[B * W], *x = NULL;
+    PoBuf gacc = {0}, gx = {0}, gm = {0};
+    int64_t count = 0;
+    PO_TRY(po_raw(&gacc, acc, sizeof acc));
+    PO_TRY(po_out(&gm, B * W, DTYPE_F32));
+    for (int k = 0; k < nseg; k++) {
+        const int64_t L = seg[k];
+        x = po_rand(&r, B * L * W, -3, 3, DTYPE_F32);
+        PO_TRY(po_in(&gx, x, B * L * W, DTYPE_F32));
+        PO_TRY(glue_sum_rows_acc_cpu(acc, x, B, L, W));
+        for (int64_t i = 0; i < B * L * W; i++) mass[(i / (L * W)) * W + i % W] += fabs(x[i]);
+        PO_TRY(glue_sum_rows_acc_cuda((double *)gacc.b.ptr, po_ptr(&gx), B, L, W, NULL));
+        count += L;
+        po_free(&gx);
+        free(x);
+        x = NULL;
+        if (k == 1) { // so far every segment fits one chunk: the CPU's order, the same bits
+            PO_TRY(device_cuda_copy(got_acc, gacc.b.ptr, sizeof got_acc, DEVICE_COPY_D2H));
+            gc_report(memcmp(got_acc, acc, sizeof acc) == 0, "%s: segments of <= %d positions "
+                      "give the CPU's double sums bit for bit", po_case, GLUE_SUM_CHUNK);
+        }
+    }
+    PO_TRY(device_cuda_copy(got_acc, gacc.b.ptr, sizeof got_acc, DEVICE_COPY_D2H));
+    {
+        double worst = 0;
+        for (int i = 0; i < B * W; i++) {
+            const double e = fabs(got_acc[i] - acc[i]) / mass[i];
+            worst = e > worst ? e : worst;
+        }
+        gc_report(worst <= 1e-13, "%s: long segments (chunked) within 1e-13·Σ|x| of the CPU's "
+                  "double sums (worst %.3g)", po_case, worst);
+    }
+    PO_TRY(glue_mean_from_sum_cpu(mean, acc, B * W, (double)count));
+    PO_TRY(glue_mean_from_sum_cuda(po_ptr(&gm), (const double *)gacc.b.ptr, B * W,
+                                   (double)count, NULL));
+    {
+        GcTol ulp = {0, 1.2e-7, 0}; // one float ulp: the sums differ in their last double bits
+        snprintf(what, sizeof what, "glue mean_from_sum after %d segments (%lld positions)", nseg,
+                 (long long)count);
+        po_check(what, &gm, mean, ulp);
+    }
+    // and exactly the CPU's division on the same sums
+    PO_TRY(glue_mean_from_sum_cpu(mean, got_acc, B * W, (double)count));
+    po_check_exact("glue mean_from_sum on the same sums", &gm, mean);
+done:
+    po_free(&gacc), po_free(&gx), po_free(&gm);
+    free(x);
+}
+
 void gpu_parity_glue(void) {
     uint64_t salt = 900;
     for (int rev = 0; rev < 2; rev++)
@@ -173,4 +263,7 @@ void gpu_parity_glue(void) {
     rows_case(2, 4099, 256, 1024, 1, DTYPE_F32, DTYPE_F32, salt++);
     elementwise_cases(salt++);
     head_and_input_cases(salt++);
+    copy_blocks_case(DTYPE_F32, salt++);
+    copy_blocks_case(DTYPE_BF16, salt++);
+    sum_rows_case(salt++);
 }

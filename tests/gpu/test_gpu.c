@@ -50,6 +50,7 @@ void gpu_runtime(void) {
     X(runtime, gpu_runtime)                                                                    \
     X(attention, gpu_parity_attention)                                                         \
     X(attention_small, gpu_parity_attention_small)                                             \
+    X(attention_kv, gpu_parity_attention_kv)                                                   \
     X(conv, gpu_parity_conv)                                                                   \
     X(matmul, gpu_parity_matmul)                                                               \
     X(norm, gpu_parity_norm)                                                                   \
@@ -62,7 +63,9 @@ void gpu_runtime(void) {
     X(scan_short, gpu_parity_scan_short)                                                       \
     X(glue, gpu_parity_glue)                                                                   \
     X(model, gpu_model)                                                                        \
-    X(model_train, gpu_model_train)
+    X(model_train, gpu_model_train)                                                            \
+    X(model_stream, gpu_model_stream)                                                          \
+    X(sample, gpu_parity_sample)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
