@@ -106,7 +106,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
                        kernels/cuda/*.cuh)
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
-        gpu-bundle-model gpu-bundle-stream
+        gpu-bundle-model gpu-bundle-stream gpu-bundle-all
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -243,6 +243,19 @@ gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
 	mkdir -p .gpu-stream/data && cp ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
 	    .gpu-stream/data/
 	du -sh .gpu-stream
+
+# Both device calls' scripts in one bundle (one machine start for both): gpu_model.sh and
+# gpu_stream.sh with their data, one set of binaries. On the device:
+#   OUT=$OUT/model bash .gpu-all/gpu_model.sh; OUT=$OUT/stream SKIP_PARITY=1 bash .gpu-all/gpu_stream.sh
+gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-all $^
+	cp bench/gpu_model.sh bench/gpu_stream.sh .gpu-all/
+	mkdir -p .gpu-all/data && cp examples/data/dna/bacteria_t*.fa.gz* \
+	    examples/data/dna/bacteria_t*.labels.tsv ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
+	    .gpu-all/data/
+	cp ../shared/anchors/peers-model-h100.json ../shared/anchors/peers-transformer-h100.json \
+	    .gpu-all/
+	du -sh .gpu-all
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps
