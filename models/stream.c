@@ -244,6 +244,9 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     int64_t L;
     int status = model_batch_check_shape(m, seg, &L);
     if (status < 0) return status;
+    if (seg->row_seqs)
+        return ls_error(LS_ERR_UNSUPPORTED, "model_stream_forward: a stream continues one "
+                                            "sequence per row; packed segments make no sense");
     if (seg->B != m->stream_B)
         return ls_error(LS_ERR_USAGE,
                         "model_stream_forward: segment has %lld rows, the stream %lld",

@@ -38,12 +38,12 @@ static void rows_case(int64_t Be, int64_t L, int64_t W, int64_t Tt, int reverse,
     const int64_t *gl = (const int64_t *)glen.b.ptr;
     for (int64_t s0 = 0; s0 < L; s0 += Tt) { // every tile: gather the last, scatter all
         const int64_t nt = s0 + Tt <= L ? Tt : L - s0;
-        PO_TRY(glue_rows_gather_cpu(tile, src, len, Be, L, W, s0, nt, reverse));
-        PO_TRY(glue_rows_gather_cuda(po_ptr(&gtile), dt, po_ptr(&gsrc), st, gl, Be, L, W, s0, nt,
-                                     reverse, NULL));
-        PO_TRY(glue_rows_scatter_add_cpu(ref_acc, tile_src, len, Be, L, W, s0, nt, reverse));
-        PO_TRY(glue_rows_scatter_add_cuda(po_ptr(&gacc), dt, po_ptr(&gtsrc), st, gl, Be, L, W,
-                                          s0, nt, reverse, NULL));
+        PO_TRY(glue_rows_gather_cpu(tile, src, len, NULL, Be, L, W, s0, nt, reverse));
+        PO_TRY(glue_rows_gather_cuda(po_ptr(&gtile), dt, po_ptr(&gsrc), st, gl, NULL, Be, L, W, s0,
+                                     nt, reverse, NULL));
+        PO_TRY(glue_rows_scatter_add_cpu(ref_acc, tile_src, len, NULL, Be, L, W, s0, nt, reverse));
+        PO_TRY(glue_rows_scatter_add_cuda(po_ptr(&gacc), dt, po_ptr(&gtsrc), st, gl, NULL, Be, L,
+                                          W, s0, nt, reverse, NULL));
         if (dt == DTYPE_BF16) po_round(ref_acc, n, dt); // each scatter stores rounded
         if (s0 + Tt >= L) gtile.n = Be * nt * W;
     }
@@ -122,9 +122,9 @@ static void head_and_input_cases(uint64_t salt) {
     PO_TRY(po_raw(&gslen, slen, sizeof slen));
     PO_TRY(po_out(&gout, 2 * B * L, DTYPE_F32)); // int32 ids, compared as raw 4-byte words
     // tokens → ids with the reverse complement rows
-    PO_TRY(glue_tokens_to_ids_cpu(ref_ids, tok, len, B, L, 5, 1));
+    PO_TRY(glue_tokens_to_ids_cpu(ref_ids, tok, len, NULL, B, L, 5, 1));
     PO_TRY(glue_tokens_to_ids_cuda((int32_t *)po_ptr(&gout), (const uint8_t *)gtok.b.ptr,
-                                   (const int64_t *)glen.b.ptr, B, L, 1, NULL));
+                                   (const int64_t *)glen.b.ptr, NULL, B, L, 1, NULL));
     memcpy(ids_f, ref_ids, sizeof ref_ids);
     po_check_exact("glue tokens_to_ids rc (int32 words)", &gout, ids_f);
     PO_TRY(po_raw(&gids, ids, sizeof ids));
@@ -147,9 +147,9 @@ static void head_and_input_cases(uint64_t salt) {
     // waveform frames
     PO_TRY(po_in(&gs, samples, B * L, DTYPE_F32));
     PO_TRY(po_out(&gf, B * Lt * F, DTYPE_F32));
-    PO_TRY(glue_frames_cpu(frames, samples, slen, B, L, F, Lt));
-    PO_TRY(glue_frames_cuda(po_ptr(&gf), po_ptr(&gs), (const int64_t *)gslen.b.ptr, B, L, F, Lt,
-                            NULL));
+    PO_TRY(glue_frames_cpu(frames, samples, slen, NULL, B, L, F, Lt));
+    PO_TRY(glue_frames_cuda(po_ptr(&gf), po_ptr(&gs), (const int64_t *)gslen.b.ptr, NULL, B, L, F,
+                            Lt, NULL));
     po_check_exact("glue frames", &gf, frames);
     // zero past the lengths (the frames' rows as (B, Lt, F))
     PO_TRY(glue_rows_zero_tail_cpu(frames, len, B, Lt, F));
