@@ -4,7 +4,8 @@
  * checked allocation, an impossible allocation is a clear out-of-memory error rather than a
  * crash), then every CUDA op against its CPU specification: one suite per op family,
  * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h); last the
- * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train).
+ * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train;
+ * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -62,7 +63,8 @@ void gpu_runtime(void) {
     X(scan_short, gpu_parity_scan_short)                                                       \
     X(glue, gpu_parity_glue)                                                                   \
     X(model, gpu_model)                                                                        \
-    X(model_train, gpu_model_train)
+    X(model_train, gpu_model_train)                                                            \
+    X(model_pack, gpu_model_pack)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
