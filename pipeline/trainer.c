@@ -508,7 +508,7 @@ static int trainer_plan(Trainer *T, int64_t epoch) {
     Rng rng;
     rng_seed_stream(&rng, T->opt->common.seed, (uint64_t)epoch);
     BatchPlanOptions bpo = {.batch_size = T->opt->batch_size, .max_tokens = T->opt->max_tokens,
-                            .bucket = 1, .shuffle = 1};
+                            .bucket = !T->opt->no_bucket, .shuffle = 1};
     int status = batch_plan_make(&T->plan, T->train_ds, T->items, T->n_train, &bpo, &rng);
     if (status < 0) return status;
     T->plan_epoch = epoch;
@@ -622,8 +622,9 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     } else {
         infer_model_batch(&T->batch, &mb);
     }
-    T->pos_padded += T->batch.B * T->batch.L;
-    T->pos_run += mb.B * mb.L;
+    const int64_t F = T->cfg.input == MODEL_INPUT_WAVEFORM ? T->cfg.frame : 1; // positions
+    T->pos_padded += T->batch.B * ((T->batch.L + F - 1) / F);
+    T->pos_run += mb.B * ((mb.L + F - 1) / F);
     if ((status = model_zero_grads(T->model)) < 0) return status;
     return model_forward_backward(T->model, &mb, labels, 1.0f, loss);
 }
@@ -1035,6 +1036,7 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
                          opt->max_tokens ? "" : " (no limit)");
     }
     if (opt->pack) config_table_add(t, 1, "pack", "sequences end to end in each batch's rows");
+    if (opt->no_bucket) config_table_add(t, 1, "bucket", "no (random batches)");
     if (opt->steps > 0) config_table_add(t, 1, "steps", "%lld", (long long)opt->steps);
     else if (opt->epochs > 0)
         config_table_add(t, 1, "epochs", "%lld (%lld steps)", (long long)opt->epochs,
