@@ -292,7 +292,7 @@ int64_t model_batch_sequences(const ModelBatch *batch);
 
 /**
  * Rows of model_forward()'s logits (and of model_loss()'s dlogits and row_loss) for @p batch:
- * B for a classifier; for an LM B·L, or, with a target mask, the scored positions in
+ * B for a classifier (the sequences of a packed batch); for an LM B·L, or, with a target mask, the scored positions in
  * row-major (b, t) order (0 when the batch has no target: then the forward computes no
  * logits, and the loss is 0).
  */
@@ -395,7 +395,8 @@ size_t model_activation_bytes(const Model *model);
  */
 double model_decode_state_bytes(const Model *model, int64_t L);
 
-/** Pooled final hidden state, (B, d_model), host memory: what `longscan embed` writes. */
+/** Pooled final hidden state, (B, d_model) (a packed batch: one row per sequence), host
+ *  memory: what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;
 
 /** Crop rules of model_crop_window(). */
