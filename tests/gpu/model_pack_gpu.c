@@ -28,7 +28,7 @@ static const Device mp_cpu = {DEVICE_CPU, 0}, mp_gpu = {DEVICE_CUDA, 0};
 #define MP_SEQS 7
 #define MP_ROWS 3
 static const int64_t mp_len[MP_SEQS] = {37, 1, 20, 64, 5, 90, 13}; // positions
-static const int64_t mp_rows[MP_ROWS] = {3, 2, 2};                // 58, 69, 103 of 128
+static const int64_t mp_rows[MP_ROWS] = {3, 2, 2};                 // 58, 69, 103 of 128
 #define MP_L 128
 
 typedef struct {
@@ -59,8 +59,10 @@ static void mp_pair(MpPair *p, const ModelConfig *c, GcRng *r) {
     p->pk_samples = gc_host(MP_ROWS * p->Lk);
     memset(p->pad_tokens, 0xff, pad_n);
     memset(p->pk_tokens, 0xff, pk_n);
-    for (int64_t i = 0; i < MP_SEQS * p->Lp; i++) p->pad_samples[i] = 1e30f;
-    for (int64_t i = 0; i < MP_ROWS * p->Lk; i++) p->pk_samples[i] = 1e30f;
+    for (int64_t i = 0; i < MP_SEQS * p->Lp; i++)
+        p->pad_samples[i] = 1e30f;
+    for (int64_t i = 0; i < MP_ROWS * p->Lk; i++)
+        p->pk_samples[i] = 1e30f;
     for (int64_t b = 0, k = 0; b < MP_ROWS; b++) {
         int64_t pos = 0;
         p->row_seqs[b] = mp_rows[b];
@@ -94,8 +96,10 @@ static double mp_rel(const float *got, const float *ref, int64_t n, int l2) {
     for (int64_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - ref[i]), r = fabs((double)ref[i]);
         if (!isfinite(got[i])) return INFINITY;
-        if (l2) num += d * d, den += r * r;
-        else num = d > num ? d : num, den = r > den ? r : den;
+        if (l2)
+            num += d * d, den += r * r;
+        else
+            num = d > num ? d : num, den = r > den ? r : den;
     }
     if (l2) num = sqrt(num), den = sqrt(den);
     return den > 0 ? num / den : num;
@@ -133,8 +137,10 @@ static int mp_run(Model *m, const MpPair *p, int packed, int64_t tile_rows, floa
     float *raw = gc_host(model_output_rows(m, b) * V);
     int status = model_forward(m, b, raw, 0);
     if (status == 0) {
-        if (lm && packed) mp_unpack_lm(p, raw, logits, V);
-        else memcpy(logits, raw, (size_t)(model_output_rows(m, b) * V) * sizeof(float));
+        if (lm && packed)
+            mp_unpack_lm(p, raw, logits, V);
+        else
+            memcpy(logits, raw, (size_t)(model_output_rows(m, b) * V) * sizeof(float));
     }
     if (status == 0) status = model_zero_grads(m);
     if (status == 0) status = model_forward_backward(m, b, p->labels, 1.0f, loss);
@@ -177,17 +183,21 @@ static void pack_case(const char *name, ModelConfig cfg, DType act, uint64_t sal
         gc_report(e <= tol, "model_pack %s %s: GPU packed loss %.6f vs CPU packed %.6f (%.3g)",
                   name, prec, loss_k, loss_c, e);
         e = mp_grads(tab, gk, gc, l2, &wn);
-        gc_report(e <= tol, "model_pack %s %s: GPU packed gradients vs CPU packed: worst %s "
-                  "%.3g", name, prec, wn, e);
+        gc_report(e <= tol,
+                  "model_pack %s %s: GPU packed gradients vs CPU packed: worst %s "
+                  "%.3g",
+                  name, prec, wn, e);
         e = mp_rel(lk, lp, nl, l2);
-        gc_report(e <= tol, "model_pack %s %s: GPU packed logits vs GPU padded: %.3g", name,
-                  prec, e);
+        gc_report(e <= tol, "model_pack %s %s: GPU packed logits vs GPU padded: %.3g", name, prec,
+                  e);
         e = fabs(loss_k - loss_p) / fabs(loss_p);
         gc_report(e <= tol, "model_pack %s %s: GPU packed loss %.6f vs GPU padded %.6f (%.3g)",
                   name, prec, loss_k, loss_p, e);
         e = mp_grads(tab, gk, gp, l2, &wn);
-        gc_report(e <= tol, "model_pack %s %s: GPU packed gradients vs GPU padded: worst %s "
-                  "%.3g", name, prec, wn, e);
+        gc_report(e <= tol,
+                  "model_pack %s %s: GPU packed gradients vs GPU padded: worst %s "
+                  "%.3g",
+                  name, prec, wn, e);
     }
     goto done;
 fail:

@@ -71,8 +71,8 @@ static Model *new_model(const ModelConfig *c, uint64_t seed) {
 
 /* S sequences, their padded batch (row k = sequence k) and their packed batch. */
 typedef struct {
-    int64_t S, n[MAX_SEQS];     // lengths (tokens or samples)
-    int64_t pos[MAX_SEQS];      // positions of each (frames for a waveform)
+    int64_t S, n[MAX_SEQS]; // lengths (tokens or samples)
+    int64_t pos[MAX_SEQS];  // positions of each (frames for a waveform)
     int32_t labels[MAX_SEQS];
     // padded
     int64_t Lp;
@@ -111,8 +111,10 @@ static void make_pair(Pair *out, const ModelConfig *c, KcRng *r, int64_t S, cons
     p.pk_samples = kc_floats(B * Lk);
     memset(p.pad_tokens, 255, (size_t)(S * p.Lp));
     memset(p.pk_tokens, 255, (size_t)(B * Lk));
-    for (int64_t i = 0; i < S * p.Lp; i++) p.pad_samples[i] = 1e30f;
-    for (int64_t i = 0; i < B * Lk; i++) p.pk_samples[i] = 1e30f;
+    for (int64_t i = 0; i < S * p.Lp; i++)
+        p.pad_samples[i] = 1e30f;
+    for (int64_t i = 0; i < B * Lk; i++)
+        p.pk_samples[i] = 1e30f;
     for (int64_t b = 0, k = 0; b < B; b++) {
         p.row_seqs[b] = rows[b];
         int64_t pos = 0;
@@ -133,8 +135,7 @@ static void make_pair(Pair *out, const ModelConfig *c, KcRng *r, int64_t S, cons
     }
     *out = p;
     out->pad = (ModelBatch){.B = S, .L = p.Lp, .lengths = out->n};
-    out->packed =
-        (ModelBatch){.B = B, .L = Lk, .row_seqs = out->row_seqs, .seq_lengths = out->n};
+    out->packed = (ModelBatch){.B = B, .L = Lk, .row_seqs = out->row_seqs, .seq_lengths = out->n};
     if (wave)
         out->pad.samples = p.pad_samples, out->packed.samples = p.pk_samples;
     else
@@ -173,7 +174,8 @@ static void expect_close(const char *what, const float *got, const float *want, 
 // Gradients: |got − want| <= 1e-5·max|want| + 1e-4·|want| elementwise (see the top).
 static void expect_grads(const char *what, const float *got, const float *want, int64_t n) {
     double gmax = 0, worst = 0;
-    for (int64_t i = 0; i < n; i++) gmax = fmax(gmax, fabs((double)want[i]));
+    for (int64_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs((double)want[i]));
     if (!(gmax > 0)) fail_msg("%s: the reference gradient is all zero", what);
     int64_t at = -1;
     for (int64_t i = 0; i < n; i++) {
@@ -214,8 +216,8 @@ static void compare(const char *name, Model *m, Pair *p, int64_t tile_rows_packe
     } else {
         const int64_t F = 1;
         for (int64_t k = 0; k < p->S; k++) {
-            snprintf(what, sizeof what, "%s: LM logits of sequence %lld (%lld)", name,
-                     (long long)k, (long long)p->n[k]);
+            snprintf(what, sizeof what, "%s: LM logits of sequence %lld (%lld)", name, (long long)k,
+                     (long long)p->n[k]);
             expect_close(what, lk + (p->row_of[k] * p->Lk + p->at[k] * F) * V, lp + k * p->Lp * V,
                          p->n[k] * V, 1e-5);
         }
@@ -345,8 +347,8 @@ static void test_pack_waveform(void **state) {
     KcRng r = kc_rng(82);
     Model *m = new_model(&c, 32);
     Pair p;
-    make_pair(&p, &c, &r, 6, n, 3, rows, 48); // rows: 8, 14, 15 positions of 16
-    compare("mamba waveform classify", m, &p, 12);  // tiles of 4 positions
+    make_pair(&p, &c, &r, 6, n, 3, rows, 48);      // rows: 8, 14, 15 positions of 16
+    compare("mamba waveform classify", m, &p, 12); // tiles of 4 positions
     free_pair(&p);
     model_free(m);
     ModelConfig bi = c;
