@@ -106,7 +106,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
                        kernels/cuda/*.cuh)
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
-        gpu-bundle-model gpu-bundle-stream gpu-bundle-all
+        gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -256,6 +256,14 @@ gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
 	cp ../shared/anchors/peers-model-h100.json ../shared/anchors/peers-transformer-h100.json \
 	    .gpu-all/
 	du -sh .gpu-all
+
+# The packed batches' device call (bench/gpu_pack.sh): longscan, test_gpu, the script, the
+# shipped bacteria data.
+gpu-bundle-pack: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-pack $^
+	cp bench/gpu_pack.sh .gpu-pack/
+	mkdir -p .gpu-pack/data && cp examples/data/dna/bacteria_t*.fa.gz* \
+	    examples/data/dna/bacteria_t*.labels.tsv .gpu-pack/data/
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

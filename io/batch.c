@@ -331,3 +331,106 @@ int batch_fill(Batch *b, const Dataset *ds, const DatasetItem *items, int64_t n,
     }
     return 0;
 }
+
+// ---------------------------------------------------------------------------- packed batches
+
+int batch_pack(PackedBatch *pk, const Batch *b, int64_t frame) {
+    if (b->ids || b->target || b->answers)
+        return ls_error(LS_ERR_UNSUPPORTED, "packing: synthetic batches (token ids, target "
+                                            "masks) are not packed");
+    const int64_t F = frame > 0 ? frame : 1, S = b->B;
+    const int64_t P = (b->L + F - 1) / F; // positions per row
+    if (S > pk->seq_cap) {
+        int64_t *a[6] = {NULL};
+        int32_t *lab = NULL;
+        for (int i = 0; i < 6; i++) a[i] = malloc((size_t)S * sizeof(int64_t));
+        lab = malloc((size_t)S * sizeof *lab);
+        int ok = lab != NULL;
+        for (int i = 0; i < 6; i++) ok = ok && a[i];
+        if (!ok) {
+            for (int i = 0; i < 6; i++) free(a[i]);
+            free(lab);
+            return ls_error(LS_ERR_NOMEM, "packing: out of memory for %lld sequences",
+                            (long long)S);
+        }
+        free(pk->row_seqs), free(pk->seq_lengths), free(pk->order), free(pk->row_of);
+        free(pk->at), free(pk->labels);
+        pk->row_seqs = a[0], pk->seq_lengths = a[1], pk->order = a[2], pk->row_of = a[3];
+        pk->at = a[4], pk->labels = lab;
+        free(a[5]);
+        pk->seq_cap = S;
+    }
+    // first-fit in batch order: row_of and at per padded row first, used[] as the fill
+    int64_t *used = pk->order; // scratch until the order is written
+    int64_t rows = 0;
+    int64_t *row_of = pk->seq_lengths, *at = pk->at; // by padded row, reordered below
+    for (int64_t i = 0; i < S; i++) {
+        const int64_t np = (b->lengths[i] + F - 1) / F;
+        int64_t r = 0;
+        while (r < rows && used[r] + np > P) r++;
+        if (r == rows) used[rows++] = 0;
+        row_of[i] = r;
+        at[i] = used[r];
+        used[r] += np;
+    }
+    // packed order: row by row, within a row by position (= batch order, first-fit appends)
+    for (int64_t r = 0; r < rows; r++) pk->row_seqs[r] = 0;
+    for (int64_t i = 0; i < S; i++) pk->row_seqs[row_of[i]]++;
+    int64_t *next = pk->row_of; // next free slot of each row in the packed order
+    for (int64_t r = 0, k = 0; r < rows; r++) next[r] = k, k += pk->row_seqs[r];
+    int64_t *slot_of = malloc((size_t)S * sizeof *slot_of);
+    int64_t *tmp = malloc((size_t)S * 2 * sizeof *tmp);
+    if (!slot_of || !tmp) {
+        free(slot_of), free(tmp);
+        return ls_error(LS_ERR_NOMEM, "packing: out of memory for %lld sequences", (long long)S);
+    }
+    for (int64_t i = 0; i < S; i++) slot_of[i] = next[row_of[i]]++;
+    for (int64_t i = 0; i < S; i++) tmp[slot_of[i]] = row_of[i], tmp[S + slot_of[i]] = at[i];
+    for (int64_t i = 0; i < S; i++) {
+        const int64_t s = slot_of[i];
+        pk->order[s] = i;
+        pk->labels[s] = b->labels ? b->labels[i] : -1;
+    }
+    for (int64_t s = 0; s < S; s++) {
+        pk->row_of[s] = tmp[s];
+        pk->at[s] = tmp[S + s];
+        pk->seq_lengths[s] = b->lengths[pk->order[s]];
+    }
+    free(slot_of), free(tmp);
+    pk->B = rows;
+    pk->L = P * F;
+    pk->S = S;
+    // the rows; padding is what the padded batch has past a row's end (never read)
+    const int64_t cells = pk->B * pk->L;
+    if (cells > pk->cells_cap || (b->tokens && !pk->tokens) || (b->samples && !pk->samples)) {
+        free(pk->tokens), free(pk->samples);
+        pk->tokens = malloc((size_t)cells);
+        pk->samples = malloc((size_t)cells * sizeof *pk->samples);
+        pk->cells_cap = pk->tokens && pk->samples ? cells : 0;
+        if (!pk->cells_cap)
+            return ls_error(LS_ERR_NOMEM, "packing: out of memory for %lld positions",
+                            (long long)cells);
+    }
+    uint8_t pad = 0;
+    for (int64_t i = 0; b->tokens && i < S; i++)
+        if (b->lengths[i] < b->L) {
+            pad = b->tokens[i * b->L + b->lengths[i]];
+            break;
+        }
+    if (b->tokens) memset(pk->tokens, pad, (size_t)cells);
+    if (b->samples) memset(pk->samples, 0, (size_t)cells * sizeof *pk->samples);
+    for (int64_t s = 0; s < S; s++) {
+        const int64_t i = pk->order[s], n = b->lengths[i];
+        const int64_t off = pk->row_of[s] * pk->L + pk->at[s] * F;
+        if (b->tokens) memcpy(pk->tokens + off, b->tokens + i * b->L, (size_t)n);
+        if (b->samples)
+            memcpy(pk->samples + off, b->samples + i * b->L, (size_t)n * sizeof *pk->samples);
+    }
+    return 0;
+}
+
+void packed_batch_free(PackedBatch *pk) {
+    free(pk->row_seqs), free(pk->seq_lengths), free(pk->order), free(pk->row_of);
+    free(pk->at), free(pk->labels), free(pk->tokens), free(pk->samples);
+    memset(pk, 0, sizeof *pk);
+}

@@ -477,6 +477,43 @@ int batch_fill(Batch *batch, const Dataset *ds, const DatasetItem *items, int64_
 /** Free the buffers and zero the batch; safe on a zeroed batch. */
 void batch_free(Batch *batch);
 
+// ---------------------------------------------------------------------------- packed batches
+
+/*
+ * A filled Batch laid out packed (models/model.h "Packed batches"): the same sequences,
+ * several per row end to end, so that short sequences do not each carry a row of padding.
+ * Which sequences form a batch does not change (the plan is the padded run's), only their
+ * layout: rows are as long as the batch's longest sequence (its padded L, rounded up to whole
+ * frames), and each sequence goes, in batch order, into the first row with room for it
+ * (first-fit; deterministic). No sequence is ever split, and none can be longer than a row:
+ * the longest fills one. A waveform sequence of n samples takes ceil(n / frame) positions and
+ * starts on a frame boundary.
+ */
+typedef struct {
+    int64_t  B, L;        /* packed rows; row length (tokens or samples) */
+    int64_t  S;           /* sequences: the padded batch's rows */
+    int64_t *row_seqs;    /* (B) sequences in each row */
+    int64_t *seq_lengths; /* (S) in packed order (row by row) */
+    int64_t *order;       /* (S) the padded row of each packed sequence */
+    int64_t *row_of;      /* (S) its packed row */
+    int64_t *at;          /* (S) its first position in that row (positions, not samples) */
+    int32_t *labels;      /* (S) labels in packed order */
+    uint8_t *tokens;      /* (B, L) buffer: the rows when the padded batch has tokens */
+    float   *samples;     /* (B, L) buffer: the rows when the padded batch has samples */
+    int64_t  seq_cap, cells_cap;
+} PackedBatch;
+
+/**
+ * Lay @p batch out packed into @p pk (zero it before first use; buffers are reused).
+ * @param frame  samples per model position (waveform models), 1 for tokens
+ * @return 0; LS_ERR_UNSUPPORTED for synthetic batches (ids, target masks: they stay padded);
+ *         LS_ERR_NOMEM.
+ */
+int batch_pack(PackedBatch *pk, const Batch *batch, int64_t frame) LS_RESULT_USED;
+
+/** Free the buffers and zero @p pk; safe on a zeroed one. */
+void packed_batch_free(PackedBatch *pk);
+
 #ifdef __cplusplus
 }
 #endif

@@ -225,6 +225,20 @@ int pool_bwd_cuda(float *dx, const float *dout, const int64_t *lengths, int64_t 
     (void)stream;
     return no_cuda();
 }
+int pool_fwd_packed_cuda(float *out, const float *x, const int64_t *starts,
+                         const int64_t *lengths, int64_t S, int64_t L, int64_t D, PoolMode mode,
+                         DType dtype, void *stream) {
+    (void)out, (void)x, (void)starts, (void)lengths, (void)S, (void)L, (void)D, (void)mode;
+    (void)dtype, (void)stream;
+    return no_cuda();
+}
+int pool_bwd_packed_cuda(float *dx, const float *dout, const int64_t *starts,
+                         const int64_t *lengths, int64_t S, int64_t L, int64_t D, PoolMode mode,
+                         DType dtype, void *stream) {
+    (void)dx, (void)dout, (void)starts, (void)lengths, (void)S, (void)L, (void)D, (void)mode;
+    (void)dtype, (void)stream;
+    return no_cuda();
+}
 
 int optim_adamw_step_cuda(float *params, float *m, float *v, const float *grads,
                           const OptimTensor *tensors, int64_t n_tensors, const AdamWConfig *cfg,
@@ -289,16 +303,19 @@ int glue_mul_acc_cuda(float *y, const float *a, const float *b, int64_t n, void 
     return no_cuda();
 }
 int glue_rows_gather_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                          const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                          int64_t nt, int reverse, void *stream) {
+                          const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L,
+                          int64_t W, int64_t s0, int64_t nt, int reverse, void *stream) {
     (void)dst, (void)dst_t, (void)src, (void)src_t, (void)lengths, (void)Be, (void)L, (void)W;
+    (void)mirror;
     (void)s0, (void)nt, (void)reverse, (void)stream;
     return no_cuda();
 }
 int glue_rows_scatter_add_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                               const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                               int64_t s0, int64_t nt, int reverse, void *stream) {
+                               const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                               int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse,
+                               void *stream) {
     (void)dst, (void)dst_t, (void)src, (void)src_t, (void)lengths, (void)Be, (void)L, (void)W;
+    (void)mirror;
     (void)s0, (void)nt, (void)reverse, (void)stream;
     return no_cuda();
 }
@@ -316,8 +333,8 @@ int glue_pair_mean_bwd_cuda(float *dx, const float *dout, int64_t B, int64_t W, 
     return no_cuda();
 }
 int glue_tokens_to_ids_cuda(int32_t *ids, const uint8_t *tokens, const int64_t *lengths,
-                            int64_t B, int64_t L, int rc, void *stream) {
-    (void)ids, (void)tokens, (void)lengths, (void)B, (void)L, (void)rc, (void)stream;
+                            const int32_t *mirror, int64_t B, int64_t L, int rc, void *stream) {
+    (void)mirror, (void)ids, (void)tokens, (void)lengths, (void)B, (void)L, (void)rc, (void)stream;
     return no_cuda();
 }
 int glue_ids_to_ids_cuda(int32_t *ids, const int32_t *src, const int64_t *lengths, int64_t B,
@@ -326,8 +343,10 @@ int glue_ids_to_ids_cuda(int32_t *ids, const int32_t *src, const int64_t *length
     return no_cuda();
 }
 int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_lengths,
-                     int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) {
-    (void)frames, (void)samples, (void)sample_lengths, (void)B, (void)L, (void)F, (void)Lt;
+                     const int64_t *frame_end, int64_t B, int64_t L, int64_t F, int64_t Lt,
+                     void *stream) {
+    (void)frame_end, (void)frames, (void)samples, (void)sample_lengths, (void)B, (void)L;
+    (void)F, (void)Lt;
     (void)stream;
     return no_cuda();
 }

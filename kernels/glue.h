@@ -16,6 +16,12 @@
  * s < lengths[b]: the reverse direction of a bidirectional block sees a dense causal problem
  * with its padding at the end, where it cannot reach a valid position.
  *
+ * Packed rows (several sequences end to end in a row, models/model.h): the reverse walk
+ * reverses each sequence in place. The caller gives the map as `mirror` (Be, L) int32:
+ * mirror[b·L + s] is the position that tile position s reads (s < lengths[b]); for a sequence
+ * at positions [a, a + n) it is 2a + n − 1 − s, so every sequence keeps its positions and its
+ * first token stays where the conv and scan `reset` marks it. NULL: the per-row rule above.
+ *
  * None of these reduces across elements, so results do not depend on threads or launch shape:
  * the CUDA versions are bit-identical to the CPU's except glue_neg_exp (CUDA's expf, within
  * 2 ulp of libm's). The accumulating forms (add, mul_acc, scatter_add, pair_mean_bwd) ADD into
@@ -61,11 +67,12 @@ int glue_mul_acc_cpu(float *y, const float *a, const float *b, int64_t n) LS_RES
  * gather:       dst (Be, nt, W) dense: dst[b, s − s0] = src[b, p], 0 where s is not valid.
  * scatter_add:  dst (Be, L, W):  dst[b, p] += src[b, s − s0] where valid (src (Be, nt, W)).
  */
-int glue_rows_gather_cpu(float *dst, const float *src, const int64_t *lengths, int64_t Be,
-                         int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
-int glue_rows_scatter_add_cpu(float *dst, const float *src, const int64_t *lengths, int64_t Be,
-                              int64_t L, int64_t W, int64_t s0, int64_t nt,
-                              int reverse) LS_RESULT_USED;
+int glue_rows_gather_cpu(float *dst, const float *src, const int64_t *lengths,
+                         const int32_t *mirror, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                         int64_t nt, int reverse) LS_RESULT_USED;
+int glue_rows_scatter_add_cpu(float *dst, const float *src, const int64_t *lengths,
+                              const int32_t *mirror, int64_t Be, int64_t L, int64_t W,
+                              int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
 /** x (Be, L, W): positions p >= lengths[b] set to 0. */
 int glue_rows_zero_tail_cpu(float *x, const int64_t *lengths, int64_t Be, int64_t L,
                             int64_t W) LS_RESULT_USED;
@@ -77,11 +84,14 @@ int glue_pair_mean_bwd_cpu(float *dx, const float *dout, int64_t B, int64_t W) L
 /**
  * Token ids for the embedding: ids (Be, L) int32 from tokens (B, L); padded positions get 0.
  * With rc (Be = 2B), rows B + b hold the reverse complement of row b within its length
- * (t < 4 → 3 − t, others kept). @return 0, or LS_ERR_USAGE naming the row and position of a
- * token >= vocab (nothing written then).
+ * (t < 4 → 3 − t, others kept); with @p mirror (B, L) (packed rows, see the top) position p
+ * of row B + b complements token mirror[b·L + p], so each sequence is reverse-complemented in
+ * place. @return 0, or LS_ERR_USAGE naming the row and position of a token >= vocab (nothing
+ * written then).
  */
 int glue_tokens_to_ids_cpu(int32_t *ids, const uint8_t *tokens, const int64_t *lengths,
-                           int64_t B, int64_t L, int64_t vocab, int rc) LS_RESULT_USED;
+                           const int32_t *mirror, int64_t B, int64_t L, int64_t vocab,
+                           int rc) LS_RESULT_USED;
 
 /** ids (B, L) from int32 ids (synthetic tasks): checked against @p vocab (LS_ERR_USAGE as
  *  glue_tokens_to_ids_cpu), padded positions 0. */
@@ -89,9 +99,12 @@ int glue_ids_to_ids_cpu(int32_t *ids, const int32_t *src, const int64_t *lengths
                         int64_t L, int64_t vocab) LS_RESULT_USED;
 
 /** frames (B, Lt, F) from samples (B, L): frame j of row b = samples [j·F, (j+1)·F), 0 at
- *  and past sample_lengths[b]; Lt = ceil(L / F). */
+ *  and past sample_lengths[b]; Lt = ceil(L / F). With @p frame_end (B, Lt) (packed rows, whose
+ *  sequences each start on a frame boundary and end anywhere) frame j reads samples below
+ *  frame_end[b·Lt + j] (the end of its sequence) instead, 0 from there. */
 int glue_frames_cpu(float *frames, const float *samples, const int64_t *sample_lengths,
-                    int64_t B, int64_t L, int64_t F, int64_t Lt) LS_RESULT_USED;
+                    const int64_t *frame_end, int64_t B, int64_t L, int64_t F,
+                    int64_t Lt) LS_RESULT_USED;
 
 /*
  * Streaming (models/stream.c, models/layerwise.c): block copies between a segment and a
@@ -136,11 +149,13 @@ int glue_mul_acc_cuda(float *y, const float *a, const float *b, int64_t n,
                       void *stream) LS_RESULT_USED;
 
 int glue_rows_gather_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                          const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                          int64_t nt, int reverse, void *stream) LS_RESULT_USED;
+                          const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L,
+                          int64_t W, int64_t s0, int64_t nt, int reverse,
+                          void *stream) LS_RESULT_USED;
 int glue_rows_scatter_add_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                               const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                               int64_t s0, int64_t nt, int reverse, void *stream) LS_RESULT_USED;
+                               const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                               int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse,
+                               void *stream) LS_RESULT_USED;
 int glue_rows_zero_tail_cuda(float *x, DType t, const int64_t *lengths, int64_t Be, int64_t L,
                              int64_t W, void *stream) LS_RESULT_USED;
 
@@ -152,11 +167,13 @@ int glue_pair_mean_bwd_cuda(float *dx, const float *dout, int64_t B, int64_t W,
 
 /** As the CPU functions without the vocabulary check (see the top of this file). */
 int glue_tokens_to_ids_cuda(int32_t *ids, const uint8_t *tokens, const int64_t *lengths,
-                            int64_t B, int64_t L, int rc, void *stream) LS_RESULT_USED;
+                            const int32_t *mirror, int64_t B, int64_t L, int rc,
+                            void *stream) LS_RESULT_USED;
 int glue_ids_to_ids_cuda(int32_t *ids, const int32_t *src, const int64_t *lengths, int64_t B,
                          int64_t L, void *stream) LS_RESULT_USED;
 int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_lengths,
-                     int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) LS_RESULT_USED;
+                     const int64_t *frame_end, int64_t B, int64_t L, int64_t F, int64_t Lt,
+                     void *stream) LS_RESULT_USED;
 
 /** glue_copy_blocks_cpu() with elements of type @p t (bf16: 2 bytes each; strides in
  *  elements): a byte copy, bit-identical. */

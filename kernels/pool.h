@@ -58,6 +58,23 @@ int pool_fwd_cpu(float *out, const float *x, const int64_t *lengths, int64_t B, 
 int pool_bwd_cpu(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
                  int64_t D, PoolMode mode) LS_RESULT_USED;
 
+/**
+ * Packed batches (several sequences end to end in one row, models/model.h): pool S sequences
+ * of a tensor x viewed as rows of D values. Sequence s is the rows starts[s] ..
+ * starts[s] + lengths[s] − 1 (flat row indices: row b, position p of a (B, L, D) tensor is
+ * b·L + p); out[s] is its mean, first or last row, exactly as pool_fwd_cpu pools a row of that
+ * length (the same sum in the same order). Sequences must not overlap (the backward writes
+ * each row of dx from one sequence only).
+ * @param L  bound of every length (lengths[s] in [1, L]); no row at or past
+ *           starts[s] + lengths[s] is read or written.
+ * @return as pool_fwd_cpu; LS_ERR_RANGE for a negative start.
+ */
+int pool_fwd_packed_cpu(float *out, const float *x, const int64_t *starts,
+                        const int64_t *lengths, int64_t S, int64_t L, int64_t D,
+                        PoolMode mode) LS_RESULT_USED;
+int pool_bwd_packed_cpu(float *dx, const float *dout, const int64_t *starts,
+                        const int64_t *lengths, int64_t S, int64_t L, int64_t D,
+                        PoolMode mode) LS_RESULT_USED;
 /** pool_fwd_cpu on the GPU. @return as pool_fwd_cpu, plus LS_ERR_CUDA(_OOM), LS_ERR_NO_CUDA,
  *  and LS_ERR_UNSUPPORTED for B > 65535. */
 int pool_fwd_cuda(float *out, const float *x, const int64_t *lengths, int64_t B, int64_t L,
@@ -66,6 +83,14 @@ int pool_fwd_cuda(float *out, const float *x, const int64_t *lengths, int64_t B,
 /** pool_bwd_cpu on the GPU (accumulating). @return as pool_fwd_cuda. */
 int pool_bwd_cuda(float *dx, const float *dout, const int64_t *lengths, int64_t B, int64_t L,
                   int64_t D, PoolMode mode, DType dtype, void *stream) LS_RESULT_USED;
+/** The packed forms on the GPU (starts and lengths on the device; the starts are not checked
+ *  there: the caller builds them). @return as pool_fwd_cuda. */
+int pool_fwd_packed_cuda(float *out, const float *x, const int64_t *starts,
+                         const int64_t *lengths, int64_t S, int64_t L, int64_t D, PoolMode mode,
+                         DType dtype, void *stream) LS_RESULT_USED;
+int pool_bwd_packed_cuda(float *dx, const float *dout, const int64_t *starts,
+                         const int64_t *lengths, int64_t S, int64_t L, int64_t D, PoolMode mode,
+                         DType dtype, void *stream) LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

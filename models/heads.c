@@ -41,8 +41,8 @@ int model_input_fwd(Model *m, const ModelBatch *batch, float *X) {
         }
         if (!cpu && status < 0) return status;
         status = ids ? ops_ids_to_ids(dev, p->ids, ids, p->len, p->B, L, m->cfg.vocab)
-                     : ops_tokens_to_ids(dev, p->ids, tokens, p->len, p->B, L, m->cfg.vocab,
-                                         m->rows_per_row == 2);
+                     : ops_tokens_to_ids(dev, p->ids, tokens, p->len, p->mirror, p->B, L,
+                                         m->cfg.vocab, m->rows_per_row == 2);
         if (status == 0)
             status = ops_embedding_fwd(dev, X, p->ids, model_p(m, m->idx_embed), Be * L,
                                        m->cfg.vocab, D);
@@ -55,7 +55,7 @@ int model_input_fwd(Model *m, const ModelBatch *batch, float *X) {
             if (status < 0) return status;
             samples = p->in_samples;
         }
-        status = ops_frames(dev, p->frames, samples, p->slen, p->B, p->Ls, F, L);
+        status = ops_frames(dev, p->frames, samples, p->slen, p->frame_end, p->B, p->Ls, F, L);
         if (status == 0)
             status = ops_matmul_fwd(dev, DTYPE_F32, X, p->frames, model_p(m, m->idx_stem_w),
                                     model_p(m, m->idx_stem_b), Be * L, F, D, F, D);
@@ -84,14 +84,17 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
                      model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D, c->norm_eps);
     if (status < 0) return status;
     if (embed_out || c->task == MODEL_TASK_CLASSIFY) {
-        status = ops_pool_fwd(dev, p->pooled, xf, p->len, Be, L, D, pool_mode(c->pool));
+        status = p->packed ? ops_pool_fwd(dev, p->pooled, xf, p->seq_start, p->seq_len, p->Se, L,
+                                          D, pool_mode(c->pool))
+                           : ops_pool_fwd(dev, p->pooled, xf, NULL, p->len, Be, L, D,
+                                          pool_mode(c->pool));
         if (status == 0 && m->rows_per_row == 2)
-            status = ops_pair_mean_fwd(dev, p->pooled_out, p->pooled, p->B, D);
+            status = ops_pair_mean_fwd(dev, p->pooled_out, p->pooled, p->S, D);
         if (status < 0) return status;
         // (on the GPU embed_out is the plan's dpooled, unused in inference, copied back)
-        if (embed_out) return ops_copy(dev, embed_out, p->pooled_out, p->B * D);
+        if (embed_out) return ops_copy(dev, embed_out, p->pooled_out, p->S * D);
         return ops_matmul_fwd(dev, DTYPE_F32, logits, p->pooled_out, model_p(m, m->idx_cls_w),
-                              model_p(m, m->idx_cls_b), p->B, D, c->n_classes, D, c->n_classes);
+                              model_p(m, m->idx_cls_b), p->S, D, c->n_classes, D, c->n_classes);
     }
     status = ops_rows_zero_tail(dev, xf, p->len, Be, L, D);
     if (status < 0 || p->n_sel == 0) return status;
@@ -115,18 +118,21 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
     int status;
     if (c->task == MODEL_TASK_CLASSIFY) {
         const int64_t C = c->n_classes;
-        status = ops_zero(dev, DTYPE_F32, p->dpooled, p->B * D);
+        status = ops_zero(dev, DTYPE_F32, p->dpooled, p->S * D);
         if (status == 0)
             status = ops_matmul_bwd(dev, DTYPE_F32, p->dpooled, model_g(m, m->idx_cls_w),
                                     model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
-                                    model_p(m, m->idx_cls_w), p->B, D, C, D, C);
+                                    model_p(m, m->idx_cls_w), p->S, D, C, D, C);
         if (status == 0 && m->rows_per_row == 2) {
-            status = ops_zero(dev, DTYPE_F32, p->dpool_e, Be * D);
-            if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->B, D);
+            status = ops_zero(dev, DTYPE_F32, p->dpool_e, p->Se * D);
+            if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->S, D);
         }
         if (status == 0) status = ops_zero(dev, DTYPE_F32, dxf, M * D);
         if (status == 0)
-            status = ops_pool_bwd(dev, dxf, p->dpool_e, p->len, Be, L, D, pool_mode(c->pool));
+            status = p->packed ? ops_pool_bwd(dev, dxf, p->dpool_e, p->seq_start, p->seq_len,
+                                              p->Se, L, D, pool_mode(c->pool))
+                               : ops_pool_bwd(dev, dxf, p->dpool_e, NULL, p->len, Be, L, D,
+                                              pool_mode(c->pool));
     } else if (p->n_sel >= 0) { // target mask: the scored rows' gradients scattered back
         const int64_t V = c->vocab, S = p->n_sel;
         status = ops_zero(dev, DTYPE_F32, dxf, M * D);

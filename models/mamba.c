@@ -64,7 +64,7 @@ int mamba_prepare_A(Model *m) {
 }
 
 // Conv arguments for the tile in the plan's buffers: x = the x half of xz, out = u.
-static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t nt) {
+static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t s0, int64_t nt) {
     Plan *p = &m->plan;
     const int64_t E = m->E;
     ConvArgs a;
@@ -77,11 +77,16 @@ static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t nt) {
     a.weight = w->conv_w;
     a.bias = w->conv_b;
     a.out = p->u;
+    if (p->reset) { // packed rows: the sequence starts of this tile (the same in either walk)
+        a.reset = p->reset + s0;
+        a.reset_stride_b = p->L;
+        a.reset_stride_l = 1;
+    }
     return a;
 }
 
 // Scan arguments for the tile: u, delta dense; z, B, C views of xz and dbl; out = y.
-static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t nt) {
+static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t s0, int64_t nt) {
     Plan *p = &m->plan;
     const int64_t E = m->E, N = m->N, R = m->R, W = R + 2 * N;
     ScanArgs a;
@@ -100,6 +105,11 @@ static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t nt) {
     a.D_skip = w->Dsk;
     a.delta_bias = w->dt_b;
     a.out = p->y;
+    if (p->reset) {
+        a.reset = p->reset + s0;
+        a.reset_stride_b = p->L;
+        a.reset_stride_l = 1;
+    }
     return a;
 }
 
@@ -115,15 +125,15 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     const Device *dev = &m->dev;
     const DType t = m->act;
     const int64_t rows = p->Be * nt, D = m->D, E = m->E, R = m->R, W = R + 2 * m->N;
-    int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, p->len, p->Be, p->L, D, s0, nt,
-                                 dir);
+    int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, p->len, p->mirror, p->Be, p->L,
+                                 D, s0, nt, dir);
     if (status == 0)
         status = ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean,
                               p->t_rstd, p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
     if (status == 0) {
-        ConvArgs ca = tile_conv_args(m, w, nt);
+        ConvArgs ca = tile_conv_args(m, w, s0, nt);
         ca.state0 = conv0;
         ca.state_final = conv1;
         status = ops_conv_fwd(dev, &ca);
@@ -133,7 +143,7 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
     if (status == 0) {
-        ScanArgs sa = tile_scan_args(m, w, nt);
+        ScanArgs sa = tile_scan_args(m, w, s0, nt);
         sa.h0 = h0;
         sa.h_final = h1;
         sa.ckpt = ckpt;
@@ -170,8 +180,8 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
         if (status == 0)
             status = ops_matmul_fwd(dev, m->act, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
         if (status == 0)
-            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, Be, p->L,
-                                          D, s0, nt, dir);
+            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, p->mirror,
+                                          Be, p->L, D, s0, nt, dir);
         if (status < 0) return status;
     }
     return 0;
@@ -214,7 +224,8 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         // recompute the tile, then walk it back
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
         if (status == 0)
-            status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, Be, p->L, D, s0, nt, dir);
+            status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, p->mirror, Be, p->L, D,
+                                     s0, nt, dir);
         if (status == 0)
             status = ops_matmul_bwd_set_dx(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO,
                                            p->y, w.out_w, rows, E, D, E, D);
@@ -227,7 +238,7 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         if (status == 0 && dc_out) status = ops_zero(dev, F32, dc_out, Be * E * K1);
         if (status < 0) return status;
 
-        ScanArgs sa = tile_scan_args(m, &w, nt);
+        ScanArgs sa = tile_scan_args(m, &w, s0, nt);
         sa.h0 = h0;
         sa.ckpt = p->ckpt;
         sa.out = NULL;
@@ -258,7 +269,7 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
             status = ops_matmul_bwd(dev, t, p->du, model_g(m, lp->x_proj[dir]), NULL, p->ddbl,
                                     p->u, w.x_w, rows, E, W, E, W);
         if (status == 0) {
-            ConvArgs ca = tile_conv_args(m, &w, nt);
+            ConvArgs ca = tile_conv_args(m, &w, s0, nt);
             ca.out = NULL;
             ca.state0 = conv0;
             ca.dout = p->du;
@@ -279,8 +290,8 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
                                          model_g(m, lp->norm_b), p->dxn, p->xt, w.norm_w,
                                          p->t_mean, p->t_rstd, rows, D);
         if (status == 0)
-            status = ops_rows_scatter_add(dev, dR, F32, p->dxt, t, p->len, Be, p->L, D, s0, nt,
-                                          dir);
+            status = ops_rows_scatter_add(dev, dR, F32, p->dxt, t, p->len, p->mirror, Be, p->L, D,
+                                          s0, nt, dir);
         if (status < 0) return status;
         cur = 1 - cur;
     }
@@ -320,7 +331,7 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
     if (status == 0) {
-        ConvArgs ca = tile_conv_args(m, &w, 1);
+        ConvArgs ca = tile_conv_args(m, &w, 0, 1);
         ca.state = K1 > 0 ? state : NULL;
         status = ops_conv_step(dev, &ca);
     }
@@ -328,7 +339,7 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w.dt_w, NULL, B, R, E, W, E);
     if (status == 0) {
-        ScanArgs sa = tile_scan_args(m, &w, 1);
+        ScanArgs sa = tile_scan_args(m, &w, 0, 1);
         sa.state = state + B * E * K1;
         status = ops_scan_step(dev, &sa);
     }

@@ -304,6 +304,11 @@ void model_free(Model *m) {
     free(m->h_len);
     free(m->h_slen);
     free(m->h_sel);
+    free(m->h_reset);
+    free(m->h_mirror);
+    free(m->h_seq_start);
+    free(m->h_seq_len);
+    free(m->h_frame_end);
     free(m->targets);
     free(m->row_loss);
     free(m->optim);
@@ -440,7 +445,7 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     // (model_forward writes the caller's buffer there)
     p->logits_rows = 0;
     if (m->plan_logits && (gpu || p->train))
-        p->logits_rows = c->task != MODEL_TASK_LM ? p->B : m->sel_rows >= 0 ? m->sel_rows : M;
+        p->logits_rows = c->task != MODEL_TASK_LM ? p->S : m->sel_rows >= 0 ? m->sel_rows : M;
     const int64_t width = c->task == MODEL_TASK_LM ? c->vocab : c->n_classes;
     // (the sizing pass has base NULL: decide by the sizes, never by the pointers)
     const int with_loss = p->logits_rows > 0 && p->train;
@@ -460,14 +465,23 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     p->frames = c->input == MODEL_INPUT_WAVEFORM ? FLOATS(p->B * L * c->frame) : NULL;
     p->len = (int64_t *)bump(&bp, (size_t)Be * sizeof(int64_t));
     p->slen = (int64_t *)bump(&bp, (size_t)p->B * sizeof(int64_t));
+    if (p->packed) {
+        p->reset = (uint8_t *)bump(&bp, (size_t)M);
+        p->mirror = (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t));
+        p->seq_start = (int64_t *)bump(&bp, (size_t)p->Se * sizeof(int64_t));
+        p->seq_len = (int64_t *)bump(&bp, (size_t)p->Se * sizeof(int64_t));
+        p->frame_end = c->input == MODEL_INPUT_WAVEFORM
+                           ? (int64_t *)bump(&bp, (size_t)(p->B * L) * sizeof(int64_t))
+                           : NULL;
+    }
     p->R = FLOATS((p->train ? nl + 1 : 1) * M * D);
     p->aux = FLOATS(M * D);
     p->mean_f = FLOATS(M);
     p->rstd_f = FLOATS(M);
-    p->pooled = FLOATS(Be * D);
-    p->pooled_out = m->rows_per_row == 2 ? FLOATS(p->B * D) : p->pooled;
-    p->dpooled = FLOATS(p->B * D);
-    p->dpool_e = m->rows_per_row == 2 ? FLOATS(Be * D) : p->dpooled;
+    p->pooled = FLOATS(p->Se * D);
+    p->pooled_out = m->rows_per_row == 2 ? FLOATS(p->S * D) : p->pooled;
+    p->dpooled = FLOATS(p->S * D);
+    p->dpool_e = m->rows_per_row == 2 ? FLOATS(p->Se * D) : p->dpooled;
     p->dR = p->train ? FLOATS(M * D) : NULL;
     p->n_sel = m->sel_rows;
     p->sel = p->n_sel > 0 ? (int32_t *)bump(&bp, (size_t)p->n_sel * sizeof(int32_t)) : NULL;
@@ -565,6 +579,10 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     p.L = L;
     p.Ls = Ls;
     p.train = train;
+    p.packed = m->pack_seqs > 0;
+    p.S = p.packed ? m->pack_seqs : B;
+    p.Se = p.S * m->rows_per_row;
+    m->pack_seqs = 0; // one plan: streams and layerwise runs plan unpacked rows
     if (m->cfg.arch == MODEL_TRANSFORMER) {
         p.Tt = L;
     } else {
@@ -614,6 +632,50 @@ int model_batch_check(const Model *m, const ModelBatch *b, int64_t *L_pos) {
     return 0;
 }
 
+int64_t model_batch_sequences(const ModelBatch *b) {
+    if (!b->row_seqs) return b->B;
+    int64_t S = 0;
+    for (int64_t i = 0; i < b->B; i++) S += b->row_seqs[i];
+    return S;
+}
+
+// The rules of a packed batch (model.h): every row holds whole sequences within its L.
+static int batch_check_packed(const Model *m, const ModelBatch *b) {
+    const ModelConfig *c = &m->cfg;
+    const int64_t F = c->input == MODEL_INPUT_WAVEFORM ? c->frame : 1;
+    if (!b->row_seqs || !b->seq_lengths)
+        return ls_error(LS_ERR_USAGE, "model batch: a packed batch needs row_seqs and "
+                                      "seq_lengths (both)");
+    if (b->lengths)
+        return ls_error(LS_ERR_USAGE, "model batch: a packed batch gives seq_lengths, not "
+                                      "lengths");
+    if (model_attention_layers(c) > 0)
+        return ls_error(LS_ERR_UNSUPPORTED,
+                        "packed batches: the %s's attention would cross the sequences of a "
+                        "row (the attention kernels have no block-diagonal mask); give it one "
+                        "sequence per row", model_arch_name(c->arch));
+    for (int64_t i = 0, k = 0; i < b->B; i++) {
+        if (b->row_seqs[i] < 1 || b->row_seqs[i] > b->L)
+            return ls_error(LS_ERR_USAGE, "model batch: row %lld packs %lld sequences, expected "
+                            "1..%lld", (long long)i, (long long)b->row_seqs[i], (long long)b->L);
+        int64_t end = 0; // in input units (samples: the last sequence need not fill its frame)
+        for (int64_t j = 0; j < b->row_seqs[i]; j++, k++) {
+            const int64_t n = b->seq_lengths[k];
+            if (n < 1 || n > b->L)
+                return ls_error(LS_ERR_USAGE, "model batch: sequence %lld (row %lld) has length "
+                                "%lld, expected 1..%lld", (long long)k, (long long)i,
+                                (long long)n, (long long)b->L);
+            end += j + 1 < b->row_seqs[i] ? (n + F - 1) / F * F : n;
+            if (end > b->L)
+                return ls_error(LS_ERR_USAGE, "model batch: the %lld sequences of row %lld "
+                                "need %lld %s, more than L = %lld", (long long)b->row_seqs[i],
+                                (long long)i, (long long)end, F > 1 ? "samples" : "positions",
+                                (long long)b->L);
+        }
+    }
+    return 0;
+}
+
 int model_batch_check_shape(const Model *m, const ModelBatch *b, int64_t *L_pos) {
     const ModelConfig *c = &m->cfg;
     if (!b || b->B < 1 || b->L < 1)
@@ -638,11 +700,17 @@ int model_batch_check_shape(const Model *m, const ModelBatch *b, int64_t *L_pos)
             return ls_error(LS_ERR_USAGE, "model batch: row %lld has length %lld, expected 1..%lld",
                             (long long)i, (long long)b->lengths[i], (long long)b->L);
     *L_pos = c->input == MODEL_INPUT_WAVEFORM ? (b->L + c->frame - 1) / c->frame : b->L;
+    if (b->row_seqs || b->seq_lengths) {
+        int status = batch_check_packed(m, b);
+        if (status < 0) return status;
+    }
     // the GPU converts tokens without looking at them (a check there would wait for the
     // device): the host checks them here, with the CPU op's message (glue_tokens_to_ids_cpu)
     if (m->dev.kind != DEVICE_CPU && c->input == MODEL_INPUT_TOKENS)
-        for (int64_t i = 0; i < b->B; i++) {
-            const int64_t n = b->lengths ? b->lengths[i] : b->L;
+        for (int64_t i = 0, k = 0; i < b->B; i++) {
+            int64_t n = b->lengths ? b->lengths[i] : b->L;
+            if (b->row_seqs)
+                for (int64_t j = n = 0; j < b->row_seqs[i]; j++) n += b->seq_lengths[k++];
             for (int64_t t = 0; t < n; t++) {
                 const int64_t v = b->ids ? b->ids[i * b->L + t] : b->tokens[i * b->L + t];
                 if (v >= 0 && v < c->vocab) continue;
@@ -667,6 +735,62 @@ static int grow(void **ptr, int64_t *cap, int64_t n, size_t size) {
     return 0;
 }
 
+// A packed batch's maps on the host (model_internal.h Plan): sequence starts for the conv and
+// the scan, each position's mirror within its sequence, the sequences' first rows and lengths
+// for pooling, and (waveform) where each frame's sequence ends. rc rows repeat their row's maps.
+static int batch_pack_maps(Model *m, const ModelBatch *b) {
+    Plan *p = &m->plan;
+    const int64_t B = p->B, L = p->L, S = p->S, rc = m->rows_per_row == 2;
+    const int64_t F = m->cfg.input == MODEL_INPUT_WAVEFORM ? m->cfg.frame : 1;
+    int64_t cap = m->h_pos_cap, scap = m->h_seq_cap;
+    int status = grow((void **)&m->h_reset, &cap, p->Be * L, sizeof *m->h_reset);
+    if (status == 0) status = grow((void **)&m->h_mirror, &m->h_pos_cap, p->Be * L,
+                                   sizeof *m->h_mirror);
+    if (status == 0) status = grow((void **)&m->h_seq_start, &scap, p->Se, sizeof(int64_t));
+    if (status == 0) status = grow((void **)&m->h_seq_len, &m->h_seq_cap, p->Se, sizeof(int64_t));
+    if (status == 0 && p->frame_end)
+        status = grow((void **)&m->h_frame_end, &m->h_fe_cap, B * L, sizeof(int64_t));
+    if (status < 0) return status;
+    memset(m->h_reset, 0, (size_t)(p->Be * L));
+    for (int64_t i = 0, k = 0; i < B; i++) {
+        int64_t pos = 0;
+        for (int64_t j = 0; j < b->row_seqs[i]; j++, k++) {
+            const int64_t n = b->seq_lengths[k], np = (n + F - 1) / F;
+            m->h_seq_start[k] = i * L + pos;
+            m->h_seq_len[k] = np;
+            if (rc) m->h_seq_start[S + k] = (B + i) * L + pos, m->h_seq_len[S + k] = np;
+            m->h_reset[i * L + pos] = 1;
+            for (int64_t t = pos; t < pos + np; t++) {
+                m->h_mirror[i * L + t] = (int32_t)(2 * pos + np - 1 - t);
+                if (p->frame_end) m->h_frame_end[i * L + t] = pos * F + n;
+            }
+            m->h_slen[i] = pos * F + n;
+            pos += np;
+        }
+        m->h_len[i] = pos;
+        for (int64_t t = pos; t < L; t++) { // padding: read by no one
+            m->h_mirror[i * L + t] = (int32_t)t;
+            if (p->frame_end) m->h_frame_end[i * L + t] = 0;
+        }
+        if (rc) {
+            m->h_len[B + i] = pos;
+            memcpy(m->h_reset + (B + i) * L, m->h_reset + i * L, (size_t)L);
+            memcpy(m->h_mirror + (B + i) * L, m->h_mirror + i * L, (size_t)L * sizeof(int32_t));
+        }
+    }
+    const Device *dev = &m->dev;
+    status = ops_upload(dev, p->reset, m->h_reset, (size_t)(p->Be * L));
+    if (status == 0)
+        status = ops_upload(dev, p->mirror, m->h_mirror, (size_t)(p->Be * L) * sizeof(int32_t));
+    if (status == 0)
+        status = ops_upload(dev, p->seq_start, m->h_seq_start, (size_t)p->Se * sizeof(int64_t));
+    if (status == 0)
+        status = ops_upload(dev, p->seq_len, m->h_seq_len, (size_t)p->Se * sizeof(int64_t));
+    if (status == 0 && p->frame_end)
+        status = ops_upload(dev, p->frame_end, m->h_frame_end, (size_t)(B * L) * sizeof(int64_t));
+    return status;
+}
+
 int model_batch_lengths(Model *m, const ModelBatch *b) {
     Plan *p = &m->plan;
     const int64_t F = m->cfg.input == MODEL_INPUT_WAVEFORM ? m->cfg.frame : 1;
@@ -674,11 +798,15 @@ int model_batch_lengths(Model *m, const ModelBatch *b) {
     int status = grow((void **)&m->h_len, &cap, p->Be, sizeof *m->h_len);
     if (status == 0) status = grow((void **)&m->h_slen, &m->h_rows_cap, p->Be, sizeof *m->h_slen);
     if (status < 0) return status;
-    for (int64_t i = 0; i < b->B; i++) {
-        int64_t n = b->lengths ? b->lengths[i] : b->L;
-        m->h_slen[i] = n;
-        m->h_len[i] = (n + F - 1) / F;
-        if (m->rows_per_row == 2) m->h_len[b->B + i] = m->h_len[i];
+    if (p->packed) {
+        if ((status = batch_pack_maps(m, b)) < 0) return status;
+    } else {
+        for (int64_t i = 0; i < b->B; i++) {
+            int64_t n = b->lengths ? b->lengths[i] : b->L;
+            m->h_slen[i] = n;
+            m->h_len[i] = (n + F - 1) / F;
+            if (m->rows_per_row == 2) m->h_len[b->B + i] = m->h_len[i];
+        }
     }
     status = ops_upload(&m->dev, p->len, m->h_len, (size_t)p->Be * sizeof *p->len);
     if (status == 0)
@@ -692,23 +820,52 @@ int model_batch_lengths(Model *m, const ModelBatch *b) {
     return status;
 }
 
-int64_t model_batch_selected(const Model *m, const ModelBatch *b, int32_t *sel) {
-    if (m->cfg.task != MODEL_TASK_LM || !b->target) return -1;
-    int64_t k = 0;
-    for (int64_t i = 0; i < b->B; i++) {
-        const int64_t n = b->lengths ? b->lengths[i] : b->L;
-        const uint8_t *tg = b->target + i * b->L; // (L)
-        for (int64_t t = 0; t + 1 < n; t++) {
-            if (!tg[t + 1]) continue;
-            if (sel) sel[k] = (int32_t)(i * b->L + t);
-            k++;
+/*
+ * Next-token targets of an LM batch, one walk for model_batch_selected and model_lm_targets:
+ * position t of row b predicts the token at t + 1 when both are in the same sequence (a row,
+ * or one sequence of a packed row). With @p all, one entry per position (ignored ones as
+ * LOSS_IGNORE_INDEX); else the scored positions of the target mask only. Writes their flat
+ * indices to @p sel and their targets to @p targets when not NULL; returns the count.
+ */
+static int64_t lm_walk(const Model *m, const ModelBatch *b, int all, int32_t *sel,
+                       int32_t *targets) {
+    const int64_t L = b->L;
+    int64_t rows = 0;
+    for (int64_t i = 0, k = 0; i < b->B; i++) {
+        int64_t pos = 0;
+        for (int64_t j = 0; j < model_row_seqs(b, i); j++) {
+            const int64_t end = b->row_seqs ? pos + model_seq_positions(m, b->seq_lengths[k++])
+                                : b->lengths ? b->lengths[i] : L;
+            for (int64_t t = pos; t < end; t++) {
+                const int64_t next = i * L + t + 1;
+                const int scored = t + 1 < end && (!b->target || b->target[next]);
+                if (!all && !scored) continue;
+                if (sel) sel[rows] = (int32_t)(i * L + t);
+                if (targets)
+                    targets[rows] = !scored        ? LOSS_IGNORE_INDEX
+                                    : b->answers ? b->answers[next]
+                                    : b->ids     ? b->ids[next]
+                                                 : (int32_t)b->tokens[next];
+                rows++;
+            }
+            pos = end;
+        }
+        for (int64_t t = pos; all && t < L; t++) { // padding
+            if (sel) sel[rows] = (int32_t)(i * L + t);
+            if (targets) targets[rows] = LOSS_IGNORE_INDEX;
+            rows++;
         }
     }
-    return k;
+    return rows;
+}
+
+int64_t model_batch_selected(const Model *m, const ModelBatch *b, int32_t *sel) {
+    if (m->cfg.task != MODEL_TASK_LM || !b->target) return -1;
+    return lm_walk(m, b, 0, sel, NULL);
 }
 
 int64_t model_output_rows(const Model *m, const ModelBatch *b) {
-    if (m->cfg.task != MODEL_TASK_LM) return b->B;
+    if (m->cfg.task != MODEL_TASK_LM) return model_batch_sequences(b);
     int64_t k = model_batch_selected(m, b, NULL);
     return k >= 0 ? k : b->B * b->L;
 }
@@ -740,6 +897,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     m->train_ready = 0;
     m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     m->plan_logits = !embed_out;
+    m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;
     if ((status = model_plan(m, batch->B, L, batch->L, train)) < 0) return status;
     if ((status = model_batch_lengths(m, batch)) < 0) return status;
     Plan *p = &m->plan;
@@ -769,7 +927,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
                               (size_t)(p->logits_rows * logits_width(m)) * sizeof(float));
     if (!cpu && embed_out)
         status = ops_download(&m->dev, embed_out, p->dpooled,
-                              (size_t)(p->B * m->D) * sizeof(float));
+                              (size_t)(p->S * m->D) * sizeof(float));
     if (status < 0) return status;
     if (train) {
         m->train_ready = 1;
@@ -845,7 +1003,7 @@ int model_forward_backward(Model *m, const ModelBatch *batch, const int32_t *lab
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t rows = p->logits_rows, V = logits_width(m);
-    if ((status = targets_reserve(m, lm ? batch->B * batch->L : batch->B)) < 0) return status;
+    if ((status = targets_reserve(m, lm ? batch->B * batch->L : p->S)) < 0) return status;
     const int32_t *targets = labels;
     if (lm) {
         model_lm_targets(m, batch, m->targets);
@@ -877,13 +1035,13 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     const int lm = m->cfg.task == MODEL_TASK_LM;
-    const int64_t M = lm ? batch->B * batch->L : batch->B; // room for the targets
+    const int64_t M = lm ? batch->B * batch->L : model_batch_sequences(batch); // targets' room
     if (!lm && !labels) return ls_error(LS_ERR_USAGE, "model_loss: classification needs labels");
     if ((status = targets_reserve(m, M)) < 0) return status;
     if (!row_loss) row_loss = m->row_loss;
     if (!lm) {
-        status = ops_loss_xent(&host, mean_loss, row_loss, dlogits, logits, labels, NULL,
-                               batch->B, m->cfg.n_classes, grad_scale);
+        status = ops_loss_xent(&host, mean_loss, row_loss, dlogits, logits, labels, NULL, M,
+                               m->cfg.n_classes, grad_scale);
         if (status < 0) ls_error_prefix("labels");
         return status;
     }
@@ -897,23 +1055,8 @@ int model_loss(Model *m, const ModelBatch *batch, const float *logits, const int
 }
 
 int64_t model_lm_targets(const Model *m, const ModelBatch *batch, int32_t *targets) {
-    (void)m;
     // next tokens as targets: every position (dense), or the scored ones, packed (mask)
-    const int64_t L = batch->L;
-    int64_t rows = 0;
-    for (int64_t b = 0; b < batch->B; b++) {
-        const int64_t n = batch->lengths ? batch->lengths[b] : L;
-        for (int64_t t = 0; t < L; t++) {
-            const int64_t next = b * L + t + 1;
-            const int32_t tok = t + 1 >= n       ? LOSS_IGNORE_INDEX
-                                : batch->answers ? batch->answers[next]
-                                : batch->ids     ? batch->ids[next]
-                                                 : (int32_t)batch->tokens[next];
-            if (!batch->target) targets[rows++] = tok;
-            else if (t + 1 < n && batch->target[next]) targets[rows++] = tok;
-        }
-    }
-    return rows;
+    return lm_walk(m, batch, !batch->target, NULL, targets);
 }
 
 int model_optim_tensors(const Model *m, OptimTensor **tensors, int64_t *n) {

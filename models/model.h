@@ -244,6 +244,24 @@ int model_buffer_write(Model *model, ModelBuffer which, const float *host) LS_RE
  * One batch of whole sequences, row-major, padded to L; positions >= lengths[b] are padding
  * (never read: any byte or float may be there). Waveform batches count samples in L and
  * lengths. A row's results do not depend on the other rows or on the padding.
+ *
+ * Packed batches (row_seqs set; Mamba models): a row holds several sequences laid end to end
+ * from position 0, so that rows of short sequences carry no padding. Row b holds row_seqs[b]
+ * >= 1 sequences; their lengths are seq_lengths, row after row (S = Σ row_seqs entries;
+ * tokens, or samples for a waveform model). Row b's valid positions are the sum of its
+ * sequences' positions, the rest of the row is padding; lengths must be NULL. A waveform
+ * sequence of n samples has ceil(n/frame) positions and starts on a frame boundary: sample
+ * frame·a where a is the positions of the sequences before it in the row (the samples between
+ * its end and that boundary are padding, never read).
+ * Every sequence is computed as if it were alone in a row: the conv and the scan restart at
+ * its first token (kernels' reset), BiMamba's reverse pass and the reverse complement reverse
+ * each sequence in place, pooling is per sequence, and an LM position predicts the next token
+ * of its own sequence only (the last position of each sequence predicts nothing). The
+ * results equal those of the padded batch of the same sequences within fp32 rounding
+ * (docs/models.md "Packed batches"). Classification logits, labels and embeddings have one
+ * row per sequence (S rows, in row order: model_batch_sequences); LM logits stay (B, L, V).
+ * The Transformer and the hybrid refuse packed batches (LS_ERR_UNSUPPORTED): their attention
+ * would need a block-diagonal mask that the attention kernels do not have.
  */
 typedef struct {
     int64_t        B, L;
@@ -261,14 +279,20 @@ typedef struct {
                                 differ from the input: position t is scored on answers[b,
                                 t+1] instead of the token at t+1 (a task that shows its
                                 answers to no one, MQAR: io/synth.h). NULL: the input. */
+    const int64_t *row_seqs;    /* (B) or NULL: sequences packed in each row (see above) */
+    const int64_t *seq_lengths; /* (S) with row_seqs: each sequence's tokens or samples */
 } ModelBatch;
+
+/** Sequences of @p batch: Σ row_seqs for a packed batch, else B (rows of classification
+ *  logits, labels and embeddings). */
+int64_t model_batch_sequences(const ModelBatch *batch);
 
 /** Largest vocabulary of a token model (ids are int32 inside; embeddings (vocab, D)). */
 #define MODEL_VOCAB_MAX INT64_C(16777216)
 
 /**
  * Rows of model_forward()'s logits (and of model_loss()'s dlogits and row_loss) for @p batch:
- * B for a classifier; for an LM B·L, or, with a target mask, the scored positions in
+ * B for a classifier (the sequences of a packed batch); for an LM B·L, or, with a target mask, the scored positions in
  * row-major (b, t) order (0 when the batch has no target: then the forward computes no
  * logits, and the loss is 0).
  */
@@ -401,7 +425,8 @@ size_t model_activation_bytes(const Model *model);
  */
 double model_decode_state_bytes(const Model *model, int64_t L);
 
-/** Pooled final hidden state, (B, d_model), host memory: what `longscan embed` writes. */
+/** Pooled final hidden state, (B, d_model) (a packed batch: one row per sequence), host
+ *  memory: what `longscan embed` writes. */
 int model_embed(Model *model, const ModelBatch *batch, float *out) LS_RESULT_USED;
 
 /** Crop rules of model_crop_window(). */

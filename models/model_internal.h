@@ -43,6 +43,8 @@ typedef struct {
 /** Pointers into the arena for one (B, L, train) shape; see model.c plan_layout(). */
 typedef struct {
     int64_t B, Be, L, Ls; // caller rows, backbone rows, positions, samples (waveform) per row
+    int64_t S, Se;        // sequences (S = B unless packed), backbone sequences (2S with rc)
+    int packed;           // rows hold several sequences (ModelBatch.row_seqs)
     int64_t Tt, ntiles;   // Mamba tile length and count (Transformer: Tt = L, one tile)
     int train;
     size_t bytes;
@@ -60,13 +62,19 @@ typedef struct {
     float *frames;          // (B, L, frame) waveform frames
     int64_t *len;           // (Be) valid positions per row
     int64_t *slen;          // (B) valid samples per row (waveform)
+    // packed batches only (NULL otherwise), filled on the host by model_batch_lengths:
+    uint8_t *reset;         // (Be, L) 1 at each sequence's first position (conv, scan)
+    int32_t *mirror;        // (Be, L) position p ↔ its mirror within its sequence (glue.h)
+    int64_t *seq_start;     // (Se) flat row b·L + first position of each sequence
+    int64_t *seq_len;       // (Se) its positions
+    int64_t *frame_end;     // waveform: (B, L) end (in samples) of each frame's sequence
     float *R;               // train (n_layers + 1, Be, L, D), forward only (Be, L, D)
     float *aux;             // (Be, L, D) second residual buffer / final norm output
     float *mean_f, *rstd_f; // (Be·L) final norm statistics
-    float *pooled;          // (Be, D) pooled per backbone row
-    float *pooled_out;      // (B, D) what the classifier sees (pair mean with rc)
-    float *dpooled;         // (B, D)
-    float *dpool_e;         // (Be, D)
+    float *pooled;          // (Se, D) pooled per backbone sequence (row, unless packed)
+    float *pooled_out;      // (S, D) what the classifier sees (pair mean with rc)
+    float *dpooled;         // (S, D)
+    float *dpool_e;         // (Se, D)
     float *A;               // (n_layers, ndir, E, N) A = −exp(A_log)
     int64_t n_sel;          // LM with a target mask: scored positions; −1: dense LM head
     int32_t *sel;           // (n_sel) their flat indices b·L + t into the (Be·L) rows
@@ -120,10 +128,17 @@ struct Model {
     int64_t tile_rows; // MODEL_TILE_ROWS(_CUDA); tests lower it to exercise several tiles
     int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning
     int plan_logits;   // the next plan keeps a logits buffer (see Plan.logits)
+    int64_t pack_seqs; // the next plan's sequences when its batch is packed, else 0 (read and
+                       // cleared by model_plan: streams and layerwise runs never pack)
     // host copies of the plan's small per-row arrays, filled here and uploaded (any device)
     int64_t *h_len, *h_slen;
     int32_t *h_sel;
     int64_t h_rows_cap, h_sel_cap;
+    // packed batches: host copies of plan.reset, mirror, seq_start, seq_len, frame_end
+    uint8_t *h_reset;
+    int32_t *h_mirror;
+    int64_t *h_seq_start, *h_seq_len, *h_frame_end;
+    int64_t h_pos_cap, h_seq_cap, h_fe_cap;
     // training forward → backward handshake
     int train_ready;
     int64_t train_B, train_L;
@@ -192,9 +207,21 @@ int model_batch_check(const Model *m, const ModelBatch *batch, int64_t *L_pos) L
  *  window applies instead). */
 int model_batch_check_shape(const Model *m, const ModelBatch *batch,
                             int64_t *L_pos) LS_RESULT_USED;
-/** plan.len from the batch (token lengths, frames, duplicated for the rc rows), and plan.sel
- *  from its target mask (LM): computed on the host, uploaded into the plan. */
+/** plan.len from the batch (token lengths, frames, duplicated for the rc rows), plan.sel
+ *  from its target mask (LM), and a packed batch's reset, mirror, sequence and frame maps:
+ *  computed on the host, uploaded into the plan. */
 int model_batch_lengths(Model *m, const ModelBatch *batch) LS_RESULT_USED;
+/** Sequences packed in row @p b of a batch (1 when it is not packed). Walk a row's sequences
+ *  with k running over seq_lengths across rows, model_seq_positions(m, seq_lengths[k]) each. */
+static inline int64_t model_row_seqs(const ModelBatch *batch, int64_t b) {
+    return batch->row_seqs ? batch->row_seqs[b] : 1;
+}
+/** Positions of a sequence of @p n tokens or samples (waveform: ceil(n / frame)). */
+static inline int64_t model_seq_positions(const Model *m, int64_t n) {
+    const int64_t F = m->cfg.input == MODEL_INPUT_WAVEFORM ? m->cfg.frame : 1;
+    return (n + F - 1) / F;
+}
+
 /** After params changed (AdamW, a load): refresh the bf16 copy of the weights, if any. */
 int model_params_changed(Model *m) LS_RESULT_USED;
 /** The scored positions of an LM batch with a target mask (model_output_rows' rule): their

@@ -431,14 +431,20 @@ int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const
              embedding_bwd_cuda(dtable, dout, ids, M, V, D, DTYPE_F32, NULL));
 }
 
-int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
-                 int64_t L, int64_t D, PoolMode mode) {
+int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *starts,
+                 const int64_t *lengths, int64_t B, int64_t L, int64_t D, PoolMode mode) {
+    if (starts)
+        DISPATCH(dev, "pool_fwd", pool_fwd_packed_cpu(out, x, starts, lengths, B, L, D, mode),
+                 pool_fwd_packed_cuda(out, x, starts, lengths, B, L, D, mode, DTYPE_F32, NULL));
     DISPATCH(dev, "pool_fwd", pool_fwd_cpu(out, x, lengths, B, L, D, mode),
              pool_fwd_cuda(out, x, lengths, B, L, D, mode, DTYPE_F32, NULL));
 }
 
-int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
-                 int64_t L, int64_t D, PoolMode mode) {
+int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *starts,
+                 const int64_t *lengths, int64_t B, int64_t L, int64_t D, PoolMode mode) {
+    if (starts)
+        DISPATCH(dev, "pool_bwd", pool_bwd_packed_cpu(dx, dout, starts, lengths, B, L, D, mode),
+                 pool_bwd_packed_cuda(dx, dout, starts, lengths, B, L, D, mode, DTYPE_F32, NULL));
     DISPATCH(dev, "pool_bwd", pool_bwd_cpu(dx, dout, lengths, B, L, D, mode),
              pool_bwd_cuda(dx, dout, lengths, B, L, D, mode, DTYPE_F32, NULL));
 }
@@ -503,26 +509,27 @@ int ops_mul_acc(const Device *dev, float *y, const float *a, const float *b, int
 }
 
 int ops_rows_gather(const Device *dev, float *dst, DType dst_t, const float *src, DType src_t,
-                    const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                    int64_t nt, int reverse) {
+                    const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L,
+                    int64_t W, int64_t s0, int64_t nt, int reverse) {
     DISPATCH(dev, "rows_gather",
              CPU_F32("rows_gather", dst_t,
                      CPU_F32("rows_gather", src_t,
-                             glue_rows_gather_cpu(dst, src, lengths, Be, L, W, s0, nt, reverse))),
-             glue_rows_gather_cuda(dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt, reverse,
-                                   NULL));
+                             glue_rows_gather_cpu(dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                                  reverse))),
+             glue_rows_gather_cuda(dst, dst_t, src, src_t, lengths, mirror, Be, L, W, s0, nt,
+                                   reverse, NULL));
 }
 
 int ops_rows_scatter_add(const Device *dev, float *dst, DType dst_t, const float *src,
-                         DType src_t, const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                         int64_t s0, int64_t nt, int reverse) {
+                         DType src_t, const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                         int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
     DISPATCH(dev, "rows_scatter_add",
              CPU_F32("rows_scatter_add", dst_t,
                      CPU_F32("rows_scatter_add", src_t,
-                             glue_rows_scatter_add_cpu(dst, src, lengths, Be, L, W, s0, nt,
-                                                       reverse))),
-             glue_rows_scatter_add_cuda(dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt,
-                                        reverse, NULL));
+                             glue_rows_scatter_add_cpu(dst, src, lengths, mirror, Be, L, W, s0,
+                                                       nt, reverse))),
+             glue_rows_scatter_add_cuda(dst, dst_t, src, src_t, lengths, mirror, Be, L, W, s0,
+                                        nt, reverse, NULL));
 }
 
 int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
@@ -542,9 +549,11 @@ int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B
 }
 
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
-                      const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
-    DISPATCH(dev, "tokens_to_ids", glue_tokens_to_ids_cpu(ids, tokens, lengths, B, L, vocab, rc),
-             glue_tokens_to_ids_cuda(ids, tokens, lengths, B, L, rc, NULL));
+                      const int64_t *lengths, const int32_t *mirror, int64_t B, int64_t L,
+                      int64_t vocab, int rc) {
+    DISPATCH(dev, "tokens_to_ids",
+             glue_tokens_to_ids_cpu(ids, tokens, lengths, mirror, B, L, vocab, rc),
+             glue_tokens_to_ids_cuda(ids, tokens, lengths, mirror, B, L, rc, NULL));
 }
 
 int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
@@ -554,9 +563,11 @@ int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const in
 }
 
 int ops_frames(const Device *dev, float *frames, const float *samples,
-               const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F, int64_t Lt) {
-    DISPATCH(dev, "frames", glue_frames_cpu(frames, samples, sample_lengths, B, L, F, Lt),
-             glue_frames_cuda(frames, samples, sample_lengths, B, L, F, Lt, NULL));
+               const int64_t *sample_lengths, const int64_t *frame_end, int64_t B, int64_t L,
+               int64_t F, int64_t Lt) {
+    DISPATCH(dev, "frames",
+             glue_frames_cpu(frames, samples, sample_lengths, frame_end, B, L, F, Lt),
+             glue_frames_cuda(frames, samples, sample_lengths, frame_end, B, L, F, Lt, NULL));
 }
 
 // ------------------------------------------------------------------------------ streaming

@@ -110,11 +110,14 @@ int ops_embedding_fwd(const Device *dev, float *out, const int32_t *ids, const f
 int ops_embedding_bwd(const Device *dev, float *dtable, const float *dout, const int32_t *ids,
                       int64_t M, int64_t V, int64_t D) LS_RESULT_USED;
 
-/** fp32 (the head). lengths on @p dev. */
-int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *lengths, int64_t B,
-                 int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
-int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *lengths, int64_t B,
-                 int64_t L, int64_t D, PoolMode mode) LS_RESULT_USED;
+/** fp32 (the head). lengths on @p dev. @p starts NULL: B rows of x (B, L, D); else B
+ *  sequences of a packed batch, first rows starts[b] of x viewed as rows of D (pool.h). */
+int ops_pool_fwd(const Device *dev, float *out, const float *x, const int64_t *starts,
+                 const int64_t *lengths, int64_t B, int64_t L, int64_t D,
+                 PoolMode mode) LS_RESULT_USED;
+int ops_pool_bwd(const Device *dev, float *dx, const float *dout, const int64_t *starts,
+                 const int64_t *lengths, int64_t B, int64_t L, int64_t D,
+                 PoolMode mode) LS_RESULT_USED;
 
 /** fp32; every pointer on @p dev, mean_loss too (one double). */
 int ops_loss_xent(const Device *dev, double *mean_loss, float *row_loss, float *dlogits,
@@ -145,13 +148,14 @@ int ops_neg_exp(const Device *dev, float *y, const float *x, int64_t n) LS_RESUL
 int ops_mul_acc(const Device *dev, float *y, const float *a, const float *b,
                 int64_t n) LS_RESULT_USED;
 
-/** glue_rows_gather / glue_rows_scatter_add with each tensor's storage type. */
+/** glue_rows_gather / glue_rows_scatter_add with each tensor's storage type; @p mirror (Be, L)
+ *  the in-place reversal of packed rows, or NULL (glue.h). */
 int ops_rows_gather(const Device *dev, float *dst, DType dst_t, const float *src, DType src_t,
-                    const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                    int64_t nt, int reverse) LS_RESULT_USED;
+                    const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L,
+                    int64_t W, int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
 int ops_rows_scatter_add(const Device *dev, float *dst, DType dst_t, const float *src,
-                         DType src_t, const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                         int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
+                         DType src_t, const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                         int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) LS_RESULT_USED;
 /** x (Be, L, W) fp32: rows p >= lengths[b] set to 0. */
 int ops_rows_zero_tail(const Device *dev, float *x, const int64_t *lengths, int64_t Be, int64_t L,
                        int64_t W) LS_RESULT_USED;
@@ -168,13 +172,13 @@ int ops_pair_mean_bwd(const Device *dev, float *dx, const float *dout, int64_t B
  * checks the batch on the host before uploading it, model_batch_check).
  */
 int ops_tokens_to_ids(const Device *dev, int32_t *ids, const uint8_t *tokens,
-                      const int64_t *lengths, int64_t B, int64_t L, int64_t vocab,
-                      int rc) LS_RESULT_USED;
+                      const int64_t *lengths, const int32_t *mirror, int64_t B, int64_t L,
+                      int64_t vocab, int rc) LS_RESULT_USED;
 int ops_ids_to_ids(const Device *dev, int32_t *ids, const int32_t *src, const int64_t *lengths,
                    int64_t B, int64_t L, int64_t vocab) LS_RESULT_USED;
 int ops_frames(const Device *dev, float *frames, const float *samples,
-               const int64_t *sample_lengths, int64_t B, int64_t L, int64_t F,
-               int64_t Lt) LS_RESULT_USED;
+               const int64_t *sample_lengths, const int64_t *frame_end, int64_t B, int64_t L,
+               int64_t F, int64_t Lt) LS_RESULT_USED;
 
 
 // ------------------------------------------------------------------------------ streaming

@@ -263,6 +263,9 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     int64_t L;
     int status = model_batch_check_shape(m, seg, &L);
     if (status < 0) return status;
+    if (seg->row_seqs)
+        return ls_error(LS_ERR_UNSUPPORTED, "model_stream_forward: a stream continues one "
+                                            "sequence per row; packed segments make no sense");
     if (seg->B != m->stream_B)
         return ls_error(LS_ERR_USAGE,
                         "model_stream_forward: segment has %lld rows, the stream %lld",
@@ -427,7 +430,7 @@ static int device_step(Model *m, int64_t col) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t B = m->gen_B, V = m->cfg.vocab;
-    int status = ops_tokens_to_ids(dev, p->ids, m->gen_cur, p->len, B, 1, V, 0);
+    int status = ops_tokens_to_ids(dev, p->ids, m->gen_cur, p->len, NULL, B, 1, V, 0);
     if (status == 0)
         status = ops_embedding_fwd_trusted(dev, DTYPE_F32, p->R, p->ids,
                                            model_p(m, m->idx_embed), B, V, m->D);

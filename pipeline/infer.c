@@ -155,6 +155,30 @@ void infer_model_batch(const Batch *batch, ModelBatch *mb) {
                        .target = batch->target, .answers = batch->answers};
 }
 
+int infer_pack_batch(const Batch *batch, int64_t frame, PackedBatch *pk, ModelBatch *mb) {
+    int status = batch_pack(pk, batch, frame);
+    if (status < 0) return status;
+    *mb = (ModelBatch){.B = pk->B, .L = pk->L, .tokens = batch->tokens ? pk->tokens : NULL,
+                       .samples = batch->samples ? pk->samples : NULL,
+                       .row_seqs = pk->row_seqs, .seq_lengths = pk->seq_lengths};
+    return 0;
+}
+
+void infer_unpack_outputs(const Batch *batch, const PackedBatch *pk, const float *packed,
+                          float *out, int64_t width, int64_t vocab) {
+    if (vocab <= 0) { // a row per sequence
+        for (int64_t s = 0; s < pk->S; s++)
+            memcpy(out + pk->order[s] * width, packed + s * width, (size_t)width * sizeof *out);
+        return;
+    }
+    memset(out, 0, (size_t)(batch->B * batch->L * vocab) * sizeof *out);
+    for (int64_t s = 0; s < pk->S; s++) {
+        const int64_t i = pk->order[s];
+        memcpy(out + i * batch->L * vocab, packed + (pk->row_of[s] * pk->L + pk->at[s]) * vocab,
+               (size_t)(batch->lengths[i] * vocab) * sizeof *out);
+    }
+}
+
 void infer_batch_options(const DataSettings *data, BatchOptions *opt) {
     batch_options_default(opt);
     if (data->kind == EXAMPLE_AUDIO) opt->audio_codes = data->audio_codes;
@@ -258,9 +282,11 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
     const ModelConfig *cfg = model_config(model);
     int64_t *order = NULL;
     DatasetItem *rows = NULL;
-    float *out = NULL;
-    size_t out_cap = 0;
+    float *out = NULL, *pout = NULL;
+    size_t out_cap = 0, pout_cap = 0;
     Batch batch = {0};
+    PackedBatch pk = {0};
+    const int64_t frame = cfg->input == MODEL_INPUT_WAVEFORM ? cfg->frame : 1;
     int64_t batch_size = opt->batch_size > 0 ? opt->batch_size : 1;
     int status = sort_by_length(items, n, &order);
     if (status < 0) return status;
@@ -302,8 +328,31 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
             }
             out_cap = need;
         }
-        status = opt->output == INFER_EMBED ? model_embed(model, &mb, out)
-                                            : model_forward(model, &mb, out, 0);
+        if (opt->pack) { // the packed batch runs; its outputs come back in the padded layout
+            ModelBatch pmb;
+            if ((status = infer_pack_batch(&batch, frame, &pk, &pmb)) < 0) goto fail;
+            const int lm_logits = opt->output != INFER_EMBED && cfg->task == MODEL_TASK_LM;
+            const int64_t width = opt->output == INFER_EMBED ? cfg->d_model
+                                  : lm_logits                ? cfg->vocab
+                                                             : cfg->n_classes;
+            size_t pneed = (size_t)(lm_logits ? pk.B * pk.L : pk.S) * (size_t)width;
+            if (pneed > pout_cap) {
+                free(pout);
+                if (!(pout = malloc(pneed * sizeof *pout))) {
+                    pout_cap = 0;
+                    status = ls_error(LS_ERR_NOMEM, "out of memory for %zu outputs", pneed);
+                    goto fail;
+                }
+                pout_cap = pneed;
+            }
+            status = opt->output == INFER_EMBED ? model_embed(model, &pmb, pout)
+                                                : model_forward(model, &pmb, pout, 0);
+            if (status < 0) goto fail;
+            infer_unpack_outputs(&batch, &pk, pout, out, width, lm_logits ? cfg->vocab : 0);
+        } else {
+            status = opt->output == INFER_EMBED ? model_embed(model, &mb, out)
+                                                : model_forward(model, &mb, out, 0);
+        }
         if (status < 0) goto fail;
         if (opt->output == INFER_EMBED)
             status = check_finite_rows(ds, &batch, out, cfg->d_model, 0, "output (embedding)");
@@ -321,7 +370,9 @@ int infer_run(Model *model, const Dataset *ds, const DatasetItem *items, int64_t
     }
 fail:
     batch_free(&batch);
+    packed_batch_free(&pk);
     free(out);
+    free(pout);
     free(rows);
     free(order);
     return status;
@@ -496,6 +547,7 @@ int infer_args_parse(int opt, const char *arg, InferArgs *a) {
         status = cli_parse_int64("--max-tokens", arg, 1, INT64_MAX / 2, &a->max_tokens);
         break;
     case INFER_OPT_REFERENCE: a->inputs.reference = arg; return 1;
+    case INFER_OPT_PACK: a->pack = 1; return 1;
     default: return 0;
     }
     return status < 0 ? status : 1;
@@ -577,7 +629,7 @@ int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled, Datas
 void infer_args_run_options(const InferArgs *a, const ModelFile *mf, InferOutput output,
                             InferOptions *io) {
     *io = (InferOptions){.batch_size = a->batch_size, .max_tokens = a->max_tokens,
-                         .output = output};
+                         .output = output, .pack = a->pack};
     infer_batch_options(&mf->data, &io->batch);
 }
 

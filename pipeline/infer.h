@@ -112,6 +112,8 @@ typedef struct {
                                   callback sees items in order (streamed output) */
     int          every_position; /* LM: logits at every position even where the data marks
                                     targets (score); default: the targets only, packed */
+    int          pack;         /* --pack: each batch's sequences packed into rows
+                                  (infer_pack_batch); outputs come back in the padded layout */
 } InferOptions;
 
 /**
@@ -181,6 +183,7 @@ typedef struct {
     int64_t       max_windows;  /* --max-windows; 0: every window */
     int64_t       batch_size;   /* --batch-size */
     int64_t       max_tokens;   /* --max-tokens; 0: no budget */
+    int           pack;         /* --pack */
 } InferArgs;
 
 /* getopt_long codes of the shared long-only options; commands number theirs from
@@ -192,6 +195,7 @@ enum {
     INFER_OPT_BATCH_SIZE,
     INFER_OPT_MAX_TOKENS,
     INFER_OPT_REFERENCE,
+    INFER_OPT_PACK,
     INFER_OPT_FIRST_COMMAND_OPTION,
 };
 
@@ -207,7 +211,8 @@ enum {
 /* ...and these the commands that evaluate windows (eval, predict, embed; not score). */
 #define INFER_WINDOW_LONG_OPTIONS                                                              \
     {"seq-len", required_argument, NULL, INFER_OPT_SEQ_LEN},                                   \
-    {"max-windows", required_argument, NULL, INFER_OPT_MAX_WINDOWS}
+    {"max-windows", required_argument, NULL, INFER_OPT_MAX_WINDOWS},                           \
+    {"pack", no_argument, NULL, INFER_OPT_PACK}
 
 /* Help lines the commands share word for word (the others differ per command). */
 #define INFER_HELP_DATA                                                                        \
@@ -218,7 +223,10 @@ enum {
     "      --max-tokens N     at most N padded tokens per forward pass (default: no limit)\n"     \
     INFER_HELP_REFERENCE
 #define INFER_HELP_BATCH                                                                       \
-    "      --batch-size N     sequences per forward pass (default 16)\n" INFER_HELP_MAX_TOKENS
+    "      --batch-size N     sequences per forward pass (default 16)\n" INFER_HELP_MAX_TOKENS     \
+    "      --pack             lay each batch's sequences end to end in rows as long as its\n"      \
+    "                         longest, so short ones carry no padding (Mamba models; the same\n"  \
+    "                         results within fp32 rounding; docs/models.md \"Packed batches\")\n"
 
 /**
  * Defaults (cli_common_default, @p batch_size, no model, no input) and room for up to
@@ -280,6 +288,24 @@ int infer_args_open_model(InferArgs *a, ModelFile *mf) LS_RESULT_USED;
  */
 int infer_args_load(const InferArgs *a, const ModelFile *mf, int labelled,
                     Dataset **out) LS_RESULT_USED;
+
+/**
+ * A filled batch as the model reads it, packed (io/dataset.h batch_pack, @p frame samples per
+ * position for a waveform model, else 1) into @p pk, @p mb pointing into it: one sequence per
+ * padded row of @p batch, pk->order[s] the padded row of packed sequence s. @return as
+ * batch_pack.
+ */
+int infer_pack_batch(const Batch *batch, int64_t frame, PackedBatch *pk,
+                     ModelBatch *mb) LS_RESULT_USED;
+
+/**
+ * Outputs of a packed batch back in the padded batch's layout: one row per sequence
+ * (classification logits, embeddings: @p width floats each) moved to its padded row, or LM
+ * logits (@p vocab floats per position) of each sequence's positions into its padded row
+ * (positions past a row's length set to 0, as the padded forward leaves them).
+ */
+void infer_unpack_outputs(const Batch *batch, const PackedBatch *pk, const float *packed,
+                          float *out, int64_t width, int64_t vocab);
 
 /** Run options from --batch-size, --max-tokens and @p mf's data settings; keep_order 0. */
 void infer_args_run_options(const InferArgs *a, const ModelFile *mf, InferOutput output,

@@ -25,7 +25,7 @@ enum {
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
     OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_CLIP, OPT_BETA1, OPT_BETA2,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
-    OPT_REFERENCE,
+    OPT_REFERENCE, OPT_PACK, OPT_NO_BUCKET,
     OPT_PROGRESS, OPT_LOG, OPT_RESUME,
 };
 
@@ -107,6 +107,12 @@ static void usage(FILE *fp) {
 "      --batch-size N     sequences (or windows) per step (default 16)\n"
 "      --max-tokens N     at most N padded tokens per step (default: no limit); sequences\n"
 "                         are bucketed by length, and one longer than N is an error\n"
+"      --pack             lay each batch's sequences end to end in rows as long as its\n"
+"                         longest, so short ones carry no padding: the same batches, the same\n"
+"                         results within fp32 rounding, fewer positions computed (Mamba\n"
+"                         models; docs/models.md \"Packed batches\")\n"
+"      --no-bucket        batches of random sequences, not of similar lengths (the default\n"
+"                         sorts by length to save padding; with --pack there is none to save)\n"
 "      --lr X             peak learning rate (default 1e-3)\n"
 "      --min-lr X         final learning rate (default lr/10)\n"
 "      --warmup N         warm-up steps (default 5%% of the steps)\n"
@@ -259,6 +265,8 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"minutes", required_argument, NULL, OPT_MINUTES},
         {"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
         {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+        {"pack", no_argument, NULL, OPT_PACK},
+        {"no-bucket", no_argument, NULL, OPT_NO_BUCKET},
         {"lr", required_argument, NULL, OPT_LR},
         {"min-lr", required_argument, NULL, OPT_MIN_LR},
         {"warmup", required_argument, NULL, OPT_WARMUP},
@@ -381,6 +389,8 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         case OPT_BATCH_SIZE:
             status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &opt->batch_size);
             break;
+        case OPT_PACK: opt->pack = 1; break;
+        case OPT_NO_BUCKET: opt->no_bucket = 1; break;
         case OPT_MAX_TOKENS:
             status = cli_parse_int64("--max-tokens", optarg, 1, INT64_MAX / 2, &opt->max_tokens);
             break;

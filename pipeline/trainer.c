@@ -181,6 +181,8 @@ typedef struct {
     int64_t       n_valid_items;
     /* step buffers */
     Batch         batch;
+    PackedBatch   packed;          /* --pack: the batch as the model reads it */
+    int64_t       pos_padded, pos_run; /* positions of the steps: padded batches, as run */
     float        *logits;        /* host logits of the --minutes estimate's timed forward */
     size_t        cap_logits;
     /* bookkeeping */
@@ -506,7 +508,7 @@ static int trainer_plan(Trainer *T, int64_t epoch) {
     Rng rng;
     rng_seed_stream(&rng, T->opt->common.seed, (uint64_t)epoch);
     BatchPlanOptions bpo = {.batch_size = T->opt->batch_size, .max_tokens = T->opt->max_tokens,
-                            .bucket = 1, .shuffle = 1};
+                            .bucket = !T->opt->no_bucket, .shuffle = 1};
     int status = batch_plan_make(&T->plan, T->train_ds, T->items, T->n_train, &bpo, &rng);
     if (status < 0) return status;
     T->plan_epoch = epoch;
@@ -611,10 +613,20 @@ static int trainer_advance(Trainer *T, int64_t epoch_batches) {
  * stay there; the loss comes back); leaves the gradients in the model. */
 static int trainer_forward_backward(Trainer *T, double *loss) {
     ModelBatch mb;
-    infer_model_batch(&T->batch, &mb);
-    int status = model_zero_grads(T->model);
-    if (status < 0) return status;
-    return model_forward_backward(T->model, &mb, T->batch.labels, 1.0f, loss);
+    const int32_t *labels = T->batch.labels;
+    int status = 0;
+    if (T->opt->pack) { // the same sequences laid out packed: labels in the packed order
+        const int64_t frame = T->cfg.input == MODEL_INPUT_WAVEFORM ? T->cfg.frame : 1;
+        if ((status = infer_pack_batch(&T->batch, frame, &T->packed, &mb)) < 0) return status;
+        labels = T->packed.labels;
+    } else {
+        infer_model_batch(&T->batch, &mb);
+    }
+    const int64_t F = T->cfg.input == MODEL_INPUT_WAVEFORM ? T->cfg.frame : 1; // positions
+    T->pos_padded += T->batch.B * ((T->batch.L + F - 1) / F);
+    T->pos_run += mb.B * ((mb.L + F - 1) / F);
+    if ((status = model_zero_grads(T->model)) < 0) return status;
+    return model_forward_backward(T->model, &mb, labels, 1.0f, loss);
 }
 
 /* Host logits of the filled batch for a timed forward (the --minutes estimate). */
@@ -1023,6 +1035,8 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
         config_table_add(t, 1, "max_tokens", "%lld%s", (long long)opt->max_tokens,
                          opt->max_tokens ? "" : " (no limit)");
     }
+    if (opt->pack) config_table_add(t, 1, "pack", "sequences end to end in each batch's rows");
+    if (opt->no_bucket) config_table_add(t, 1, "bucket", "no (random batches)");
     if (opt->steps > 0) config_table_add(t, 1, "steps", "%lld", (long long)opt->steps);
     else if (opt->epochs > 0)
         config_table_add(t, 1, "epochs", "%lld (%lld steps)", (long long)opt->epochs,
@@ -1187,7 +1201,7 @@ static int trainer_save_all(Trainer *T, const char *argv_json) {
 
 static int trainer_validate(Trainer *T, EvalResult *res) {
     InferOptions io = {.batch_size = T->opt->batch_size, .max_tokens = T->opt->max_tokens,
-                       .output = INFER_LOGITS, .batch = T->batch_opt};
+                       .output = INFER_LOGITS, .batch = T->batch_opt, .pack = T->opt->pack};
     int status = infer_evaluate(T->model, T->vds, T->valid_items, T->n_valid_items, &io, res);
     if (status < 0) ls_error_prefix("validation at step %lld", (long long)T->state.step);
     return status;
@@ -1243,6 +1257,7 @@ static void trainer_free(Trainer *T) {
     free(T->rows);
     free(T->valid_items);
     batch_free(&T->batch);
+    packed_batch_free(&T->packed);
     free(T->logits);
     free(T->training_json);
     free(T->state_path);
@@ -1445,6 +1460,10 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
         if (opt->common.device.kind == DEVICE_CUDA)
             fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
+        if (opt->pack && T->pos_padded > 0)
+            fprintf(stderr, "; packed: %lld positions run, %lld padded (%.1f %%)",
+                    (long long)T->pos_run, (long long)T->pos_padded,
+                    100.0 * (double)T->pos_run / (double)T->pos_padded);
         fputc('\n', stderr);
     } else if (stopped && opt->common.verbosity >= 1) {
         static const char *const why[] = {"", "as asked (--stop-after)", "by a signal",

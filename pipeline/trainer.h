@@ -108,6 +108,9 @@ typedef struct {
     int64_t       epochs, steps;    /* 0: not given */
     double        minutes;          /* 0: no time limit */
     int64_t       batch_size, max_tokens;
+    int           pack;             /* --pack: each batch's sequences packed into rows */
+    int           no_bucket;        /* --no-bucket: batches of random sequences (no sorting by
+                                       length; with --pack they cost no padding either) */
     /* optimizer */
     double        lr, min_lr;       /* min_lr < 0: lr / 10 */
     int64_t       warmup;           /* -1: 5 % of the steps */

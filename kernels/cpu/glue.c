@@ -33,18 +33,22 @@ int glue_mul_acc_cpu(float *restrict y, const float *restrict a, const float *re
     return 0;
 }
 
-static inline int64_t row_pos(const int64_t *lengths, int64_t b, int64_t s, int reverse) {
+// Sequence position of tile position s in row b (glue.h), or -1 past the row's length.
+static inline int64_t row_pos(const int64_t *lengths, const int32_t *mirror, int64_t L,
+                              int64_t b, int64_t s, int reverse) {
     int64_t n = lengths[b];
     if (s >= n) return -1;
-    return reverse ? n - 1 - s : s;
+    if (!reverse) return s;
+    return mirror ? mirror[b * L + s] : n - 1 - s;
 }
 
 int glue_rows_gather_cpu(float *restrict dst, const float *restrict src, const int64_t *lengths,
-                         int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
+                         const int32_t *mirror, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                         int64_t nt, int reverse) {
 #pragma omp parallel for schedule(static) if (Be * nt * W >= GLUE_PAR_MIN)
     for (int64_t r = 0; r < Be * nt; r++) {
         const int64_t b = r / nt, s = s0 + r % nt;
-        const int64_t p = row_pos(lengths, b, s, reverse);
+        const int64_t p = row_pos(lengths, mirror, L, b, s, reverse);
         float *d = dst + r * W; // (W)
         if (p < 0)
             memset(d, 0, (size_t)W * sizeof *d);
@@ -55,12 +59,12 @@ int glue_rows_gather_cpu(float *restrict dst, const float *restrict src, const i
 }
 
 int glue_rows_scatter_add_cpu(float *restrict dst, const float *restrict src,
-                              const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                              int64_t s0, int64_t nt, int reverse) {
+                              const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                              int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
 #pragma omp parallel for schedule(static) if (Be * nt * W >= GLUE_PAR_MIN)
     for (int64_t r = 0; r < Be * nt; r++) {
         const int64_t b = r / nt, s = s0 + r % nt;
-        const int64_t p = row_pos(lengths, b, s, reverse);
+        const int64_t p = row_pos(lengths, mirror, L, b, s, reverse);
         if (p < 0) continue;
         float *d = dst + (b * L + p) * W; // (W)
         const float *x = src + r * W;     // (W)
@@ -94,7 +98,8 @@ int glue_pair_mean_bwd_cpu(float *restrict dx, const float *restrict dout, int64
 }
 
 int glue_tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict tokens,
-                           const int64_t *lengths, int64_t B, int64_t L, int64_t vocab, int rc) {
+                           const int64_t *lengths, const int32_t *mirror, int64_t B, int64_t L,
+                           int64_t vocab, int rc) {
     for (int64_t b = 0; b < B; b++) {
         const int64_t n = lengths[b];
         const uint8_t *t = tokens + b * L; // (L)
@@ -114,7 +119,7 @@ int glue_tokens_to_ids_cpu(int32_t *restrict ids, const uint8_t *restrict tokens
         if (!rc) continue;
         int32_t *rv = ids + (B + b) * L;
         for (int64_t p = 0; p < L; p++) {
-            int32_t x = p < n ? t[n - 1 - p] : 0;
+            int32_t x = p < n ? t[mirror ? mirror[b * L + p] : n - 1 - p] : 0;
             rv[p] = p < n && x < 4 ? 3 - x : x;
         }
     }
@@ -141,13 +146,16 @@ int glue_ids_to_ids_cpu(int32_t *restrict ids, const int32_t *restrict src,
 }
 
 int glue_frames_cpu(float *restrict frames, const float *restrict samples,
-                    const int64_t *lengths, int64_t B, int64_t L, int64_t F, int64_t Lt) {
+                    const int64_t *lengths, const int64_t *frame_end, int64_t B, int64_t L,
+                    int64_t F, int64_t Lt) {
     for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < Lt; j++)
+        for (int64_t j = 0; j < Lt; j++) {
+            const int64_t end = frame_end ? frame_end[b * Lt + j] : lengths[b];
             for (int64_t f = 0; f < F; f++) {
                 int64_t i = j * F + f;
-                frames[(b * Lt + j) * F + f] = i < lengths[b] ? samples[b * L + i] : 0.0f;
+                frames[(b * Lt + j) * F + f] = i < end && i < L ? samples[b * L + i] : 0.0f;
             }
+        }
     return 0;
 }
 

@@ -38,11 +38,12 @@ int bad_size(const char *fn, const char *what, int64_t v) {
 }
 
 // Sequence position of tile position s in row b, or -1 past the row's length.
-__device__ __forceinline__ int64_t row_pos(const int64_t *lengths, int64_t b, int64_t s,
-                                           int reverse) {
+__device__ __forceinline__ int64_t row_pos(const int64_t *lengths, const int32_t *mirror,
+                                           int64_t L, int64_t b, int64_t s, int reverse) {
     const int64_t n = lengths[b];
     if (s >= n) return -1;
-    return reverse ? n - 1 - s : s;
+    if (!reverse) return s;
+    return mirror ? mirror[b * L + s] : n - 1 - s;
 }
 
 // ------------------------------------------------------------------------------ elementwise
@@ -87,11 +88,11 @@ unsigned rows_blocks(int64_t rows) {
 template <typename TD, typename TS, int VEC>
 __global__ void __launch_bounds__(ROWS_WARPS * 32)
     gather_kernel(TD *__restrict__ dst, const TS *__restrict__ src,
-                  const int64_t *__restrict__ lengths, int64_t Be, int64_t L, int64_t W,
-                  int64_t s0, int64_t nt, int reverse) {
+                  const int64_t *__restrict__ lengths, const int32_t *__restrict__ mirror,
+                  int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
     const int lane = threadIdx.x & 31;
     ROWS_LOOP(r, Be * nt) {
-        const int64_t b = r / nt, p = row_pos(lengths, b, s0 + (r - b * nt), reverse);
+        const int64_t b = r / nt, p = row_pos(lengths, mirror, L, b, s0 + (r - b * nt), reverse);
         TD *d = dst + r * W;
         const TS *x = src + (b * L + (p < 0 ? 0 : p)) * W;
         for (int64_t w = (int64_t)lane * VEC; w < W; w += 32 * VEC) {
@@ -109,11 +110,11 @@ __global__ void __launch_bounds__(ROWS_WARPS * 32)
 template <typename TD, typename TS, int VEC>
 __global__ void __launch_bounds__(ROWS_WARPS * 32)
     scatter_add_kernel(TD *__restrict__ dst, const TS *__restrict__ src,
-                       const int64_t *__restrict__ lengths, int64_t Be, int64_t L, int64_t W,
-                       int64_t s0, int64_t nt, int reverse) {
+                       const int64_t *__restrict__ lengths, const int32_t *__restrict__ mirror,
+                       int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse) {
     const int lane = threadIdx.x & 31;
     ROWS_LOOP(r, Be * nt) {
-        const int64_t b = r / nt, p = row_pos(lengths, b, s0 + (r - b * nt), reverse);
+        const int64_t b = r / nt, p = row_pos(lengths, mirror, L, b, s0 + (r - b * nt), reverse);
         if (p < 0) continue; // the same for the whole warp
         TD *d = dst + (b * L + p) * W;
         const TS *x = src + r * W;
@@ -155,7 +156,8 @@ __global__ void pair_mean_bwd_kernel(float *__restrict__ dx, const float *__rest
 
 // ids (Be, L): row b < B the tokens, row B + b (rc) the reverse complement within the length.
 __global__ void tokens_to_ids_kernel(int32_t *__restrict__ ids, const uint8_t *__restrict__ t,
-                                     const int64_t *__restrict__ lengths, int64_t B, int64_t L,
+                                     const int64_t *__restrict__ lengths,
+                                     const int32_t *__restrict__ mirror, int64_t B, int64_t L,
                                      int rc) {
     const int64_t n = (rc ? 2 : 1) * B * L;
     GLUE_LOOP(i, n) {
@@ -165,7 +167,8 @@ __global__ void tokens_to_ids_kernel(int32_t *__restrict__ ids, const uint8_t *_
         if (row < B) {
             v = p < len ? t[b * L + p] : 0;
         } else {
-            const int32_t x = p < len ? t[b * L + len - 1 - p] : 0;
+            const int64_t q = mirror ? mirror[b * L + p] : len - 1 - p; // in-place reversal
+            const int32_t x = p < len ? t[b * L + q] : 0;
             v = p < len && x < 4 ? 3 - x : x;
         }
         ids[i] = v;
@@ -181,45 +184,50 @@ __global__ void ids_to_ids_kernel(int32_t *__restrict__ ids, const int32_t *__re
 }
 
 __global__ void frames_kernel(float *__restrict__ frames, const float *__restrict__ samples,
-                              const int64_t *__restrict__ lengths, int64_t B, int64_t L,
+                              const int64_t *__restrict__ lengths,
+                              const int64_t *__restrict__ frame_end, int64_t B, int64_t L,
                               int64_t F, int64_t Lt) {
     GLUE_LOOP(i, B * Lt * F) {
         const int64_t b = i / (Lt * F), j = i - b * Lt * F; // j = frame·F + f = sample index
-        frames[i] = j < lengths[b] ? samples[b * L + j] : 0.0f;
+        const int64_t end = frame_end ? frame_end[b * Lt + j / F] : lengths[b];
+        frames[i] = j < end && j < L ? samples[b * L + j] : 0.0f;
     }
 }
 
 // ------------------------------------------------------------------------------ launchers
 
 template <typename TD, typename TS, int VEC>
-int rows_launch_vec(int scatter, float *dst, const float *src, const int64_t *lengths, int64_t Be,
-                    int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse, cudaStream_t st) {
+int rows_launch_vec(int scatter, float *dst, const float *src, const int64_t *lengths,
+                    const int32_t *mirror, int64_t Be, int64_t L, int64_t W, int64_t s0,
+                    int64_t nt, int reverse, cudaStream_t st) {
     int status = 0;
     const unsigned blocks = rows_blocks(Be * nt);
     if (scatter)
         scatter_add_kernel<TD, TS, VEC><<<blocks, ROWS_WARPS * 32, 0, st>>>(
-            (TD *)dst, (const TS *)src, lengths, Be, L, W, s0, nt, reverse);
+            (TD *)dst, (const TS *)src, lengths, mirror, Be, L, W, s0, nt, reverse);
     else
         gather_kernel<TD, TS, VEC><<<blocks, ROWS_WARPS * 32, 0, st>>>(
-            (TD *)dst, (const TS *)src, lengths, Be, L, W, s0, nt, reverse);
+            (TD *)dst, (const TS *)src, lengths, mirror, Be, L, W, s0, nt, reverse);
     CUDA_CHECK_LAUNCH();
 fail:
     return status;
 }
 
 template <typename TD, typename TS>
-int rows_launch(int scatter, float *dst, const float *src, const int64_t *lengths, int64_t Be,
-                int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse, cudaStream_t st) {
+int rows_launch(int scatter, float *dst, const float *src, const int64_t *lengths,
+                const int32_t *mirror, int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
+                int reverse, cudaStream_t st) {
     // every row starts at a multiple of W elements: W % 4 == 0 keeps 4-vectors aligned
     if (W % 4 == 0 && cuda_aligned(dst, 4, sizeof(TD)) && cuda_aligned(src, 4, sizeof(TS)))
-        return rows_launch_vec<TD, TS, 4>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse,
-                                          st);
-    return rows_launch_vec<TD, TS, 1>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
+        return rows_launch_vec<TD, TS, 4>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                          reverse, st);
+    return rows_launch_vec<TD, TS, 1>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                      reverse, st);
 }
 
 int rows_run(const char *fn, int scatter, float *dst, DType dt, const float *src, DType STy,
-             const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0, int64_t nt,
-             int reverse, void *stream) {
+             const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L, int64_t W,
+             int64_t s0, int64_t nt, int reverse, void *stream) {
     if (Be < 0 || L < 1 || W < 1 || nt < 0 || s0 < 0)
         return ls_error(LS_ERR_USAGE, "%s: Be = %lld, L = %lld, W = %lld, s0 = %lld, nt = %lld",
                         fn, (long long)Be, (long long)L, (long long)W, (long long)s0,
@@ -230,12 +238,16 @@ int rows_run(const char *fn, int scatter, float *dst, DType dt, const float *src
     if (!dst || !src || !lengths) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", fn);
     cudaStream_t st = (cudaStream_t)stream;
     if (dt == DTYPE_F32 && STy == DTYPE_F32)
-        return rows_launch<float, float>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
+        return rows_launch<float, float>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                           reverse, st);
     if (dt == DTYPE_F32)
-        return rows_launch<float, bf16>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
+        return rows_launch<float, bf16>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                           reverse, st);
     if (STy == DTYPE_F32)
-        return rows_launch<bf16, float>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
-    return rows_launch<bf16, bf16>(scatter, dst, src, lengths, Be, L, W, s0, nt, reverse, st);
+        return rows_launch<bf16, float>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                           reverse, st);
+    return rows_launch<bf16, bf16>(scatter, dst, src, lengths, mirror, Be, L, W, s0, nt,
+                                           reverse, st);
 }
 
 // ------------------------------------------------------------------------------ streaming
@@ -373,17 +385,18 @@ fail:
 }
 
 int glue_rows_gather_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                          const int64_t *lengths, int64_t Be, int64_t L, int64_t W, int64_t s0,
-                          int64_t nt, int reverse, void *stream) {
-    return rows_run(__func__, 0, dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt, reverse,
-                    stream);
+                          const int64_t *lengths, const int32_t *mirror, int64_t Be, int64_t L,
+                          int64_t W, int64_t s0, int64_t nt, int reverse, void *stream) {
+    return rows_run(__func__, 0, dst, dst_t, src, src_t, lengths, mirror, Be, L, W, s0, nt,
+                    reverse, stream);
 }
 
 int glue_rows_scatter_add_cuda(float *dst, DType dst_t, const float *src, DType src_t,
-                               const int64_t *lengths, int64_t Be, int64_t L, int64_t W,
-                               int64_t s0, int64_t nt, int reverse, void *stream) {
-    return rows_run(__func__, 1, dst, dst_t, src, src_t, lengths, Be, L, W, s0, nt, reverse,
-                    stream);
+                               const int64_t *lengths, const int32_t *mirror, int64_t Be,
+                               int64_t L, int64_t W, int64_t s0, int64_t nt, int reverse,
+                               void *stream) {
+    return rows_run(__func__, 1, dst, dst_t, src, src_t, lengths, mirror, Be, L, W, s0, nt,
+                    reverse, stream);
 }
 
 int glue_rows_zero_tail_cuda(float *x, DType t, const int64_t *lengths, int64_t Be, int64_t L,
@@ -432,13 +445,13 @@ fail:
 }
 
 int glue_tokens_to_ids_cuda(int32_t *ids, const uint8_t *tokens, const int64_t *lengths,
-                            int64_t B, int64_t L, int rc, void *stream) {
+                            const int32_t *mirror, int64_t B, int64_t L, int rc, void *stream) {
     int status = 0;
     if (B < 0 || L < 1) return bad_size(__func__, "B or L", B < 0 ? B : L);
     if (B == 0) return 0;
     if (!ids || !tokens || !lengths) return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
     tokens_to_ids_kernel<<<glue_blocks((rc ? 2 : 1) * B * L), GLUE_THREADS, 0,
-                           (cudaStream_t)stream>>>(ids, tokens, lengths, B, L, rc);
+                           (cudaStream_t)stream>>>(ids, tokens, lengths, mirror, B, L, rc);
     CUDA_CHECK_LAUNCH();
 fail:
     return status;
@@ -458,14 +471,15 @@ fail:
 }
 
 int glue_frames_cuda(float *frames, const float *samples, const int64_t *sample_lengths,
-                     int64_t B, int64_t L, int64_t F, int64_t Lt, void *stream) {
+                     const int64_t *frame_end, int64_t B, int64_t L, int64_t F, int64_t Lt,
+                     void *stream) {
     int status = 0;
     if (B < 0 || L < 1 || F < 1 || Lt < 1) return bad_size(__func__, "B, L, F or Lt", B);
     if (B == 0) return 0;
     if (!frames || !samples || !sample_lengths)
         return ls_error(LS_ERR_USAGE, "%s: NULL pointer", __func__);
     frames_kernel<<<glue_blocks(B * Lt * F), GLUE_THREADS, 0, (cudaStream_t)stream>>>(
-        frames, samples, sample_lengths, B, L, F, Lt);
+        frames, samples, sample_lengths, frame_end, B, L, F, Lt);
     CUDA_CHECK_LAUNCH();
 fail:
     return status;

@@ -18,17 +18,23 @@ __device__ __forceinline__ int64_t pool_len(const int64_t *lengths, int64_t b, i
     return lengths ? lengths[b] : L;
 }
 
+// First flat row of sequence b: b·L (a padded batch) or starts[b] (packed).
+__device__ __forceinline__ int64_t pool_row0(const int64_t *starts, int64_t b, int64_t L) {
+    return starts ? starts[b] : b * L;
+}
+
 // part[c, b, d] = Σ x[b, l, d] over l in chunk c, l < n_b (0 when the chunk is past n_b)
 template <typename T>
-__global__ void pool_part_kernel(const T *__restrict__ x, const int64_t *__restrict__ lengths,
-                                 int64_t B, int64_t L, int64_t D, int64_t rows,
-                                 double *__restrict__ part) {
+__global__ void pool_part_kernel(const T *__restrict__ x, const int64_t *__restrict__ starts,
+                                 const int64_t *__restrict__ lengths, int64_t B, int64_t L,
+                                 int64_t D, int64_t rows, double *__restrict__ part) {
     const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.z;
     if (d >= D) return;
     const int64_t n = pool_len(lengths, b, L);
     const int64_t l0 = (int64_t)blockIdx.y * rows, l1 = min(l0 + rows, n);
     double s = 0.0;
-    for (int64_t l = l0; l < l1; l++) s += (double)ld(x + (b * L + l) * D + d);
+    const int64_t r0 = pool_row0(starts, b, L);
+    for (int64_t l = l0; l < l1; l++) s += (double)ld(x + (r0 + l) * D + d);
     part[((int64_t)blockIdx.y * B + b) * D + d] = s;
 }
 
@@ -43,17 +49,19 @@ __global__ void pool_mean_kernel(T *__restrict__ out, const double *__restrict__
 
 template <typename T>
 __global__ void pool_pick_kernel(T *__restrict__ out, const T *__restrict__ x,
+                                 const int64_t *__restrict__ starts,
                                  const int64_t *__restrict__ lengths, int64_t B, int64_t L,
                                  int64_t D, int last) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * D;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t b = i / D, d = i % D, l = last ? pool_len(lengths, b, L) - 1 : 0;
-        out[i] = x[(b * L + l) * D + d];
+        out[i] = x[(pool_row0(starts, b, L) + l) * D + d];
     }
 }
 
 template <typename T>
 __global__ void pool_mean_bwd_kernel(T *__restrict__ dx, const T *__restrict__ dout,
+                                     const int64_t *__restrict__ starts,
                                      const int64_t *__restrict__ lengths, int64_t B, int64_t L,
                                      int64_t D) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * L * D;
@@ -61,18 +69,20 @@ __global__ void pool_mean_bwd_kernel(T *__restrict__ dx, const T *__restrict__ d
         int64_t b = i / (L * D), l = (i / D) % L, d = i % D, n = pool_len(lengths, b, L);
         if (l >= n) continue;
         float inv_n = (float)(1.0 / (double)n);
-        st(dx + i, rn_add(ld(dx + i), rn_mul(ld(dout + b * D + d), inv_n)));
+        T *p = dx + (pool_row0(starts, b, L) + l) * D + d;
+        st(p, rn_add(ld(p), rn_mul(ld(dout + b * D + d), inv_n)));
     }
 }
 
 template <typename T>
 __global__ void pool_pick_bwd_kernel(T *__restrict__ dx, const T *__restrict__ dout,
+                                     const int64_t *__restrict__ starts,
                                      const int64_t *__restrict__ lengths, int64_t B, int64_t L,
                                      int64_t D, int last) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * D;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t b = i / D, d = i % D, l = last ? pool_len(lengths, b, L) - 1 : 0;
-        T *p = dx + (b * L + l) * D + d;
+        T *p = dx + (pool_row0(starts, b, L) + l) * D + d;
         st(p, rn_add(ld(p), ld(dout + i)));
     }
 }
@@ -107,14 +117,14 @@ static int pool_check(const char *fn, int have_pointers, const int64_t *lengths,
 }
 
 template <typename T>
-static int pool_fwd_launch(T *out, const T *x, const int64_t *lengths, int64_t B, int64_t L,
-                           int64_t D, PoolMode mode, cudaStream_t st) {
+static int pool_fwd_launch(T *out, const T *x, const int64_t *starts, const int64_t *lengths,
+                           int64_t B, int64_t L, int64_t D, PoolMode mode, cudaStream_t st) {
     int status = 0;
     int64_t rows = POOL_ROWS, chunks;
     size_t part_bytes;
     double *part = NULL, *sums;
     if (mode != POOL_MEAN) {
-        pool_pick_kernel<T><<<pool_blocks(B * D), 256, 0, st>>>(out, x, lengths, B, L, D,
+        pool_pick_kernel<T><<<pool_blocks(B * D), 256, 0, st>>>(out, x, starts, lengths, B, L, D,
                                                                  mode == POOL_LAST);
         CUDA_CHECK_LAUNCH();
         return 0;
@@ -127,7 +137,7 @@ static int pool_fwd_launch(T *out, const T *x, const int64_t *lengths, int64_t B
         return status;
     sums = (double *)((char *)part + part_bytes);
     pool_part_kernel<T><<<dim3((unsigned)((D + 127) / 128), (unsigned)chunks, (unsigned)B), 128,
-                          0, st>>>(x, lengths, B, L, D, rows, part);
+                          0, st>>>(x, starts, lengths, B, L, D, rows, part);
     CUDA_CHECK_LAUNCH();
     if ((status = cuda_colsum(part, chunks, B * D, sums, st))) goto fail;
     pool_mean_kernel<T><<<pool_blocks(B * D), 256, 0, st>>>(out, sums, lengths, B, L, D);
@@ -142,19 +152,21 @@ extern "C" int pool_fwd_cuda(float *out, const float *x, const int64_t *lengths,
     int status = pool_check(__func__, out && x, lengths, B, L, D, mode, dtype, st);
     if (status || B == 0) return status;
     return dtype == DTYPE_BF16
-               ? pool_fwd_launch<bf16>((bf16 *)out, (const bf16 *)x, lengths, B, L, D, mode, st)
-               : pool_fwd_launch<float>(out, x, lengths, B, L, D, mode, st);
+               ? pool_fwd_launch<bf16>((bf16 *)out, (const bf16 *)x, NULL, lengths, B, L, D,
+                                       mode, st)
+               : pool_fwd_launch<float>(out, x, NULL, lengths, B, L, D, mode, st);
 }
 
 template <typename T>
-static int pool_bwd_launch(T *dx, const T *dout, const int64_t *lengths, int64_t B, int64_t L,
-                           int64_t D, PoolMode mode, cudaStream_t st) {
+static int pool_bwd_launch(T *dx, const T *dout, const int64_t *starts, const int64_t *lengths,
+                           int64_t B, int64_t L, int64_t D, PoolMode mode, cudaStream_t st) {
     int status = 0;
     if (mode == POOL_MEAN)
-        pool_mean_bwd_kernel<T><<<pool_blocks(B * L * D), 256, 0, st>>>(dx, dout, lengths, B, L,
-                                                                         D);
+        pool_mean_bwd_kernel<T><<<pool_blocks(B * L * D), 256, 0, st>>>(dx, dout, starts, lengths,
+                                                                         B, L, D);
     else
-        pool_pick_bwd_kernel<T><<<pool_blocks(B * D), 256, 0, st>>>(dx, dout, lengths, B, L, D,
+        pool_pick_bwd_kernel<T><<<pool_blocks(B * D), 256, 0, st>>>(dx, dout, starts, lengths, B,
+                                                                     L, D,
                                                                      mode == POOL_LAST);
     CUDA_CHECK_LAUNCH();
 fail:
@@ -167,6 +179,34 @@ extern "C" int pool_bwd_cuda(float *dx, const float *dout, const int64_t *length
     int status = pool_check(__func__, dx && dout, lengths, B, L, D, mode, dtype, st);
     if (status || B == 0) return status;
     return dtype == DTYPE_BF16
-               ? pool_bwd_launch<bf16>((bf16 *)dx, (const bf16 *)dout, lengths, B, L, D, mode, st)
-               : pool_bwd_launch<float>(dx, dout, lengths, B, L, D, mode, st);
+               ? pool_bwd_launch<bf16>((bf16 *)dx, (const bf16 *)dout, NULL, lengths, B, L, D,
+                                       mode, st)
+               : pool_bwd_launch<float>(dx, dout, NULL, lengths, B, L, D, mode, st);
+}
+
+// Packed: the same kernels with each sequence's first row from starts.
+extern "C" int pool_fwd_packed_cuda(float *out, const float *x, const int64_t *starts,
+                                    const int64_t *lengths, int64_t S, int64_t L, int64_t D,
+                                    PoolMode mode, DType dtype, void *stream) {
+    cudaStream_t st = (cudaStream_t)stream;
+    int status = pool_check(__func__, out && x && starts && lengths, lengths, S, L, D, mode,
+                            dtype, st);
+    if (status || S == 0) return status;
+    return dtype == DTYPE_BF16
+               ? pool_fwd_launch<bf16>((bf16 *)out, (const bf16 *)x, starts, lengths, S, L, D,
+                                       mode, st)
+               : pool_fwd_launch<float>(out, x, starts, lengths, S, L, D, mode, st);
+}
+
+extern "C" int pool_bwd_packed_cuda(float *dx, const float *dout, const int64_t *starts,
+                                    const int64_t *lengths, int64_t S, int64_t L, int64_t D,
+                                    PoolMode mode, DType dtype, void *stream) {
+    cudaStream_t st = (cudaStream_t)stream;
+    int status = pool_check(__func__, dx && dout && starts && lengths, lengths, S, L, D, mode,
+                            dtype, st);
+    if (status || S == 0) return status;
+    return dtype == DTYPE_BF16
+               ? pool_bwd_launch<bf16>((bf16 *)dx, (const bf16 *)dout, starts, lengths, S, L, D,
+                                       mode, st)
+               : pool_bwd_launch<float>(dx, dout, starts, lengths, S, L, D, mode, st);
 }

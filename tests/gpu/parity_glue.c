@@ -19,33 +19,48 @@ static float *rounded(const float *x, int64_t n, DType t) {
     return y;
 }
 
-static void rows_case(int64_t Be, int64_t L, int64_t W, int64_t Tt, int reverse, DType dt,
-                      DType st, uint64_t salt) {
+// packed: each row's valid positions split into sequences of random lengths (1..12), each
+// reversed in place by the mirror map (glue.h)
+static void rows_case(int64_t Be, int64_t L, int64_t W, int64_t Tt, int reverse, DType dt, DType st,
+                      int packed, uint64_t salt) {
     char po_case[160], what[220];
-    snprintf(po_case, sizeof po_case, "glue rows Be=%lld L=%lld W=%lld tile=%lld%s dst %s src %s",
-             (long long)Be, (long long)L, (long long)W, (long long)Tt,
-             reverse ? " reversed" : "", dtype_name(dt), dtype_name(st));
+    snprintf(po_case, sizeof po_case, "glue rows Be=%lld L=%lld W=%lld tile=%lld%s%s dst %s src %s",
+             (long long)Be, (long long)L, (long long)W, (long long)Tt, reverse ? " reversed" : "",
+             packed ? " packed" : "", dtype_name(dt), dtype_name(st));
     GcRng r = gc_rng(salt);
     int64_t len[4];
-    for (int64_t b = 0; b < Be; b++) len[b] = b == 0 ? L : 1 + (int64_t)(gc_next(&r) % (uint64_t)L);
+    for (int64_t b = 0; b < Be; b++)
+        len[b] = b == 0 ? L : 1 + (int64_t)(gc_next(&r) % (uint64_t)L);
+    int32_t *mirror = packed ? (int32_t *)malloc((size_t)(Be * L) * sizeof *mirror) : NULL;
+    for (int64_t b = 0; packed && b < Be; b++)
+        for (int64_t a = 0; a < L;) {
+            int64_t n = 1 + (int64_t)(gc_next(&r) % 12);
+            if (a + n > len[b] || a >= len[b]) n = a < len[b] ? len[b] - a : 1;
+            for (int64_t s = a; s < a + n && s < L; s++)
+                mirror[b * L + s] = (int32_t)(2 * a + n - 1 - s);
+            a += n;
+        }
     const int64_t n = Be * L * W;
     float *src = po_rand(&r, n, -2, 2, st), *acc = po_rand(&r, n, -2, 2, dt);
     float *tile = gc_host(Be * Tt * W), *tile_src = po_rand(&r, Be * Tt * W, -1, 1, st);
     float *ref_acc = po_copy(acc, n), *ref_g = NULL, *ref_s = NULL;
-    PoBuf gsrc = {0}, glen = {0}, gtile = {0}, gtsrc = {0}, gacc = {0};
+    PoBuf gsrc = {0}, glen = {0}, gtile = {0}, gtsrc = {0}, gacc = {0}, gmir = {0};
     PO_TRY(po_in(&gsrc, src, n, st));
     PO_TRY(po_raw(&glen, len, (size_t)Be * 8));
+    if (packed) PO_TRY(po_raw(&gmir, mirror, (size_t)(Be * L) * sizeof *mirror));
+    const int32_t *gm = packed ? (const int32_t *)gmir.b.ptr : NULL;
     PO_TRY(po_out(&gtile, Be * Tt * W, dt));
     PO_TRY(po_in(&gtsrc, tile_src, Be * Tt * W, st));
     PO_TRY(po_in(&gacc, acc, n, dt));
     const int64_t *gl = (const int64_t *)glen.b.ptr;
     for (int64_t s0 = 0; s0 < L; s0 += Tt) { // every tile: gather the last, scatter all
         const int64_t nt = s0 + Tt <= L ? Tt : L - s0;
-        PO_TRY(glue_rows_gather_cpu(tile, src, len, Be, L, W, s0, nt, reverse));
-        PO_TRY(glue_rows_gather_cuda(po_ptr(&gtile), dt, po_ptr(&gsrc), st, gl, Be, L, W, s0, nt,
-                                     reverse, NULL));
-        PO_TRY(glue_rows_scatter_add_cpu(ref_acc, tile_src, len, Be, L, W, s0, nt, reverse));
-        PO_TRY(glue_rows_scatter_add_cuda(po_ptr(&gacc), dt, po_ptr(&gtsrc), st, gl, Be, L, W,
+        PO_TRY(glue_rows_gather_cpu(tile, src, len, mirror, Be, L, W, s0, nt, reverse));
+        PO_TRY(glue_rows_gather_cuda(po_ptr(&gtile), dt, po_ptr(&gsrc), st, gl, gm, Be, L, W, s0,
+                                     nt, reverse, NULL));
+        PO_TRY(
+            glue_rows_scatter_add_cpu(ref_acc, tile_src, len, mirror, Be, L, W, s0, nt, reverse));
+        PO_TRY(glue_rows_scatter_add_cuda(po_ptr(&gacc), dt, po_ptr(&gtsrc), st, gl, gm, Be, L, W,
                                           s0, nt, reverse, NULL));
         if (dt == DTYPE_BF16) po_round(ref_acc, n, dt); // each scatter stores rounded
         if (s0 + Tt >= L) gtile.n = Be * nt * W;
@@ -59,6 +74,7 @@ static void rows_case(int64_t Be, int64_t L, int64_t W, int64_t Tt, int reverse,
     po_check_exact(what, &gacc, ref_s);
 done:
     po_free(&gsrc), po_free(&glen), po_free(&gtile), po_free(&gtsrc), po_free(&gacc);
+    po_free(&gmir), free(mirror);
     free(src), free(acc), free(tile), free(tile_src), free(ref_acc), free(ref_g), free(ref_s);
 }
 
@@ -125,9 +141,9 @@ static void head_and_input_cases(uint64_t salt) {
     PO_TRY(po_raw(&gslen, slen, sizeof slen));
     PO_TRY(po_out(&gout, 2 * B * L, DTYPE_F32)); // int32 ids, compared as raw 4-byte words
     // tokens → ids with the reverse complement rows
-    PO_TRY(glue_tokens_to_ids_cpu(ref_ids, tok, len, B, L, 5, 1));
+    PO_TRY(glue_tokens_to_ids_cpu(ref_ids, tok, len, NULL, B, L, 5, 1));
     PO_TRY(glue_tokens_to_ids_cuda((int32_t *)po_ptr(&gout), (const uint8_t *)gtok.b.ptr,
-                                   (const int64_t *)glen.b.ptr, B, L, 1, NULL));
+                                   (const int64_t *)glen.b.ptr, NULL, B, L, 1, NULL));
     memcpy(ids_f, ref_ids, sizeof ref_ids);
     po_check_exact("glue tokens_to_ids rc (int32 words)", &gout, ids_f);
     PO_TRY(po_raw(&gids, ids, sizeof ids));
@@ -150,9 +166,9 @@ static void head_and_input_cases(uint64_t salt) {
     // waveform frames
     PO_TRY(po_in(&gs, samples, B * L, DTYPE_F32));
     PO_TRY(po_out(&gf, B * Lt * F, DTYPE_F32));
-    PO_TRY(glue_frames_cpu(frames, samples, slen, B, L, F, Lt));
-    PO_TRY(glue_frames_cuda(po_ptr(&gf), po_ptr(&gs), (const int64_t *)gslen.b.ptr, B, L, F, Lt,
-                            NULL));
+    PO_TRY(glue_frames_cpu(frames, samples, slen, NULL, B, L, F, Lt));
+    PO_TRY(glue_frames_cuda(po_ptr(&gf), po_ptr(&gs), (const int64_t *)gslen.b.ptr, NULL, B, L, F,
+                            Lt, NULL));
     po_check_exact("glue frames", &gf, frames);
     // zero past the lengths (the frames' rows as (B, Lt, F))
     PO_TRY(glue_rows_zero_tail_cpu(frames, len, B, Lt, F));
@@ -259,8 +275,13 @@ void gpu_parity_glue(void) {
             for (int st = 0; st < 2; st++)
                 for (int wide = 0; wide < 2; wide++) // W = 37: one value a lane; 260: 4-vectors
                     rows_case(3, 50, wide ? 260 : 37, 16, rev, dt ? DTYPE_BF16 : DTYPE_F32,
-                              st ? DTYPE_BF16 : DTYPE_F32, salt++);
-    rows_case(2, 4099, 256, 1024, 1, DTYPE_F32, DTYPE_F32, salt++);
+                              st ? DTYPE_BF16 : DTYPE_F32, 0, salt++);
+    rows_case(2, 4099, 256, 1024, 1, DTYPE_F32, DTYPE_F32, 0, salt++);
+    for (int dt = 0; dt < 2; dt++) // packed rows: each sequence reversed in place
+        for (int wide = 0; wide < 2; wide++)
+            rows_case(3, 50, wide ? 260 : 37, 16, 1, dt ? DTYPE_BF16 : DTYPE_F32, DTYPE_F32, 1,
+                      salt++);
+    rows_case(2, 4099, 256, 1024, 1, DTYPE_F32, DTYPE_F32, 1, salt++);
     elementwise_cases(salt++);
     head_and_input_cases(salt++);
     copy_blocks_case(DTYPE_F32, salt++);

@@ -4,7 +4,8 @@
  * checked allocation, an impossible allocation is a clear out-of-memory error rather than a
  * crash), then every CUDA op against its CPU specification: one suite per op family,
  * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h); last the
- * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train).
+ * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train;
+ * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -65,7 +66,8 @@ void gpu_runtime(void) {
     X(model, gpu_model)                                                                        \
     X(model_train, gpu_model_train)                                                            \
     X(model_stream, gpu_model_stream)                                                          \
-    X(sample, gpu_parity_sample)
+    X(sample, gpu_parity_sample)                                                              \
+    X(model_pack, gpu_model_pack)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
