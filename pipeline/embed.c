@@ -403,6 +403,11 @@ int main_embed(int argc, char **argv) {
                           : sa.tmp_dir ? "tmp-dir" : "host-memory");
         goto fail;
     }
+    if (sa.on && args.pack) {
+        status = ls_error(LS_ERR_USAGE, "--stream embeds one record at a time; --pack does not "
+                          "apply");
+        goto fail;
+    }
     if (sa.on && batch_given) {
         status = ls_error(LS_ERR_USAGE, "--stream embeds whole records, one at a time, in "
                           "--segment pieces; --batch-size, --max-tokens, --seq-len and "

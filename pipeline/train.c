@@ -112,7 +112,7 @@ static void usage(FILE *fp) {
 "                         results within fp32 rounding, fewer positions computed (Mamba\n"
 "                         models; docs/models.md \"Packed batches\")\n"
 "      --no-bucket        batches of random sequences, not of similar lengths (the default\n"
-"                         sorts by length to save padding; with --pack there is none to save)\n"
+"                         sorts by length to save padding; --pack removes most of it)\n"
 "      --lr X             peak learning rate (default 1e-3)\n"
 "      --min-lr X         final learning rate (default lr/10)\n"
 "      --warmup N         warm-up steps (default 5%% of the steps)\n"

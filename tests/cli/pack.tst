@@ -36,3 +36,4 @@ P 0 ^nothing[[:space:]]written$  test ! -e $TMP/p_u.safetensors && echo nothing 
 P 0 -  $LONGSCAN train --task classify --model bimamba --data $TMP/var.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 2 --steps 4 --batch-size 8 --no-bucket --verbosity 0 --log $TMP/p_n.csv -o $TMP/p_n.safetensors
 P 0 -  $LONGSCAN train --task classify --model bimamba --data $TMP/var.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 2 --steps 4 --batch-size 8 --no-bucket --pack --verbosity 0 --log $TMP/p_o.csv -o $TMP/p_o.safetensors
 P 0 ^same[[:space:]]5$  cut -d, -f3,5 $TMP/p_n.csv | tr , '\t' > $TMP/a && cut -d, -f3,5 $TMP/p_o.csv | tr , '\t' > $TMP/b && bash $EX/../../tests/cli/numeric_diff.sh $TMP/a $TMP/b 1e-5
+N 2 --pack[[:space:]]does[[:space:]]not[[:space:]]apply  $LONGSCAN embed --tsv --stream --pack -m $TMP/p_r.safetensors $TMP/var.fa
