@@ -246,6 +246,7 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->rows_per_row = m->cfg.rc_equivariant ? 2 : 1;
     m->act = DTYPE_F32;
     m->tile_rows = dev->kind == DEVICE_CUDA ? MODEL_TILE_ROWS_CUDA : MODEL_TILE_ROWS;
+    m->tile_rows_auto = dev->kind == DEVICE_CUDA;
     m->sel_rows = -1;
     param_table_init(&m->table);
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
@@ -411,6 +412,7 @@ int model_set_tile_rows(Model *m, int64_t rows) {
     if (rows < 1) return ls_error(LS_ERR_RANGE, "tile rows %lld: must be at least 1",
                                   (long long)rows);
     m->tile_rows = rows;
+    m->tile_rows_auto = 0;
     return 0;
 }
 
@@ -586,7 +588,14 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     if (m->cfg.arch == MODEL_TRANSFORMER) {
         p.Tt = L;
     } else {
-        int64_t per_row = m->tile_rows / p.Be;
+        int64_t rows = m->tile_rows;
+        // the GPU default (not a value a caller set): a quarter of a long input's rows
+        if (m->tile_rows_auto && rows == MODEL_TILE_ROWS_CUDA) {
+            const int64_t quarter = p.Be * L / 4;
+            if (quarter > rows) rows = quarter;
+            if (rows > MODEL_TILE_ROWS_CUDA_MAX) rows = MODEL_TILE_ROWS_CUDA_MAX;
+        }
+        int64_t per_row = rows / p.Be;
         p.Tt = per_row < 1 ? 1 : per_row < L ? per_row : L;
     }
     p.ntiles = (L + p.Tt - 1) / p.Tt;

@@ -334,7 +334,8 @@ int model_zero_grads(Model *model) LS_RESULT_USED;
 
 /**
  * Rows (batch rows × positions) of one Mamba tile, the unit a layer's internals exist for
- * (docs/models.md "Tiles"): default 16,384 on the CPU, 65,536 on the GPU. Larger tiles mean
+ * (docs/models.md "Tiles"): default 16,384 on the CPU; on the GPU 65,536, or a quarter of a
+ * longer input's rows up to 262,144 (setting a value turns that off). Larger tiles mean
  * fewer, larger kernel launches and more transient memory (about 14 KB per row in bf16 at
  * d_model 256); a benchmark knob (`bench model --tile-rows`). Results do not depend on it
  * beyond fp32 rounding of the tiled reductions. @return 0 or LS_ERR_RANGE (rows < 1).

@@ -30,6 +30,12 @@
  *  and the launches per token stay few (27 KB per row of training buffers at d_model 256:
  *  1.8 GB per tile, next to the residual stream's 1 KB per row and layer). */
 #define MODEL_TILE_ROWS_CUDA 65536
+/** Long inputs on the GPU get tiles of a quarter of their rows, up to this many: the scan's
+ *  kernels run closer to their full speed on longer tiles (measured, bimamba d256×8 bf16
+ *  training at 1M: 713 K tokens/s at 65,536 rows, 748 K at 131,072, 787 K at 262,144; peak
+ *  12.0 → 14.6 GiB; bench/results/gpu-b4f6bfc-h100), while a tile's transient buffers stay
+ *  under a third of what training stores for the whole input. */
+#define MODEL_TILE_ROWS_CUDA_MAX 262144
 
 /** Tensor indices of one layer in the ParamTable (-1 when the config has no such tensor).
  *  Mamba: direction 0 = forward mixer, 1 = reverse mixer (BiMamba); in/out_proj are shared. */
@@ -126,6 +132,7 @@ struct Model {
     size_t arena_cap;
     Plan plan;
     int64_t tile_rows; // MODEL_TILE_ROWS(_CUDA); tests lower it to exercise several tiles
+    int tile_rows_auto; // GPU default: long inputs get longer tiles (MODEL_TILE_ROWS_CUDA_MAX)
     int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning
     int plan_logits;   // the next plan keeps a logits buffer (see Plan.logits)
     int64_t pack_seqs; // the next plan's sequences when its batch is packed, else 0 (read and
