@@ -247,9 +247,10 @@ gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
 # Both device calls' scripts in one bundle (one machine start for both): gpu_model.sh and
 # gpu_stream.sh with their data, one set of binaries. On the device:
 #   OUT=$OUT/model bash .gpu-all/gpu_model.sh; OUT=$OUT/stream SKIP_PARITY=1 bash .gpu-all/gpu_stream.sh
+#   (and OUT=$OUT/pack SKIP_PARITY=1 bash .gpu-all/gpu_pack.sh)
 gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-all $^
-	cp bench/gpu_model.sh bench/gpu_stream.sh .gpu-all/
+	cp bench/gpu_model.sh bench/gpu_stream.sh bench/gpu_pack.sh .gpu-all/
 	mkdir -p .gpu-all/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
 	    .gpu-all/data/

@@ -101,6 +101,20 @@ if has profile; then
     for f in "$out"/profile-*.txt; do [ -e "$f" ] && head -22 "$f" >> "$S"; done
 fi
 
+# 4a. issue 12's table in bf16 only (the anchors' workloads at 16K and 131K, train and forward)
+if has table; then
+    for model in mamba bimamba; do
+        for mode in train forward; do
+            step "table $model bf16 $mode" 30 "$B" bm --model $model --precision bf16 --mode $mode \
+                --seq-len 16384,131072 --peers "$PM"
+        done
+    done
+    for mode in train forward; do
+        step "table transformer bf16 $mode 16K" 20 "$B" bm --model transformer --precision bf16 \
+            --mode $mode --seq-len 16384 --peers "$PT"
+    done
+fi
+
 # 4b. tile size: one Mamba tile's rows against the step time and the peak (bench model
 #     --tile-rows; the default is 65,536 on a GPU)
 if has tiles; then
