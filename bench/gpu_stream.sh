@@ -5,11 +5,12 @@
 #      sampler against the CPU, segments / layer by layer / teacher-forced generation against
 #      one pass, graphs = steps (fp32 and bf16);
 #   2. score --stream of GRCh37 chr20 by a causal Mamba LM d256x8 (2 training steps; speed and
-#      memory do not depend on the weights): a 10 Mb region, then the whole chromosome (63 Mb);
-#      Mb/s, peak GPU memory (longscan's own, and nvidia-smi's whole process), peak host RSS;
+#      memory do not depend on the weights): a 10 Mb region; Mb/s, peak GPU memory (longscan's
+#      own, and nvidia-smi's whole process), peak host RSS;
 #   3. embed --stream of a 10 Mb region by a bidirectional Mamba d128x4, layer by layer;
 #   4. longscan bench generate at batch 1 and 64 (6-layer d256 µ-law Mamba LM, random
-#      weights), bf16 and fp32.
+#      weights), bf16 and fp32 (GEN_PRECISIONS);
+#   5. score --stream of the whole chromosome (63 Mb), with the time left before DEADLINE.
 # Bundle here: `make gpu-bundle-stream` (writes .gpu-stream/: longscan, test_gpu, this script,
 # chr20 with its indexes). On the device: bash .gpu-stream/gpu_stream.sh (logs in $OUT,
 # summary.txt printed last).
@@ -31,7 +32,8 @@ step() { # name timeout log command...
     [ $((SECONDS + t)) -gt "$deadline" ] && t=$((deadline - SECONDS))
     local t0=$SECONDS
     echo "### $name" >> "$log"
-    timeout "$t" "$@" >> "$log" 2>&1
+    # through bash: shell functions run too (exported below; a bare `timeout train` is rc 127)
+    timeout "$t" bash -c '"$@"' step "$@" >> "$log" 2>&1
     local rc=$?
     say "## $name: rc=$rc ($((SECONDS - t0)) s)"
     return $rc
@@ -66,11 +68,9 @@ gpu_mem() { # sample the GPU's used memory while a command runs; print the most 
     echo "nvidia-smi peak memory.used: $(sort -n "$f" | tail -1) MiB"
     return $rc
 }
-export -f gpu_mem
-export W
 measure() { # label timeout command...
     local label=$1 t=$2; shift 2
-    step "$label" "$t" "$C" bash -c 'gpu_mem "$@"' measure $tv "$@"
+    step "$label" "$t" "$C" gpu_mem $tv "$@"
     local rc=$?
     awk -v l="$label" '/^### /{cur=$0} cur=="### " l' "$C" |
         grep -E 'streamed|embedded|peak GPU|nvidia-smi peak|Maximum resident|Elapsed' |
@@ -78,6 +78,11 @@ measure() { # label timeout command...
     return $rc
 }
 train() { "$R" longscan train --device cuda --verbosity 0 --steps 2 --batch-size 2 "$@"; }
+# step runs its command in a child bash: the functions and the variables they read go with it
+export -f gpu_mem train
+export R W
+# Order = priority (the lead runs this with DEADLINE=200 after gpu_model.sh): the two models,
+# the 10 Mb score and embed, generation, then the whole chromosome with whatever time is left.
 step "train lm d256x8 (2 steps)" 30 "$C" train --task lm --data "$chr20:20:30000001-30100000" \
     --seq-len 1024 --d-model 256 --layers 8 -o "$W/lm.safetensors"
 step "train bimamba d128x4 (2 steps)" 30 "$C" train --task classify --model bimamba \
@@ -86,8 +91,6 @@ step "train bimamba d128x4 (2 steps)" 30 "$C" train --task classify --model bima
 measure "score --stream mamba d256x8 chr20 10 Mb" 45 "$R" longscan score --device cuda \
     -m "$W/lm.safetensors" --stream --bin 1000 --verbosity 2 "$chr20:20:30000001-40000000" \
     -o "$W/score10.bedGraph"
-measure "score --stream mamba d256x8 chr20 whole (63 Mb)" 90 "$R" longscan score --device cuda \
-    -m "$W/lm.safetensors" --stream --bin 1000 --verbosity 2 "$chr20" -o "$W/score.bedGraph"
 measure "embed --stream bimamba d128x4 chr20 10 Mb (layer by layer)" 45 "$R" longscan embed \
     --device cuda -m "$W/bi.safetensors" --stream --tsv --verbosity 2 \
     "$chr20:20:30000001-40000000" -o "$W/embed.tsv"
@@ -98,5 +101,11 @@ for prec in ${GEN_PRECISIONS:-bf16 fp32}; do
     step "bench generate $prec batch 1,64" 40 "$B" "$R" longscan bench generate --device cuda \
         --precision "$prec" --batch 1,64
 done
-grep -vE '^###' "$B" | tee -a "$S"
+[ -e "$B" ] && grep -vE '^###' "$B" | tee -a "$S"
+
+# the whole chromosome last: its timeout is what is left before the deadline (a timeout says
+# rc=124 and how long it ran; the 10 Mb rate above is the measured one)
+measure "score --stream mamba d256x8 chr20 whole (63 Mb)" $((deadline - SECONDS)) "$R" \
+    longscan score --device cuda -m "$W/lm.safetensors" --stream --bin 1000 --verbosity 2 \
+    "$chr20" -o "$W/score.bedGraph"
 say "# done in ${SECONDS} s"

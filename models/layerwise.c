@@ -20,6 +20,8 @@
  * pass reads it. A one-direction (causal) stack needs only X. The head pools the final norm
  * of X over the segments (sum in double in position order, first and last rows), as one pass
  * does. Memory: the two stores (or the file), one segment's activations, the states.
+ * The stores and the results (embed, logits) are host memory: every move between them and the
+ * device is ops_to_device / ops_to_host / ops_download, never ops_copy (device to device).
  *
  * Tested by tests/unit/test_model.c (layerwise ≡ one pass: embeddings and logits of BiMamba
  * with and without rc, every pool, in memory and through the file).
@@ -43,6 +45,7 @@ struct ModelLayerwise {
     float *state[2];     // per direction (Be rows): conv (Be, E, K−1) then scan (Be, E, N)
     double *sum;         // (Be, D)
     float *first, *last, *pooled, *pooled_out; // (Be, D), (Be, D), (Be, D), (1, D)
+    float *logits;       // (n_classes) on the device, classifiers; copied to the caller's host
 };
 
 static int64_t stores(const ModelLayerwise *lw) { return lw->m->ndir == 2 ? 2 : 1; }
@@ -116,6 +119,7 @@ void model_layerwise_free(ModelLayerwise *lw) {
     ops_free(dev, lw->last);
     ops_free(dev, lw->pooled);
     ops_free(dev, lw->pooled_out);
+    ops_free(dev, lw->logits);
     free(lw);
 }
 
@@ -201,6 +205,9 @@ int model_layerwise_begin(ModelLayerwise **out, Model *m, int64_t L,
     if (status == 0) status = ops_alloc(dev, (void **)&lw->pooled, row, "layer-by-layer pool");
     if (status == 0)
         status = ops_alloc(dev, (void **)&lw->pooled_out, row, "layer-by-layer pool");
+    if (status == 0 && c->task == MODEL_TASK_CLASSIFY)
+        status = ops_alloc(dev, (void **)&lw->logits, (size_t)c->n_classes * sizeof(float),
+                           "layer-by-layer logits");
     if (status < 0) goto fail;
     *out = lw;
     return 0;
@@ -303,13 +310,17 @@ int model_layerwise_finish(ModelLayerwise *lw, float *embed, float *logits) {
         status = ops_pair_mean_fwd(dev, lw->pooled_out, lw->pooled, 1, D);
         pooled = lw->pooled_out;
     }
-    if (status == 0 && embed) status = ops_copy(dev, embed, pooled, D);
+    // embed and logits are the caller's host memory: downloaded, never a device-to-device
+    // copy (on the GPU that is an invalid argument)
+    if (status == 0 && embed) status = ops_download(dev, embed, pooled, (size_t)D * sizeof(float));
     if (status == 0 && logits) {
         if (m->cfg.task != MODEL_TASK_CLASSIFY)
             return ls_error(LS_ERR_USAGE, "model_layerwise_finish: logits of a classifier only");
         const int64_t C = m->cfg.n_classes;
-        status = ops_matmul_fwd(dev, DTYPE_F32, logits, pooled, model_p(m, m->idx_cls_w),
+        status = ops_matmul_fwd(dev, DTYPE_F32, lw->logits, pooled, model_p(m, m->idx_cls_w),
                                 model_p(m, m->idx_cls_b), 1, D, C, D, C);
+        if (status == 0)
+            status = ops_download(dev, logits, lw->logits, (size_t)C * sizeof(float));
     }
     return status;
 }

@@ -309,15 +309,25 @@ int model_stream_forward(Model *m, const ModelBatch *seg, float *logits) {
     return status;
 }
 
-int model_stream_embed(Model *m, float *out) {
+// The pooled vectors (B, D) into m->stream_pooled (device memory).
+static int stream_pool(Model *m) {
     if (!m->stream_B || !m->stream_started || !m->stream_pooling)
         return ls_error(LS_ERR_USAGE, "model_stream_embed: no segment streamed with pooling");
     const int64_t n = m->stream_B * m->D;
+    float *out = m->stream_pooled;
     switch (m->cfg.pool) {
     case MODEL_POOL_LAST: return ops_copy(&m->dev, out, m->stream_last, n);
     case MODEL_POOL_FIRST: return ops_copy(&m->dev, out, m->stream_first, n);
     default: return ops_mean_from_sum(&m->dev, out, m->stream_sum, n, (double)m->stream_pos);
     }
+}
+
+// @p out is the caller's host memory (as model_embed's): pooled on the device, downloaded.
+int model_stream_embed(Model *m, float *out) {
+    int status = stream_pool(m);
+    if (status < 0) return status;
+    return ops_download(&m->dev, out, m->stream_pooled,
+                        (size_t)(m->stream_B * m->D) * sizeof(float));
 }
 
 int model_stream_logits(Model *m, float *logits) {
@@ -326,7 +336,7 @@ int model_stream_logits(Model *m, float *logits) {
     if (!m->stream_B || !m->stream_started)
         return ls_error(LS_ERR_USAGE, "model_stream_logits: no segment streamed yet");
     const int64_t C = m->cfg.n_classes;
-    int status = model_stream_embed(m, m->stream_pooled);
+    int status = stream_pool(m);
     if (status < 0) return status;
     float *out = m->dev.kind == DEVICE_CPU ? logits : m->stream_logits;
     status = ops_matmul_fwd(&m->dev, DTYPE_F32, out, m->stream_pooled, model_p(m, m->idx_cls_w),

@@ -225,9 +225,20 @@ int transformer_layer_stream(Model *m, int layer, float *X, KvCache *c, int64_t 
                         "holds %lld, %lld more do not fit", (long long)c->cap,
                         (long long)c->len, (long long)L);
     const DType t = m->act; // the block's tensors, as transformer_layer_fwd stores them
-    int status =
-        ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean, p->t_rstd, X,
-                     model_p(m, lp->norm_w), model_p(m, lp->norm_b), M, D, m->cfg.norm_eps);
+    // bf16: X (the residual stream) is fp32 and the norm reads and writes one type, so X goes
+    // through its bf16 copy in plan.cx first, as attn_fwd does (reading the fp32 X as bf16
+    // was issue 13's bf16 stream/generate failure). What the stream then equals, element for
+    // element, is the one-pass bf16 block: xn = bf16(norm(bf16(X))), qkv and the rotated
+    // q, k rounded to bf16 once each, the cache holding those very bf16 k and v (copy_blocks
+    // moves 2-byte elements, no rounding), attention in fp32 over them. What differs from one
+    // pass is summation order only (attention_kv vs the flash kernel; GEMMs over fewer rows),
+    // each a few bf16 ulps, so the logits match one pass within the bf16 tolerance (3e-2, L2).
+    const float *xin;
+    int status = norm_input(m, X, &xin);
+    if (status == 0)
+        status = ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean,
+                              p->t_rstd, xin, model_p(m, lp->norm_w), model_p(m, lp->norm_b), M,
+                              D, m->cfg.norm_eps);
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->qkv, p->xn, model_w(m, lp->qkv_w),
                                 model_p(m, lp->qkv_b), M, D, 3 * D, D, 3 * D);

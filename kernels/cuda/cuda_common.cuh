@@ -7,7 +7,10 @@
  * declare `int status = 0;` and return it from `fail:`. After every kernel launch use
  * CUDA_CHECK_LAUNCH(); with LS_CUDA_SYNC=1 in the environment it also synchronizes, so an
  * asynchronous fault is reported at the launch that caused it. cuBLAS / cuBLASLt calls go
- * through CUBLAS_TRY (same statement text, place and device in the message).
+ * through CUBLAS_TRY (same statement text, place and device in the message). A failure also
+ * clears the runtime's last error, so a non-sticky one (an invalid argument) is reported once,
+ * by the call that failed, and not again by whichever launch checks cudaGetLastError next
+ * (issue 13: one bad copy showed up as two more failures in later, unrelated tests).
  *
  * Below the macros: the per-device context every kernels/cuda file shares (cuBLAS and cuBLASLt
  * handles and their workspaces, created once; a scratch buffer for deterministic two-stage
@@ -33,6 +36,7 @@ extern "C" int cuda_sync_after_launch(void);
         if (cuda_try_result_ != (ok_value)) {                                                  \
             int cuda_try_device_ = -1;                                                         \
             cudaGetDevice(&cuda_try_device_);                                                  \
+            (void)cudaGetLastError(); /* reported once: here */                                \
             status = ls_error(LS_ERR_CUDA, "cuda:%d: %s: %s failed at %s:%d: %s",             \
                               cuda_try_device_, __func__, #expr, __FILE__, __LINE__,           \
                               to_string(cuda_try_result_));                                    \

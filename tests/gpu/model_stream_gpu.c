@@ -147,10 +147,12 @@ static void pooling_case(ModelPool pool, DType act, uint64_t salt) {
     const int64_t C = cfg.n_classes;
     GcRng r = gc_rng(salt);
     uint8_t *tok = ms_tokens(&r, B * L, cfg.vocab);
-    float lref[B * 3], lgot[B * 3];
+    float lref[B * 3], lgot[B * 3], eref[B * 32], egot[B * 32];
+    const int64_t D = cfg.d_model; // 32
     Model *m = ms_model(&cfg, &ms_gpu, act, 41 + salt);
     const ModelBatch whole = {.B = B, .L = L, .tokens = tok};
     int status = m ? model_forward(m, &whole, lref, 0) : -1;
+    if (status == 0) status = model_embed(m, &whole, eref);
     if (status == 0) status = model_stream_reset(m, B);
     if (status == 0) status = model_stream_set_pooling(m, 1);
     for (int64_t k = 0, at = 0; k < 3 && status == 0; at += seg[k], k++) {
@@ -159,12 +161,18 @@ static void pooling_case(ModelPool pool, DType act, uint64_t salt) {
         ModelBatch mb = {.B = B, .L = seg[k], .tokens = part};
         status = model_stream_forward(m, &mb, NULL);
     }
-    // (model_stream_embed writes device memory on the GPU; the logits read it through the
-    // classifier head: the pooled sum, the mean or the last row, and the matmul)
+    // the logits go through the classifier head (the pooled sum, the mean or the last row,
+    // and the matmul); model_stream_embed writes the caller's host memory, as model_embed
     if (status == 0) status = model_stream_logits(m, lgot);
+    if (status == 0) status = model_stream_embed(m, egot);
     if (status < 0) {
         gc_report(0, "model_stream pooling %d %s: %s", (int)pool, prec, ls_error_message());
     } else {
+        const double ee = ms_rel(egot, eref, B * D, act != DTYPE_F32);
+        gc_report(ee <= ms_tol(act), "model_stream pooling %s %s: model_stream_embed of "
+                  "300+300+100 streamed positions (host memory) = model_embed (rel. %.3g)",
+                  pool == MODEL_POOL_LAST ? "last" : pool == MODEL_POOL_FIRST ? "first" : "mean",
+                  prec, ee);
         const double e = ms_rel(lgot, lref, B * C, act != DTYPE_F32);
         gc_report(e <= ms_tol(act), "model_stream pooling %s %s: classifier logits of 300+300+100 "
                   "streamed positions = one pass (rel. %.3g)",
@@ -186,16 +194,18 @@ static void layerwise_case(int rc, int on_disk, DType act, uint64_t salt) {
     const int64_t D = cfg.d_model;
     GcRng r = gc_rng(salt);
     uint8_t *tok = ms_tokens(&r, L, 4);
-    float ref[32], got[32];
+    float ref[32], got[32], lref[3], lgot[3]; // D 32, 3 classes
     Model *m = ms_model(&cfg, &ms_gpu, act, 51 + salt);
     ModelLayerwise *lw = NULL;
     const ModelBatch whole = {.B = 1, .L = L, .tokens = tok};
     int status = m ? model_embed(m, &whole, ref) : -1;
+    if (status == 0) status = model_forward(m, &whole, lref, 0);
     LayerwiseOptions opt = {.segment = 256, .host_bytes = on_disk ? 0 : (size_t)1 << 30};
     if (status == 0) status = model_layerwise_begin(&lw, m, L, &opt);
     if (status == 0) status = model_layerwise_feed(lw, tok, 250);
     if (status == 0) status = model_layerwise_feed(lw, tok + 250, L - 250);
-    if (status == 0) status = model_layerwise_finish(lw, got, NULL);
+    // embed and logits are host memory (the stores too: host or the file)
+    if (status == 0) status = model_layerwise_finish(lw, got, lgot);
     if (status < 0) {
         gc_report(0, "model_stream layerwise%s%s %s: %s", rc ? " rc" : "",
                   on_disk ? " file" : "", prec, ls_error_message());
@@ -204,6 +214,10 @@ static void layerwise_case(int rc, int on_disk, DType act, uint64_t salt) {
         gc_report(e <= ms_tol(act), "model_stream layerwise bimamba%s (%s) %s: 600 positions in "
                   "segments of 256 = one pass (rel. %.3g)", rc ? " rc" : "",
                   on_disk ? "temporary file" : "host memory", prec, e);
+        const double el = ms_rel(lgot, lref, cfg.n_classes, act != DTYPE_F32);
+        gc_report(el <= ms_tol(act), "model_stream layerwise bimamba%s (%s) %s: classifier "
+                  "logits = one pass (rel. %.3g)", rc ? " rc" : "",
+                  on_disk ? "temporary file" : "host memory", prec, el);
     }
     model_layerwise_free(lw);
     model_free(m);
