@@ -229,7 +229,7 @@ gpu-bundle: $(BUILD)/longscan $(BUILD)/test_gpu $(BUILD)/dev/scan $(BUILD)/dev/c
 # bacteria windows and the anchors' model and Transformer peers.
 gpu-bundle-model: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-model $^
-	cp bench/gpu_model.sh .gpu-model/
+	cp bench/gpu_model.sh bench/gpu_common.sh .gpu-model/
 	mkdir -p .gpu-model/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv .gpu-model/data/
 	cp ../shared/anchors/peers-model-h100.json ../shared/anchors/peers-transformer-h100.json \
@@ -239,7 +239,7 @@ gpu-bundle-model: $(BUILD)/longscan $(BUILD)/test_gpu
 # with its BGZF indexes (the whole bundle < 60 MiB).
 gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-stream $^
-	cp bench/gpu_stream.sh .gpu-stream/
+	cp bench/gpu_stream.sh bench/gpu_common.sh .gpu-stream/
 	mkdir -p .gpu-stream/data && cp ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
 	    .gpu-stream/data/
 	du -sh .gpu-stream
@@ -250,7 +250,7 @@ gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
 #   (and OUT=$OUT/pack SKIP_PARITY=1 bash .gpu-all/gpu_pack.sh)
 gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-all $^
-	cp bench/gpu_model.sh bench/gpu_stream.sh bench/gpu_pack.sh .gpu-all/
+	cp bench/gpu_model.sh bench/gpu_stream.sh bench/gpu_pack.sh bench/gpu_common.sh .gpu-all/
 	mkdir -p .gpu-all/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
 	    .gpu-all/data/
@@ -262,7 +262,7 @@ gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
 # shipped bacteria data.
 gpu-bundle-pack: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-pack $^
-	cp bench/gpu_pack.sh .gpu-pack/
+	cp bench/gpu_pack.sh bench/gpu_common.sh .gpu-pack/
 	mkdir -p .gpu-pack/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv .gpu-pack/data/
 

@@ -13,34 +13,12 @@
 # the shipped bacteria data and the anchors' model peers).
 # On the device: bash .gpu-model/gpu_model.sh   (logs to $OUT; summary printed last)
 set -u
-G=$(cd "$(dirname "$0")" && pwd)
-out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out"
-zlib=/tmp/gpu-libz && mkdir -p "$zlib"
-for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
-for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
-export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-R="$G/run"
-S=$out/summary.txt
-say() { echo "$*" | tee -a "$S"; }
 deadline=${DEADLINE:-390} # seconds: steps that would start later are skipped (and say so)
-step() { # name timeout log command...
-    local name=$1 t=$2 log=$3; shift 3
-    if [ $((SECONDS + 5)) -ge "$deadline" ]; then say "## $name: skipped (deadline)"; return 1; fi
-    [ $((SECONDS + t)) -gt "$deadline" ] && t=$((deadline - SECONDS))
-    local t0=$SECONDS
-    echo "### $name" >> "$log"
-    timeout "$t" bash -c '"$@"' step "$@" >> "$log" 2>&1 # shell functions too (exported below)
-    local rc=$?
-    say "## $name: rc=$rc ($((SECONDS - t0)) s)"
-    return $rc
-}
+GPU_SCRIPT=$0
+. "$(dirname "$0")/gpu_common.sh"
 sections=${SECTIONS:-parity cli bench}
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 say "# sections: $sections"
-say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm \
-    --format=csv,noheader 2>&1 | sed 's/^/# gpu: /' | tee -a "$S"
 
 # 1. parity, curves, determinism
 P=$out/parity.log

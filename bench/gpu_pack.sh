@@ -8,19 +8,9 @@
 # Bundle here: `make gpu-bundle-pack` (writes .gpu-pack/: longscan, test_gpu, this script, the
 # shipped bacteria data). On the device: bash .gpu-pack/gpu_pack.sh (logs to $OUT).
 set -u
-G=$(cd "$(dirname "$0")" && pwd)
-out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out"
-zlib=/tmp/gpu-libz && mkdir -p "$zlib"
-for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
-for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
-export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-R="$G/run"
-S=$out/summary.txt
-say() { echo "$*" | tee -a "$S"; }
-say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 \
-    | sed 's/^/# gpu: /' | tee -a "$S"
+deadline=${DEADLINE:-400}
+GPU_SCRIPT=$0
+. "$(dirname "$0")/gpu_common.sh"
 
 P=$out/parity.log
 if [ -z "${SKIP_PARITY:-}" ]; then # SKIP_PARITY=1: the suites run elsewhere (gpu_model.sh)

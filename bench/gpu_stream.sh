@@ -15,32 +15,9 @@
 # chr20 with its indexes). On the device: bash .gpu-stream/gpu_stream.sh (logs in $OUT,
 # summary.txt printed last).
 set -u
-G=$(cd "$(dirname "$0")" && pwd)
-out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out"
-zlib=/tmp/gpu-libz && mkdir -p "$zlib"
-for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
-for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
-export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-R="$G/run"
-S=$out/summary.txt
-say() { echo "$*" | tee -a "$S"; }
 deadline=${DEADLINE:-290}
-step() { # name timeout log command...
-    local name=$1 t=$2 log=$3; shift 3
-    if [ $((SECONDS + 5)) -ge "$deadline" ]; then say "## $name: skipped (deadline)"; return 1; fi
-    [ $((SECONDS + t)) -gt "$deadline" ] && t=$((deadline - SECONDS))
-    local t0=$SECONDS
-    echo "### $name" >> "$log"
-    # through bash: shell functions run too (exported below; a bare `timeout train` is rc 127)
-    timeout "$t" bash -c '"$@"' step "$@" >> "$log" 2>&1
-    local rc=$?
-    say "## $name: rc=$rc ($((SECONDS - t0)) s)"
-    return $rc
-}
-say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 |
-    sed 's/^/# gpu: /' | tee -a "$S"
+GPU_SCRIPT=$0
+. "$(dirname "$0")/gpu_common.sh"
 
 # 1. parity and whole paths
 P=$out/parity.log
