@@ -214,7 +214,7 @@ static int curve_parse(int argc, char **argv, CurveOptions *o) {
         case OPT_LAYERS: status = cli_parse_int64("--layers", optarg, 1, 1024, &o->layers); break;
         case OPT_REPEAT: status = cli_parse_int("--repeat", optarg, 1, 1000, &o->repeat); break;
         case OPT_MAX_SECONDS:
-            status = cli_parse_double("--max-seconds", optarg, 1e-3, 1e6, &o->max_seconds);
+            status = cli_parse_double("--max-seconds", optarg, 1e-6, 1e6, &o->max_seconds);
             break;
         default:
             return ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -456,10 +456,11 @@ static int curve_write_report(const CurveOptions *o, const CurveModel *models, i
                "|---|---|---|---|---|---|\n");
     for (int k = 0; k < CURVE_MODELS; k++) {
         const CurveModel *cm = &models[k];
-        fprintf(f, "| %s | %lld | %lld | %s%lld | %lld | %+.1f%% |\n", curve_label(cm->arch),
-                (long long)cm->shape.d_model, (long long)cm->shape.n_layers,
-                cm->arch == MODEL_TRANSFORMER ? "" : "— ",
-                cm->arch == MODEL_TRANSFORMER ? (long long)cm->shape.mlp_hidden : 0LL,
+        char mlp[32] = "—";
+        if (cm->arch == MODEL_TRANSFORMER)
+            snprintf(mlp, sizeof mlp, "%lld", (long long)cm->shape.mlp_hidden);
+        fprintf(f, "| %s | %lld | %lld | %s | %lld | %+.1f%% |\n", curve_label(cm->arch),
+                (long long)cm->shape.d_model, (long long)cm->shape.n_layers, mlp,
                 (long long)cm->params,
                 100.0 * ((double)cm->params / (double)mamba->params - 1.0));
     }
@@ -566,7 +567,7 @@ int bench_models(int argc, char **argv) {
         {"forward_tokens", "Inference forward: tokens per second", "L (tokens)", "tokens/s", 1,
          1, 0, 0, "left bottom"},
         {"train_peak", "Training step: peak memory", "L (tokens)",
-         o.common.device.kind == DEVICE_CUDA ? "GiB (device peak)" : "GiB (model's own bytes)",
+         o.common.device.kind == DEVICE_CUDA ? "GiB (device peak)" : "GiB held by the model",
          1, 1, 0, 0, "left top"},
         {"generation_memory", "Generation memory against context", "context (tokens)",
          "MiB per sequence", 1, 1, 0, 0, "left top"},

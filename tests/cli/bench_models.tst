@@ -43,3 +43,9 @@ P 0 ^transformer,.*,64,skipped[[:space:]]\(time\),,,skipped[[:space:]]\(time\),.
 P 0 ^transformer,.*,128,not[[:space:]]run[[:space:]]\(time[[:space:]]at[[:space:]]a[[:space:]]shorter[[:space:]]L\),  cat $TMP/skip/models.csv
 P 0 ^mamba,.*,32,ok,  cat $TMP/skip/models.csv
 P 0 skipped[[:space:]]\(time\)  cat $TMP/skip/report.md
+# --- out of memory: 2^28 tokens do not fit in an 8 GB address space (ulimit -v; under ASan,
+#     whose shadow needs more, allocations over 4 GB fail instead); every model says so, its
+#     next length is not run, the run exits 0 with its files
+P 0 ^mamba,4032,16,1,0,f32,268435456,out[[:space:]]of[[:space:]]memory,,,out[[:space:]]of[[:space:]]memory,  (if [ "$LS_SAN" = 1 ]; then export ASAN_OPTIONS=$ASAN_OPTIONS:allocator_may_return_null=1:max_allocation_size_mb=4096; else ulimit -v 8000000; fi; $LONGSCAN bench models --d-model 16 --layers 1 --min-len 268435456 --max-len 536870912 --repeat 1 --device cpu --threads 1 --verbosity 0 -o $TMP/oom) && cat $TMP/oom/models.csv
+P 0 ^transformer,.*,536870912,not[[:space:]]run[[:space:]]\(out[[:space:]]of[[:space:]]memory[[:space:]]at[[:space:]]a[[:space:]]shorter[[:space:]]L\),  cat $TMP/oom/models.csv
+P 0 ^\|[[:space:]]268435456[[:space:]]\|[[:space:]]out[[:space:]]of[[:space:]]memory[[:space:]]\|  cat $TMP/oom/report.md
