@@ -26,11 +26,12 @@ WARNINGS   = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-par
 # The toolchain (make itself is given), the libraries, and what the tests and the demo run:
 # perl for prove, python3 + python3-venv for the cross-checks' virtual environment,
 # samtools/tabix/sox for the command-line cross-checks, bsdextrautils for the demo's column,
-# python3-torch (Debian's CPU-only build) for the transformers cross-checks.
+# python3-torch (Debian's CPU-only build) for the transformers cross-checks, gnuplot-nox for
+# the PNGs of `compare` and `bench models` (without it they write the data and scripts only).
 PACKAGES   = gcc libc6-dev binutils pkg-config perl python3 python3-venv \
              libhts-dev libsndfile1-dev libsamplerate0-dev libcjson-dev \
              libopenblas-dev libcmocka-dev zlib1g-dev samtools tabix sox libsox-fmt-base \
-             bsdextrautils python3-torch
+             bsdextrautils python3-torch gnuplot-nox
 PKGS       = htslib sndfile samplerate libcjson openblas
 
 ifeq ($(SAN),1)
@@ -106,7 +107,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
                        kernels/cuda/*.cuh)
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
-        gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack
+        gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -265,6 +266,12 @@ gpu-bundle-pack: $(BUILD)/longscan $(BUILD)/test_gpu
 	cp bench/gpu_pack.sh bench/gpu_common.sh .gpu-pack/
 	mkdir -p .gpu-pack/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv .gpu-pack/data/
+
+# The curve's device call (bench/gpu_curve.sh): longscan and the script.
+gpu-bundle-curve: $(BUILD)/longscan
+	bash bench/gpu_bundle.sh .gpu-curve $^
+	cp bench/gpu_curve.sh .gpu-curve/
+	du -sh .gpu-curve
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

@@ -7,6 +7,8 @@
  *   longscan bench model        a whole model's training step or forward (anchors README
  *                               "Whole-model training step", "Transformer baseline"): ms per
  *                               step, tokens/s, peak GPU memory, and the peer's row and ratios.
+ *   longscan bench models       the Mamba-vs-Transformer curve over doubling L, built on
+ *                               bench_model_row (bench_models.c).
  *
  * bench/io.sh runs the I/O benchmark over ../shared/data and records commit and machine with the
  * numbers; bench/NOTES.md records the kernel numbers and how they were taken.
@@ -52,6 +54,7 @@ void bench_usage(FILE *fp) {
 "       longscan bench kernels [options]\n"
 "       longscan bench model --model NAME [options]\n"
 "       longscan bench generate [options]\n"
+"       longscan bench models --max-len N [options] -o DIR   (its own --help)\n"
 "\n"
 "Measure how fast longscan turns files into model input, on one core:\n"
 "  sequence files: read, validate and encode every base to tokens (reported in bases/s and\n"
@@ -260,17 +263,6 @@ fail:
 // ---------------------------------------------------------------------------------------------
 // bench model
 
-typedef struct {
-    ModelArch arch;
-    int train;
-    DType dtype;
-    int64_t L;
-    double ms, tokens_s, peak_gib; // ms < 0: did not run (see note)
-    char note[96];
-    const char *peer;
-    double peer_ms, peer_peak; // < 0: no peer row
-} ModelRow;
-
 // The peer's row for (model, L, mode) in an anchors file: an object with "rows", or an array.
 static void model_peer(const cJSON *peers, ModelRow *r, int64_t d_model, int64_t layers) {
     r->peer_ms = r->peer_peak = -1.0;
@@ -344,19 +336,22 @@ static double median_d(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+void bench_model_config(ModelArch arch, int64_t d_model, int64_t layers, ModelConfig *cfg) {
+    model_config_default(cfg, arch, MODEL_TASK_CLASSIFY);
+    cfg->vocab = 16;
+    cfg->d_model = d_model;
+    cfg->n_layers = layers;
+    cfg->n_heads = 8;
+    cfg->causal = 1; // the peer's Transformer is causal
+    cfg->n_classes = 2;
+    cfg->pool = MODEL_POOL_MEAN;
+}
+
 // One row: a fresh model (the peak counts from its creation), 2 warm-ups, repeat timed steps.
-static int model_row(const CommonOptions *common, int64_t d_model, int64_t layers, int repeat,
-                     int64_t tile_rows, FILE *profile, ModelRow *r) {
-    ModelConfig cfg;
-    model_config_default(&cfg, r->arch, MODEL_TASK_CLASSIFY);
-    cfg.vocab = 16;
-    cfg.d_model = d_model;
-    cfg.n_layers = layers;
-    cfg.n_heads = 8;
-    cfg.causal = 1; // the peer's Transformer is causal
+int bench_model_row(const CommonOptions *common, const ModelConfig *shape, int repeat,
+                    int64_t tile_rows, FILE *profile, ModelRow *r) {
+    ModelConfig cfg = *shape;
     cfg.window = r->arch == MODEL_TRANSFORMER ? r->L : 0;
-    cfg.n_classes = 2;
-    cfg.pool = MODEL_POOL_MEAN;
     const int gpu = common->device.kind == DEVICE_CUDA;
     Model *m = NULL;
     uint8_t *tokens = malloc((size_t)r->L);
@@ -405,6 +400,11 @@ static int model_row(const CommonOptions *common, int64_t d_model, int64_t layer
         size_t peak = 0;
         if (gpu) device_cuda_memory(NULL, &peak);
         r->peak_gib = gpu ? (double)peak / 1073741824.0 : -1.0;
+        // what the model itself holds: parameters (+ gradients and AdamW moments when
+        // training) and the activation arena its last step planned
+        const double params = 4.0 * (double)model_param_table(m)->total;
+        r->planned_gib = ((r->train ? 4.0 : 1.0) * params + (double)model_activation_bytes(m)) /
+                         1073741824.0;
     } else if (status == LS_ERR_CUDA_OOM || status == LS_ERR_NOMEM) {
         r->ms = -1; // does not fit: the row says so, the run goes on
         snprintf(r->note, sizeof r->note, "out of memory");
@@ -537,8 +537,10 @@ static int bench_model(int argc, char **argv) {
     for (int i = 0; i < n_len; i++) {
         ModelRow *r = &rows[i];
         r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
-        if ((status = model_row(&common, d_model, layers, repeat, tile_rows,
-                                profile_path ? prof.fp : NULL, r)) < 0) {
+        ModelConfig shape;
+        bench_model_config(arch, d_model, layers, &shape);
+        if ((status = bench_model_row(&common, &shape, repeat, tile_rows,
+                                      profile_path ? prof.fp : NULL, r)) < 0) {
             ls_error_prefix("bench model %s L=%lld", model_arch_name(arch), (long long)r->L);
             goto fail;
         }
@@ -601,10 +603,11 @@ int main_bench(int argc, char **argv) {
         return EXIT_OK;
     }
     if (argc < 2)
-        return cli_usage_error("bench", "which benchmark? 'io', 'kernels', 'model' or 'generate' (see --help)");
+        return cli_usage_error("bench", "which benchmark? 'io', 'kernels', 'model', 'models' or 'generate' (see --help)");
     if (strcmp(argv[1], "io") == 0) return bench_io(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return bench_kernels(argc - 1, argv + 1);
     if (strcmp(argv[1], "model") == 0) return bench_model(argc - 1, argv + 1);
     if (strcmp(argv[1], "generate") == 0) return bench_generate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "models") == 0) return bench_models(argc - 1, argv + 1);
     return cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
 }

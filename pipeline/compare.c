@@ -47,6 +47,7 @@
 #include "pipeline/cli.h"
 #include "pipeline/commands.h"
 #include "pipeline/infer.h"
+#include "pipeline/plot.h"
 #include "pipeline/trainer.h"
 
 enum {
@@ -469,24 +470,6 @@ static int choose_model(const CompareOptions *o, ModelArch arch, int64_t d_state
 
 // ---------------------------------------------------------------------------- cells
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ls_error(LS_ERR_IO, "%s: cannot create: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ls_error(LS_ERR_IO, "%s: cannot create: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ls_error(LS_ERR_IO, "%s: not a directory", buf);
-    return 0;
-}
-
 static uint64_t test_seed(const CompareOptions *o) { return o->common.seed + 1000; }
 
 static double now_s(void) {
@@ -831,14 +814,12 @@ static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
     return cli_output_commit(&out);
 }
 
-/* One data file + gnuplot script per plot; gnuplot runs them when it is installed. */
+/* One data file per plot; plot_write() adds its gnuplot script and draws it (plot.h). */
 static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Experiment e,
                       const char *name, const char *title, const char *xlabel, int logx,
                       int *plotted, char *note, size_t note_size) {
-    char dat[4200], gp[4200], png[4200];
+    char dat[4200];
     snprintf(dat, sizeof dat, "%s/plots/%s.dat", o->common.output, name);
-    snprintf(gp, sizeof gp, "%s/plots/%s.gp", o->common.output, name);
-    snprintf(png, sizeof png, "%s/plots/%s.png", o->common.output, name);
     FILE *f = fopen(dat, "w");
     if (!f) return ls_error(LS_ERR_IO, "%s: cannot create: %s", dat, strerror(errno));
     int series = 0;
@@ -863,38 +844,15 @@ static int write_plot(const CompareOptions *o, const Cell *cells, int64_t n, Exp
         }
     }
     fclose(f);
-    if (series == 0) return 0;
-    f = fopen(gp, "w");
-    if (!f) return ls_error(LS_ERR_IO, "%s: cannot create: %s", gp, strerror(errno));
-    fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-               "    set terminal pngcairo size 800,500\n} else {\n"
-               "    set terminal png size 800,500\n}\n"
-               "set output '%s.png'\nset title '%s'\n"
-               "set xlabel '%s'\nset key left bottom\nset grid\n%s%s",
-            name, title, xlabel, logx ? "set logscale x 2\n" : "",
-            e == EXP_SPEED ? "set ylabel 'tokens per CPU-second'\nset logscale y 10\n"
-                           : "set ylabel 'accuracy (%)'\nset yrange [0:100]\n");
-    fputs("plot ", f);
-    for (int s = 0; s < series; s++)
-        fprintf(f, "%s'%s.dat' index %d with linespoints title '%s'", s ? ", " : "", name, s,
-                labels[s]);
-    fputs("\n", f);
-    fclose(f);
-    char cmd[8600];
-    snprintf(cmd, sizeof cmd, "cd '%s/plots' && gnuplot '%s.gp' 2>/dev/null", o->common.output,
-             name);
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        snprintf(note, note_size, "gnuplot is not installed: plots not drawn (their data and "
-                 "scripts are in %s/plots; install gnuplot, e.g. apt-get install gnuplot-nox, "
-                 "and run 'gnuplot NAME.gp' there)", o->common.output);
-        return 0;
-    }
-    if (system(cmd) != 0) {
-        snprintf(note, note_size, "gnuplot failed on %s (no png written)", gp);
-        return 0;
-    }
-    (*plotted)++;
-    return 0;
+    const char *label_ptrs[3] = {labels[0], labels[1], labels[2]};
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/plots", o->common.output);
+    const PlotSpec spec = {
+        .name = name, .title = title, .xlabel = xlabel,
+        .ylabel = e == EXP_SPEED ? "tokens per CPU-second" : "accuracy (%)",
+        .logx = logx, .logy = e == EXP_SPEED, .ymin = 0, .ymax = e == EXP_SPEED ? 0 : 100,
+        .key = "left bottom"};
+    return plot_write(dir, &spec, label_ptrs, series, plotted, note, note_size);
 }
 
 // ---------------------------------------------------------------------------- report
@@ -1240,11 +1198,11 @@ int main_compare(int argc, char **argv) {
     o.common.device_auto = 0; /* auto: the CPU, as above */
     cli_common_apply(&o.common);
     char dir[4200];
-    if ((status = mkdir_p(o.common.output)) < 0) goto fail;
+    if ((status = plot_mkdir_p(o.common.output)) < 0) goto fail;
     snprintf(dir, sizeof dir, "%s/models", o.common.output);
-    if ((status = mkdir_p(dir)) < 0) goto fail;
+    if ((status = plot_mkdir_p(dir)) < 0) goto fail;
     snprintf(dir, sizeof dir, "%s/plots", o.common.output);
-    if ((status = mkdir_p(dir)) < 0) goto fail;
+    if ((status = plot_mkdir_p(dir)) < 0) goto fail;
     if ((status = build_cells(&o, &cells, &n)) < 0) goto fail;
     int64_t n_trained = 0; // the budget is split over the runs that train
     for (int64_t k = 0; k < n; k++) n_trained += cells[k].exp != EXP_SPEED;
