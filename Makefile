@@ -251,7 +251,8 @@ gpu-bundle-stream: $(BUILD)/longscan $(BUILD)/test_gpu
 #   (and OUT=$OUT/pack SKIP_PARITY=1 bash .gpu-all/gpu_pack.sh)
 gpu-bundle-all: $(BUILD)/longscan $(BUILD)/test_gpu
 	bash bench/gpu_bundle.sh .gpu-all $^
-	cp bench/gpu_model.sh bench/gpu_stream.sh bench/gpu_pack.sh bench/gpu_common.sh .gpu-all/
+	cp bench/gpu_model.sh bench/gpu_stream.sh bench/gpu_pack.sh bench/gpu_curve.sh \
+	    bench/gpu_common.sh .gpu-all/
 	mkdir -p .gpu-all/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv ../shared/data/dna/human-grch37-chr20/chr20.fa.gz* \
 	    .gpu-all/data/
@@ -270,7 +271,7 @@ gpu-bundle-pack: $(BUILD)/longscan $(BUILD)/test_gpu
 # The curve's device call (bench/gpu_curve.sh): longscan and the script.
 gpu-bundle-curve: $(BUILD)/longscan
 	bash bench/gpu_bundle.sh .gpu-curve $^
-	cp bench/gpu_curve.sh .gpu-curve/
+	cp bench/gpu_curve.sh bench/gpu_common.sh .gpu-curve/
 	du -sh .gpu-curve
 
 # ---------------------------------------------------------------------------- user targets

@@ -9,19 +9,9 @@
 # device: bash .gpu-curve/gpu_curve.sh. $OUT gets summary.txt, curve.log, models.csv, report.md
 # and curve.tar.gz (the whole folder: plots/*.gp and .dat to draw here, the device has no gnuplot).
 set -u
-G=$(cd "$(dirname "$0")" && pwd)
-out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out"
-zlib=/tmp/gpu-libz && mkdir -p "$zlib"
-for f in "$G"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$zlib/$(basename "$f" .gz)"; done
-for f in "$G"/bin/*.gz; do [ -e "$f" ] && gunzip -f "$f" && chmod +x "${f%.gz}"; done
-export LD_LIBRARY_PATH="$zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-R="$G/run"
-S=$out/summary.txt
-say() { echo "$*" | tee -a "$S"; }
-say "# commit: $(tr '\n' ' ' < "$G/COMMIT" 2>/dev/null || echo unknown)"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 \
-    | sed 's/^/# gpu: /' | tee -a "$S"
+deadline=${DEADLINE:-400}
+GPU_SCRIPT=$0
+. "$(dirname "$0")/gpu_common.sh"
 start=$SECONDS
 cmd=(longscan bench models --max-len "${MAX_LEN:-1048576}" --min-len "${MIN_LEN:-1024}"
      --d-model "${D_MODEL:-256}" --layers "${LAYERS:-8}" --max-seconds "${MAX_SECONDS:-12}"
