@@ -138,6 +138,13 @@ for p in sys.argv[1:]:
     assert d["commit"] == "test" and d["device"] == "cpu" and d["seed"] == "1", p
 ' "$out"/metrics/*.json 2> "$TMP/err"
 verdict "bacteria-species: metrics JSONs parse, with the fields promised" $? "$TMP/err"
+# the parameters come from the checkpoint (info --tsv); train's own table must agree
+table=$(awk -F'|' '$2 ~ /^ parameters / { gsub(/ /, "", $3); print $3 }' \
+        "$out/logs/bimamba.L256.s1.train.log")
+[ -n "$table" ] && [ "$(num "$out/metrics/bimamba.L256.s1.json" params)" = "$table" ] \
+    && [ "$(num "$out/metrics/bimamba.L256.s1.json" train_steps)" = 2 ]
+verdict "bacteria-species: params from the checkpoint = train's count ($table), steps from the log" \
+    $? "$out/metrics/bimamba.L256.s1.json"
 [ "$(rows "$out/summary.tsv")" = 2 ] && [ "$(rows "$out/runs.tsv")" = 2 ]
 verdict "bacteria-species: summary.tsv and runs.tsv have a row per length" $? "$out/summary.tsv"
 
@@ -148,10 +155,9 @@ check "great-apes runs on the shipped slice" env DATA="$data" OUT="$out" LENGTHS
     MODELS="bimamba transformer" TRANSFORMER_WINDOW=256 TOKENS=2048 EVAL_WINDOWS=4 SEEDS="1 2" \
     bash "$ex/great-apes/run.sh"
 cp "$TMP/err" "$TMP/apes.err"
-m=$out/eval-windows-L1024.tsv
-[ "$(wc -l < "$m")" = 16 ] && grep -q "apes.fa.gz:hsap.dev.slice:1-1024	hsap$" "$m" \
-    && grep -q "apes.fa.gz:ppyg.dev.slice:18977-20000	ppyg$" "$m"
-verdict "great-apes: 4 windows per record, the first at its start, the last at its end" $? "$m"
+j=$out/metrics/bimamba.L1024.s1.json
+[ "$(num "$j" n)" = 16 ] && grep -q -- '--seq-len 1024 --stride 64 --max-windows 4 ' "$j"
+verdict "great-apes: 4 dev windows per record (eval --stride L/16 --max-windows 4)" $? "$j"
 want="bimamba.L1024.s1.json bimamba.L1024.s2.json bimamba.L256.s1.json transformer.L1024.s1.json"
 [ "$(ls "$out/metrics" 2>&1 | tr '\n' ' ')" = "$want transformer.L256.s1.json " ]
 verdict "great-apes: both seeds for the headline, one elsewhere" $? "$TMP/apes.err"
