@@ -196,5 +196,18 @@ tar -tzf "$pack/results.tar.gz" > "$TMP/tar" 2>&1 \
 verdict "run_all: PACK_TO holds the tarball and the tables, at most 8 files" $? "$TMP/tar"
 grep -q '^| bacteria-species | bimamba.L256 | accuracy (dev) | ' "$results/results-rows.md"
 verdict "run_all: results-rows.md has the measured row" $? "$results/results-rows.md"
+# fill_results.py: the collected metrics as docs/results.md's table, written into a copy
+fill=$root/examples/fill_results.py
+python3 "$fill" "$results/metrics.jsonl" > "$TMP/table" 2> "$TMP/err"
+acc=$(num "$results/metrics/bacteria-species/bimamba.L256.s1.json" value)
+want=$(awk -v a="$acc" 'BEGIN { printf "%.3f", a }')
+grep -q "^| bacteria-species bimamba.L256 | accuracy (dev) | — | $want | " "$TMP/table" \
+    && grep -q '^| GUE prom_core_notata ★ | MCC (dev) | .* | not yet measured' "$TMP/table"
+verdict "fill_results: the measured row ($want) and the unmeasured ones" $? "$TMP/table" "$TMP/err"
+cp "$root/docs/results.md" "$TMP/results.md"
+python3 "$fill" --write "$TMP/results.md" "$results/metrics.jsonl" 2> "$TMP/err" \
+    && diff <(grep -v '^|' "$root/docs/results.md") <(grep -v '^|' "$TMP/results.md") \
+       > "$TMP/err" && grep -qF "$(tail -1 "$TMP/table")" "$TMP/results.md"
+verdict "fill_results --write: the table replaced, the rest of the file as it was" $? "$TMP/err"
 echo "1..$n"
 [ "$failed" -eq 0 ]
