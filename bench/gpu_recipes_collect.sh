@@ -2,7 +2,7 @@
 # bench/gpu_recipes_collect.sh DIR... — after the device calls of bench/gpu_recipes.sh: each DIR
 # holds what one call returned (recipes-<call>.tar.gz, summary.tsv, metrics.jsonl, status.tsv,
 # driver.log). For each: the raw files are copied to bench/results/recipes-<commit>-<call>/
-# (commit from the metrics), the tarball is unpacked into build/examples-gpu/<call>/ and what
+# (commit from the metrics; the tarball without its checkpoints, the WAVs beside it), the tarball is unpacked into build/examples-gpu/<call>/ and what
 # the GPU machine could not draw is drawn here (gnuplot: the great-apes accuracy plot, the
 # spectrogram of each generated WAV); then docs/results.md's table is written from every
 # DIR's metrics.jsonl (examples/fill_results.py --write).
@@ -18,11 +18,15 @@ for dir in "$@"; do
     commit=$(grep -o '"commit":"[^"]*"' "$dir/metrics.jsonl" | head -1 | cut -d'"' -f4)
     dest=$root/bench/results/recipes-${commit:-unknown}-$call
     mkdir -p "$dest"
-    cp "$dir"/* "$dest/"
-    echo "raw files: $dest"
-    jsonl+=("$dest/metrics.jsonl")
     unpacked=$root/build/examples-gpu/$call
     rm -rf "$unpacked" && mkdir -p "$unpacked" && tar -xzf "$tarball" -C "$unpacked"
+    # the raw files, but the tarball without checkpoints (the µ-law LM is 7 MB: it would
+    # crowd the checkout, which every device call carries); the generated WAVs beside it
+    for f in "$dir"/*; do [ "$f" = "$tarball" ] || cp "$f" "$dest/"; done
+    (cd "$unpacked" && tar -czf "$dest/$(basename "$tarball")" --exclude='*.safetensors' *)
+    cp "$unpacked"/*/media/*.wav "$dest/" 2>/dev/null || true
+    echo "raw files: $dest ($(du -sh "$dest" | cut -f1); checkpoints left in $tarball)"
+    jsonl+=("$dest/metrics.jsonl")
     if command -v gnuplot > /dev/null; then
         for gp in "$unpacked"/*/accuracy.gp; do
             [ -e "$gp" ] || continue
