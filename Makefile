@@ -104,7 +104,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
                        kernels/cuda/*.cuh)
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
-        gpu-bundle-model gpu-bundle-recipes-a gpu-bundle-recipes-b
+        gpu-bundle-model gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -235,8 +235,8 @@ gpu-bundle-model: $(BUILD)/longscan $(BUILD)/test_gpu
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b): longscan, tools/spectrogram, the
 # examples scripts, the driver and the call's data (.gpu-recipes-a/ or .gpu-recipes-b/).
-gpu-bundle-recipes-a gpu-bundle-recipes-b: gpu-bundle-recipes-%: $(BUILD)/longscan \
-                                                              $(BUILD)/tools/spectrogram
+gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c: gpu-bundle-recipes-%: \
+        $(BUILD)/longscan $(BUILD)/tools/spectrogram
 	BUILD=$(BUILD) bash bench/gpu_recipes_bundle.sh $* .gpu-recipes-$*
 
 # ---------------------------------------------------------------------------- user targets

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/gpu_recipes.sh a|b — one device call of issue 14's result recipes (examples/), run from
+# bench/gpu_recipes.sh a|b|c — one device call of issue 14's result recipes (examples/), run from
 # the bundle `make gpu-bundle-recipes-a` (or -b) writes (.gpu-recipes-a/: longscan and
 # tools/spectrogram with the libraries they need, the examples scripts, this driver, and the
 # data the call's recipes read as one data.tar.gz laid out as ../shared/data).
@@ -8,6 +8,7 @@
 #           generated audio), then the six other GUE tasks in the time left
 #   call b: great apes with the bidirectional Mamba at 1K/16K/256K/1M (3 seeds at 1M), the
 #           bacteria species at 1K/16K, then the causal Mamba on the great apes in the time left
+#   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
 #
 # On the device (repository root; carry the bundle folder):
 #   bash .gpu-recipes-a/gpu_recipes.sh a
@@ -33,7 +34,7 @@
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 call=${1:-}
-case $call in a|b) ;; *) echo "usage: gpu_recipes.sh a|b" >&2; exit 2 ;; esac
+case $call in a|b|c) ;; *) echo "usage: gpu_recipes.sh a|b|c" >&2; exit 2 ;; esac
 [ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
 ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 unset OUT # each recipe gets its own
@@ -157,6 +158,13 @@ b)
     step apes-bimamba great-apes 300 80 MODELS=bimamba
     step bacteria bacteria-species 60 35
     step apes-mamba great-apes rest 50 MODELS=mamba LENGTHS="16384 1048576"
+    ;;
+c)
+    # the µ-law LM with 4 of the recipe's 5 minutes and 6 blocks (its own row: GROUP_TAG),
+    # then the Genomic Benchmarks' 10 folds in the time left
+    step fsdd-lm-long fsdd-lm 240 110 BATCH=32 D_MODEL=256 LAYERS=6 GEN_DEVICE=cpu \
+        GROUP_TAG=d256x6-4min
+    step gb genomic-benchmarks rest 70
     ;;
 esac
 

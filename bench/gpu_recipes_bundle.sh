@@ -22,7 +22,9 @@ b) globs=""
                   dna/$d/$s/*.fa.gz.gzi"
        done
    done ;;
-*) echo "usage: gpu_recipes_bundle.sh a|b DIR" >&2; exit 2 ;;
+c) globs="audio/fsdd/split.tsv audio/fsdd/recordings dna/gb-test-splits/*/test.fa.gz
+          dna/gb-test-splits/*/test.labels.tsv dna/gb-test-splits/*/folds.tsv" ;;
+*) echo "usage: gpu_recipes_bundle.sh a|b|c DIR" >&2; exit 2 ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -19,6 +19,8 @@
 #   PRECISION   --precision for train (default: longscan's own choice)
 #   THREADS     --threads (default: all cores)
 #   TRAIN_ARGS  extra words appended to every `longscan train` (and EVAL_ARGS to every eval)
+#   GROUP_TAG   appended to every group name as ".TAG": runs of another configuration (a
+#               longer budget, a wider model) then form rows of their own in the summaries
 #   COMMIT      the commit to record (default: git's HEAD of this checkout, "+dirty" if the
 #               tracked files differ from it)
 # Every number a recipe writes comes from `longscan eval --json` over the whole evaluation
@@ -173,7 +175,7 @@ info_value() { sed -n "s/^$2=//p" "$OUT/models/$1.info"; }
 # of runs.tsv. GROUP names the summary row the run belongs to (runs of one group differ only
 # in seed or fold); METRIC is the eval key the summary reports.
 recipe_eval() {
-    local run=$1 model=$2 group=$3 seed=$4 split=$5 metric=$6; shift 6
+    local run=$1 model=$2 group=$3${GROUP_TAG:+.$GROUP_TAG} seed=$4 split=$5 metric=$6; shift 6
     local eval_json=$OUT/eval/$run.json log=$OUT/logs/$run.eval.log
     local -a cmd=("${LS[@]}" eval -m "$OUT/models/$model.safetensors" "$@" "${COMMON_ARGS[@]}")
     # shellcheck disable=SC2206
