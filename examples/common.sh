@@ -19,6 +19,8 @@
 #   PRECISION   --precision for train (default: longscan's own choice)
 #   THREADS     --threads (default: all cores)
 #   TRAIN_ARGS  extra words appended to every `longscan train` (and EVAL_ARGS to every eval)
+#   GROUP_TAG   appended to every group name as ".TAG": runs of another configuration (a
+#               longer budget, a wider model) then form rows of their own in the summaries
 #   COMMIT      the commit to record (default: git's HEAD of this checkout, "+dirty" if the
 #               tracked files differ from it)
 # Every number a recipe writes comes from `longscan eval --json` over the whole evaluation
@@ -139,18 +141,24 @@ recipe_train() {
         die "training $name failed (log: $log)"
     fi
     local seconds; seconds=$(seconds_since "$t0")
-    local params device steps
-    params=$(awk -F'|' '$2 ~ /^ parameters / { gsub(/ /, "", $3); print $3 }' "$log")
-    # the table's device cell, e.g. "cpu (auto: no GPU visible)" or "cuda:0 (NVIDIA …), auto"
+    local params device steps peak
+    # parameters: the checkpoint's tensors (longscan info --tsv: one row per tensor, its numel
+    # in column 5), so the count is that of the file the metrics describe
+    params=$("${LS[@]}" info --tsv "$model" 2>> "$log" \
+             | awk -F'\t' 'NR > 1 { n += $5 } END { if (NR > 1) print n }')
+    # steps and peak GPU memory: the last row of the CSV log (step, ..., peak_gpu_gib)
+    steps=$(awk -F, 'NR > 1 && $1 != "" { s = $1 } END { print s }' "$OUT/logs/$name.csv")
+    peak=$(awk -F, 'NR > 1 { p = $NF } END { print p }' "$OUT/logs/$name.csv")
+    # the device: the first word of the configuration table's device cell, e.g. "cpu" of
+    # "cpu (auto: no GPU visible)" or "cuda:0" of "cuda:0 (NVIDIA ...), auto"
     device=$(awk -F'|' '$2 ~ /^ device / { gsub(/^ +| +$/, "", $3); split($3, w, " ");
                                            print w[1] }' "$log")
-    steps=$(grep -oE 'trained [0-9]+ steps|at step [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' \
-            || true)
     {
         echo "params=${params:-}"
         echo "device=${device:-}"
         echo "steps=${steps:-}"
         echo "seconds=$seconds"
+        echo "peak_gpu_gib=${peak:-}"
         printf 'command=%s\n' "${cmd[*]}"
     } > "$OUT/models/$name.info"
     echo "train $name: ${params:-?} parameters, ${steps:-?} steps in $seconds s on ${device:-?}"
@@ -167,7 +175,7 @@ info_value() { sed -n "s/^$2=//p" "$OUT/models/$1.info"; }
 # of runs.tsv. GROUP names the summary row the run belongs to (runs of one group differ only
 # in seed or fold); METRIC is the eval key the summary reports.
 recipe_eval() {
-    local run=$1 model=$2 group=$3 seed=$4 split=$5 metric=$6; shift 6
+    local run=$1 model=$2 group=$3${GROUP_TAG:+.$GROUP_TAG} seed=$4 split=$5 metric=$6; shift 6
     local eval_json=$OUT/eval/$run.json log=$OUT/logs/$run.eval.log
     local -a cmd=("${LS[@]}" eval -m "$OUT/models/$model.safetensors" "$@" "${COMMON_ARGS[@]}")
     # shellcheck disable=SC2206
@@ -181,17 +189,19 @@ recipe_eval() {
     local eval_seconds; eval_seconds=$(seconds_since "$t0")
     local value; value=$(json_number "$eval_json" "$metric")
     [ -n "$value" ] || die "$eval_json: no number '$metric'"
-    local params device steps seconds
+    local params device steps seconds peak
     params=$(info_value "$model" params); device=$(info_value "$model" device)
     steps=$(info_value "$model" steps); seconds=$(info_value "$model" seconds)
+    peak=$(info_value "$model" peak_gpu_gib)
     {
         printf '{"recipe":%s,"run":%s,"group":%s,"seed":%s,"split":%s,' \
             "$(json_string "$RECIPE")" "$(json_string "$run")" "$(json_string "$group")" \
             "$(json_string "$seed")" "$(json_string "$split")"
         printf '"metric":%s,"value":%s,"params":%s,"train_steps":%s,"train_seconds":%s,' \
             "$(json_string "$metric")" "$value" "${params:-null}" "${steps:-null}" "$seconds"
-        printf '"eval_seconds":%s,"device":%s,"machine":%s,"commit":%s,' "$eval_seconds" \
-            "$(json_string "$device")" "$(json_string "$MACHINE")" "$(json_string "$COMMIT")"
+        printf '"eval_seconds":%s,"device":%s,"peak_gpu_gib":%s,"machine":%s,"commit":%s,' \
+            "$eval_seconds" "$(json_string "$device")" "${peak:-null}" \
+            "$(json_string "$MACHINE")" "$(json_string "$COMMIT")"
         # RUN_EXTRA: more "key":value pairs a recipe records with every run (e.g. encoding)
         [ -n "${RUN_EXTRA:-}" ] && printf '%s,' "$RUN_EXTRA"
         printf '"model":%s,"train_command":%s,"eval_command":%s,"eval":' \

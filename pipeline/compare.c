@@ -706,7 +706,7 @@ static int cell_eval(const CompareOptions *o, Cell *c, const char *path) {
             io.batch_size = st.max_length > 0 ? 65536 / st.max_length : 1;
             if (io.batch_size < 1) io.batch_size = 1;
             if (io.batch_size > 64) io.batch_size = 64;
-            status = infer_items(ds, NULL, 0, cfg, 0, 0, &items, &n_items);
+            status = infer_items(ds, NULL, 0, cfg, 0, 0, 0, &items, &n_items);
         }
         if (status == 0) status = infer_evaluate(mf.model, ds, items, n_items, &io, &res);
         if (status == 0) {

@@ -56,6 +56,7 @@ INFER_HELP_DATA
 "      --tsv              text output instead of safetensors\n"
 "      --seq-len L        embed non-overlapping windows of L tokens of each record at least\n"
 "                         L long and average them (shorter records whole). Default: whole\n"
+"      --stride S         with --seq-len: a window starts every S tokens (default L)\n"
 "      --max-windows N    with --seq-len: at most N windows per record, evenly spread\n"
 INFER_HELP_BATCH
 "      --stream           read each record a piece at a time (an indexed FASTA or FILE:REGION\n"
@@ -368,7 +369,7 @@ int main_embed(int argc, char **argv) {
         status = infer_args_parse(c, optarg, &args);
         if (status < 0) goto fail;
         if (c == INFER_OPT_BATCH_SIZE || c == INFER_OPT_MAX_TOKENS || c == INFER_OPT_SEQ_LEN ||
-            c == INFER_OPT_MAX_WINDOWS)
+            c == INFER_OPT_MAX_WINDOWS || c == INFER_OPT_STRIDE)
             batch_given = 1;
         if (status == 1) continue;
         status = 0;
@@ -410,8 +411,8 @@ int main_embed(int argc, char **argv) {
     }
     if (sa.on && batch_given) {
         status = ls_error(LS_ERR_USAGE, "--stream embeds whole records, one at a time, in "
-                          "--segment pieces; --batch-size, --max-tokens, --seq-len and "
-                          "--max-windows do not apply");
+                          "--segment pieces; --batch-size, --max-tokens, --seq-len, "
+                          "--stride and --max-windows do not apply");
         goto fail;
     }
     if (sa.on) {
@@ -428,7 +429,8 @@ int main_embed(int argc, char **argv) {
         goto fail;
     const ModelConfig *cfg = model_config(mf.model);
     int64_t n_items = 0, n = dataset_count(ds), D = cfg->d_model;
-    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
+    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.stride, args.max_windows, &items,
+                         &n_items);
     if (status < 0) goto fail;
     ctx.D = D;
     ctx.sum = calloc((size_t)(n ? n : 1) * (size_t)D, sizeof *ctx.sum);

@@ -48,10 +48,14 @@ static void usage(FILE *fp) {
 "      --labels TSV       'name<TAB>label' table for the records or files\n"
 "      --class LABEL=SEQS every example of SEQS has LABEL (repeatable)\n"
 "                         Labels must be among the model's; an unknown one is an error.\n"
-"      --seq-len L        evaluate non-overlapping windows of L tokens of each example at\n"
-"                         least L long (shorter ones whole); each window counts as one\n"
-"                         item (species tasks on long references). Default: whole examples\n"
-"      --max-windows N    with --seq-len: at most N windows per example, evenly spread\n"
+"      --seq-len L        evaluate windows of L tokens of each example at least L long\n"
+"                         (shorter ones whole); each window counts as one item (species\n"
+"                         tasks on long references). Default: whole examples\n"
+"      --stride S         with --seq-len: a window starts every S tokens (default L:\n"
+"                         non-overlapping; S < L: overlapping); the tail is not covered\n"
+"      --max-windows N    with --seq-len: at most N windows per example; when there are\n"
+"                         more, N evenly spread instead, the first at the start and the\n"
+"                         last at the end (with --stride < L they may overlap)\n"
 "      --split NAME       evaluate only the examples a manifest puts in this split (train,\n"
 "                         valid or test)\n"
 "      --json             one JSON object on stdout: n, accuracy, macro_f1, mcc, auroc\n"
@@ -68,6 +72,8 @@ CLI_MODEL_HELP
 "  longscan eval -m species.safetensors --data test.fa.gz --labels test.tsv\n"
 "  longscan eval -m species.safetensors --data test.fa.gz --labels test.tsv --json\n"
 "  longscan eval -m dna_lm.safetensors --data chr21.fa.gz --seq-len 100000\n"
+"  longscan eval -m apes.safetensors --data dev/ --labels dev/labels.tsv --seq-len 1048576\n"
+"      --stride 65536 --max-windows 16\n"
 "  longscan eval -m mqar.safetensors --data synth:mqar,len=256,pairs=16,vocab=8192,n=1000,seed=7\n"
 "      --json\n");
 }
@@ -249,7 +255,8 @@ int main_eval(int argc, char **argv) {
         }
     }
     int64_t n_items = 0;
-    status = infer_items(ds, idx, split >= 0 ? n_idx : 0, cfg, args.seq_len, args.max_windows,
+    status = infer_items(ds, idx, split >= 0 ? n_idx : 0, cfg, args.seq_len, args.stride,
+                         args.max_windows,
                          &items, &n_items);
     if (status < 0) goto fail;
     InferOptions io;

@@ -92,7 +92,8 @@ int infer_check_vocab(const Dataset *ds, const ModelConfig *cfg, const char *mod
 }
 
 int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
-                int64_t seq_len, int64_t max_windows, DatasetItem **items, int64_t *n) {
+                int64_t seq_len, int64_t stride, int64_t max_windows, DatasetItem **items,
+                int64_t *n) {
     int64_t count = idx ? n_idx : dataset_count(ds);
     DatasetItem *out = NULL, *windows = NULL;
     int64_t n_out = 0, cap = count > 0 ? count : 1;
@@ -106,7 +107,8 @@ int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const Mode
         int64_t len = dataset_example(ds, i)->length;
         int64_t n_win = 1;
         if (seq_len > 0 && len >= seq_len) {
-            status = window_eval_items(ds, &i, 1, seq_len, 0, max_windows, &windows, &n_win);
+            status = window_eval_items(ds, &i, 1, seq_len, stride, max_windows, &windows,
+                                       &n_win);
             if (status < 0) goto fail;
         }
         if (n_out + n_win > cap) {
@@ -540,6 +542,9 @@ int infer_args_parse(int opt, const char *arg, InferArgs *a) {
     case INFER_OPT_MAX_WINDOWS:
         status = cli_parse_int64("--max-windows", arg, 1, INT64_MAX / 2, &a->max_windows);
         break;
+    case INFER_OPT_STRIDE:
+        status = cli_parse_int64("--stride", arg, 1, INT64_MAX / 2, &a->stride);
+        break;
     case INFER_OPT_BATCH_SIZE:
         status = cli_parse_int64("--batch-size", arg, 1, 1000000, &a->batch_size);
         break;
@@ -595,6 +600,8 @@ int infer_check_outputs_not_data(const Dataset *ds, const CliPath *outputs, int 
 int infer_args_check_windows(const InferArgs *a) {
     if (a->max_windows > 0 && a->seq_len == 0)
         return ls_error(LS_ERR_USAGE, "--max-windows needs --seq-len");
+    if (a->stride > 0 && a->seq_len == 0)
+        return ls_error(LS_ERR_USAGE, "--stride needs --seq-len");
     return 0;
 }
 

@@ -71,14 +71,16 @@ int infer_check_kind(const Dataset *ds, const DataSettings *data,
 /**
  * Items to evaluate over examples @p idx[0..n_idx) (idx NULL: all): every example whole
  * (@p seq_len 0), or the deterministic evaluation windows of @p seq_len of the examples at
- * least that long (non-overlapping, the tail not covered; at most @p max_windows per
- * example, evenly spread, when > 0) and the shorter examples whole. Then, for a model with a
+ * least that long (starting every @p stride tokens, 0 meaning seq_len: non-overlapping; the
+ * tail not covered; when there are more than @p max_windows > 0 of them, max_windows evenly
+ * spread from the start to the end instead: window_eval_items) and the shorter examples
+ * whole. Then, for a model with a
  * window (Transformer), rows longer than it are cropped to the centre window
  * (MODEL_CROP_CENTRE). Items come grouped by example, in example order.
  * @return 0 and *items (malloc'd, free()), *n; LS_ERR_NOMEM.
  */
 int infer_items(const Dataset *ds, const int64_t *idx, int64_t n_idx, const ModelConfig *cfg,
-                int64_t seq_len, int64_t max_windows, DatasetItem **items,
+                int64_t seq_len, int64_t stride, int64_t max_windows, DatasetItem **items,
                 int64_t *n) LS_RESULT_USED;
 
 /** Dataset options that read inputs as a model was trained to (soft-mask rule, audio rate). */
@@ -181,6 +183,7 @@ typedef struct {
                                    array is owned); classes and labels: left to the command */
     int64_t       seq_len;      /* --seq-len; 0: whole examples */
     int64_t       max_windows;  /* --max-windows; 0: every window */
+    int64_t       stride;       /* --stride; 0: seq_len (non-overlapping windows) */
     int64_t       batch_size;   /* --batch-size */
     int64_t       max_tokens;   /* --max-tokens; 0: no budget */
     int           pack;         /* --pack */
@@ -192,6 +195,7 @@ enum {
     INFER_OPT_DATA = CLI_OPT_FIRST_COMMAND_OPTION,
     INFER_OPT_SEQ_LEN,
     INFER_OPT_MAX_WINDOWS,
+    INFER_OPT_STRIDE,
     INFER_OPT_BATCH_SIZE,
     INFER_OPT_MAX_TOKENS,
     INFER_OPT_REFERENCE,
@@ -212,7 +216,8 @@ enum {
 #define INFER_WINDOW_LONG_OPTIONS                                                              \
     {"seq-len", required_argument, NULL, INFER_OPT_SEQ_LEN},                                   \
     {"max-windows", required_argument, NULL, INFER_OPT_MAX_WINDOWS},                           \
-    {"pack", no_argument, NULL, INFER_OPT_PACK}
+    {"pack", no_argument, NULL, INFER_OPT_PACK},                                               \
+    {"stride", required_argument, NULL, INFER_OPT_STRIDE}
 
 /* Help lines the commands share word for word (the others differ per command). */
 #define INFER_HELP_DATA                                                                        \
@@ -264,7 +269,7 @@ int infer_check_outputs_not_data(const Dataset *ds, const CliPath *outputs,
                                  int n) LS_RESULT_USED;
 
 /**
- * "--max-windows needs --seq-len". Apart from infer_args_finish() so that embed keeps its
+ * "--max-windows needs --seq-len" (and --stride: "--stride needs --seq-len"). Apart from infer_args_finish() so that embed keeps its
  * order of messages (its output check comes between the two).
  * @return 0 or LS_ERR_USAGE.
  */

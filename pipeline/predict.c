@@ -39,6 +39,7 @@ INFER_HELP_DATA
 "      --seq-len L        classify non-overlapping windows of L tokens of each record at\n"
 "                         least L long and average their probabilities (records shorter\n"
 "                         than L are classified whole). Default: whole records\n"
+"      --stride S         with --seq-len: a window starts every S tokens (default L)\n"
 "      --max-windows N    with --seq-len: at most N windows per record, evenly spread\n"
 "      --digits N         decimals of the probabilities (default 6)\n"
 INFER_HELP_BATCH
@@ -152,7 +153,8 @@ int main_predict(int argc, char **argv) {
         /* a synthetic task's targets: what the model predicts at each */
         if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;
         int64_t n_items = 0;
-        status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
+        status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.stride, args.max_windows,
+                             &items, &n_items);
         if (status < 0) goto fail;
         if ((status = cli_output_open(&out, args.common.output)) < 0) goto fail;
         fputs("name\tposition\ttarget\tpredicted\tp(predicted)\tcorrect\n", out.fp);
@@ -177,7 +179,8 @@ int main_predict(int argc, char **argv) {
     }
     if ((status = infer_args_load(&args, &mf, 0, &ds)) < 0) goto fail;
     int64_t n_items = 0, n_examples = dataset_count(ds);
-    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.max_windows, &items, &n_items);
+    status = infer_items(ds, NULL, 0, cfg, args.seq_len, args.stride, args.max_windows,
+                             &items, &n_items);
     if (status < 0) goto fail;
     ctx.K = (int32_t)cfg->n_classes;
     ctx.sum = calloc((size_t)(n_examples ? n_examples : 1) * (size_t)ctx.K, sizeof *ctx.sum);

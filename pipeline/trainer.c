@@ -563,7 +563,7 @@ static int trainer_prepare_order(Trainer *T) {
     T->rows = malloc((size_t)T->rows_cap * sizeof *T->rows);
     if (!T->rows) return ls_error(LS_ERR_NOMEM, "out of memory");
     if (T->n_valid > 0) {
-        status = infer_items(T->vds, T->valid_idx, T->n_valid, &T->cfg, opt->seq_len,
+        status = infer_items(T->vds, T->valid_idx, T->n_valid, &T->cfg, opt->seq_len, 0,
                              opt->valid_windows, &T->valid_items, &T->n_valid_items);
         if (status < 0) {
             ls_error_prefix("validation data");

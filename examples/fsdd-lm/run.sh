@@ -18,6 +18,8 @@
 # Environment, besides examples/common.sh's (LONGSCAN DATA OUT SEEDS ALL_SEEDS MINUTES
 # MINUTES_PER_RUN STEPS DEVICE PRECISION THREADS TRAIN_ARGS EVAL_ARGS COMMIT):
 #   GEN_SECONDS               seconds generated per model (default 5)
+#   GEN_DEVICE                --device of generate (default DEVICE): generation feeds one
+#                             sample at a time, which the CPU may do faster than a GPU
 #   SPECTROGRAM               the spectrogram tool (default build/tools/spectrogram; `make`
 #                             builds it); without it or without gnuplot the PNG is skipped
 #                             (ONLY=plot draws it later)
@@ -59,13 +61,16 @@ fi
 
 # 5 seconds from each model; `longscan generate` may be missing from this build
 if [ "${ONLY:-}" != plot ]; then
+    gen_args=("${COMMON_ARGS[@]}")
+    [ -n "${GEN_DEVICE:-}" ] && gen_args+=(--device "$GEN_DEVICE") # the last --device wins
     for seed in "${seeds[@]}"; do
         model=$OUT/models/lm.s$seed.safetensors
         [ -e "$model" ] || die "$model: missing (run the recipe without ONLY first)"
         wav=$OUT/media/lm.s$seed.wav
+        t0=$(now)
         if "${LS[@]}" generate -m "$model" --seconds "${GEN_SECONDS:-5}" -o "$wav" \
-               --seed "$seed" "${COMMON_ARGS[@]}" 2> "$OUT/media/lm.s$seed.generate.log"; then
-            echo "gen   $wav (${GEN_SECONDS:-5} s)"
+               --seed "$seed" "${gen_args[@]}" 2> "$OUT/media/lm.s$seed.generate.log"; then
+            echo "gen   $wav (${GEN_SECONDS:-5} s, $(seconds_since "$t0") s to generate)"
         elif grep -q "not available yet" "$OUT/media/lm.s$seed.generate.log"; then
             echo "gen   skipped: this longscan has no 'generate' yet" \
                  "($(head -1 "$OUT/media/lm.s$seed.generate.log"));" \

@@ -5,7 +5,8 @@
 # causal Mamba and a Transformer, each trained on random windows of the train records
 # (species drawn uniformly), evaluated on evenly spaced, overlapping windows of the dev
 # records: EVAL_WINDOWS windows of each species' dev record (about 2.16 Mb), the first at its
-# start, the last at its end (so at 1M they overlap by about 93 %). Input is upper-cased
+# start, the last at its end (so at 1M they overlap by about 93 %), chosen by longscan eval
+# (--seq-len L --stride L/16 --max-windows EVAL_WINDOWS). Input is upper-cased
 # (longscan's default soft-mask rule), so the species' own repeat masking is no clue.
 # The Transformer reads at most TRANSFORMER_WINDOW bases: it is trained at min(L, window), and
 # for longer L the model trained at its window is evaluated on the centre window of each
@@ -29,8 +30,7 @@
 #   EVAL_TOKENS         tokens per evaluation pass: batch = max(1, EVAL_TOKENS / L), at most
 #                       64 (default 1048576)
 #   D_MODEL LAYERS LR   (default 128, 4, 2e-3)
-# Output (OUT, default build/examples/great-apes): metrics/<model>.L<L>.s<seed>.json,
-# eval-windows-L<L>.tsv (the dev windows, as regions of the shared files), runs.tsv,
+# Output (OUT, default build/examples/great-apes): metrics/<model>.L<L>.s<seed>.json, runs.tsv,
 # summary.tsv (group = <model>.L<L>, metric = accuracy on dev), accuracy.dat/.gp/.png.
 RECIPE=great-apes
 source "$(dirname "$0")/../common.sh"
@@ -55,29 +55,6 @@ eval_windows_for() {
     else echo 16; fi
 }
 is_headline() { [ "$1" = bimamba ] && [ "$2" -eq "$longest" ]; }
-
-# windows_manifest L N — N evenly spaced windows of L bases of every dev record, as regions
-# (1-based, inclusive) of the shared files, with the record's species: offset_k =
-# floor(k (len - L) / (N - 1)); one window is centred. Written to OUT, read by eval.
-windows_manifest() {
-    local L=$1 n=$2 fai file
-    for fai in "$A"/dev/*.fa.gz.fai; do
-        file=${fai%.fai}
-        awk -F'\t' -v L="$L" -v n="$n" -v file="$file" '
-            NR == FNR { label[$1] = $2; next }
-            {
-                if (!($1 in label)) { print "no label for " $1 > "/dev/stderr"; exit 1 }
-                if ($2 < L) { print $1 " is shorter than " L > "/dev/stderr"; exit 1 }
-                last = -1
-                for (k = 0; k < n; k++) {
-                    off = (n == 1) ? int(($2 - L) / 2) : int(k * ($2 - L) / (n - 1))
-                    if (off == last) continue
-                    last = off
-                    printf "%s:%s:%d-%d\t%s\n", file, $1, off + 1, off + L, label[$1]
-                }
-            }' "$A/dev/labels.tsv" "$fai"
-    done
-}
 
 # The training runs: every Mamba model at every length; the Transformer at each distinct
 # min(L, window).
@@ -113,9 +90,9 @@ for i in "${!train_names[@]}"; do
 done
 
 for L in "${lengths[@]}"; do
-    manifest=$OUT/eval-windows-L$L.tsv
-    windows_manifest "$L" "$(eval_windows_for "$L")" > "$manifest" \
-        || die "could not cut dev windows of $L"
+    # windows start every L/16 bases of each dev record; of those, EVAL_WINDOWS evenly spread
+    # from the record's start to its end (longscan eval --stride, --max-windows)
+    stride=$((L / 16 > 0 ? L / 16 : 1))
     eb=$(( ${EVAL_TOKENS:-1048576} / L )); eb=$((eb < 1 ? 1 : eb > 64 ? 64 : eb))
     for m in "${models[@]}"; do
         kind=other; is_headline "$m" "$L" && kind=headline
@@ -124,7 +101,8 @@ for L in "${lengths[@]}"; do
             if [ "$m" = transformer ]; then model=transformer.W$((L < tw ? L : tw)).s$seed
             else model=$m.L$L.s$seed; fi
             recipe_eval "$m.L$L.s$seed" "$model" "$m.L$L" "$seed" dev accuracy \
-                --data "$manifest" --batch-size "$eb"
+                --data "$A/dev" --labels "$A/dev/labels.tsv" --seq-len "$L" \
+                --stride "$stride" --max-windows "$(eval_windows_for "$L")" --batch-size "$eb"
         done
     done
 done

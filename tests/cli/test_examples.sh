@@ -138,6 +138,13 @@ for p in sys.argv[1:]:
     assert d["commit"] == "test" and d["device"] == "cpu" and d["seed"] == "1", p
 ' "$out"/metrics/*.json 2> "$TMP/err"
 verdict "bacteria-species: metrics JSONs parse, with the fields promised" $? "$TMP/err"
+# the parameters come from the checkpoint (info --tsv); train's own table must agree
+table=$(awk -F'|' '$2 ~ /^ parameters / { gsub(/ /, "", $3); print $3 }' \
+        "$out/logs/bimamba.L256.s1.train.log")
+[ -n "$table" ] && [ "$(num "$out/metrics/bimamba.L256.s1.json" params)" = "$table" ] \
+    && [ "$(num "$out/metrics/bimamba.L256.s1.json" train_steps)" = 2 ]
+verdict "bacteria-species: params from the checkpoint = train's count ($table), steps from the log" \
+    $? "$out/metrics/bimamba.L256.s1.json"
 [ "$(rows "$out/summary.tsv")" = 2 ] && [ "$(rows "$out/runs.tsv")" = 2 ]
 verdict "bacteria-species: summary.tsv and runs.tsv have a row per length" $? "$out/summary.tsv"
 
@@ -148,10 +155,9 @@ check "great-apes runs on the shipped slice" env DATA="$data" OUT="$out" LENGTHS
     MODELS="bimamba transformer" TRANSFORMER_WINDOW=256 TOKENS=2048 EVAL_WINDOWS=4 SEEDS="1 2" \
     bash "$ex/great-apes/run.sh"
 cp "$TMP/err" "$TMP/apes.err"
-m=$out/eval-windows-L1024.tsv
-[ "$(wc -l < "$m")" = 16 ] && grep -q "apes.fa.gz:hsap.dev.slice:1-1024	hsap$" "$m" \
-    && grep -q "apes.fa.gz:ppyg.dev.slice:18977-20000	ppyg$" "$m"
-verdict "great-apes: 4 windows per record, the first at its start, the last at its end" $? "$m"
+j=$out/metrics/bimamba.L1024.s1.json
+[ "$(num "$j" n)" = 16 ] && grep -q -- '--seq-len 1024 --stride 64 --max-windows 4 ' "$j"
+verdict "great-apes: 4 dev windows per record (eval --stride L/16 --max-windows 4)" $? "$j"
 want="bimamba.L1024.s1.json bimamba.L1024.s2.json bimamba.L256.s1.json transformer.L1024.s1.json"
 [ "$(ls "$out/metrics" 2>&1 | tr '\n' ' ')" = "$want transformer.L256.s1.json " ]
 verdict "great-apes: both seeds for the headline, one elsewhere" $? "$TMP/apes.err"
@@ -190,5 +196,18 @@ tar -tzf "$pack/results.tar.gz" > "$TMP/tar" 2>&1 \
 verdict "run_all: PACK_TO holds the tarball and the tables, at most 8 files" $? "$TMP/tar"
 grep -q '^| bacteria-species | bimamba.L256 | accuracy (dev) | ' "$results/results-rows.md"
 verdict "run_all: results-rows.md has the measured row" $? "$results/results-rows.md"
+# fill_results.py: the collected metrics as docs/results.md's table, written into a copy
+fill=$root/examples/fill_results.py
+python3 "$fill" "$results/metrics.jsonl" > "$TMP/table" 2> "$TMP/err"
+acc=$(num "$results/metrics/bacteria-species/bimamba.L256.s1.json" value)
+want=$(awk -v a="$acc" 'BEGIN { printf "%.3f", a }')
+grep -q "^| bacteria-species bimamba.L256 | accuracy (dev) | — | $want | " "$TMP/table" \
+    && grep -q '^| GUE prom_core_notata ★ | MCC (dev) | .* | not yet measured' "$TMP/table"
+verdict "fill_results: the measured row ($want) and the unmeasured ones" $? "$TMP/table" "$TMP/err"
+cp "$root/docs/results.md" "$TMP/results.md"
+python3 "$fill" --write "$TMP/results.md" "$results/metrics.jsonl" 2> "$TMP/err" \
+    && diff <(grep -v '^|' "$root/docs/results.md") <(grep -v '^|' "$TMP/results.md") \
+       > "$TMP/err" && grep -qF "$(tail -1 "$TMP/table")" "$TMP/results.md"
+verdict "fill_results --write: the table replaced, the rest of the file as it was" $? "$TMP/err"
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -13,6 +13,14 @@ P 0 ^ecoli_001.(ecoli|hpylori|saureus|vcholerae)(.0\.[0-9]{6}){4}$  $LONGSCAN pr
 P 0 ^101[[:space:]]correct[[:space:]]0\.[5-9]  $LONGSCAN predict -m $TMP/bac.safetensors $EX/dna/bacteria_test.fa.gz | awk -F'\t' 'NR > 1 { split($1, a, "_"); c += (a[1] == $2) } END { print NR, "correct", c / (NR - 1) }'
 P 0 ^1\.0+$  $LONGSCAN predict -m $TMP/bac.safetensors --digits 9 $EX/dna/bacteria_test.fa.gz:vcholerae_025 | awk -F'\t' 'NR == 2 { printf "%.6f\n", $3 + $4 + $5 + $6 }'
 P 0 ^vcholerae_025.*  $LONGSCAN predict -m $TMP/bac.safetensors --seq-len 300 --max-windows 2 $EX/dna/bacteria_test.fa.gz
+# --- evaluation windows with --stride (100 records of 1,000 bp): 8 windows of 300 at stride 100,
+#     at most 5 of them evenly spread; the windows of stride 350 (offsets 0, 350, 700) are
+#     scored exactly as those three regions given explicitly, and not as the non-overlapping ones
+P 0 "task":"classify","n":800,  $LONGSCAN eval -m $TMP/bac.safetensors --data $EX/dna/bacteria_test.fa.gz --labels $EX/dna/bacteria_test.labels.tsv --seq-len 300 --stride 100 --json
+P 0 "task":"classify","n":500,  $LONGSCAN eval -m $TMP/bac.safetensors --data $EX/dna/bacteria_test.fa.gz --labels $EX/dna/bacteria_test.labels.tsv --seq-len 300 --stride 100 --max-windows 5 --json
+P 0 ^same$  a=$($LONGSCAN eval -m $TMP/bac.safetensors --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025 --seq-len 300 --stride 350 --json) && b=$($LONGSCAN eval -m $TMP/bac.safetensors --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025:1-300 --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025:351-650 --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025:701-1000 --json) && [ "$a" = "$b" ] && echo same
+P 0 ^differ$  a=$($LONGSCAN eval -m $TMP/bac.safetensors --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025 --seq-len 300 --stride 350 --json) && b=$($LONGSCAN eval -m $TMP/bac.safetensors --class vcholerae=$EX/dna/bacteria_test.fa.gz:vcholerae_025 --seq-len 300 --json) && [ "$a" != "$b" ] && echo differ
+P 0 ^vcholerae_025.*  $LONGSCAN predict -m $TMP/bac.safetensors --seq-len 300 --stride 50 $EX/dna/bacteria_test.fa.gz:vcholerae_025
 P 0 ^101[[:space:]]17$  $LONGSCAN embed -m $TMP/bac.safetensors --tsv $EX/dna/bacteria_test.fa.gz | awk -F'\t' '{ n = NF } END { print NR, n }'
 P 0 embeddings[[:space:]]+F32[[:space:]]+\[100,[[:space:]]16\]  $LONGSCAN embed -m $TMP/bac.safetensors $EX/dna/bacteria_test.fa.gz -o $TMP/emb.safetensors && $LONGSCAN info $TMP/emb.safetensors
 P 0 names[[:space:]]=[[:space:]]\["ecoli_001","ecoli_002"  $LONGSCAN info $TMP/emb.safetensors
@@ -114,6 +122,10 @@ N 2 no[[:space:]]data:[[:space:]]give[[:space:]]--data[[:space:]]SEQS$  $LONGSCA
 N 2 no[[:space:]]input:[[:space:]]give[[:space:]]SEQS[[:space:]]to[[:space:]]score$  $LONGSCAN score -m $TMP/la.safetensors
 N 2 predict:[[:space:]]--max-windows[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN predict -m $TMP/bac.safetensors --max-windows 2 $FIX/small.fa
 N 2 embed:[[:space:]]--max-windows[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN embed -m $TMP/bac.safetensors --tsv --max-windows 2 $FIX/small.fa
+N 2 eval:[[:space:]]--stride[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN eval -m $TMP/bac.safetensors --stride 100 $EX/dna/bacteria_test.fa.gz --labels $EX/dna/bacteria_test.labels.tsv
+N 2 predict:[[:space:]]--stride[[:space:]]needs[[:space:]]--seq-len$  $LONGSCAN predict -m $TMP/bac.safetensors --stride 2 $FIX/small.fa
+N 2 eval:[[:space:]]--stride[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]1[[:space:]]and  $LONGSCAN eval -m $TMP/bac.safetensors --seq-len 100 --stride 0 $FIX/small.fa
+N 2 score:[[:space:]]unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]].--stride.  $LONGSCAN score -m $TMP/la.safetensors --stride 2 $FIX/small.fa
 N 2 embed:[[:space:]]safetensors[[:space:]]output[[:space:]]needs[[:space:]]a[[:space:]]file  $LONGSCAN embed -m $TMP/bac.safetensors --max-windows 2 $FIX/small.fa
 N 2 eval:[[:space:]]--seq-len[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]1[[:space:]]and  $LONGSCAN eval -m $TMP/bac.safetensors --seq-len 0 $FIX/small.fa
 N 2 embed:[[:space:]]--batch-size[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]1[[:space:]]and[[:space:]]1000000$  $LONGSCAN embed -m $TMP/bac.safetensors --tsv --batch-size 0 $FIX/small.fa

@@ -482,7 +482,7 @@ static void test_eval_counts_only_targets(void **state) {
         assert_int_equal(model_init(&m, &c, &cpu, 5), 0);
         DatasetItem *items = NULL;
         int64_t n_items = 0;
-        assert_int_equal(infer_items(ds, NULL, 0, model_config(m), 0, 0, &items, &n_items), 0);
+        assert_int_equal(infer_items(ds, NULL, 0, model_config(m), 0, 0, 0, &items, &n_items), 0);
         InferOptions io = {.batch_size = 4, .output = INFER_LOGITS};
         batch_options_default(&io.batch);
         EvalResult res;

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# bench/gpu_recipes.sh a|b|c — one device call of issue 14's result recipes (examples/), run from
+# the bundle `make gpu-bundle-recipes-a` (or -b) writes (.gpu-recipes-a/: longscan and
+# tools/spectrogram with the libraries they need, the examples scripts, this driver, and the
+# data the call's recipes read as one data.tar.gz laid out as ../shared/data).
+#
+#   call a: GUE prom_core_notata (3 seeds), FSDD digits (3 seeds), the FSDD µ-law LM (+ 5 s of
+#           generated audio), then the six other GUE tasks in the time left
+#   call b: great apes with the bidirectional Mamba at 1K/16K/256K/1M (3 seeds at 1M), the
+#           bacteria species at 1K/16K, then the causal Mamba on the great apes in the time left
+#   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
+#
+# On the device (repository root; carry the bundle folder):
+#   bash .gpu-recipes-a/gpu_recipes.sh a
+# Here, the same script on the CPU with a few steps (the plumbing, not the numbers):
+#   cp -r .gpu-recipes-a /tmp/b && OUT=/tmp/o DEVICE=cpu STEPS=2 D_MODEL=8 LAYERS=1 \
+#       bash /tmp/b/gpu_recipes.sh a
+#
+# Steps run in order; each is one recipe with its own environment and training budget
+# (MINUTES), under `timeout`; a step that no longer fits before DEADLINE_S is shortened or
+# skipped (said in status.tsv), and the last step of a call takes the time that is left.
+# After every step what exists is packed into $OUT, so a call cut short still returns it:
+#   OUT/recipes-<call>.tar.gz  every step's summary.tsv, runs.tsv, metrics/, logs/, media/
+#                              (WAV, spectrogram data), models/*.info, the fsdd-lm model
+#   OUT/summary.tsv            all summary rows (recipe, group, split, metric, runs, mean, sd,
+#                              min, max, params, train_s, device, commit)
+#   OUT/metrics.jsonl          every run's metrics JSON, one a line (examples/fill_results.sh
+#                              turns them into docs/results.md's rows)
+#   OUT/status.tsv             step, recipe, exit status, seconds, planned training seconds
+#   OUT/driver.log             everything printed
+# Environment: DEVICE (cuda), PRECISION (bf16 on cuda), DEADLINE_S (520: seconds after the
+# start by which the last step ends), WORK (/tmp/gpu-recipes), and anything a recipe reads
+# (STEPS, D_MODEL, LAYERS, SEEDS, ... — the smoke test's tiny runs).
+set -uo pipefail
+B=$(cd "$(dirname "$0")" && pwd)
+call=${1:-}
+case $call in a|b|c) ;; *) echo "usage: gpu_recipes.sh a|b|c" >&2; exit 2 ;; esac
+[ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
+ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+unset OUT # each recipe gets its own
+t_start=$SECONDS
+deadline=${DEADLINE_S:-520}
+work=${WORK:-/tmp/gpu-recipes}
+rm -rf "$work" && mkdir -p "$work/lib" "$work/bin" "$work/data" "$work/runs"
+exec > >(tee -a "$ret/driver.log") 2>&1
+elapsed() { echo $((SECONDS - t_start)); }
+say() { echo "### [$(elapsed) s] $*"; }
+
+# ---------------------------------------------------------------------------- unpack
+for f in "$B"/libz/*.gz; do [ -e "$f" ] && gunzip -c "$f" > "$work/lib/$(basename "$f" .gz)"; done
+for f in "$B"/bin/*.gz; do
+    [ -e "$f" ] && gunzip -c "$f" > "$work/bin/$(basename "$f" .gz)" && chmod +x "$work/bin/$(basename "$f" .gz)"
+done
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+tar -xzf "$B/data.tar.gz" -C "$work/data" || { say "data.tar.gz: cannot unpack"; exit 1; }
+# the bundle's run script sets the library path (its lib/, CUDA's) and runs a binary by path
+export LONGSCAN="$B/run $work/bin/longscan"
+printf '#!/usr/bin/env bash\nexec "%s/run" "%s/bin/spectrogram" "$@"\n' "$B" "$work" \
+    > "$work/spectrogram" && chmod +x "$work/spectrogram"
+export SPECTROGRAM=$work/spectrogram
+export DATA=$work/data
+export COMMIT=${COMMIT:-$(tr -d '\n' < "$B/COMMIT")}
+export DEVICE=${DEVICE:-cuda}
+[ "$DEVICE" = cpu ] || export PRECISION=${PRECISION:-bf16}
+say "call $call: commit $COMMIT, device $DEVICE${PRECISION:+ $PRECISION}, deadline $deadline s"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
+    | sed 's/^/### gpu: /'
+$LONGSCAN --version | head -2 || { say "longscan does not run here"; exit 1; }
+du -sh "$work/data"/*/* 2>/dev/null | sed 's/^/### data: /'
+
+printf '#step\trecipe\tstatus\tseconds\tplanned_train_s\n' > "$ret/status.tsv"
+: > "$ret/metrics.jsonl"
+summary_header=0
+
+# pack — the tarball and the tables in $ret, from what the steps wrote so far
+pack() {
+    local files=() d
+    for d in "$work"/runs/*/; do
+        d=$(basename "$d")
+        local f
+        for f in summary.tsv runs.tsv metrics logs media; do
+            [ -e "$work/runs/$d/$f" ] && files+=("$d/$f")
+        done
+        files+=($(cd "$work/runs" && find "$d" -maxdepth 1 \( -name '*.dat' -o -name '*.gp' \) \
+                  -print; find "$d/models" \( -name '*.info' -o -path '*fsdd-lm*' \
+                  -name 'lm.s*.safetensors' ! -name '*.state.*' ! -name '*.best.*' \) -print \
+                  2>/dev/null))
+    done
+    [ ${#files[@]} -gt 0 ] || return 0
+    tar -czf "$ret/recipes-$call.tar.gz.tmp" -C "$work/runs" "${files[@]}" \
+        && mv "$ret/recipes-$call.tar.gz.tmp" "$ret/recipes-$call.tar.gz"
+}
+
+# step NAME RECIPE TRAIN_S ALLOW_S [VAR=VALUE...] — run examples/RECIPE/run.sh with
+# MINUTES = TRAIN_S / 60 (its whole training budget, split over its runs) and the variables
+# given, stopped after TRAIN_S + ALLOW_S (+ 30) seconds. TRAIN_S "rest": what is left before
+# the deadline, less ALLOW_S. A step shortened below a third of its plan, or below 30 s of
+# training, is skipped.
+step() {
+    local name=$1 recipe=$2 train_s=$3 allow_s=$4; shift 4
+    local left=$((deadline - $(elapsed)))
+    local want=$train_s
+    [ "$train_s" = rest ] && want=$((left - allow_s)) && train_s=$want
+    if [ $((want + allow_s)) -gt "$left" ]; then want=$((left - allow_s)); fi
+    if [ "$want" -lt $((train_s / 3)) ] || [ "$want" -lt 30 ]; then
+        say "$name: skipped ($left s left, it plans $train_s + $allow_s s)"
+        printf '%s\t%s\tskipped\t0\t%s\n' "$name" "$recipe" "$train_s" >> "$ret/status.tsv"
+        return
+    fi
+    local minutes limit t0=$SECONDS
+    minutes=$(awk -v s="$want" 'BEGIN { printf "%.3f", s / 60 }')
+    limit=$((want + allow_s + 30)); [ "$limit" -gt "$left" ] && limit=$left
+    # the step's variables are defaults: one set in the environment wins (smoke tests' sizes)
+    local kv vars=()
+    for kv in "$@"; do printenv "${kv%%=*}" > /dev/null || vars+=("$kv"); done
+    say "$name: examples/$recipe/run.sh, MINUTES=$minutes, stopped after $limit s; ${vars[*]}"
+    env "${vars[@]}" OUT="$work/runs/$name" MINUTES="$minutes" \
+        timeout -k 10 "$limit" bash "$B/examples/$recipe/run.sh"
+    local rc=$?
+    [ "$rc" = 124 ] && say "$name: stopped at its limit ($limit s)"
+    say "$name: exit $rc after $((SECONDS - t0)) s"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$recipe" "$rc" "$((SECONDS - t0))" "$want" \
+        >> "$ret/status.tsv"
+    local dir=$work/runs/$name
+    # a step stopped part-way has no summary yet: make it from the runs it finished
+    if [ ! -s "$dir/summary.tsv" ] && [ "$(grep -vc '^#' "$dir/runs.tsv" 2>/dev/null)" -gt 0 ]
+    then
+        (RECIPE=$recipe OUT=$dir; source "$B/examples/common.sh"; recipe_summary > /dev/null)
+    fi
+    if [ -s "$dir/summary.tsv" ]; then
+        [ $summary_header = 1 ] || head -1 "$dir/summary.tsv" > "$ret/summary.tsv"
+        summary_header=1
+        tail -n +2 "$dir/summary.tsv" >> "$ret/summary.tsv"
+    fi
+    local j
+    for j in "$dir"/metrics/*.json; do
+        [ -e "$j" ] && { tr -d '\n' < "$j"; echo; } >> "$ret/metrics.jsonl"
+    done
+    pack
+}
+
+# ---------------------------------------------------------------------------- the calls
+# Training seconds per step are estimates for the H100 (bench/results/gpu-model-a45e873-h100:
+# bimamba d256 × 8 trains 672K tokens/s at 131K; these models are d128 × 4, about four times
+# cheaper per token; GUE's and FSDD's short sequences are launch-bound, so the batches are
+# larger than on the CPU). Each run's --minutes includes its loading; ALLOW_S covers
+# evaluation, CUDA start-up per process and generation.
+case $call in
+a)
+    step gue-notata gue 75 40 TASKS=prom_core_notata BATCH=128
+    step fsdd-digits fsdd-digits 105 45 BATCH=64
+    # a wider LM than the recipe's default (1.8 M parameters): the GPU feeds it enough tokens;
+    # its 5 s of audio are generated on the CPU (one sample at a time)
+    step fsdd-lm fsdd-lm 70 75 BATCH=32 D_MODEL=256 LAYERS=4 GEN_DEVICE=cpu
+    step gue-other gue rest 60 TASKS="prom_core_tata tf0 tf1 tf2 tf3 tf4" SEEDS=1 BATCH=128
+    ;;
+b)
+    step apes-bimamba great-apes 300 80 MODELS=bimamba
+    step bacteria bacteria-species 60 35
+    step apes-mamba great-apes rest 50 MODELS=mamba LENGTHS="16384 1048576"
+    ;;
+c)
+    # the µ-law LM with 4 of the recipe's 5 minutes and 6 blocks (its own row: GROUP_TAG),
+    # then the Genomic Benchmarks' 10 folds in the time left
+    step fsdd-lm-long fsdd-lm 240 110 BATCH=32 D_MODEL=256 LAYERS=6 GEN_DEVICE=cpu \
+        GROUP_TAG=d256x6-4min
+    step gb genomic-benchmarks rest 70
+    ;;
+esac
+
+say "done in $(elapsed) s"
+column -t -s $'\t' "$ret/status.tsv" 2>/dev/null || cat "$ret/status.tsv"
+[ -s "$ret/summary.tsv" ] && { column -t -s $'\t' "$ret/summary.tsv" 2>/dev/null \
+                                   || cat "$ret/summary.tsv"; }
+exit 0
