@@ -76,46 +76,41 @@ static int matmul_check_dtype(const char *fn, const MatmulCuda *o) {
 }
 
 /*
- * D (m × n, column-major, ld ldd) = op(A)·op(B) + beta·D [+ bias per row of D] with cuBLASLt,
- * split-K partial sums in fp32 only (the reduction-scheme mask; cublasGemmEx has no such control,
- * and measured on an H100 its bf16 GEMMs with beta = 1 rounded an intermediate to bf16: one
- * bf16 ulp of the product on a small result, bench/NOTES-ops.md run 3). A: (ta = N ? m × k :
- * k × m), B: (tb = N ? k × n : n × k). Sets *done = 0 (and returns 0) when the heuristic offers
- * no algorithm for this layout, so the caller takes the GemmEx path.
+ * y = x·Wᵀ + b with cuBLASLt. Sets *done = 0 (and returns 0) when the heuristic offers no
+ * algorithm for this layout, so the caller takes the plain path.
  */
-static int lt_gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n,
-                   int64_t k, const void *A, int64_t lda, const void *B, int64_t ldb, void *D,
-                   int64_t ldd, float beta, const void *bias, cudaDataType_t bias_t,
-                   const MatmulCuda *o, int *done) {
+static int matmul_fwd_lt(CudaCtx *c, void *y, const void *x, const void *w, const float *b,
+                         int64_t M, int64_t K, int64_t N, int64_t ld_x, int64_t ld_y,
+                         const MatmulCuda *o, int *done) {
     int status = 0, found = 0;
     cudaDataType_t t = o->dtype == DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t ct = o->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = b ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cudaDataType_t bias_t = CUDA_R_32F;
     cublasLtMatmulDesc_t op = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
     cublasLtMatmulPreference_t pref = NULL;
     cublasLtMatmulHeuristicResult_t res;
-    uint32_t al_a = ptr_align(A), al_b = ptr_align(B), al_c = ptr_align(D);
-    float alpha = 1.0f;
+    uint32_t al_a = ptr_align(w), al_b = ptr_align(x), al_c = ptr_align(y);
+    float alpha = 1.0f, beta = 0.0f;
     const uint32_t no_output_type_reduction =
         CUBLASLT_REDUCTION_SCHEME_MASK & ~(uint32_t)CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE;
     *done = 0;
 
     CUBLAS_TRY(cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F));
-    CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
+    CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN));
     CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    if (bias) {
-        CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                                  sizeof bias));
+    if (b) {
+        CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b,
+                                                  sizeof b));
         CUBLAS_TRY(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                   &bias_t, sizeof bias_t));
     }
-    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&la, t, (uint64_t)(ta == CUBLAS_OP_N ? m : k),
-                                          (uint64_t)(ta == CUBLAS_OP_N ? k : m), lda));
-    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&lb, t, (uint64_t)(tb == CUBLAS_OP_N ? k : n),
-                                          (uint64_t)(tb == CUBLAS_OP_N ? n : k), ldb));
-    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&lc, t, (uint64_t)m, (uint64_t)n, ldd));
+    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&la, t, (uint64_t)K, (uint64_t)N, K));
+    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&lb, t, (uint64_t)K, (uint64_t)M, ld_x));
+    CUBLAS_TRY(cublasLtMatrixLayoutCreate(&lc, t, (uint64_t)N, (uint64_t)M, ld_y));
     CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &c->ws_bytes, sizeof c->ws_bytes));
@@ -127,22 +122,22 @@ static int lt_gemm(CudaCtx *c, cublasOperation_t ta, cublasOperation_t tb, int64
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
     CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
+    // split-K partial sums in fp32 only (as cuda_common.cu asks of cuBLAS)
     CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_output_type_reduction,
         sizeof no_output_type_reduction));
     {
         cublasStatus_t h = cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1,
                                                           &res, &found);
-        if (h == CUBLAS_STATUS_NOT_SUPPORTED || h == CUBLAS_STATUS_INVALID_VALUE ||
-            (h == CUBLAS_STATUS_SUCCESS && found == 0)) {
-            ls_log_debug("cuBLASLt has no algorithm for m=%lld n=%lld k=%lld (%s%s); taking "
-                         "the GemmEx path", (long long)m, (long long)n, (long long)k,
-                         dtype_name(o->dtype), bias ? ", bias" : "");
+        if (h == CUBLAS_STATUS_NOT_SUPPORTED || (h == CUBLAS_STATUS_SUCCESS && found == 0)) {
+            ls_log_debug("cuBLASLt has no algorithm for M=%lld K=%lld N=%lld (%s%s); "
+                         "taking the GemmEx path", (long long)M, (long long)K, (long long)N,
+                         dtype_name(o->dtype), b ? ", bias" : "");
             goto fail; // status 0, *done 0
         }
         CUBLAS_TRY(h);
     }
-    CUBLAS_TRY(cublasLtMatmul(c->lt, op, &alpha, A, la, B, lb, &beta, D, lc, D, lc, &res.algo,
+    CUBLAS_TRY(cublasLtMatmul(c->lt, op, &alpha, w, la, x, lb, &beta, y, lc, y, lc, &res.algo,
                               c->lt_ws, c->ws_bytes, cuda_stream(o->stream)));
     *done = 1;
 fail:
@@ -152,15 +147,6 @@ fail:
     if (la) cublasLtMatrixLayoutDestroy(la);
     if (op) cublasLtMatmulDescDestroy(op);
     return status;
-}
-
-// b (fp32) rounded to bf16: the bias a bf16 output adds (matmul.h), in the form cuBLASLt's
-// BIAS epilogue takes with a bf16 output.
-__global__ void bias_to_bf16_kernel(bf16 *__restrict__ out, const float *__restrict__ b,
-                                    int64_t N) {
-    for (int64_t n = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; n < N;
-         n += (int64_t)gridDim.x * blockDim.x)
-        out[n] = __float2bfloat16_rn(b[n]);
 }
 
 // ----------------------------------------------------------------------------- public
@@ -181,28 +167,12 @@ extern "C" int matmul_fwd_cuda(float *y, const float *x, const float *w, const f
     if (M == 0) return 0;
     if ((status = cuda_ctx_get(&c))) return status;
 
-    // ycm (N × M) = Wcmᵀ · xcm (+ b). cuBLASLt 13.0 refuses an fp32 bias vector with a bf16
-    // output (measured on an H100: CUBLAS_STATUS_INVALID_VALUE from the heuristic): a bf16
-    // output takes the bias rounded to bf16 (matmul.h), which its epilogue adds in fp32 before
-    // the one rounding of y.
-    {
-        const void *bias = b;
-        cudaDataType_t bias_t = CUDA_R_32F;
-        if (b && o->dtype == DTYPE_BF16) {
-            void *b16 = NULL;
-            if ((status = cuda_scratch(cuda_align((size_t)N * sizeof(bf16)), &b16,
-                                       "the bias in bf16")))
-                goto fail;
-            bias_to_bf16_kernel<<<(unsigned)(N / 256 + 1 < 1024 ? N / 256 + 1 : 1024), 256, 0,
-                                  st>>>((bf16 *)b16, b, N);
-            CUDA_CHECK_LAUNCH();
-            bias = b16, bias_t = CUDA_R_16BF;
-        }
-        if ((status = lt_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, w, K, x, ld_x, y, ld_y, 0.0f,
-                              bias, bias_t, o, &done)) ||
-            done)
-            return status;
-    }
+    // cuBLASLt 13.0 refuses an fp32 bias vector with a bf16 output (measured on an H100:
+    // CUBLAS_STATUS_INVALID_VALUE from the heuristic), and our bias is fp32: bf16 with a bias
+    // takes the plain path, where the bias is rounded to bf16 once when it fills y.
+    if (!(b && o->dtype == DTYPE_BF16) &&
+        ((status = matmul_fwd_lt(c, y, x, w, b, M, K, N, ld_x, ld_y, o, &done)) || done))
+        return status;
     // Plain path: y = b (broadcast), then y = x·Wᵀ + y.
     if (b) {
         int64_t n = M * N;
@@ -246,18 +216,10 @@ extern "C" int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy,
     if ((status = cuda_ctx_get(&c))) return status;
     CUBLAS_TRY(cublasSetStream(c->blas, st));
 
-    if (dx) { // dxcm (K × M) += (or =, dx_overwrite) Wcm (K × N) · dycm (N × M)
-        int done = 0;
-        // bf16: through cuBLASLt, whose split-K partials we can keep in fp32 (lt_gemm)
-        if (o->dtype == DTYPE_BF16 &&
-            (status = lt_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, w, K, dy, ld_y, dx, ld_x,
-                              dx_beta, NULL, CUDA_R_32F, o, &done)))
-            goto fail;
-        if (!done)
-            CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)K, (int)M, (int)N,
-                                    &one, w, t, (int)K, dy, t, (int)ld_y, &dx_beta, dx, t,
-                                    (int)ld_x, ct, CUBLAS_GEMM_DEFAULT));
-    }
+    if (dx) // dxcm (K × M) += (or =, dx_overwrite) Wcm (K × N) · dycm (N × M)
+        CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)K, (int)M, (int)N, &one,
+                                w, t, (int)K, dy, t, (int)ld_y, &dx_beta, dx, t, (int)ld_x, ct,
+                                CUBLAS_GEMM_DEFAULT));
     if (dw) // dWcm (K × N, fp32) += xcm (K × M) · dycmᵀ (M × N)
         CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)K, (int)N, (int)M, &one,
                                 x, t, (int)ld_x, dy, t, (int)ld_y, &one, dw, CUDA_R_32F, (int)K,
