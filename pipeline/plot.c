@@ -11,6 +11,12 @@
 
 #include "pipeline/plot.h"
 
+int plot_file_open(OutputFile *out, const char *dir, const char *name) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return cli_output_open(out, path);
+}
+
 int plot_mkdir_p(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
@@ -81,4 +87,10 @@ int plot_write(const char *dir, const PlotSpec *spec, const char *const *labels,
     }
     (*plotted)++;
     return 0;
+}
+
+void plot_say_written(const char *dir, const char *table, int plotted, const char *note) {
+    fprintf(stderr, "wrote %s/%s, %s/report.md and %d plot%s in %s/plots\n", dir, table, dir,
+            plotted, plotted == 1 ? "" : "s", dir);
+    if (note && *note) fprintf(stderr, "%s\n", note);
 }
