@@ -311,10 +311,8 @@ static void csv_num(FILE *f, double v, const char *fmt) {
 }
 
 static int curve_write_csv(const CurveOptions *o, const CurveModel *models) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/models.csv", o->common.output);
     OutputFile out = {0};
-    int status = cli_output_open(&out, path);
+    int status = plot_file_open(&out, o->common.output, "models.csv");
     if (status < 0) return status;
     fputs("model,params,d_model,layers,mlp_hidden,precision,L,train_status,train_ms,"
           "train_tokens_per_s,forward_status,forward_ms,forward_tokens_per_s,train_peak_GiB,"
@@ -349,11 +347,11 @@ static int curve_write_csv(const CurveOptions *o, const CurveModel *models) {
 static int curve_plot(const CurveOptions *o, const CurveModel *models, const PlotSpec *spec,
                       double (*value)(const CurveModel *, int), int *plotted, char *note,
                       size_t note_size) {
-    char dir[4200], dat[4300];
+    char dir[4200], dat[256];
     snprintf(dir, sizeof dir, "%s/plots", o->common.output);
-    snprintf(dat, sizeof dat, "%s/%s.dat", dir, spec->name);
+    snprintf(dat, sizeof dat, "%s.dat", spec->name);
     OutputFile out = {0};
-    int status = cli_output_open(&out, dat);
+    int status = plot_file_open(&out, dir, dat);
     if (status < 0) return status;
     const char *labels[CURVE_MODELS];
     int series = 0;
@@ -440,10 +438,8 @@ static const char *crossover_verdict(int64_t cross, const CurveOptions *o) {
 
 static int curve_write_report(const CurveOptions *o, const CurveModel *models, int plotted,
                               const char *plot_note) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.md", o->common.output);
     OutputFile out = {0};
-    int status = cli_output_open(&out, path);
+    int status = plot_file_open(&out, o->common.output, "report.md");
     if (status < 0) return status;
     FILE *f = out.fp;
     const int gpu = o->common.device.kind == DEVICE_CUDA;
@@ -579,12 +575,7 @@ int bench_models(int argc, char **argv) {
                                  sizeof note)) < 0)
             goto fail;
     if ((status = curve_write_report(&o, models, plotted, note)) < 0) goto fail;
-    if (o.common.verbosity >= 1) {
-        fprintf(stderr, "wrote %s/models.csv, %s/report.md and %d plot%s in %s/plots\n",
-                o.common.output, o.common.output, plotted, plotted == 1 ? "" : "s",
-                o.common.output);
-        if (*note) fprintf(stderr, "%s\n", note);
-    }
+    if (o.common.verbosity >= 1) plot_say_written(o.common.output, "models.csv", plotted, note);
     free(models);
     return EXIT_OK;
 fail:

@@ -781,10 +781,8 @@ static int cell_speed(const CompareOptions *o, Cell *c) {
 // ---------------------------------------------------------------------------- outputs
 
 static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/results.csv", o->common.output);
     OutputFile out = {0};
-    int status = cli_output_open(&out, path);
+    int status = plot_file_open(&out, o->common.output, "results.csv");
     if (status < 0) return status;
     fputs("experiment,model,params,d_model,layers,d_state,x,train,test,test_x,accuracy,loss,"
           "steps,train_seconds,error,tokens_per_s,tokens_per_cpu_s,activation_bytes,"
@@ -1130,10 +1128,8 @@ static void report_data(FILE *f, const CompareOptions *o, const Cell *cells, int
 
 static int write_report(const CompareOptions *o, const Cell *cells, int64_t n, double per_cell,
                         const char *plot_note, int plotted) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.md", o->common.output);
     OutputFile out = {0};
-    int status = cli_output_open(&out, path);
+    int status = plot_file_open(&out, o->common.output, "report.md");
     if (status < 0) return status;
     FILE *f = out.fp;
     fprintf(f, "# longscan compare\n\n"
@@ -1271,12 +1267,7 @@ int main_compare(int argc, char **argv) {
                                  sizeof note)) < 0)
             goto fail;
     if ((status = write_report(&o, cells, n, per_cell, note, plotted)) < 0) goto fail;
-    if (o.common.verbosity >= 1) {
-        fprintf(stderr, "wrote %s/results.csv, %s/report.md and %d plot%s in %s/plots\n",
-                o.common.output, o.common.output, plotted, plotted == 1 ? "" : "s",
-                o.common.output);
-        if (*note) fprintf(stderr, "%s\n", note);
-    }
+    if (o.common.verbosity >= 1) plot_say_written(o.common.output, "results.csv", plotted, note);
     free(cells);
     return EXIT_OK;
 fail:

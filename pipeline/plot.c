@@ -11,6 +11,12 @@
 
 #include "pipeline/plot.h"
 
+int plot_file_open(OutputFile *out, const char *dir, const char *name) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return cli_output_open(out, path);
+}
+
 int plot_mkdir_p(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
@@ -29,6 +35,16 @@ int plot_mkdir_p(const char *path) {
     return 0;
 }
 
+/* @p text as a gnuplot single-quoted string: a quote inside is written twice. */
+static void plot_quoted(FILE *f, const char *text) {
+    fputc('\'', f);
+    for (const char *c = text; *c; c++) {
+        if (*c == '\'') fputc('\'', f);
+        fputc(*c, f);
+    }
+    fputc('\'', f);
+}
+
 int plot_write(const char *dir, const PlotSpec *spec, const char *const *labels, int n_series,
                int *plotted, char *note, size_t note_size) {
     if (n_series == 0) return 0;
@@ -40,17 +56,21 @@ int plot_write(const char *dir, const PlotSpec *spec, const char *const *labels,
     fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
                "    set terminal pngcairo size 800,500\n} else {\n"
                "    set terminal png size 800,500\n}\n"
-               "set output '%s.png'\nset title '%s'\n"
-               "set xlabel '%s'\nset ylabel '%s'\nset key %s\nset grid\n",
-            spec->name, spec->title, spec->xlabel, spec->ylabel,
-            spec->key ? spec->key : "left bottom");
+               "set output '%s.png'\nset title ", spec->name);
+    plot_quoted(f, spec->title);
+    fputs("\nset xlabel ", f);
+    plot_quoted(f, spec->xlabel);
+    fputs("\nset ylabel ", f);
+    plot_quoted(f, spec->ylabel);
+    fprintf(f, "\nset key %s\nset grid\n", spec->key ? spec->key : "left bottom");
     if (spec->logx) fputs("set logscale x 2\n", f);
     if (spec->logy) fputs("set logscale y 10\n", f);
     if (spec->ymin < spec->ymax) fprintf(f, "set yrange [%g:%g]\n", spec->ymin, spec->ymax);
     fputs("plot ", f);
-    for (int s = 0; s < n_series; s++)
-        fprintf(f, "%s'%s.dat' index %d with linespoints title '%s'", s ? ", " : "",
-                spec->name, s, labels[s]);
+    for (int s = 0; s < n_series; s++) {
+        fprintf(f, "%s'%s.dat' index %d with linespoints title ", s ? ", " : "", spec->name, s);
+        plot_quoted(f, labels[s]);
+    }
     fputs("\n", f);
     if (fclose(f) != 0) return ls_error(LS_ERR_IO, "%s: cannot write: %s", gp, strerror(errno));
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
@@ -67,4 +87,10 @@ int plot_write(const char *dir, const PlotSpec *spec, const char *const *labels,
     }
     (*plotted)++;
     return 0;
+}
+
+void plot_say_written(const char *dir, const char *table, int plotted, const char *note) {
+    fprintf(stderr, "wrote %s/%s, %s/report.md and %d plot%s in %s/plots\n", dir, table, dir,
+            plotted, plotted == 1 ? "" : "s", dir);
+    if (note && *note) fprintf(stderr, "%s\n", note);
 }

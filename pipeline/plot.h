@@ -7,8 +7,10 @@
 #define LS_PLOT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/error.h"
+#include "pipeline/cli.h"
 
 /** How one plot looks. */
 typedef struct {
@@ -22,6 +24,10 @@ typedef struct {
     const char *key;    /* gnuplot key position, e.g. "left top" */
 } PlotSpec;
 
+/** Open @p dir/@p name for writing as an OutputFile (written whole by cli_output_commit, or not
+ *  at all). @return 0 or the error of cli_output_open. */
+int plot_file_open(OutputFile *out, const char *dir, const char *name) LS_RESULT_USED;
+
 /** mkdir -p @p path. @return 0 or LS_ERR_IO naming the folder that could not be made. */
 int plot_mkdir_p(const char *path) LS_RESULT_USED;
 
@@ -34,5 +40,9 @@ int plot_mkdir_p(const char *path) LS_RESULT_USED;
  */
 int plot_write(const char *dir, const PlotSpec *spec, const char *const *labels, int n_series,
                int *plotted, char *note, size_t note_size) LS_RESULT_USED;
+
+/** On stderr: which files a results folder @p dir got (@p table: its CSV's name) and how
+ *  many plots were drawn, then @p note when there is one (plot_write's). */
+void plot_say_written(const char *dir, const char *table, int plotted, const char *note);
 
 #endif
