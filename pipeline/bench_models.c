@@ -310,7 +310,9 @@ static void csv_num(FILE *f, double v, const char *fmt) {
     fputc(',', f);
 }
 
-static int curve_write_csv(const CurveOptions *o, const CurveModel *models) {
+// The rows of the first @p n_done models (rewritten after each model, so a run stopped by a
+// time limit keeps what it measured).
+static int curve_write_csv(const CurveOptions *o, const CurveModel *models, int n_done) {
     OutputFile out = {0};
     int status = plot_file_open(&out, o->common.output, "models.csv");
     if (status < 0) return status;
@@ -318,7 +320,7 @@ static int curve_write_csv(const CurveOptions *o, const CurveModel *models) {
           "train_tokens_per_s,forward_status,forward_ms,forward_tokens_per_s,train_peak_GiB,"
           "forward_peak_GiB,peak_kind,generation_bytes,note\n", out.fp);
     const int gpu = o->common.device.kind == DEVICE_CUDA;
-    for (int k = 0; k < CURVE_MODELS; k++) {
+    for (int k = 0; k < n_done; k++) {
         const CurveModel *cm = &models[k];
         for (int i = 0; i < o->n_lens; i++) {
             const ModelRow *tr = &cm->train[i], *fw = &cm->forward[i];
@@ -553,8 +555,9 @@ int bench_models(int argc, char **argv) {
                     curve_label(models[k].arch), (long long)models[k].shape.d_model,
                     (long long)models[k].shape.n_layers, (long long)models[k].params);
     for (int k = 0; k < CURVE_MODELS; k++)
-        if ((status = curve_run_model(&o, &models[k])) < 0) goto fail;
-    if ((status = curve_write_csv(&o, models)) < 0) goto fail;
+        if ((status = curve_run_model(&o, &models[k])) < 0 ||
+            (status = curve_write_csv(&o, models, k + 1)) < 0)
+            goto fail;
     char note[1024] = "";
     int plotted = 0;
     const PlotSpec specs[] = {
