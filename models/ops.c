@@ -112,7 +112,7 @@ int ops_profile_stop(ModelProfile *out) {
         return ls_error(LS_ERR_CUDA, "op profiler: a CUDA event could not be recorded");
     int status = 0;
     if (g_profile.cuda) {
-        float ms;
+        float ms = 0.0f;
         for (int k = 0; status == 0 && k < g_profile.n_ops; k++) {
             status = device_cuda_events_elapsed(g_profile.events, 2 * k, 2 * k + 1, &ms);
             g_profile.calls[g_profile.op_name[k]]++;
