@@ -22,7 +22,7 @@ for dir in "$@"; do
     rm -rf "$unpacked" && mkdir -p "$unpacked" && tar -xzf "$tarball" -C "$unpacked"
     # the raw files, but the tarball without checkpoints (the µ-law LM is 7 MB: it would
     # crowd the checkout, which every device call carries); the generated WAVs beside it
-    for f in "$dir"/*; do [ "$f" = "$tarball" ] || cp "$f" "$dest/"; done
+    for f in "$dir"/*; do [ -f "$f" ] && [ "$f" != "$tarball" ] && cp "$f" "$dest/"; done
     (cd "$unpacked" && tar -czf "$dest/$(basename "$tarball")" --exclude='*.safetensors' *)
     cp "$unpacked"/*/media/*.wav "$dest/" 2>/dev/null || true
     echo "raw files: $dest ($(du -sh "$dest" | cut -f1); checkpoints left in $tarball)"
