@@ -3,6 +3,7 @@
  * into the training loop (pipeline/trainer.c, which holds the data order, the step and the
  * checkpoints). Tested by tests/cli/train.tst.
  */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,9 +414,9 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         case OPT_WEIGHT_DECAY:
             status = cli_parse_double("--weight-decay", optarg, 0, 10, &opt->weight_decay);
             break;
-        case OPT_DROPOUT:
-            status = cli_parse_double("--dropout", optarg, 0, 1, &opt->dropout);
-            if (status == 0 && opt->dropout >= 1) // a site that drops everything has no scale
+        case OPT_DROPOUT: // 1 is refused: a site that drops everything has no scale
+            status = cli_parse_double("--dropout", optarg, -DBL_MAX, DBL_MAX, &opt->dropout);
+            if (status == 0 && !(opt->dropout >= 0 && opt->dropout < 1))
                 status = ls_error(LS_ERR_USAGE, "--dropout %s: must be at least 0 and below 1",
                                   optarg);
             break;
