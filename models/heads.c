@@ -14,6 +14,9 @@
  * logits are xsel·Wᵀ, and the backward scatters dxsel back into zeros (embedding backward;
  * the rows are distinct, so it is a plain copy). With vocabularies of thousands and a few
  * targets per sequence (MQAR: 16 of 256) the head is most of a step's work otherwise.
+ * Dropout (training, model_set_dropout): a classifier's pooled features (after the rc pair
+ * mean) are dropped in place before the classification head, and its gradient goes back
+ * through the same mask. The LM head has none (as mamba_ssm's and GPT's LM heads).
  * Tested through tests/unit/test_model.c.
  */
 #include "models/model_internal.h"
@@ -93,6 +96,12 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
         if (status < 0) return status;
         // (on the GPU embed_out is the plan's dpooled, unused in inference, copied back)
         if (embed_out) return ops_copy(dev, embed_out, p->pooled_out, p->S * D);
+        if (model_dropout_on(m)) { // what the classifier sees, dropped in place
+            DropoutArgs a;
+            model_dropout_args(m, &a, MODEL_DROPOUT_SITE_HEAD, p->S, D);
+            a.x = a.y = p->pooled_out;
+            if ((status = ops_dropout_fwd(dev, &a)) < 0) return status;
+        }
         return ops_matmul_fwd(dev, DTYPE_F32, logits, p->pooled_out, model_p(m, m->idx_cls_w),
                               model_p(m, m->idx_cls_b), p->S, D, c->n_classes, D, c->n_classes);
     }
@@ -123,6 +132,12 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
             status = ops_matmul_bwd(dev, DTYPE_F32, p->dpooled, model_g(m, m->idx_cls_w),
                                     model_g(m, m->idx_cls_b), dlogits, p->pooled_out,
                                     model_p(m, m->idx_cls_w), p->S, D, C, D, C);
+        if (status == 0 && model_dropout_on(m)) { // through the forward's mask, in place
+            DropoutArgs a;
+            model_dropout_args(m, &a, MODEL_DROPOUT_SITE_HEAD, p->S, D);
+            a.dy = a.dx = p->dpooled;
+            status = ops_dropout_bwd(dev, &a);
+        }
         if (status == 0 && m->rows_per_row == 2) {
             status = ops_zero(dev, DTYPE_F32, p->dpool_e, p->Se * D);
             if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->S, D);

@@ -27,6 +27,9 @@
  * state gradients (dh0, dstate0) of tile j carried into tile j−1 as dh_final / dstate_final.
  * Gradients of the residual input are scatter-added into dR.
  *
+ * Dropout (training, model_set_dropout): the tile's output o is dropped before the scatter-add
+ * (tile_dropout), and the gathered gradient dO through the same mask in the backward.
+ *
  * Tested by tests/unit/test_model.c (finite differences for mamba and bimamba, several tiles,
  * padding, streaming and step ≡ forward).
  */
@@ -152,6 +155,28 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     return status;
 }
 
+/*
+ * Training dropout of the tile's block output (forward: p->o) or of the gradient there
+ * (backward: p->dO), in place. The mask is the layer's site over the (Be, L, D) output, each
+ * element numbered by its sequence position: the reverse direction, whose tile position s is
+ * position lengths[b]−1−s, drops the same elements as the forward direction, so a BiMamba's
+ * two outputs go through one mask, as their sum would.
+ */
+static int tile_dropout(Model *m, int layer, int dir, int64_t s0, int64_t nt, int backward) {
+    Plan *p = &m->plan;
+    float *buf = backward ? p->dO : p->o; // (Be, nt, D)
+    DropoutArgs a;
+    model_dropout_args(m, &a, 2u * (uint32_t)layer, p->Be, m->D);
+    dropout_args_rows(&a, p->Be, p->L, s0, nt, p->len, p->mirror, dir);
+    a.x_dtype = a.y_dtype = m->act;
+    if (!backward) {
+        a.x = a.y = buf;
+        return ops_dropout_fwd(&m->dev, &a);
+    }
+    a.dy = a.dx = buf;
+    return ops_dropout_bwd(&m->dev, &a);
+}
+
 int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
                         float *state) {
     Plan *p = &m->plan;
@@ -179,6 +204,7 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
         if (status == 0) status = tile_fwd(m, &w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
         if (status == 0)
             status = ops_matmul_fwd(dev, m->act, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
+        if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 0);
         if (status == 0)
             status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, p->mirror,
                                           Be, p->L, D, s0, nt, dir);
@@ -226,6 +252,7 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         if (status == 0)
             status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, p->mirror, Be, p->L, D,
                                      s0, nt, dir);
+        if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 1);
         if (status == 0)
             status = ops_matmul_bwd_set_dx(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO,
                                            p->y, w.out_w, rows, E, D, E, D);

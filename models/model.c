@@ -416,6 +416,18 @@ int model_set_tile_rows(Model *m, int64_t rows) {
     return 0;
 }
 
+int model_set_dropout(Model *m, double p, uint64_t seed) {
+    if (!(p >= 0.0 && p < 1.0))
+        return ls_error(LS_ERR_USAGE, "dropout %g: must be at least 0 and below 1", p);
+    m->drop_p = p;
+    m->drop_seed = seed;
+    return 0;
+}
+
+void model_set_dropout_step(Model *m, int64_t step) { m->drop_step = step; }
+
+double model_dropout(const Model *m) { return m->drop_p; }
+
 int model_profile_start(const Model *m) { return ops_profile_start(&m->dev); }
 int model_profile_stop(ModelProfile *out) { return ops_profile_stop(out); }
 void model_profile_free(void) { ops_profile_free(); }
@@ -904,6 +916,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     int status = model_batch_check(m, batch, &L);
     if (status < 0) return status;
     m->train_ready = 0;
+    if (train) m->drop_step_fwd = m->drop_step; // the backward draws this step's masks again
     m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     m->plan_logits = !embed_out;
     m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;

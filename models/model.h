@@ -342,6 +342,22 @@ int model_zero_grads(Model *model) LS_RESULT_USED;
  */
 int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
 
+/**
+ * Dropout in training (docs/models.md "Dropout"): inverted dropout with probability @p p on
+ * every block's output before it joins the residual stream (a Mamba mixer, the two directions
+ * of a BiMamba together, a Transformer block's attention and its MLP) and, for a classifier, on
+ * the pooled features before the classification head. Only a forward with train = 1 (and its
+ * backward) drops; inference never does. The masks are a function of (@p seed, step, site,
+ * element), kernels/dropout.h: the same on every device, thread count and tile size, and the
+ * same again for a resumed run at the same step. p = 0 (the default) runs exactly the code of
+ * a model without dropout. @return 0 or LS_ERR_USAGE (p outside [0, 1)).
+ */
+int model_set_dropout(Model *model, double p, uint64_t seed) LS_RESULT_USED;
+/** The step whose masks the next training forward draws (the trainer's optimizer step; 0
+ *  until set). The backward after it uses that forward's step. */
+void model_set_dropout_step(Model *model, int64_t step);
+double model_dropout(const Model *model);
+
 /** What model_profile_stop() returns: per op (matmuls named with their K x N), the calls and
  *  the summed time; names live until model_profile_free(). */
 typedef struct {

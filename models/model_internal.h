@@ -148,6 +148,12 @@ struct Model {
     int64_t h_pos_cap, h_seq_cap, h_fe_cap;
     // training forward → backward handshake
     int train_ready;
+    // dropout (model_set_dropout): drop probability and the run's seed; the step the next
+    // training forward draws its masks for (model_set_dropout_step), and the step the last
+    // training forward drew, which its backward recomputes the masks from
+    double drop_p;
+    uint64_t drop_seed;
+    int64_t drop_step, drop_step_fwd;
     int64_t train_B, train_L;
     // next-token targets for model_loss (grown, never shrunk)
     int32_t *targets;
@@ -200,6 +206,26 @@ static inline float *model_g(Model *m, int idx) {
 /** Per-layer stream state size in floats for B rows. */
 static inline int64_t model_stream_layer_floats(const Model *m, int64_t B) {
     return B * m->E * (m->K - 1 + m->N);
+}
+
+/*
+ * Dropout sites (kernels/dropout.h): layer i's block output is site 2i (a Mamba mixer — both
+ * directions of a BiMamba share it, so X + drop(o_fwd) + drop(o_rev) is the merged output
+ * dropped — or a Transformer block's attention), its MLP output 2i + 1, and the pooled
+ * features before the classifier MODEL_DROPOUT_SITE_HEAD. A block output's elements are
+ * numbered in the (Be, L, D) tensor of the batch, (row, sequence position, channel), whatever
+ * tile or walk direction computes them.
+ */
+#define MODEL_DROPOUT_SITE_HEAD ((uint32_t)(2 * MODEL_MAX_LAYERS))
+
+/** 1 when the plan's forward and backward drop: a training plan of a model with p > 0. */
+static inline int model_dropout_on(const Model *m) { return m->plan.train && m->drop_p > 0; }
+
+/** Dropout of a flat (rows, W) tensor at @p site, with the masks of the last training
+ *  forward's step (dropout_args_rows() makes it a tile of a per-row walk). */
+static inline void model_dropout_args(const Model *m, DropoutArgs *a, uint32_t site, int64_t rows,
+                                      int64_t W) {
+    dropout_args_init(a, m->drop_p, m->drop_seed, (uint64_t)m->drop_step_fwd, site, rows, W);
 }
 
 /** Fill dt_rank and mlp_hidden when 0 (auto); window 0 for Mamba models (config.c). */

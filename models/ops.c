@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "kernels/act.h"
+#include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/glue.h"
 #include "kernels/loss.h"
@@ -473,6 +474,14 @@ int ops_grad_norm(const Device *dev, double *norm, const float *grads, const Opt
                   int64_t n_tensors) {
     DISPATCH(dev, "grad_norm", optim_grad_norm_cpu(norm, grads, tensors, n_tensors),
              optim_grad_norm_cuda(norm, grads, tensors, n_tensors, NULL));
+}
+
+int ops_dropout_fwd(const Device *dev, const DropoutArgs *a) {
+    DISPATCH(dev, "dropout_fwd", dropout_fwd_cpu(a), dropout_fwd_cuda(a));
+}
+
+int ops_dropout_bwd(const Device *dev, const DropoutArgs *a) {
+    DISPATCH(dev, "dropout_bwd", dropout_bwd_cpu(a), dropout_bwd_cuda(a));
 }
 
 // ------------------------------------------------------------------------------ glue

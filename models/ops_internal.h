@@ -24,6 +24,7 @@
 #include "kernels/attention.h"
 #include "kernels/conv.h"
 #include "kernels/device.h"
+#include "kernels/dropout.h"
 #include "kernels/dtype.h"
 #include "kernels/optim.h"
 #include "kernels/pool.h"
@@ -130,6 +131,11 @@ int ops_adamw_step(const Device *dev, float *params, float *m, float *v, const f
                    int64_t step, double lr, float grad_scale) LS_RESULT_USED;
 int ops_grad_norm(const Device *dev, double *norm, const float *grads, const OptimTensor *tensors,
                   int64_t n_tensors) LS_RESULT_USED;
+
+/** Inverted dropout of a tile or flat tensor and its backward (kernels/dropout.h; the CPU
+ *  takes fp32 only); a->stream stays NULL, the default stream, as for every op here. */
+int ops_dropout_fwd(const Device *dev, const DropoutArgs *a) LS_RESULT_USED;
+int ops_dropout_bwd(const Device *dev, const DropoutArgs *a) LS_RESULT_USED;
 
 // ------------------------------------------------------------------------------ glue (glue.h)
 

@@ -19,6 +19,10 @@
  * cast into plan.cx (the backward casts it again rather than keep it) and its input gradient
  * goes through plan.cdx, added into dR; the branches' output gradient is dR cast into plan.cdR.
  *
+ * Dropout (training, model_set_dropout): each branch's output o is dropped before it is added
+ * (attention at site 2i, MLP at 2i + 1; the recompute drops the attention output again, as mid
+ * depends on it), and each branch's backward reads dR through its mask (branch_grad).
+ *
  * Tested by tests/unit/test_model.c (finite differences, causal and bidirectional, padding)
  * and tests/gpu/model_gpu.c (GPU against CPU, fp32 and bf16).
  */
@@ -141,8 +145,29 @@ static int norm_bwd_into(Model *m, float *dR, float *dw, float *db, const float 
     return status;
 }
 
-/* MLP branch backward after mlp_fwd(p->mid, with_out = 0): dR, the gradient at the block's
- * output, gains the branch's input gradient in place and becomes the gradient at mid. */
+// Training dropout of a branch's output p->o (M, D) in place, at @p site (no-op otherwise).
+static int branch_dropout(Model *m, uint32_t site) {
+    if (!model_dropout_on(m)) return 0;
+    DropoutArgs a;
+    model_dropout_args(m, &a, site, m->plan.Be * m->plan.L, m->D);
+    a.x = a.y = m->plan.o;
+    a.x_dtype = a.y_dtype = m->act;
+    return ops_dropout_fwd(&m->dev, &a);
+}
+
+// The gradient at a branch's output as its backward reads it: grad_input(dR), or with dropout
+// dR through the branch's mask, written into p->o in the activation type (p->o is free then:
+// the recomputed branch outputs have been consumed).
+static int branch_grad(Model *m, const float *dR, uint32_t site, const float **out) {
+    if (!model_dropout_on(m)) return grad_input(m, dR, out);
+    DropoutArgs a;
+    model_dropout_args(m, &a, site, m->plan.Be * m->plan.L, m->D);
+    a.dy = dR, a.y_dtype = DTYPE_F32;
+    a.dx = m->plan.o, a.x_dtype = m->act;
+    *out = m->plan.o;
+    return ops_dropout_bwd(&m->dev, &a);
+}
+
 int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) {
     Plan *p = &m->plan;
     const LayerParams *lp = &m->layers[layer];
@@ -150,9 +175,11 @@ int transformer_layer_fwd(Model *m, int layer, const float *X_in, float *X_out) 
     int status = 0;
     if (X_out != X_in) status = ops_copy(&m->dev, X_out, X_in, MD);
     if (status == 0) status = attn_fwd(m, lp, X_in);
+    if (status == 0) status = branch_dropout(m, 2u * (uint32_t)layer);
     if (status == 0) status = ops_add(&m->dev, X_out, DTYPE_F32, p->o, m->act, MD);
     if (m->F == 0) return status; // attention-only block
     if (status == 0) status = mlp_fwd(m, lp, X_out, 1);
+    if (status == 0) status = branch_dropout(m, 2u * (uint32_t)layer + 1);
     if (status == 0) status = ops_add(&m->dev, X_out, DTYPE_F32, p->o, m->act, MD);
     return status;
 }
@@ -167,11 +194,12 @@ int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
     // recompute
     int status = attn_fwd(m, lp, X_in);
     if (F > 0) { // (none in an attention-only block, where dR is the gradient at mid already)
+        if (status == 0) status = branch_dropout(m, 2u * (uint32_t)layer);
         if (status == 0) status = ops_copy(dev, p->mid, X_in, M * D);
         if (status == 0) status = ops_add(dev, p->mid, DTYPE_F32, p->o, t, M * D);
         if (status == 0) status = mlp_fwd(m, lp, p->mid, 0);
         // MLP branch
-        if (status == 0) status = grad_input(m, dR, &dy);
+        if (status == 0) status = branch_grad(m, dR, 2u * (uint32_t)layer + 1, &dy);
         if (status == 0) status = ops_zero(dev, t, p->dg, M * F);
         if (status == 0)
             status = ops_matmul_bwd(dev, t, p->dg, model_g(m, lp->fc2_w), model_g(m, lp->fc2_b), dy,
@@ -187,7 +215,7 @@ int transformer_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
                                    p->mid, model_p(m, lp->norm2_w), p->mean2, p->rstd2);
     }
     // attention branch: dR is now the gradient at mid
-    if (status == 0) status = grad_input(m, dR, &dy);
+    if (status == 0) status = branch_grad(m, dR, 2u * (uint32_t)layer, &dy);
     if (status == 0) status = ops_zero(dev, t, p->datt, M * D);
     if (status == 0)
         status = ops_matmul_bwd(dev, t, p->datt, model_g(m, lp->att_w), model_g(m, lp->att_b), dy,

@@ -15,6 +15,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ enum {
     OPT_CSV,
     OPT_PROFILE,
     OPT_TILE_ROWS,
+    OPT_DROPOUT,
     OPT_JSON,
     OPT_MODEL,
     OPT_D_MODEL,
@@ -112,6 +114,8 @@ CLI_COMMON_HELP
 "      --tile-rows N      rows of one Mamba tile (default: 16,384 on the CPU; on a GPU\n"
 "                         65,536, or a quarter of a longer input up to 262,144): more\n"
 "                         means fewer, larger launches and more memory\n"
+"      --dropout P        train rows: the step with dropout P (train --dropout), to time\n"
+"                         what it costs (default 0: none)\n"
 "      --profile FILE     after the timed steps, one more step with every op timed (CUDA\n"
 "                         events, or the host clock on the CPU): per row, each op's calls,\n"
 "                         time and share of the step, and the GPU's idle time between ops,\n"
@@ -374,6 +378,8 @@ int bench_model_row(const CommonOptions *common, const ModelConfig *shape, int r
     if (status == 0) status = model_init(&m, &cfg, &common->device, common->seed);
     if (status == 0) status = model_set_precision(m, r->dtype);
     if (status == 0 && tile_rows > 0) status = model_set_tile_rows(m, tile_rows);
+    if (status == 0 && r->train && r->dropout > 0)
+        status = model_set_dropout(m, r->dropout, common->seed);
     // k = repeat: the profiled step, when asked for (after the timed ones, so it times nothing)
     const int steps = repeat + (profile != NULL);
     for (int k = -2; status == 0 && k < steps; k++) {
@@ -381,6 +387,7 @@ int bench_model_row(const CommonOptions *common, const ModelConfig *shape, int r
         if (status < 0) break;
         double t0 = now_seconds(), loss, norm;
         if (r->train) {
+            model_set_dropout_step(m, k + 3); // a new mask each step, as in training
             status = model_zero_grads(m);
             if (status == 0) status = model_forward_backward(m, &batch, &label, 1.0f, &loss);
             if (status == 0) status = model_grad_norm(m, &norm);
@@ -455,6 +462,7 @@ static int bench_model(int argc, char **argv) {
         {"json", no_argument, NULL, OPT_JSON},
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"tile-rows", required_argument, NULL, OPT_TILE_ROWS},
+        {"dropout", required_argument, NULL, OPT_DROPOUT},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -463,6 +471,7 @@ static int bench_model(int argc, char **argv) {
     cli_common_default(&common);
     int repeat = 5, json = 0, train = 1, c, status, n_len = 0;
     int64_t d_model = 256, layers = 8, lens[16] = {16384}, tile_rows = 0;
+    double dropout = 0;
     ModelArch arch = MODEL_MAMBA;
     const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL, *profile_path = NULL;
     opterr = 0;
@@ -508,6 +517,12 @@ static int bench_model(int argc, char **argv) {
         case OPT_CSV: csv_path = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_PROFILE: profile_path = optarg; break;
+        case OPT_DROPOUT:
+            status = cli_parse_double("--dropout", optarg, -DBL_MAX, DBL_MAX, &dropout);
+            if (status == 0 && !(dropout >= 0 && dropout < 1))
+                status = ls_error(LS_ERR_USAGE, "--dropout %s: must be at least 0 and below 1",
+                                  optarg);
+            break;
         case OPT_TILE_ROWS:
             status = cli_parse_int64("--tile-rows", optarg, 1, INT64_C(1) << 31, &tile_rows);
             break;
@@ -537,6 +552,7 @@ static int bench_model(int argc, char **argv) {
     for (int i = 0; i < n_len; i++) {
         ModelRow *r = &rows[i];
         r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
+        r->dropout = dropout;
         ModelConfig shape;
         bench_model_config(arch, d_model, layers, &shape);
         if ((status = bench_model_row(&common, &shape, repeat, tile_rows,
@@ -557,6 +573,7 @@ static int bench_model(int argc, char **argv) {
                     model_arch_name(r->arch), (long long)d_model, (long long)layers,
                     dtype_name(r->dtype), r->train ? "train" : "forward", (long long)r->L,
                     common.device_desc);
+            if (r->train && r->dropout > 0) fprintf(out.fp, ", \"dropout\": %g", r->dropout);
             if (r->ms >= 0) {
                 fprintf(out.fp, ", \"ms\": %.4f, \"tokens_per_s\": %.1f", r->ms, r->tokens_s);
                 if (r->peak_gib >= 0) fprintf(out.fp, ", \"peak_GiB\": %.4f", r->peak_gib);
@@ -571,9 +588,12 @@ static int bench_model(int argc, char **argv) {
         }
         fputs("]\n", out.fp);
     } else {
+        char drop_note[48] = "";
+        if (dropout > 0 && train)
+            snprintf(drop_note, sizeof drop_note, "; training dropout %g", dropout);
         fprintf(out.fp, "# longscan bench model: %s, d_model %lld, %lld layers, vocab 16, "
-                "mean-pool classifier, batch 1; median of %d steps after 2 warm-ups\n",
-                common.device_desc, (long long)d_model, (long long)layers, repeat);
+                "mean-pool classifier, batch 1; median of %d steps after 2 warm-ups%s\n",
+                common.device_desc, (long long)d_model, (long long)layers, repeat, drop_note);
         fprintf(out.fp, "%-11s %-5s %-7s %8s %10s %11s %9s  %-24s %10s %9s %8s %8s\n", "model",
                 "prec", "mode", "L", "ms", "tokens/s", "peak_GiB", "peer", "peer_ms",
                 "peer_GiB", "speedup", "mem/peer");

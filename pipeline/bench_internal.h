@@ -17,6 +17,7 @@ typedef struct {
     int train;                 /* 1: training step; 0: inference forward */
     DType dtype;
     int64_t L;
+    double dropout;            /* training dropout probability (train rows; 0: none) */
     double ms, tokens_s;       /* ms < 0: did not run (see note) */
     double peak_gib;           /* GPU: device_cuda_memory's peak since the model was made; CPU: -1 */
     double planned_gib;        /* parameters (+ grads, AdamW m, v when training) + activation

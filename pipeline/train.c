@@ -3,6 +3,7 @@
  * into the training loop (pipeline/trainer.c, which holds the data order, the step and the
  * checkpoints). Tested by tests/cli/train.tst.
  */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ enum {
     OPT_NORM, OPT_RC, OPT_ATTN_LAYERS, OPT_ATTN_EVERY,
     OPT_SEQ_LEN, OPT_BALANCED, OPT_SOFTMASK, OPT_SAMPLE_RATE, OPT_AUDIO_CODES, OPT_INPUT,
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
-    OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_CLIP, OPT_BETA1, OPT_BETA2,
+    OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_DROPOUT, OPT_CLIP, OPT_BETA1,
+    OPT_BETA2,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
     OPT_REFERENCE, OPT_PACK, OPT_NO_BUCKET,
     OPT_PROGRESS, OPT_LOG, OPT_RESUME,
@@ -118,6 +120,13 @@ static void usage(FILE *fp) {
 "      --warmup N         warm-up steps (default 5%% of the steps)\n"
 "      --weight-decay X   AdamW decay of weight matrices (default 0.1; norms, biases,\n"
 "                         A_log, D and embeddings are not decayed)\n"
+"      --dropout P        training dropout: each value of every block's output (Mamba\n"
+"                         mixer, both directions of bimamba, attention, MLP) is zeroed with\n"
+"                         probability P before it joins the residual stream, the kept ones\n"
+"                         scaled by 1/(1-P), and so are a classifier's pooled features\n"
+"                         before its head (0 <= P < 1; default 0: none). Evaluation and\n"
+"                         the other commands never drop. The masks follow from --seed and\n"
+"                         the step: the same on CPU and GPU, and again on --resume\n"
 "      --clip X           clip the global gradient norm to X (default 1; 0: off)\n"
 "      --beta1 X, --beta2 X   AdamW moments (default 0.9, 0.999)\n"
 "\n"
@@ -271,6 +280,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"min-lr", required_argument, NULL, OPT_MIN_LR},
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
+        {"dropout", required_argument, NULL, OPT_DROPOUT},
         {"clip", required_argument, NULL, OPT_CLIP},
         {"beta1", required_argument, NULL, OPT_BETA1},
         {"beta2", required_argument, NULL, OPT_BETA2},
@@ -403,6 +413,12 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             break;
         case OPT_WEIGHT_DECAY:
             status = cli_parse_double("--weight-decay", optarg, 0, 10, &opt->weight_decay);
+            break;
+        case OPT_DROPOUT: // 1 is refused: a site that drops everything has no scale
+            status = cli_parse_double("--dropout", optarg, -DBL_MAX, DBL_MAX, &opt->dropout);
+            if (status == 0 && !(opt->dropout >= 0 && opt->dropout < 1))
+                status = ls_error(LS_ERR_USAGE, "--dropout %s: must be at least 0 and below 1",
+                                  optarg);
             break;
         case OPT_CLIP: status = cli_parse_double("--clip", optarg, 0, 1e9, &opt->clip); break;
         case OPT_BETA1:

@@ -626,6 +626,7 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     T->pos_padded += T->batch.B * ((T->batch.L + F - 1) / F);
     T->pos_run += mb.B * ((mb.L + F - 1) / F);
     if ((status = model_zero_grads(T->model)) < 0) return status;
+    model_set_dropout_step(T->model, T->state.step + 1); // the step this batch trains
     return model_forward_backward(T->model, &mb, labels, 1.0f, loss);
 }
 
@@ -1051,6 +1052,12 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
         config_table_add(t, 1, "warmup", "5 %% of the steps");
     else config_table_add(t, 1, "warmup", "%lld", (long long)T->warmup);
     config_table_add(t, 1, "weight_decay", "%g", opt->weight_decay);
+    /* recorded only when on: runs without dropout keep the record they always had, so
+     * their checkpoints and states, older ones included, resume as before */
+    if (opt->dropout > 0)
+        config_table_add(t, 1, "dropout", "%g (block outputs%s)", opt->dropout,
+                         cfg->task == MODEL_TASK_CLASSIFY ? ", pooled features" : "");
+    else config_table_add(t, 0, "dropout", "0 (none)");
     config_table_add(t, 1, "clip", "%g", opt->clip);
     config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
     config_table_add(t, 1, "eps", "%g", opt->eps);
@@ -1313,6 +1320,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     if ((status = trainer_model_config(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
     if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
+    if (status == 0) status = model_set_dropout(T->model, opt->dropout, opt->common.seed);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;

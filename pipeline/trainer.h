@@ -17,7 +17,9 @@
  * Step. Gradients zeroed (one memset), forward, cross-entropy (classification: one target per
  * row; LM: every next token, mean over the batch's predicted tokens), backward, global
  * gradient norm and clipping, AdamW (kernels/optim.h) with the learning rate of
- * optim_lr_schedule(step, warmup, total, lr, min_lr).
+ * optim_lr_schedule(step, warmup, total, lr, min_lr). With --dropout the forward and backward
+ * of step s draw their masks for (seed, s) (model_set_dropout_step): a resumed run draws the
+ * same ones.
  *
  * Length of a run: --steps S, --epochs E (S = the batches of E epochs), or --minutes M alone:
  * the run uses its budget, ending between 90 and 100 % of M (aiming at 95 %) whatever the
@@ -115,6 +117,7 @@ typedef struct {
     double        lr, min_lr;       /* min_lr < 0: lr / 10 */
     int64_t       warmup;           /* -1: 5 % of the steps */
     double        weight_decay, clip, beta1, beta2, eps;
+    double        dropout;          /* training dropout probability, [0, 1); 0: none */
     /* validation, checkpoints, logging */
     int64_t       eval_every;       /* 0: at the end of each epoch */
     int64_t       valid_windows;    /* with --seq-len: most evaluation windows per example */

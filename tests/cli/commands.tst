@@ -18,6 +18,8 @@ N 2 bench:[[:space:]]bench[[:space:]]model:[[:space:]]give[[:space:]]--model  $L
 N 2 --model[[:space:]]hybrid                        $LONGSCAN bench model --model hybrid
 P 0 ^mamba[[:space:]]+f32[[:space:]]+train[[:space:]]+64[[:space:]].*[[:space:]]p[[:space:]]+50.000  printf '[{"peer":"p","model":"mamba","L":64,"step_ms":50,"peak_GiB":1}]' > $TMP/peers.json && $LONGSCAN bench model --model mamba --d-model 16 --layers 1 --seq-len 64 --repeat 1 --device cpu --peers $TMP/peers.json
 P 0 \"mode\":[[:space:]]\"forward\",[[:space:]]\"L\":[[:space:]]32,  $LONGSCAN bench model --model transformer --d-model 16 --layers 1 --seq-len 32 --mode forward --repeat 1 --device cpu --json
+P 0 \"mode\":[[:space:]]\"train\",.*\"dropout\":[[:space:]]0.2,  $LONGSCAN bench model --model bimamba --d-model 16 --layers 1 --seq-len 32 --repeat 1 --device cpu --dropout 0.2 --json
+N 2 bench:[[:space:]]--dropout[[:space:]]1:[[:space:]]must[[:space:]]be[[:space:]]at[[:space:]]least[[:space:]]0[[:space:]]and[[:space:]]below[[:space:]]1  $LONGSCAN bench model --model mamba --dropout 1
 # bench kernels needs a CUDA build and that GPU: one error line, exit 1 (CPU-only build, no GPU,
 # or no device 7)
 N 1 ^longscan[[:space:]]bench:[[:space:]]kernels:     $LONGSCAN bench kernels --device cuda:7

@@ -49,6 +49,25 @@ P 0 ^same$  cmp $TMP/la.safetensors $TMP/lb.safetensors && echo same
 P 0 already[[:space:]]finished[[:space:]]at[[:space:]]step[[:space:]]6  $LONGSCAN train --resume $TMP/lb.safetensors --verbosity 1 2>&1
 # --- the thread count changes nothing (CPU results are bit-identical for a seed)
 P 0 ^same$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 3 --threads 1 --verbosity 0 -o $TMP/th1.safetensors && $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 3 --threads 3 --verbosity 0 -o $TMP/th3.safetensors && cmp $TMP/th1.safetensors $TMP/th3.safetensors && echo same
+# --- --dropout: recorded in the training record; stopped and resumed, the same bytes as a run
+#     never stopped (the masks follow the seed and the step); it changes training, 0 does not;
+#     a resumed run must repeat it; absurd values are refused before any work
+P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 6 --batch-size 4 --dropout 0.3 --verbosity 0 -o $TMP/da.safetensors
+P 0 training[[:space:]]=[[:space:]].*"weight_decay":"0.1","dropout":"0.3[[:space:]]\(block[[:space:]]outputs,[[:space:]]pooled[[:space:]]features\)"  $LONGSCAN info $TMP/da.safetensors
+P 0 -  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 6 --batch-size 4 --dropout 0.3 --verbosity 0 --stop-after 3 -o $TMP/db.safetensors && $LONGSCAN resume $TMP/db.safetensors --verbosity 0
+P 0 ^same$  cmp $TMP/da.safetensors $TMP/db.safetensors && echo same
+P 0 ^same$  $LONGSCAN train --task lm --model hybrid --attn-layers 1 --layers 2 --heads 2 --data $FIX/bac_small.fa --d-model 8 --steps 5 --seq-len 60 --dropout 0.2 --verbosity 0 -o $TMP/dla.safetensors && $LONGSCAN train --task lm --model hybrid --attn-layers 1 --layers 2 --heads 2 --data $FIX/bac_small.fa --d-model 8 --steps 5 --seq-len 60 --dropout 0.2 --verbosity 0 --stop-after 2 -o $TMP/dlb.safetensors && $LONGSCAN train --resume $TMP/dlb.safetensors --verbosity 0 && cmp $TMP/dla.safetensors $TMP/dlb.safetensors && echo same
+P 0 ^differ$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 6 --batch-size 4 --verbosity 0 -o $TMP/dn.safetensors && ! cmp -s $TMP/da.safetensors $TMP/dn.safetensors && echo differ
+P 0 ^same$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 6 --batch-size 4 --dropout 0 --verbosity 0 -o $TMP/d0.safetensors && cmp $TMP/dn.safetensors $TMP/d0.safetensors && echo same
+P 0 ^\|[[:space:]]dropout[[:space:]]+\|[[:space:]]0[[:space:]]\(none\)  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --d-model 8 --layers 1 --steps 1 -o $TMP/d1.safetensors 2>&1
+N 2 --resume.*'dropout'[[:space:]]was[[:space:]]0.3[[:space:]].*now[[:space:]]0.5  $LONGSCAN train --resume $TMP/db.safetensors --dropout 0.5
+N 2 --resume.*'dropout'[[:space:]]was[[:space:]]set[[:space:]]in[[:space:]]that[[:space:]]run,[[:space:]]not[[:space:]]now  $LONGSCAN train --resume $TMP/db.safetensors --dropout 0
+N 2 --dropout[[:space:]]1:[[:space:]]must[[:space:]]be[[:space:]]at[[:space:]]least[[:space:]]0[[:space:]]and[[:space:]]below[[:space:]]1$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --dropout 1 -o $TMP/x.safetensors
+N 2 --dropout[[:space:]]-0.1:[[:space:]]must[[:space:]]be[[:space:]]at[[:space:]]least[[:space:]]0[[:space:]]and[[:space:]]below[[:space:]]1$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --dropout -0.1 -o $TMP/x.safetensors
+N 2 --dropout[[:space:]]nan:[[:space:]]not[[:space:]]a[[:space:]]number$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --dropout nan -o $TMP/x.safetensors
+N 2 --dropout[[:space:]]0.1x:[[:space:]]not[[:space:]]a[[:space:]]number$  $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --dropout 0.1x -o $TMP/x.safetensors
+P 0 ^kept$  cp $TMP/da.safetensors $TMP/dkeep.safetensors && ! $LONGSCAN train --data $FIX/bac_small.fa --labels $FIX/bac_small.labels.tsv --dropout 2 -o $TMP/dkeep.safetensors 2>/dev/null && cmp $TMP/da.safetensors $TMP/dkeep.safetensors && echo kept
+P 0 --dropout[[:space:]]P  $LONGSCAN train --help
 # --- a manifest's splits: train on its train split, validate on valid, evaluate its test split
 P 0 ^valid[[:space:]]step[[:space:]]2:  $LONGSCAN train --data $EX/../../tests/data/dataset/manifest.tsv --d-model 8 --layers 1 --steps 2 --progress plain -o $TMP/man.safetensors 2>&1
 P 0 "n":1,.*"labels":\["neg","pos"\]  $LONGSCAN eval -m $TMP/man.safetensors --split test --json $EX/../../tests/data/dataset/manifest.tsv

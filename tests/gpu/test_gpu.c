@@ -5,7 +5,8 @@
  * crash), then every CUDA op against its CPU specification: one suite per op family,
  * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h); last the
  * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train;
- * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches).
+ * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches; tests/gpu/parity_dropout.c:
+ * suite dropout, the op and the models' training step with dropout).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -67,7 +68,8 @@ void gpu_runtime(void) {
     X(model_train, gpu_model_train)                                                            \
     X(model_stream, gpu_model_stream)                                                          \
     X(sample, gpu_parity_sample)                                                              \
-    X(model_pack, gpu_model_pack)
+    X(model_pack, gpu_model_pack)                                                              \
+    X(dropout, gpu_parity_dropout)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)

@@ -29,6 +29,7 @@
 
 #include "io/encode.h"
 #include "io/safetensors.h"
+#include "kernels/dropout.h"
 #include "kernels/matmul.h"
 #include "models/model.h"
 #include "models/model_internal.h"
@@ -151,10 +152,25 @@ typedef struct {
     int masked;        // LM: int32 ids and a target mask (mask_batch)
 } GradCase;
 
-static void grad_check(const GradCase *gc, uint64_t stream) {
+// The loss of a training forward (the one that drops, with the masks of the model's step).
+static double batch_loss_train(Model *m, TestBatch *t, float *logits) {
+    double loss;
+    OK(model_forward(m, &t->b, logits, 1));
+    OK(model_loss(m, &t->b, logits, t->labels, &loss, NULL, NULL, 1.0f));
+    return loss;
+}
+
+// dropout > 0: every forward is a training forward with dropout, the masks fixed (seed, step)
+static void grad_check_dropout(const GradCase *gc, uint64_t stream, double dropout) {
     KcRng r = kc_rng(stream);
     Model *m = new_model(&gc->cfg, 1000 + stream);
     if (gc->tile_rows) m->tile_rows = gc->tile_rows;
+    if (dropout > 0) { // every forward below draws the masks of step 5: a fixed mask
+        OK(model_set_dropout(m, dropout, 99));
+        model_set_dropout_step(m, 5);
+    }
+    double (*loss_of)(Model *, TestBatch *, float *) =
+        dropout > 0 ? batch_loss_train : batch_loss;
     const int64_t lengths[2] = {9, 6};
     TestBatch t = make_batch(&gc->cfg, &r, 2, 9, lengths);
     if (gc->cfg.input == MODEL_INPUT_WAVEFORM) { // 9 samples → 3 frames is too short: 27
@@ -191,9 +207,9 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
         const double h = in_emb ? 1e-4 : 1e-3, atol = 2e-7 / h;
         const float saved = p[at];
         p[at] = (float)(saved + h);
-        double lp = batch_loss(m, &t, logits);
+        double lp = loss_of(m, &t, logits);
         p[at] = (float)(saved - h);
-        double lm = batch_loss(m, &t, logits);
+        double lm = loss_of(m, &t, logits);
         p[at] = saved;
         // the step actually taken in float
         double fd = (lp - lm) / ((double)(float)(saved + h) - (double)(float)(saved - h));
@@ -222,6 +238,8 @@ static void grad_check(const GradCase *gc, uint64_t stream) {
     free_batch(&t);
     model_free(m);
 }
+
+static void grad_check(const GradCase *gc, uint64_t stream) { grad_check_dropout(gc, stream, 0); }
 
 static void test_grad_mamba(void **state) {
     (void)state;
@@ -699,12 +717,17 @@ static void test_rc_invariance(void **state) {
 
 // ------------------------------------------------------------------------------ determinism
 
-static void run_step(const ModelConfig *c, int threads, float *logits, float *grads_out,
-                     int64_t *n_grads) {
+// One training forward + backward on a fixed batch; with dropout p > 0 the masks of step
+// @p step, and tile_rows > 0 forces Mamba tiles of that many rows.
+static void run_step_dropout(const ModelConfig *c, int threads, float *logits, float *grads_out,
+                             int64_t *n_grads, double p, int64_t step, int64_t tile_rows) {
     omp_set_num_threads(threads);
     OK(matmul_set_threads(threads));
     KcRng r = kc_rng(70);
     Model *m = new_model(c, 3);
+    if (tile_rows) OK(model_set_tile_rows(m, tile_rows));
+    if (p > 0) OK(model_set_dropout(m, p, 17));
+    model_set_dropout_step(m, step);
     const int64_t lengths[2] = {300, 217};
     TestBatch t = make_batch(c, &r, 2, 300, lengths);
     const int64_t nlog = logits_numel(m, &t.b);
@@ -719,6 +742,11 @@ static void run_step(const ModelConfig *c, int threads, float *logits, float *gr
     free(dl);
     free_batch(&t);
     model_free(m);
+}
+
+static void run_step(const ModelConfig *c, int threads, float *logits, float *grads_out,
+                     int64_t *n_grads) {
+    run_step_dropout(c, threads, logits, grads_out, n_grads, 0, 0, 0);
 }
 
 static void test_determinism(void **state) {
@@ -761,6 +789,260 @@ static void test_determinism(void **state) {
     OK(matmul_set_threads(1));
 }
 
+// ------------------------------------------------------------------------------ dropout
+
+// Gradients with dropout against finite differences of the training forward's loss, the masks
+// held fixed (the same seed and step in every forward): every block kind and head, tiles,
+// the reverse walk and the rc rows, the pooled features' site.
+static void test_grad_dropout(void **state) {
+    (void)state;
+    GradCase cases[7];
+    cases[0] = (GradCase){"mamba classify dropout tiles", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY),
+                          8, 0};
+    cases[1] = (GradCase){"mamba lm dropout masked", tiny(MODEL_MAMBA, MODEL_TASK_LM), 0, 1};
+    cases[2] = (GradCase){"bimamba rc dropout tiles", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY),
+                          6, 0};
+    cases[2].cfg.rc_equivariant = 1;
+    cases[3] = (GradCase){"bimamba last dropout", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 0, 0};
+    cases[3].cfg.pool = MODEL_POOL_LAST;
+    cases[4] = (GradCase){"transformer classify dropout",
+                          tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY), 0, 0};
+    cases[5] = (GradCase){"transformer lm dropout", tiny(MODEL_TRANSFORMER, MODEL_TASK_LM), 0, 0};
+    cases[6] = (GradCase){"hybrid classify dropout attn 1",
+                          tiny_hybrid(MODEL_TASK_CLASSIFY, "1"), 4, 0};
+    for (int i = 0; i < 7; i++) grad_check_dropout(&cases[i], 60 + i, i % 2 ? 0.5 : 0.3);
+}
+
+// Largest |a − b| over n floats.
+static double max_abs_diff(const float *a, const float *b, int64_t n) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
+// A few AdamW steps of a tiny model on one batch: the losses, and the parameters after.
+static void dropout_steps(const ModelConfig *c, int set_dropout, double p, double *losses,
+                          int n_steps, float *params) {
+    KcRng r = kc_rng(90);
+    Model *m = new_model(c, 21);
+    if (set_dropout) OK(model_set_dropout(m, p, 5));
+    const int64_t lengths[2] = {24, 19};
+    TestBatch t = make_batch(c, &r, 2, 24, lengths);
+    const int64_t nlog = logits_numel(m, &t.b);
+    float *logits = kc_floats(nlog), *dl = kc_floats(nlog);
+    AdamWConfig opt = {0.9, 0.999, 1e-8, 0.01};
+    for (int s = 1; s <= n_steps; s++) {
+        if (set_dropout) model_set_dropout_step(m, s);
+        OK(model_zero_grads(m));
+        memset(dl, 0, (size_t)nlog * sizeof(float));
+        OK(model_forward(m, &t.b, logits, 1));
+        OK(model_loss(m, &t.b, logits, t.labels, &losses[s - 1], NULL, dl, 1.0f));
+        OK(model_backward(m, &t.b, dl));
+        double norm;
+        OK(model_grad_norm(m, &norm));
+        OK(model_adamw_step(m, &opt, s, 1e-2, optim_clip_scale(norm, 1.0)));
+    }
+    memcpy(params, model_params(m), (size_t)model_param_table(m)->total * sizeof(float));
+    free(logits);
+    free(dl);
+    free_batch(&t);
+    model_free(m);
+}
+
+// p = 0 is today's training bit for bit; p > 0 changes the training forward only (inference is
+// the model without dropout, bit for bit); one step draws one mask, the next step another.
+static void test_dropout_switch(void **state) {
+    (void)state;
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
+        ModelConfig c = arches[i] == MODEL_HYBRID ? tiny_hybrid(MODEL_TASK_CLASSIFY, "1")
+                                                  : tiny(arches[i], MODEL_TASK_CLASSIFY);
+        c.window = 0; // (the Transformer's rows are longer than tiny()'s window)
+        const char *name = model_arch_name(arches[i]);
+        enum { STEPS = 4 };
+        double l_none[STEPS], l_zero[STEPS], l_drop[STEPS];
+        Model *probe = new_model(&c, 21);
+        const int64_t total = model_param_table(probe)->total;
+        model_free(probe);
+        float *p_none = kc_floats(total), *p_zero = kc_floats(total), *p_drop = kc_floats(total);
+        dropout_steps(&c, 0, 0, l_none, STEPS, p_none);
+        dropout_steps(&c, 1, 0.0, l_zero, STEPS, p_zero);
+        dropout_steps(&c, 1, 0.4, l_drop, STEPS, p_drop);
+        for (int s = 0; s < STEPS; s++)
+            if (memcmp(&l_none[s], &l_zero[s], sizeof(double)) != 0)
+                fail_msg("%s: step %d loss %.17g with dropout 0, %.17g without (expected the "
+                         "same bits)", name, s + 1, l_zero[s], l_none[s]);
+        kc_check_same("parameters after steps with dropout 0 vs none", p_zero, p_none, total);
+        const double moved = max_abs_diff(p_drop, p_none, total);
+        if (!(fabs(l_drop[0] - l_none[0]) > 1e-4 && moved > 1e-4))
+            fail_msg("%s: dropout 0.4 left the loss (%.6f vs %.6f) or the parameters (max "
+                     "change %.3g) alone", name, l_drop[0], l_none[0], moved);
+        printf("#   %-11s dropout 0: %d steps bit-identical to none; 0.4: first loss %.4f vs "
+               "%.4f\n", name, STEPS, l_drop[0], l_none[0]);
+        free(p_none), free(p_zero), free(p_drop);
+
+        // inference never drops; training forwards at one step agree, at the next they differ
+        KcRng r = kc_rng(91);
+        const int64_t lengths[2] = {17, 11};
+        TestBatch t = make_batch(&c, &r, 2, 17, lengths);
+        Model *m = new_model(&c, 22), *plain = new_model(&c, 22);
+        OK(model_set_dropout(m, 0.5, 8));
+        const int64_t nlog = logits_numel(m, &t.b);
+        float *a = kc_floats(nlog), *b = kc_floats(nlog), *e = kc_floats(nlog);
+        OK(model_forward(m, &t.b, a, 0));
+        OK(model_forward(plain, &t.b, b, 0));
+        kc_check_same("inference logits with dropout 0.5 vs none", a, b, nlog);
+        float *emb_a = kc_floats(2 * c.d_model), *emb_b = kc_floats(2 * c.d_model);
+        OK(model_embed(m, &t.b, emb_a));
+        OK(model_embed(plain, &t.b, emb_b));
+        kc_check_same("embeddings with dropout 0.5 vs none", emb_a, emb_b, 2 * c.d_model);
+        model_set_dropout_step(m, 3);
+        OK(model_forward(m, &t.b, a, 1));
+        OK(model_forward(m, &t.b, b, 1));
+        kc_check_same("two training forwards at step 3", a, b, nlog);
+        model_set_dropout_step(m, 4);
+        OK(model_forward(m, &t.b, e, 1));
+        if (!(max_abs_diff(a, e, nlog) > 1e-4))
+            fail_msg("%s: steps 3 and 4 gave the same logits (max diff %.3g): one mask for both",
+                     name, max_abs_diff(a, e, nlog));
+        free(a), free(b), free(e), free(emb_a), free(emb_b);
+        free_batch(&t);
+        model_free(m);
+        model_free(plain);
+    }
+    Model *m = new_model((const ModelConfig[]){tiny(MODEL_MAMBA, MODEL_TASK_LM)}, 1);
+    assert_int_equal(model_set_dropout(m, 1.0, 1), LS_ERR_USAGE);
+    assert_int_equal(model_set_dropout(m, -0.5, 1), LS_ERR_USAGE);
+    assert_int_equal(model_set_dropout(m, NAN, 1), LS_ERR_USAGE);
+    assert_true(model_dropout(m) == 0.0);
+    model_free(m);
+}
+
+// Where each site drops, read off the model itself: after a training forward the residual
+// stream R (the plan keeps every layer's input) changes exactly where the layer's block output
+// is kept. Element (b, pos, d) of layer i's output must follow the mask of site 2i at its
+// place (b·L + pos)·D + d (kernels/dropout.h): dropped elements leave R unchanged — for a
+// BiMamba, both directions' contributions together, i.e. one mask on the merged output —
+// and kept ones change it (all but a rounding-absorbed few). The classifier's input is the
+// pooled features through the head's mask.
+static void test_dropout_sites(void **state) {
+    (void)state;
+    ModelConfig cs[4] = {tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY),
+                         tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY),
+                         tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY),
+                         tiny(MODEL_TRANSFORMER, MODEL_TASK_CLASSIFY)};
+    cs[2].rc_equivariant = 1;
+    cs[3].mlp_hidden = 0; // attention-only: one site per block
+    cs[3].window = 0;
+    const double p = 0.4;
+    const uint64_t seed = 31, step = 9;
+    for (int k = 0; k < 4; k++) {
+        const ModelConfig *c = &cs[k];
+        KcRng r = kc_rng(95 + k);
+        const int64_t lengths[2] = {23, 14};
+        TestBatch t = make_batch(c, &r, 2, 23, lengths);
+        Model *m = new_model(c, 40 + k);
+        OK(model_set_tile_rows(m, 10)); // several tiles for the Mamba layers
+        OK(model_set_dropout(m, p, seed));
+        model_set_dropout_step(m, (int64_t)step);
+        float *logits = kc_floats(logits_numel(m, &t.b));
+        OK(model_forward(m, &t.b, logits, 1));
+        const Plan *pl = &m->plan;
+        const int64_t Be = pl->Be, L = pl->L, D = m->D, MD = Be * L * D;
+        const uint32_t threshold = dropout_threshold(p);
+        int64_t kept = 0, moved = 0, dropped = 0;
+        for (int layer = 0; layer < c->n_layers; layer++) {
+            const float *R0 = pl->R + layer * MD, *R1 = R0 + MD;
+            const uint64_t key = dropout_key(seed, step, 2u * (uint32_t)layer);
+            for (int64_t b = 0; b < Be; b++)
+                for (int64_t pos = 0; pos < lengths[b % 2]; pos++)
+                    for (int64_t d = 0; d < D; d++) {
+                        const int64_t g = (b * L + pos) * D + d;
+                        if (dropout_bits(key, (uint64_t)g) >= threshold) {
+                            kept++;
+                            moved += R1[g] != R0[g];
+                        } else if (dropped++, R1[g] != R0[g]) {
+                            fail_msg("%s layer %d: element (%lld, %lld, %lld) is dropped by the "
+                                     "mask but the residual moved %.9g -> %.9g",
+                                     model_arch_name(c->arch), layer, (long long)b,
+                                     (long long)pos, (long long)d, (double)R0[g], (double)R1[g]);
+                        }
+                    }
+        }
+        if (!(moved >= kept - kept / 100))
+            fail_msg("%s: only %lld of %lld kept elements moved the residual",
+                     model_arch_name(c->arch), (long long)moved, (long long)kept);
+        // the head: pooled_out holds what the classifier saw, zero where the head's mask drops
+        const uint64_t hkey = dropout_key(seed, step, MODEL_DROPOUT_SITE_HEAD);
+        int64_t hz = 0;
+        for (int64_t g = 0; g < pl->S * D; g++) {
+            const int drop = dropout_bits(hkey, (uint64_t)g) < threshold;
+            if (drop && pl->pooled_out[g] != 0.0f)
+                fail_msg("%s: pooled feature %lld is dropped by the head's mask but %.9g",
+                         model_arch_name(c->arch), (long long)g, (double)pl->pooled_out[g]);
+            hz += drop;
+        }
+        printf("#   %-11s%s: %lld dropped block outputs left the residual alone, %lld of %lld "
+               "kept moved it; %lld of %lld pooled features dropped\n",
+               model_arch_name(c->arch), c->rc_equivariant ? " rc" : "   ", (long long)dropped,
+               (long long)moved, (long long)kept, (long long)hz, (long long)(pl->S * D));
+        free(logits);
+        free_batch(&t);
+        model_free(m);
+    }
+}
+
+// The masks do not depend on threads or tiles: a training step with dropout gives the same
+// logits and gradients with 1 and 2 threads (bit for bit) and with several Mamba tiles as with
+// one (bit for bit where the model without dropout is, else within what tiling moves it).
+static void test_dropout_threads_tiles(void **state) {
+    (void)state;
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
+        ModelConfig c = tiny(arches[i], MODEL_TASK_CLASSIFY);
+        c.d_model = 32;
+        c.window = 0;
+        if (arches[i] == MODEL_BIMAMBA) c.rc_equivariant = 1;
+        if (arches[i] == MODEL_HYBRID) OK(model_config_set_attn_layers(&c, "1"));
+        const int64_t nlog = 2 * 3;
+        float *l1 = kc_floats(nlog), *l2 = kc_floats(nlog), *lt = kc_floats(nlog);
+        float *g1 = kc_floats(1 << 20), *g2 = kc_floats(1 << 20), *gt = kc_floats(1 << 20);
+        float *l0 = kc_floats(nlog), *l0t = kc_floats(nlog), *ls = kc_floats(nlog);
+        float *g0 = kc_floats(1 << 20), *g0t = kc_floats(1 << 20), *gs = kc_floats(1 << 20);
+        int64_t n;
+        run_step_dropout(&c, 1, l1, g1, &n, 0.3, 7, 0);
+        run_step_dropout(&c, 2, l2, g2, &n, 0.3, 7, 0);
+        kc_check_same("dropout logits, 1 vs 2 threads", l1, l2, nlog);
+        kc_check_same("dropout grads, 1 vs 2 threads", g1, g2, n);
+        // tiles of 64 rows (32 positions of the 2 rows, 10 tiles) against one tile
+        run_step_dropout(&c, 1, lt, gt, &n, 0.3, 7, 64);
+        run_step_dropout(&c, 1, l0, g0, &n, 0, 0, 0);
+        run_step_dropout(&c, 1, l0t, g0t, &n, 0, 0, 64);
+        run_step_dropout(&c, 1, ls, gs, &n, 0.3, 8, 64); // another step: another mask
+        const double dl = max_abs_diff(lt, l1, nlog), dg = max_abs_diff(gt, g1, n);
+        const double dl0 = max_abs_diff(l0t, l0, nlog), dg0 = max_abs_diff(g0t, g0, n);
+        const double ds = max_abs_diff(gs, gt, n);
+        printf("#   %-11s dropout: 1 = 2 threads bit for bit; tiles vs one tile: logits %.2g, "
+               "grads %.2g (no dropout: %.2g, %.2g); next step's mask moves grads %.2g\n",
+               model_arch_name(arches[i]), dl, dg, dl0, dg0, ds);
+        if (dl0 == 0 && dl != 0)
+            fail_msg("%s: tiles change the dropout logits (%.3g) but not the plain ones",
+                     model_arch_name(arches[i]), dl);
+        if (!(dl <= 2 * dl0 + 1e-6 && dg <= 2 * dg0 + 1e-6))
+            fail_msg("%s: with dropout, tiles move logits %.3g and grads %.3g; without, %.3g "
+                     "and %.3g", model_arch_name(arches[i]), dl, dg, dl0, dg0);
+        if (!(ds > 1e3 * (dg + 1e-9)))
+            fail_msg("%s: another step's mask moves the grads by %.3g only, tiles by %.3g",
+                     model_arch_name(arches[i]), ds, dg);
+        free(l1), free(l2), free(lt), free(g1), free(g2), free(gt);
+        free(l0), free(l0t), free(ls), free(g0), free(g0t), free(gs);
+    }
+    omp_set_num_threads(1);
+    OK(matmul_set_threads(1));
+}
 // ------------------------------------------------------------------------------ training
 
 static double overfit(ModelConfig c, int steps, double lr) {
@@ -1476,6 +1758,8 @@ int main(void) {
         cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
         cmocka_unit_test(test_hybrid),              cmocka_unit_test(test_stream_attention),
         cmocka_unit_test(test_stream_pooled),       cmocka_unit_test(test_layerwise),
+        cmocka_unit_test(test_grad_dropout),        cmocka_unit_test(test_dropout_switch),
+        cmocka_unit_test(test_dropout_threads_tiles), cmocka_unit_test(test_dropout_sites),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
