@@ -160,8 +160,8 @@ int augment_init(Augment **out, const AugmentSpec *spec, const AugmentData *data
                         "data is audio (audio takes speed, shift, gain and noise)");
     if (data->kind == EXAMPLE_AUDIO && !data->waveform && augment_any(spec))
         return ls_error(LS_ERR_USAGE, "--augment: audio augmentation changes the waveform, "
-                        "but this run reads audio codes (--input tokens); it works with "
-                        "--input waveform");
+                        "but this run reads 8-bit audio codes (a language model, or --input "
+                        "tokens); only --input waveform is augmented");
     if (spec->shift > 0 && data->windows)
         return ls_error(LS_ERR_USAGE, "--augment shift=%g: the training rows are random "
                         "windows (--seq-len), whose offsets are random already", spec->shift);
