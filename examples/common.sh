@@ -171,6 +171,15 @@ recipe_train() {
         die "training $name failed (log: $log)"
     fi
     local seconds; seconds=$(seconds_since "$t0")
+    # the regularisation as passed (the recipe's, or TRAIN_ARGS'): the last of each option
+    local i augment="" dropout="" holdout=""
+    for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
+        case ${cmd[i]} in
+        --augment) augment=${cmd[i + 1]} ;;
+        --dropout) dropout=${cmd[i + 1]} ;;
+        --valid-fraction) holdout=${cmd[i + 1]} ;;
+        esac
+    done
     local params device steps peak best_step best_loss
     # parameters: the checkpoint's tensors (longscan info --tsv: one row per tensor, its numel
     # in column 5), so the count is that of the file the metrics describe
@@ -192,6 +201,9 @@ recipe_train() {
         echo "steps=${steps:-}"
         echo "seconds=$seconds"
         echo "peak_gpu_gib=${peak:-}"
+        echo "augment=$augment"
+        echo "dropout=$dropout"
+        echo "holdout=$holdout"
         echo "best_step=${best_step:-}"
         echo "best_valid_loss=${best_loss:-}"
         printf 'command=%s\n' "${cmd[*]}"
@@ -244,10 +256,15 @@ recipe_eval() {
         printf '"eval_seconds":%s,"device":%s,"peak_gpu_gib":%s,"machine":%s,"commit":%s,' \
             "$eval_seconds" "$(json_string "$device")" "${peak:-null}" \
             "$(json_string "$MACHINE")" "$(json_string "$COMMIT")"
-        local best_step best_loss
+        local best_step best_loss augment dropout holdout
         best_step=$(info_value "$model" best_step); best_loss=$(info_value "$model" best_valid_loss)
+        augment=$(info_value "$model" augment); dropout=$(info_value "$model" dropout)
+        holdout=$(info_value "$model" holdout)
         printf '"checkpoint":%s,"best_step":%s,"best_valid_loss":%s,' \
             "$(json_string "$checkpoint")" "${best_step:-null}" "${best_loss:-null}"
+        printf '"augment":%s,"dropout":%s,"holdout":%s,' \
+            "$([ -n "$augment" ] && json_string "$augment" || echo null)" \
+            "${dropout:-null}" "${holdout:-null}"
         # RUN_EXTRA: more "key":value pairs a recipe records with every run (e.g. encoding)
         [ -n "${RUN_EXTRA:-}" ] && printf '%s,' "$RUN_EXTRA"
         printf '"model":%s,"train_command":%s,"eval_command":%s,"eval":' \

@@ -180,14 +180,20 @@ assert d["checkpoint"] == "best" and d["best_step"] == 2 and d["best_valid_loss"
 assert " --valid-fraction 0.1 --augment rc " in d["train_command"], d["train_command"]
 assert "/models/prom_core_notata.s1.best.safetensors " in d["eval_command"], d["eval_command"]
 assert d["eval"]["n"] == 100 and d["value"] == d["eval"]["mcc"], d
+assert d["augment"] == "rc" and d["holdout"] == 0.1 and d["dropout"] is None, d
 ' "$j" 2> "$TMP/err"
 verdict "gue: 10 % held out, the best weights evaluated, augmented by rc" $? "$TMP/err" \
     "$TMP/gue.err"
+python3 "$root/examples/fill_results.py" "$j" 2> "$TMP/err" | grep -F '| GUE prom_core_notata ★ |' \
+    | grep -qF '; augment rc; evaluated at the lowest loss on 10 % of train held out (step 2) |'
+verdict "fill_results: the row says how the run was regularised and which weights were evaluated" \
+    $? "$TMP/err"
 check "gue runs with AUGMENT=none HOLDOUT=0" env DATA="$data" OUT="$out" \
     TASKS=prom_core_notata SEEDS=1 AUGMENT=none HOLDOUT=0 bash "$ex/gue/run.sh"
 python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["checkpoint"] == "final" and d["best_step"] is None, d
+assert d["augment"] is None and d["holdout"] is None, d
 assert "--augment" not in d["train_command"] and "--valid-fraction" not in d["train_command"], d
 assert "/models/prom_core_notata.s1.safetensors " in d["eval_command"], d["eval_command"]
 ' "$j" 2> "$TMP/err"
