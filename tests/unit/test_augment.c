@@ -159,7 +159,7 @@ static void test_init_errors(void **state) {
         {"gain=6", EXAMPLE_DNA, 1, 0, "--augment gain: an audio augmentation"},
         {"rc,noise=10", EXAMPLE_DNA, 1, 0, "--augment noise: an audio augmentation"},
         {"speed=5", EXAMPLE_DNA, 1, 0, "--augment speed:"},
-        {"gain=6", EXAMPLE_AUDIO, 0, 0, "this run reads audio codes"},
+        {"gain=6", EXAMPLE_AUDIO, 0, 0, "this run reads 8-bit audio codes"},
         {"shift=3", EXAMPLE_DNA, 1, 1, "--augment shift=3: the training rows are random windows"},
         {"shift=20", EXAMPLE_AUDIO, 1, 1, "random windows"},
         {"shift=2.5", EXAMPLE_DNA, 1, 0, "--augment shift=2.5: DNA is shifted by whole bases"},
