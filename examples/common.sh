@@ -18,6 +18,13 @@
 #   DEVICE      --device for train, eval and generate (default: longscan's own choice)
 #   PRECISION   --precision for train (default: longscan's own choice)
 #   THREADS     --threads (default: all cores)
+#   AUGMENT     `--augment LIST` for every training run (each recipe that reads it sets its
+#               own default; "none" or empty: no augmentation); see `longscan train --help`
+#   DROPOUT     `--dropout P` for every training run, only when set (default: not passed)
+#   HOLDOUT     `--valid-fraction F` for the recipes that hold out part of their training data
+#               to choose the checkpoint (each sets its own default; 0: none): they evaluate
+#               the weights with the lowest loss on that held-out part (MODEL.best), never
+#               choosing anything on the split they report
 #   TRAIN_ARGS  extra words appended to every `longscan train` (and EVAL_ARGS to every eval)
 #   GROUP_TAG   appended to every group name as ".TAG": runs of another configuration (a
 #               longer budget, a wider model) then form rows of their own in the summaries
@@ -92,6 +99,29 @@ recipe_init() {
     note "$RECIPE: longscan '${LS[*]}', data $DATA, output $OUT, commit $COMMIT, $MACHINE"
 }
 
+# recipe_regularisation AUGMENT_DEFAULT — REG_ARGS from AUGMENT (else the recipe's default)
+# and DROPOUT, for the recipe's training runs; the effective values in AUGMENT and DROPOUT.
+recipe_regularisation() {
+    AUGMENT=${AUGMENT-$1}
+    REG_ARGS=()
+    [ -n "$AUGMENT" ] && [ "$AUGMENT" != none ] && REG_ARGS+=(--augment "$AUGMENT")
+    [ -n "${DROPOUT:-}" ] && REG_ARGS+=(--dropout "$DROPOUT")
+    note "augment ${AUGMENT:-none}, dropout ${DROPOUT:-not set}"
+}
+
+# recipe_holdout DEFAULT — HOLDOUT_ARGS (--valid-fraction) and CHECKPOINT: with a held-out
+# share of the training data, the runs are evaluated at their best checkpoint on it.
+recipe_holdout() {
+    HOLDOUT=${HOLDOUT-$1}
+    HOLDOUT_ARGS=()
+    CHECKPOINT=final
+    if [ -n "$HOLDOUT" ] && awk -v h="$HOLDOUT" 'BEGIN { exit !(h > 0) }'; then
+        HOLDOUT_ARGS=(--valid-fraction "$HOLDOUT")
+        CHECKPOINT=best
+    fi
+    note "held out of train: ${HOLDOUT:-0}; evaluated: the $CHECKPOINT weights"
+}
+
 # recipe_seeds headline|other — the seeds of one run.
 recipe_seeds() {
     if [ "$1" = headline ] || [ "${ALL_SEEDS:-0}" = 1 ]; then echo "${SEED_LIST[@]}"
@@ -141,7 +171,16 @@ recipe_train() {
         die "training $name failed (log: $log)"
     fi
     local seconds; seconds=$(seconds_since "$t0")
-    local params device steps peak
+    # the regularisation as passed (the recipe's, or TRAIN_ARGS'): the last of each option
+    local i augment="" dropout="" holdout=""
+    for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
+        case ${cmd[i]} in
+        --augment) augment=${cmd[i + 1]} ;;
+        --dropout) dropout=${cmd[i + 1]} ;;
+        --valid-fraction) holdout=${cmd[i + 1]} ;;
+        esac
+    done
+    local params device steps peak best_step best_loss
     # parameters: the checkpoint's tensors (longscan info --tsv: one row per tensor, its numel
     # in column 5), so the count is that of the file the metrics describe
     params=$("${LS[@]}" info --tsv "$model" 2>> "$log" \
@@ -153,15 +192,23 @@ recipe_train() {
     # "cpu (auto: no GPU visible)" or "cuda:0" of "cuda:0 (NVIDIA ...), auto"
     device=$(awk -F'|' '$2 ~ /^ device / { gsub(/^ +| +$/, "", $3); split($3, w, " ");
                                            print w[1] }' "$log")
+    # with a validation split: where the best checkpoint (lowest validation loss) was written
+    best_step=$(sed -n 's/.*best validation loss \([0-9.]*\) at step \([0-9]*\) in .*/\2/p' "$log")
+    best_loss=$(sed -n 's/.*best validation loss \([0-9.]*\) at step \([0-9]*\) in .*/\1/p' "$log")
     {
         echo "params=${params:-}"
         echo "device=${device:-}"
         echo "steps=${steps:-}"
         echo "seconds=$seconds"
         echo "peak_gpu_gib=${peak:-}"
+        echo "augment=$augment"
+        echo "dropout=$dropout"
+        echo "holdout=$holdout"
+        echo "best_step=${best_step:-}"
+        echo "best_valid_loss=${best_loss:-}"
         printf 'command=%s\n' "${cmd[*]}"
     } > "$OUT/models/$name.info"
-    echo "train $name: ${params:-?} parameters, ${steps:-?} steps in $seconds s on ${device:-?}"
+    echo "train $name: ${params:-?} parameters, ${steps:-?} steps in $seconds s on ${device:-?}${best_step:+; best held-out loss $best_loss at step $best_step}"
     if [ -n "$params" ] && [ "$params" -gt "$PARAM_LIMIT" ]; then
         echo "examples/$RECIPE/run.sh: warning: $name has $params parameters, over the" \
              "$PARAM_LIMIT of issue 14" >&2
@@ -173,11 +220,18 @@ info_value() { sed -n "s/^$2=//p" "$OUT/models/$1.info"; }
 # recipe_eval RUN MODEL GROUP SEED SPLIT METRIC EVAL_ARGS... — evaluate models/MODEL on the
 # given data (longscan eval --json over the whole set) and write metrics/RUN.json and a line
 # of runs.tsv. GROUP names the summary row the run belongs to (runs of one group differ only
-# in seed or fold); METRIC is the eval key the summary reports.
+# in seed or fold); METRIC is the eval key the summary reports. With CHECKPOINT=best (set by
+# recipe_holdout) the weights evaluated are MODEL.best.safetensors, those of the lowest loss
+# on the part of train held out; the metrics record which, and at what step.
 recipe_eval() {
     local run=$1 model=$2 group=$3${GROUP_TAG:+.$GROUP_TAG} seed=$4 split=$5 metric=$6; shift 6
     local eval_json=$OUT/eval/$run.json log=$OUT/logs/$run.eval.log
-    local -a cmd=("${LS[@]}" eval -m "$OUT/models/$model.safetensors" "$@" "${COMMON_ARGS[@]}")
+    local checkpoint=${CHECKPOINT:-final} file=$OUT/models/$model.safetensors
+    if [ "$checkpoint" = best ]; then
+        file=$OUT/models/$model.best.safetensors
+        [ -s "$file" ] || die "$file: missing (the run held out no validation data?)"
+    fi
+    local -a cmd=("${LS[@]}" eval -m "$file" "$@" "${COMMON_ARGS[@]}")
     # shellcheck disable=SC2206
     [ -n "${EVAL_ARGS:-}" ] && cmd+=($EVAL_ARGS)
     cmd+=(--json -o "$eval_json")
@@ -202,6 +256,15 @@ recipe_eval() {
         printf '"eval_seconds":%s,"device":%s,"peak_gpu_gib":%s,"machine":%s,"commit":%s,' \
             "$eval_seconds" "$(json_string "$device")" "${peak:-null}" \
             "$(json_string "$MACHINE")" "$(json_string "$COMMIT")"
+        local best_step best_loss augment dropout holdout
+        best_step=$(info_value "$model" best_step); best_loss=$(info_value "$model" best_valid_loss)
+        augment=$(info_value "$model" augment); dropout=$(info_value "$model" dropout)
+        holdout=$(info_value "$model" holdout)
+        printf '"checkpoint":%s,"best_step":%s,"best_valid_loss":%s,' \
+            "$(json_string "$checkpoint")" "${best_step:-null}" "${best_loss:-null}"
+        printf '"augment":%s,"dropout":%s,"holdout":%s,' \
+            "$([ -n "$augment" ] && json_string "$augment" || echo null)" \
+            "${dropout:-null}" "${holdout:-null}"
         # RUN_EXTRA: more "key":value pairs a recipe records with every run (e.g. encoding)
         [ -n "${RUN_EXTRA:-}" ] && printf '%s,' "$RUN_EXTRA"
         printf '"model":%s,"train_command":%s,"eval_command":%s,"eval":' \

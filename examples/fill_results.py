@@ -138,6 +138,20 @@ def row_cells(runs):
         training += f", {round(sum(steps) / len(steps)):,} steps"
     if len(runs) > 1:
         training += f" (mean of {len(runs)})"
+    # the regularisation of issue 14, as the runs record it (absent in older metrics)
+    augment = join_unique(r["augment"] for r in runs if r.get("augment"))
+    if augment:
+        training += f"; augment {augment}"
+    dropout = join_unique(f"{r['dropout']:g}" for r in runs if r.get("dropout") is not None)
+    if dropout:
+        training += f"; dropout {dropout}"
+    best = [int(r["best_step"]) for r in runs
+            if r.get("checkpoint") == "best" and r.get("best_step") is not None]
+    if best:
+        held = join_unique(f"{100 * r['holdout']:g} %" for r in runs
+                           if r.get("holdout") is not None)
+        training += (f"; evaluated at the lowest loss on {held or 'a part'} of train held out "
+                     f"(step {round(sum(best) / len(best)):,}{' mean' if len(best) > 1 else ''})")
     return (cell(runs), params or "—", training, join_unique(device_text(r) for r in runs),
             join_unique(str(r.get("commit", "")) for r in runs))
 

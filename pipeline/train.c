@@ -23,6 +23,7 @@ enum {
     OPT_FRAME, OPT_POOL,
     OPT_NORM, OPT_RC, OPT_ATTN_LAYERS, OPT_ATTN_EVERY,
     OPT_SEQ_LEN, OPT_BALANCED, OPT_SOFTMASK, OPT_SAMPLE_RATE, OPT_AUDIO_CODES, OPT_INPUT,
+    OPT_AUGMENT,
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
     OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_DROPOUT, OPT_CLIP, OPT_BETA1,
     OPT_BETA2,
@@ -70,6 +71,15 @@ static void usage(FILE *fp) {
 "      --audio-codes C    audio tokens: mulaw8 (default) or linear8 (8-bit codes, 256 ids)\n"
 "      --input KIND       audio: tokens (codes) or waveform (float samples in frames);\n"
 "                         default waveform for classification, tokens for lm\n"
+"      --augment LIST     change every training batch at random (validation never):\n"
+"                         DNA: rc (reverse complement, probability 1/2), shift=N (whole\n"
+"                         sequences: crop 0..N bases in all from the two ends); waveform\n"
+"                         audio: speed=PCT (resample by a factor within 1 +- PCT %%, linear\n"
+"                         interpolation, pitch changes too), shift=MS (circular, within\n"
+"                         +-MS ms), gain=DB (within +-DB), noise=SNR (white noise at SNR\n"
+"                         to SNR+20 dB). Comma-separated, e.g. rc,shift=3 or\n"
+"                         speed=10,shift=50,gain=6,noise=20 (default none). Random draws\n"
+"                         depend on --seed, the step and the row only (docs/augment.md)\n"
 "\n"
 "Model:\n"
 "      --model ARCH       mamba (causal), bimamba (bidirectional; classification only),\n"
@@ -292,6 +302,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"log", required_argument, NULL, OPT_LOG},
         {"resume", required_argument, NULL, OPT_RESUME},
+        {"augment", required_argument, NULL, OPT_AUGMENT},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -386,6 +397,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             status = parse_choice("--input", optarg, inputs, 3, &choice);
             opt->input = (TrainInput)choice;
             break;
+        case OPT_AUGMENT: status = augment_parse(optarg, &opt->augment); break;
         case OPT_EPOCHS:
             status = cli_parse_int64("--epochs", optarg, 1, 1000000000, &opt->epochs);
             break;

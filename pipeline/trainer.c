@@ -179,6 +179,7 @@ typedef struct {
     /* validation */
     DatasetItem  *valid_items;
     int64_t       n_valid_items;
+    Augment      *augment;         /* --augment, or NULL */
     /* step buffers */
     Batch         batch;
     PackedBatch   packed;          /* --pack: the batch as the model reads it */
@@ -500,6 +501,21 @@ static int trainer_model_config(Trainer *T) {
     return model_config_check(cfg);
 }
 
+/* --augment for the data as loaded: an item that does not apply is an error here, before
+ * the model is made. A Transformer's rows stay within its window when the speed changes. */
+static int trainer_augment_init(Trainer *T) {
+    const TrainOptions *opt = T->opt;
+    if (!augment_any(&opt->augment)) return 0;
+    AugmentData ad = {.kind = T->data.kind,
+                      .waveform = T->data.kind == EXAMPLE_AUDIO &&
+                                  T->data.audio_codes == AUDIO_CODES_NONE,
+                      .windows = opt->seq_len > 0,
+                      .sample_rate = T->data.sample_rate,
+                      .max_length = T->cfg.arch == MODEL_TRANSFORMER ? T->cfg.window : 0,
+                      .seed = opt->common.seed};
+    return augment_init(&T->augment, &opt->augment, &ad);
+}
+
 /* The plan of epoch e (whole mode), rebuilt from (seed, e) whenever the epoch changes. */
 static int trainer_plan(Trainer *T, int64_t epoch) {
     if (T->plan_epoch == epoch) return 0;
@@ -647,6 +663,10 @@ static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_n
                         int64_t *tokens) {
     int status = batch_fill(&T->batch, T->train_ds, T->rows, n_rows, &T->batch_opt);
     if (status < 0) return status;
+    /* the step being taken is the augmentation's counter, so a resumed run draws the same */
+    if (T->augment &&
+        (status = augment_batch(T->augment, &T->batch, (uint64_t)T->state.step + 1)) < 0)
+        return status;
     *tokens = 0;
     for (int64_t b = 0; b < T->batch.B; b++) *tokens += T->batch.lengths[b];
     status = trainer_forward_backward(T, loss);
@@ -1037,6 +1057,10 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
                          opt->max_tokens ? "" : " (no limit)");
     }
     if (opt->pack) config_table_add(t, 1, "pack", "sequences end to end in each batch's rows");
+    if (augment_any(&opt->augment)) {
+        augment_describe(&opt->augment, buf, sizeof buf);
+        config_table_add(t, 1, "augment", "%s", buf);
+    }
     if (opt->no_bucket) config_table_add(t, 1, "bucket", "no (random batches)");
     if (opt->steps > 0) config_table_add(t, 1, "steps", "%lld", (long long)opt->steps);
     else if (opt->epochs > 0)
@@ -1258,6 +1282,7 @@ static void trainer_free(Trainer *T) {
     free(T->train_idx);
     free(T->valid_idx);
     model_free(T->model);
+    augment_free(T->augment);
     free(T->items);
     batch_plan_free(&T->plan);
     window_sampler_free(T->sampler);
@@ -1318,6 +1343,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     uint64_t data_digest = dataset_digest(T->train_ds, T->train_idx, T->n_train, 0);
     data_digest = dataset_digest(T->vds, T->valid_idx, T->n_valid, data_digest);
     if ((status = trainer_model_config(T)) < 0) goto fail;
+    if ((status = trainer_augment_init(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
     if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
     if (status == 0) status = model_set_dropout(T->model, opt->dropout, opt->common.seed);

@@ -14,6 +14,10 @@
  * checkpoint_state_save() and restored on --resume, so a resumed run performs exactly the
  * same updates as one that was never stopped.
  *
+ * Augmentation (--augment, io/augment.h) changes each training batch after it is filled,
+ * drawing from a counter-based stream of (seed, step, row): nothing to save, and a resumed
+ * run repeats it exactly. Validation reads the data unchanged.
+ *
  * Step. Gradients zeroed (one memset), forward, cross-entropy (classification: one target per
  * row; LM: every next token, mean over the batch's predicted tokens), backward, global
  * gradient norm and clipping, AdamW (kernels/optim.h) with the learning rate of
@@ -44,6 +48,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "io/augment.h"
 #include "io/dataset.h"
 #include "models/model.h"
 #include "pipeline/cli.h"
@@ -106,6 +111,7 @@ typedef struct {
     int           sample_rate;      /* 0: the files' own */
     int           audio_codes;      /* -1 auto (mulaw8), else AudioCodes */
     TrainInput    input;
+    AugmentSpec   augment;          /* --augment: changes to each training batch (none: 0) */
     /* length and batches */
     int64_t       epochs, steps;    /* 0: not given */
     double        minutes;          /* 0: no time limit */

@@ -4,8 +4,10 @@
 # prom_core_notata, prom_core_tata: core promoters, 70 bp), 0/1 labels. One bidirectional
 # Mamba classifier per task, trained on train, evaluated on dev: MCC over the whole dev set
 # (longscan eval --json). The headline task, prom_core_notata, runs every seed of SEEDS; the
-# others run the first seed (all with ALL_SEEDS=1). The final weights are evaluated: nothing
-# is chosen on dev.
+# others run the first seed (all with ALL_SEEDS=1). Training holds out HOLDOUT (10 %) of
+# train, stratified by label, and the weights with the lowest loss on it are evaluated
+# (early stopping); each training batch is augmented by reverse complement. Nothing is
+# chosen on dev.
 #
 #   examples/gue/run.sh                                  all seven tasks, 5 training minutes
 #   TASKS=prom_core_notata MINUTES=3 examples/gue/run.sh
@@ -18,6 +20,10 @@
 #   MODEL                     bimamba (default), mamba or transformer
 #   D_MODEL LAYERS BATCH LR   width, blocks, batch size, peak learning rate
 #                             (default 128, 4, 64, 2e-3)
+#   AUGMENT                   train --augment (default rc; none: off)
+#   DROPOUT                   train --dropout P (default: not passed)
+#   HOLDOUT                   share of train held out for early stopping (default 0.1;
+#                             0: none, the final weights are evaluated)
 # Output (OUT, default build/examples/gue): metrics/<task>.s<seed>.json, runs.tsv,
 # summary.tsv (group = task, metric = mcc on dev).
 RECIPE=gue
@@ -35,6 +41,8 @@ done
 need=(); for t in "${tasks[@]}"; do need+=("dna/gue/$t/train.fa.gz" "dna/gue/$t/dev.fa.gz"); done
 recipe_init "${need[@]}"
 model=${MODEL:-bimamba}
+recipe_regularisation rc
+recipe_holdout 0.1
 
 runs=0
 for t in "${tasks[@]}"; do
@@ -51,7 +59,7 @@ for t in "${tasks[@]}"; do
         recipe_train "$run" --task classify --model "$model" \
             --data "$g/train.fa.gz" --labels "$g/train.labels.tsv" \
             --d-model "${D_MODEL:-128}" --layers "${LAYERS:-4}" --batch-size "${BATCH:-64}" \
-            --lr "${LR:-2e-3}" --seed "$seed"
+            --lr "${LR:-2e-3}" --seed "$seed" "${HOLDOUT_ARGS[@]}" "${REG_ARGS[@]}"
         recipe_eval "$run" "$run" "$t" "$seed" dev mcc \
             --data "$g/dev.fa.gz" --labels "$g/dev.labels.tsv"
     done

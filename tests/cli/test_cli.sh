@@ -10,6 +10,7 @@
 # Fields are separated by runs of spaces; EXPECT may not contain spaces (use '.' or [[:space:]]).
 # COMMAND runs under bash with $LONGSCAN (the binary), $EX (examples/data), $FIX (fixtures made
 # by tests/cli/make_bad_inputs.sh in a fresh temp folder) and $TMP (scratch).
+# TABLES=augment (names without .tst, space-separated) runs only those tables, for iterating.
 # Under SAN=1, sanitizer reports exit with 86/87, so a leak or UB can never pass as exit 1.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +33,12 @@ if ! bash "$here/make_bad_inputs.sh" "$FIX" > "$TMP/fixtures.log" 2>&1; then
 fi
 
 cases=()
-for table in "$here"/*.tst; do
+tables=("$here"/*.tst)
+if [ -n "${TABLES:-}" ]; then
+    tables=()
+    for t in $TABLES; do tables+=("$here/$t.tst"); done
+fi
+for table in "${tables[@]}"; do
     while IFS= read -r line; do
         [[ -z "${line//[[:space:]]/}" || "$line" =~ ^[[:space:]]*# ]] && continue
         cases+=("$(basename "$table" .tst)|$line")

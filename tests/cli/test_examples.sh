@@ -21,7 +21,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=86:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-exitcode=87:halt_on_error=1:print_stacktrace=1}
 # tiny, quick and the same everywhere; the recipes' own options come from the environment
 export STEPS=2 D_MODEL=8 LAYERS=1 THREADS=1 COMMIT=test
-unset DEVICE PRECISION MINUTES MINUTES_PER_RUN SEEDS ALL_SEEDS TRAIN_ARGS EVAL_ARGS OUT ONLY
+unset DEVICE PRECISION MINUTES MINUTES_PER_RUN SEEDS ALL_SEEDS TRAIN_ARGS EVAL_ARGS OUT ONLY \
+      AUGMENT DROPOUT HOLDOUT
 
 n=0; failed=0
 # verdict NAME STATUS [FILE...] — one TAP line; on failure the files' tails as comments
@@ -79,6 +80,17 @@ budget=$(RECIPE=budget; source "$ex/common.sh"; STEPS=; MINUTES=1
          STEPS=7; recipe_budget 3 > /dev/null; echo "${BUDGET_ARGS[*]}")
 [ "$(tr '\n' ',' <<< "$budget")" = "--minutes 0.333,--minutes 2,--steps 7," ]
 verdict "the budget: MINUTES split over runs, MINUTES_PER_RUN, STEPS (got: ${budget//$'\n'/, })" $?
+
+# the regularisation and hold-out: a recipe's defaults, AUGMENT=none, DROPOUT only when set,
+# HOLDOUT=0 evaluates the final weights
+reg=$(RECIPE=reg; source "$ex/common.sh"
+      recipe_regularisation rc > /dev/null; echo "${REG_ARGS[*]}"
+      AUGMENT=none DROPOUT=0.1; recipe_regularisation rc > /dev/null; echo "${REG_ARGS[*]}"
+      AUGMENT=gain=6; unset DROPOUT; recipe_regularisation rc > /dev/null; echo "${REG_ARGS[*]}"
+      recipe_holdout 0.1 > /dev/null; echo "${HOLDOUT_ARGS[*]} $CHECKPOINT"
+      HOLDOUT=0; recipe_holdout 0.1 > /dev/null; echo "${HOLDOUT_ARGS[*]} $CHECKPOINT")
+[ "$(tr '\n' ',' <<< "$reg")" = "--augment rc,--dropout 0.1,--augment gain=6,--valid-fraction 0.1 best, final," ]
+verdict "AUGMENT, DROPOUT and HOLDOUT as train options (got: ${reg//$'\n'/, })" $?
 
 # ---------------------------------------------------------------------------- spectrogram
 sox -n -r 8000 -b 16 -c 1 "$TMP/sine.wav" synth 1 sine 1000 vol 0.5 2> "$TMP/err"
@@ -147,6 +159,46 @@ verdict "bacteria-species: params from the checkpoint = train's count ($table), 
     $? "$out/metrics/bimamba.L256.s1.json"
 [ "$(rows "$out/summary.tsv")" = 2 ] && [ "$(rows "$out/runs.tsv")" = 2 ]
 verdict "bacteria-species: summary.tsv and runs.tsv have a row per length" $? "$out/summary.tsv"
+
+# gue: the bacteria data standing in for prom_core_notata (plumbing, not a result): 10 % of
+# train held out and the best weights on it evaluated, reverse-complement augmentation; and
+# with AUGMENT=none HOLDOUT=0 neither, the final weights evaluated
+g=$data/dna/gue/prom_core_notata
+mkdir -p "$g"
+ln -s "$d/bacteria_train.fa.gz" "$g/train.fa.gz"
+cp "$d/bacteria_train.labels.tsv" "$g/train.labels.tsv"
+ln -s "$d/bacteria_test.fa.gz" "$g/dev.fa.gz"
+cp "$d/bacteria_test.labels.tsv" "$g/dev.labels.tsv"
+out=$TMP/gue
+check "gue runs on a stand-in task" env DATA="$data" OUT="$out" TASKS=prom_core_notata SEEDS=1 \
+    bash "$ex/gue/run.sh"
+cp "$TMP/err" "$TMP/gue.err"
+j=$out/metrics/prom_core_notata.s1.json
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["checkpoint"] == "best" and d["best_step"] == 2 and d["best_valid_loss"] > 0, d
+assert " --valid-fraction 0.1 --augment rc " in d["train_command"], d["train_command"]
+assert "/models/prom_core_notata.s1.best.safetensors " in d["eval_command"], d["eval_command"]
+assert d["eval"]["n"] == 100 and d["value"] == d["eval"]["mcc"], d
+assert d["augment"] == "rc" and d["holdout"] == 0.1 and d["dropout"] is None, d
+' "$j" 2> "$TMP/err"
+verdict "gue: 10 % held out, the best weights evaluated, augmented by rc" $? "$TMP/err" \
+    "$TMP/gue.err"
+python3 "$root/examples/fill_results.py" "$j" 2> "$TMP/err" | grep -F '| GUE prom_core_notata ★ |' \
+    | grep -qF '; augment rc; evaluated at the lowest loss on 10 % of train held out (step 2) |'
+verdict "fill_results: the row says how the run was regularised and which weights were evaluated" \
+    $? "$TMP/err"
+check "gue runs with AUGMENT=none HOLDOUT=0" env DATA="$data" OUT="$out" \
+    TASKS=prom_core_notata SEEDS=1 AUGMENT=none HOLDOUT=0 bash "$ex/gue/run.sh"
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["checkpoint"] == "final" and d["best_step"] is None, d
+assert d["augment"] is None and d["holdout"] is None, d
+assert "--augment" not in d["train_command"] and "--valid-fraction" not in d["train_command"], d
+assert "/models/prom_core_notata.s1.safetensors " in d["eval_command"], d["eval_command"]
+' "$j" 2> "$TMP/err"
+verdict "gue: AUGMENT=none HOLDOUT=0: no augmentation, nothing held out, the final weights" $? \
+    "$TMP/err"
 
 # great-apes: bimamba (the headline at the longest length: both seeds) and the Transformer
 # at a window of 256, evaluated at 1024 on its centre 256
