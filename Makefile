@@ -108,6 +108,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
+        gpu-bundle-dropout \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
@@ -268,6 +269,15 @@ gpu-bundle-pack: $(BUILD)/longscan $(BUILD)/test_gpu
 	cp bench/gpu_pack.sh bench/gpu_common.sh .gpu-pack/
 	mkdir -p .gpu-pack/data && cp examples/data/dna/bacteria_t*.fa.gz* \
 	    examples/data/dna/bacteria_t*.labels.tsv .gpu-pack/data/
+
+# The dropout device call (bench/gpu_dropout.sh): longscan, test_gpu, the script, the shipped
+# bacteria data.
+gpu-bundle-dropout: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-dropout $^
+	cp bench/gpu_dropout.sh bench/gpu_common.sh .gpu-dropout/
+	mkdir -p .gpu-dropout/data && cp examples/data/dna/bacteria_train.fa.gz* \
+	    examples/data/dna/bacteria_train.labels.tsv .gpu-dropout/data/
+	du -sh .gpu-dropout
 
 # The curve's device call (bench/gpu_curve.sh): longscan and the script.
 gpu-bundle-curve: $(BUILD)/longscan
