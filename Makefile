@@ -109,7 +109,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
         gpu-bundle-dropout \
-        gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c
+        gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -285,11 +285,13 @@ gpu-bundle-curve: $(BUILD)/longscan
 	cp bench/gpu_curve.sh bench/gpu_common.sh .gpu-curve/
 	du -sh .gpu-curve
 
-# The result recipes' device calls (bench/gpu_recipes.sh a|b): longscan, tools/spectrogram, the
-# examples scripts, the driver and the call's data (.gpu-recipes-a/ or .gpu-recipes-b/).
-gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c: gpu-bundle-recipes-%: \
+# The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
+# the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); call d also
+# carries test_gpu (its dropout suite).
+gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d: gpu-bundle-recipes-%: \
         $(BUILD)/longscan $(BUILD)/tools/spectrogram
 	BUILD=$(BUILD) bash bench/gpu_recipes_bundle.sh $* .gpu-recipes-$*
+gpu-bundle-recipes-d: $(BUILD)/test_gpu
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

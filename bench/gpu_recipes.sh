@@ -13,6 +13,8 @@
 #   call b: great apes with the bidirectional Mamba at 1K/16K/256K/1M (3 seeds at 1M), the
 #           bacteria species at 1K/16K, then the causal Mamba on the great apes in the time left
 #   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
+#   call d: test_gpu dropout, the regularised GUE prom_core_notata and FSDD digits (3 seeds
+#           each), then the 6-block µ-law LM in the time left
 #
 # On the device (repository root; carry the bundle folder):
 #   bash .gpu-recipes-a/gpu_recipes.sh a
@@ -38,7 +40,7 @@
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 call=${1:-}
-case $call in a|b|c) ;; *) echo "usage: gpu_recipes.sh a|b|c" >&2; exit 2 ;; esac
+case $call in a|b|c|d) ;; *) echo "usage: gpu_recipes.sh a|b|c|d" >&2; exit 2 ;; esac
 [ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
 ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 unset OUT # each recipe gets its own
@@ -177,6 +179,24 @@ c)
     step fsdd-lm-long fsdd-lm 240 110 BATCH=32 D_MODEL=256 LAYERS=6 GEN_DEVICE=cpu \
         GROUP_TAG=d256x6-4min
     step gb genomic-benchmarks rest 70
+    ;;
+d)
+    # one call for what the last device minutes of a session allow: the dropout kernels'
+    # parity on this GPU (test_gpu dropout, when the bundle holds test_gpu), the regularised
+    # headline rows (GUE prom_core_notata and FSDD digits, 3 seeds each, the recipes' own
+    # regularisation defaults) and the 6-block µ-law LM in the time left (5 s generated on the
+    # GPU: the CPU took 75 s of call a for it)
+    if [ -x "$work/bin/test_gpu" ]; then
+        say "test_gpu dropout"
+        timeout 120 "$B/run" "$work/bin/test_gpu" dropout > "$ret/parity-dropout.log" 2>&1
+        say "test_gpu dropout: exit $?, $(grep -c '^ok' "$ret/parity-dropout.log") ok," \
+            "$(grep -c '^not ok' "$ret/parity-dropout.log") not ok"
+        grep '^not ok' "$ret/parity-dropout.log" | head -20 | cut -c1-300
+    fi
+    step gue-notata gue 75 40 TASKS=prom_core_notata BATCH=128
+    step fsdd-digits fsdd-digits 90 45 BATCH=64
+    step fsdd-lm-long fsdd-lm rest 60 BATCH=32 D_MODEL=256 LAYERS=6 GEN_DEVICE=cuda \
+        GROUP_TAG=d256x6
     ;;
 esac
 
