@@ -6,7 +6,8 @@
 
 METRICS.jsonl: one metrics JSON per line, as examples/run_all.sh and bench/gpu_recipes.sh
 collect them (a metrics/<run>.json file works too). Runs are grouped by recipe and group (the
-rows of the recipes' summary.tsv); each row of the table gets the mean over its runs with the
+rows of the recipes' summary.tsv); a group's runs come from the last file that has any (a
+later call's re-run replaces an earlier one; give the files oldest first); each row of the table gets the mean over its runs with the
 sample standard deviation (n-1) and the range when there are several (seeds, or folds), the
 parameter count, the mean training time (loading included) and steps, the device (the GPU's
 name from the run's machine, else the CPU's, with the precision of `train`) and the commit.
@@ -65,6 +66,8 @@ def rows():
                 "NLL bits/sample (test), 8-bit µ-law µ=255 fixed full scale, 8 kHz",
                 "bigram floor 5.4474 (same encoding, same test samples); bar ≤ 3.5; SC09 "
                 "16 kHz Mamba 6.1M 1.852 (other data)"))
+    out.append(("fsdd-lm", "lm.d256x6", "FSDD µ-law LM, 6 blocks of 256", "as above",
+                "as above"))
     for i, L in enumerate([1024, 16384, 1048576]):
         metric = "perplexity (held-out 20:56,000,001-60,194,304)" if i == 0 else "as above"
         if L == 1048576:
@@ -77,7 +80,7 @@ def rows():
 
 def load(paths):
     runs = []
-    for path in paths:
+    for file_no, path in enumerate(paths):
         with open(path, encoding="utf-8") as f:
             text = f.read()
         # a .jsonl file holds one object a line; a metrics/<run>.json file one object
@@ -86,7 +89,9 @@ def load(paths):
             if not chunk.strip():
                 continue
             try:
-                runs.append(json.loads(chunk))
+                run = json.loads(chunk)
+                run["_file"] = file_no
+                runs.append(run)
             except json.JSONDecodeError as e:
                 sys.exit(f"fill_results.py: {path}:{lineno}: not JSON ({e.msg})")
     return runs
@@ -157,9 +162,14 @@ def row_cells(runs):
 
 
 def table(runs):
+    # a row is the runs of its group in the LAST file that has any: a later call's runs (a
+    # re-run with other settings, e.g. the regularised ones) replace an earlier call's
     by_key = {}
     for r in runs:
-        by_key.setdefault((r["recipe"], r["group"]), []).append(r)
+        got = by_key.setdefault((r["recipe"], r["group"]), [])
+        if got and got[0]["_file"] < r["_file"]:
+            got.clear()
+        got.append(r)
     lines = ["| task | metric (split) | published | ours | params | training | device | "
              "commit |", "|---|---|---|---|---:|---|---|---|"]
     listed = set()
