@@ -9,6 +9,7 @@
 #include <string.h>
 
 const SeqparOps seqpar_ops_cpu = {scan_fwd_cpu, scan_bwd_cpu, conv_fwd_cpu, conv_bwd_cpu};
+const SeqparOps seqpar_ops_cuda = {scan_fwd_cuda, scan_bwd_cuda, conv_fwd_cuda, conv_bwd_cuda};
 
 // ------------------------------------------------------------------------------------ scan
 
@@ -45,8 +46,7 @@ void seqpar_scan_combine_fwd(int G, int64_t n, const float *const *decay,
 int seqpar_scan_bwd_local(const SeqparOps *ops, const ScanArgs *s, float *dh0_local) {
     ScanArgs a = *s;
     a.dh_final = NULL;
-    a.dh0 = dh0_local;
-    memset(dh0_local, 0, (size_t)(a.B * a.D * a.N) * sizeof(float)); // backward accumulates
+    a.dh0 = dh0_local; // accumulated: the caller zeroes it (it may be device memory)
     return ops->scan_bwd(&a);
 }
 

@@ -56,6 +56,9 @@ typedef struct {
 
 /** scan_fwd_cpu, scan_bwd_cpu, conv_fwd_cpu, conv_bwd_cpu. */
 extern const SeqparOps seqpar_ops_cpu;
+/** The _cuda versions (stubs returning LS_ERR_NO_CUDA in a CPU-only build): every buffer the
+ *  slice steps get is then device memory; the combines still take host memory. */
+extern const SeqparOps seqpar_ops_cuda;
 
 /**
  * Pass 1 of the forward for one slice @p s (a ScanArgs of the slice's tokens; its h0, h_final,
@@ -77,8 +80,9 @@ void seqpar_scan_combine_fwd(int G, int64_t n, const float *const *decay,
 
 /**
  * Pass 1 of the backward for one slice: the ordinary backward of @p s (h0 = this slice's
- * h_in, ckpt from pass 3 of the forward) with dh_final = 0; dh0 is written (not added) into
- * @p dh0_local (B, D, N). @return 0 or the scan's error.
+ * h_in, ckpt from pass 3 of the forward) with dh_final = 0; dh0 is ACCUMULATED into
+ * @p dh0_local (B, D, N), which the caller zeroes (on the backend's memory).
+ * @return 0 or the scan's error.
  */
 int seqpar_scan_bwd_local(const SeqparOps *ops, const ScanArgs *s, float *dh0_local)
     LS_RESULT_USED;
