@@ -2,7 +2,8 @@
  * seqpar.h — sequence parallelism for the scan and the conv: one (B, L) input split along L
  * into G slices (one per device), each slice computed from its own tokens plus a few small
  * tensors from its neighbours, with the same result as one call over the whole sequence
- * (within fp32 rounding; tests/unit/test_seqpar.c). Issue 17; the derivation, the cost and
+ * (within fp32 rounding; tests/unit/test_seqpar.c on the CPU, suite seqpar of
+ * tests/gpu/parity_seqpar.c on the CUDA ops). Issue 17; the derivation, the cost and
  * what is still missing (model-level slicing, NCCL transport, --gpus) are in docs/parallel.md.
  *
  * Backend-agnostic: the per-slice steps call the scan and conv only through a SeqparOps table
