@@ -6,7 +6,8 @@
  * tests/gpu/parity_<op>.c, listed in `suites` below (harness: tests/gpu/gpu_check.h); last the
  * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train;
  * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches; tests/gpu/parity_dropout.c:
- * suite dropout, the op and the models' training step with dropout).
+ * suite dropout, the op and the models' training step with dropout; tests/gpu/parity_seqpar.c:
+ * suite seqpar, the sequence-parallel steps on the CUDA ops with G simulated slices).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -69,7 +70,8 @@ void gpu_runtime(void) {
     X(model_stream, gpu_model_stream)                                                          \
     X(sample, gpu_parity_sample)                                                              \
     X(model_pack, gpu_model_pack)                                                              \
-    X(dropout, gpu_parity_dropout)
+    X(dropout, gpu_parity_dropout)                                                             \
+    X(seqpar, gpu_parity_seqpar)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
