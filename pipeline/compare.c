@@ -8,8 +8,10 @@
  * Experiments (docs/synth.md for the tasks):
  *   mqar       MQAR accuracy against sequence length: per length, each model trains on
  *              synth:mqar at that length and is tested on a fresh seed at the same length.
- *   induction  induction heads: each model trains at --train-len, is tested at every
- *              --eval-lengths (the Transformer's window covers the longest).
+ *   induction  induction heads: each model trains at --train-len (and --mix-len), is
+ *              tested on --n-eval examples at every --eval-lengths (the Transformer's
+ *              window covers the longest); --induction-vocab, and --mamba-d-model /
+ *              --mamba-layers for the Mamba paper's model instead of the matched one.
  *   recall     recall against distance: trained on random distances at --train-len, tested
  *              at each --distances.
  *   dstate     Mamba's quality dial: MQAR at the first --lengths for each --d-states.
@@ -26,7 +28,8 @@
  * that their backbone parameters (everything but the embedding and the head, which depend on
  * the vocabulary alone) come closest to the Transformer's; the CSV records each count.
  * Each cell trains with `train --minutes` = --minutes / cells (the trainer's estimate of
- * the steps that fit) through the same training loop as `longscan train`.
+ * the steps that fit), or `train --steps` = --steps, through the same training loop as
+ * `longscan train`.
  *
  * Tested by tests/cli/compare.tst (a grid of seconds: files, rows, the report's verdicts,
  * the plot step with and without gnuplot, bad options).
@@ -56,7 +59,7 @@ enum {
     OPT_DISTANCES, OPT_D_STATES, OPT_D_MODEL, OPT_LAYERS, OPT_HEADS, OPT_MINUTES,
     OPT_BATCH_SIZE, OPT_LR, OPT_N_TRAIN, OPT_N_EVAL, OPT_DATA, OPT_VALID, OPT_LABELS, OPT_TASK,
     OPT_SPEED_LENGTHS, OPT_MLP_HIDDEN, OPT_INDUCTION_VOCAB, OPT_STEPS, OPT_MAMBA_D_MODEL,
-    OPT_MAMBA_LAYERS, OPT_WEIGHT_DECAY, OPT_MIN_LR, OPT_WARMUP,
+    OPT_MAMBA_LAYERS, OPT_WEIGHT_DECAY, OPT_MIN_LR, OPT_WARMUP, OPT_MIX_LEN,
 };
 
 #define MAX_LIST 32
@@ -79,6 +82,7 @@ typedef struct {
     int64_t       pairs, vocab, train_len, d_model, layers, heads, batch_size, n_train, n_eval;
     int64_t       mlp_hidden;           /* attention blocks' MLP width; 0: none */
     int64_t       induction_vocab;      /* the induction experiment's vocabulary */
+    int64_t       mix_len;              /* induction: also train at this length; 0: no */
     int64_t       mamba_d_model, mamba_layers; /* 0: matched to the Transformer */
     int64_t       steps;                /* > 0: optimizer steps per run instead of --minutes */
     int64_t       warmup;               /* -1: train's default (5 % of the steps) */
@@ -104,6 +108,7 @@ typedef struct {
     ModelChoice model;
     int64_t     x;                 /* the grid's variable: length, d_state; 0: none */
     char        train[256], valid[256];
+    char        train_mix[256];    /* a second training input ("": none) */
     int64_t     window;            /* Transformer: the longest evaluation */
     /* results, one per evaluation */
     int64_t     n_evals;
@@ -156,6 +161,10 @@ static void usage(FILE *fp) {
 "      --vocab N          MQAR vocabulary (default 8192; recall uses 16)\n"
 "      --induction-vocab N induction heads vocabulary (default 16, the Mamba paper's)\n"
 "      --train-len N      induction and recall training length (default 256)\n"
+"      --mix-len N        induction: train on as many examples of N tokens as of\n"
+"                         --train-len (N <= --train-len; default: none): at 256 alone\n"
+"                         the circuit forms slowly (the Mamba paper trained 204,800\n"
+"                         steps); with 64 beside it, in a few thousand (docs/synth.md)\n"
 "      --eval-lengths LIST induction test lengths (default 256,1024,4096,16384); each\n"
 "                         has --n-eval examples (the Transformer's cost grows as L^2)\n"
 "      --distances LIST   recall test distances (default 8 spread over --train-len)\n"
@@ -306,6 +315,7 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
         {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
         {"min-lr", required_argument, NULL, OPT_MIN_LR},
         {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"mix-len", required_argument, NULL, OPT_MIX_LEN},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -384,6 +394,9 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
         case OPT_MAMBA_D_MODEL:
             status = cli_parse_int64("--mamba-d-model", optarg, 1, 65536, &o->mamba_d_model);
             break;
+        case OPT_MIX_LEN:
+            status = cli_parse_int64("--mix-len", optarg, 4, SYNTH_MAX_LEN, &o->mix_len);
+            break;
         case OPT_MAMBA_LAYERS:
             status = cli_parse_int64("--mamba-layers", optarg, 1, 256, &o->mamba_layers);
             break;
@@ -442,6 +455,10 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
     if ((o->experiments[EXP_MQAR] || o->experiments[EXP_DSTATE]) && o->vocab < 2 * o->pairs + 2)
         return ls_error(LS_ERR_USAGE, "--vocab %lld: %lld MQAR pairs need vocab >= %lld",
                         (long long)o->vocab, (long long)o->pairs, (long long)(2 * o->pairs + 2));
+    if (o->mix_len > o->train_len)
+        return ls_error(LS_ERR_USAGE, "--mix-len %lld: longer than --train-len %lld (the "
+                        "tests beyond --train-len are the extrapolation)", (long long)o->mix_len,
+                        (long long)o->train_len);
     if (o->experiments[EXP_RECALL]) {
         if (o->n_distances == 0) { // 8 distances spread over what fits in the training length
             for (int i = 0; i < 8; i++)
@@ -612,6 +629,11 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
                              "synth:induction,len=%lld,vocab=%lld,n=%lld,seed=%llu",
                              (long long)o->train_len, (long long)o->induction_vocab,
                              (long long)o->n_train, seed);
+                    if (o->mix_len > 0)
+                        snprintf(c->train_mix, sizeof c->train_mix,
+                                 "synth:induction,len=%lld,vocab=%lld,n=%lld,seed=%llu",
+                                 (long long)o->mix_len, (long long)o->induction_vocab,
+                                 (long long)o->n_train, seed);
                     c->n_evals = o->n_eval_lengths;
                     c->window = o->train_len;
                     for (int64_t i = 0; i < o->n_eval_lengths; i++) {
@@ -701,6 +723,7 @@ static int cell_train(const CompareOptions *o, Cell *c, double minutes, const ch
     } else {
         train_src[0] = c->train;
         t.train.n_sources = 1;
+        if (c->train_mix[0]) train_src[t.train.n_sources++] = c->train_mix;
         t.task = MODEL_TASK_LM;
     }
     t.arch = (int)c->model.arch;
@@ -856,12 +879,15 @@ static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
     for (int64_t k = 0; k < n; k++) {
         const Cell *c = &cells[k];
         const int speed = c->exp == EXP_SPEED;
+        char train[520];
+        snprintf(train, sizeof train, "%s%s%s", c->exp == EXP_DATA ? "data" : c->train,
+                 c->train_mix[0] ? " + " : "", c->train_mix);
         for (int64_t i = 0; i < (c->failed ? 1 : c->n_evals); i++) {
             fprintf(out.fp, "%s,%s,%lld,%lld,%lld,%lld,%lld,\"%s\",\"%s\",%lld,",
                     exp_names[c->exp], model_label(&c->model), (long long)c->model.params,
                     (long long)c->model.d_model, (long long)c->model.layers,
                     c->model.arch == MODEL_TRANSFORMER ? 0LL : (long long)c->model.d_state,
-                    (long long)c->x, c->exp == EXP_DATA ? "data" : c->train,
+                    (long long)c->x, train,
                     c->exp == EXP_DATA ? "valid" : c->eval_spec[i], (long long)c->eval_x[i]);
             if (speed) fputs(",,", out.fp); // no accuracy, no loss: nothing was trained
             else
@@ -1002,14 +1028,18 @@ static void report_mqar(FILE *f, const CompareOptions *o, const Cell *cells, int
 }
 
 static void report_induction(FILE *f, const CompareOptions *o, const Cell *cells, int64_t n) {
+    char mix[96] = "";
+    if (o->mix_len > 0)
+        snprintf(mix, sizeof mix, " (and as many examples at L = %lld, so that the circuit "
+                 "forms sooner)", (long long)o->mix_len);
     fprintf(f, "## Induction heads: length extrapolation\n\n"
-               "Trained on `synth:induction` (vocabulary %lld) at L = %lld, tested on n "
+               "Trained on `synth:induction` (vocabulary %lld) at L = %lld%s, tested on n "
                "examples of a fresh seed (%llu) at each length; the Transformer's window "
                "covers the longest, so it reads every token, at RoPE positions past the ones "
                "it trained on. Accuracy (%%) of the token after the last trigger (chance: "
                "1/%lld).\n\n"
                "| test L | n | transformer | mamba | hybrid |\n|---|---|---|---|---|\n",
-            (long long)o->induction_vocab, (long long)o->train_len,
+            (long long)o->induction_vocab, (long long)o->train_len, mix,
             (unsigned long long)test_seed(o), (long long)(o->induction_vocab - 1));
     int m_tested = 0, m_ok = 1, t_tested = 0, t_ok = 1, h_tested = 0, h_ok = 1;
     for (int64_t i = 0; i < o->n_eval_lengths; i++) {

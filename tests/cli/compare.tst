@@ -33,14 +33,16 @@ P 0 ^0$  $LONGSCAN info $TMP/cmp/models/mqar-transformer-32.safetensors | grep -
 P 0 ^in_proj[[:space:]]out_proj$  $LONGSCAN info $TMP/cmp/models/mqar-transformer-32.safetensors | grep -o 'layers\.0\.mixer\.[a-z_]*\.weight' | sed 's/.*mixer\.//; s/\.weight//' | paste -sd' '
 # --- induction as the Mamba paper sets it up: the Mamba's shape given (not matched), its own
 # vocabulary, a number of steps instead of minutes, n examples at every test length
+N 2 --mix-len[[:space:]]300:[[:space:]]longer[[:space:]]than[[:space:]]--train-len[[:space:]]256  $LONGSCAN compare --experiments induction --mix-len 300 -o $TMP/c
 N 2 --induction-vocab[[:space:]]2:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]3  $LONGSCAN compare --experiments induction --induction-vocab 2 -o $TMP/c
-P 0 -  $LONGSCAN compare --experiments induction --models mamba,transformer --mamba-d-model 8 --mamba-layers 2 --induction-vocab 8 --train-len 16 --eval-lengths 16,32,64 --d-model 16 --layers 1 --steps 3 --lr 1e-3 --min-lr 1e-3 --weight-decay 0 --n-eval 12 --batch-size 4 --verbosity 0 --threads 1 -o $TMP/cmpi
+P 0 -  $LONGSCAN compare --experiments induction --models mamba,transformer --mamba-d-model 8 --mamba-layers 2 --induction-vocab 8 --train-len 16 --mix-len 8 --eval-lengths 16,32,64 --d-model 16 --layers 1 --steps 3 --lr 1e-3 --min-lr 1e-3 --weight-decay 0 --n-eval 12 --batch-size 4 --verbosity 0 --threads 1 -o $TMP/cmpi
 P 0 ^7$  wc -l < $TMP/cmpi/results.csv
-P 0 ^induction,mamba,[0-9]+,8,2,16,0,"synth:induction,len=16,vocab=8,n=100000,seed=1","synth:induction,len=64,vocab=8,n=12,seed=1001",64,[01]\.[0-9]{6},[0-9.]+,3,  cat $TMP/cmpi/results.csv
+P 0 ^induction,mamba,[0-9]+,8,2,16,0,"synth:induction,len=16,vocab=8,n=100000,seed=1[[:space:]]\+[[:space:]]synth:induction,len=8,vocab=8,n=100000,seed=1","synth:induction,len=64,vocab=8,n=12,seed=1001",64,[01]\.[0-9]{6},[0-9.]+,3,  cat $TMP/cmpi/results.csv
 P 0 ^\|[[:space:]]mamba[[:space:]]\|[[:space:]]8[[:space:]]\|[[:space:]]2[[:space:]]\|  cat $TMP/cmpi/report.md
 P 0 ^\|[[:space:]]32[[:space:]]\|[[:space:]]12[[:space:]]\|[[:space:]][0-9.]+[[:space:]]\|[[:space:]][0-9.]+[[:space:]]\|[[:space:]]—[[:space:]]\|$  cat $TMP/cmpi/report.md
 P 0 3[[:space:]]optimizer[[:space:]]steps[[:space:]]per[[:space:]]run,[[:space:]]batch[[:space:]]4,[[:space:]]learning[[:space:]]rate[[:space:]]0\.001[[:space:]]constant,[[:space:]]weight[[:space:]]decay[[:space:]]0,  cat $TMP/cmpi/report.md
 P 0 chance:[[:space:]]1/7  cat $TMP/cmpi/report.md
+P 0 at[[:space:]]L[[:space:]]=[[:space:]]16[[:space:]]\(and[[:space:]]as[[:space:]]many[[:space:]]examples[[:space:]]at[[:space:]]L[[:space:]]=[[:space:]]8,  cat $TMP/cmpi/report.md
 # --- inference against length: no training; tokens/s, activation and state bytes per length
 N 2 --speed-lengths[[:space:]]1:[[:space:]]must[[:space:]]be[[:space:]]between[[:space:]]2  $LONGSCAN compare --experiments speed --speed-lengths 1 -o $TMP/c
 P 0 -  $LONGSCAN compare --experiments speed --speed-lengths 16,64 --d-model 16 --layers 1 --verbosity 0 --threads 1 -o $TMP/cmps
