@@ -108,7 +108,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
-        gpu-bundle-dropout \
+        gpu-bundle-dropout gpu-bundle-induction \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
@@ -284,6 +284,12 @@ gpu-bundle-curve: $(BUILD)/longscan
 	bash bench/gpu_bundle.sh .gpu-curve $^
 	cp bench/gpu_curve.sh bench/gpu_common.sh .gpu-curve/
 	du -sh .gpu-curve
+
+# Issue 15's induction heads on the GPU (bench/gpu_induction.sh): longscan and the script.
+gpu-bundle-induction: $(BUILD)/longscan
+	bash bench/gpu_bundle.sh .gpu-induction $^
+	cp bench/gpu_induction.sh bench/gpu_common.sh .gpu-induction/
+	du -sh .gpu-induction
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
 # the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); call d also

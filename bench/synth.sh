@@ -7,20 +7,30 @@
 #                     learn the task in this budget, docs/synth.md)
 #   mqar-hybrid       the same with a 4-layer hybrid, one attention block (bar: >= 90 %)
 #   mqar-mamba        the same with a 4-layer Mamba (reported)
-#   induction         a Mamba trained on induction heads at L 256 within $CPU_MINUTES
-#                     CPU-minutes, tested at 256, 1024, 4096 and 16,384 (bar: >= 99 % at
-#                     16,384); the 2-layer Transformer too, reported past twice its length
-#   all               every one of them
+#   induction         induction heads through `longscan compare --experiments induction`:
+#                     the Mamba paper's Mamba (2 layers, d_model 64, d_state 16), the grid's
+#                     Transformer (2 attention-only layers, d_model 64) and hybrid, trained
+#                     at L 256 (with as many examples at L 64: docs/synth.md says why) for
+#                     $INDUCTION_STEPS steps of the paper's optimizer (batch 8, constant
+#                     learning rate 1e-3, no weight decay), tested on $INDUCTION_N examples of
+#                     seed $SEED + 1000 at 256, 512, ... 16,384 (bar: Mamba >= 99 % at
+#                     16,384; the Transformer reported past twice its training length)
+#   induction-grid    the table of docs/synth.md: induction for SEED 1 (all models), then
+#                     the Mamba alone for SEED 2 and 3, and for SEED 1 at vocabulary 32
+#   all               every one of them but induction-grid
 # Usage: bench/synth.sh WHAT...   (env: SEED=1, TEST_SEED=$((SEED + 1000)), VOCAB=8192,
-#        CPU_MINUTES=10, THREADS=1, INDUCTION_MODELS="mamba transformer",
+#        CPU_MINUTES=10, THREADS=1, INDUCTION_MODELS=mamba,transformer,hybrid,
+#        INDUCTION_VOCAB=16, INDUCTION_STEPS=8000, INDUCTION_N=500,
+#        INDUCTION_LENGTHS=256,512,1024,2048,4096,8192,16384,
 #        LONGSCAN=build/longscan, OUT=bench/results)
 #
 # The budget is CPU time, not wall time: the machine is shared, so a wall-clock limit would
-# measure the neighbours. Each run first times 10 and 40 training steps (CPU time of the
+# measure the neighbours. Each MQAR run first times 10 and 40 training steps (CPU time of the
 # process, getrusage through /usr/bin/time), takes the slope as the cost of a step, and
 # trains for as many steps as fit in 90 % of the budget less the fixed cost (a step's cost
 # varies with the neighbours' load on caches and memory); the whole
 # training process's CPU time (trial runs not counted) is then printed beside the budget.
+# The induction runs take a number of steps instead: the same training on a loaded machine.
 # The recipe is the same for every seed and vocabulary: nothing here is tuned to one grid.
 # Results go to $OUT/synth-<what>-<commit>.txt with the commit, the machine and its load.
 set -euo pipefail
@@ -54,12 +64,13 @@ steps_for_budget() {
         n = int((0.9 * m * 60 - fixed) / step); if (n < 1) n = 1; print n }'
 }
 
+# header TITLE [BUDGET] — what ran, where, when
 header() {
     echo "# $1 — longscan $commit, $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "# machine: $(nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
         sed 's/^ *//')), shared with other jobs; load average at start: $(cut -d' ' -f1-3 \
         /proc/loadavg); $THREADS training thread(s)"
-    echo "# budget: $CPU_MINUTES CPU-minutes of training (CPU time, not wall time)"
+    echo "# budget: ${2:-$CPU_MINUTES CPU-minutes of training (CPU time, not wall time)}"
 }
 
 # train_mqar NAME MODEL-ARGS... — train within the budget, test on a fresh seed
@@ -85,44 +96,37 @@ train_mqar() {
     } | tee "$file"
 }
 
+# run_induction FILE — one induction run of `longscan compare` (SEED, INDUCTION_VOCAB,
+# INDUCTION_MODELS), its report and CSV appended to FILE
 run_induction() {
-    local models=(${INDUCTION_MODELS:-mamba transformer})
-    local file="$OUT/synth-induction-${INDUCTION_MODELS:-all}-${CPU_MINUTES}min-$commit.txt"
-    local lengths=(256 1024 4096 16384)
+    local file=$1
+    local vocab=${INDUCTION_VOCAB:-16} steps=${INDUCTION_STEPS:-8000} n=${INDUCTION_N:-500}
+    local dir=$work/induction-v$vocab-s$SEED
+    local args=(compare --experiments induction
+                --models "${INDUCTION_MODELS:-mamba,transformer,hybrid}"
+                --mamba-d-model 64 --mamba-layers 2 --d-model 64 --layers 2 --heads 2
+                --induction-vocab "$vocab" --train-len 256 --mix-len 64
+                --eval-lengths "${INDUCTION_LENGTHS:-256,512,1024,2048,4096,8192,16384}"
+                --n-eval "$n"
+                --steps "$steps" --batch-size 8 --lr 1e-3 --min-lr 1e-3 --weight-decay 0
+                --n-train 1000000 --threads "$THREADS" --seed "$SEED" --verbosity 1 -o "$dir")
     {
-        header "induction heads, vocab 16, trained at L=256"
-        for model in "${models[@]}"; do
-            local margs
-            if [ $model = mamba ]; then margs=(--model mamba --d-model 64 --layers 2)
-            else margs=(--model transformer --d-model 64 --layers 2 --heads 2 --mlp-hidden 0
-                        --window 16384); fi
-            local args=(--task lm "${margs[@]}" --lr 3e-3 --batch-size 32 --threads "$THREADS"
-                        --data "synth:induction,len=256,vocab=16,n=200000,seed=$SEED"
-                        --seed "$SEED")
-            local steps cpu
-            steps=$(steps_for_budget "${args[@]}")
-            echo "# command: longscan train ${args[*]} --steps $steps" \
-                 "-o induction-$model.safetensors"
-            cpu=$(cpu_seconds "$LONGSCAN" train "${args[@]}" --steps "$steps" --verbosity 0 \
-                  -o "$work/induction-$model.safetensors")
-            echo "$model training: $steps steps, $cpu CPU-seconds (budget" \
-                 "$((CPU_MINUTES * 60))), $(cat "$work/wall") wall-seconds"
-            for L in "${lengths[@]}"; do
-                # 200 examples at least (Mamba's bar), 100 for the Transformer past 4096 (its
-                # quadratic attention makes an example at 16,384 cost seconds)
-                local n=$((2000 * 256 / L)) least=200
-                [ $model = transformer ] && [ $L -gt 4096 ] && least=100
-                [ $n -lt $least ] && n=$least
-                local test="synth:induction,len=$L,vocab=16,n=$n,seed=$TEST_SEED"
-                printf '%s L=%s: ' "$model" "$L"
-                "$LONGSCAN" eval -m "$work/induction-$model.safetensors" --data "$test" --json \
-                    --threads "$THREADS" --batch-size $((65536 / L > 0 ? 65536 / L : 1))
-            done
-        done
-    } | tee "$file"
+        header "induction heads, vocabulary $vocab, seed $SEED (tests: seed $((SEED + 1000)))" \
+            "$steps training steps per model (the same training on a loaded machine)"
+        echo "# command: longscan ${args[*]}"
+        local cpu
+        cpu=$(cpu_seconds "$LONGSCAN" "${args[@]}" 2> "$work/compare.err")
+        sed 's/^/# /' "$work/compare.err"
+        echo "# compare: $cpu CPU-seconds, $(cat "$work/wall") wall-seconds (training and tests)"
+        sed 's/^#/##/' "$dir/report.md"
+        echo
+        echo '```'
+        cat "$dir/results.csv"
+        echo '```'
+    } | tee -a "$file"
 }
 
-[ $# -gt 0 ] || { sed -n '2,25p' "$0"; exit 1; }
+[ $# -gt 0 ] || { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 1; }
 mkdir -p "$OUT"
 for what in "$@"; do
     case $what in
@@ -136,7 +140,14 @@ for what in "$@"; do
         train_mqar hybrid --model hybrid --d-model 64 --layers 4 --attn-every 4 --heads 2 \
             --lr 3e-3 ;;
     mqar-mamba) train_mqar mamba --model mamba --d-model 64 --layers 4 --lr 3e-3 ;;
-    induction) run_induction ;;
+    induction)
+        run_induction "$OUT/synth-induction-v${INDUCTION_VOCAB:-16}-s$SEED-$commit.txt" ;;
+    induction-grid)
+        grid=$OUT/synth-induction-$commit.txt
+        : > "$grid"
+        SEED=1 run_induction "$grid"
+        for s in 2 3; do SEED=$s INDUCTION_MODELS=mamba run_induction "$grid"; done
+        SEED=1 INDUCTION_VOCAB=32 INDUCTION_MODELS=mamba run_induction "$grid" ;;
     all) "$0" mqar-transformer mqar-transformer-mlp mqar-hybrid mqar-mamba induction ;;
     *) echo "bench/synth.sh: unknown run '$what'" >&2; exit 2 ;;
     esac

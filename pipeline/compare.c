@@ -8,8 +8,10 @@
  * Experiments (docs/synth.md for the tasks):
  *   mqar       MQAR accuracy against sequence length: per length, each model trains on
  *              synth:mqar at that length and is tested on a fresh seed at the same length.
- *   induction  induction heads: each model trains at --train-len, is tested at every
- *              --eval-lengths (the Transformer's window covers the longest).
+ *   induction  induction heads: each model trains at --train-len (and --mix-len), is
+ *              tested on --n-eval examples at every --eval-lengths (the Transformer's
+ *              window covers the longest); --induction-vocab, and --mamba-d-model /
+ *              --mamba-layers for the Mamba paper's model instead of the matched one.
  *   recall     recall against distance: trained on random distances at --train-len, tested
  *              at each --distances.
  *   dstate     Mamba's quality dial: MQAR at the first --lengths for each --d-states.
@@ -26,7 +28,8 @@
  * that their backbone parameters (everything but the embedding and the head, which depend on
  * the vocabulary alone) come closest to the Transformer's; the CSV records each count.
  * Each cell trains with `train --minutes` = --minutes / cells (the trainer's estimate of
- * the steps that fit) through the same training loop as `longscan train`.
+ * the steps that fit), or `train --steps` = --steps, through the same training loop as
+ * `longscan train`.
  *
  * Tested by tests/cli/compare.tst (a grid of seconds: files, rows, the report's verdicts,
  * the plot step with and without gnuplot, bad options).
@@ -55,7 +58,8 @@ enum {
     OPT_MODELS, OPT_LENGTHS, OPT_PAIRS, OPT_VOCAB, OPT_TRAIN_LEN, OPT_EVAL_LENGTHS,
     OPT_DISTANCES, OPT_D_STATES, OPT_D_MODEL, OPT_LAYERS, OPT_HEADS, OPT_MINUTES,
     OPT_BATCH_SIZE, OPT_LR, OPT_N_TRAIN, OPT_N_EVAL, OPT_DATA, OPT_VALID, OPT_LABELS, OPT_TASK,
-    OPT_SPEED_LENGTHS, OPT_MLP_HIDDEN,
+    OPT_SPEED_LENGTHS, OPT_MLP_HIDDEN, OPT_INDUCTION_VOCAB, OPT_STEPS, OPT_MAMBA_D_MODEL,
+    OPT_MAMBA_LAYERS, OPT_WEIGHT_DECAY, OPT_MIN_LR, OPT_WARMUP, OPT_MIX_LEN,
 };
 
 #define MAX_LIST 32
@@ -77,7 +81,12 @@ typedef struct {
     int64_t       speed_lengths[MAX_LIST], n_speed_lengths;
     int64_t       pairs, vocab, train_len, d_model, layers, heads, batch_size, n_train, n_eval;
     int64_t       mlp_hidden;           /* attention blocks' MLP width; 0: none */
-    double        minutes, lr;
+    int64_t       induction_vocab;      /* the induction experiment's vocabulary */
+    int64_t       mix_len;              /* induction: also train at this length; 0: no */
+    int64_t       mamba_d_model, mamba_layers; /* 0: matched to the Transformer */
+    int64_t       steps;                /* > 0: optimizer steps per run instead of --minutes */
+    int64_t       warmup;               /* -1: train's default (5 % of the steps) */
+    double        minutes, lr, min_lr, weight_decay; /* min_lr < 0: lr / 10 */
     const char   *data[MAX_LIST], *valid[MAX_LIST];
     int           n_data, n_valid;
     const char   *labels;
@@ -99,17 +108,20 @@ typedef struct {
     ModelChoice model;
     int64_t     x;                 /* the grid's variable: length, d_state; 0: none */
     char        train[256], valid[256];
+    char        train_mix[256];    /* a second training input ("": none) */
     int64_t     window;            /* Transformer: the longest evaluation */
     /* results, one per evaluation */
     int64_t     n_evals;
     int64_t     eval_x[MAX_LIST];  /* length or distance of each evaluation */
     char        eval_spec[MAX_LIST][256];
+    int64_t     eval_n[MAX_LIST];  /* examples of each evaluation */
     double      accuracy[MAX_LIST], loss[MAX_LIST];
     /* speed: per length, tokens per wall second and per CPU second, activation bytes of the
        forward, state bytes per sequence */
     double      tok_s[MAX_LIST], tok_cpu_s[MAX_LIST], act_bytes[MAX_LIST], state_bytes[MAX_LIST];
     int64_t     steps;
-    double      seconds;
+    double      seconds, cpu_seconds;  /* training: wall and process CPU time */
+    double      test_cpu_seconds[MAX_LIST]; /* each evaluation, process CPU time */
     int         failed;            /* the cell's error is in message */
     char        message[512];
 } Cell;
@@ -142,24 +154,39 @@ static void usage(FILE *fp) {
 "      --models LIST      transformer,mamba,hybrid (default all three)\n"
 "      --minutes M        training budget of the whole grid (default 10), split evenly\n"
 "                         over the training runs; evaluation comes on top\n"
+"      --steps N          instead of --minutes: every training run takes N optimizer\n"
+"                         steps (the same training whatever the machine's load)\n"
 "      --lengths LIST     MQAR lengths (default 128,256,512)\n"
 "      --pairs N          MQAR key-value pairs (default 16)\n"
-"      --vocab N          MQAR vocabulary (default 8192; induction and recall use 16)\n"
+"      --vocab N          MQAR vocabulary (default 8192; recall uses 16)\n"
+"      --induction-vocab N induction heads vocabulary (default 16, the Mamba paper's)\n"
 "      --train-len N      induction and recall training length (default 256)\n"
-"      --eval-lengths LIST induction test lengths (default 256,1024,4096,16384)\n"
+"      --mix-len N        induction: train on as many examples of N tokens as of\n"
+"                         --train-len (N <= --train-len; default: none): at 256 alone\n"
+"                         the circuit forms slowly (the Mamba paper trained 204,800\n"
+"                         steps); with 64 beside it, in a few thousand (docs/synth.md)\n"
+"      --eval-lengths LIST induction test lengths (default 256,1024,4096,16384); each\n"
+"                         has --n-eval examples (the Transformer's cost grows as L^2)\n"
 "      --distances LIST   recall test distances (default 8 spread over --train-len)\n"
 "      --d-states LIST    d_state sweep (default 8,16,64,256)\n"
 "      --speed-lengths LIST  speed test lengths (default 256,1024,4096,16384)\n"
 "      --d-model N        the Transformer's width (default 64); the others are matched\n"
 "      --layers N         the Transformer's layers (default 2); Mamba and hybrid get 2N\n"
+"      --mamba-d-model N, --mamba-layers N  the Mamba's width and layers instead of the\n"
+"                         matched ones (the Mamba paper's induction model: 64 and 2)\n"
 "      --heads N          attention heads (default 2)\n"
 "      --mlp-hidden N     MLP width after each attention (the Transformer's blocks, the\n"
 "                         hybrid's attention blocks); default 0: none, attention-only, as\n"
 "                         the Transformer of Zoology's MQAR table (docs/synth.md says why)\n"
 "      --batch-size N     training batch (default 32)\n"
 "      --lr X             peak learning rate (default 3e-3)\n"
+"      --min-lr X         final learning rate of the cosine decay (default lr/10; = lr:\n"
+"                         constant)\n"
+"      --warmup N         warm-up steps (default 5 %% of the steps)\n"
+"      --weight-decay X   AdamW decay of weight matrices (default 0.1)\n"
 "      --n-train N        training examples per task (default 100000; drawn on demand)\n"
-"      --n-eval N         test examples per evaluation (default 500)\n"
+"      --n-eval N         test examples per evaluation (default 500; induction: at every\n"
+"                         test length)\n"
 "      --data SEQS        experiment data: training input (repeatable)\n"
 "      --valid SEQS       experiment data: test input (repeatable; required with --data)\n"
 "      --labels TSV       experiment data: label table\n"
@@ -249,6 +276,10 @@ static void options_default(CompareOptions *o) {
     o->n_eval = 500;
     o->minutes = 10;
     o->lr = 3e-3;
+    o->min_lr = -1;
+    o->warmup = -1;
+    o->weight_decay = 0.1;
+    o->induction_vocab = 16;
     o->task = (ModelTask)-1;
 }
 
@@ -277,6 +308,14 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
         {"valid", required_argument, NULL, OPT_VALID},
         {"labels", required_argument, NULL, OPT_LABELS},
         {"task", required_argument, NULL, OPT_TASK},
+        {"induction-vocab", required_argument, NULL, OPT_INDUCTION_VOCAB},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"mamba-d-model", required_argument, NULL, OPT_MAMBA_D_MODEL},
+        {"mamba-layers", required_argument, NULL, OPT_MAMBA_LAYERS},
+        {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
+        {"min-lr", required_argument, NULL, OPT_MIN_LR},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"mix-len", required_argument, NULL, OPT_MIX_LEN},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -336,6 +375,31 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
             status = cli_parse_int64("--batch-size", optarg, 1, 1000000, &o->batch_size);
             break;
         case OPT_LR: status = cli_parse_double("--lr", optarg, 1e-12, 10, &o->lr); break;
+        case OPT_MIN_LR:
+            status = cli_parse_double("--min-lr", optarg, 0, 10, &o->min_lr);
+            break;
+        case OPT_WARMUP:
+            status = cli_parse_int64("--warmup", optarg, 0, INT64_MAX / 2, &o->warmup);
+            break;
+        case OPT_WEIGHT_DECAY:
+            status = cli_parse_double("--weight-decay", optarg, 0, 10, &o->weight_decay);
+            break;
+        case OPT_STEPS:
+            status = cli_parse_int64("--steps", optarg, 1, INT64_MAX / 2, &o->steps);
+            break;
+        case OPT_INDUCTION_VOCAB: // the trigger and at least two other tokens (io/synth.c)
+            status = cli_parse_int64("--induction-vocab", optarg, 3, SYNTH_MAX_VOCAB,
+                                     &o->induction_vocab);
+            break;
+        case OPT_MAMBA_D_MODEL:
+            status = cli_parse_int64("--mamba-d-model", optarg, 1, 65536, &o->mamba_d_model);
+            break;
+        case OPT_MIX_LEN:
+            status = cli_parse_int64("--mix-len", optarg, 4, SYNTH_MAX_LEN, &o->mix_len);
+            break;
+        case OPT_MAMBA_LAYERS:
+            status = cli_parse_int64("--mamba-layers", optarg, 1, 256, &o->mamba_layers);
+            break;
         case OPT_N_TRAIN:
             status = cli_parse_int64("--n-train", optarg, 1, SYNTH_MAX_N, &o->n_train);
             break;
@@ -391,6 +455,10 @@ static int parse_args(int argc, char **argv, CompareOptions *o) {
     if ((o->experiments[EXP_MQAR] || o->experiments[EXP_DSTATE]) && o->vocab < 2 * o->pairs + 2)
         return ls_error(LS_ERR_USAGE, "--vocab %lld: %lld MQAR pairs need vocab >= %lld",
                         (long long)o->vocab, (long long)o->pairs, (long long)(2 * o->pairs + 2));
+    if (o->mix_len > o->train_len)
+        return ls_error(LS_ERR_USAGE, "--mix-len %lld: longer than --train-len %lld (the "
+                        "tests beyond --train-len are the extrapolation)", (long long)o->mix_len,
+                        (long long)o->train_len);
     if (o->experiments[EXP_RECALL]) {
         if (o->n_distances == 0) { // 8 distances spread over what fits in the training length
             for (int i = 0; i < 8; i++)
@@ -478,6 +546,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The process's CPU seconds, every thread: on a shared machine the wall clock measures the
+ * neighbours too. */
+static double cpu_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* The grid, in order: experiment, then its variable, then the model. */
 static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out) {
     ModelChoice ref;
@@ -493,10 +569,20 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
     }
     ModelChoice choice[3];
     for (int k = 0; k < 3; k++) {
-        if (!o->models[k]) continue;
+        if (!o->models[k] && k != 1) continue; // the Mamba serves the d_state sweep too
         if (model_arch[k] == MODEL_TRANSFORMER) choice[k] = ref;
         else if ((status = choose_model(o, model_arch[k], 16, ref.params, &choice[k])) < 0)
             return status;
+    }
+    if (o->mamba_d_model > 0 || o->mamba_layers > 0) { // a given shape, not the matched one
+        ModelChoice *m = &choice[1];
+        if (o->mamba_d_model > 0) m->d_model = o->mamba_d_model;
+        if (o->mamba_layers > 0) m->layers = o->mamba_layers;
+        ModelConfig mc;
+        model_choice_config(o, MODEL_MAMBA, m->d_model, m->layers, 16, &mc);
+        if ((m->params = backbone_params(&mc)) < 0)
+            return ls_error(LS_ERR_USAGE, "--mamba-d-model %lld --mamba-layers %lld: not a valid "
+                            "Mamba", (long long)m->d_model, (long long)m->layers);
     }
     Cell *cells = calloc(MAX_LIST * 8 * 3 + 16, sizeof *cells);
     if (!cells) return ls_error(LS_ERR_NOMEM, "out of memory");
@@ -514,13 +600,8 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
                 c->exp = (Experiment)e;
                 c->model = choice[k];
                 if (e == EXP_DSTATE) {
-                    c->model = (ModelChoice){MODEL_MAMBA, 0, 2 * o->layers, o->d_states[xi], 0};
-                    ModelChoice m;
-                    if ((status = choose_model(o, MODEL_MAMBA, 16, ref.params, &m)) < 0) {
-                        free(cells);
-                        return status;
-                    }
-                    c->model.d_model = m.d_model; // the width matched at d_state 16
+                    const ModelChoice m = choice[1]; // the width matched (or given) at d_state 16
+                    c->model = (ModelChoice){MODEL_MAMBA, m.d_model, m.layers, o->d_states[xi], 0};
                     ModelConfig mc;
                     model_choice_config(o, MODEL_MAMBA, m.d_model, m.layers, o->d_states[xi], &mc);
                     c->model.params = backbone_params(&mc);
@@ -545,20 +626,26 @@ static int build_cells(const CompareOptions *o, Cell **cells_out, int64_t *n_out
                 }
                 case EXP_INDUCTION:
                     snprintf(c->train, sizeof c->train,
-                             "synth:induction,len=%lld,vocab=16,n=%lld,seed=%llu",
-                             (long long)o->train_len, (long long)o->n_train, seed);
+                             "synth:induction,len=%lld,vocab=%lld,n=%lld,seed=%llu",
+                             (long long)o->train_len, (long long)o->induction_vocab,
+                             (long long)o->n_train, seed);
+                    if (o->mix_len > 0)
+                        snprintf(c->train_mix, sizeof c->train_mix,
+                                 "synth:induction,len=%lld,vocab=%lld,n=%lld,seed=%llu",
+                                 (long long)o->mix_len, (long long)o->induction_vocab,
+                                 (long long)o->n_train, seed);
                     c->n_evals = o->n_eval_lengths;
                     c->window = o->train_len;
                     for (int64_t i = 0; i < o->n_eval_lengths; i++) {
                         const int64_t L = o->eval_lengths[i];
                         c->eval_x[i] = L;
-                        // long tests: fewer examples, the same number of tokens at most
-                        int64_t ne =
-                            o->n_eval * o->train_len / (L > o->train_len ? L : o->train_len);
-                        if (ne < 50) ne = o->n_eval < 50 ? o->n_eval : 50;
+                        // as many examples at every length: the claim (>= 99 % at 16K) is
+                        // about the longest as much as the shortest
+                        c->eval_n[i] = o->n_eval;
                         snprintf(c->eval_spec[i], sizeof c->eval_spec[i],
-                                 "synth:induction,len=%lld,vocab=16,n=%lld,seed=%llu",
-                                 (long long)L, (long long)ne, (unsigned long long)ts);
+                                 "synth:induction,len=%lld,vocab=%lld,n=%lld,seed=%llu",
+                                 (long long)L, (long long)o->induction_vocab,
+                                 (long long)o->n_eval, (unsigned long long)ts);
                         if (L > c->window) c->window = L;
                     }
                     break;
@@ -636,6 +723,7 @@ static int cell_train(const CompareOptions *o, Cell *c, double minutes, const ch
     } else {
         train_src[0] = c->train;
         t.train.n_sources = 1;
+        if (c->train_mix[0]) train_src[t.train.n_sources++] = c->train_mix;
         t.task = MODEL_TASK_LM;
     }
     t.arch = (int)c->model.arch;
@@ -645,12 +733,17 @@ static int cell_train(const CompareOptions *o, Cell *c, double minutes, const ch
     if (c->model.arch != MODEL_MAMBA) t.n_heads = o->heads, t.mlp_hidden = o->mlp_hidden;
     if (c->model.arch == MODEL_HYBRID) t.attn_every = c->model.layers >= 4 ? 4 : c->model.layers;
     if (c->model.arch == MODEL_TRANSFORMER && c->window > 0) t.window = c->window;
-    t.minutes = minutes;
+    if (o->steps > 0) t.steps = o->steps;
+    else t.minutes = minutes;
     t.batch_size = o->batch_size;
     t.lr = o->lr;
-    double t0 = now_s();
+    t.min_lr = o->min_lr;
+    t.warmup = o->warmup;
+    t.weight_decay = o->weight_decay;
+    double t0 = now_s(), c0 = cpu_now_s();
     int status = trainer_run(&t, "[\"compare\"]");
     c->seconds = now_s() - t0;
+    c->cpu_seconds = cpu_now_s() - c0;
     return status;
 }
 
@@ -676,6 +769,7 @@ static int cell_eval(const CompareOptions *o, Cell *c, const char *path) {
     if (status < 0) return status;
     const ModelConfig *cfg = model_config(mf.model);
     for (int64_t i = 0; i < c->n_evals && status == 0; i++) {
+        const double c0 = cpu_now_s();
         InputSpec spec = {0};
         const char *one[1] = {c->eval_spec[i]};
         if (c->exp == EXP_DATA) {
@@ -712,6 +806,7 @@ static int cell_eval(const CompareOptions *o, Cell *c, const char *path) {
         if (status == 0) {
             c->accuracy[i] = res.accuracy;
             c->loss[i] = res.loss;
+            c->test_cpu_seconds[i] = cpu_now_s() - c0;
         }
         infer_result_free(&res);
         free(items);
@@ -719,12 +814,6 @@ static int cell_eval(const CompareOptions *o, Cell *c, const char *path) {
     }
     checkpoint_close(&mf);
     return status;
-}
-
-static double cpu_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Inference against length: a model of the cell's shape (vocabulary 16, random weights:
@@ -786,16 +875,19 @@ static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
     if (status < 0) return status;
     fputs("experiment,model,params,d_model,layers,d_state,x,train,test,test_x,accuracy,loss,"
           "steps,train_seconds,error,tokens_per_s,tokens_per_cpu_s,activation_bytes,"
-          "state_bytes\n", out.fp);
+          "state_bytes,train_cpu_seconds,test_cpu_seconds\n", out.fp);
     for (int64_t k = 0; k < n; k++) {
         const Cell *c = &cells[k];
         const int speed = c->exp == EXP_SPEED;
+        char train[520];
+        snprintf(train, sizeof train, "%s%s%s", c->exp == EXP_DATA ? "data" : c->train,
+                 c->train_mix[0] ? " + " : "", c->train_mix);
         for (int64_t i = 0; i < (c->failed ? 1 : c->n_evals); i++) {
             fprintf(out.fp, "%s,%s,%lld,%lld,%lld,%lld,%lld,\"%s\",\"%s\",%lld,",
                     exp_names[c->exp], model_label(&c->model), (long long)c->model.params,
                     (long long)c->model.d_model, (long long)c->model.layers,
                     c->model.arch == MODEL_TRANSFORMER ? 0LL : (long long)c->model.d_state,
-                    (long long)c->x, c->exp == EXP_DATA ? "data" : c->train,
+                    (long long)c->x, train,
                     c->exp == EXP_DATA ? "valid" : c->eval_spec[i], (long long)c->eval_x[i]);
             if (speed) fputs(",,", out.fp); // no accuracy, no loss: nothing was trained
             else
@@ -804,9 +896,11 @@ static int write_csv(const CompareOptions *o, const Cell *cells, int64_t n) {
             fprintf(out.fp, "%lld,%.1f,%s,", (long long)c->steps, c->seconds,
                     c->failed ? "failed" : "");
             if (speed && !c->failed)
-                fprintf(out.fp, "%.1f,%.1f,%.0f,%.0f\n", c->tok_s[i], c->tok_cpu_s[i],
+                fprintf(out.fp, "%.1f,%.1f,%.0f,%.0f,,\n", c->tok_s[i], c->tok_cpu_s[i],
                         c->act_bytes[i], c->state_bytes[i]);
-            else fputs(",,,\n", out.fp);
+            else
+                fprintf(out.fp, ",,,,%.1f,%.1f\n", c->cpu_seconds,
+                        c->failed ? NAN : c->test_cpu_seconds[i]);
         }
     }
     return cli_output_commit(&out);
@@ -934,19 +1028,26 @@ static void report_mqar(FILE *f, const CompareOptions *o, const Cell *cells, int
 }
 
 static void report_induction(FILE *f, const CompareOptions *o, const Cell *cells, int64_t n) {
+    char mix[96] = "";
+    if (o->mix_len > 0)
+        snprintf(mix, sizeof mix, " (and as many examples at L = %lld, so that the circuit "
+                 "forms sooner)", (long long)o->mix_len);
     fprintf(f, "## Induction heads: length extrapolation\n\n"
-               "Trained on `synth:induction` (vocabulary 16) at L = %lld, tested (fresh seed) "
-               "at each length; the Transformer's window covers the longest. Accuracy (%%) "
-               "of the token after the last trigger.\n\n"
-               "| test L | transformer | mamba | hybrid |\n|---|---|---|---|\n",
-            (long long)o->train_len);
+               "Trained on `synth:induction` (vocabulary %lld) at L = %lld%s, tested on n "
+               "examples of a fresh seed (%llu) at each length; the Transformer's window "
+               "covers the longest, so it reads every token, at RoPE positions past the ones "
+               "it trained on. Accuracy (%%) of the token after the last trigger (chance: "
+               "1/%lld).\n\n"
+               "| test L | n | transformer | mamba | hybrid |\n|---|---|---|---|---|\n",
+            (long long)o->induction_vocab, (long long)o->train_len, mix,
+            (unsigned long long)test_seed(o), (long long)(o->induction_vocab - 1));
     int m_tested = 0, m_ok = 1, t_tested = 0, t_ok = 1, h_tested = 0, h_ok = 1;
     for (int64_t i = 0; i < o->n_eval_lengths; i++) {
         const int64_t L = o->eval_lengths[i];
         double t = find(cells, n, EXP_INDUCTION, MODEL_TRANSFORMER, L);
         double m = find(cells, n, EXP_INDUCTION, MODEL_MAMBA, L);
         double h = find(cells, n, EXP_INDUCTION, MODEL_HYBRID, L);
-        fprintf(f, "| %lld |", (long long)L);
+        fprintf(f, "| %lld | %lld |", (long long)L, (long long)o->n_eval);
         pct(f, t), pct(f, m), pct(f, h);
         fputc('\n', f);
         if (L >= o->train_len && !isnan(m)) m_tested = 1, m_ok &= m >= 99.0;
@@ -1132,17 +1233,30 @@ static int write_report(const CompareOptions *o, const Cell *cells, int64_t n, d
     int status = plot_file_open(&out, o->common.output, "report.md");
     if (status < 0) return status;
     FILE *f = out.fp;
-    fprintf(f, "# longscan compare\n\n"
-               "Time budget %g minutes of training in all, %.2f per run (`train --minutes`), "
-               "on %s with %d thread%s, seed %llu. The numbers are what this budget buys on "
-               "this machine: small CPU runs, not the papers' GPU training.\n\n"
-               "Models (backbone = everything but the embedding and the head; the Mamba and "
-               "hybrid widths are chosen to match the Transformer's backbone):\n\n"
+    fputs("# longscan compare\n\n", f);
+    if (o->steps > 0)
+        fprintf(f, "Training: %lld optimizer steps per run", (long long)o->steps);
+    else
+        fprintf(f, "Time budget %g minutes of training in all, %.2f per run (`train --minutes`)",
+                o->minutes, per_cell);
+    char schedule[64];
+    if (o->min_lr == o->lr) snprintf(schedule, sizeof schedule, "constant");
+    else if (o->min_lr < 0) snprintf(schedule, sizeof schedule, "decaying to lr/10");
+    else snprintf(schedule, sizeof schedule, "decaying to %g", o->min_lr);
+    fprintf(f, ", batch %lld, learning rate %g %s, weight decay %g, on %s with %d "
+               "thread%s, seed %llu; each run's training and test CPU time is in results.csv. "
+               "The numbers are what this budget buys on this machine: small CPU runs, not the "
+               "papers' GPU training.\n\n"
+               "Models (backbone = everything but the embedding and the head; the %s widths "
+               "are chosen to match the Transformer's backbone%s):\n\n"
                "| model | d_model | layers | attention layers | d_state | backbone params |\n"
                "|---|---|---|---|---|---|\n",
-            o->minutes, per_cell, o->common.device.kind == DEVICE_CUDA ? "cuda" : "the CPU",
-            omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s",
-            (unsigned long long)o->common.seed);
+            (long long)o->batch_size, o->lr, schedule, o->weight_decay,
+            o->common.device.kind == DEVICE_CUDA ? "cuda" : "the CPU", omp_get_max_threads(),
+            omp_get_max_threads() == 1 ? "" : "s", (unsigned long long)o->common.seed,
+            o->mamba_d_model > 0 || o->mamba_layers > 0 ? "hybrid's" : "Mamba and hybrid",
+            o->mamba_d_model > 0 || o->mamba_layers > 0
+                ? "; the Mamba's shape is given (--mamba-d-model, --mamba-layers)" : "");
     for (int k = 0; k < 3; k++)
         for (int64_t j = 0; j < n; j++) {
             const ModelChoice *m = &cells[j].model;
@@ -1214,7 +1328,9 @@ int main_compare(int argc, char **argv) {
             fprintf(stderr, "%s (d_model %lld, layers %lld, %lld backbone params)",
                     model_label(&c->model), (long long)c->model.d_model,
                     (long long)c->model.layers, (long long)c->model.params);
-            if (c->exp != EXP_SPEED) fprintf(stderr, ", %.2f min", per_cell);
+            if (c->exp != EXP_SPEED && o.steps > 0)
+                fprintf(stderr, ", %lld steps", (long long)o.steps);
+            else if (c->exp != EXP_SPEED) fprintf(stderr, ", %.2f min", per_cell);
             fputs(": ", stderr);
             fflush(stderr);
         }
