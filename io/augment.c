@@ -280,19 +280,29 @@ static void resample_row(float *y, int64_t m, int64_t L, const float *x, int64_t
     memset(y + m, 0, (size_t)(L - m) * sizeof *y);
 }
 
-/* Gaussian white noise at snr_db below the row's mean square (Box–Muller, pairs). */
+/* Gaussian white noise at snr_db below the row's mean square: Marsaglia's polar method (no
+ * trigonometry; a pair of normals per accepted point of the unit disc, π/4 of the draws),
+ * each point from one 64-bit draw (two 32-bit coordinates), in float. Box–Muller in double
+ * cost 47 ns a sample, most of a batch's augmentation. */
 static void add_noise(float *x, int64_t n, double snr_db, Rng *rng) {
     if (n < 1 || isnan(snr_db)) return;
     double power = 0;
     for (int64_t t = 0; t < n; t++) power += (double)x[t] * x[t];
     power /= (double)n;
     if (!(power > 0)) return;
-    double sigma = sqrt(power / pow(10.0, snr_db / 10.0));
+    const float sigma = (float)sqrt(power / pow(10.0, snr_db / 10.0));
+    const float unit = 0x1.0p-31f; // 32-bit integer -> [-1, 1)
     for (int64_t t = 0; t < n; t += 2) {
-        double u1 = 1.0 - rng_uniform(rng), u2 = rng_uniform(rng); // u1 in (0, 1]
-        double r = sigma * sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
-        x[t] += (float)(r * cos(a));
-        if (t + 1 < n) x[t + 1] += (float)(r * sin(a));
+        float u, v, q;
+        do {
+            uint64_t bits = rng_next(rng);
+            u = (float)(int32_t)(uint32_t)bits * unit;
+            v = (float)(int32_t)(uint32_t)(bits >> 32) * unit;
+            q = u * u + v * v;
+        } while (q >= 1.0f || q == 0.0f);
+        float f = sigma * sqrtf(-2.0f * logf(q) / q);
+        x[t] += u * f;
+        if (t + 1 < n) x[t + 1] += v * f;
     }
 }
 
