@@ -109,7 +109,8 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
         gpu-bundle-dropout gpu-bundle-induction \
-        gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d
+        gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
+        gpu-bundle-recipes-e
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -292,12 +293,13 @@ gpu-bundle-induction: $(BUILD)/longscan
 	du -sh .gpu-induction
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
-# the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); call d also
-# carries test_gpu (its dropout suite).
-gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d: gpu-bundle-recipes-%: \
+# the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); calls d and e
+# also carry test_gpu (the dropout and seqpar suites).
+gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
+        gpu-bundle-recipes-e: gpu-bundle-recipes-%: \
         $(BUILD)/longscan $(BUILD)/tools/spectrogram
 	BUILD=$(BUILD) bash bench/gpu_recipes_bundle.sh $* .gpu-recipes-$*
-gpu-bundle-recipes-d: $(BUILD)/test_gpu
+gpu-bundle-recipes-d gpu-bundle-recipes-e: $(BUILD)/test_gpu
 
 # ---------------------------------------------------------------------------- user targets
 demo: deps

@@ -15,6 +15,10 @@
 #   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
 #   call d: test_gpu dropout, the regularised GUE prom_core_notata and FSDD digits (3 seeds
 #           each), then the 6-block µ-law LM in the time left
+#   call e: test_gpu seqpar (the sliced scan's parity), the six other GUE tasks with call d's
+#           regularisation (dropout 0.1), GUE prom_core_notata with a wider, deeper model (one
+#           seed: does capacity help once it is regularised?), then the Genomic Benchmarks' ten
+#           folds in the time left
 #
 # On the device (repository root; carry the bundle folder):
 #   bash .gpu-recipes-a/gpu_recipes.sh a
@@ -40,7 +44,7 @@
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 call=${1:-}
-case $call in a|b|c|d) ;; *) echo "usage: gpu_recipes.sh a|b|c|d" >&2; exit 2 ;; esac
+case $call in a|b|c|d|e) ;; *) echo "usage: gpu_recipes.sh a|b|c|d|e" >&2; exit 2 ;; esac
 [ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
 ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 unset OUT # each recipe gets its own
@@ -200,6 +204,23 @@ d)
     step fsdd-digits fsdd-digits 90 45 BATCH=64
     step fsdd-lm-long fsdd-lm rest 60 BATCH=32 D_MODEL=256 LAYERS=6 GEN_DEVICE=cuda \
         GROUP_TAG=d256x6
+    ;;
+e)
+    if [ -x "$work/bin/test_gpu" ]; then
+        say "test_gpu seqpar"
+        timeout 150 "$B/run" "$work/bin/test_gpu" seqpar > "$ret/parity-seqpar.log" 2>&1
+        say "test_gpu seqpar: exit $?, $(grep -c '^ok' "$ret/parity-seqpar.log") ok," \
+            "$(grep -c '^not ok' "$ret/parity-seqpar.log") not ok"
+        grep '^not ok' "$ret/parity-seqpar.log" | head -20 | cut -c1-300
+    fi
+    # at 3f71f8d (call d) notata's validation loss flattened at ~0.38 after 9 epochs of the
+    # d128 x 4 model with dropout 0.1 (23 s a seed): one seed of d256 x 6 for 60 s asks
+    # whether capacity is what is missing
+    step gue-other gue 120 60 TASKS="prom_core_tata tf0 tf1 tf2 tf3 tf4" SEEDS=1 BATCH=128 \
+        DROPOUT=0.1
+    step gue-notata-wide gue 60 40 TASKS=prom_core_notata SEEDS=1 BATCH=128 DROPOUT=0.1 \
+        D_MODEL=256 LAYERS=6 GROUP_TAG=d256x6
+    step gb genomic-benchmarks rest 70
     ;;
 esac
 

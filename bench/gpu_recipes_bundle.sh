@@ -27,15 +27,18 @@ c) globs="audio/fsdd/split.tsv audio/fsdd/recordings dna/gb-test-splits/*/test.f
 d) globs="dna/gue/prom_core_notata/train.fa.gz dna/gue/prom_core_notata/train.labels.tsv
           dna/gue/prom_core_notata/dev.fa.gz dna/gue/prom_core_notata/dev.labels.tsv
           audio/fsdd/split.tsv audio/fsdd/recordings" ;;
-*) echo "usage: gpu_recipes_bundle.sh a|b|c|d DIR" >&2; exit 2 ;;
+e) globs="dna/gue/*/train.fa.gz dna/gue/*/train.labels.tsv dna/gue/*/dev.fa.gz
+          dna/gue/*/dev.labels.tsv dna/gb-test-splits/*/test.fa.gz
+          dna/gb-test-splits/*/test.labels.tsv dna/gb-test-splits/*/folds.tsv" ;;
+*) echo "usage: gpu_recipes_bundle.sh a|b|c|d|e DIR" >&2; exit 2 ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 strip --strip-debug -o "$tmp/longscan" "$build/longscan"
 strip --strip-debug -o "$tmp/spectrogram" "$build/tools/spectrogram"
 bins=("$tmp/longscan" "$tmp/spectrogram")
-# call d also checks the dropout kernels: the GPU test binary goes with it
-if [ "$call" = d ]; then
+# calls d and e also run a GPU test suite: the GPU test binary goes with them
+if [ "$call" = d ] || [ "$call" = e ]; then
     strip --strip-debug -o "$tmp/test_gpu" "$build/test_gpu"
     bins+=("$tmp/test_gpu")
 fi
