@@ -110,7 +110,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
         gpu-bundle-dropout gpu-bundle-induction \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
-        gpu-bundle-recipes-e
+        gpu-bundle-recipes-e gpu-bundle-recipes-f
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/longscan
@@ -294,9 +294,10 @@ gpu-bundle-induction: $(BUILD)/longscan
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
 # the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); calls d and e
-# also carry test_gpu (the dropout and seqpar suites).
+# also carry test_gpu (the dropout and seqpar suites); call f also carries
+# bench/gpu_induction.sh.
 gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
-        gpu-bundle-recipes-e: gpu-bundle-recipes-%: \
+        gpu-bundle-recipes-e gpu-bundle-recipes-f: gpu-bundle-recipes-%: \
         $(BUILD)/longscan $(BUILD)/tools/spectrogram
 	BUILD=$(BUILD) bash bench/gpu_recipes_bundle.sh $* .gpu-recipes-$*
 gpu-bundle-recipes-d gpu-bundle-recipes-e: $(BUILD)/test_gpu

@@ -19,6 +19,9 @@
 #           regularisation (dropout 0.1), GUE prom_core_notata with a wider, deeper model (one
 #           seed: does capacity help once it is regularised?), then the Genomic Benchmarks' ten
 #           folds in the time left
+#   call f: the next-base LM on human chr20 at contexts 1K, 16K and 1M (one seed each, the
+#           recipe's 5 minutes shortened to what DEADLINE_S leaves); the bundle also carries
+#           bench/gpu_induction.sh, which the same call runs after it (issue 15)
 #
 # On the device (repository root; carry the bundle folder):
 #   bash .gpu-recipes-a/gpu_recipes.sh a
@@ -44,7 +47,7 @@
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 call=${1:-}
-case $call in a|b|c|d|e) ;; *) echo "usage: gpu_recipes.sh a|b|c|d|e" >&2; exit 2 ;; esac
+case $call in a|b|c|d|e|f) ;; *) echo "usage: gpu_recipes.sh a|b|c|d|e|f" >&2; exit 2 ;; esac
 [ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
 ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 unset OUT # each recipe gets its own
@@ -221,6 +224,9 @@ e)
     step gue-notata-wide gue 60 40 TASKS=prom_core_notata SEEDS=1 BATCH=128 DROPOUT=0.1 \
         D_MODEL=256 LAYERS=6 GROUP_TAG=d256x6
     step gb genomic-benchmarks rest 70
+    ;;
+f)
+    step chr20-lm chr20-lm rest 60
     ;;
 esac
 

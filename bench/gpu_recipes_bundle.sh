@@ -30,7 +30,9 @@ d) globs="dna/gue/prom_core_notata/train.fa.gz dna/gue/prom_core_notata/train.la
 e) globs="dna/gue/*/train.fa.gz dna/gue/*/train.labels.tsv dna/gue/*/dev.fa.gz
           dna/gue/*/dev.labels.tsv dna/gb-test-splits/*/test.fa.gz
           dna/gb-test-splits/*/test.labels.tsv dna/gb-test-splits/*/folds.tsv" ;;
-*) echo "usage: gpu_recipes_bundle.sh a|b|c|d|e DIR" >&2; exit 2 ;;
+f) globs="dna/human-grch37-chr20/chr20.fa.gz dna/human-grch37-chr20/chr20.fa.gz.fai
+          dna/human-grch37-chr20/chr20.fa.gz.gzi" ;;
+*) echo "usage: gpu_recipes_bundle.sh a|b|c|d|e|f DIR" >&2; exit 2 ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -50,6 +52,8 @@ for r in gue genomic-benchmarks great-apes bacteria-species fsdd-digits fsdd-lm 
     mkdir -p "$dir/examples/$r" && cp "examples/$r/run.sh" "$dir/examples/$r/"
 done
 cp bench/gpu_recipes.sh "$dir/"
+# call f runs issue 15's induction heads after its recipe, from the same bundle
+[ "$call" = f ] && cp bench/gpu_induction.sh bench/gpu_common.sh "$dir/"
 # shellcheck disable=SC2086 # the globs expand in the data folder
 (cd "$data" && tar -czhf - $globs) > "$dir/data.tar.gz"
 size=$(du -sm "$dir" | cut -f1)
