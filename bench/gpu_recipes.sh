@@ -15,7 +15,7 @@
 #   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
 #   call d: test_gpu dropout, the regularised GUE prom_core_notata and FSDD digits (3 seeds
 #           each), then the 6-block µ-law LM in the time left
-#   call e: test_gpu seqpar (the sliced scan's parity), the six other GUE tasks with call d's
+#   call e: test_gpu seqpar and matmul (the sliced scan's parity, the bf16 epilogue), the six other GUE tasks with call d's
 #           regularisation (dropout 0.1), GUE prom_core_notata with a wider, deeper model (one
 #           seed: does capacity help once it is regularised?), then the Genomic Benchmarks' ten
 #           folds in the time left
@@ -209,13 +209,15 @@ d)
         GROUP_TAG=d256x6
     ;;
 e)
-    if [ -x "$work/bin/test_gpu" ]; then
-        say "test_gpu seqpar"
-        timeout 150 "$B/run" "$work/bin/test_gpu" seqpar > "$ret/parity-seqpar.log" 2>&1
-        say "test_gpu seqpar: exit $?, $(grep -c '^ok' "$ret/parity-seqpar.log") ok," \
-            "$(grep -c '^not ok' "$ret/parity-seqpar.log") not ok"
-        grep '^not ok' "$ret/parity-seqpar.log" | head -20 | cut -c1-300
-    fi
+    # the sliced scan (issue 17) and the matmul suite (the bf16 epilogue, issue 11)
+    for suite in seqpar matmul; do
+        [ -x "$work/bin/test_gpu" ] || break
+        say "test_gpu $suite"
+        timeout 120 "$B/run" "$work/bin/test_gpu" $suite > "$ret/parity-$suite.log" 2>&1
+        say "test_gpu $suite: exit $?, $(grep -c '^ok' "$ret/parity-$suite.log") ok," \
+            "$(grep -c '^not ok' "$ret/parity-$suite.log") not ok"
+        grep '^not ok' "$ret/parity-$suite.log" | head -20 | cut -c1-300
+    done
     # at 3f71f8d (call d) notata's validation loss flattened at ~0.38 after 9 epochs of the
     # d128 x 4 model with dropout 0.1 (23 s a seed): one seed of d256 x 6 for 60 s asks
     # whether capacity is what is missing

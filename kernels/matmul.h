@@ -18,8 +18,9 @@
  * BLAS takes 32-bit ints: M, K, N, ld_x, ld_y must each be <= INT_MAX (LS_ERR_RANGE else).
  * CUDA (kernels/cuda/matmul.cu): cuBLAS / cuBLASLt only, same arguments plus a MatmulCuda
  * (dtype, TF32 switch, stream). Forward: cublasLtMatmul with the BIAS epilogue (bias added in
- * fp32 inside the GEMM; bf16 outputs with a bias use cublasGemmEx onto a bias-filled y, as
- * cuBLASLt takes no fp32 bias with a bf16 output); backward: cublasGemmEx for dx and dW, and the bias gradient by a
+ * fp32 inside the GEMM; a bf16 output with a bias gets the GEMM's fp32 product and our own
+ * epilogue, as cuBLASLt takes no fp32 bias with a bf16 output and cuBLAS's beta = 1 kernels
+ * may round the product to bf16 before adding); backward: cublasGemmEx for dx and dW, and the bias gradient by a
  * fixed-order two-stage column sum in double (no atomics). cuBLAS runs with atomics disallowed
  * and its own preallocated workspace, so a call repeated on one stream gives the same bits.
  * Activation epilogues: cuBLASLt offers ReLU and GELU; the models use SiLU (not offered) and
@@ -88,9 +89,9 @@ int matmul_check_shape(const char *fn, int64_t M, int64_t K, int64_t N, int64_t 
 typedef struct {
     DType dtype;    /* DTYPE_BF16: x, w, y, dx, dy are bf16 (w a bf16 copy of the fp32 master
                        weights); b, dw, db stay fp32; accumulation is fp32 either way. With a
-                       bias the forward adds b rounded to bf16 (y starts as bf16(b) and the
-                       GEMM accumulates onto it), as PyTorch's autocast does: cuBLASLt takes
-                       no fp32 bias with a bf16 output */
+                       bias the forward adds b rounded to bf16 to the fp32 product and rounds
+                       once (y = bf16(x·Wᵀ + bf16(b))); dx += dy·W likewise adds the fp32
+                       product to the old bf16 dx and rounds once */
     int allow_tf32; /* fp32 only: 1 lets cuBLAS round the inputs to TF32 on the tensor cores
                        (about 8x the FP32 rate, ~1e-3 relative error); 0 (default) keeps fp32
                        parity with the CPU */

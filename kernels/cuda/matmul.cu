@@ -9,8 +9,10 @@
  *   dx += dy·W     →  dxcm (K × M, ld_x) = Wcm · dycm          GemmEx(N, N), beta 1
  *   dW += dyᵀ·x    →  dWcm (K × N, ld K) = xcm · dycmᵀ         GemmEx(N, T), beta 1
  * The bias rides the cuBLASLt BIAS epilogue (one pass over y); where cuBLASLt has no algorithm
- * for the layout, and for bf16 outputs (cuBLASLt takes no fp32 bias with them), y is first
- * filled with the bias and the GEMM adds onto it (beta = 1, the CPU's own formulation). The bias gradient is ours: column partial sums over fixed chunks of
+ * for the layout (fp32), y is first filled with the bias and the GEMM adds onto it (beta = 1,
+ * the CPU's own formulation). A bf16 output that is added to (the forward with a bias, dx with
+ * beta 1) takes our own epilogue instead: the GEMM's fp32 product in scratch, then one kernel
+ * adds and rounds once (bf16_epilogue_gemm says why). The bias gradient is ours: column partial sums over fixed chunks of
  * rows (a function of M) in double, then the chunks in order (cuda_colsum): deterministic.
  *
  * Handles and workspaces come from the per-device context (cuda_common.cu): created once,
@@ -33,6 +35,22 @@ __global__ void bias_fill_kernel(T *__restrict__ y, const float *__restrict__ b,
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t m = i / N, n = i % N;
         st(y + m * ld_y + n, b[n]);
+    }
+}
+
+// out[m, n] = bf16(float(add[m, n]) + acc[m, n]) for the rows of one chunk: the bf16 epilogue.
+// add is the bias (add_ld 0: the same row for every m, fp32, rounded to bf16 first, matmul.h's
+// contract) or the bf16 output itself (accumulate); acc is the GEMM's fp32 product.
+__global__ void bf16_epilogue_kernel(bf16 *__restrict__ out, int64_t ld_out,
+                                     const float *__restrict__ bias,
+                                     const float *__restrict__ acc, int64_t M, int64_t N) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < M * N;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t m = i / N, n = i % N;
+        bf16 *o = out + m * ld_out + n;
+        const float base = bias ? __bfloat162float(__float2bfloat16_rn(bias[n]))
+                                : __bfloat162float(*o);
+        *o = __float2bfloat16_rn(base + acc[i]);
     }
 }
 
@@ -149,6 +167,72 @@ fail:
     return status;
 }
 
+// The bf16 GEMMs that add onto something (the forward with a bias, dx += dy·W): cuBLAS rounds
+// the product to bf16 before adding C in some of its kernels (which ones depends on the shape
+// and the leading dimensions: bench/NOTES-ops.md runs 4 and 5), which can cost a whole bf16 ulp
+// of the sum on a result near 0. So the GEMM writes its product in fp32 (beta 0) into scratch,
+// a chunk of rows at a time (the scratch stays at most BF16_EPILOGUE_BYTES whatever M is), and
+// bf16_epilogue_kernel adds the bias or the old output and rounds once.
+#define BF16_EPILOGUE_BYTES ((size_t)64 << 20)
+
+// rows: the chunk's rows; out/ld_out: the bf16 output (row-major, M × N); bias: fp32 or NULL
+// (then out is accumulated into); gemm(c, m0, rows, acc) fills acc (rows × N, ld N) in fp32.
+typedef int (*Bf16ChunkGemm)(CudaCtx *c, const void *ctx, int64_t m0, int64_t rows, float *acc);
+
+static int bf16_epilogue_gemm(CudaCtx *c, cudaStream_t st, bf16 *out, int64_t ld_out,
+                              const float *bias, int64_t M, int64_t N, Bf16ChunkGemm gemm,
+                              const void *ctx) {
+    int64_t chunk = (int64_t)(BF16_EPILOGUE_BYTES / sizeof(float)) / (N > 0 ? N : 1);
+    if (chunk < 1) chunk = 1;
+    if (chunk > M) chunk = M;
+    float *acc = NULL;
+    int status = cuda_scratch((size_t)chunk * N * sizeof(float), (void **)&acc,
+                              "the bf16 GEMM's fp32 product");
+    for (int64_t m0 = 0; status == 0 && m0 < M; m0 += chunk) {
+        const int64_t rows = M - m0 < chunk ? M - m0 : chunk, n = rows * N;
+        if ((status = gemm(c, ctx, m0, rows, acc))) break;
+        unsigned blocks = (unsigned)(n / 256 + 1 < 65536 ? n / 256 + 1 : 65536);
+        bf16_epilogue_kernel<<<blocks, 256, 0, st>>>(out + m0 * ld_out, ld_out, bias, acc, rows,
+                                                     N);
+        CUDA_CHECK_LAUNCH();
+    }
+fail:
+    return status;
+}
+
+typedef struct {
+    const void *x, *w, *dy;
+    int64_t K, N, ld_x, ld_y;
+    cublasComputeType_t ct;
+} Bf16GemmArgs;
+
+// acc (rows × N) = x[m0 .. m0 + rows) · Wᵀ, fp32 out of bf16 inputs
+static int fwd_chunk(CudaCtx *c, const void *ctx, int64_t m0, int64_t rows, float *acc) {
+    const Bf16GemmArgs *a = (const Bf16GemmArgs *)ctx;
+    const float alpha = 1.0f, beta = 0.0f;
+    int status = 0;
+    CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)a->N, (int)rows, (int)a->K,
+                            &alpha, a->w, CUDA_R_16BF, (int)a->K,
+                            (const bf16 *)a->x + m0 * a->ld_x, CUDA_R_16BF, (int)a->ld_x, &beta,
+                            acc, CUDA_R_32F, (int)a->N, a->ct, CUBLAS_GEMM_DEFAULT));
+fail:
+    return status;
+}
+
+// acc (rows × K) = dy[m0 .. m0 + rows) · W, fp32 out of bf16 inputs (here N is the GEMM's
+// reduction length and the output has K columns)
+static int dx_chunk(CudaCtx *c, const void *ctx, int64_t m0, int64_t rows, float *acc) {
+    const Bf16GemmArgs *a = (const Bf16GemmArgs *)ctx;
+    const float alpha = 1.0f, beta = 0.0f;
+    int status = 0;
+    CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)a->K, (int)rows, (int)a->N,
+                            &alpha, a->w, CUDA_R_16BF, (int)a->K,
+                            (const bf16 *)a->dy + m0 * a->ld_y, CUDA_R_16BF, (int)a->ld_y, &beta,
+                            acc, CUDA_R_32F, (int)a->K, a->ct, CUBLAS_GEMM_DEFAULT));
+fail:
+    return status;
+}
+
 // ----------------------------------------------------------------------------- public
 
 extern "C" int matmul_fwd_cuda(float *y, const float *x, const float *w, const float *b,
@@ -173,6 +257,11 @@ extern "C" int matmul_fwd_cuda(float *y, const float *x, const float *w, const f
     if (!(b && o->dtype == DTYPE_BF16) &&
         ((status = matmul_fwd_lt(c, y, x, w, b, M, K, N, ld_x, ld_y, o, &done)) || done))
         return status;
+    if (b && o->dtype == DTYPE_BF16) { // fp32 product, bias added and rounded once
+        CUBLAS_TRY(cublasSetStream(c->blas, st));
+        Bf16GemmArgs a = {x, w, NULL, K, N, ld_x, ld_y, ct};
+        return bf16_epilogue_gemm(c, st, (bf16 *)y, ld_y, b, M, N, fwd_chunk, &a);
+    }
     // Plain path: y = b (broadcast), then y = x·Wᵀ + y.
     if (b) {
         int64_t n = M * N;
@@ -216,7 +305,11 @@ extern "C" int matmul_bwd_cuda(float *dx, float *dw, float *db, const float *dy,
     if ((status = cuda_ctx_get(&c))) return status;
     CUBLAS_TRY(cublasSetStream(c->blas, st));
 
-    if (dx) // dxcm (K × M) += (or =, dx_overwrite) Wcm (K × N) · dycm (N × M)
+    if (dx && o->dtype == DTYPE_BF16 && !o->dx_overwrite) { // fp32 product, added, rounded once
+        Bf16GemmArgs a = {NULL, w, dy, K, N, ld_x, ld_y, ct};
+        if ((status = bf16_epilogue_gemm(c, st, (bf16 *)dx, ld_x, NULL, M, K, dx_chunk, &a)))
+            goto fail;
+    } else if (dx) // dxcm (K × M) += (or =, dx_overwrite) Wcm (K × N) · dycm (N × M)
         CUBLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)K, (int)M, (int)N, &one,
                                 w, t, (int)K, dy, t, (int)ld_y, &dx_beta, dx, t, (int)ld_x, ct,
                                 CUBLAS_GEMM_DEFAULT));
