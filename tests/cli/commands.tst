@@ -36,4 +36,4 @@ P 1 -                                                $LONGSCAN
 P 0 --unfused[[:space:]]+run[[:space:]]the[[:space:]]step[[:space:]]op[[:space:]]by[[:space:]]op  $LONGSCAN bench --help
 P 0 step[[:space:]]unfused[[:space:]]\(--unfused\)$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1 --unfused
 P 0 step[[:space:]]fused[[:space:]]where[[:space:]]it[[:space:]]applies$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1
-N 1 bench.*unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]]'--unfused=1'  $LONGSCAN bench generate --device cpu --unfused=1
+N 2 bench.*unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]]'--unfused=1'  $LONGSCAN bench generate --device cpu --unfused=1

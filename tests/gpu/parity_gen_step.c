@@ -99,7 +99,7 @@ static void step_case(const GsShape *s, int64_t B, DType act, uint64_t salt) {
     }
     // the same primed state in both (all but the last prompt token)
     const ModelBatch seg = {.B = B, .L = P - 1, .tokens = prompt};
-    uint8_t *rows = (uint8_t *)malloc((size_t)(B * (P - 1)));
+    uint8_t *rows = (uint8_t *)malloc((size_t)(B * P)); // (B, P − 1) used
     for (int64_t b = 0; rows && b < B; b++) memcpy(rows + b * (P - 1), prompt + b * P, P - 1);
     ModelBatch seg_rows = seg;
     seg_rows.tokens = rows;
