@@ -108,7 +108,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
-        gpu-bundle-dropout gpu-bundle-induction \
+        gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
         gpu-bundle-recipes-e gpu-bundle-recipes-f
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
@@ -279,6 +279,12 @@ gpu-bundle-dropout: $(BUILD)/longscan $(BUILD)/test_gpu
 	mkdir -p .gpu-dropout/data && cp examples/data/dna/bacteria_train.fa.gz* \
 	    examples/data/dna/bacteria_train.labels.tsv .gpu-dropout/data/
 	du -sh .gpu-dropout
+
+# The fused generation step's device call (bench/gpu_gen.sh): longscan, test_gpu, the script.
+gpu-bundle-gen: $(BUILD)/longscan $(BUILD)/test_gpu
+	bash bench/gpu_bundle.sh .gpu-gen $^
+	cp bench/gpu_gen.sh bench/gpu_common.sh .gpu-gen/
+	du -sh .gpu-gen
 
 # The curve's device call (bench/gpu_curve.sh): longscan and the script.
 gpu-bundle-curve: $(BUILD)/longscan

@@ -388,6 +388,22 @@ int embedding_fwd_cuda_trusted(float *out, const int32_t *ids, const float *tabl
     return no_cuda();
 }
 
+// gen_step.h
+#include "kernels/gen_step.h"
+int gen_step_cuda_supported(const GenStepLayer *a) {
+    (void)a;
+    return no_cuda();
+}
+int gen_step_prepare_cuda(void) { return no_cuda(); }
+int gen_step_layer_cuda(const GenStepLayer *a) {
+    (void)a;
+    return no_cuda();
+}
+int gen_step_head_cuda(const GenStepHead *a) {
+    (void)a;
+    return no_cuda();
+}
+
 // dropout.h
 #include "kernels/dropout.h"
 int dropout_fwd_cuda(const DropoutArgs *a) {

@@ -374,3 +374,19 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     if (status == 0) status = ops_add(dev, X, DTYPE_F32, p->o, t, B * D);
     return status;
 }
+
+void mamba_layer_step_args(Model *m, int layer, float *X, float *state, const uint8_t *tokens,
+                           GenStepLayer *a) {
+    Plan *p = &m->plan;
+    const DirParams w = dir_params(m, layer, 0);
+    // the unfused step's tensors: the same weights (bf16 copies with bf16 activations) and the
+    // plan's step buffers as scratch (xz holds z only: x goes through the conv in-kernel)
+    *a = (GenStepLayer){.B = p->Be, .D = m->D, .E = m->E, .N = m->N, .K = m->K, .R = m->R,
+                        .act = m->act, .layer_norm = m->cfg.norm == MODEL_NORM_LAYER,
+                        .eps = m->cfg.norm_eps, .X = X, .tokens = tokens,
+                        .embed = tokens ? model_p(m, m->idx_embed) : NULL,
+                        .norm_w = w.norm_w, .norm_b = w.norm_b, .in_w = w.in_w,
+                        .conv_w = w.conv_w, .conv_b = w.conv_b, .x_w = w.x_w, .dt_w = w.dt_w,
+                        .dt_b = w.dt_b, .A = w.A, .D_skip = w.Dsk, .out_w = w.out_w,
+                        .state = state, .u = p->u, .z = p->xz, .dbl = p->dbl, .y = p->y};
+}

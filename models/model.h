@@ -555,6 +555,17 @@ int model_generate_device_run(Model *model, int64_t n, uint8_t *tokens, int64_t 
                               float *logits) LS_RESULT_USED;
 /** 1 when runs replay a captured graph, 0 when not (yet): then *why (may be NULL) says why. */
 int model_generate_device_graphs(const Model *model, const char **why);
+/**
+ * The fused step (kernels/gen_step.h: 3 or 4 kernels per layer and one for the head instead of
+ * ~10 ops per layer) is used by model_generate_device_* for a causal Mamba LM of token inputs
+ * whose shape the kernels take; otherwise, or after model_set_generate_fused(model, 0), the
+ * step runs op by op (the comparison `longscan bench generate --unfused` makes). The choice
+ * applies from the next model_generate_device_start().
+ */
+void model_set_generate_fused(Model *model, int on);
+/** 1 when the current device generation runs the fused step, else 0 and *why (may be NULL)
+ *  says why not. */
+int model_generate_device_fused(const Model *model, const char **why);
 
 /**
  * Layer by layer (Mamba stacks; made for the bidirectional Mamba, which cannot stream): one

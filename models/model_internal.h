@@ -183,6 +183,11 @@ struct Model {
     void *gen_graph_arena; // the arena the graph's pointers were captured in
     int gen_graph_state; // 0 not tried, 1 captured, −1 not possible (gen_graph_why)
     char gen_graph_why[200];
+    // the fused step (kernels/gen_step.h): asked off by model_set_generate_fused(m, 0); in use
+    // for the current generation (decided by model_generate_device_start), or why not
+    int gen_unfused_asked;
+    int gen_fused;
+    char gen_fused_why[200];
 };
 
 // ------------------------------------------------------------------------------ helpers
@@ -287,6 +292,11 @@ int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) LS_RESULT
 /** mamba.c: one token per row, X (B, D) updated in place, @p state the layer's stream state,
  *  scratch from the plan (B rows). */
 int mamba_layer_step(Model *m, int layer, float *X, float *state) LS_RESULT_USED;
+/** mamba.c: the arguments of layer @p layer's fused step (kernels/gen_step.h) over the plan's
+ *  B rows: X the residual stream, @p state the layer's stream state, @p tokens (device, B)
+ *  when the input rows are the embedding of these tokens (layer 0), else NULL. */
+void mamba_layer_step_args(Model *m, int layer, float *X, float *state, const uint8_t *tokens,
+                           GenStepLayer *a);
 /** mamba.c: A = −exp(A_log) of every layer and direction into plan.A. */
 int mamba_prepare_A(Model *m) LS_RESULT_USED;
 

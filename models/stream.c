@@ -84,6 +84,7 @@ static void gen_free(Model *m) {
     m->gen_graph = m->gen_graph_arena = NULL;
     m->gen_B = m->gen_cols = 0;
     m->gen_graph_state = 0;
+    m->gen_fused = 0;
 }
 
 void model_stream_free(Model *m) {
@@ -371,6 +372,8 @@ int model_generate_step(Model *m, const uint8_t *tokens, float *logits) {
 
 // ------------------------------------------------------------------------------ on the device
 
+static int gen_fused_decide(Model *m);
+
 int model_generate_device_start(Model *m, const uint8_t *tokens, const ModelSampling *smp) {
     if (m->dev.kind != DEVICE_CUDA)
         return ls_error(LS_ERR_UNSUPPORTED, "model_generate_device_start: a GPU path (the CPU "
@@ -431,7 +434,60 @@ int model_generate_device_start(Model *m, const uint8_t *tokens, const ModelSamp
     if (status == 0) status = model_plan(m, B, 1, 1, 0);
     if (status == 0) status = model_batch_lengths(m, &one);
     if (status == 0 && m->cfg.arch != MODEL_TRANSFORMER) status = mamba_prepare_A(m);
+    if (status == 0) status = gen_fused_decide(m);
     return status;
+}
+
+// The fused step (kernels/gen_step.h) takes a stack of causal Mamba layers over token rows, one
+// row per sequence, whose shape its kernels support; anything else steps op by op.
+static int gen_fused_decide(Model *m) {
+    const ModelConfig *c = &m->cfg;
+    const char *why = m->gen_unfused_asked               ? "asked off (model_set_generate_fused)"
+                      : c->arch != MODEL_MAMBA           ? "attention layers (not a Mamba stack)"
+                      : c->input != MODEL_INPUT_TOKENS   ? "waveform input (a stem, not tokens)"
+                      : m->rows_per_row != 1             ? "reverse-complement rows"
+                                                         : NULL;
+    m->gen_fused = 0;
+    if (why) {
+        snprintf(m->gen_fused_why, sizeof m->gen_fused_why, "%s", why);
+        return 0;
+    }
+    GenStepLayer a;
+    mamba_layer_step_args(m, 0, m->plan.R, layer_state(m, 0), m->gen_cur, &a);
+    if (ops_gen_step_supported(&m->dev, &a) < 0) { // not an error: the unfused step runs
+        snprintf(m->gen_fused_why, sizeof m->gen_fused_why, "%s", ls_error_message());
+        return 0;
+    }
+    int status = ops_gen_step_prepare(&m->dev); // outside any capture
+    if (status == 0) m->gen_fused = 1, m->gen_fused_why[0] = '\0';
+    return status;
+}
+
+void model_set_generate_fused(Model *m, int on) { m->gen_unfused_asked = !on; }
+
+int model_generate_device_fused(const Model *m, const char **why) {
+    if (why) *why = m->gen_fused ? "" : m->gen_B ? m->gen_fused_why : "no device generation yet";
+    return m->gen_fused;
+}
+
+// The fused step: every layer (layer 0 reads the embedding of gen_cur itself), then the head.
+static int fused_step(Model *m) {
+    Plan *p = &m->plan;
+    int status = 0;
+    for (int i = 0; i < m->cfg.n_layers && status == 0; i++) {
+        GenStepLayer a;
+        mamba_layer_step_args(m, i, p->R, layer_state(m, i), i == 0 ? m->gen_cur : NULL, &a);
+        status = ops_gen_step_layer(&m->dev, &a);
+    }
+    if (status < 0) return status;
+    m->stream_pos += 1;
+    const GenStepHead h = {.B = p->Be, .D = m->D, .V = m->cfg.vocab,
+                           .layer_norm = m->cfg.norm == MODEL_NORM_LAYER,
+                           .eps = m->cfg.norm_eps, .X = p->R,
+                           .norm_w = model_p(m, m->idx_norm_f_w),
+                           .norm_b = model_p(m, m->idx_norm_f_b),
+                           .w = model_p(m, m->idx_lm_head), .logits = p->logits};
+    return ops_gen_step_head(&m->dev, &h);
 }
 
 // One step and one draw, all queued on the device: the token in gen_cur → logits → the next
@@ -440,12 +496,17 @@ static int device_step(Model *m, int64_t col) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t B = m->gen_B, V = m->cfg.vocab;
-    int status = ops_tokens_to_ids(dev, p->ids, m->gen_cur, p->len, NULL, B, 1, V, 0);
-    if (status == 0)
-        status = ops_embedding_fwd_trusted(dev, DTYPE_F32, p->R, p->ids,
-                                           model_p(m, m->idx_embed), B, V, m->D);
-    if (status == 0) status = stream_layers(m, 1, 0);
-    if (status == 0) status = model_head_fwd(m, p->R, p->aux, p->logits, NULL);
+    int status = 0;
+    if (m->gen_fused) {
+        status = fused_step(m);
+    } else {
+        status = ops_tokens_to_ids(dev, p->ids, m->gen_cur, p->len, NULL, B, 1, V, 0);
+        if (status == 0)
+            status = ops_embedding_fwd_trusted(dev, DTYPE_F32, p->R, p->ids,
+                                               model_p(m, m->idx_embed), B, V, m->D);
+        if (status == 0) status = stream_layers(m, 1, 0);
+        if (status == 0) status = model_head_fwd(m, p->R, p->aux, p->logits, NULL);
+    }
     if (status < 0) return status;
     SampleArgs sa = {.B = B, .V = V, .temperature = m->gen_temperature, .top_p = m->gen_top_p,
                      .logits = p->logits, .rng = m->gen_rng, .next = m->gen_cur,

@@ -132,7 +132,10 @@ CLI_COMMON_HELP
 "      --d-model N        width (default 256)\n"
 "      --layers N         layers (default 6)\n"
 "      --precision P      fp32 or bf16 (default bf16 on a GPU)\n"
-"      --repeat N         timed runs per row (default 3)\n");
+"      --repeat N         timed runs per row (default 3)\n"
+"      --unfused          run the step op by op (~10 ops per layer) instead of the fused step\n"
+"                         (kernels/gen_step.h: 3-4 kernels per layer), for comparison; the\n"
+"                         path column says which ran (on the CPU: no effect)\n");
 }
 
 static double now_seconds(void) {

@@ -6,7 +6,9 @@
  * stream reset, the device draws, on the GPU the CUDA-graph capture, and the tokens back on
  * the host, for --steps tokens per row after one warm-up run; the median of --repeat runs.
  * samples/s = batch · steps / seconds (all rows together), as the issue's bars count them.
- * Which path ran is in the row: graphs on, or why not.
+ * Which path ran is in the row: the fused step (kernels/gen_step.h) or the unfused one
+ * (--unfused asks for it, for comparison; or why the fused one could not run), and graphs on
+ * or why not.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@ enum {
     OPT_D_MODEL,
     OPT_LAYERS,
     OPT_REPEAT,
+    OPT_UNFUSED,
 };
 
 static double seconds_now(void) {
@@ -43,8 +46,8 @@ static int cmp_double(const void *a, const void *b) {
 typedef struct {
     int64_t B, steps;
     double seconds, samples_s;
-    int graphs;
-    char note[200];
+    int graphs, fused;
+    char note[400];
 } GenRow;
 
 static int gen_row(Model *m, const CommonOptions *common, int64_t graph_steps, int repeat,
@@ -64,12 +67,15 @@ static int gen_row(Model *m, const CommonOptions *common, int64_t graph_steps, i
         qsort(times, (size_t)repeat, sizeof *times, cmp_double);
         r->seconds = times[repeat / 2];
         r->samples_s = (double)(r->B * r->steps) / r->seconds;
-        const char *why = "";
-        r->graphs = common->device.kind == DEVICE_CUDA && model_generate_device_graphs(m, &why);
-        snprintf(r->note, sizeof r->note, "%s",
-                 common->device.kind != DEVICE_CUDA ? "cpu: host draws"
-                 : r->graphs                         ? "cuda graphs"
-                                                     : why);
+        const char *why = "", *fused_why = "";
+        const int cuda = common->device.kind == DEVICE_CUDA;
+        r->graphs = cuda && model_generate_device_graphs(m, &why);
+        r->fused = cuda && model_generate_device_fused(m, &fused_why);
+        if (!cuda)
+            snprintf(r->note, sizeof r->note, "cpu: host draws");
+        else
+            snprintf(r->note, sizeof r->note, "%s%s%s, %s", r->fused ? "fused step" : "unfused",
+                     r->fused ? "" : ": ", fused_why, r->graphs ? "cuda graphs" : why);
     }
     free(prefix);
     free(times);
@@ -84,6 +90,7 @@ int bench_generate(int argc, char **argv) {
         {"d-model", required_argument, NULL, OPT_D_MODEL},
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"unfused", no_argument, NULL, OPT_UNFUSED},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -92,7 +99,7 @@ int bench_generate(int argc, char **argv) {
     cli_common_default(&common);
     int64_t batches[8] = {1, 64}, steps = 0, graph_steps = GENERATOR_GRAPH_STEPS, d_model = 256,
             layers = 6;
-    int n_batch = 2, repeat = 3, c, status = 0;
+    int n_batch = 2, repeat = 3, unfused = 0, c, status = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
@@ -127,6 +134,7 @@ int bench_generate(int argc, char **argv) {
         case OPT_D_MODEL: status = cli_parse_int64("--d-model", optarg, 8, 8192, &d_model); break;
         case OPT_LAYERS: status = cli_parse_int64("--layers", optarg, 1, 1024, &layers); break;
         case OPT_REPEAT: status = cli_parse_int("--repeat", optarg, 1, 100, &repeat); break;
+        case OPT_UNFUSED: unfused = 1; break;
         default:
             return cli_usage_error("bench", "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -147,6 +155,7 @@ int bench_generate(int argc, char **argv) {
     memset(rows, 0, sizeof rows);
     if ((status = model_init(&m, &cfg, &common.device, common.seed)) < 0) goto fail;
     if ((status = model_set_precision(m, common.dtype)) < 0) goto fail;
+    model_set_generate_fused(m, !unfused);
     for (int i = 0; i < n_batch; i++) {
         GenRow *r = &rows[i];
         r->B = batches[i];
@@ -159,8 +168,9 @@ int bench_generate(int argc, char **argv) {
     if ((status = cli_output_open(&out, common.output)) < 0) goto fail;
     fprintf(out.fp, "# longscan bench generate: %s, mamba LM d_model %lld x %lld layers, vocab "
             "256 (mu-law), %s, T 1, top-p 1; median of %d runs after 1 warm-up; wall clock "
-            "of the whole generator\n", common.device_desc, (long long)d_model, (long long)layers,
-            dtype_name(common.dtype), repeat);
+            "of the whole generator; step %s\n", common.device_desc, (long long)d_model,
+            (long long)layers, dtype_name(common.dtype), repeat,
+            unfused ? "unfused (--unfused)" : "fused where it applies");
     fprintf(out.fp, "%-6s %8s %6s %10s %14s %14s  %s\n", "batch", "steps", "graph", "seconds",
             "samples/s", "per_row/s", "path");
     for (int i = 0; i < n_batch; i++) {
