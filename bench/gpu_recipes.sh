@@ -15,10 +15,11 @@
 #   call c: the FSDD µ-law LM again with 4 minutes and 6 blocks, then Genomic Benchmarks
 #   call d: test_gpu dropout, the regularised GUE prom_core_notata and FSDD digits (3 seeds
 #           each), then the 6-block µ-law LM in the time left
-#   call e: test_gpu seqpar and matmul (the sliced scan's parity, the bf16 epilogue), the six other GUE tasks with call d's
-#           regularisation (dropout 0.1), GUE prom_core_notata with a wider, deeper model (one
-#           seed: does capacity help once it is regularised?), then the Genomic Benchmarks' ten
-#           folds in the time left
+#   call e: test_gpu seqpar and matmul (the sliced scan's parity, the bf16 epilogue), the
+#           Genomic Benchmarks' ten folds, then in the time left the six other GUE tasks with
+#           call d's regularisation (dropout 0.1) and GUE prom_core_notata with a wider,
+#           deeper model (one seed: does capacity help once it is regularised?); the bundle
+#           also carries bench/gpu_gen.sh (the fused generation step), run from a copy of it
 #   call f: the next-base LM on human chr20 at contexts 1K, 16K and 1M (one seed each, the
 #           recipe's 5 minutes shortened to what DEADLINE_S leaves); the bundle also carries
 #           bench/gpu_induction.sh, which the same call runs after it (issue 15)
@@ -221,11 +222,12 @@ e)
     # at 3f71f8d (call d) notata's validation loss flattened at ~0.38 after 9 epochs of the
     # d128 x 4 model with dropout 0.1 (23 s a seed): one seed of d256 x 6 for 60 s asks
     # whether capacity is what is missing
+    # the Genomic Benchmarks first (no row of theirs yet), then the GUE runs in what is left
+    step gb genomic-benchmarks 200 70
     step gue-other gue 120 60 TASKS="prom_core_tata tf0 tf1 tf2 tf3 tf4" SEEDS=1 BATCH=128 \
         DROPOUT=0.1
     step gue-notata-wide gue 60 40 TASKS=prom_core_notata SEEDS=1 BATCH=128 DROPOUT=0.1 \
         D_MODEL=256 LAYERS=6 GROUP_TAG=d256x6
-    step gb genomic-benchmarks rest 70
     ;;
 f)
     step chr20-lm chr20-lm rest 60
