@@ -176,6 +176,92 @@ static void test_seqpar_mamba(void **state) {
     tokens_case("mamba LM d_conv 1", k1, 15);
 }
 
+static void test_seqpar_bimamba(void **state) {
+    (void)state;
+    tokens_case("bimamba classify mean", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY), 15);
+    ModelConfig first = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    first.pool = MODEL_POOL_FIRST;
+    first.norm = MODEL_NORM_LAYER;
+    tokens_case("bimamba classify first, LayerNorm", first, 12);
+    ModelConfig rc = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    rc.rc_equivariant = 1; // 6 backbone rows: tiles of 3 positions
+    tokens_case("bimamba rc-equivariant", rc, 18);
+}
+
+// Waveform rows of LEN frames of 3 samples, two rows shorter (a partial last frame).
+static void waveform_case(const char *name, ModelConfig c) {
+    KcRng r = kc_rng(29);
+    Model *m = NULL;
+    OK(model_init(&m, &c, &cpu, 41));
+    OK(model_set_tile_rows(m, 21));
+    const int64_t Ls = LEN * c.frame;
+    float *samples = kc_floats(ROWS * Ls);
+    int64_t lengths[ROWS] = {Ls, Ls - 7, Ls - 20};
+    int32_t labels[ROWS] = {2, 0, 1};
+    for (int b = 0; b < ROWS; b++)
+        for (int64_t t = 0; t < Ls; t++)
+            samples[b * Ls + t] = t < lengths[b] ? (float)kc_uniform(&r, -1, 1) : 1e30f;
+    ModelBatch batch = {.B = ROWS, .L = Ls, .samples = samples, .lengths = lengths};
+    compare(name, m, &batch, labels);
+    free(samples);
+    model_free(m);
+}
+
+static void test_seqpar_waveform(void **state) {
+    (void)state;
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY);
+    c.input = MODEL_INPUT_WAVEFORM;
+    waveform_case("mamba waveform classify", c);
+    c.arch = MODEL_BIMAMBA;
+    waveform_case("bimamba waveform classify", c);
+}
+
+// Packed rows of LEN positions: sequences start mid-slice, on a slice start (12 and 24 for
+// G = 3, 18 for G = 2) and one position before one; the last row ends in padding.
+static void packed_case(const char *name, ModelConfig c) {
+    KcRng r = kc_rng(31);
+    Model *m = NULL;
+    OK(model_init(&m, &c, &cpu, 43));
+    OK(model_set_tile_rows(m, 15));
+    int64_t row_seqs[ROWS] = {3, 2, 3};
+    int64_t seq_lengths[8] = {12, 1, 24, 18, 19, 11, 9, 4};
+    int32_t labels[8];
+    uint8_t tokens[ROWS * LEN];
+    for (int64_t i = 0; i < ROWS * LEN; i++) tokens[i] = (uint8_t)kc_int(&r, 0, 4);
+    for (int64_t t = 24; t < LEN; t++) tokens[2 * LEN + t] = 255; // padding: never read
+    for (int k = 0; k < 8; k++) labels[k] = (int32_t)kc_int(&r, 0, (int)c.n_classes - 1);
+    ModelBatch batch = {.B = ROWS, .L = LEN, .tokens = tokens, .row_seqs = row_seqs,
+                        .seq_lengths = seq_lengths};
+    compare(name, m, &batch, labels);
+    model_free(m);
+}
+
+static void test_seqpar_packed(void **state) {
+    (void)state;
+    packed_case("mamba LM packed", tiny(MODEL_MAMBA, MODEL_TASK_LM));
+    packed_case("mamba classify packed", tiny(MODEL_MAMBA, MODEL_TASK_CLASSIFY));
+    packed_case("bimamba classify packed", tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY));
+    ModelConfig rc = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    rc.rc_equivariant = 1;
+    packed_case("bimamba rc-equivariant packed", rc);
+}
+
+static void test_seqpar_dropout(void **state) {
+    (void)state;
+    ModelConfig c = tiny(MODEL_BIMAMBA, MODEL_TASK_CLASSIFY);
+    Model *m = NULL;
+    OK(model_init(&m, &c, &cpu, 47));
+    OK(model_set_dropout(m, 0.2, 99));
+    OK(model_set_tile_rows(m, 15));
+    KcRng r = kc_rng(37);
+    uint8_t tokens[ROWS * LEN];
+    for (int64_t i = 0; i < ROWS * LEN; i++) tokens[i] = (uint8_t)kc_int(&r, 0, 4);
+    int32_t labels[ROWS] = {0, 2, 1};
+    ModelBatch batch = {.B = ROWS, .L = LEN, .tokens = tokens};
+    compare("bimamba classify, dropout 0.2", m, &batch, labels);
+    model_free(m);
+}
+
 // ------------------------------------------------------------------------------ mutations
 
 // An exchange that loses what it should deliver: the decay products (the combine then adds
@@ -255,6 +341,10 @@ static void test_seqpar_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seqpar_mamba),
+        cmocka_unit_test(test_seqpar_bimamba),
+        cmocka_unit_test(test_seqpar_waveform),
+        cmocka_unit_test(test_seqpar_packed),
+        cmocka_unit_test(test_seqpar_dropout),
         cmocka_unit_test(test_broken_exchange_detected),
         cmocka_unit_test(test_seqpar_errors),
     };
