@@ -226,6 +226,8 @@ static void init_params(Model *m, float *base, uint64_t seed) {
 
 // ------------------------------------------------------------------------------ life cycle
 
+static int64_t default_seq_slices = 1; // model_set_default_seq_slices (the CLI's --seq-slices)
+
 int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) {
     *out = NULL;
     int status = model_config_check(cfg);
@@ -289,6 +291,8 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
         free(host);
         if (status < 0) goto fail;
     }
+    if (default_seq_slices > 1 && (status = model_set_seq_slices(m, default_seq_slices)) < 0)
+        goto fail;
     *out = m;
     return 0;
 fail:
@@ -433,6 +437,8 @@ int model_set_seq_slices(Model *m, int64_t G) {
 }
 
 int64_t model_seq_slices(const Model *m) { return m->seq_slices; }
+
+void model_set_default_seq_slices(int64_t G) { default_seq_slices = G > 1 ? G : 1; }
 
 int model_set_dropout(Model *m, double p, uint64_t seed) {
     if (!(p >= 0.0 && p < 1.0))

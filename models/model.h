@@ -361,6 +361,13 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
  */
 int model_set_seq_slices(Model *model, int64_t G) LS_RESULT_USED;
 int64_t model_seq_slices(const Model *model);
+/**
+ * The G every model built after this call starts with (model_init, model_load): the CLI's
+ * --seq-slices, set once at start as --threads is (pipeline/cli.c cli_common_apply), so every
+ * command that builds a model honours it. A model with attention layers then fails to build
+ * (LS_ERR_UNSUPPORTED naming --seq-slices). G < 1 counts as 1. Process-wide, one thread.
+ */
+void model_set_default_seq_slices(int64_t G);
 
 /**
  * Dropout in training (docs/models.md "Dropout"): inverted dropout with probability @p p on

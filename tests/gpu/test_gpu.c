@@ -7,7 +7,8 @@
  * whole model against the CPU (tests/gpu/model_gpu.c: suites model and model_train;
  * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches; tests/gpu/parity_dropout.c:
  * suite dropout, the op and the models' training step with dropout; tests/gpu/parity_seqpar.c:
- * suite seqpar, the sequence-parallel steps on the CUDA ops with G simulated slices).
+ * suite seqpar, the sequence-parallel steps on the CUDA ops with G simulated slices;
+ * tests/gpu/model_seqpar_gpu.c: suite model_seqpar, the models sliced on one GPU).
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -71,7 +72,8 @@ void gpu_runtime(void) {
     X(sample, gpu_parity_sample)                                                              \
     X(model_pack, gpu_model_pack)                                                              \
     X(dropout, gpu_parity_dropout)                                                             \
-    X(seqpar, gpu_parity_seqpar)
+    X(seqpar, gpu_parity_seqpar)                                                               \
+    X(model_seqpar, gpu_model_seqpar)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
