@@ -4,7 +4,8 @@
  * tensors from its neighbours, with the same result as one call over the whole sequence
  * (within fp32 rounding; tests/unit/test_seqpar.c on the CPU, suite seqpar of
  * tests/gpu/parity_seqpar.c on the CUDA ops). Issue 17; the derivation, the cost and
- * what is still missing (model-level slicing, NCCL transport, --gpus) are in docs/parallel.md.
+ * what is still missing (NCCL transport, --gpus) are in docs/parallel.md; models/mamba.c
+ * drives these steps for every layer (model_set_seq_slices).
  *
  * Backend-agnostic: the per-slice steps call the scan and conv only through a SeqparOps table
  * of their public entry points (seqpar_ops_cpu here; the CUDA table is the same with _cuda),

@@ -33,7 +33,9 @@
  * Tested by tests/unit/test_model.c (finite differences for mamba and bimamba, several tiles,
  * padding, streaming and step ≡ forward).
  */
+#include "kernels/seqpar.h"
 #include "models/model_internal.h"
+#include "models/slice_exchange.h"
 
 typedef struct {
     const float *norm_w, *norm_b, *in_w, *out_w;
@@ -121,13 +123,14 @@ static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t s0, int64_t
  * conv0/h0: states before the tile (NULL = zeros); conv1/h1: where the states after it go
  * (may equal conv0/h0, or NULL); ckpt: the scan's chunk checkpoints, or NULL.
  */
-static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, int64_t s0,
-                    int64_t nt, const float *conv0, float *conv1, const float *h0, float *h1,
-                    float *ckpt) {
+// The token-local start of a tile: gather its rows of X_in (walk direction dir), norm, in_proj
+// into xz.
+static int tile_in(Model *m, const DirParams *w, int dir, const float *X_in, int64_t s0,
+                   int64_t nt) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const DType t = m->act;
-    const int64_t rows = p->Be * nt, D = m->D, E = m->E, R = m->R, W = R + 2 * m->N;
+    const int64_t rows = p->Be * nt, D = m->D, E = m->E;
     int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, p->len, p->mirror, p->Be, p->L,
                                  D, s0, nt, dir);
     if (status == 0)
@@ -135,6 +138,39 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
                               p->t_rstd, p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->xz, p->xn, w->in_w, NULL, rows, D, 2 * E, D, 2 * E);
+    return status;
+}
+
+// The backward of tile_in from dxz (in the tile buffers, with xt, xn and the norm statistics
+// of the same tile): in_proj and norm gradients accumulate, the input's gradient is added
+// into dR.
+static int tile_in_bwd(Model *m, int layer, const DirParams *w, int dir, float *dR, int64_t s0,
+                       int64_t nt) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const LayerParams *lp = &m->layers[layer];
+    const DType t = m->act;
+    const int64_t rows = p->Be * nt, D = m->D, E = m->E;
+    int status = ops_matmul_bwd_set_dx(dev, t, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz,
+                                       p->xn, w->in_w, rows, D, 2 * E, D, 2 * E);
+    if (status == 0)
+        status = ops_norm_bwd_set_dx(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->dxt,
+                                     model_g(m, lp->norm_w), model_g(m, lp->norm_b), p->dxn,
+                                     p->xt, w->norm_w, p->t_mean, p->t_rstd, rows, D);
+    if (status == 0)
+        status = ops_rows_scatter_add(dev, dR, DTYPE_F32, p->dxt, t, p->len, p->mirror, p->Be,
+                                      p->L, D, s0, nt, dir);
+    return status;
+}
+
+static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, int64_t s0,
+                    int64_t nt, const float *conv0, float *conv1, const float *h0, float *h1,
+                    float *ckpt) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const DType t = m->act;
+    const int64_t rows = p->Be * nt, E = m->E, R = m->R, W = R + 2 * m->N;
+    int status = tile_in(m, w, dir, X_in, s0, nt);
     if (status == 0) {
         ConvArgs ca = tile_conv_args(m, w, s0, nt);
         ca.state0 = conv0;
@@ -177,13 +213,132 @@ static int tile_dropout(Model *m, int layer, int dir, int64_t s0, int64_t nt, in
     return ops_dropout_bwd(&m->dev, &a);
 }
 
-int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
-                        float *state) {
+// Tiles [j0, j1) of the plan from the states cs, hs (carried in place): the forward of one
+// direction added into X_out, with each tile's start states kept for the backward.
+static int fwd_tiles(Model *m, int layer, int dir, const DirParams *w, const float *X_in,
+                     float *X_out, int64_t j0, int64_t j1, float *cs, float *hs) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const int64_t Be = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1;
     const int64_t state_floats = Be * E * (K1 + N);
+    int status = 0;
+    for (int64_t j = j0; j < j1; j++) {
+        int64_t s0, nt;
+        model_tile_span(p, j, &s0, &nt);
+        if (p->train) { // the backward restarts this tile from these states
+            float *bs =
+                p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
+            if (cs) status = ops_copy(dev, bs, cs, Be * E * K1);
+            if (status == 0) status = ops_copy(dev, bs + Be * E * K1, hs, Be * E * N);
+        }
+        if (status == 0) status = tile_fwd(m, w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
+        if (status == 0)
+            status = ops_matmul_fwd(dev, m->act, p->o, p->y, w->out_w, NULL, Be * nt, E, D, E, D);
+        if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 0);
+        if (status == 0)
+            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, p->mirror,
+                                          Be, p->L, D, s0, nt, dir);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
+// ------------------------------------------------------------------------------ slices
+// Sequence parallel (model_set_seq_slices, docs/parallel.md "The model"): slice g of the walk
+// holds positions [g·L/G, (g+1)·L/G). Each step below loops over the slices as G devices
+// would each run their own; what one slice needs of another goes through m->exchange.
+
+static const SeqparOps *slice_ops(const Model *m) {
+    return m->dev.kind == DEVICE_CUDA ? &seqpar_ops_cuda : &seqpar_ops_cpu;
+}
+
+// The last K−1 positions before slice g's start (the end of slice g − 1, which owns them) as
+// a tile: their norm and in_proj in the tile buffers; *prev = the conv over them.
+static int slice_halo_tile(Model *m, const DirParams *w, int dir, const float *X_in, int64_t g,
+                           ConvArgs *prev) {
+    const int64_t K1 = m->K - 1, s0 = model_slice_start(&m->plan, g) - K1;
+    int status = tile_in(m, w, dir, X_in, s0, K1);
+    *prev = tile_conv_args(m, w, s0, K1);
+    prev->bias = NULL, prev->silu = 0;
+    return status;
+}
+
+// Per-slice buffers of one layer and direction: n floats per slot, slot g at g·n.
+static float *slice_P(Model *m, int layer, int dir) {
+    const Plan *p = &m->plan;
+    const int64_t slot = p->train ? (int64_t)layer * m->ndir + dir : 0;
+    return p->sp_P + slot * p->G * p->Be * m->E * m->N;
+}
+
+// Forward of one direction with G > 1 slices (the state starts at zero: no stream).
+static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const float *X_in,
+                     float *X_out) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int G = (int)p->G;
+    const int64_t Be = p->Be, E = m->E, K1 = m->K - 1, nh = Be * E * K1, n = Be * E * m->N;
+    float *P = slice_P(m, layer, dir), *e = p->sp_e, *h = p->sp_h, *halo = p->sp_halo;
+    int status = 0;
+    // 1. halo: the owner of the K−1 positions before slice g computes the conv state there
+    //    (masked by resets as the conv's state_final is) and sends it right; slice 0 has none
+    if (K1 > 0) {
+        status = ops_zero(dev, DTYPE_F32, halo, nh);
+        for (int64_t g = 1; g < G && status == 0; g++) {
+            ConvArgs prev;
+            status = slice_halo_tile(m, w, dir, X_in, g, &prev);
+            if (status == 0)
+                status = seqpar_conv_halo_fwd(slice_ops(m), &prev, halo + g * nh, p->u);
+        }
+        if (status == 0) status = m->exchange->shift_right(m->exchange, dev, G, halo, halo, nh);
+    }
+    // 2. summary of every slice but the last (nobody starts after it): e_g, the state after
+    //    the slice from h = 0, and P_g, the decay product, a scan with u = 0 from h = 1 that
+    //    carries across the slice's tiles as the state does (seqpar_scan_summary, per tile)
+    for (int64_t g = 0, j0 = 0; g + 1 < G && status == 0; j0 += model_slice_tiles(p, g++)) {
+        float *Pg = P + g * n, *eg = e + g * n;
+        if (K1 > 0) status = ops_copy(dev, p->cs, halo + g * nh, nh);
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, eg, n);
+        if (status == 0) status = ops_copy(dev, Pg, p->sp_ones, n);
+        for (int64_t j = j0; j < j0 + model_slice_tiles(p, g) && status == 0; j++) {
+            int64_t s0, nt;
+            model_tile_span(p, j, &s0, &nt);
+            status = tile_fwd(m, w, dir, X_in, s0, nt, p->cs, p->cs, eg, eg, NULL);
+            if (status == 0) {
+                ScanArgs sa = tile_scan_args(m, w, s0, nt);
+                sa.u = p->sp_zeros, sa.u_stride_b = 0, sa.u_stride_l = 0;
+                sa.z = NULL, sa.D_skip = NULL; // they touch only out, scratch here
+                sa.h0 = Pg, sa.h_final = Pg;
+                status = ops_scan_fwd(dev, &sa);
+            }
+        }
+    }
+    // 3. exchange the summaries; each slice combines the state it starts from:
+    //    h_0 = 0, h_g = P_{g−1}·h_{g−1} + e_{g−1}
+    if (status == 0) status = m->exchange->all_gather(m->exchange, dev, G, P, n);
+    if (status == 0) status = m->exchange->all_gather(m->exchange, dev, G, e, n);
+    if (status == 0) status = ops_zero(dev, DTYPE_F32, h, n);
+    for (int64_t g = 1; g < G && status == 0; g++) {
+        status = ops_copy(dev, h + g * n, e + (g - 1) * n, n);
+        if (status == 0) status = ops_mul_acc(dev, h + g * n, P + (g - 1) * n, h + (g - 1) * n, n);
+    }
+    // 4. every slice runs the ordinary forward from its halo and h_g
+    for (int64_t g = 0, j0 = 0; g < G && status == 0; j0 += model_slice_tiles(p, g++)) {
+        if (K1 > 0) status = ops_copy(dev, p->cs, halo + g * nh, nh);
+        if (status == 0) status = ops_copy(dev, p->hs, h + g * n, n);
+        if (status == 0)
+            status = fwd_tiles(m, layer, dir, w, X_in, X_out, j0, j0 + model_slice_tiles(p, g),
+                               K1 > 0 ? p->cs : NULL, p->hs);
+    }
+    return status;
+}
+
+int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *X_out,
+                        float *state) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t Be = p->Be, E = m->E, N = m->N, K1 = m->K - 1;
     const DirParams w = dir_params(m, layer, dir);
+    if (p->G > 1 && !state) return slice_fwd(m, layer, dir, &w, X_in, X_out);
     float *cs = p->cs, *hs = p->hs; // carried across tiles
     int status = 0;
     if (state) {
@@ -193,24 +348,7 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
         if (cs && (status = ops_zero(dev, DTYPE_F32, cs, Be * E * K1)) < 0) return status;
         if ((status = ops_zero(dev, DTYPE_F32, hs, Be * E * N)) < 0) return status;
     }
-    for (int64_t j = 0; j < p->ntiles; j++) {
-        const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
-        if (p->train) { // the backward restarts this tile from these states
-            float *bs =
-                p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
-            if (cs) status = ops_copy(dev, bs, cs, Be * E * K1);
-            if (status == 0) status = ops_copy(dev, bs + Be * E * K1, hs, Be * E * N);
-        }
-        if (status == 0) status = tile_fwd(m, &w, dir, X_in, s0, nt, cs, cs, hs, hs, NULL);
-        if (status == 0)
-            status = ops_matmul_fwd(dev, m->act, p->o, p->y, w.out_w, NULL, Be * nt, E, D, E, D);
-        if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 0);
-        if (status == 0)
-            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, p->mirror,
-                                          Be, p->L, D, s0, nt, dir);
-        if (status < 0) return status;
-    }
-    return 0;
+    return fwd_tiles(m, layer, dir, &w, X_in, X_out, 0, p->ntiles, cs, hs);
 }
 
 int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float *state) {
@@ -223,29 +361,37 @@ int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float 
     return 0;
 }
 
-// Backward of one direction: gradients of the mixer output are read from dO_src, gradients
-// of the layer input added into dR.
-static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
-                   float *dR) {
+/*
+ * Backward of tiles [j0, j1) of one direction, last to first: gradients of the mixer output
+ * are read from dO_src, gradients of the layer input added into dR. dh_end, dc_end: the
+ * gradients reaching the states after tile j1 − 1 (NULL: zero); dh_start, dc_start: where the
+ * gradients w.r.t. the states before tile j0 go (zeroed here; NULL: not wanted).
+ * probe (sequence parallel): walk back only as far as the scan, into scratch, for dh_start
+ * (the gradient at the slice start through the slice's own outputs); nothing else is written.
+ */
+static int bwd_tiles(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
+                     float *dR, int64_t j0, int64_t j1, const float *dh_end, const float *dc_end,
+                     float *dh_start, float *dc_start, int probe) {
     Plan *p = &m->plan;
     const Device *dev = &m->dev;
     const LayerParams *lp = &m->layers[layer];
     const DirParams w = dir_params(m, layer, dir);
     const int64_t Be = p->Be, D = m->D, E = m->E, N = m->N, K1 = m->K - 1, R = m->R;
     const int64_t W = R + 2 * N, state_floats = Be * E * (K1 + N);
-    const int ln = m->cfg.norm == MODEL_NORM_LAYER;
     const DType t = m->act, F32 = DTYPE_F32;
     int cur = 0, status = 0;
-    for (int64_t j = p->ntiles - 1; j >= 0; j--) {
-        const int64_t s0 = j * p->Tt, nt = s0 + p->Tt <= p->L ? p->Tt : p->L - s0;
+    for (int64_t j = j1 - 1; j >= j0; j--) {
+        int64_t s0, nt;
+        model_tile_span(p, j, &s0, &nt);
         const int64_t rows = Be * nt;
         const float *bs =
             p->bstates + (((int64_t)layer * m->ndir + dir) * p->ntiles + j) * state_floats;
         const float *conv0 = K1 > 0 ? bs : NULL, *h0 = bs + Be * E * K1;
-        const int last = j == p->ntiles - 1, first = j == 0;
-        float *dh_in = last ? NULL : p->dh[cur], *dh_out = first ? NULL : p->dh[1 - cur];
-        float *dc_in = last || !K1 ? NULL : p->dc[cur],
-              *dc_out = first || !K1 ? NULL : p->dc[1 - cur];
+        const int last = j == j1 - 1, first = j == j0;
+        const float *dh_in = last ? dh_end : p->dh[cur];
+        float *dh_out = first ? dh_start : p->dh[1 - cur];
+        const float *dc_in = !K1 ? NULL : last ? dc_end : p->dc[cur];
+        float *dc_out = !K1 ? NULL : first ? dc_start : p->dc[1 - cur];
 
         // recompute the tile, then walk it back
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
@@ -254,8 +400,8 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
                                      s0, nt, dir);
         if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 1);
         if (status == 0)
-            status = ops_matmul_bwd_set_dx(dev, t, p->dy, model_g(m, lp->out_proj), NULL, p->dO,
-                                           p->y, w.out_w, rows, E, D, E, D);
+            status = ops_matmul_bwd_set_dx(dev, t, p->dy, probe ? NULL : model_g(m, lp->out_proj),
+                                           NULL, p->dO, p->y, w.out_w, rows, E, D, E, D);
         if (status == 0) status = ops_zero(dev, t, p->du, rows * E);
         if (status == 0) status = ops_zero(dev, t, p->ddelta, rows * E);
         if (status == 0) status = ops_zero(dev, t, p->ddbl, rows * W);
@@ -281,12 +427,17 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
         sa.dB_ssm_stride_b = sa.dC_ssm_stride_b = nt * W;
         sa.dB_ssm_stride_l = sa.dC_ssm_stride_l = W;
         sa.dA = p->dA;
-        sa.dD_skip = model_g(m, lp->Dsk[dir]);
-        sa.ddelta_bias = model_g(m, lp->dt_b[dir]);
+        sa.dD_skip = probe ? p->sp_dpar : model_g(m, lp->Dsk[dir]);
+        sa.ddelta_bias = probe ? p->sp_dpar + E : model_g(m, lp->dt_b[dir]);
         sa.dh0 = dh_out;
         sa.workspace = p->scan_ws;
         sa.workspace_bytes = p->scan_ws_bytes;
         status = ops_scan_bwd(dev, &sa);
+        if (probe) {
+            if (status < 0) return status;
+            cur = 1 - cur;
+            continue;
+        }
         // A = −exp(A_log): ∂A/∂A_log = A
         if (status == 0) status = ops_mul_acc(dev, model_g(m, lp->A_log[dir]), p->dA, w.A, E * N);
         if (status == 0)
@@ -310,19 +461,73 @@ static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float 
             status = ops_conv_bwd(dev, &ca);
         }
         if (status == 0)
-            status = ops_matmul_bwd_set_dx(dev, t, p->dxn, model_g(m, lp->in_proj), NULL, p->dxz,
-                                           p->xn, w.in_w, rows, D, 2 * E, D, 2 * E);
-        if (status == 0)
-            status = ops_norm_bwd_set_dx(dev, t, ln, p->dxt, model_g(m, lp->norm_w),
-                                         model_g(m, lp->norm_b), p->dxn, p->xt, w.norm_w,
-                                         p->t_mean, p->t_rstd, rows, D);
-        if (status == 0)
-            status = ops_rows_scatter_add(dev, dR, F32, p->dxt, t, p->len, p->mirror, Be, p->L, D,
-                                          s0, nt, dir);
+            status = tile_in_bwd(m, layer, &w, dir, dR, s0, nt);
         if (status < 0) return status;
         cur = 1 - cur;
     }
     return 0;
+}
+
+// Backward of one direction with G > 1 slices (docs/parallel.md "The model", backward).
+static int slice_bwd(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
+                     float *dR) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int G = (int)p->G;
+    const int64_t Be = p->Be, E = m->E, K1 = m->K - 1, nh = Be * E * K1, n = Be * E * m->N;
+    const float *P = slice_P(m, layer, dir);
+    float *dl = p->sp_dl, *dH = p->sp_e, *dhalo = p->sp_dhalo;
+    int status = 0;
+    // 1. probe every slice but the first: dh0_local, the gradient at its start through its
+    //    own outputs (the backward with no gradient arriving at its end)
+    for (int64_t g = 1, j0 = model_slice_tiles(p, 0); g < G && status == 0;
+         j0 += model_slice_tiles(p, g++))
+        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
+                           NULL, NULL, dl + g * n, NULL, 1);
+    // 2. exchange them; each slice combines the gradient reaching its end, dH_{g+1}:
+    //    dH_{G−1} = dl_{G−1}, dH_g = dl_g + P_g·dH_{g+1} (h_{g+1} = P_g·h_g + e_g)
+    if (status == 0) status = m->exchange->all_gather(m->exchange, dev, G, dl, n);
+    if (status == 0) status = ops_copy(dev, dH + (G - 1) * n, dl + (G - 1) * n, n);
+    for (int64_t g = G - 2; g >= 1 && status == 0; g--) {
+        status = ops_copy(dev, dH + g * n, dl + g * n, n);
+        if (status == 0) status = ops_mul_acc(dev, dH + g * n, P + g * n, dH + (g + 1) * n, n);
+    }
+    // 3. every slice runs the ordinary backward with dH_{g+1} at its end; the gradient of its
+    //    halo (its conv's state0) goes back to the owner of those positions
+    for (int64_t g = 0, j0 = 0; g < G && status == 0; j0 += model_slice_tiles(p, g++))
+        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
+                           g + 1 < G ? dH + (g + 1) * n : NULL, NULL, NULL,
+                           g > 0 && K1 > 0 ? dhalo + g * nh : NULL, 0);
+    if (K1 == 0 || status < 0) return status;
+    if ((status = m->exchange->shift_left(m->exchange, dev, G, dhalo, dhalo, nh)) < 0)
+        return status;
+    // 4. the owner of each halo takes its gradient through the conv over those positions,
+    //    in_proj and the norm into dR (the forward's step 1, backwards)
+    const DirParams w = dir_params(m, layer, dir);
+    for (int64_t g = 1; g < G && status == 0; g++) {
+        ConvArgs prev;
+        const int64_t s0 = model_slice_start(p, g) - K1;
+        status = slice_halo_tile(m, &w, dir, X_in, g, &prev);
+        if (status == 0) status = ops_zero(dev, m->act, p->dxz, Be * K1 * 2 * E);
+        if (status == 0) {
+            prev.dx = p->dxz;
+            prev.dx_stride_b = K1 * 2 * E;
+            prev.dx_stride_l = 2 * E;
+            status = seqpar_conv_halo_bwd(slice_ops(m), &prev, dhalo + g * nh, p->sp_zeros,
+                                          p->sp_dpar + 2 * E);
+        }
+        if (status == 0) status = tile_in_bwd(m, layer, &w, dir, dR, s0, K1);
+    }
+    return status;
+}
+
+// Backward of one direction: gradients of the mixer output are read from dO_src, gradients
+// of the layer input added into dR.
+static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
+                   float *dR) {
+    if (m->plan.G > 1) return slice_bwd(m, layer, dir, X_in, dO_src, dR);
+    return bwd_tiles(m, layer, dir, X_in, dO_src, dR, 0, m->plan.ntiles, NULL, NULL, NULL, NULL,
+                     0);
 }
 
 int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {

@@ -20,6 +20,7 @@
 #include "kernels/loss.h"
 #include "models/model.h"
 #include "models/model_internal.h"
+#include "models/slice_exchange.h"
 
 // ------------------------------------------------------------------------------ the table
 
@@ -225,6 +226,8 @@ static void init_params(Model *m, float *base, uint64_t seed) {
 
 // ------------------------------------------------------------------------------ life cycle
 
+static int64_t default_seq_slices = 1; // model_set_default_seq_slices (the CLI's --seq-slices)
+
 int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t seed) {
     *out = NULL;
     int status = model_config_check(cfg);
@@ -247,6 +250,8 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->act = DTYPE_F32;
     m->tile_rows = dev->kind == DEVICE_CUDA ? MODEL_TILE_ROWS_CUDA : MODEL_TILE_ROWS;
     m->tile_rows_auto = dev->kind == DEVICE_CUDA;
+    m->seq_slices = 1;
+    m->exchange = &slice_exchange_in_process;
     m->sel_rows = -1;
     param_table_init(&m->table);
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
@@ -286,6 +291,8 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
         free(host);
         if (status < 0) goto fail;
     }
+    if (default_seq_slices > 1 && (status = model_set_seq_slices(m, default_seq_slices)) < 0)
+        goto fail;
     *out = m;
     return 0;
 fail:
@@ -416,6 +423,23 @@ int model_set_tile_rows(Model *m, int64_t rows) {
     return 0;
 }
 
+int model_set_seq_slices(Model *m, int64_t G) {
+    if (G < 1) return ls_error(LS_ERR_USAGE, "--seq-slices %lld: must be at least 1",
+                               (long long)G);
+    if (G > 1 && model_attention_layers(&m->cfg) > 0)
+        return ls_error(LS_ERR_UNSUPPORTED, "--seq-slices %lld: a %s model has attention "
+                        "layers, which sequence parallelism does not cut (Mamba and bimamba "
+                        "only)", (long long)G, model_arch_name(m->cfg.arch));
+    if (G > INT32_MAX) return ls_error(LS_ERR_USAGE, "--seq-slices %lld: too many",
+                                       (long long)G);
+    m->seq_slices = G;
+    return 0;
+}
+
+int64_t model_seq_slices(const Model *m) { return m->seq_slices; }
+
+void model_set_default_seq_slices(int64_t G) { default_seq_slices = G > 1 ? G : 1; }
+
 int model_set_dropout(Model *m, double p, uint64_t seed) {
     if (!(p >= 0.0 && p < 1.0))
         return ls_error(LS_ERR_USAGE, "dropout %g: must be at least 0 and below 1", p);
@@ -529,13 +553,17 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             // short tiles (it splits the channels into more groups)
             ScanArgs sa, last;
             scan_args_init(&sa, Be, p->Tt, E, N);
-            scan_args_init(&last, Be, L - (p->ntiles - 1) * p->Tt, E, N);
             sa.dtype = last.dtype = m->act;
             p->bstates = FLOATS(nl * m->ndir * p->ntiles * Be * E * (K1 + N));
             p->ckpt = FLOATS(scan_ckpt_numel(&sa));
             p->scan_ws_bytes = ops_scan_bwd_workspace_size(&m->dev, &sa);
-            size_t ws_last = ops_scan_bwd_workspace_size(&m->dev, &last);
-            if (ws_last > p->scan_ws_bytes) p->scan_ws_bytes = ws_last;
+            for (int64_t g = 0; g < p->G; g++) { // each slice's last tile may be shorter
+                const int64_t len = model_slice_start(p, g + 1) - model_slice_start(p, g);
+                scan_args_init(&last, Be, len - (model_slice_tiles(p, g) - 1) * p->Tt, E, N);
+                last.dtype = m->act;
+                size_t ws_last = ops_scan_bwd_workspace_size(&m->dev, &last);
+                if (ws_last > p->scan_ws_bytes) p->scan_ws_bytes = ws_last;
+            }
             p->scan_ws = bump(&bp, p->scan_ws_bytes);
             p->dO = ACTS(Mt * D);
             p->dy = ACTS(Mt * E);
@@ -549,6 +577,20 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
                 p->dc[i] = K1 > 0 ? FLOATS(Be * E * K1) : NULL;
             }
             p->dA = FLOATS(E * N);
+        }
+        if (p->G > 1) {
+            const int64_t BEN = Be * E * N, G = p->G;
+            p->sp_ones = FLOATS(BEN);
+            p->sp_zeros = FLOATS(E);
+            p->sp_P = FLOATS((p->train ? nl * m->ndir : 1) * G * BEN);
+            p->sp_e = FLOATS(G * BEN);
+            p->sp_h = FLOATS(G * BEN);
+            p->sp_halo = K1 > 0 ? FLOATS(G * Be * E * K1) : NULL;
+            if (p->train) {
+                p->sp_dhalo = K1 > 0 ? FLOATS(G * Be * E * K1) : NULL;
+                p->sp_dl = FLOATS(G * BEN);
+                p->sp_dpar = FLOATS(2 * E + E * m->K);
+            }
         }
     }
     if (has_attn) {
@@ -597,6 +639,8 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     p.S = p.packed ? m->pack_seqs : B;
     p.Se = p.S * m->rows_per_row;
     m->pack_seqs = 0; // one plan: streams and layerwise runs plan unpacked rows
+    p.G = m->plan_slices > 1 ? m->plan_slices : 1;
+    m->plan_slices = 0; // likewise: streams and layerwise runs are not sliced
     if (m->cfg.arch == MODEL_TRANSFORMER) {
         p.Tt = L;
     } else {
@@ -609,8 +653,11 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
         }
         int64_t per_row = rows / p.Be;
         p.Tt = per_row < 1 ? 1 : per_row < L ? per_row : L;
+        // a slice's halo runs as one tile of K−1 positions (mamba.c slice_halo)
+        if (p.G > 1 && p.Tt < m->K - 1) p.Tt = m->K - 1;
     }
-    p.ntiles = (L + p.Tt - 1) / p.Tt;
+    p.ntiles = 0;
+    for (int64_t g = 0; g < p.G; g++) p.ntiles += model_slice_tiles(&p, g);
     size_t need = plan_layout(m, &p, NULL);
     if (need > m->arena_cap) {
         ops_free(&m->dev, m->arena);
@@ -632,6 +679,17 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     p.bytes = need;
     plan_layout(m, &p, m->arena);
     m->plan = p;
+    if (p.G > 1 && m->cfg.arch != MODEL_TRANSFORMER) { // the constants of the sliced scan
+        const int64_t n = p.Be * m->E * m->N;
+        float *ones = malloc((size_t)n * sizeof *ones);
+        if (!ones) return ls_error(LS_ERR_NOMEM, "model: out of memory for %lld floats",
+                                   (long long)n);
+        for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+        int status = ops_to_device(&m->dev, p.sp_ones, ones, n);
+        free(ones);
+        if (status == 0) status = ops_zero(&m->dev, DTYPE_F32, p.sp_zeros, m->E);
+        if (status < 0) return status;
+    }
     return 0;
 }
 
@@ -920,6 +978,13 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     m->plan_logits = !embed_out;
     m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;
+    if (m->seq_slices > 1 && L < m->seq_slices * (m->K - 1 > 1 ? m->K - 1 : 1))
+        return ls_error(LS_ERR_USAGE, "--seq-slices %lld: a batch of %lld positions per row "
+                        "cannot give every slice the conv's halo of d_conv - 1 = %lld "
+                        "positions (at most %lld slices)", (long long)m->seq_slices,
+                        (long long)L, (long long)(m->K - 1),
+                        (long long)(L / (m->K - 1 > 1 ? m->K - 1 : 1)));
+    m->plan_slices = (int)m->seq_slices;
     if ((status = model_plan(m, batch->B, L, batch->L, train)) < 0) return status;
     if ((status = model_batch_lengths(m, batch)) < 0) return status;
     Plan *p = &m->plan;

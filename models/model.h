@@ -343,6 +343,33 @@ int model_zero_grads(Model *model) LS_RESULT_USED;
 int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
 
 /**
+ * Sequence parallel (docs/parallel.md "The model"): every forward and backward cuts each row's
+ * L positions into @p G slices, [g·L/G, (g+1)·L/G), and runs every Mamba layer slice by slice
+ * as G devices would: the token-local parts on the slice, the conv from a K−1 halo sent by the
+ * left neighbour, the scan from a state combined from every earlier slice's (decay product,
+ * end state), the backward likewise from the right; both walk directions of a BiMamba. The
+ * slices trade those states through a SliceExchange (models/slice_exchange.h; in-process
+ * here: one device simulates all G). Results equal G = 1 within fp32 rounding (the combine
+ * reassociates the recurrence). Costs more work than G = 1 on one device (the scan runs twice
+ * forward and the tiles are recomputed once more backward) and saves no memory there: a
+ * correctness mode until a multi-device exchange exists. G = 1 (the default) is the plain
+ * path. Streaming and layerwise runs are never sliced. Each batch needs L ≥ G·(d_conv − 1)
+ * positions (every slice at least the halo's d_conv − 1), else the forward fails with
+ * LS_ERR_USAGE naming --seq-slices.
+ * @return 0; LS_ERR_USAGE for G < 1; LS_ERR_UNSUPPORTED for a Transformer or hybrid (its
+ *         attention would need every slice's keys).
+ */
+int model_set_seq_slices(Model *model, int64_t G) LS_RESULT_USED;
+int64_t model_seq_slices(const Model *model);
+/**
+ * The G every model built after this call starts with (model_init, model_load): the CLI's
+ * --seq-slices, set once at start as --threads is (pipeline/cli.c cli_common_apply), so every
+ * command that builds a model honours it. A model with attention layers then fails to build
+ * (LS_ERR_UNSUPPORTED naming --seq-slices). G < 1 counts as 1. Process-wide, one thread.
+ */
+void model_set_default_seq_slices(int64_t G);
+
+/**
  * Dropout in training (docs/models.md "Dropout"): inverted dropout with probability @p p on
  * every block's output before it joins the residual stream (a Mamba mixer, the two directions
  * of a BiMamba together, a Transformer block's attention and its MLP) and, for a classifier, on

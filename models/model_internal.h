@@ -97,6 +97,18 @@ typedef struct {
     float *dO, *dy, *dxz, *du, *ddbl, *ddelta, *dxn, *dxt;
     float *dh[2], *dc[2]; // carried state gradients (ping-pong)
     float *dA;            // (E, N)
+    // ---- sequence parallel (G > 1 slices, model_set_seq_slices; mamba.c, docs/parallel.md):
+    // slice g holds walk positions [g·L/G, (g+1)·L/G); tiles never straddle a slice boundary
+    int64_t G;
+    float *sp_ones;   // (Be, E, N) ones: the decay product's scan starts from h = 1
+    float *sp_zeros;  // (E) zeros: u = 0 and dout = 0 as stride-0 views
+    float *sp_P;      // train (n_layers, ndir, G, Be, E, N), else (G, ...): decay products
+    float *sp_e;      // (G, Be, E, N) end states from h = 0; in the backward dH
+    float *sp_h;      // (G, Be, E, N) h_in, the scan state each slice starts from
+    float *sp_halo;   // (G, Be, E, K−1) conv state each slice starts from
+    float *sp_dhalo;  // train (G, Be, E, K−1) its gradient
+    float *sp_dl;     // train (G, Be, E, N) dh0_local
+    float *sp_dpar;   // train (2E + E·K) the probe's parameter gradients (discarded)
     // ---- Transformer (rows Be·L)
     float *qkv, *qr, *kr, *att, *lse, *mid, *xn2, *mean2, *rstd2, *h1, *g;
     float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
@@ -132,9 +144,12 @@ struct Model {
     size_t arena_cap;
     Plan plan;
     int64_t tile_rows; // MODEL_TILE_ROWS(_CUDA); tests lower it to exercise several tiles
+    int64_t seq_slices; // G of model_set_seq_slices (1: the sequence in one piece)
+    const struct SliceExchange *exchange; // how slices trade states (in-process by default)
     int tile_rows_auto; // GPU default: long inputs get longer tiles (MODEL_TILE_ROWS_CUDA_MAX)
     int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning
     int plan_logits;   // the next plan keeps a logits buffer (see Plan.logits)
+    int plan_slices;   // the next plan's G (forward_impl; read and cleared by model_plan)
     int64_t pack_seqs; // the next plan's sequences when its batch is packed, else 0 (read and
                        // cleared by model_plan: streams and layerwise runs never pack)
     // host copies of the plan's small per-row arrays, filled here and uploaded (any device)
@@ -235,6 +250,21 @@ static inline void model_dropout_args(const Model *m, DropoutArgs *a, uint32_t s
 
 /** Fill dt_rank and mlp_hidden when 0 (auto); window 0 for Mamba models (config.c). */
 void model_config_resolve(ModelConfig *cfg);
+
+/** Slice g's first walk position, g = 0..G (G: L). */
+static inline int64_t model_slice_start(const Plan *p, int64_t g) { return g * p->L / p->G; }
+/** Tiles of slice g: ceil(its length / Tt). */
+static inline int64_t model_slice_tiles(const Plan *p, int64_t g) {
+    return (model_slice_start(p, g + 1) - model_slice_start(p, g) + p->Tt - 1) / p->Tt;
+}
+/** Tile j of the plan, [*s0, *s0 + *nt): tiles of Tt positions, slice by slice. */
+static inline void model_tile_span(const Plan *p, int64_t j, int64_t *s0, int64_t *nt) {
+    int64_t g = 0, first = 0;
+    while (g + 1 < p->G && first + model_slice_tiles(p, g) <= j) first += model_slice_tiles(p, g++);
+    const int64_t end = model_slice_start(p, g + 1);
+    *s0 = model_slice_start(p, g) + (j - first) * p->Tt;
+    *nt = *s0 + p->Tt <= end ? p->Tt : end - *s0;
+}
 
 /** Make the arena serve (B, L positions, Ls samples, train); grows it only when needed. */
 int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) LS_RESULT_USED;

@@ -17,12 +17,13 @@
 #include <htslib/hts.h>
 
 #include "common/log.h"
+#include "models/model.h"
 
 void cli_common_default(CommonOptions *common) {
     *common = (CommonOptions){.device = {DEVICE_CPU, 0}, .device_auto = 1,
                               .precision = CLI_PRECISION_AUTO, .dtype = DTYPE_F32,
                               .device_desc = "cpu", .threads = 0, .seed = 1, .output = NULL,
-                              .verbosity = 1};
+                              .verbosity = 1, .seq_slices = 1};
 }
 
 int cli_resolve_device(CommonOptions *c) {
@@ -97,6 +98,9 @@ int cli_common_parse(int opt, const char *arg, CommonOptions *common) {
     case CLI_OPT_VERBOSITY:
         status = cli_parse_int("--verbosity", arg, 0, 3, &common->verbosity);
         return status < 0 ? status : 1;
+    case CLI_OPT_SEQ_SLICES:
+        status = cli_parse_int64("--seq-slices", arg, 1, INT32_MAX, &common->seq_slices);
+        return status < 0 ? status : 1;
     case 'o':
         common->output = arg;
         return 1;
@@ -107,6 +111,7 @@ int cli_common_parse(int opt, const char *arg, CommonOptions *common) {
 
 void cli_common_apply(const CommonOptions *common) {
     ls_log_set_level((LogLevel)common->verbosity);
+    model_set_default_seq_slices(common->seq_slices);
     /* htslib logs its own [E::...] lines; our error line already says what went wrong, so
      * they are shown only at --verbosity 3 (debug), keeping failures to one line. */
     hts_set_log_level(common->verbosity >= LOG_LEVEL_DEBUG ? HTS_LOG_DEBUG : HTS_LOG_OFF);

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t    seed;
     const char *output;     /* NULL or "-": stdout */
     int         verbosity;  /* 0 errors .. 3 debug */
+    int64_t     seq_slices; /* --seq-slices G (models: model_set_default_seq_slices); 1 */
 } CommonOptions;
 
 /* getopt_long codes of the common long-only options. */
@@ -50,6 +51,7 @@ enum {
     CLI_OPT_SEED,
     CLI_OPT_VERBOSITY,
     CLI_OPT_PRECISION,
+    CLI_OPT_SEQ_SLICES,
     CLI_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own long-only options from here */
 };
 
@@ -63,13 +65,19 @@ enum {
     {"help", no_argument, NULL, 'h'}
 
 /* ...and in the table of each command that runs a model (train, eval, predict, embed,
- * score): its precision on the GPU. */
-#define CLI_MODEL_LONG_OPTIONS {"precision", required_argument, NULL, CLI_OPT_PRECISION}
+ * score): its precision on the GPU, and sequence parallelism. */
+#define CLI_MODEL_LONG_OPTIONS                                                                 \
+    {"precision", required_argument, NULL, CLI_OPT_PRECISION},                                 \
+    {"seq-slices", required_argument, NULL, CLI_OPT_SEQ_SLICES}
 
 #define CLI_MODEL_HELP                                                                         \
     "      --precision P      fp32 or bf16 (mixed: bf16 activations and tensor-core GEMMs, fp32\n" \
     "                         weights, optimizer and scan state); default bf16 on a GPU, fp32\n" \
-    "                         on the CPU (the CPU computes in fp32 only)\n"
+    "                         on the CPU (the CPU computes in fp32 only)\n"                 \
+    "      --seq-slices G     cut every sequence into G slices and run each Mamba layer as G\n" \
+    "                         devices would (docs/parallel.md); on one device a check of the\n" \
+    "                         sequence-parallel path, same results within fp32 rounding, more\n" \
+    "                         work, no memory saved (default 1; Mamba and bimamba only)\n"
 
 /* Help text lines for the common options, for each usage(). */
 #define CLI_COMMON_HELP                                                                        \

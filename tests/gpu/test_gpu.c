@@ -8,7 +8,11 @@
  * tests/gpu/model_pack_gpu.c: suite model_pack, packed batches; tests/gpu/parity_dropout.c:
  * suite dropout, the op and the models' training step with dropout; tests/gpu/parity_seqpar.c:
  * suite seqpar, the sequence-parallel steps on the CUDA ops with G simulated slices;
+<<<<<<< HEAD
  * tests/gpu/parity_gen_step.c: suite gen_step, the fused generation step against the unfused).
+=======
+ * tests/gpu/model_seqpar_gpu.c: suite model_seqpar, the models sliced on one GPU).
+>>>>>>> wip4/sp
  *
  * Usage: test_gpu [SUITE...]   (no argument: all suites). LS_TEST_SEED=N replays a seed.
  */
@@ -73,7 +77,8 @@ void gpu_runtime(void) {
     X(model_pack, gpu_model_pack)                                                              \
     X(dropout, gpu_parity_dropout)                                                             \
     X(seqpar, gpu_parity_seqpar)                                                               \
-    X(gen_step, gpu_parity_gen_step)
+    X(gen_step, gpu_parity_gen_step)                                                           \
+    X(model_seqpar, gpu_model_seqpar)
 
 #define GPU_DECLARE(name, fn) void fn(void);
 GPU_SUITES(GPU_DECLARE)
