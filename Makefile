@@ -75,7 +75,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -fopenmp -I. $(PKG_CFLAGS) $(SANFLAGS)
-LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -fopenmp
+LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -ldl -fopenmp
 # --default-stream per-thread: a NULL stream in kernels/cuda is the thread's own stream, not the
 # legacy default stream, which CUDA graphs cannot capture (generation captures its steps).
 NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr --default-stream per-thread \
