@@ -61,7 +61,8 @@ static int env_int(const char *name, int *out) {
 }
 
 int train_parallel_wanted(const TrainOptions *opt) {
-    return opt->gpus > 0 || opt->cpu_ranks > 0 || getenv("OMPI_COMM_WORLD_SIZE") != NULL;
+    return opt->gpus > 0 || opt->cpu_ranks > 0 || opt->rendezvous ||
+           getenv("OMPI_COMM_WORLD_SIZE") != NULL;
 }
 
 static double mono_s(void) {
@@ -218,9 +219,15 @@ static int run_forked(TrainOptions *opt, const char *argv_json) {
     if (gpu) {
         Probe p;
         if ((status = probe_gpus(&p)) < 0) return cli_fail("train", status);
-        if (p.status < 0) {
+        if (p.status == LS_ERR_NO_CUDA) { // "built without CUDA ..."
             ls_error(p.status, "--gpus %d: %s", N, p.message);
             return cli_fail("train", p.status);
+        }
+        if (p.status < 0) { /* the runtime's reason, without the call site (as --device) */
+            const char *last = strrchr(p.message, ':');
+            ls_error(LS_ERR_NO_CUDA, "--gpus %d: no GPU is visible (CUDA: %s); on the CPU use "
+                     "--cpu-ranks N", N, last && last[1] ? last + 2 : p.message);
+            return cli_fail("train", LS_ERR_NO_CUDA);
         }
         if (p.count < N) {
             status = ls_error(LS_ERR_USAGE, "--gpus %d: %s GPU%s visible%s", N,
