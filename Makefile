@@ -75,7 +75,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARNINGS) -fopenmp -I. $(PKG_CFLAGS) $(SANFLAGS)
-LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -fopenmp
+LDLIBS     = $(PKG_LIBS) -lz -lm -lpthread -ldl -fopenmp
 # --default-stream per-thread: a NULL stream in kernels/cuda is the thread's own stream, not the
 # legacy default stream, which CUDA graphs cannot capture (generation captures its steps).
 NVCCFLAGS  = -O3 -std=c++17 -I. -lineinfo --expt-relaxed-constexpr --default-stream per-thread \
@@ -108,7 +108,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
-        gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen \
+        gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen gpu-bundle-dp \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
         gpu-bundle-recipes-e gpu-bundle-recipes-f
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
@@ -297,6 +297,14 @@ gpu-bundle-induction: $(BUILD)/longscan
 	bash bench/gpu_bundle.sh .gpu-induction $^
 	cp bench/gpu_induction.sh bench/gpu_common.sh .gpu-induction/
 	du -sh .gpu-induction
+
+# Issue 17's data parallel on the GPU (bench/gpu_dp.sh): longscan and the scripts; NCCL is not
+# carried (the machine's PyTorch wheel has it: the script finds it).
+gpu-bundle-dp: $(BUILD)/longscan
+	bash bench/gpu_bundle.sh .gpu-dp $^
+	cp bench/gpu_dp.sh bench/gpu_common.sh .gpu-dp/
+	@! ls .gpu-dp/lib .gpu-dp/libz 2>/dev/null | grep -i nccl
+	du -sh .gpu-dp
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
 # the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); calls d and e

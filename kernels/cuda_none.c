@@ -4,6 +4,7 @@
  * Must declare exactly what the kernels/cuda .cu files define.
  */
 #include "kernels/attention.h"
+#include "kernels/comm.h"
 #include "kernels/device.h"
 #include "kernels/scan.h"
 
@@ -414,3 +415,28 @@ int dropout_bwd_cuda(const DropoutArgs *a) {
     (void)a;
     return no_cuda();
 }
+
+// kernels/cuda/comm.cu: the NCCL communicator's stream and events
+int comm_cuda_stream_create(void **stream) {
+    *stream = NULL;
+    return no_cuda();
+}
+void comm_cuda_stream_destroy(void *stream) { (void)stream; }
+int comm_cuda_event_create(void **event) {
+    *event = NULL;
+    return no_cuda();
+}
+void comm_cuda_event_destroy(void *event) { (void)event; }
+int comm_cuda_event_record(void *event, void *stream) {
+    (void)event, (void)stream;
+    return no_cuda();
+}
+int comm_cuda_stream_wait(void *stream, void *event) {
+    (void)stream, (void)event;
+    return no_cuda();
+}
+int comm_cuda_stream_sync(void *stream) {
+    (void)stream;
+    return no_cuda();
+}
+void *comm_cuda_thread_stream(void) { return NULL; }

@@ -1034,19 +1034,50 @@ int model_embed(Model *m, const ModelBatch *batch, float *out) {
     return forward_impl(m, batch, NULL, out, 0);
 }
 
+void model_set_grad_ready(Model *m, ModelGradReady fn, void *ctx) {
+    m->grad_ready = fn;
+    m->grad_ready_ctx = ctx;
+}
+
+// First float of layer i's tensors (the table holds each layer's tensors together).
+static int64_t layer_first_offset(const Model *m, int64_t i) {
+    for (int j = 0; j < m->table.n; j++)
+        if (layer_of(m->table.entries[j].name) == i) return m->table.entries[j].offset;
+    return 0; // not reached: every layer has a norm
+}
+
+int64_t model_grad_marks(const Model *m, int64_t *marks) {
+    const int64_t n = m->cfg.n_layers + 2;
+    if (!marks) return n;
+    marks[0] = m->table.entries[m->idx_norm_f_w].offset; // head and final norm
+    for (int64_t i = m->cfg.n_layers - 1, k = 1; i >= 0; i--, k++)
+        marks[k] = layer_first_offset(m, i);
+    marks[n - 1] = 0; // the input stage (and a tied LM head)
+    return n;
+}
+
+// Tell the caller that the gradients from float lo on are final (model_set_grad_ready).
+static int grads_final_from(Model *m, int64_t lo) {
+    return m->grad_ready ? m->grad_ready(m->grad_ready_ctx, lo) : 0;
+}
+
 // The backward from dlogits on the model's device.
 static int backward_impl(Model *m, const float *dlogits) {
     m->train_ready = 0; // the backward reuses the forward's buffers
     Plan *p = &m->plan;
     const int64_t MD = p->Be * p->L * m->D;
     int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
+    if (status == 0 && m->grad_ready)
+        status = grads_final_from(m, m->table.entries[m->idx_norm_f_w].offset);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
         if (model_layer_is_attention(&m->cfg, i))
             status = transformer_layer_bwd(m, i, p->R + i * MD, p->dR);
         else
             status = mamba_layer_bwd(m, i, p->R + i * MD, p->dR);
+        if (status == 0 && m->grad_ready) status = grads_final_from(m, layer_first_offset(m, i));
     }
     if (status == 0) status = model_input_bwd(m, p->dR);
+    if (status == 0) status = grads_final_from(m, 0);
     return status;
 }
 

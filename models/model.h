@@ -333,6 +333,31 @@ int model_forward_backward(Model *model, const ModelBatch *batch, const int32_t 
 int model_zero_grads(Model *model) LS_RESULT_USED;
 
 /**
+ * Told by the backward that floats [lo, param_table.total) of model_grads() are final for this
+ * backward: nothing it still has to queue writes them (on the GPU the kernels that wrote them
+ * are queued, not necessarily done: order work after them on the calling thread's stream).
+ * Data parallelism all-reduces each bucket of gradients from here while the backward goes on.
+ * A negative return stops the backward and is passed on.
+ */
+typedef int (*ModelGradReady)(void *ctx, int64_t lo);
+
+/**
+ * Call @p fn during every backward (model_backward, model_forward_backward) with the values of
+ * model_grad_marks(), in that order; NULL turns it off. The table is laid out input stage,
+ * layer 0 .. n−1, final norm, head, and the backward runs the other way, so each layer's
+ * backward finishes the tail of the buffer that begins with its first tensor (a tied LM head
+ * is the embedding, finished only by the input stage).
+ */
+void model_set_grad_ready(Model *model, ModelGradReady fn, void *ctx);
+
+/**
+ * The offsets the backward reports, in its order (strictly decreasing, the last one 0): after
+ * the head and final norm, after each layer from the last, after the input stage.
+ * @return their count (n_layers + 2); @p marks (NULL: count only) gets them.
+ */
+int64_t model_grad_marks(const Model *model, int64_t *marks);
+
+/**
  * Rows (batch rows × positions) of one Mamba tile, the unit a layer's internals exist for
  * (docs/models.md "Tiles"): default 16,384 on the CPU; on the GPU 65,536, or a quarter of a
  * longer input's rows up to 262,144 (setting a value turns that off). Larger tiles mean

@@ -139,6 +139,8 @@ struct Model {
     int idx_cls_w, idx_cls_b;
     LayerParams *layers; // (n_layers)
     OptimTensor *optim;  // (table.n) the optimizer's view of the table
+    ModelGradReady grad_ready; // model_set_grad_ready: told as the backward finishes tails
+    void *grad_ready_ctx;      // of the gradient buffer (data parallel's buckets)
     // activation arena
     void *arena;
     size_t arena_cap;

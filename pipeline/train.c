@@ -29,7 +29,7 @@ enum {
     OPT_BETA2,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
     OPT_REFERENCE, OPT_PACK, OPT_NO_BUCKET,
-    OPT_PROGRESS, OPT_LOG, OPT_RESUME,
+    OPT_PROGRESS, OPT_LOG, OPT_RESUME, OPT_GPUS, OPT_CPU_RANKS, OPT_RENDEZVOUS,
 };
 
 static void usage(FILE *fp) {
@@ -139,6 +139,22 @@ static void usage(FILE *fp) {
 "                         the step: the same on CPU and GPU, and again on --resume\n"
 "      --clip X           clip the global gradient norm to X (default 1; 0: off)\n"
 "      --beta1 X, --beta2 X   AdamW moments (default 0.9, 0.999)\n"
+"\n"
+"Data parallel (docs/parallel.md \"Data parallel\"):\n"
+"      --gpus N           train on N GPUs of this host: N processes, rank r on cuda:r\n"
+"                         (CUDA_VISIBLE_DEVICES picks which), gradients summed through\n"
+"                         NCCL (libnccl.so.2, or PyTorch's nvidia-nccl wheel; found at run\n"
+"                         time). Each rank trains 1/N of every batch: --batch-size stays the\n"
+"                         global batch and must be a multiple of N; the loss is the one\n"
+"                         process's mean over the global batch (the same curve within fp32\n"
+"                         rounding). Rank 0 alone prints, logs, validates and writes\n"
+"      --cpu-ranks N      the same with N processes on the CPU (the cores shared among\n"
+"                         them; sums in rank order, so runs repeat exactly): to check the\n"
+"                         parallel path without GPUs\n"
+"      --rendezvous DIR   under Open MPI's 'mpirun -np N longscan train ...' (rank and size\n"
+"                         from OMPI_COMM_WORLD_*; rank r on cuda:LOCAL_RANK, or the CPU\n"
+"                         with --device cpu): a folder every rank sees, where rank 0 leaves\n"
+"                         NCCL's id (or the CPU ranks' shared memory) for the others\n"
 "\n"
 "Validation, checkpoints, progress:\n"
 "  -o, --output FILE      the model checkpoint (required); FILE.state.safetensors beside it\n"
@@ -302,6 +318,9 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"log", required_argument, NULL, OPT_LOG},
         {"resume", required_argument, NULL, OPT_RESUME},
+        {"gpus", required_argument, NULL, OPT_GPUS},
+        {"cpu-ranks", required_argument, NULL, OPT_CPU_RANKS},
+        {"rendezvous", required_argument, NULL, OPT_RENDEZVOUS},
         {"augment", required_argument, NULL, OPT_AUGMENT},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
@@ -461,6 +480,11 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             break;
         case OPT_LOG: opt->log_path = optarg; break;
         case OPT_RESUME: opt->resume = optarg; break;
+        case OPT_GPUS: status = cli_parse_int("--gpus", optarg, 1, 1024, &opt->gpus); break;
+        case OPT_CPU_RANKS:
+            status = cli_parse_int("--cpu-ranks", optarg, 1, 1024, &opt->cpu_ranks);
+            break;
+        case OPT_RENDEZVOUS: opt->rendezvous = optarg; break;
         default:
             return ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                             "train --help'", argv[optind - 1]);
@@ -596,6 +620,10 @@ int main_train(int argc, char **argv) {
         if (status < 0) goto fail;
     }
     if ((status = check_args(&opt)) < 0) goto fail;
+    if (train_parallel_wanted(&opt)) { // before anything touches CUDA in this process
+        status = train_parallel_run(&opt, argv_json);
+        goto done;
+    }
     cli_common_apply(&opt.common);
     if ((status = cli_resolve_device(&opt.common)) < 0) goto fail;
     status = trainer_run(&opt, argv_json);

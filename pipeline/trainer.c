@@ -215,6 +215,17 @@ typedef struct {
     int64_t       valid_count;
     double        save_time;       /* saves of the session */
     int64_t       save_count;
+    /* data parallel (opt->comm set): this rank trains rows [B·rank/size, B·(rank+1)/size) of
+     * every global batch; see "Data parallel" below */
+    Comm         *comm;
+    int           rank, size;
+    int64_t      *bucket_lo, *bucket_hi; /* gradient buckets in the order they are reduced */
+    int           n_buckets, next_bucket;
+    int           hook_on;         /* the buckets are reduced during this backward */
+    int32_t      *targets;         /* LM: the targets of a batch, to count the scored ones */
+    int64_t       targets_cap;
+    int           dp_signal;       /* agreed at the last step: some rank got SIGINT/SIGTERM */
+    int           dp_time_up;      /* agreed: rank 0's clock passed a --minutes cap */
 } Trainer;
 
 static volatile sig_atomic_t stop_signal = 0;
@@ -625,25 +636,164 @@ static int trainer_advance(Trainer *T, int64_t epoch_batches) {
     return 1;
 }
 
+// ---------------------------------------------------------------------------- data parallel
+
+static int  trainer_by_minutes(const TrainOptions *opt);
+static void trainer_budget_set_total(Trainer *T, int64_t total);
+
+/*
+ * Every rank reads the whole global batch (the same plan, sampler, crops and augmentation as
+ * one process: the host work is repeated, the model's is split) and trains its rows
+ * [B·rank/size, B·(rank+1)/size). The loss of one process is the mean over the batch's C
+ * counted rows (sequences, or an LM's scored tokens): rank r's C_r rows enter it with weight
+ * C_r / C, which is the grad_scale of its backward, so the sum of the ranks' gradients is the
+ * gradient of that mean, whatever the lengths and padding of each rank's rows; with one rank
+ * the weight is exactly 1 and the arithmetic that of a plain run. The gradient buffer is
+ * summed in buckets (bucket_lo/hi) as the backward finishes them (model_set_grad_ready); the
+ * loss, a stop request and rank 0's schedule length are summed on the host after it. Then every
+ * rank holds the same gradients and runs the same norm, clipping and AdamW.
+ */
+
+/* Rows [r0, r0 + n) of @p b as a batch (a view: the same buffers, the same row stride L). */
+static void batch_rows_view(const Batch *b, int64_t r0, int64_t n, Batch *v) {
+    *v = *b;
+    v->B = n;
+    const int64_t cell = r0 * b->L;
+    v->lengths = b->lengths ? b->lengths + r0 : NULL;
+    v->labels = b->labels ? b->labels + r0 : NULL;
+    v->examples = b->examples ? b->examples + r0 : NULL;
+    v->offsets = b->offsets ? b->offsets + r0 : NULL;
+    v->tokens = b->tokens ? b->tokens + cell : NULL;
+    v->samples = b->samples ? b->samples + cell : NULL;
+    v->ids = b->ids ? b->ids + cell : NULL;
+    v->target = b->target ? b->target + cell : NULL;
+    v->answers = b->answers ? b->answers + cell : NULL;
+}
+
+/* The rows of a batch that its mean loss is taken over: sequences, or an LM's scored
+ * positions (model_lm_targets less the ignored ones). */
+static int trainer_loss_count(Trainer *T, const Batch *b, int64_t *count) {
+    *count = 0;
+    if (b->B == 0) return 0;
+    if (T->cfg.task != MODEL_TASK_LM) {
+        *count = b->B;
+        return 0;
+    }
+    if (b->B * b->L > T->targets_cap) {
+        int32_t *t = realloc(T->targets, (size_t)(b->B * b->L) * sizeof *t);
+        if (!t) return ls_error(LS_ERR_NOMEM, "out of memory for %lld targets",
+                                (long long)(b->B * b->L));
+        T->targets = t;
+        T->targets_cap = b->B * b->L;
+    }
+    ModelBatch mb;
+    infer_model_batch(b, &mb);
+    const int64_t rows = model_lm_targets(T->model, &mb, T->targets);
+    for (int64_t i = 0; i < rows; i++) *count += T->targets[i] != LOSS_IGNORE_INDEX;
+    return 0;
+}
+
+/* The backward finished the gradients from float lo on: reduce the buckets inside them. */
+static int trainer_grad_ready(void *ctx, int64_t lo) {
+    Trainer *T = ctx;
+    if (!T->hook_on) return 0;
+    while (T->next_bucket < T->n_buckets && lo <= T->bucket_lo[T->next_bucket]) {
+        const int k = T->next_bucket++;
+        int status = comm_allreduce_start(T->comm, model_grads(T->model) + T->bucket_lo[k],
+                                          T->bucket_hi[k] - T->bucket_lo[k]);
+        if (status < 0) return status;
+    }
+    return 0;
+}
+
+/* Buckets of about LS_DP_BUCKET_MB megabytes (default 8; 0: one per layer), cut at the marks
+ * the backward reports, so each is reduced as soon as its last layer is done. */
+static int trainer_dp_buckets(Trainer *T) {
+    const int64_t n = model_grad_marks(T->model, NULL);
+    int64_t *marks = malloc((size_t)n * sizeof *marks);
+    T->bucket_lo = malloc((size_t)n * sizeof *T->bucket_lo);
+    T->bucket_hi = malloc((size_t)n * sizeof *T->bucket_hi);
+    if (!marks || !T->bucket_lo || !T->bucket_hi) {
+        free(marks);
+        return ls_error(LS_ERR_NOMEM, "out of memory");
+    }
+    model_grad_marks(T->model, marks);
+    double mb = 8;
+    const char *env = getenv("LS_DP_BUCKET_MB");
+    if (env && *env) mb = atof(env);
+    const int64_t floats = (int64_t)(mb * 1048576.0 / sizeof(float));
+    int64_t hi = model_param_table(T->model)->total;
+    T->n_buckets = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (hi - marks[i] < floats && marks[i] > 0) continue;
+        if (hi == marks[i]) continue;
+        T->bucket_lo[T->n_buckets] = marks[i];
+        T->bucket_hi[T->n_buckets++] = hi;
+        hi = marks[i];
+    }
+    free(marks);
+    model_set_grad_ready(T->model, trainer_grad_ready, T);
+    return 0;
+}
+
 /* Forward + loss + backward of the filled batch on the model's device (logits and dlogits
- * stay there; the loss comes back); leaves the gradients in the model. */
+ * stay there; the loss comes back); leaves the gradients in the model. Data parallel: of
+ * this rank's rows, with their weight in the global mean, and *loss is their share of it. */
 static int trainer_forward_backward(Trainer *T, double *loss) {
     ModelBatch mb;
-    const int32_t *labels = T->batch.labels;
+    Batch rows = T->batch;
+    double weight = 1.0;
     int status = 0;
+    if (T->comm) {
+        const int64_t B = T->batch.B, r0 = B * T->rank / T->size;
+        int64_t count = 0, mine = 0;
+        batch_rows_view(&T->batch, r0, B * (T->rank + 1) / T->size - r0, &rows);
+        if ((status = trainer_loss_count(T, &T->batch, &count)) < 0 ||
+            (status = trainer_loss_count(T, &rows, &mine)) < 0)
+            return status;
+        weight = count > 0 ? (double)mine / (double)count : 0.0;
+    }
+    const int32_t *labels = rows.labels;
+    *loss = 0;
+    if ((status = model_zero_grads(T->model)) < 0) return status;
+    if (weight == 0) return 0; // no rows, or none scored: nothing to add to the gradients
     if (T->opt->pack) { // the same sequences laid out packed: labels in the packed order
         const int64_t frame = T->cfg.input == MODEL_INPUT_WAVEFORM ? T->cfg.frame : 1;
-        if ((status = infer_pack_batch(&T->batch, frame, &T->packed, &mb)) < 0) return status;
+        if ((status = infer_pack_batch(&rows, frame, &T->packed, &mb)) < 0) return status;
         labels = T->packed.labels;
     } else {
-        infer_model_batch(&T->batch, &mb);
+        infer_model_batch(&rows, &mb);
     }
     const int64_t F = T->cfg.input == MODEL_INPUT_WAVEFORM ? T->cfg.frame : 1; // positions
-    T->pos_padded += T->batch.B * ((T->batch.L + F - 1) / F);
+    T->pos_padded += rows.B * ((rows.L + F - 1) / F);
     T->pos_run += mb.B * ((mb.L + F - 1) / F);
-    if ((status = model_zero_grads(T->model)) < 0) return status;
     model_set_dropout_step(T->model, T->state.step + 1); // the step this batch trains
-    return model_forward_backward(T->model, &mb, labels, 1.0f, loss);
+    status = model_forward_backward(T->model, &mb, labels, (float)weight, loss);
+    *loss *= weight;
+    return status;
+}
+
+/* After this rank's backward: the buckets the backward did not reach (all of them when the
+ * rank had nothing to compute), then the host values: the loss, a stop request, and rank 0's
+ * schedule length (a --minutes run plans it from rank 0's clock). */
+static int trainer_dp_reduce(Trainer *T, double *loss) {
+    int status = 0;
+    T->hook_on = 1;
+    if (T->next_bucket < T->n_buckets) status = trainer_grad_ready(T, 0);
+    T->hook_on = 0;
+    T->next_bucket = 0;
+    if (status == 0) status = comm_allreduce_wait(T->comm);
+    if (status < 0) return status;
+    const TrainOptions *opt = T->opt;
+    const int capped = opt->minutes > 0 && !trainer_by_minutes(opt);
+    double x[4] = {*loss, stop_signal != 0, T->rank == 0 ? (double)T->state.total_steps : 0,
+                   T->rank == 0 && capped && now_s() - T->t_origin >= opt->minutes * 60};
+    if ((status = comm_allreduce_host(T->comm, x, 4)) < 0) return status;
+    *loss = x[0];
+    T->dp_signal = x[1] > 0;
+    T->dp_time_up = x[3] > 0;
+    if ((int64_t)x[2] != T->state.total_steps) trainer_budget_set_total(T, (int64_t)x[2]);
+    return 0;
 }
 
 /* Host logits of the filled batch for a timed forward (the --minutes estimate). */
@@ -669,7 +819,10 @@ static int trainer_step(Trainer *T, int64_t n_rows, double *loss, double *grad_n
         return status;
     *tokens = 0;
     for (int64_t b = 0; b < T->batch.B; b++) *tokens += T->batch.lengths[b];
+    T->hook_on = T->comm != NULL;
     status = trainer_forward_backward(T, loss);
+    T->hook_on = 0;
+    if (status == 0 && T->comm) status = trainer_dp_reduce(T, loss);
     if (status < 0) return status;
     int64_t step = T->state.step + 1;
     /* a loss that is not a number: the weights have diverged; stop before the update,
@@ -953,7 +1106,13 @@ static int trainer_count_steps(Trainer *T) {
         T->state.total_steps = total;
         return 0;
     }
-    return trainer_estimate_steps(T, &T->state.total_steps);
+    int status = trainer_estimate_steps(T, &T->state.total_steps);
+    if (status < 0 || !T->comm) return status;
+    /* each rank timed its own trial steps; the schedule is rank 0's */
+    double total = T->rank == 0 ? (double)T->state.total_steps : 0;
+    if ((status = comm_allreduce_host(T->comm, &total, 1)) < 0) return status;
+    T->state.total_steps = (int64_t)total;
+    return 0;
 }
 
 static void trainer_build_table(Trainer *T, const char *argv_note) {
@@ -1087,6 +1246,14 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     config_table_add(t, 1, "eps", "%g", opt->eps);
     config_table_add(t, 1, "seed", "%llu", (unsigned long long)opt->common.seed);
     config_table_add(t, 0, "device", "%s", opt->common.device_desc);
+    if (T->comm) {
+        const int64_t rows = T->sampler ? T->window_rows : opt->batch_size;
+        config_table_add(t, 0, "data_parallel", "%d ranks (%s), %lld of the %lld rows of a "
+                         "batch each", T->size, comm_backend(T->comm) == COMM_BACKEND_NCCL
+                         ? (opt->gpus > 0 ? "one GPU each, NCCL" : "mpirun, NCCL")
+                         : "CPU processes", (long long)((rows + T->size - 1) / T->size),
+                         (long long)rows);
+    }
     config_table_add(t, 0, "precision", "%s", opt->common.dtype == DTYPE_BF16
                      ? "bf16 (activations, GEMMs; fp32 weights, optimizer, scan state)"
                      : "fp32");
@@ -1294,6 +1461,10 @@ static void trainer_free(Trainer *T) {
     free(T->training_json);
     free(T->state_path);
     free(T->best_path);
+    free(T->bucket_lo);
+    free(T->bucket_hi);
+    free(T->targets);
+    if (T->model) model_set_grad_ready(T->model, NULL, NULL);
     if (T->log) fclose(T->log);
 }
 
@@ -1312,6 +1483,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     /* --minutes alone: the run's length follows the clock (a time cap otherwise) */
     T->budget_on = trainer_by_minutes(opt);
     T->budget_s = opt->minutes * 60;
+    T->comm = opt->comm;
+    T->rank = T->comm ? comm_rank(T->comm) : 0;
+    T->size = T->comm ? comm_size(T->comm) : 1;
     int status = 0;
     if (opt->common.output && strcmp(opt->common.output, "-") != 0) {
         T->state_path = checkpoint_state_path(opt->common.output);
@@ -1321,7 +1495,8 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
             goto fail;
         }
     }
-    if ((status = trainer_check_outputs(T)) < 0) goto fail;
+    /* (rank 0 alone writes; a failure there stops the other ranks at their first exchange) */
+    if (T->rank == 0 && (status = trainer_check_outputs(T)) < 0) goto fail;
     if (opt->resume) {
         resume_path = checkpoint_state_path(opt->resume);
         if (!resume_path) {
@@ -1345,8 +1520,21 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     if ((status = trainer_model_config(T)) < 0) goto fail;
     if ((status = trainer_augment_init(T)) < 0) goto fail;
     status = model_init(&T->model, &T->cfg, &opt->common.device, opt->common.seed);
+    /* every rank initialises from the same seed; rank 0's weights are given to all anyway, so
+     * that nothing but the arithmetic of the step can make the ranks differ */
+    if (status == 0 && T->comm)
+        status = comm_broadcast(T->comm, model_params(T->model),
+                                model_param_table(T->model)->total, 0);
     if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
-    if (status == 0) status = model_set_dropout(T->model, opt->dropout, opt->common.seed);
+    /* each rank draws its own dropout masks (rank 0 those of a plain run): the same masks on
+     * every rank would drop the same places of their rows together */
+    if (status == 0)
+        status = model_set_dropout(T->model, opt->dropout,
+                                   T->rank == 0 ? opt->common.seed
+                                                : rng_mix64(opt->common.seed ^
+                                                            (0xD1B54A32D192ED03ull *
+                                                             (uint64_t)T->rank)));
+    if (status == 0 && T->comm) status = trainer_dp_buckets(T);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     T->min_lr = opt->min_lr >= 0 ? opt->min_lr : opt->lr / 10;
@@ -1380,7 +1568,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     if (resume_path && (status = trainer_check_digest(T, data_digest, resume_path)) < 0)
         goto fail;
     T->state.data_digest = data_digest;
-    if (opt->log_path) {
+    if (opt->log_path && T->rank == 0) {
         T->log = fopen(opt->log_path, resume_path ? "a" : "w");
         if (!T->log) {
             status = ls_error(LS_ERR_IO, "--log %s: cannot create: %s", opt->log_path,
@@ -1392,7 +1580,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                   "valid_accuracy,valid_macro_f1,valid_mcc,valid_bits_per_token,peak_gpu_gib\n",
                   T->log);
     }
-    T->show = opt->common.verbosity >= 1;
+    T->show = opt->common.verbosity >= 1 && T->rank == 0;
     if (T->state.step >= T->state.total_steps) {
         if (T->show)
             fprintf(stderr, "%s: the run had already finished at step %lld; nothing to do\n",
@@ -1448,7 +1636,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         int last = step == T->state.total_steps;
         EvalResult valid = {0};
         int validated = 0;
-        if (T->n_valid_items > 0 &&
+        /* validation and checkpoints: rank 0 alone (the others go on to the next step and
+         * wait for it in its gradient exchange) */
+        if (T->n_valid_items > 0 && T->rank == 0 &&
             (last || (opt->eval_every > 0 ? step % opt->eval_every == 0 : epoch_end))) {
             progress_line(T, 1);
             double tv = now_s();
@@ -1464,11 +1654,14 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
         infer_result_free(&valid);
         if (status < 0) goto fail;
         if (!validated) progress_line(T, last);
+        /* data parallel: as the ranks agreed in the step's exchange */
         if (opt->stop_after > 0 && step >= opt->stop_after && !last) stopped = 1;
-        else if (stop_signal) stopped = 2;
-        else if (capped && now_s() - T->t_origin >= opt->minutes * 60 && !last)
+        else if (T->comm ? T->dp_signal : stop_signal) stopped = 2;
+        else if (capped && !last &&
+                 (T->comm ? T->dp_time_up : now_s() - T->t_origin >= opt->minutes * 60))
             stopped = 3;
-        if (last || stopped || (opt->save_every > 0 && step % opt->save_every == 0)) {
+        if (T->rank == 0 &&
+            (last || stopped || (opt->save_every > 0 && step % opt->save_every == 0))) {
             double ts = now_s();
             if ((status = trainer_save_all(T, argv_json)) < 0) goto fail;
             ts = now_s() - ts;
@@ -1499,7 +1692,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                     (long long)T->pos_run, (long long)T->pos_padded,
                     100.0 * (double)T->pos_run / (double)T->pos_padded);
         fputc('\n', stderr);
-    } else if (stopped && opt->common.verbosity >= 1) {
+    } else if (stopped && opt->common.verbosity >= 1 && T->rank == 0) {
         static const char *const why[] = {"", "as asked (--stop-after)", "by a signal",
                                           "at the time limit (--minutes)"};
         fprintf(stderr, "stopped %s at step %lld of %lld; wrote %s and %s; continue with "

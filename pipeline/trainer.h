@@ -50,6 +50,7 @@
 #include "common/error.h"
 #include "io/augment.h"
 #include "io/dataset.h"
+#include "kernels/comm.h"
 #include "models/model.h"
 #include "pipeline/cli.h"
 #include "pipeline/infer.h"
@@ -133,6 +134,12 @@ typedef struct {
     int           progress;         /* -1 auto (bar on a terminal), 0 plain lines, 1 bar */
     const char   *log_path;
     const char   *resume;           /* model or state file of the run to continue */
+    /* data parallel (docs/parallel.md "Data parallel"; pipeline/train_parallel.c) */
+    int           gpus;             /* --gpus N: N processes on this host, one per GPU; 0 */
+    int           cpu_ranks;        /* --cpu-ranks N: N processes on the CPU; 0 */
+    const char   *rendezvous;       /* --rendezvous DIR: where mpirun's ranks meet */
+    Comm         *comm;             /* this rank's communicator, set by the launcher in each
+                                       rank; NULL: one process */
 } TrainOptions;
 
 /** Defaults (see `longscan train --help`). */
@@ -184,6 +191,25 @@ void trainer_set_clock(TrainerClock clock, void *ctx);
  *         negative LS_ERR_* with the message set.
  */
 int trainer_run(const TrainOptions *opt, const char *argv_json) LS_RESULT_USED;
+
+// ---------------------------------------------------------------------------- data parallel
+
+/**
+ * 1 when @p opt asks for data-parallel training: --gpus, --cpu-ranks, or a process that
+ * Open MPI's mpirun started (OMPI_COMM_WORLD_SIZE in the environment).
+ */
+int train_parallel_wanted(const TrainOptions *opt);
+
+/**
+ * Run training as @p opt says on several ranks (pipeline/train_parallel.c): --gpus N and
+ * --cpu-ranks N fork N ranks of this process and wait for them; under mpirun this process is
+ * one rank. Each rank makes its communicator, then calls trainer_run(). Checks the options
+ * first (one error line). Call before anything initialises CUDA in this process (a forked
+ * rank could not use it).
+ * @return the exit status for main (the error line is printed: one, from the rank that failed
+ *         first).
+ */
+int train_parallel_run(TrainOptions *opt, const char *argv_json);
 
 #ifdef __cplusplus
 }
