@@ -19,7 +19,8 @@
 #           Genomic Benchmarks' ten folds, then in the time left the six other GUE tasks with
 #           call d's regularisation (dropout 0.1) and GUE prom_core_notata with a wider,
 #           deeper model (one seed: does capacity help once it is regularised?); the bundle
-#           also carries bench/gpu_gen.sh (the fused generation step), run from a copy of it
+#           also carries bench/gpu_gen.sh (the fused generation step) and bench/gpu_dp.sh
+#           (data parallel), run from a copy of it
 #   call f: the next-base LM on human chr20 at contexts 1K, 16K and 1M (one seed each, the
 #           recipe's 5 minutes shortened to what DEADLINE_S leaves); the bundle also carries
 #           bench/gpu_induction.sh, which the same call runs after it (issue 15)
@@ -210,8 +211,9 @@ d)
         GROUP_TAG=d256x6
     ;;
 e)
-    # the sliced scan (issue 17) and the matmul suite (the bf16 epilogue, issue 11)
-    for suite in seqpar matmul; do
+    # the sliced scan and the sliced models (issue 17), the matmul suite (the bf16 epilogue,
+    # issue 11)
+    for suite in seqpar model_seqpar matmul; do
         [ -x "$work/bin/test_gpu" ] || break
         say "test_gpu $suite"
         timeout 120 "$B/run" "$work/bin/test_gpu" $suite > "$ret/parity-$suite.log" 2>&1

@@ -55,7 +55,7 @@ cp bench/gpu_recipes.sh "$dir/"
 # call f runs issue 15's induction heads after its recipe, call e the fused generation step's
 # checks and bench (from a copy of the bundle: gpu_common.sh unpacks the binaries in place)
 [ "$call" = f ] && cp bench/gpu_induction.sh bench/gpu_common.sh "$dir/"
-[ "$call" = e ] && cp bench/gpu_gen.sh bench/gpu_common.sh "$dir/"
+[ "$call" = e ] && cp bench/gpu_gen.sh bench/gpu_dp.sh bench/gpu_common.sh "$dir/"
 # shellcheck disable=SC2086 # the globs expand in the data folder
 (cd "$data" && tar -czhf - $globs) > "$dir/data.tar.gz"
 size=$(du -sm "$dir" | cut -f1)
