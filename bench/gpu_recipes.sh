@@ -216,7 +216,7 @@ e)
     for suite in seqpar model_seqpar matmul; do
         [ -x "$work/bin/test_gpu" ] || break
         say "test_gpu $suite"
-        timeout 120 "$B/run" "$work/bin/test_gpu" $suite > "$ret/parity-$suite.log" 2>&1
+        timeout 60 "$B/run" "$work/bin/test_gpu" $suite > "$ret/parity-$suite.log" 2>&1
         say "test_gpu $suite: exit $?, $(grep -c '^ok' "$ret/parity-$suite.log") ok," \
             "$(grep -c '^not ok' "$ret/parity-$suite.log") not ok"
         grep '^not ok' "$ret/parity-$suite.log" | head -20 | cut -c1-300
