@@ -30,6 +30,7 @@
 #include "models/model.h"
 #include "models/model_internal.h"
 #include "tests/gpu/gpu_check.h"
+#include "tests/gpu/model_check.h"
 
 static const Device mg_cpu = {DEVICE_CPU, 0}, mg_gpu = {DEVICE_CUDA, 0};
 
@@ -74,19 +75,6 @@ static int64_t mg_logits_numel(const Model *m, const ModelBatch *b) {
 }
 
 // ------------------------------------------------------------------------------ comparisons
-
-// Relative error of got against ref: ∞-norm (fp32 rule) or 2-norm (bf16 rule).
-static double mg_rel(const float *got, const float *ref, int64_t n, int l2) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]), r = fabs((double)ref[i]);
-        if (!isfinite(got[i])) return INFINITY;
-        if (l2) num += d * d, den += r * r;
-        else num = d > num ? d : num, den = r > den ? r : den;
-    }
-    if (l2) num = sqrt(num), den = sqrt(den);
-    return den > 0 ? num / den : num;
-}
 
 // ------------------------------------------------------------------------------ suite: model
 
@@ -149,7 +137,7 @@ static void model_case(const MgCase *mc, DType act, uint64_t salt) {
     if ((status = model_forward(gpu, &t.b, lg, 0)) < 0) goto fail;
     const int l2 = act != DTYPE_F32;
     const double tol = l2 ? 3e-2 : 1e-4;
-    double e = mg_rel(lg, lc, nl, l2);
+    double e = gm_rel(lg, lc, nl, l2);
     gc_report(e <= tol, "model %s %s: logits (%lld) rel. error %.3g (<= %.0e)", mc->name, prec,
               (long long)nl, e, tol);
     if ((status = model_zero_grads(gpu)) < 0 ||
@@ -159,13 +147,8 @@ static void model_case(const MgCase *mc, DType act, uint64_t salt) {
     e = fabs(loss_g - loss_c) / fabs(loss_c);
     gc_report(e <= tol, "model %s %s: loss %.6f vs CPU %.6f (rel. %.3g)", mc->name, prec, loss_g,
               loss_c, e);
-    double worst = 0;
-    const char *worst_name = "-";
-    for (int i = 0; i < tab->n; i++) {
-        const ParamEntry *pe = &tab->entries[i];
-        double ei = mg_rel(ggpu + pe->offset, gcpu + pe->offset, pe->numel, l2);
-        if (!(ei <= worst)) worst = ei, worst_name = pe->name;
-    }
+    const char *worst_name;
+    const double worst = gm_worst_param(tab, ggpu, gcpu, l2, &worst_name);
     snprintf(what, sizeof what, "model %s %s: every gradient (%d tensors) within %.0e, worst %s "
              "%.3g", mc->name, prec, tab->n, tol, worst_name, worst);
     gc_report(worst <= tol, "%s", what);
@@ -179,7 +162,7 @@ static void model_case(const MgCase *mc, DType act, uint64_t salt) {
             (status = model_backward(gpu, &t.b, dl)) < 0 ||
             (status = model_buffer_read(gpu, MODEL_BUF_GRADS, pg)) < 0)
             goto fail;
-        e = mg_rel(pg, ggpu, P, 1);
+        e = gm_rel(pg, ggpu, P, 1);
         gc_report(e <= 1e-5, "model %s %s: model_backward(host dlogits) = the device step's "
                   "gradients (rel. %.3g)", mc->name, prec, e);
     }
@@ -274,7 +257,7 @@ static void stream_case(DType act) {
             memcpy(want + k * V, full + k * V, (size_t)V * 4);
         }
     const double tol = act == DTYPE_F32 ? 1e-4 : 3e-2;
-    double e = mg_rel(got, want, B * L * V, act != DTYPE_F32);
+    double e = gm_rel(got, want, B * L * V, act != DTYPE_F32);
     gc_report(e <= tol, "model stream %s: two segments and a generation step on the GPU give "
               "the one-pass logits (rel. %.3g <= %.0e)", prec, e, tol);
 done:
@@ -408,7 +391,7 @@ static void train_case(const char *name, ModelConfig cfg, DType act, uint64_t sa
         (status = model_forward(gpu, &batches[0].b, lg, 0)) < 0 ||
         (status = model_forward(back, &batches[0].b, lb, 0)) < 0)
         goto fail;
-    double e = mg_rel(lb, lg, nl, 0);
+    double e = gm_rel(lb, lg, nl, 0);
     gc_report(e <= 1e-4, "train %s %s: the GPU-trained checkpoint evaluated on the CPU gives "
               "the GPU's fp32 logits (rel. %.3g)", name, prec, e);
     goto done;

@@ -22,6 +22,7 @@
 #include "models/model.h"
 #include "models/model_internal.h"
 #include "tests/gpu/gpu_check.h"
+#include "tests/gpu/model_check.h"
 
 static const Device mp_cpu = {DEVICE_CPU, 0}, mp_gpu = {DEVICE_CUDA, 0};
 
@@ -90,34 +91,6 @@ static void mp_pair_free(MpPair *p) {
     free(p->pad_tokens), free(p->pk_tokens), free(p->pad_samples), free(p->pk_samples);
 }
 
-// ∞-norm (fp32) or 2-norm (bf16) relative error, as model_gpu.c.
-static double mp_rel(const float *got, const float *ref, int64_t n, int l2) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]), r = fabs((double)ref[i]);
-        if (!isfinite(got[i])) return INFINITY;
-        if (l2)
-            num += d * d, den += r * r;
-        else
-            num = d > num ? d : num, den = r > den ? r : den;
-    }
-    if (l2) num = sqrt(num), den = sqrt(den);
-    return den > 0 ? num / den : num;
-}
-
-// Worst per-tensor relative gradient error.
-static double mp_grads(const ParamTable *tab, const float *got, const float *ref, int l2,
-                       const char **worst_name) {
-    double worst = 0;
-    *worst_name = "-";
-    for (int i = 0; i < tab->n; i++) {
-        const ParamEntry *pe = &tab->entries[i];
-        double e = mp_rel(got + pe->offset, ref + pe->offset, pe->numel, l2);
-        if (!(e <= worst)) worst = e, *worst_name = pe->name;
-    }
-    return worst;
-}
-
 // Logits in the padded layout (LM: sequence k's positions of the packed rows, row k).
 static void mp_unpack_lm(const MpPair *p, const float *packed, float *out, int64_t V) {
     memset(out, 0, (size_t)(MP_SEQS * p->Lp * V) * sizeof(float));
@@ -176,24 +149,24 @@ static void pack_case(const char *name, ModelConfig cfg, DType act, uint64_t sal
         if ((status = mp_run(cpu, &p, 1, rows * 40, lc, &loss_c, gc)) < 0) goto fail;
         if ((status = mp_run(gpu, &p, 1, rows * 40, lk, &loss_k, gk)) < 0) goto fail;
         if ((status = mp_run(gpu, &p, 0, MODEL_TILE_ROWS_CUDA, lp, &loss_p, gp)) < 0) goto fail;
-        double e = mp_rel(lk, lc, nl, l2);
+        double e = gm_rel(lk, lc, nl, l2);
         gc_report(e <= tol, "model_pack %s %s: GPU packed logits vs CPU packed: %.3g (<= %.0e)",
                   name, prec, e, tol);
         e = fabs(loss_k - loss_c) / fabs(loss_c);
         gc_report(e <= tol, "model_pack %s %s: GPU packed loss %.6f vs CPU packed %.6f (%.3g)",
                   name, prec, loss_k, loss_c, e);
-        e = mp_grads(tab, gk, gc, l2, &wn);
+        e = gm_worst_param(tab, gk, gc, l2, &wn);
         gc_report(e <= tol,
                   "model_pack %s %s: GPU packed gradients vs CPU packed: worst %s "
                   "%.3g",
                   name, prec, wn, e);
-        e = mp_rel(lk, lp, nl, l2);
+        e = gm_rel(lk, lp, nl, l2);
         gc_report(e <= tol, "model_pack %s %s: GPU packed logits vs GPU padded: %.3g", name, prec,
                   e);
         e = fabs(loss_k - loss_p) / fabs(loss_p);
         gc_report(e <= tol, "model_pack %s %s: GPU packed loss %.6f vs GPU padded %.6f (%.3g)",
                   name, prec, loss_k, loss_p, e);
-        e = mp_grads(tab, gk, gp, l2, &wn);
+        e = gm_worst_param(tab, gk, gp, l2, &wn);
         gc_report(e <= tol,
                   "model_pack %s %s: GPU packed gradients vs GPU padded: worst %s "
                   "%.3g",

@@ -22,40 +22,13 @@
 #include "models/model.h"
 #include "models/model_internal.h"
 #include "tests/gpu/gpu_check.h"
+#include "tests/gpu/model_check.h"
 
 static const Device ms_cpu = {DEVICE_CPU, 0}, ms_gpu = {DEVICE_CUDA, 0};
 
 #define MS_B 2
 #define MS_L 1000
 #define MS_TILE 150
-
-// ∞-norm (fp32) or 2-norm (bf16) relative error, as model_gpu.c.
-static double ms_rel(const float *got, const float *ref, int64_t n, int l2) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]), r = fabs((double)ref[i]);
-        if (!isfinite(got[i])) return INFINITY;
-        if (l2)
-            num += d * d, den += r * r;
-        else
-            num = d > num ? d : num, den = r > den ? r : den;
-    }
-    if (l2) num = sqrt(num), den = sqrt(den);
-    return den > 0 ? num / den : num;
-}
-
-// Worst per-tensor relative gradient error.
-static double ms_grads(const ParamTable *tab, const float *got, const float *ref, int l2,
-                       const char **worst) {
-    double w = 0;
-    *worst = "-";
-    for (int64_t i = 0; i < tab->n; i++) {
-        const ParamEntry *e = &tab->entries[i];
-        double r = ms_rel(got + e->offset, ref + e->offset, e->numel, l2);
-        if (!(r <= w)) w = r, *worst = e->name;
-    }
-    return w;
-}
 
 typedef struct {
     float *logits, *grads;
@@ -108,21 +81,21 @@ static void seqpar_case(const char *name, ModelConfig cfg, DType act, int packed
             const int64_t G = Gs[gi];
             const char *wn;
             if ((status = ms_run(gpu, &b, labels, G, &sliced)) < 0) goto fail;
-            double e = ms_rel(sliced.logits, whole.logits, nl, l2);
+            double e = gm_rel(sliced.logits, whole.logits, nl, l2);
             gc_report(e <= tol, "model_seqpar %s %s G %lld: GPU sliced logits vs GPU whole: %.3g "
                       "(<= %.0e)", name, prec, (long long)G, e, tol);
             e = fabs(sliced.loss - whole.loss) / fmax(1.0, fabs(whole.loss));
             gc_report(e <= tol, "model_seqpar %s %s G %lld: loss %.6f vs whole %.6f (%.3g)", name,
                       prec, (long long)G, sliced.loss, whole.loss, e);
-            e = ms_grads(tab, sliced.grads, whole.grads, l2, &wn);
+            e = gm_worst_param(tab, sliced.grads, whole.grads, l2, &wn);
             gc_report(e <= tol, "model_seqpar %s %s G %lld: gradients vs GPU whole: worst %s %.3g",
                       name, prec, (long long)G, wn, e);
             if (act != DTYPE_F32) continue;
             if ((status = ms_run(cpu, &b, labels, G, &spec)) < 0) goto fail;
-            e = ms_rel(sliced.logits, spec.logits, nl, 0);
+            e = gm_rel(sliced.logits, spec.logits, nl, 0);
             gc_report(e <= tol, "model_seqpar %s fp32 G %lld: GPU sliced logits vs CPU sliced: "
                       "%.3g", name, (long long)G, e);
-            e = ms_grads(tab, sliced.grads, spec.grads, 0, &wn);
+            e = gm_worst_param(tab, sliced.grads, spec.grads, 0, &wn);
             gc_report(e <= tol, "model_seqpar %s fp32 G %lld: gradients vs CPU sliced: worst %s "
                       "%.3g", name, (long long)G, wn, e);
         }

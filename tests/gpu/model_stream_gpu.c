@@ -27,20 +27,9 @@
 #include "models/model.h"
 #include "pipeline/generator.h"
 #include "tests/gpu/gpu_check.h"
+#include "tests/gpu/model_check.h"
 
 static const Device ms_cpu = {DEVICE_CPU, 0}, ms_gpu = {DEVICE_CUDA, 0};
-
-static double ms_rel(const float *got, const float *ref, int64_t n, int l2) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]), r = fabs((double)ref[i]);
-        if (!isfinite(got[i])) return INFINITY;
-        if (l2) num += d * d, den += r * r;
-        else num = d > num ? d : num, den = r > den ? r : den;
-    }
-    if (l2) num = sqrt(num), den = sqrt(den);
-    return den > 0 ? num / den : num;
-}
 
 static double ms_tol(DType t) { return t == DTYPE_F32 ? 1e-4 : 3e-2; }
 
@@ -128,7 +117,7 @@ static void stream_case(const char *name, ModelArch arch, int64_t window, DType 
     if (status < 0) {
         gc_report(0, "model_stream %s %s: %s", name, prec, ls_error_message());
     } else {
-        const double e = ms_rel(got, ref, B * L * V, act != DTYPE_F32);
+        const double e = gm_rel(got, ref, B * L * V, act != DTYPE_F32);
         gc_report(e <= ms_tol(act), "model_stream %s %s: segments 33+1+40+16 on the GPU give %s "
                   "(rel. %.3g <= %.0e)", name, prec, against, e, ms_tol(act));
     }
@@ -168,12 +157,12 @@ static void pooling_case(ModelPool pool, DType act, uint64_t salt) {
     if (status < 0) {
         gc_report(0, "model_stream pooling %d %s: %s", (int)pool, prec, ls_error_message());
     } else {
-        const double ee = ms_rel(egot, eref, B * D, act != DTYPE_F32);
+        const double ee = gm_rel(egot, eref, B * D, act != DTYPE_F32);
         gc_report(ee <= ms_tol(act), "model_stream pooling %s %s: model_stream_embed of "
                   "300+300+100 streamed positions (host memory) = model_embed (rel. %.3g)",
                   pool == MODEL_POOL_LAST ? "last" : pool == MODEL_POOL_FIRST ? "first" : "mean",
                   prec, ee);
-        const double e = ms_rel(lgot, lref, B * C, act != DTYPE_F32);
+        const double e = gm_rel(lgot, lref, B * C, act != DTYPE_F32);
         gc_report(e <= ms_tol(act), "model_stream pooling %s %s: classifier logits of 300+300+100 "
                   "streamed positions = one pass (rel. %.3g)",
                   pool == MODEL_POOL_LAST ? "last" : pool == MODEL_POOL_FIRST ? "first" : "mean",
@@ -210,11 +199,11 @@ static void layerwise_case(int rc, int on_disk, DType act, uint64_t salt) {
         gc_report(0, "model_stream layerwise%s%s %s: %s", rc ? " rc" : "",
                   on_disk ? " file" : "", prec, ls_error_message());
     } else {
-        const double e = ms_rel(got, ref, D, act != DTYPE_F32);
+        const double e = gm_rel(got, ref, D, act != DTYPE_F32);
         gc_report(e <= ms_tol(act), "model_stream layerwise bimamba%s (%s) %s: 600 positions in "
                   "segments of 256 = one pass (rel. %.3g)", rc ? " rc" : "",
                   on_disk ? "temporary file" : "host memory", prec, e);
-        const double el = ms_rel(lgot, lref, cfg.n_classes, act != DTYPE_F32);
+        const double el = gm_rel(lgot, lref, cfg.n_classes, act != DTYPE_F32);
         gc_report(el <= ms_tol(act), "model_stream layerwise bimamba%s (%s) %s: classifier "
                   "logits = one pass (rel. %.3g)", rc ? " rc" : "",
                   on_disk ? "temporary file" : "host memory", prec, el);
@@ -284,7 +273,7 @@ static void generate_case(const char *name, ModelArch arch, DType act, uint64_t 
         for (int64_t b = 0; b < B; b++)
             memcpy(want + (t * B + b) * V, full + (b * W + P - 1 + t) * V, (size_t)V * 4);
     {
-        const double e = ms_rel(g.logits, want, N * B * V, act != DTYPE_F32);
+        const double e = gm_rel(g.logits, want, N * B * V, act != DTYPE_F32);
         gc_report(e <= ms_tol(act), "model_stream generate %s %s: teacher forcing, %d steps x %d "
                   "rows drawn on the GPU (T 1, top-p 0.9): step logits = the full forward "
                   "(rel. %.3g)", name, prec, N, B, e);
