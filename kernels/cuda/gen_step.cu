@@ -31,7 +31,13 @@
  * of the column in registers and reuses them for all B rows (weights read once per step per
  * kernel in in_proj and the head; x_proj and out_proj split rows over GS_ROWS-row blocks as
  * well, which re-reads those smaller matrices from L2 once per 16 rows but keeps 4× more SMs
- * busy at B = 64), and the row sum ends in a fixed butterfly (deterministic). The inputs of
+ * busy at B = 64), and the row sums end in a fixed butterfly (deterministic). Up to 32 rows
+ * are reduced at once by a transpose-reduce (warp_transpose_sum: the butterfly's tree, so the
+ * same bits) that leaves row r's sum in lane r, so the epilogues (the conv step, the residual
+ * add, the stores) run in 32 lanes side by side rather than in lane 0 row after row: at e30fbd1
+ * that serial lane-0 chain made the step ~700 µs at B = 64. The norm loads each row into
+ * registers once (KPL values a lane) instead of three dependent passes over memory, and the
+ * warp's first weight column is loaded before the norm, so those loads overlap it. The inputs of
  * in_proj and the head (the normalized rows) sit in shared memory; x_proj and out_proj read
  * u and y from global memory (L1 after the first warp).
  *
@@ -52,6 +58,7 @@
 #define GS_SCAN_CH_INLINE 64       // channels per scan block when it computes x_proj itself
 #define GS_SCAN_CH 32              // channels per scan block otherwise
 #define GS_SMEM_MAX (96 * 1024)    // shared memory of the norm + projection kernels (rows)
+static_assert(GS_ROWS <= 32, "x_proj and out_proj reduce a block's rows in one warp_dot_rows");
 
 // ----------------------------------------------------------------------------- scalar helpers
 
@@ -105,6 +112,47 @@ __device__ __forceinline__ float warp_dot(const float (&wr)[KPL], const TX *x, i
     return warp_sum_f(acc);
 }
 
+// Row sums of up to 32 rows at once: v[r] is this lane's partial of row r; on return lane r
+// holds Σ over the lanes of v[r]. Each step halves the rows a lane carries (it keeps one half
+// and adds its xor-partner's copy of that half), so it takes 31 shuffles where a butterfly per
+// row takes 5·32, and leaves row r in lane r, so 32 lanes run 32 rows' epilogues side by side
+// instead of lane 0 alone one after another. The additions pair the same lanes in the same
+// tree as warp_sum_f (xor 16, 8, 4, 2, 1; a + b = b + a), so every row's sum has warp_sum_f's
+// bits.
+__device__ __forceinline__ float warp_transpose_sum(float (&v)[32], int lane) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const bool upper = (lane & o) != 0;
+#pragma unroll
+        for (int i = 0; i < o; i++) {
+            const float send = upper ? v[i] : v[i + o], keep = upper ? v[i + o] : v[i];
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+        }
+    }
+    return v[0];
+}
+
+// warp_dot of n (1..32) rows x + r·stride against one column's weights: lane r < n gets row
+// r's sum (the same bits as warp_dot; n = 1 is warp_dot itself, every lane).
+template <int KPL, typename TX>
+__device__ __forceinline__ float warp_dot_rows(const float (&wr)[KPL], const TX *x, int64_t K,
+                                               int64_t stride, int n, int lane) {
+    if (n == 1) return warp_dot<KPL>(wr, x, K, lane);
+    float acc[32];
+#pragma unroll
+    for (int r = 0; r < 32; r++) {
+        acc[r] = 0.0f;
+        if (r < n) {
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t k = lane + 32 * j;
+                if (k < K) acc[r] = fmaf(wr[j], ld(x + r * stride + k), acc[r]);
+            }
+        }
+    }
+    return warp_transpose_sum(acc, lane);
+}
+
 // ----------------------------------------------------------------------------- norm + projection
 
 enum { GS_EPI_MAMBA_IN = 0, GS_EPI_LOGITS = 1 };
@@ -136,34 +184,55 @@ __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev
     extern __shared__ float xs[]; // (RB, D)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t D = p.D;
+    // The warp's first column's weights do not depend on the rows: their loads are issued
+    // before the norm so they are in flight while it runs (one column per warp is the usual
+    // case: cols ≤ gridDim.x·GS_WARPS).
+    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr_first[KPL];
+    if (c_first < p.cols) load_col<KPL>(wr_first, (const TW *)p.w + c_first * D, D, lane);
     for (int64_t r0 = 0; r0 < p.B; r0 += p.RB) {
         const int64_t nr = p.B - r0 < p.RB ? p.B - r0 : p.RB;
         __syncthreads(); // the previous pass's readers are done with xs
         for (int64_t r = warp; r < nr; r += GS_WARPS) {
             const int64_t b = r0 + r;
             const float *x = p.tokens ? p.embed + (int64_t)p.tokens[b] * D : p.X + b * D;
+            // the row in registers, loaded once (all KPL loads in flight together) rather than
+            // by three dependent passes over memory; d = lane + 32·j, so the sums below run in
+            // the order of the loops `for (d = lane; d < D; d += 32)` they replace
+            float xr[KPL];
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t d = lane + 32 * j;
+                xr[j] = d < D ? act<TA>(x[d]) : 0.0f;
+            }
             // norm_fwd_kernel's statistics, lane for lane (double sums, fixed butterfly)
             float muf = 0.0f, rs;
             if (p.layer_norm) {
                 double sum = 0.0;
-                for (int64_t d = lane; d < D; d += 32) sum += act<TA>(x[d]);
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) sum += xr[j];
                 double mu = warp_sum(sum) / (double)D, var = 0.0;
-                for (int64_t d = lane; d < D; d += 32) {
-                    double c = (double)act<TA>(x[d]) - mu;
-                    var += c * c;
-                }
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) {
+                        double c = (double)xr[j] - mu;
+                        var += c * c;
+                    }
                 var = warp_sum(var);
                 muf = (float)mu, rs = (float)(1.0 / sqrt(var / (double)D + p.eps));
             } else {
                 double ss = 0.0;
-                for (int64_t d = lane; d < D; d += 32) {
-                    float h = act<TA>(x[d]);
-                    ss += (double)h * h;
-                }
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) ss += (double)xr[j] * xr[j];
                 rs = (float)(1.0 / sqrt(warp_sum(ss) / (double)D + p.eps));
             }
-            for (int64_t d = lane; d < D; d += 32) {
-                float h = act<TA>(x[d]), y;
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t d = lane + 32 * j;
+                if (d >= D) continue;
+                float h = xr[j], y;
                 if (p.layer_norm)
                     y = rn_add(rn_mul(rn_mul(rn_sub(h, muf), rs), p.norm_w[d]),
                                p.norm_b ? p.norm_b[d] : 0.0f);
@@ -176,11 +245,19 @@ __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev
         for (int64_t c = (int64_t)blockIdx.x * GS_WARPS + warp; c < p.cols;
              c += (int64_t)gridDim.x * GS_WARPS) {
             float wr[KPL];
-            load_col<KPL>(wr, (const TW *)p.w + c * D, D, lane);
-            for (int64_t r = 0; r < nr; r++) {
-                const float v = warp_dot<KPL>(wr, xs + r * D, D, lane);
-                if (lane != 0) continue;
-                const int64_t b = r0 + r;
+            if (c == c_first) {
+#pragma unroll
+                for (int j = 0; j < KPL; j++) wr[j] = wr_first[j];
+            } else {
+                load_col<KPL>(wr, (const TW *)p.w + c * D, D, lane);
+            }
+            // 32 rows at a time; lane i finishes row g0 + i (the epilogue's dependent conv
+            // state loads and stores then run for 32 rows side by side)
+            for (int64_t g0 = 0; g0 < nr; g0 += 32) {
+                const int ng = nr - g0 < 32 ? (int)(nr - g0) : 32;
+                const float v = warp_dot_rows<KPL>(wr, xs + g0 * D, D, D, ng, lane);
+                if (lane >= ng) continue;
+                const int64_t b = r0 + g0 + lane;
                 if (EPI == GS_EPI_LOGITS) {
                     p.logits[b * p.cols + c] = v;
                     continue;
@@ -231,10 +308,10 @@ template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xp
          w += (int64_t)gridDim.x * GS_WARPS) {
         float wr[KPL];
         load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
-        for (int64_t b = b0; b < b1; b++) {
-            const float v = warp_dot<KPL>(wr, (const TA *)p.u + b * p.E, p.E, lane);
-            if (lane == 0) st((TA *)p.dbl + b * p.W + w, v);
-        }
+        // GS_ROWS ≤ 32 rows at once, lane i stores row b0 + i
+        const int n = (int)(b1 - b0);
+        const float v = warp_dot_rows<KPL>(wr, (const TA *)p.u + b0 * p.E, p.E, p.E, n, lane);
+        if (lane < n) st((TA *)p.dbl + (b0 + lane) * p.W + w, v);
     }
 }
 
@@ -298,7 +375,7 @@ __global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int 
 // ----------------------------------------------------------------------------- out_proj
 
 // X[b, c] = input[b, c] + act(y[b] · out_proj[c]): warp per column (grid x), GS_ROWS rows per
-// block (grid y). Each element is read and written by its own lane 0 only.
+// block (grid y). Each element is read and written by one lane only (row b0 + i by lane i).
 template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) out_kernel(
     const LayerDev p) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -307,12 +384,13 @@ template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) ou
          c += (int64_t)gridDim.x * GS_WARPS) {
         float wr[KPL];
         load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
-        for (int64_t b = b0; b < b1; b++) {
-            const float v = act<TA>(warp_dot<KPL>(wr, (const TA *)p.y + b * p.E, p.E, lane));
-            if (lane != 0) continue;
-            const float in = p.tokens ? p.embed[(int64_t)p.tokens[b] * p.D + c] : p.X[b * p.D + c];
-            p.X[b * p.D + c] = rn_add(in, v);
-        }
+        const int n = (int)(b1 - b0);
+        const float v = act<TA>(
+            warp_dot_rows<KPL>(wr, (const TA *)p.y + b0 * p.E, p.E, p.E, n, lane));
+        if (lane >= n) continue;
+        const int64_t b = b0 + lane;
+        const float in = p.tokens ? p.embed[(int64_t)p.tokens[b] * p.D + c] : p.X[b * p.D + c];
+        p.X[b * p.D + c] = rn_add(in, v);
     }
 }
 
