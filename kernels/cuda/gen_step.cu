@@ -48,6 +48,9 @@
  * are rounded to bf16 where the unfused path stores them, the weights are the model's bf16
  * copies (model_w), sums are fp32.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_math.cuh"
 #include "kernels/gen_step.h"
@@ -59,6 +62,29 @@
 #define GS_SCAN_CH 32              // channels per scan block otherwise
 #define GS_SMEM_MAX (96 * 1024)    // shared memory of the norm + projection kernels (rows)
 static_assert(GS_ROWS <= 32, "x_proj and out_proj reduce a block's rows in one warp_dot_rows");
+
+// ----------------------------------------------------------------------------- launch overlap
+
+/*
+ * Programmatic dependent launch (sm_90; gs_launch sets the attribute, also inside the graph's
+ * stream capture): each kernel here tells the next one in the stream that it may start as soon
+ * as all of this kernel's blocks run (gs_let_next_start, first thing), so the next kernel's
+ * launch and prologue overlap this one's tail. The rule that keeps it correct: before
+ * gs_wait_prior a kernel only reads what no kernel writes during generation (the weights) and
+ * writes nothing; gs_wait_prior returns once the previous kernel has completed and its writes
+ * are visible — which, by the same rule, means every earlier kernel has too. Without the
+ * attribute (LS_GEN_STEP_PDL=0, or a plain launch) both are no-ops.
+ */
+__device__ __forceinline__ void gs_let_next_start() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void gs_wait_prior() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
 
 // ----------------------------------------------------------------------------- scalar helpers
 
@@ -182,6 +208,7 @@ struct NormProjDev {
 template <int KPL, typename TW, typename TA, int EPI>
 __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev p) {
     extern __shared__ float xs[]; // (RB, D)
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t D = p.D;
     // The warp's first column's weights do not depend on the rows: their loads are issued
@@ -190,6 +217,7 @@ __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev
     const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
     float wr_first[KPL];
     if (c_first < p.cols) load_col<KPL>(wr_first, (const TW *)p.w + c_first * D, D, lane);
+    gs_wait_prior(); // X / tokens, the conv state and u, z: the previous kernels' to touch
     for (int64_t r0 = 0; r0 < p.B; r0 += p.RB) {
         const int64_t nr = p.B - r0 < p.RB ? p.B - r0 : p.RB;
         __syncthreads(); // the previous pass's readers are done with xs
@@ -302,12 +330,15 @@ struct LayerDev {
 // dbl (B, W) = u · x_projᵀ: warp per output column (grid x), GS_ROWS rows per block (grid y).
 template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xproj_kernel(
     const LayerDev p) {
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    for (int64_t w = (int64_t)blockIdx.x * GS_WARPS + warp; w < p.W;
-         w += (int64_t)gridDim.x * GS_WARPS) {
-        float wr[KPL];
-        load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
+    const int64_t w_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
+    if (w_first < p.W) load_col<KPL>(wr, (const TA *)p.x_w + w_first * p.E, p.E, lane);
+    gs_wait_prior();
+    for (int64_t w = w_first; w < p.W; w += (int64_t)gridDim.x * GS_WARPS) {
+        if (w != w_first) load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
         // GS_ROWS ≤ 32 rows at once, lane i stores row b0 + i
         const int n = (int)(b1 - b0);
         const float v = warp_dot_rows<KPL>(wr, (const TA *)p.u + b0 * p.E, p.E, p.E, n, lane);
@@ -326,6 +357,8 @@ template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xp
 template <typename TA, bool INLINE>
 __global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int CH, int RB) {
     extern __shared__ float sdbl[]; // INLINE: (rows of the block, W)
+    gs_let_next_start();
+    gs_wait_prior(); // u, z, dbl, the scan state
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t E = p.E, N = p.N, R = p.R, W = p.W;
     const int64_t b0 = (int64_t)blockIdx.y * RB, nb = p.B - b0 < RB ? p.B - b0 : RB;
@@ -378,12 +411,15 @@ __global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int 
 // block (grid y). Each element is read and written by one lane only (row b0 + i by lane i).
 template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) out_kernel(
     const LayerDev p) {
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    for (int64_t c = (int64_t)blockIdx.x * GS_WARPS + warp; c < p.D;
-         c += (int64_t)gridDim.x * GS_WARPS) {
-        float wr[KPL];
-        load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
+    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
+    if (c_first < p.D) load_col<KPL>(wr, (const TA *)p.out_w + c_first * p.E, p.E, lane);
+    gs_wait_prior(); // y, and X (read and written in place)
+    for (int64_t c = c_first; c < p.D; c += (int64_t)gridDim.x * GS_WARPS) {
+        if (c != c_first) load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
         const int n = (int)(b1 - b0);
         const float v = act<TA>(
             warp_dot_rows<KPL>(wr, (const TA *)p.y + b0 * p.E, p.E, p.E, n, lane));
@@ -411,6 +447,22 @@ template <typename F> static int with_kpl(int64_t K, F f) {
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static int g_pdl = 1; // LS_GEN_STEP_PDL=0 in the environment: plain launches (to compare)
+
+// kernel<<<grid, GS_THREADS, smem, s>>>(args), with programmatic stream serialization (see
+// gs_wait_prior) unless LS_GEN_STEP_PDL=0.
+template <typename... KArgs, typename... Args>
+static cudaError_t gs_launch(void (*kernel)(KArgs...), dim3 grid, size_t smem, cudaStream_t s,
+                             Args... args) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid, cfg.blockDim = dim3(GS_THREADS), cfg.dynamicSmemBytes = smem;
+    cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = g_pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
 static int64_t norm_rows_per_pass(int64_t B, int64_t D) {
     const int64_t fit = GS_SMEM_MAX / (D * (int64_t)sizeof(float));
     return B < fit ? B : fit;
@@ -423,7 +475,7 @@ template <typename TW, typename TA, int EPI> static int norm_proj_launch(const N
         int status = 0;
         const size_t smem = (size_t)(p.RB * p.D) * sizeof(float);
         const unsigned blocks = (unsigned)cdiv(p.cols, GS_WARPS);
-        norm_proj_kernel<KPL, TW, TA, EPI><<<blocks, GS_THREADS, smem, s>>>(p);
+        CUDA_RT(gs_launch(norm_proj_kernel<KPL, TW, TA, EPI>, dim3(blocks), smem, s, p));
         CUDA_CHECK_LAUNCH();
     fail:
         return status;
@@ -450,6 +502,8 @@ static int g_prepared; // one host thread drives generation (cuda_common.cuh's r
 
 extern "C" int gen_step_prepare_cuda(void) {
     if (g_prepared) return 0;
+    const char *pdl = getenv("LS_GEN_STEP_PDL");
+    g_pdl = !(pdl && strcmp(pdl, "0") == 0);
     int status = norm_proj_prepare<float, float, GS_EPI_MAMBA_IN>();
     if (status == 0) status = norm_proj_prepare<bf16, bf16, GS_EPI_MAMBA_IN>();
     if (status == 0) status = norm_proj_prepare<float, float, GS_EPI_LOGITS>();
@@ -497,8 +551,8 @@ template <typename TA> static int layer_launch(const GenStepLayer *a) {
         status = with_kpl(E, [&](auto kpl) {
             constexpr int KPL = decltype(kpl)::value;
             int status = 0;
-            xproj_kernel<KPL, TA><<<dim3((unsigned)cdiv(W, GS_WARPS), row_blocks), GS_THREADS, 0,
-                                    s>>>(lp);
+            CUDA_RT(gs_launch(xproj_kernel<KPL, TA>, dim3((unsigned)cdiv(W, GS_WARPS), row_blocks),
+                              0, s, lp));
             CUDA_CHECK_LAUNCH();
         fail:
             return status;
@@ -507,19 +561,19 @@ template <typename TA> static int layer_launch(const GenStepLayer *a) {
     }
     if (inline_x) {
         const int CH = GS_SCAN_CH_INLINE, RB = (int)B;
-        scan_kernel<TA, true><<<dim3((unsigned)cdiv(E, CH), 1), GS_THREADS,
-                                (size_t)(B * W) * sizeof(float), s>>>(lp, CH, RB);
+        CUDA_RT(gs_launch(scan_kernel<TA, true>, dim3((unsigned)cdiv(E, CH), 1),
+                          (size_t)(B * W) * sizeof(float), s, lp, CH, RB));
     } else {
         const int CH = GS_SCAN_CH, RB = GS_THREADS / GS_SCAN_CH;
-        scan_kernel<TA, false><<<dim3((unsigned)cdiv(E, CH), (unsigned)cdiv(B, RB)), GS_THREADS,
-                                 0, s>>>(lp, CH, RB);
+        const dim3 grid((unsigned)cdiv(E, CH), (unsigned)cdiv(B, RB));
+        CUDA_RT(gs_launch(scan_kernel<TA, false>, grid, 0, s, lp, CH, RB));
     }
     CUDA_CHECK_LAUNCH();
     status = with_kpl(E, [&](auto kpl) {
         constexpr int KPL = decltype(kpl)::value;
         int status = 0;
-        out_kernel<KPL, TA><<<dim3((unsigned)cdiv(a->D, GS_WARPS), row_blocks), GS_THREADS, 0,
-                              s>>>(lp);
+        CUDA_RT(gs_launch(out_kernel<KPL, TA>, dim3((unsigned)cdiv(a->D, GS_WARPS), row_blocks), 0,
+                          s, lp));
         CUDA_CHECK_LAUNCH();
     fail:
         return status;
