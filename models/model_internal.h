@@ -200,9 +200,9 @@ struct Model {
     void *gen_graph_arena; // the arena the graph's pointers were captured in
     int gen_graph_state; // 0 not tried, 1 captured, −1 not possible (gen_graph_why)
     char gen_graph_why[200];
-    // the fused step (kernels/gen_step.h): asked off by model_set_generate_fused(m, 0); in use
+    // the fused step (kernels/gen_step.h): off unless model_set_generate_fused(m, 1); in use
     // for the current generation (decided by model_generate_device_start), or why not
-    int gen_unfused_asked;
+    int gen_fused_asked;
     int gen_fused;
     char gen_fused_why[200];
 };

@@ -438,11 +438,14 @@ int model_generate_device_start(Model *m, const uint8_t *tokens, const ModelSamp
     return status;
 }
 
-// The fused step (kernels/gen_step.h) takes a stack of causal Mamba layers over token rows, one
-// row per sequence, whose shape its kernels support; anything else steps op by op.
+// The fused step (kernels/gen_step.h), when asked for, takes a stack of causal Mamba layers over
+// token rows, one row per sequence, whose shape its kernels support; anything else steps op by
+// op. Op by op is the default: at e30fbd1 the fused step was measured slower (docs/generate.md).
 static int gen_fused_decide(Model *m) {
     const ModelConfig *c = &m->cfg;
-    const char *why = m->gen_unfused_asked               ? "asked off (model_set_generate_fused)"
+    const char *why = !m->gen_fused_asked
+                          ? "not asked (the default: measured slower than op by op on an H100, "
+                            "docs/generate.md; model_set_generate_fused(m, 1) asks)"
                       : c->arch != MODEL_MAMBA           ? "attention layers (not a Mamba stack)"
                       : c->input != MODEL_INPUT_TOKENS   ? "waveform input (a stem, not tokens)"
                       : m->rows_per_row != 1             ? "reverse-complement rows"
@@ -463,7 +466,7 @@ static int gen_fused_decide(Model *m) {
     return status;
 }
 
-void model_set_generate_fused(Model *m, int on) { m->gen_unfused_asked = !on; }
+void model_set_generate_fused(Model *m, int on) { m->gen_fused_asked = !!on; }
 
 int model_generate_device_fused(const Model *m, const char **why) {
     if (why) *why = m->gen_fused ? "" : m->gen_B ? m->gen_fused_why : "no device generation yet";

@@ -133,9 +133,10 @@ CLI_COMMON_HELP
 "      --layers N         layers (default 6)\n"
 "      --precision P      fp32 or bf16 (default bf16 on a GPU)\n"
 "      --repeat N         timed runs per row (default 3)\n"
-"      --unfused          run the step op by op (~10 ops per layer) instead of the fused step\n"
-"                         (kernels/gen_step.h: 3-4 kernels per layer), for comparison; the\n"
-"                         path column says which ran (on the CPU: no effect)\n");
+"      --unfused          run the step op by op (~10 ops per layer): the default\n"
+"      --fused            run the fused step instead (kernels/gen_step.h: 3-4 kernels per\n"
+"                         layer; opt-in, measured slower at e30fbd1), for comparison; the\n"
+"                         path column says which ran and why (on the CPU: no effect)\n");
 }
 
 static double now_seconds(void) {

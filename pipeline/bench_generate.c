@@ -6,9 +6,9 @@
  * stream reset, the device draws, on the GPU the CUDA-graph capture, and the tokens back on
  * the host, for --steps tokens per row after one warm-up run; the median of --repeat runs.
  * samples/s = batch · steps / seconds (all rows together), as the issue's bars count them.
- * Which path ran is in the row: the fused step (kernels/gen_step.h) or the unfused one
- * (--unfused asks for it, for comparison; or why the fused one could not run), and graphs on
- * or why not.
+ * Which path ran is in the row: the unfused step (the default, --unfused says so explicitly)
+ * or the fused one (kernels/gen_step.h; --fused asks for it, and the row says why it could not
+ * run where it did not), and graphs on or why not.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@ enum {
     OPT_LAYERS,
     OPT_REPEAT,
     OPT_UNFUSED,
+    OPT_FUSED,
 };
 
 static double seconds_now(void) {
@@ -91,6 +92,7 @@ int bench_generate(int argc, char **argv) {
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"repeat", required_argument, NULL, OPT_REPEAT},
         {"unfused", no_argument, NULL, OPT_UNFUSED},
+        {"fused", no_argument, NULL, OPT_FUSED},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -99,7 +101,7 @@ int bench_generate(int argc, char **argv) {
     cli_common_default(&common);
     int64_t batches[8] = {1, 64}, steps = 0, graph_steps = GENERATOR_GRAPH_STEPS, d_model = 256,
             layers = 6;
-    int n_batch = 2, repeat = 3, unfused = 0, c, status = 0;
+    int n_batch = 2, repeat = 3, fused = 0, c, status = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:h", long_options, NULL)) != -1) {
@@ -134,7 +136,8 @@ int bench_generate(int argc, char **argv) {
         case OPT_D_MODEL: status = cli_parse_int64("--d-model", optarg, 8, 8192, &d_model); break;
         case OPT_LAYERS: status = cli_parse_int64("--layers", optarg, 1, 1024, &layers); break;
         case OPT_REPEAT: status = cli_parse_int("--repeat", optarg, 1, 100, &repeat); break;
-        case OPT_UNFUSED: unfused = 1; break;
+        case OPT_UNFUSED: fused = 0; break;
+        case OPT_FUSED: fused = 1; break;
         default:
             return cli_usage_error("bench", "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -155,7 +158,7 @@ int bench_generate(int argc, char **argv) {
     memset(rows, 0, sizeof rows);
     if ((status = model_init(&m, &cfg, &common.device, common.seed)) < 0) goto fail;
     if ((status = model_set_precision(m, common.dtype)) < 0) goto fail;
-    model_set_generate_fused(m, !unfused);
+    model_set_generate_fused(m, fused);
     for (int i = 0; i < n_batch; i++) {
         GenRow *r = &rows[i];
         r->B = batches[i];
@@ -170,7 +173,7 @@ int bench_generate(int argc, char **argv) {
             "256 (mu-law), %s, T 1, top-p 1; median of %d runs after 1 warm-up; wall clock "
             "of the whole generator; step %s\n", common.device_desc, (long long)d_model,
             (long long)layers, dtype_name(common.dtype), repeat,
-            unfused ? "unfused (--unfused)" : "fused where it applies");
+            fused ? "fused where it applies (--fused)" : "unfused (the default)");
     fprintf(out.fp, "%-6s %8s %6s %10s %14s %14s  %s\n", "batch", "steps", "graph", "seconds",
             "samples/s", "per_row/s", "path");
     for (int i = 0; i < n_batch; i++) {

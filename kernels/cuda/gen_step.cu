@@ -31,7 +31,13 @@
  * of the column in registers and reuses them for all B rows (weights read once per step per
  * kernel in in_proj and the head; x_proj and out_proj split rows over GS_ROWS-row blocks as
  * well, which re-reads those smaller matrices from L2 once per 16 rows but keeps 4× more SMs
- * busy at B = 64), and the row sum ends in a fixed butterfly (deterministic). The inputs of
+ * busy at B = 64), and the row sums end in a fixed butterfly (deterministic). Up to 32 rows
+ * are reduced at once by a transpose-reduce (warp_transpose_sum: the butterfly's tree, so the
+ * same bits) that leaves row r's sum in lane r, so the epilogues (the conv step, the residual
+ * add, the stores) run in 32 lanes side by side rather than in lane 0 row after row: at e30fbd1
+ * that serial lane-0 chain made the step ~700 µs at B = 64. The norm loads each row into
+ * registers once (KPL values a lane) instead of three dependent passes over memory, and the
+ * warp's first weight column is loaded before the norm, so those loads overlap it. The inputs of
  * in_proj and the head (the normalized rows) sit in shared memory; x_proj and out_proj read
  * u and y from global memory (L1 after the first warp).
  *
@@ -42,6 +48,9 @@
  * are rounded to bf16 where the unfused path stores them, the weights are the model's bf16
  * copies (model_w), sums are fp32.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_math.cuh"
 #include "kernels/gen_step.h"
@@ -52,6 +61,30 @@
 #define GS_SCAN_CH_INLINE 64       // channels per scan block when it computes x_proj itself
 #define GS_SCAN_CH 32              // channels per scan block otherwise
 #define GS_SMEM_MAX (96 * 1024)    // shared memory of the norm + projection kernels (rows)
+static_assert(GS_ROWS <= 32, "x_proj and out_proj reduce a block's rows in one warp_dot_rows");
+
+// ----------------------------------------------------------------------------- launch overlap
+
+/*
+ * Programmatic dependent launch (sm_90; gs_launch sets the attribute, also inside the graph's
+ * stream capture): each kernel here tells the next one in the stream that it may start as soon
+ * as all of this kernel's blocks run (gs_let_next_start, first thing), so the next kernel's
+ * launch and prologue overlap this one's tail. The rule that keeps it correct: before
+ * gs_wait_prior a kernel only reads what no kernel writes during generation (the weights) and
+ * writes nothing; gs_wait_prior returns once the previous kernel has completed and its writes
+ * are visible — which, by the same rule, means every earlier kernel has too. Without the
+ * attribute (LS_GEN_STEP_PDL=0, or a plain launch) both are no-ops.
+ */
+__device__ __forceinline__ void gs_let_next_start() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void gs_wait_prior() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
 
 // ----------------------------------------------------------------------------- scalar helpers
 
@@ -105,6 +138,47 @@ __device__ __forceinline__ float warp_dot(const float (&wr)[KPL], const TX *x, i
     return warp_sum_f(acc);
 }
 
+// Row sums of up to 32 rows at once: v[r] is this lane's partial of row r; on return lane r
+// holds Σ over the lanes of v[r]. Each step halves the rows a lane carries (it keeps one half
+// and adds its xor-partner's copy of that half), so it takes 31 shuffles where a butterfly per
+// row takes 5·32, and leaves row r in lane r, so 32 lanes run 32 rows' epilogues side by side
+// instead of lane 0 alone one after another. The additions pair the same lanes in the same
+// tree as warp_sum_f (xor 16, 8, 4, 2, 1; a + b = b + a), so every row's sum has warp_sum_f's
+// bits.
+__device__ __forceinline__ float warp_transpose_sum(float (&v)[32], int lane) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const bool upper = (lane & o) != 0;
+#pragma unroll
+        for (int i = 0; i < o; i++) {
+            const float send = upper ? v[i] : v[i + o], keep = upper ? v[i + o] : v[i];
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+        }
+    }
+    return v[0];
+}
+
+// warp_dot of n (1..32) rows x + r·stride against one column's weights: lane r < n gets row
+// r's sum (the same bits as warp_dot; n = 1 is warp_dot itself, every lane).
+template <int KPL, typename TX>
+__device__ __forceinline__ float warp_dot_rows(const float (&wr)[KPL], const TX *x, int64_t K,
+                                               int64_t stride, int n, int lane) {
+    if (n == 1) return warp_dot<KPL>(wr, x, K, lane);
+    float acc[32];
+#pragma unroll
+    for (int r = 0; r < 32; r++) {
+        acc[r] = 0.0f;
+        if (r < n) {
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t k = lane + 32 * j;
+                if (k < K) acc[r] = fmaf(wr[j], ld(x + r * stride + k), acc[r]);
+            }
+        }
+    }
+    return warp_transpose_sum(acc, lane);
+}
+
 // ----------------------------------------------------------------------------- norm + projection
 
 enum { GS_EPI_MAMBA_IN = 0, GS_EPI_LOGITS = 1 };
@@ -134,36 +208,59 @@ struct NormProjDev {
 template <int KPL, typename TW, typename TA, int EPI>
 __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev p) {
     extern __shared__ float xs[]; // (RB, D)
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t D = p.D;
+    // The warp's first column's weights do not depend on the rows: their loads are issued
+    // before the norm so they are in flight while it runs (one column per warp is the usual
+    // case: cols ≤ gridDim.x·GS_WARPS).
+    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr_first[KPL];
+    if (c_first < p.cols) load_col<KPL>(wr_first, (const TW *)p.w + c_first * D, D, lane);
+    gs_wait_prior(); // X / tokens, the conv state and u, z: the previous kernels' to touch
     for (int64_t r0 = 0; r0 < p.B; r0 += p.RB) {
         const int64_t nr = p.B - r0 < p.RB ? p.B - r0 : p.RB;
         __syncthreads(); // the previous pass's readers are done with xs
         for (int64_t r = warp; r < nr; r += GS_WARPS) {
             const int64_t b = r0 + r;
             const float *x = p.tokens ? p.embed + (int64_t)p.tokens[b] * D : p.X + b * D;
+            // the row in registers, loaded once (all KPL loads in flight together) rather than
+            // by three dependent passes over memory; d = lane + 32·j, so the sums below run in
+            // the order of the loops `for (d = lane; d < D; d += 32)` they replace
+            float xr[KPL];
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t d = lane + 32 * j;
+                xr[j] = d < D ? act<TA>(x[d]) : 0.0f;
+            }
             // norm_fwd_kernel's statistics, lane for lane (double sums, fixed butterfly)
             float muf = 0.0f, rs;
             if (p.layer_norm) {
                 double sum = 0.0;
-                for (int64_t d = lane; d < D; d += 32) sum += act<TA>(x[d]);
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) sum += xr[j];
                 double mu = warp_sum(sum) / (double)D, var = 0.0;
-                for (int64_t d = lane; d < D; d += 32) {
-                    double c = (double)act<TA>(x[d]) - mu;
-                    var += c * c;
-                }
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) {
+                        double c = (double)xr[j] - mu;
+                        var += c * c;
+                    }
                 var = warp_sum(var);
                 muf = (float)mu, rs = (float)(1.0 / sqrt(var / (double)D + p.eps));
             } else {
                 double ss = 0.0;
-                for (int64_t d = lane; d < D; d += 32) {
-                    float h = act<TA>(x[d]);
-                    ss += (double)h * h;
-                }
+#pragma unroll
+                for (int j = 0; j < KPL; j++)
+                    if (lane + 32 * j < D) ss += (double)xr[j] * xr[j];
                 rs = (float)(1.0 / sqrt(warp_sum(ss) / (double)D + p.eps));
             }
-            for (int64_t d = lane; d < D; d += 32) {
-                float h = act<TA>(x[d]), y;
+#pragma unroll
+            for (int j = 0; j < KPL; j++) {
+                const int64_t d = lane + 32 * j;
+                if (d >= D) continue;
+                float h = xr[j], y;
                 if (p.layer_norm)
                     y = rn_add(rn_mul(rn_mul(rn_sub(h, muf), rs), p.norm_w[d]),
                                p.norm_b ? p.norm_b[d] : 0.0f);
@@ -176,11 +273,19 @@ __global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev
         for (int64_t c = (int64_t)blockIdx.x * GS_WARPS + warp; c < p.cols;
              c += (int64_t)gridDim.x * GS_WARPS) {
             float wr[KPL];
-            load_col<KPL>(wr, (const TW *)p.w + c * D, D, lane);
-            for (int64_t r = 0; r < nr; r++) {
-                const float v = warp_dot<KPL>(wr, xs + r * D, D, lane);
-                if (lane != 0) continue;
-                const int64_t b = r0 + r;
+            if (c == c_first) {
+#pragma unroll
+                for (int j = 0; j < KPL; j++) wr[j] = wr_first[j];
+            } else {
+                load_col<KPL>(wr, (const TW *)p.w + c * D, D, lane);
+            }
+            // 32 rows at a time; lane i finishes row g0 + i (the epilogue's dependent conv
+            // state loads and stores then run for 32 rows side by side)
+            for (int64_t g0 = 0; g0 < nr; g0 += 32) {
+                const int ng = nr - g0 < 32 ? (int)(nr - g0) : 32;
+                const float v = warp_dot_rows<KPL>(wr, xs + g0 * D, D, D, ng, lane);
+                if (lane >= ng) continue;
+                const int64_t b = r0 + g0 + lane;
                 if (EPI == GS_EPI_LOGITS) {
                     p.logits[b * p.cols + c] = v;
                     continue;
@@ -225,16 +330,19 @@ struct LayerDev {
 // dbl (B, W) = u · x_projᵀ: warp per output column (grid x), GS_ROWS rows per block (grid y).
 template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xproj_kernel(
     const LayerDev p) {
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    for (int64_t w = (int64_t)blockIdx.x * GS_WARPS + warp; w < p.W;
-         w += (int64_t)gridDim.x * GS_WARPS) {
-        float wr[KPL];
-        load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
-        for (int64_t b = b0; b < b1; b++) {
-            const float v = warp_dot<KPL>(wr, (const TA *)p.u + b * p.E, p.E, lane);
-            if (lane == 0) st((TA *)p.dbl + b * p.W + w, v);
-        }
+    const int64_t w_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
+    if (w_first < p.W) load_col<KPL>(wr, (const TA *)p.x_w + w_first * p.E, p.E, lane);
+    gs_wait_prior();
+    for (int64_t w = w_first; w < p.W; w += (int64_t)gridDim.x * GS_WARPS) {
+        if (w != w_first) load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
+        // GS_ROWS ≤ 32 rows at once, lane i stores row b0 + i
+        const int n = (int)(b1 - b0);
+        const float v = warp_dot_rows<KPL>(wr, (const TA *)p.u + b0 * p.E, p.E, p.E, n, lane);
+        if (lane < n) st((TA *)p.dbl + (b0 + lane) * p.W + w, v);
     }
 }
 
@@ -249,6 +357,8 @@ template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xp
 template <typename TA, bool INLINE>
 __global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int CH, int RB) {
     extern __shared__ float sdbl[]; // INLINE: (rows of the block, W)
+    gs_let_next_start();
+    gs_wait_prior(); // u, z, dbl, the scan state
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t E = p.E, N = p.N, R = p.R, W = p.W;
     const int64_t b0 = (int64_t)blockIdx.y * RB, nb = p.B - b0 < RB ? p.B - b0 : RB;
@@ -298,21 +408,25 @@ __global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int 
 // ----------------------------------------------------------------------------- out_proj
 
 // X[b, c] = input[b, c] + act(y[b] · out_proj[c]): warp per column (grid x), GS_ROWS rows per
-// block (grid y). Each element is read and written by its own lane 0 only.
+// block (grid y). Each element is read and written by one lane only (row b0 + i by lane i).
 template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) out_kernel(
     const LayerDev p) {
+    gs_let_next_start();
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    for (int64_t c = (int64_t)blockIdx.x * GS_WARPS + warp; c < p.D;
-         c += (int64_t)gridDim.x * GS_WARPS) {
-        float wr[KPL];
-        load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
-        for (int64_t b = b0; b < b1; b++) {
-            const float v = act<TA>(warp_dot<KPL>(wr, (const TA *)p.y + b * p.E, p.E, lane));
-            if (lane != 0) continue;
-            const float in = p.tokens ? p.embed[(int64_t)p.tokens[b] * p.D + c] : p.X[b * p.D + c];
-            p.X[b * p.D + c] = rn_add(in, v);
-        }
+    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
+    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
+    if (c_first < p.D) load_col<KPL>(wr, (const TA *)p.out_w + c_first * p.E, p.E, lane);
+    gs_wait_prior(); // y, and X (read and written in place)
+    for (int64_t c = c_first; c < p.D; c += (int64_t)gridDim.x * GS_WARPS) {
+        if (c != c_first) load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
+        const int n = (int)(b1 - b0);
+        const float v = act<TA>(
+            warp_dot_rows<KPL>(wr, (const TA *)p.y + b0 * p.E, p.E, p.E, n, lane));
+        if (lane >= n) continue;
+        const int64_t b = b0 + lane;
+        const float in = p.tokens ? p.embed[(int64_t)p.tokens[b] * p.D + c] : p.X[b * p.D + c];
+        p.X[b * p.D + c] = rn_add(in, v);
     }
 }
 
@@ -333,6 +447,22 @@ template <typename F> static int with_kpl(int64_t K, F f) {
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static int g_pdl = 1; // LS_GEN_STEP_PDL=0 in the environment: plain launches (to compare)
+
+// kernel<<<grid, GS_THREADS, smem, s>>>(args), with programmatic stream serialization (see
+// gs_wait_prior) unless LS_GEN_STEP_PDL=0.
+template <typename... KArgs, typename... Args>
+static cudaError_t gs_launch(void (*kernel)(KArgs...), dim3 grid, size_t smem, cudaStream_t s,
+                             Args... args) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid, cfg.blockDim = dim3(GS_THREADS), cfg.dynamicSmemBytes = smem;
+    cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = g_pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
 static int64_t norm_rows_per_pass(int64_t B, int64_t D) {
     const int64_t fit = GS_SMEM_MAX / (D * (int64_t)sizeof(float));
     return B < fit ? B : fit;
@@ -345,7 +475,7 @@ template <typename TW, typename TA, int EPI> static int norm_proj_launch(const N
         int status = 0;
         const size_t smem = (size_t)(p.RB * p.D) * sizeof(float);
         const unsigned blocks = (unsigned)cdiv(p.cols, GS_WARPS);
-        norm_proj_kernel<KPL, TW, TA, EPI><<<blocks, GS_THREADS, smem, s>>>(p);
+        CUDA_RT(gs_launch(norm_proj_kernel<KPL, TW, TA, EPI>, dim3(blocks), smem, s, p));
         CUDA_CHECK_LAUNCH();
     fail:
         return status;
@@ -372,6 +502,8 @@ static int g_prepared; // one host thread drives generation (cuda_common.cuh's r
 
 extern "C" int gen_step_prepare_cuda(void) {
     if (g_prepared) return 0;
+    const char *pdl = getenv("LS_GEN_STEP_PDL");
+    g_pdl = !(pdl && strcmp(pdl, "0") == 0);
     int status = norm_proj_prepare<float, float, GS_EPI_MAMBA_IN>();
     if (status == 0) status = norm_proj_prepare<bf16, bf16, GS_EPI_MAMBA_IN>();
     if (status == 0) status = norm_proj_prepare<float, float, GS_EPI_LOGITS>();
@@ -419,8 +551,8 @@ template <typename TA> static int layer_launch(const GenStepLayer *a) {
         status = with_kpl(E, [&](auto kpl) {
             constexpr int KPL = decltype(kpl)::value;
             int status = 0;
-            xproj_kernel<KPL, TA><<<dim3((unsigned)cdiv(W, GS_WARPS), row_blocks), GS_THREADS, 0,
-                                    s>>>(lp);
+            CUDA_RT(gs_launch(xproj_kernel<KPL, TA>, dim3((unsigned)cdiv(W, GS_WARPS), row_blocks),
+                              0, s, lp));
             CUDA_CHECK_LAUNCH();
         fail:
             return status;
@@ -429,19 +561,19 @@ template <typename TA> static int layer_launch(const GenStepLayer *a) {
     }
     if (inline_x) {
         const int CH = GS_SCAN_CH_INLINE, RB = (int)B;
-        scan_kernel<TA, true><<<dim3((unsigned)cdiv(E, CH), 1), GS_THREADS,
-                                (size_t)(B * W) * sizeof(float), s>>>(lp, CH, RB);
+        CUDA_RT(gs_launch(scan_kernel<TA, true>, dim3((unsigned)cdiv(E, CH), 1),
+                          (size_t)(B * W) * sizeof(float), s, lp, CH, RB));
     } else {
         const int CH = GS_SCAN_CH, RB = GS_THREADS / GS_SCAN_CH;
-        scan_kernel<TA, false><<<dim3((unsigned)cdiv(E, CH), (unsigned)cdiv(B, RB)), GS_THREADS,
-                                 0, s>>>(lp, CH, RB);
+        const dim3 grid((unsigned)cdiv(E, CH), (unsigned)cdiv(B, RB));
+        CUDA_RT(gs_launch(scan_kernel<TA, false>, grid, 0, s, lp, CH, RB));
     }
     CUDA_CHECK_LAUNCH();
     status = with_kpl(E, [&](auto kpl) {
         constexpr int KPL = decltype(kpl)::value;
         int status = 0;
-        out_kernel<KPL, TA><<<dim3((unsigned)cdiv(a->D, GS_WARPS), row_blocks), GS_THREADS, 0,
-                              s>>>(lp);
+        CUDA_RT(gs_launch(out_kernel<KPL, TA>, dim3((unsigned)cdiv(a->D, GS_WARPS), row_blocks), 0,
+                          s, lp));
         CUDA_CHECK_LAUNCH();
     fail:
         return status;

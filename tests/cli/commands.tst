@@ -32,8 +32,12 @@ N 2 --repeat[[:space:]]0                             $LONGSCAN bench io --repeat
 N 2 --device[[:space:]]tpu                           $LONGSCAN info --device tpu $EX/audio/tabla_ke1.flac
 N 2 --threads                                        $LONGSCAN info --threads -3 $EX/audio/tabla_ke1.flac
 P 1 -                                                $LONGSCAN
-# bench generate's --unfused (the fused generation step is a GPU path; the CPU accepts the option)
-P 0 --unfused[[:space:]]+run[[:space:]]the[[:space:]]step[[:space:]]op[[:space:]]by[[:space:]]op  $LONGSCAN bench --help
-P 0 step[[:space:]]unfused[[:space:]]\(--unfused\)$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1 --unfused
-P 0 step[[:space:]]fused[[:space:]]where[[:space:]]it[[:space:]]applies$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1
+# bench generate: unfused by default, --fused opts in (the fused generation step is a GPU path;
+# the CPU accepts both options and the header says which was asked)
+P 0 --unfused[[:space:]]+run[[:space:]]the[[:space:]]step[[:space:]]op[[:space:]]by[[:space:]]op.*the[[:space:]]default  $LONGSCAN bench --help
+P 0 --fused[[:space:]]+run[[:space:]]the[[:space:]]fused[[:space:]]step[[:space:]]instead  $LONGSCAN bench --help
+P 0 step[[:space:]]unfused[[:space:]]\(the[[:space:]]default\)$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1 --unfused
+P 0 step[[:space:]]unfused[[:space:]]\(the[[:space:]]default\)$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1
+P 0 step[[:space:]]fused[[:space:]]where[[:space:]]it[[:space:]]applies[[:space:]]\(--fused\)$  $LONGSCAN bench generate --device cpu --batch 2 --steps 8 --d-model 16 --layers 1 --repeat 1 --fused
+N 2 bench.*unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]]'--fused=1'  $LONGSCAN bench generate --device cpu --fused=1
 N 2 bench.*unknown[[:space:]]or[[:space:]]incomplete[[:space:]]option[[:space:]]'--unfused=1'  $LONGSCAN bench generate --device cpu --unfused=1
