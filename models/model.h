@@ -387,6 +387,16 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
 int model_set_seq_slices(Model *model, int64_t G) LS_RESULT_USED;
 int64_t model_seq_slices(const Model *model);
 /**
+ * How the slices trade states (models/slice_exchange.h): NULL = in-process (the default, one
+ * process runs every slice); a distributed exchange (slice_exchange_comm_init, G = its ranks)
+ * makes this process run its own slice only, sum each layer's residual contributions over the
+ * ranks, and, on ranks other than 0, drop the gradients of the head and the input stage (which
+ * every rank computes alike) so that the gradient all-reduce counts them once. The table is
+ * the caller's and must outlive its use.
+ */
+struct SliceExchange;
+void model_set_slice_exchange(Model *model, const struct SliceExchange *x);
+/**
  * The G every model built after this call starts with (model_init, model_load): the CLI's
  * --seq-slices, set once at start as --threads is (pipeline/cli.c cli_common_apply), so every
  * command that builds a model honours it. A model with attention layers then fails to build
