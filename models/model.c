@@ -983,9 +983,11 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     m->plan_logits = !embed_out;
     m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;
     if (m->seq_slices > 1 && L < m->seq_slices * (m->K - 1 > 1 ? m->K - 1 : 1))
-        return ls_error(LS_ERR_USAGE, "--seq-slices %lld: a batch of %lld positions per row "
+        return ls_error(LS_ERR_USAGE, "%s %lld%s: a batch of %lld positions per row "
                         "cannot give every slice the conv's halo of d_conv - 1 = %lld "
-                        "positions (at most %lld slices)", (long long)m->seq_slices,
+                        "positions (at most %lld slices)",
+                        m->exchange->distributed ? "--seq-parallel over" : "--seq-slices",
+                        (long long)m->seq_slices, m->exchange->distributed ? " ranks" : "",
                         (long long)L, (long long)(m->K - 1),
                         (long long)(L / (m->K - 1 > 1 ? m->K - 1 : 1)));
     m->plan_slices = (int)m->seq_slices;
