@@ -377,7 +377,7 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
  * here: one device simulates all G). Results equal G = 1 within fp32 rounding (the combine
  * reassociates the recurrence). Costs more work than G = 1 on one device (the scan runs twice
  * forward and the tiles are recomputed once more backward) and saves no memory there: a
- * correctness mode until a multi-device exchange exists. G = 1 (the default) is the plain
+ * correctness mode there (across ranks: model_set_slice_exchange). G = 1 is the plain
  * path. Streaming and layerwise runs are never sliced. Each batch needs L ≥ G·(d_conv − 1)
  * positions (every slice at least the halo's d_conv − 1), else the forward fails with
  * LS_ERR_USAGE naming --seq-slices.
