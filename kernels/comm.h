@@ -27,7 +27,8 @@
  *
  * Tested by tests/unit/test_comm.c (CPU backend: 1, 2, 3 and 4 forked ranks; sums against a
  * serial sum in rank order, bit for bit; sizes across the chunk size; broadcast; barrier;
- * all-gather and neighbour shifts; a rank that dies) and, end to end, tests/cli/test_dp.sh; NCCL by bench/gpu_dp.sh.
+ * all-gather and neighbour shifts; a rank that dies) and, end to end, tests/cli/test_dp.sh
+ * and tests/cli/test_sp.sh; NCCL by bench/gpu_dp.sh and bench/gpu_sp.sh.
  */
 #ifndef LS_COMM_H
 #define LS_COMM_H

@@ -348,5 +348,6 @@ int main(void) {
         cmocka_unit_test(test_broken_exchange_detected),
         cmocka_unit_test(test_seqpar_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    cmocka_set_message_output(CM_OUTPUT_TAP);
+    return cmocka_run_group_tests_name("model_seqpar", tests, NULL, NULL);
 }
