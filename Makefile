@@ -108,7 +108,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
-        gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen gpu-bundle-dp \
+        gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen gpu-bundle-dp gpu-bundle-sp \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
         gpu-bundle-recipes-e gpu-bundle-recipes-f
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
@@ -305,6 +305,13 @@ gpu-bundle-dp: $(BUILD)/longscan
 	cp bench/gpu_dp.sh bench/gpu_common.sh .gpu-dp/
 	@! ls .gpu-dp/lib .gpu-dp/libz 2>/dev/null | grep -i nccl
 	du -sh .gpu-dp
+
+# Sequence parallel across GPUs (bench/gpu_sp.sh): the same bundle as gpu-bundle-dp.
+gpu-bundle-sp: $(BUILD)/longscan
+	bash bench/gpu_bundle.sh .gpu-sp $^
+	cp bench/gpu_sp.sh bench/gpu_common.sh .gpu-sp/
+	@! ls .gpu-sp/lib .gpu-sp/libz 2>/dev/null | grep -i nccl
+	du -sh .gpu-sp
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
 # the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); calls d and e

@@ -274,6 +274,13 @@ static struct {
     NcclResult (*comm_abort)(NcclComm);
     NcclResult (*all_reduce)(const void *, void *, size_t, int, int, NcclComm, void *);
     NcclResult (*broadcast)(const void *, void *, size_t, int, int, NcclComm, void *);
+    /* sequence parallel only (NCCL >= 2.7): looked up, not required, so that data parallel
+     * still runs on an older NCCL; a call without them says so */
+    NcclResult (*all_gather)(const void *, void *, size_t, int, NcclComm, void *);
+    NcclResult (*send)(const void *, size_t, int, int, NcclComm, void *);
+    NcclResult (*recv)(void *, size_t, int, int, NcclComm, void *);
+    NcclResult (*group_start)(void);
+    NcclResult (*group_end)(void);
     const char *(*error_string)(NcclResult);
 } nccl;
 
@@ -340,6 +347,11 @@ int comm_nccl_load(int *version) {
             NCCL_SYM(all_reduce, "ncclAllReduce");
             NCCL_SYM(broadcast, "ncclBroadcast");
             NCCL_SYM(error_string, "ncclGetErrorString");
+            *(void **)&nccl.all_gather = dlsym(nccl.lib, "ncclAllGather");
+            *(void **)&nccl.send = dlsym(nccl.lib, "ncclSend");
+            *(void **)&nccl.recv = dlsym(nccl.lib, "ncclRecv");
+            *(void **)&nccl.group_start = dlsym(nccl.lib, "ncclGroupStart");
+            *(void **)&nccl.group_end = dlsym(nccl.lib, "ncclGroupEnd");
             if (missing) {
                 snprintf(nccl.where, sizeof nccl.where, "the NCCL library found has no %s",
                          missing);
@@ -525,6 +537,41 @@ static int cpu_allreduce_host(Comm *c, double *x, int n) {
     return cpu_barrier(c); // the rows are read before anyone writes them again
 }
 
+/* All-gather in place: each rank stages its slot (in rounds of a chunk), then copies every
+ * other rank's stage into its slots. Two barriers a round: the stages are read before they
+ * are written again. */
+static int cpu_allgather(Comm *c, float *buf, int64_t n) {
+    Region *r = c->sh->r;
+    int status;
+    for (int64_t off = 0; off < n; off += COMM_CPU_CHUNK) {
+        const int64_t m = n - off < COMM_CPU_CHUNK ? n - off : COMM_CPU_CHUNK;
+        memcpy(region_stage(r, c->rank), buf + (int64_t)c->rank * n + off,
+               (size_t)m * sizeof *buf);
+        if ((status = cpu_barrier(c)) < 0) return status;
+        for (int k = 0; k < c->size; k++)
+            if (k != c->rank)
+                memcpy(buf + (int64_t)k * n + off, region_stage(r, k), (size_t)m * sizeof *buf);
+        if ((status = cpu_barrier(c)) < 0) return status;
+    }
+    return 0;
+}
+
+/* Shift by step: stage send, then read the stage of rank − step into recv. */
+static int cpu_shift(Comm *c, const float *send, float *recv, int64_t n, int step) {
+    Region *r = c->sh->r;
+    const int from = c->rank - step;
+    int status;
+    for (int64_t off = 0; off < n; off += COMM_CPU_CHUNK) {
+        const int64_t m = n - off < COMM_CPU_CHUNK ? n - off : COMM_CPU_CHUNK;
+        memcpy(region_stage(r, c->rank), send + off, (size_t)m * sizeof *send);
+        if ((status = cpu_barrier(c)) < 0) return status;
+        if (from >= 0 && from < c->size)
+            memcpy(recv + off, region_stage(r, from), (size_t)m * sizeof *recv);
+        if ((status = cpu_barrier(c)) < 0) return status;
+    }
+    return 0;
+}
+
 // ---------------------------------------------------------------------------- collectives
 
 /* The communication stream starts after what the caller's stream has queued so far. */
@@ -591,4 +638,53 @@ int comm_barrier(Comm *c) {
     if (c->backend == COMM_BACKEND_CPU) return cpu_barrier(c);
     double zero = 0;
     return comm_allreduce_host(c, &zero, 1);
+}
+
+/* The calling thread's stream waits for what the communication stream has queued. */
+static int nccl_caller_follows(Comm *c) {
+    int status = comm_cuda_event_record(c->ev_comm, c->stream);
+    if (status == 0) status = comm_cuda_stream_wait(NULL, c->ev_comm);
+    if (status == 0) c->pending = 0;
+    return status;
+}
+
+static int nccl_need(const void *fn, const char *name) {
+    if (fn) return 0;
+    return ls_error(LS_ERR_UNSUPPORTED, "sequence parallel needs %s, which the NCCL library "
+                    "loaded (version %d) lacks: NCCL 2.7 or later", name, nccl.version);
+}
+
+int comm_allgather(Comm *c, float *buf, int64_t n) {
+    if (n <= 0 || c->size == 1) return 0;
+    if (c->backend == COMM_BACKEND_CPU) return cpu_allgather(c, buf, n);
+    int status = nccl_need((const void *)nccl.all_gather, "ncclAllGather");
+    if (status == 0) status = nccl_follow_caller(c);
+    if (status < 0) return status;
+    /* in place: NCCL allows sendbuff == recvbuff + rank·sendcount */
+    NcclResult rc = nccl.all_gather(buf + (int64_t)c->rank * n, buf, (size_t)n, NCCL_FLOAT32,
+                                    c->nc, c->stream);
+    if (rc != 0) return nccl_fail("ncclAllGather", rc);
+    return nccl_caller_follows(c);
+}
+
+int comm_shift(Comm *c, const float *send, float *recv, int64_t n, int step) {
+    if (step != 1 && step != -1)
+        return ls_error(LS_ERR_USAGE, "comm_shift: step %d (must be 1 or -1)", step);
+    if (n <= 0 || c->size == 1) return 0;
+    if (c->backend == COMM_BACKEND_CPU) return cpu_shift(c, send, recv, n, step);
+    int status = nccl_need((const void *)nccl.send, "ncclSend");
+    if (status == 0) status = nccl_need((const void *)nccl.group_start, "ncclGroupStart");
+    if (status == 0) status = nccl_follow_caller(c);
+    if (status < 0) return status;
+    const int to = c->rank + step, from = c->rank - step;
+    NcclResult rc = nccl.group_start();
+    if (rc != 0) return nccl_fail("ncclGroupStart", rc);
+    if (to >= 0 && to < c->size)
+        rc = nccl.send(send, (size_t)n, NCCL_FLOAT32, to, c->nc, c->stream);
+    if (rc == 0 && from >= 0 && from < c->size)
+        rc = nccl.recv(recv, (size_t)n, NCCL_FLOAT32, from, c->nc, c->stream);
+    NcclResult rc_end = nccl.group_end();
+    if (rc != 0) return nccl_fail("ncclSend/ncclRecv", rc);
+    if (rc_end != 0) return nccl_fail("ncclGroupEnd", rc_end);
+    return nccl_caller_follows(c);
 }

@@ -26,8 +26,9 @@
  * are ended by their launcher (`--gpus`) or by mpirun.
  *
  * Tested by tests/unit/test_comm.c (CPU backend: 1, 2, 3 and 4 forked ranks; sums against a
- * serial sum in rank order, bit for bit; sizes across the chunk size; broadcast; barrier; a
- * rank that dies) and, end to end, tests/cli/test_dp.sh; NCCL by bench/gpu_dp.sh.
+ * serial sum in rank order, bit for bit; sizes across the chunk size; broadcast; barrier;
+ * all-gather and neighbour shifts; a rank that dies) and, end to end, tests/cli/test_dp.sh
+ * and tests/cli/test_sp.sh; NCCL by bench/gpu_dp.sh and bench/gpu_sp.sh.
  */
 #ifndef LS_COMM_H
 #define LS_COMM_H
@@ -160,6 +161,24 @@ int comm_broadcast(Comm *c, float *buf, int64_t n, int root) LS_RESULT_USED;
 /** Wait until every rank has called it. @return 0, LS_ERR_IO (another rank failed),
  *  LS_ERR_CUDA. */
 int comm_barrier(Comm *c) LS_RESULT_USED;
+
+/**
+ * In-place all-gather (sequence parallel, models/slice_exchange.h): @p buf holds size slots of
+ * @p n floats on the comm's device, slot r at r·n; rank r contributes its slot r and, on
+ * return, every slot holds its rank's values on every rank (a copy: the same bits
+ * everywhere). NCCL: ncclAllGather on the communication stream, which the calling thread's
+ * stream then waits for. @return 0, LS_ERR_IO (another rank failed), LS_ERR_CUDA.
+ */
+int comm_allgather(Comm *c, float *buf, int64_t n) LS_RESULT_USED;
+
+/**
+ * Neighbour shift: rank r's @p n floats at @p send go to rank r + @p step's @p recv
+ * (@p step = +1: to the right, −1: to the left). The rank with no sender (rank 0 for +1,
+ * the last for −1) leaves @p recv untouched; the rank with no receiver sends nothing. @p send
+ * and @p recv must not overlap. NCCL: ncclSend / ncclRecv in one group. @return 0,
+ * LS_ERR_IO, LS_ERR_CUDA, LS_ERR_USAGE (step not ±1).
+ */
+int comm_shift(Comm *c, const float *send, float *recv, int64_t n, int step) LS_RESULT_USED;
 
 // ---------------------------------------------------------------------------- CUDA helpers
 

@@ -248,6 +248,11 @@ static int fwd_tiles(Model *m, int layer, int dir, const DirParams *w, const flo
 // holds positions [g·L/G, (g+1)·L/G). Each step below loops over the slices as G devices
 // would each run their own; what one slice needs of another goes through m->exchange.
 
+// Whether this process runs slice g's steps: all of them in-process, its own one distributed.
+static int slice_mine(const Model *m, int64_t g) {
+    return !m->exchange->distributed || g == m->exchange->rank;
+}
+
 static const SeqparOps *slice_ops(const Model *m) {
     return m->dev.kind == DEVICE_CUDA ? &seqpar_ops_cuda : &seqpar_ops_cpu;
 }
@@ -284,6 +289,7 @@ static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const flo
     if (K1 > 0) {
         status = ops_zero(dev, DTYPE_F32, halo, nh);
         for (int64_t g = 1; g < G && status == 0; g++) {
+            if (!slice_mine(m, g - 1)) continue; // the owner of the positions computes it
             ConvArgs prev;
             status = slice_halo_tile(m, w, dir, X_in, g, &prev);
             if (status == 0)
@@ -295,6 +301,7 @@ static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const flo
     //    the slice from h = 0, and P_g, the decay product, a scan with u = 0 from h = 1 that
     //    carries across the slice's tiles as the state does (seqpar_scan_summary, per tile)
     for (int64_t g = 0, j0 = 0; g + 1 < G && status == 0; j0 += model_slice_tiles(p, g++)) {
+        if (!slice_mine(m, g)) continue;
         float *Pg = P + g * n, *eg = e + g * n;
         if (K1 > 0) status = ops_copy(dev, p->cs, halo + g * nh, nh);
         if (status == 0) status = ops_zero(dev, DTYPE_F32, eg, n);
@@ -323,6 +330,7 @@ static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const flo
     }
     // 4. every slice runs the ordinary forward from its halo and h_g
     for (int64_t g = 0, j0 = 0; g < G && status == 0; j0 += model_slice_tiles(p, g++)) {
+        if (!slice_mine(m, g)) continue;
         if (K1 > 0) status = ops_copy(dev, p->cs, halo + g * nh, nh);
         if (status == 0) status = ops_copy(dev, p->hs, h + g * n, n);
         if (status == 0)
@@ -351,9 +359,32 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
     return fwd_tiles(m, layer, dir, &w, X_in, X_out, 0, p->ntiles, cs, hs);
 }
 
+// Distributed slices (slice_exchange.h): this rank's contributions to the layer output, zero
+// outside its slices, summed over the ranks, then the residual added: every rank holds the
+// whole output. (One process adds them in another order: X + fwd + rev, rounding apart.)
+static int layer_fwd_distributed(Model *m, int layer, const float *X_in, float *X_out) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t n = p->Be * p->L * m->D;
+    const float *src = X_in;
+    int status = 0;
+    if (X_out == X_in) { // in place (inference with one direction): the input into aux first
+        if ((status = ops_copy(dev, p->aux, X_in, n)) < 0) return status;
+        src = p->aux;
+    }
+    if ((status = ops_zero(dev, DTYPE_F32, X_out, n)) < 0) return status;
+    for (int dir = 0; dir < m->ndir && status == 0; dir++)
+        status = mamba_layer_fwd_dir(m, layer, dir, src, X_out, NULL);
+    if (status == 0) status = m->exchange->all_reduce(m->exchange, dev, X_out, n);
+    if (status == 0) status = ops_add(dev, X_out, DTYPE_F32, src, DTYPE_F32, n);
+    return status;
+}
+
 int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float *state) {
     Plan *p = &m->plan;
     int status = 0;
+    if (p->G > 1 && !state && m->exchange->distributed)
+        return layer_fwd_distributed(m, layer, X_in, X_out);
     if (X_out != X_in && (status = ops_copy(&m->dev, X_out, X_in, p->Be * p->L * m->D)) < 0)
         return status;
     for (int dir = 0; dir < m->ndir; dir++) // a stream (state) has one direction
@@ -482,7 +513,8 @@ static int slice_bwd(Model *m, int layer, int dir, const float *X_in, const floa
     //    own outputs (the backward with no gradient arriving at its end)
     for (int64_t g = 1, j0 = model_slice_tiles(p, 0); g < G && status == 0;
          j0 += model_slice_tiles(p, g++))
-        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
+        if (slice_mine(m, g))
+            status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
                            NULL, NULL, dl + g * n, NULL, 1);
     // 2. exchange them; each slice combines the gradient reaching its end, dH_{g+1}:
     //    dH_{G−1} = dl_{G−1}, dH_g = dl_g + P_g·dH_{g+1} (h_{g+1} = P_g·h_g + e_g)
@@ -495,9 +527,10 @@ static int slice_bwd(Model *m, int layer, int dir, const float *X_in, const floa
     // 3. every slice runs the ordinary backward with dH_{g+1} at its end; the gradient of its
     //    halo (its conv's state0) goes back to the owner of those positions
     for (int64_t g = 0, j0 = 0; g < G && status == 0; j0 += model_slice_tiles(p, g++))
-        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
-                           g + 1 < G ? dH + (g + 1) * n : NULL, NULL, NULL,
-                           g > 0 && K1 > 0 ? dhalo + g * nh : NULL, 0);
+        if (slice_mine(m, g))
+            status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, j0, j0 + model_slice_tiles(p, g),
+                               g + 1 < G ? dH + (g + 1) * n : NULL, NULL, NULL,
+                               g > 0 && K1 > 0 ? dhalo + g * nh : NULL, 0);
     if (K1 == 0 || status < 0) return status;
     if ((status = m->exchange->shift_left(m->exchange, dev, G, dhalo, dhalo, nh)) < 0)
         return status;
@@ -505,6 +538,7 @@ static int slice_bwd(Model *m, int layer, int dir, const float *X_in, const floa
     //    in_proj and the norm into dR (the forward's step 1, backwards)
     const DirParams w = dir_params(m, layer, dir);
     for (int64_t g = 1; g < G && status == 0; g++) {
+        if (!slice_mine(m, g - 1)) continue;
         ConvArgs prev;
         const int64_t s0 = model_slice_start(p, g) - K1;
         status = slice_halo_tile(m, &w, dir, X_in, g, &prev);
@@ -534,6 +568,19 @@ int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
     Plan *p = &m->plan;
     const float *dO_src = dR;
     int status;
+    if (p->G > 1 && m->exchange->distributed) {
+        // as layer_fwd_distributed: the gradient at the output into aux, this rank's
+        // contributions to the input's gradient summed over the ranks, then aux added back
+        const Device *dev = &m->dev;
+        const int64_t n = p->Be * p->L * m->D;
+        status = ops_copy(dev, p->aux, dR, n);
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, dR, n);
+        for (int dir = 0; dir < m->ndir && status == 0; dir++)
+            status = dir_bwd(m, layer, dir, X_in, p->aux, dR);
+        if (status == 0) status = m->exchange->all_reduce(m->exchange, dev, dR, n);
+        if (status == 0) status = ops_add(dev, dR, DTYPE_F32, p->aux, DTYPE_F32, n);
+        return status;
+    }
     if (m->ndir == 2) { // the second direction must read the gradient at the layer output
         if ((status = ops_copy(&m->dev, p->aux, dR, p->Be * p->L * m->D)) < 0) return status;
         dO_src = p->aux;

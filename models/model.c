@@ -438,6 +438,10 @@ int model_set_seq_slices(Model *m, int64_t G) {
 
 int64_t model_seq_slices(const Model *m) { return m->seq_slices; }
 
+void model_set_slice_exchange(Model *m, const SliceExchange *x) {
+    m->exchange = x ? x : &slice_exchange_in_process;
+}
+
 void model_set_default_seq_slices(int64_t G) { default_seq_slices = G > 1 ? G : 1; }
 
 int model_set_dropout(Model *m, double p, uint64_t seed) {
@@ -979,9 +983,11 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     m->plan_logits = !embed_out;
     m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;
     if (m->seq_slices > 1 && L < m->seq_slices * (m->K - 1 > 1 ? m->K - 1 : 1))
-        return ls_error(LS_ERR_USAGE, "--seq-slices %lld: a batch of %lld positions per row "
+        return ls_error(LS_ERR_USAGE, "%s %lld%s: a batch of %lld positions per row "
                         "cannot give every slice the conv's halo of d_conv - 1 = %lld "
-                        "positions (at most %lld slices)", (long long)m->seq_slices,
+                        "positions (at most %lld slices)",
+                        m->exchange->distributed ? "--seq-parallel over" : "--seq-slices",
+                        (long long)m->seq_slices, m->exchange->distributed ? " ranks" : "",
                         (long long)L, (long long)(m->K - 1),
                         (long long)(L / (m->K - 1 > 1 ? m->K - 1 : 1)));
     m->plan_slices = (int)m->seq_slices;
@@ -1061,12 +1067,23 @@ static int grads_final_from(Model *m, int64_t lo) {
     return m->grad_ready ? m->grad_ready(m->grad_ready_ctx, lo) : 0;
 }
 
+// Distributed sequence parallel (slice_exchange.h): every rank runs the head and the input
+// stage on the whole residual stream, so their gradients are the same on every rank; rank 0
+// alone keeps them, the others zero [lo, hi) before the gradient all-reduce sums the ranks.
+static int replica_grads_drop(Model *m, int64_t lo, int64_t hi) {
+    if (!m->exchange->distributed || m->exchange->rank == 0 || m->plan.G < 2 || hi <= lo)
+        return 0;
+    return ops_zero(&m->dev, DTYPE_F32, model_grads(m) + lo, hi - lo);
+}
+
 // The backward from dlogits on the model's device.
 static int backward_impl(Model *m, const float *dlogits) {
     m->train_ready = 0; // the backward reuses the forward's buffers
     Plan *p = &m->plan;
     const int64_t MD = p->Be * p->L * m->D;
     int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
+    if (status == 0)
+        status = replica_grads_drop(m, m->table.entries[m->idx_norm_f_w].offset, m->table.total);
     if (status == 0 && m->grad_ready)
         status = grads_final_from(m, m->table.entries[m->idx_norm_f_w].offset);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
@@ -1077,6 +1094,7 @@ static int backward_impl(Model *m, const float *dlogits) {
         if (status == 0 && m->grad_ready) status = grads_final_from(m, layer_first_offset(m, i));
     }
     if (status == 0) status = model_input_bwd(m, p->dR);
+    if (status == 0) status = replica_grads_drop(m, 0, layer_first_offset(m, 0));
     if (status == 0) status = grads_final_from(m, 0);
     return status;
 }

@@ -377,7 +377,7 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
  * here: one device simulates all G). Results equal G = 1 within fp32 rounding (the combine
  * reassociates the recurrence). Costs more work than G = 1 on one device (the scan runs twice
  * forward and the tiles are recomputed once more backward) and saves no memory there: a
- * correctness mode until a multi-device exchange exists. G = 1 (the default) is the plain
+ * correctness mode there (across ranks: model_set_slice_exchange). G = 1 is the plain
  * path. Streaming and layerwise runs are never sliced. Each batch needs L ≥ G·(d_conv − 1)
  * positions (every slice at least the halo's d_conv − 1), else the forward fails with
  * LS_ERR_USAGE naming --seq-slices.
@@ -386,6 +386,16 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
  */
 int model_set_seq_slices(Model *model, int64_t G) LS_RESULT_USED;
 int64_t model_seq_slices(const Model *model);
+/**
+ * How the slices trade states (models/slice_exchange.h): NULL = in-process (the default, one
+ * process runs every slice); a distributed exchange (slice_exchange_comm_init, G = its ranks)
+ * makes this process run its own slice only, sum each layer's residual contributions over the
+ * ranks, and, on ranks other than 0, drop the gradients of the head and the input stage (which
+ * every rank computes alike) so that the gradient all-reduce counts them once. The table is
+ * the caller's and must outlive its use.
+ */
+struct SliceExchange;
+void model_set_slice_exchange(Model *model, const struct SliceExchange *x);
 /**
  * The G every model built after this call starts with (model_init, model_load): the CLI's
  * --seq-slices, set once at start as --threads is (pipeline/cli.c cli_common_apply), so every

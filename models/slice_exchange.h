@@ -24,6 +24,19 @@
  *   And once per step, an all-reduce of the parameter gradients (each slice's are partial
  *   sums over its tokens): the data-parallel all-reduce (kernels/comm.h), not in this table.
  *   In-process every slice accumulates into the one gradient buffer, which is that sum.
+ *
+ * In place (send == recv, as the model calls them) a slot keeps its index and the data goes
+ * to the slice that reads it: shift_right's slot g + 1 is written by slice g and read by
+ * slice g + 1 (the halo before slice g + 1); shift_left's slot g is written by slice g and
+ * read by slice g − 1 (the gradient of slice g's halo). In-process that moves nothing.
+ *
+ * Distributed (slice_exchange_comm_init: one slice per rank of a communicator, rank g owning
+ * slice g): the model runs only its own slice's steps, and every rank keeps the WHOLE residual
+ * stream (B, L, D): each layer's output contributions (and, backward, its input-gradient
+ * contributions) are computed on the rank's own slice, zero elsewhere, and summed over the
+ * ranks with all_reduce, so every rank holds the layer's whole output; the head (final norm,
+ * pooling, the loss) then runs on every rank alike. That divides the layers' work by G but
+ * not the activations' memory (docs/parallel.md "Sequence parallel across ranks").
  */
 #ifndef LS_MODELS_SLICE_EXCHANGE_H
 #define LS_MODELS_SLICE_EXCHANGE_H
@@ -31,6 +44,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/comm.h"
 #include "kernels/device.h"
 
 #ifdef __cplusplus
@@ -52,11 +66,26 @@ struct SliceExchange {
     /** recv slot g − 1 = send slot g, g = 1..G−1 (slot G−1 untouched): a gradient back. */
     int (*shift_left)(const SliceExchange *x, const Device *dev, int G, const float *send,
                       float *recv, int64_t n);
+    /** 0: this process runs every slice (in-process); 1: it runs slice @c rank only. */
+    int distributed;
+    int rank;
+    /** Distributed only: in-place sum of @p n floats over the slices' ranks (the residual
+     *  stream's contributions; NULL in-process, where nothing needs summing). */
+    int (*all_reduce)(const SliceExchange *x, const Device *dev, float *buf, int64_t n);
 };
 
 /** One device holds every slice: all_gather does nothing, the shifts copy send to recv on
  *  @p dev unless they are the same buffer (the model passes one buffer: nothing moves). */
 extern const SliceExchange slice_exchange_in_process;
+
+/**
+ * A distributed exchange over @p comm (one slice per rank, slice g on rank g; the CPU backend
+ * for host buffers, NCCL for device buffers): all_gather, the shifts and all_reduce are
+ * comm_allgather, comm_shift and comm_allreduce. @p comm stays the caller's.
+ * @return 0 and *out (free with slice_exchange_comm_free()), LS_ERR_NOMEM.
+ */
+int slice_exchange_comm_init(SliceExchange **out, Comm *comm) LS_RESULT_USED;
+void slice_exchange_comm_free(SliceExchange *x);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,7 @@ enum {
     OPT_BETA2,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
     OPT_REFERENCE, OPT_PACK, OPT_NO_BUCKET,
-    OPT_PROGRESS, OPT_LOG, OPT_RESUME, OPT_GPUS, OPT_CPU_RANKS, OPT_RENDEZVOUS,
+    OPT_PROGRESS, OPT_LOG, OPT_RESUME, OPT_GPUS, OPT_CPU_RANKS, OPT_RENDEZVOUS, OPT_SEQ_PARALLEL,
 };
 
 static void usage(FILE *fp) {
@@ -155,6 +155,13 @@ static void usage(FILE *fp) {
 "                         from OMPI_COMM_WORLD_*; rank r on cuda:LOCAL_RANK, or the CPU\n"
 "                         with --device cpu): a folder every rank sees, where rank 0 leaves\n"
 "                         NCCL's id (or the CPU ranks' shared memory) for the others\n"
+"      --seq-parallel     with --gpus N, --cpu-ranks N or mpirun: sequence parallel instead\n"
+"                         (docs/parallel.md \"Sequence parallel across ranks\"): every rank\n"
+"                         takes the whole batch and runs slice r of every row's L positions\n"
+"                         through the Mamba layers (scan states, conv halos and the layers'\n"
+"                         outputs exchanged); the same run as one process within fp32\n"
+"                         rounding. Mamba and bimamba only; each row needs L >= N*(d_conv-1);\n"
+"                         not with --seq-slices. Memory per rank is not yet divided by N\n"
 "\n"
 "Validation, checkpoints, progress:\n"
 "  -o, --output FILE      the model checkpoint (required); FILE.state.safetensors beside it\n"
@@ -321,6 +328,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"gpus", required_argument, NULL, OPT_GPUS},
         {"cpu-ranks", required_argument, NULL, OPT_CPU_RANKS},
         {"rendezvous", required_argument, NULL, OPT_RENDEZVOUS},
+        {"seq-parallel", no_argument, NULL, OPT_SEQ_PARALLEL},
         {"augment", required_argument, NULL, OPT_AUGMENT},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
@@ -485,6 +493,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             status = cli_parse_int("--cpu-ranks", optarg, 1, 1024, &opt->cpu_ranks);
             break;
         case OPT_RENDEZVOUS: opt->rendezvous = optarg; break;
+        case OPT_SEQ_PARALLEL: opt->seq_parallel = 1; break;
         default:
             return ls_error(LS_ERR_USAGE, "unknown or incomplete option '%s'; see 'longscan "
                             "train --help'", argv[optind - 1]);
@@ -497,6 +506,9 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
 
 /* Checks between options, after parsing. */
 static int check_args(TrainOptions *opt) {
+    if (opt->seq_parallel && !train_parallel_wanted(opt))
+        return ls_error(LS_ERR_USAGE, "--seq-parallel cuts each row across ranks: give "
+                        "--gpus N or --cpu-ranks N (or start the ranks with mpirun)");
     if (opt->epochs > 0 && opt->steps > 0)
         return ls_error(LS_ERR_USAGE, "--epochs and --steps: give one of them");
     if (opt->epochs == 0 && opt->steps == 0 && opt->minutes == 0) opt->epochs = 10;

@@ -152,6 +152,9 @@ static int check_options(const TrainOptions *opt, int mpi) {
                 return ls_error(LS_ERR_USAGE, "--%s %s: every rank reads the data itself, and "
                                 "standard input can be read once; give a file",
                                 s ? "valid" : "data", specs[s]->sources[i]);
+    if (opt->seq_parallel && c->seq_slices > 1)
+        return ls_error(LS_ERR_USAGE, "--seq-slices %lld with --seq-parallel: the ranks are the "
+                        "slices (one a rank); leave --seq-slices out", (long long)c->seq_slices);
     if (opt->cpu_ranks > 0 && !c->device_auto && c->device.kind != DEVICE_CPU)
         return ls_error(LS_ERR_USAGE, "--cpu-ranks %d runs on the CPU; with --device %s use "
                         "--gpus N", opt->cpu_ranks, "cuda");
@@ -159,7 +162,7 @@ static int check_options(const TrainOptions *opt, int mpi) {
 }
 
 static int check_batch(const TrainOptions *opt, int size) {
-    if (size > 1 && opt->batch_size % size != 0)
+    if (size > 1 && !opt->seq_parallel && opt->batch_size % size != 0)
         return ls_error(LS_ERR_USAGE, "--batch-size %lld is the global batch, split evenly over "
                         "%d ranks: give a multiple of %d", (long long)opt->batch_size, size,
                         size);

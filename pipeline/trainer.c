@@ -24,6 +24,7 @@
 #include "common/utf8.h"
 #include "kernels/loss.h"
 #include "kernels/optim.h"
+#include "models/slice_exchange.h"
 #include "pipeline/checkpoint.h"
 
 // ---------------------------------------------------------------------------- config table
@@ -226,6 +227,9 @@ typedef struct {
     int64_t       targets_cap;
     int           dp_signal;       /* agreed at the last step: some rank got SIGINT/SIGTERM */
     int           dp_time_up;      /* agreed: rank 0's clock passed a --minutes cap */
+    /* sequence parallel (--seq-parallel): every rank takes the whole batch and runs slice
+     * `rank` of every row (docs/parallel.md "Sequence parallel across ranks") */
+    SliceExchange *sp_exchange;
 } Trainer;
 
 static volatile sig_atomic_t stop_signal = 0;
@@ -744,7 +748,7 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     Batch rows = T->batch;
     double weight = 1.0;
     int status = 0;
-    if (T->comm) {
+    if (T->comm && !T->sp_exchange) {
         const int64_t B = T->batch.B, r0 = B * T->rank / T->size;
         int64_t count = 0, mine = 0;
         batch_rows_view(&T->batch, r0, B * (T->rank + 1) / T->size - r0, &rows);
@@ -770,6 +774,9 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     model_set_dropout_step(T->model, T->state.step + 1); // the step this batch trains
     status = model_forward_backward(T->model, &mb, labels, (float)weight, loss);
     *loss *= weight;
+    /* sequence parallel: every rank computed the whole loss (the head runs everywhere);
+     * the host sum of the step counts rank 0's */
+    if (T->sp_exchange && T->rank != 0) *loss = 0;
     return status;
 }
 
@@ -1246,7 +1253,11 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     config_table_add(t, 1, "eps", "%g", opt->eps);
     config_table_add(t, 1, "seed", "%llu", (unsigned long long)opt->common.seed);
     config_table_add(t, 0, "device", "%s", opt->common.device_desc);
-    if (T->comm) {
+    if (T->sp_exchange) {
+        config_table_add(t, 0, "sequence_parallel", "%d ranks (%s), slice r of every row on "
+                         "rank r, the whole batch on each", T->size,
+                         comm_backend(T->comm) == COMM_BACKEND_NCCL ? "NCCL" : "CPU processes");
+    } else if (T->comm) {
         const int64_t rows = T->sampler ? T->window_rows : opt->batch_size;
         config_table_add(t, 0, "data_parallel", "%d ranks (%s), %lld of the %lld rows of a "
                          "batch each", T->size, comm_backend(T->comm) == COMM_BACKEND_NCCL
@@ -1462,6 +1473,7 @@ static void trainer_free(Trainer *T) {
     free(T->state_path);
     free(T->best_path);
     free(T->bucket_lo);
+    slice_exchange_comm_free(T->sp_exchange);
     free(T->bucket_hi);
     free(T->targets);
     if (T->model) model_set_grad_ready(T->model, NULL, NULL);
@@ -1525,12 +1537,23 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
     if (status == 0 && T->comm)
         status = comm_broadcast(T->comm, model_params(T->model),
                                 model_param_table(T->model)->total, 0);
+    if (status == 0 && T->comm && opt->seq_parallel) {
+        /* one slice a rank: the exchange over this communicator */
+        if (model_attention_layers(&T->cfg) > 0)
+            status = ls_error(LS_ERR_UNSUPPORTED, "--seq-parallel: a %s model has attention "
+                              "layers, which sequence parallelism does not cut (mamba and "
+                              "bimamba only)", model_arch_name(T->cfg.arch));
+        if (status == 0) status = model_set_seq_slices(T->model, T->size);
+        if (status == 0) status = slice_exchange_comm_init(&T->sp_exchange, T->comm);
+        if (status == 0) model_set_slice_exchange(T->model, T->sp_exchange);
+    }
     if (status == 0) status = model_set_precision(T->model, opt->common.dtype);
     /* each rank draws its own dropout masks (rank 0 those of a plain run): the same masks on
-     * every rank would drop the same places of their rows together */
+     * every rank would drop the same places of their rows together; sequence parallel: the
+     * same masks everywhere (the ranks hold pieces of the same rows) */
     if (status == 0)
         status = model_set_dropout(T->model, opt->dropout,
-                                   T->rank == 0 ? opt->common.seed
+                                   T->rank == 0 || T->sp_exchange ? opt->common.seed
                                                 : rng_mix64(opt->common.seed ^
                                                             (0xD1B54A32D192ED03ull *
                                                              (uint64_t)T->rank)));
@@ -1642,7 +1665,11 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
             (last || (opt->eval_every > 0 ? step % opt->eval_every == 0 : epoch_end))) {
             progress_line(T, 1);
             double tv = now_s();
-            if ((status = trainer_validate(T, &valid)) < 0) goto fail;
+            /* rank 0 alone: the slices in-process (the others are not in this forward) */
+            if (T->sp_exchange) model_set_slice_exchange(T->model, NULL);
+            status = trainer_validate(T, &valid);
+            if (T->sp_exchange) model_set_slice_exchange(T->model, T->sp_exchange);
+            if (status < 0) goto fail;
             tv = now_s() - tv;
             T->valid_time += tv;
             T->valid_count++;

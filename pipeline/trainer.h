@@ -138,6 +138,8 @@ typedef struct {
     int           gpus;             /* --gpus N: N processes on this host, one per GPU; 0 */
     int           cpu_ranks;        /* --cpu-ranks N: N processes on the CPU; 0 */
     const char   *rendezvous;       /* --rendezvous DIR: where mpirun's ranks meet */
+    int           seq_parallel;     /* --seq-parallel: the ranks cut every row (one slice a
+                                       rank) instead of splitting the batch; 0 */
     Comm         *comm;             /* this rank's communicator, set by the launcher in each
                                        rank; NULL: one process */
 } TrainOptions;

@@ -6,7 +6,9 @@
  * order, so there is no tolerance to choose. Sizes 1, 7, a chunk exactly and 2.5 chunks (the
  * rounds of COMM_CPU_CHUNK), the host doubles, broadcast from a rank that is not 0, a barrier
  * that releases no one early, and a rank that exits while the others wait in a collective
- * (they must return an error naming it, not hang).
+ * (they must return an error naming it, not hang). The all-gather and the neighbour shifts of
+ * sequence parallel: every slot and every received buffer checked exactly (a copy), the
+ * buffers a rank must not receive untouched, at 1, 7 and 2.5 chunks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +116,64 @@ static void run_ranks(int S) {
     munmap(host, 3 * 4 * sizeof(double));
 }
 
+/* All-gather and shifts on rank @p rank of @p S; returns 0 or the code of the first wrong
+ * value (each rank checks its own results: the expected values are known everywhere). */
+static int rank_gather_shift(CommShared *sh, int rank, int S) {
+    Comm *c = NULL;
+    if (comm_init_cpu(&c, sh, rank, S) < 0) return 1;
+    static const int64_t ns[] = {1, 7, COMM_CPU_CHUNK * 5 / 2};
+    for (int k = 0; k < 3; k++) {
+        const int64_t n = ns[k];
+        float *buf = calloc((size_t)(S * n), sizeof *buf);
+        float *send = malloc((size_t)n * sizeof *send), *recv = malloc((size_t)n * sizeof *recv);
+        if (!buf || !send || !recv) return 2;
+        for (int64_t i = 0; i < n; i++) buf[rank * n + i] = value(rank, i, 10 + k);
+        if (comm_allgather(c, buf, n) < 0) return 3;
+        for (int r = 0; r < S; r++)
+            for (int64_t i = 0; i < n; i++)
+                if (buf[r * n + i] != value(r, i, 10 + k)) return 4;
+        for (int step = -1; step <= 1; step += 2) {
+            for (int64_t i = 0; i < n; i++) send[i] = value(rank, i, 20 + k + step);
+            for (int64_t i = 0; i < n; i++) recv[i] = -7.0f;
+            if (comm_shift(c, send, recv, n, step) < 0) return 5;
+            const int from = rank - step;
+            for (int64_t i = 0; i < n; i++) {
+                const float want = from >= 0 && from < S ? value(from, i, 20 + k + step) : -7.0f;
+                if (recv[i] != want) return step > 0 ? 6 : 7;
+            }
+        }
+        free(buf), free(send), free(recv);
+    }
+    if (comm_shift(c, NULL, NULL, 1, 2) != LS_ERR_USAGE) return 8;
+    comm_free(c, 0);
+    return 0;
+}
+
+static void run_gather_shift(int S) {
+    CommShared *sh = NULL;
+    assert_int_equal(comm_shared_create(&sh, S), 0);
+    pid_t pids[4];
+    for (int r = 0; r < S; r++) {
+        fflush(stdout);
+        pids[r] = fork();
+        if (pids[r] == 0) _exit(rank_gather_shift(sh, r, S));
+    }
+    for (int r = 0; r < S; r++) {
+        int st;
+        waitpid(pids[r], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("all-gather/shift, %d ranks: rank %d ended with status %d (3-5: a call "
+                     "failed; 4: a gathered slot, 6: a right shift, 7: a left shift wrong)", S,
+                     r, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    comm_shared_free(sh);
+}
+
+static void test_gather_shift(void **state) {
+    (void)state;
+    for (int S = 1; S <= 4; S++) run_gather_shift(S);
+}
+
 static void test_one_rank(void **state) { (void)state; run_ranks(1); }
 static void test_two_ranks(void **state) { (void)state; run_ranks(2); }
 static void test_three_ranks(void **state) { (void)state; run_ranks(3); }
@@ -164,7 +224,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_rank),   cmocka_unit_test(test_two_ranks),
         cmocka_unit_test(test_three_ranks), cmocka_unit_test(test_four_ranks),
-        cmocka_unit_test(test_failed_rank),
+        cmocka_unit_test(test_failed_rank), cmocka_unit_test(test_gather_shift),
     };
     cmocka_set_message_output(CM_OUTPUT_TAP);
     return cmocka_run_group_tests_name("comm", tests, NULL, NULL);
