@@ -34,30 +34,10 @@
 #include "models/model.h"
 #include "models/model_internal.h"
 #include "tests/kernel_check.h"
+#include "tests/model_fixture.h"
 
-static const Device cpu = {DEVICE_CPU, 0};
 
-#define OK(expr)                                                                                   \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        if (rc_ != 0) fail_msg("%s returned %d: %s", #expr, rc_, ls_error_message());              \
-    } while (0)
-
-static ModelConfig tiny(ModelArch arch, ModelTask task) {
-    ModelConfig c;
-    model_config_default(&c, arch, task);
-    c.d_model = 8;
-    c.n_layers = 2;
-    c.d_state = 4;
-    c.expand = 2;
-    c.vocab = 5;
-    c.n_classes = 3;
-    c.n_heads = 2;
-    c.mlp_hidden = 16;
-    c.window = 64;
-    c.frame = 3;
-    return c;
-}
+static ModelConfig tiny(ModelArch arch, ModelTask task) { return tiny_config(arch, task, 64); }
 
 static Model *new_model(const ModelConfig *c, uint64_t seed) {
     Model *m = NULL;

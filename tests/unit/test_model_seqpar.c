@@ -34,27 +34,10 @@
 #include "models/model_internal.h"
 #include "models/slice_exchange.h"
 #include "tests/kernel_check.h"
+#include "tests/model_fixture.h"
 
-static const Device cpu = {DEVICE_CPU, 0};
 
-#define OK(expr)                                                                                   \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        if (rc_ != 0) fail_msg("%s returned %d: %s", #expr, rc_, ls_error_message());              \
-    } while (0)
-
-static ModelConfig tiny(ModelArch arch, ModelTask task) {
-    ModelConfig c;
-    model_config_default(&c, arch, task);
-    c.d_model = 8;
-    c.n_layers = 2;
-    c.d_state = 4;
-    c.expand = 2;
-    c.vocab = 5;
-    c.n_classes = 3;
-    c.frame = 3;
-    return c;
-}
+static ModelConfig tiny(ModelArch arch, ModelTask task) { return tiny_config(arch, task, 16); }
 
 static double worst_out(const float *got, const float *want, int64_t n) {
     double worst = 0;
