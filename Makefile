@@ -318,7 +318,7 @@ gpu-bundle-sp: $(BUILD)/longscan
 # also carry test_gpu (the dropout and seqpar suites); call f also carries
 # bench/gpu_induction.sh.
 gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
-        gpu-bundle-recipes-e gpu-bundle-recipes-f: gpu-bundle-recipes-%: \
+        gpu-bundle-recipes-e gpu-bundle-recipes-f gpu-bundle-recipes-g: gpu-bundle-recipes-%: \
         $(BUILD)/longscan $(BUILD)/tools/spectrogram
 	BUILD=$(BUILD) bash bench/gpu_recipes_bundle.sh $* .gpu-recipes-$*
 gpu-bundle-recipes-d gpu-bundle-recipes-e: $(BUILD)/test_gpu

@@ -49,7 +49,7 @@
 set -uo pipefail
 B=$(cd "$(dirname "$0")" && pwd)
 call=${1:-}
-case $call in a|b|c|d|e|f) ;; *) echo "usage: gpu_recipes.sh a|b|c|d|e|f" >&2; exit 2 ;; esac
+case $call in a|b|c|d|e|f|g) ;; *) echo "usage: gpu_recipes.sh a|b|c|d|e|f|g" >&2; exit 2 ;; esac
 [ -n "${OUT:-}" ] || { echo "gpu_recipes.sh: set OUT (the folder that comes back)" >&2; exit 2; }
 ret=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 unset OUT # each recipe gets its own
@@ -233,6 +233,12 @@ e)
     ;;
 f)
     step chr20-lm chr20-lm rest 60
+    ;;
+g)
+    # the six other GUE tasks with dropout 0.1 (call e ran out of time before them); the bundle
+    # also carries bench/gpu_sp.sh and gpu_induction.sh, run after this from copies of it
+    step gue-other gue 150 60 TASKS="prom_core_tata tf0 tf1 tf2 tf3 tf4" SEEDS=1 BATCH=128 \
+        DROPOUT=0.1
     ;;
 esac
 

@@ -32,7 +32,9 @@ e) globs="dna/gue/*/train.fa.gz dna/gue/*/train.labels.tsv dna/gue/*/dev.fa.gz
           dna/gb-test-splits/*/test.labels.tsv dna/gb-test-splits/*/folds.tsv" ;;
 f) globs="dna/human-grch37-chr20/chr20.fa.gz dna/human-grch37-chr20/chr20.fa.gz.fai
           dna/human-grch37-chr20/chr20.fa.gz.gzi" ;;
-*) echo "usage: gpu_recipes_bundle.sh a|b|c|d|e|f DIR" >&2; exit 2 ;;
+g) globs="dna/gue/*/train.fa.gz dna/gue/*/train.labels.tsv dna/gue/*/dev.fa.gz
+          dna/gue/*/dev.labels.tsv" ;;
+*) echo "usage: gpu_recipes_bundle.sh a|b|c|d|e|f|g DIR" >&2; exit 2 ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -52,10 +54,12 @@ for r in gue genomic-benchmarks great-apes bacteria-species fsdd-digits fsdd-lm 
     mkdir -p "$dir/examples/$r" && cp "examples/$r/run.sh" "$dir/examples/$r/"
 done
 cp bench/gpu_recipes.sh "$dir/"
-# call f runs issue 15's induction heads after its recipe, call e the fused generation step's
+# calls f and g run issue 15's induction heads after their recipes (g also issue 17's
+# bench/gpu_sp.sh), call e the fused generation step's
 # checks and bench (from a copy of the bundle: gpu_common.sh unpacks the binaries in place)
 [ "$call" = f ] && cp bench/gpu_induction.sh bench/gpu_common.sh "$dir/"
 [ "$call" = e ] && cp bench/gpu_gen.sh bench/gpu_dp.sh bench/gpu_common.sh "$dir/"
+[ "$call" = g ] && cp bench/gpu_induction.sh bench/gpu_sp.sh bench/gpu_common.sh "$dir/"
 # shellcheck disable=SC2086 # the globs expand in the data folder
 (cd "$data" && tar -czhf - $globs) > "$dir/data.tar.gz"
 size=$(du -sm "$dir" | cut -f1)
