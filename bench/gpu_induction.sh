@@ -13,7 +13,9 @@
 #                TF_MAX_LEN (its attention is quadratic; it shows where it stops recalling)
 # fp32 by default (PRECISION=bf16 for the mixed path).
 #
-# Environment: DEVICE (cuda), PRECISION (fp32), VOCAB (16), SEED (1), TRAIN_LEN (256),
+# Environment: DEVICE (cuda), PRECISION (fp32), VOCAB (16), SEED (1), BATCH (8: the paper's;
+#   the GPU is launch-bound at this size, so a larger batch costs about the same per step),
+#   TRAIN_LEN (256),
 #   MIX_LEN (64), STEPS (8000), PURE_MINUTES (1.5), RUNS ("mamba mamba256 transformer"),
 #   LENGTHS ("256 1024 4096 16384 65536 262144 1048576"), TF_MAX_LEN (65536), N_TEST (200),
 #   DEADLINE (240 s for everything).
@@ -41,7 +43,7 @@ tf_max=${TF_MAX_LEN:-65536}
 n_test=${N_TEST:-200}
 log=$out/induction.log
 W=/tmp/ls-induction && rm -rf "$W" && mkdir -p "$W" # the evals' JSON (a call brings back 8 files)
-optim=(--batch-size 8 --lr 1e-3 --min-lr 1e-3 --weight-decay 0)
+optim=(--batch-size "${BATCH:-8}" --lr 1e-3 --min-lr 1e-3 --weight-decay 0)
 # more examples than a run draws (loading 1M example names takes ~2 s)
 data_main="synth:induction,len=$train_len,vocab=$vocab,n=1000000,seed=$seed"
 data_mix="synth:induction,len=$mix_len,vocab=$vocab,n=1000000,seed=$seed"

@@ -16,10 +16,11 @@
 #      the error line (out of memory expected at the larger L: the residual stream is
 #      replicated on every rank, docs/parallel.md).
 # Bundle here: `make gpu-bundle-sp` (.gpu-sp/). On the device: bash .gpu-sp/gpu_sp.sh.
-# $OUT gets summary.txt and sp.tar.gz (the logs).
+# $OUT gets summary.txt and sp.tar.gz (the logs). DEADLINE (540): seconds for all of it.
 # CPU smoke test here: SMOKE=1 bash bench/gpu_sp.sh (2 CPU ranks, tiny sizes; nothing GPU).
 set -u
 GPU_SCRIPT=$0
+deadline=${DEADLINE:-540} # gpu_common.sh's step() skips what would pass it (seconds)
 if [ -n "${SMOKE:-}" ]; then
     G=$(cd "$(dirname "$0")/.." && pwd); out=${OUT:-/tmp/gpu-sp-smoke}; mkdir -p "$out"
     RUN=("$G/build/longscan"); S=$out/summary.txt; : > "$S"
