@@ -47,6 +47,7 @@
 
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_math.cuh"
+#include "common/log.h"
 #include "kernels/gen_step.h"
 
 namespace cg = cooperative_groups;
@@ -285,7 +286,8 @@ struct GsStepDev {
 };
 
 template <int RP, typename TA>
-__global__ void __launch_bounds__(GS_THREADS, 1) gen_step_kernel(const __grid_constant__ GsStepDev p) {
+__global__ void __launch_bounds__(GS_THREADS, 1)
+    gen_step_kernel(const __grid_constant__ GsStepDev p) {
     extern __shared__ __align__(16) float smem[];
     cg::cluster_group cluster = cg::this_cluster();
     const int C = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
@@ -519,9 +521,15 @@ static int plan_matches(int64_t B, int64_t D, int64_t E, int64_t W, DType act) {
            g_plan.act == act;
 }
 
+/*
+ * The plan: the largest cluster (16, then 8: more SMs share a row's weights) and the fewest rows
+ * per cluster whose clusters all run in one wave (cudaOccupancyMaxActiveClusters: a cluster of
+ * 16 needs 16 free SMs of one GPC, so an H100 may hold only 7 or 8 of them while it holds 16
+ * clusters of 8). If no plan fits in one wave (large B), the largest clusters of 8 rows run in
+ * several waves.
+ */
 template <typename TA> static int step_plan(const GsStepDev &p) {
-    // the smallest rows per cluster whose clusters all run in one wave; the larger cluster
-    // first (more SMs share each row's weights)
+    int best_C = 0, best_RP = 0;
     for (int C = g_cluster; C >= 8; C /= 2) {
         for (int RP = 1; RP <= 8; RP *= 2) {
             GsStepDev q = p;
@@ -530,16 +538,24 @@ template <typename TA> static int step_plan(const GsStepDev &p) {
                 return max_clusters<decltype(rp)::value, TA>(q, C);
             });
             if (fit < 1) break; // more rows only need more shared memory
-            if (cdiv(p.B, RP) <= fit || RP == 8) {
-                g_plan.B = p.B, g_plan.D = p.D, g_plan.E = p.E, g_plan.W = p.W;
-                g_plan.act = sizeof(TA) == 2 ? DTYPE_BF16 : DTYPE_F32;
-                g_plan.C = C, g_plan.RP = RP;
-                return 0;
+            if (!best_C && RP == 8) best_C = C, best_RP = 8; // several waves, if nothing better
+            if (cdiv(p.B, RP) <= fit) {
+                best_C = C, best_RP = RP;
+                goto chosen;
             }
         }
     }
-    return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: no cluster of 8 or 16 CTAs of "
-                    "%d threads fits this GPU (d_model %d, d_inner %d)", GS_THREADS, p.D, p.E);
+    if (!best_C)
+        return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: no cluster of 8 or 16 CTAs "
+                        "of %d threads fits this GPU (d_model %d, d_inner %d)", GS_THREADS, p.D,
+                        p.E);
+chosen:
+    g_plan.B = p.B, g_plan.D = p.D, g_plan.E = p.E, g_plan.W = p.W;
+    g_plan.act = sizeof(TA) == 2 ? DTYPE_BF16 : DTYPE_F32;
+    g_plan.C = best_C, g_plan.RP = best_RP;
+    ls_log_debug("fused generation step: B %d in clusters of %d CTAs, %d rows each", p.B,
+                 best_C, best_RP);
+    return 0;
 }
 
 template <typename TA>
