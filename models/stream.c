@@ -462,6 +462,10 @@ static int gen_fused_decide(Model *m) {
         return 0;
     }
     int status = ops_gen_step_prepare(&m->dev, &a); // outside any capture
+    if (status == LS_ERR_UNSUPPORTED) { // no cluster fits this GPU: the unfused step runs
+        snprintf(m->gen_fused_why, sizeof m->gen_fused_why, "%s", ls_error_message());
+        return 0;
+    }
     if (status == 0) m->gen_fused = 1, m->gen_fused_why[0] = '\0';
     return status;
 }

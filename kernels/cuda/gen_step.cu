@@ -348,6 +348,7 @@ __global__ void __launch_bounds__(GS_THREADS, 1)
         for (int i = tid; i < nr * W; i += GS_THREADS) {
             const int r = i / W, c = i % W;
             float s = 0.0f;
+#pragma unroll 8
             for (int q = 0; q < C; q++) s += cluster.map_shared_rank(xpart, q)[r * Wp + c];
             dbl[r * Wp + c] = act<TA>(s);
         }
