@@ -8,8 +8,9 @@
 #      then again with LS_GEN_STEP_CLUSTER=8 (portable clusters);
 #   2. bench generate, the 6 x 256 mu-law LM with random weights, batch 1, 8, 64,
 #      --fused against --unfused (the default), bf16 then fp32, and bf16 --fused with
-#      LS_GEN_STEP_CLUSTER=8 (--steps 2048 --repeat 3); the launch plans (cluster size, rows
-#      per cluster) from --verbosity 3;
+#      LS_GEN_STEP_CLUSTER=8 (portable clusters) and with LS_GEN_STEP_PREFETCH=0 (no L1
+#      prefetch of the weights) (--steps 2048 --repeat 3); the launch plans (cluster size,
+#      rows per cluster) from --verbosity 3;
 #   3. compute-sanitizer memcheck on the short gen_step cases (LS_GEN_STEP_SHORT=1), last.
 # Bundle here: `make gpu-bundle-gen` (.gpu-gen/: longscan, test_gpu, this script). On the
 # device: bash .gpu-gen/gpu_gen.sh (logs to $OUT: summary.txt, bench.txt, logs.tar.gz).
@@ -33,17 +34,21 @@ grep '^not ok' "$P8" | head -10 | cut -c1-400 | tee -a "$S"
 # each bench step a few seconds (2048 steps x 3 batches x (1 warm-up + 3 runs))
 B=$out/bench.txt
 for prec in bf16 fp32; do
-    for path in --fused cluster8 --unfused; do
+    for path in --fused cluster8 noprefetch --unfused; do
         pre=()
-        if [ "$path" = cluster8 ]; then
+        case $path in
+        cluster8 | noprefetch)
             [ "$prec" = fp32 ] && continue
-            pre=(env LS_GEN_STEP_CLUSTER=8) path=--fused
-        fi
+            pre=(env LS_GEN_STEP_CLUSTER=8)
+            [ "$path" = noprefetch ] && pre=(env LS_GEN_STEP_PREFETCH=0)
+            path=--fused
+            ;;
+        esac
         if [ $((SECONDS + 25)) -ge "$deadline" ]; then # keep time for the memcheck
             say "## bench generate $prec $path: skipped (deadline)"
             continue
         fi
-        step "bench generate $prec $path${pre[*]:+ LS_GEN_STEP_CLUSTER=8}" 40 "$B" \
+        step "bench generate $prec $path${pre[*]:+ ${pre[1]}}" 40 "$B" \
             ${pre[@]+"${pre[@]}"} "$R" longscan bench generate --device cuda --precision $prec \
             --batch 1,8,64 --steps 2048 --repeat 3 --verbosity 3 $path
     done

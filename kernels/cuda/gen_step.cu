@@ -205,6 +205,26 @@ __device__ __forceinline__ void gs_proj(const TW *__restrict__ w, RowOf row_of, 
 }
 
 /*
+ * Ask L1 for the weight slices a phase will read (rows row_of(0..nrows) of ldw elements, from
+ * koff, K long): they are constant during the step, so issuing this at the top of a layer lets
+ * their lines stream in while the norm and the barriers run, and the phase's loads after a
+ * barrier hit L1 instead of waiting a round trip to L2. A hint: no effect on results.
+ */
+template <typename TW, typename RowOf>
+__device__ __forceinline__ void gs_prefetch(const TW *w, RowOf row_of, int nrows, int64_t ldw,
+                                            int64_t koff, int K) {
+    const int64_t bytes = (int64_t)K * (int64_t)sizeof(TW);
+    if (bytes <= 0) return;
+    const int lines = (int)((bytes + 127) / 128) + 1; // + 1: the slice need not start on a line
+    for (int i = threadIdx.x; i < nrows * lines; i += GS_THREADS) {
+        const int r = i / lines, q = i % lines;
+        const int64_t off = (int64_t)q * 128 < bytes ? (int64_t)q * 128 : bytes - 1;
+        const char *a = (const char *)(w + (int64_t)row_of(r) * ldw + koff) + off;
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(a));
+    }
+}
+
+/*
  * Rows [b0, b0 + nr) normalized into xs (row stride xstride), one warp a row: norm_fwd_kernel's
  * statistics lane for lane (double sums over d = lane + 32·j, fixed butterfly). TA: the type
  * the unfused path holds the norm's input and output in (the layer's act; fp32 for the head).
@@ -273,6 +293,7 @@ struct GsStepDev {
     int Ec, Dc, Vc; // channels, d_model columns, logits columns per CTA
     int KX, Wp;     // shared-memory row strides (multiples of 4)
     int vec_in, vec_x, vec_out, vec_head; // 16-byte paths usable (gs_proj)
+    int prefetch;                         // gs_prefetch the weights (LS_GEN_STEP_PREFETCH=0: no)
     float eps;
     float *X;              // (B, D) residual stream
     const uint8_t *tokens; // layer 0's input rows: embed[tokens[b]], or NULL (X)
@@ -306,6 +327,12 @@ __global__ void __launch_bounds__(GS_THREADS, 1)
     for (int l = 0; l < p.n_layers; l++) {
         const GsLayerDev &w = p.L[l];
         const uint8_t *tokens = l == 0 ? p.tokens : nullptr;
+        auto in_row = [=](int c) { return c < ne ? e0 + c : E + e0 + (c - ne); };
+        if (p.prefetch) {
+            gs_prefetch((const TA *)w.in_w, in_row, 2 * ne, D, 0, D);
+            gs_prefetch((const TA *)w.x_w, [](int c) { return c; }, W, E, e0, ne);
+            gs_prefetch((const TA *)w.out_w, [=](int c) { return d0 + c; }, nd, E, 0, E);
+        }
         // A. the rows, normalized
         gs_norm_rows<TA>(xs, KX, p.X, tokens, p.embed, b0, nr, D, w.norm_w, w.norm_b,
                          p.layer_norm, p.eps);
@@ -313,8 +340,7 @@ __global__ void __launch_bounds__(GS_THREADS, 1)
         // B. in_proj: x columns of channels [e0, e0 + ne), then their z columns
         const int K = p.K;
         gs_proj<RP>(
-            (const TA *)w.in_w, [=](int c) { return c < ne ? e0 + c : E + e0 + (c - ne); },
-            2 * ne, D, 0, D, p.vec_in, xs, KX, nr,
+            (const TA *)w.in_w, in_row, 2 * ne, D, 0, D, p.vec_in, xs, KX, nr,
             [&](int c, int r, float v) {
                 const float x = act<TA>(v); // the in_proj output as the unfused xz holds it
                 if (c >= ne) {
@@ -400,10 +426,11 @@ __global__ void __launch_bounds__(GS_THREADS, 1)
     }
     if (!p.head) return;
     // the head: final norm (fp32) + logits columns [rank·Vc, +Vc)
+    const int v0 = rank * p.Vc, nv = p.V - v0 < 0 ? 0 : p.V - v0 < p.Vc ? p.V - v0 : p.Vc;
+    if (p.prefetch) gs_prefetch(p.head_w, [=](int c) { return v0 + c; }, nv, D, 0, D);
     gs_norm_rows<float>(xs, KX, p.X, nullptr, nullptr, b0, nr, D, p.head_norm_w, p.head_norm_b,
                         p.head_layer_norm, p.head_eps);
     __syncthreads();
-    const int v0 = rank * p.Vc, nv = p.V - v0 < 0 ? 0 : p.V - v0 < p.Vc ? p.V - v0 : p.Vc;
     gs_proj<RP>(
         p.head_w, [=](int c) { return v0 + c; }, nv, D, 0, D, p.vec_head, xs, KX, nr,
         [&](int c, int r, float v) { p.logits[(b0 + r) * p.V + v0 + c] = v; });
@@ -429,6 +456,7 @@ template <typename F> static int with_rows(int RP, F f) {
 
 static int g_prepared; // one host thread drives generation (cuda_common.cuh's rule)
 static int g_cluster = 16; // LS_GEN_STEP_CLUSTER=8 in the environment: portable clusters
+static int g_prefetch = 1; // LS_GEN_STEP_PREFETCH=0: no L1 prefetch of the weights (compare)
 
 template <int RP, typename TA> static int prepare_one(void) {
     int status = 0;
@@ -568,7 +596,7 @@ static int step_cuda(const GenStepLayer *layers, int n_layers, const GenStepHead
     p.X = a->X, p.tokens = a->tokens, p.embed = a->embed, p.y = a->y;
     const int C = g_plan.C, RP = g_plan.RP;
     p.Ec = round_up(cdiv(p.E, C), 8), p.Dc = cdiv(p.D, C);
-    p.vec_in = p.vec_x = p.vec_out = 1;
+    p.vec_in = p.vec_x = p.vec_out = 1, p.prefetch = g_prefetch;
     for (int l = 0; l < n_layers; l++) {
         const GenStepLayer *q = &layers[l];
         p.L[l] = GsLayerDev{q->norm_w, q->layer_norm ? q->norm_b : nullptr, q->in_w,
@@ -629,6 +657,8 @@ extern "C" int gen_step_prepare_cuda(const GenStepLayer *a) {
     if (!g_prepared) {
         const char *cl = getenv("LS_GEN_STEP_CLUSTER");
         g_cluster = cl && strcmp(cl, "8") == 0 ? 8 : 16;
+        const char *pf = getenv("LS_GEN_STEP_PREFETCH");
+        g_prefetch = !(pf && strcmp(pf, "0") == 0);
         for (int RP = 1; RP <= 8 && status == 0; RP *= 2)
             status = with_rows(RP, [&](auto rp) {
                 constexpr int RPc = decltype(rp)::value;
