@@ -395,13 +395,12 @@ int gen_step_cuda_supported(const GenStepLayer *a) {
     (void)a;
     return no_cuda();
 }
-int gen_step_prepare_cuda(void) { return no_cuda(); }
-int gen_step_layer_cuda(const GenStepLayer *a) {
+int gen_step_prepare_cuda(const GenStepLayer *a) {
     (void)a;
     return no_cuda();
 }
-int gen_step_head_cuda(const GenStepHead *a) {
-    (void)a;
+int gen_step_cuda(const GenStepLayer *layers, int n_layers, const GenStepHead *head) {
+    (void)layers, (void)n_layers, (void)head;
     return no_cuda();
 }
 

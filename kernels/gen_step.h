@@ -1,8 +1,7 @@
 /*
  * gen_step.h — the fused generation step of a causal Mamba language model on the GPU (issue 13,
- * "Audio generation"): one token per row through a layer in 3 or 4 kernels instead of ~10, and
- * the head (final norm + vocabulary projection) in one, every kernel handling all B rows so
- * each weight is read once per step whatever B is.
+ * "Audio generation"): one token per row through every layer and the head in ONE kernel launch
+ * (thread-block clusters, sm_90) instead of ~60 launches of the unfused step.
  *
  * The specification is the unfused step, models/mamba.c mamba_layer_step() (cast, norm,
  * in_proj, conv_step, x_proj, dt_proj, scan_step, out_proj, add) and models/heads.c
@@ -13,20 +12,15 @@
  * the summation order of the projections. Tested by tests/gpu/parity_gen_step.c (suite
  * gen_step): fused against unfused, logits every step and the carried states at the end.
  *
- * The kernels of one layer (the split is argued in kernels/cuda/gen_step.cu and docs/models.md):
- *   1. norm + in_proj + conv step + SiLU: blocks split the 2E output columns; each block
- *      normalizes the B input rows itself (D is small) into shared memory; the x half goes
- *      through the conv (state updated in place) into u, the z half is stored.
- *   2. (B > GEN_STEP_XPROJ_INLINE_ROWS only) x_proj: dt | B | C of every row into dbl.
- *   3. dt_proj + softplus + scan step + D skip + SiLU(z) gate: blocks split the E channels; at
- *      small B each block computes x_proj for all rows itself (no kernel boundary).
- *   4. out_proj + residual add into X: blocks split the D output columns.
- * Layer 0 may read its input rows from the embedding table (tokens): then no embedding kernel
- * runs, and kernel 4 writes X = embedding row + mixer output.
+ * The kernel (argued in kernels/cuda/gen_step.cu and docs/generate.md "The fused step"): a
+ * cluster of 8 or 16 CTAs owns 1, 2, 4 or 8 rows; its CTAs split d_inner's channels and
+ * d_model's columns and meet at 3 cluster barriers a layer (after the x_proj partial sums,
+ * after y, after the residual add); the head's logits columns are split the same way. Layer 0
+ * may read its input rows from the embedding table (tokens): then no embedding kernel runs.
  *
- * All launches go on the given stream (NULL: the thread's stream), so a CUDA graph captures
- * them; nothing here allocates or synchronizes. Call gen_step_prepare_cuda() once before the
- * first launch, outside a capture (it raises the kernels' shared-memory limit).
+ * The launch goes on the given stream (NULL: the thread's stream), so a CUDA graph captures
+ * it; nothing here allocates or synchronizes. Call gen_step_prepare_cuda() once before the
+ * first launch, outside a capture (it sets the kernel's shared-memory and cluster limits).
  */
 #ifndef LS_GEN_STEP_H
 #define LS_GEN_STEP_H
@@ -40,16 +34,16 @@
 extern "C" {
 #endif
 
-/** Up to this many rows the scan kernel computes x_proj itself (one kernel boundary fewer);
- *  above it a separate kernel does, once for all rows (the per-block recompute grows with B). */
-#define GEN_STEP_XPROJ_INLINE_ROWS 4
-/** Largest reduction length (D for in_proj and the head, E for x_proj and out_proj): each lane
- *  holds up to 32 weights of a column in registers. */
+/** Layers one launch takes (the kernel's parameter block holds their pointers, < 4 KB); a
+ *  deeper model is stepped in launches of this many. */
+#define GEN_STEP_LAYERS_PER_LAUNCH 16
+/** Largest d_model and d_inner (rows of normalized inputs and of y in shared memory). */
 #define GEN_STEP_MAX_K 1024
 /** Largest dt_rank + 2·d_state (the x_proj outputs of a row kept in shared memory). */
 #define GEN_STEP_MAX_W 1024
 
-/** One Mamba layer's step. Shapes (B rows, D = d_model, E = d_inner, N = d_state, K = d_conv,
+/** One Mamba layer's step (the layers of one gen_step_cuda call share everything but the
+ *  weights and the state). Shapes (B rows, D = d_model, E = d_inner, N = d_state, K = d_conv,
  *  R = dt_rank, W = R + 2N). "act" tensors are fp32 or bf16 as @p act says; the rest fp32. */
 typedef struct {
     int64_t B, D, E, N, K, R;
@@ -69,7 +63,7 @@ typedef struct {
     const float *D_skip;           /* (E) or NULL */
     const void *out_w;             /* act (D, E) */
     float *state;          /* conv (B, E, K−1) then scan (B, E, N): read and rewritten */
-    void *u, *z, *dbl, *y; /* act scratch: (B, E), (B, E), (B, W), (B, E) */
+    void *y;               /* act scratch (B, E): the gated scan output, between CTAs */
     void *stream;          /* cudaStream_t; NULL = the thread's stream */
 } GenStepLayer;
 
@@ -82,26 +76,33 @@ typedef struct {
     const float *norm_w, *norm_b; /* (D), (D) or NULL */
     const float *w;               /* (V, D) */
     float *logits;                /* (B, V) */
-    void *stream;
 } GenStepHead;
 
 /**
  * 0 when the fused kernels take this layer's shape, else LS_ERR_UNSUPPORTED with a message
  * naming the size out of range (the caller then runs the unfused step). Keep in step with the
- * launchers in kernels/cuda/gen_step.cu (what they index with: K ≤ GEN_STEP_MAX_K, …).
+ * launcher in kernels/cuda/gen_step.cu (shared-memory rows: D, E ≤ GEN_STEP_MAX_K, …).
  */
 int gen_step_cuda_supported(const GenStepLayer *a) LS_RESULT_USED;
 
-/** Raise the shared-memory limit of every fused kernel (once per process; outside a capture).
- *  @return 0; LS_ERR_CUDA; LS_ERR_NO_CUDA in a CPU-only build. */
-int gen_step_prepare_cuda(void) LS_RESULT_USED;
+/** Outside any capture, before the first gen_step_cuda of a shape: set the kernel's
+ *  shared-memory limit and allow clusters of 16 (once per process), and plan the launch of
+ *  @p a's shape (B, D, E, dt_rank + 2N, act): the cluster size and rows per cluster, from the
+ *  occupancy API. The plan is kept until another shape is prepared.
+ *  @return 0; LS_ERR_UNSUPPORTED (no cluster fits the GPU); LS_ERR_CUDA; LS_ERR_NO_CUDA in a
+ *  CPU-only build. */
+int gen_step_prepare_cuda(const GenStepLayer *a) LS_RESULT_USED;
 
-/** Queue one layer's step (never waits). @return 0; LS_ERR_UNSUPPORTED (shape, see above);
- *  LS_ERR_USAGE (NULL pointer, B < 1); LS_ERR_CUDA; LS_ERR_NO_CUDA in a CPU-only build. */
-int gen_step_layer_cuda(const GenStepLayer *a) LS_RESULT_USED;
-
-/** Queue the head (one kernel). Errors as gen_step_layer_cuda. */
-int gen_step_head_cuda(const GenStepHead *a) LS_RESULT_USED;
+/**
+ * Queue one step of @p n_layers (1..GEN_STEP_LAYERS_PER_LAUNCH) layers and then, if @p head is
+ * not NULL, the head, as one kernel launch on layers[0].stream (never waits). Only layers[0]
+ * may have tokens; all layers share B, the shapes, the norm, X and y; the head's X is theirs.
+ * @return 0; LS_ERR_UNSUPPORTED (shape, see above); LS_ERR_USAGE (NULL pointer, B < 1, layers
+ * that differ, shape not prepared); LS_ERR_CUDA; LS_ERR_NO_CUDA in a
+ * CPU-only build.
+ */
+int gen_step_cuda(const GenStepLayer *layers, int n_layers, const GenStepHead *head)
+    LS_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -640,5 +640,5 @@ void mamba_layer_step_args(Model *m, int layer, float *X, float *state, const ui
                         .norm_w = w.norm_w, .norm_b = w.norm_b, .in_w = w.in_w,
                         .conv_w = w.conv_w, .conv_b = w.conv_b, .x_w = w.x_w, .dt_w = w.dt_w,
                         .dt_b = w.dt_b, .A = w.A, .D_skip = w.Dsk, .out_w = w.out_w,
-                        .state = state, .u = p->u, .z = p->xz, .dbl = p->dbl, .y = p->y};
+                        .state = state, .y = p->y};
 }

@@ -618,11 +618,11 @@ int model_generate_device_run(Model *model, int64_t n, uint8_t *tokens, int64_t 
 /** 1 when runs replay a captured graph, 0 when not (yet): then *why (may be NULL) says why. */
 int model_generate_device_graphs(const Model *model, const char **why);
 /**
- * The fused step (kernels/gen_step.h: 3 or 4 kernels per layer and one for the head instead of
- * ~10 ops per layer) is used by model_generate_device_* only after
- * model_set_generate_fused(model, 1), for a causal Mamba LM of token inputs whose shape the
- * kernels take; by default (or with 0) the step runs op by op, which was measured faster
- * (docs/generate.md; `longscan bench generate --fused` compares). The choice applies from the
+ * The fused step (kernels/gen_step.h: every layer and the head in one kernel launch on
+ * thread-block clusters instead of ~10 ops per layer) is used by model_generate_device_* only
+ * after model_set_generate_fused(model, 1), for a causal Mamba LM of token inputs whose shape
+ * the kernel takes; by default (or with 0) the step runs op by op until the cluster kernel is
+ * measured faster (docs/generate.md; `longscan bench generate --fused` compares). The choice applies from the
  * next model_generate_device_start().
  */
 void model_set_generate_fused(Model *model, int on);

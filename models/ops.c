@@ -626,14 +626,12 @@ int ops_sample(const Device *dev, const SampleArgs *a) {
 int ops_gen_step_supported(const Device *dev, const GenStepLayer *a) {
     return dev->kind == DEVICE_CUDA ? gen_step_cuda_supported(a) : cuda_only("gen_step");
 }
-int ops_gen_step_prepare(const Device *dev) {
-    return dev->kind == DEVICE_CUDA ? gen_step_prepare_cuda() : cuda_only("gen_step");
+int ops_gen_step_prepare(const Device *dev, const GenStepLayer *a) {
+    return dev->kind == DEVICE_CUDA ? gen_step_prepare_cuda(a) : cuda_only("gen_step");
 }
-int ops_gen_step_layer(const Device *dev, const GenStepLayer *a) {
-    DISPATCH(dev, "gen_step_layer", cuda_only("gen_step_layer"), gen_step_layer_cuda(a));
-}
-int ops_gen_step_head(const Device *dev, const GenStepHead *a) {
-    DISPATCH(dev, "gen_step_head", cuda_only("gen_step_head"), gen_step_head_cuda(a));
+int ops_gen_step(const Device *dev, const GenStepLayer *layers, int n_layers,
+                 const GenStepHead *head) {
+    DISPATCH(dev, "gen_step", cuda_only("gen_step"), gen_step_cuda(layers, n_layers, head));
 }
 
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) {

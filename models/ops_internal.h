@@ -222,12 +222,13 @@ int ops_embedding_fwd_trusted(const Device *dev, DType t, float *out, const int3
 #include "kernels/sample.h"
 int ops_sample(const Device *dev, const SampleArgs *a) LS_RESULT_USED;
 /** The fused generation step of a Mamba LM (kernels/gen_step.h; CUDA only): whether a layer's
- *  shape is taken, the one-time preparation (outside a graph capture), a layer, the head. */
+ *  shape is taken, the preparation of a shape (outside a graph capture), up to
+ *  GEN_STEP_LAYERS_PER_LAUNCH layers and optionally the head in one launch. */
 #include "kernels/gen_step.h"
 int ops_gen_step_supported(const Device *dev, const GenStepLayer *a) LS_RESULT_USED;
-int ops_gen_step_prepare(const Device *dev) LS_RESULT_USED;
-int ops_gen_step_layer(const Device *dev, const GenStepLayer *a) LS_RESULT_USED;
-int ops_gen_step_head(const Device *dev, const GenStepHead *a) LS_RESULT_USED;
+int ops_gen_step_prepare(const Device *dev, const GenStepLayer *a) LS_RESULT_USED;
+int ops_gen_step(const Device *dev, const GenStepLayer *layers, int n_layers,
+                 const GenStepHead *head) LS_RESULT_USED;
 /** Host ↔ device copies of n floats (the CPU: memcpy). */
 int ops_to_device(const Device *dev, float *dst, const float *host_src, int64_t n) LS_RESULT_USED;
 int ops_to_host(const Device *dev, float *host_dst, const float *src, int64_t n) LS_RESULT_USED;

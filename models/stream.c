@@ -461,7 +461,11 @@ static int gen_fused_decide(Model *m) {
         snprintf(m->gen_fused_why, sizeof m->gen_fused_why, "%s", ls_error_message());
         return 0;
     }
-    int status = ops_gen_step_prepare(&m->dev); // outside any capture
+    int status = ops_gen_step_prepare(&m->dev, &a); // outside any capture
+    if (status == LS_ERR_UNSUPPORTED) { // no cluster fits this GPU: the unfused step runs
+        snprintf(m->gen_fused_why, sizeof m->gen_fused_why, "%s", ls_error_message());
+        return 0;
+    }
     if (status == 0) m->gen_fused = 1, m->gen_fused_why[0] = '\0';
     return status;
 }
@@ -473,24 +477,29 @@ int model_generate_device_fused(const Model *m, const char **why) {
     return m->gen_fused;
 }
 
-// The fused step: every layer (layer 0 reads the embedding of gen_cur itself), then the head.
+// The fused step: every layer (layer 0 reads the embedding of gen_cur itself) and the head in
+// one launch (GEN_STEP_LAYERS_PER_LAUNCH layers a launch for deeper models, the head in the
+// last).
 static int fused_step(Model *m) {
     Plan *p = &m->plan;
-    int status = 0;
-    for (int i = 0; i < m->cfg.n_layers && status == 0; i++) {
-        GenStepLayer a;
-        mamba_layer_step_args(m, i, p->R, layer_state(m, i), i == 0 ? m->gen_cur : NULL, &a);
-        status = ops_gen_step_layer(&m->dev, &a);
-    }
-    if (status < 0) return status;
-    m->stream_pos += 1;
     const GenStepHead h = {.B = p->Be, .D = m->D, .V = m->cfg.vocab,
                            .layer_norm = m->cfg.norm == MODEL_NORM_LAYER,
                            .eps = m->cfg.norm_eps, .X = p->R,
                            .norm_w = model_p(m, m->idx_norm_f_w),
                            .norm_b = model_p(m, m->idx_norm_f_b),
                            .w = model_p(m, m->idx_lm_head), .logits = p->logits};
-    return ops_gen_step_head(&m->dev, &h);
+    GenStepLayer a[GEN_STEP_LAYERS_PER_LAUNCH];
+    const int L = m->cfg.n_layers;
+    int status = 0;
+    for (int i0 = 0; i0 < L && status == 0; i0 += GEN_STEP_LAYERS_PER_LAUNCH) {
+        const int n = L - i0 < GEN_STEP_LAYERS_PER_LAUNCH ? L - i0 : GEN_STEP_LAYERS_PER_LAUNCH;
+        for (int i = 0; i < n; i++)
+            mamba_layer_step_args(m, i0 + i, p->R, layer_state(m, i0 + i),
+                                  i0 + i == 0 ? m->gen_cur : NULL, &a[i]);
+        status = ops_gen_step(&m->dev, a, n, i0 + n == L ? &h : NULL);
+    }
+    if (status == 0) m->stream_pos += 1;
+    return status;
 }
 
 // One step and one draw, all queued on the device: the token in gen_cur → logits → the next

@@ -134,9 +134,10 @@ CLI_COMMON_HELP
 "      --precision P      fp32 or bf16 (default bf16 on a GPU)\n"
 "      --repeat N         timed runs per row (default 3)\n"
 "      --unfused          run the step op by op (~10 ops per layer): the default\n"
-"      --fused            run the fused step instead (kernels/gen_step.h: 3-4 kernels per\n"
-"                         layer; opt-in, measured slower at e30fbd1), for comparison; the\n"
-"                         path column says which ran and why (on the CPU: no effect)\n");
+"      --fused            run the fused step instead (kernels/gen_step.h: one kernel per\n"
+"                         step on thread-block clusters; opt-in until measured faster), for\n"
+"                         comparison; the path column says which ran and why (on the CPU:\n"
+"                         no effect)\n");
 }
 
 static double now_seconds(void) {

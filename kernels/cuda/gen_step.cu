@@ -1,95 +1,64 @@
 /*
  * gen_step.cu — the fused generation step of a causal Mamba LM (kernels/gen_step.h):
- * gen_step_layer_cuda, gen_step_head_cuda. Must match the unfused step (models/mamba.c
- * mamba_layer_step, whose ops match their CPU specifications); checked by
- * tests/gpu/parity_gen_step.c (suite gen_step of test_gpu).
+ * gen_step_cuda, one kernel launch per step for up to GEN_STEP_LAYERS_PER_LAUNCH layers and
+ * the head. Must match the unfused step (models/mamba.c mamba_layer_step, whose ops match
+ * their CPU specifications); checked by tests/gpu/parity_gen_step.c (suite gen_step).
  *
- * Why this split. At batch 1 the unfused step is ~60 launches of tiny kernels: inside a CUDA
- * graph each kernel boundary still costs ~2 µs (the next kernel waits for the last block of
- * the previous one, then ramps up), while the arithmetic of a layer is ~0.4 MFLOP per row and
- * its weights (~1.6 MB fp32) sit in the 50 MB L2. So the step is latency-bound, and the count
- * of boundaries is what to minimise. A boundary is needed wherever every output depends on a
- * whole row that other blocks produce:
- *   - in_proj needs the whole normalized row (D values): one boundary after the previous
- *     layer's out_proj. The norm itself is cheap (D = 256), so every block of the in_proj
- *     kernel recomputes it for all B rows (with the unfused norm's sums, lane for lane) rather
- *     than paying a kernel for it. The conv step is per channel: the block that computes
- *     column c of x also steps channel c's conv and applies SiLU, so u leaves this kernel.
- *   - x_proj needs all E channels of u: one boundary. At small B (≤ GEN_STEP_XPROJ_INLINE_ROWS)
- *     the scan kernel's blocks each compute x_proj (W = dt_rank + 2N outputs, ~25 K MACs a row)
- *     for all rows themselves, which costs less than a boundary; at larger B that recompute
- *     grows with B on every block, so a separate kernel computes it once.
- *   - dt_proj (R inputs per channel), the scan step, the D skip and the SiLU(z) gate are per
- *     channel: one kernel over the E channels.
- *   - out_proj needs all E values of y: one boundary, and it adds the residual in place.
- * So 3 kernels per layer at B ≤ 4 (4 above), then the head (final norm recomputed per block +
- * the V logits columns) and the existing sampler: 6 layers → 20 kernels per step at batch 1,
- * against ~60.
+ * Why one kernel on thread-block clusters. At batch 1 the unfused step is ~60 launches of tiny
+ * kernels (~2.6 µs each inside a CUDA graph: the next kernel waits for the last block of the
+ * previous one, then ramps up), while a layer's arithmetic is ~0.4 MFLOP a row and the whole
+ * model's weights (5 MB bf16 for 6 × 256) sit in the 50 MB L2. The first fused step (e30fbd1:
+ * 3-4 kernels a layer) cut the launches but its kernels were long dependent chains and ran
+ * slower. Here a step is ONE launch: rows are independent in generation, so cluster g owns rows
+ * [g·RP, (g+1)·RP) and never waits for another cluster; inside a cluster the C CTAs (16 with
+ * the non-portable size where the GPU allows it, else 8) split each projection's work and meet
+ * at cluster barriers (barrier.cluster arrive.release / wait.acquire: a hardware barrier over
+ * ≤ 16 SMs, no grid-wide sync, no atomics). CTA k owns channels [k·Ec, (k+1)·Ec) of d_inner and
+ * columns [k·Dc, (k+1)·Dc) of d_model. Per layer:
+ *   A. every CTA reads its rows of X (global, L2) and normalizes them itself (D is small);
+ *   B. in_proj for its channels' x and z columns, the conv step + SiLU of its channels → u, z
+ *      stay in its shared memory (their owner is the only reader: no barrier);
+ *   C. x_proj partial sums over its channels for all W = dt_rank + 2N outputs → shared memory;
+ *      cluster barrier 1;
+ *   D. dt | B | C of each row = the sum of the C partials, read through distributed shared
+ *      memory in rank order (every CTA gets the same bits);
+ *   E. dt_proj + softplus + scan step + D skip + SiLU(z) gate for its channels → y (global);
+ *      cluster barrier 2;
+ *   F. out_proj for its d_model columns over all of y, + residual, into X; cluster barrier 3.
+ * Then the head: each CTA normalizes its rows again (fp32) and computes its slice of the V
+ * logits columns. 3 barriers a layer, 18 for 6 layers, against ~60 kernel boundaries.
  *
- * Work per block. The projection kernels give each warp one output column at a time: the
- * lanes split the reduction (k = lane + 32·j, coalesced), a lane keeps its KPL = K/32 weights
- * of the column in registers and reuses them for all B rows (weights read once per step per
- * kernel in in_proj and the head; x_proj and out_proj split rows over GS_ROWS-row blocks as
- * well, which re-reads those smaller matrices from L2 once per 16 rows but keeps 4× more SMs
- * busy at B = 64), and the row sums end in a fixed butterfly (deterministic). Up to 32 rows
- * are reduced at once by a transpose-reduce (warp_transpose_sum: the butterfly's tree, so the
- * same bits) that leaves row r's sum in lane r, so the epilogues (the conv step, the residual
- * add, the stores) run in 32 lanes side by side rather than in lane 0 row after row: at e30fbd1
- * that serial lane-0 chain made the step ~700 µs at B = 64. The norm loads each row into
- * registers once (KPL values a lane) instead of three dependent passes over memory, and the
- * warp's first weight column is loaded before the norm, so those loads overlap it. The inputs of
- * in_proj and the head (the normalized rows) sit in shared memory; x_proj and out_proj read
- * u and y from global memory (L1 after the first warp).
+ * Projections. A warp computes CU columns × RP rows at once: the lanes split the reduction in
+ * 16-byte weight vectors (8 bf16 or 4 fp32, coalesced; each weight used for every row of the
+ * cluster, the rows' inputs in shared memory), CU·RP fp32 partials a lane, then one
+ * butterfly-then-transpose reduction leaves value i in lane i, so the epilogues (the conv step,
+ * the residual add) run in up to 32 lanes side by side. Shapes whose rows are not 16-byte
+ * aligned take a scalar path (same order of work, elementwise loads).
  *
- * Numerics: the norm (double sums in the norm kernel's order), the conv (rn_ arithmetic), the
- * scan step (exp2 of the same product, even/odd partial sums of C·h) and the residual add are
- * the unfused kernels' formulas; the projections sum in another order than cuBLAS, so fp32
- * logits agree to fp32 rounding (~1e-6 relative), not bit for bit. With bf16 the activations
- * are rounded to bf16 where the unfused path stores them, the weights are the model's bf16
- * copies (model_w), sums are fp32.
+ * Numerics: the norm (double sums, lane order d = lane + 32·j, butterfly), the conv (rn_
+ * arithmetic), the scan step (exp2 of the same product, even/odd partial sums of C·h) and the
+ * residual add are the unfused kernels' formulas; with act = bf16 every activation is rounded
+ * to bf16 where the unfused path stores a bf16 tensor. Only the projections sum in another
+ * order than cuBLAS (fp32 logits agree to fp32 rounding, ~1e-6 relative, not bit for bit).
  */
+#include <cooperative_groups.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_math.cuh"
+#include "common/log.h"
 #include "kernels/gen_step.h"
 
-#define GS_WARPS 8                 // warps per block (256 threads) in every kernel here
+namespace cg = cooperative_groups;
+
+#define GS_WARPS 8 // warps per CTA (256 threads)
 #define GS_THREADS (GS_WARPS * 32)
-#define GS_ROWS 16                 // rows per block of x_proj, out_proj and the scan (B > 4)
-#define GS_SCAN_CH_INLINE 64       // channels per scan block when it computes x_proj itself
-#define GS_SCAN_CH 32              // channels per scan block otherwise
-#define GS_SMEM_MAX (96 * 1024)    // shared memory of the norm + projection kernels (rows)
-static_assert(GS_ROWS <= 32, "x_proj and out_proj reduce a block's rows in one warp_dot_rows");
-
-// ----------------------------------------------------------------------------- launch overlap
-
-/*
- * Programmatic dependent launch (sm_90; gs_launch sets the attribute, also inside the graph's
- * stream capture): each kernel here tells the next one in the stream that it may start as soon
- * as all of this kernel's blocks run (gs_let_next_start, first thing), so the next kernel's
- * launch and prologue overlap this one's tail. The rule that keeps it correct: before
- * gs_wait_prior a kernel only reads what no kernel writes during generation (the weights) and
- * writes nothing; gs_wait_prior returns once the previous kernel has completed and its writes
- * are visible — which, by the same rule, means every earlier kernel has too. Without the
- * attribute (LS_GEN_STEP_PDL=0, or a plain launch) both are no-ops.
- */
-__device__ __forceinline__ void gs_let_next_start() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void gs_wait_prior() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
+#define GS_SMEM_MAX (200 * 1024) // dynamic shared memory limit set once (worst shape ~104 KB)
 
 // ----------------------------------------------------------------------------- scalar helpers
 
-// The scan step's scalar math, as kernels/cuda/scan.cu writes it (step_kernel): the same
-// instructions, so the state update is the unfused one's.
+// The scan step's scalar math, as kernels/cuda/scan.cu writes it (step_kernel).
 constexpr float GS_LOG2E = 1.4426950408889634f;
 __device__ __forceinline__ float gs_ex2(float x) {
     float y;
@@ -110,409 +79,397 @@ template <typename T> __device__ __forceinline__ float act(float v) {
     return act_round(v, (const T *)nullptr);
 }
 
-__device__ __forceinline__ float warp_sum_f(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+// Loads of what another CTA of the cluster wrote in this launch (X, y): from L2 (.cg), never
+// a stale L1 line; the cluster barrier's release/acquire orders them.
+__device__ __forceinline__ float ld_l2(const float *p) { return __ldcg(p); }
+__device__ __forceinline__ float ld_l2(const bf16 *p) { return __bfloat162float(__ldcg(p)); }
 
-// Lane's KPL weights of one column (row-major (cols, K) matrix), zero past K.
-template <int KPL, typename TW>
-__device__ __forceinline__ void load_col(float (&wr)[KPL], const TW *col, int64_t K, int lane) {
+// VEC = 16 / sizeof(T) weights from a 16-byte aligned address, as fp32.
+__device__ __forceinline__ void ld_vec(float (&f)[4], const float *p) {
+    const float4 q = __ldg((const float4 *)p);
+    f[0] = q.x, f[1] = q.y, f[2] = q.z, f[3] = q.w;
+}
+__device__ __forceinline__ void ld_vec(float (&f)[8], const bf16 *p) {
+    const uint4 q = __ldg((const uint4 *)p);
+    const unsigned w[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-    for (int j = 0; j < KPL; j++) {
-        const int64_t k = lane + 32 * j;
-        wr[j] = k < K ? ld(col + k) : 0.0f;
+    for (int i = 0; i < 4; i++) { // little endian: the lower half is the earlier element
+        f[2 * i] = __uint_as_float(w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
     }
 }
 
-// Σ_k w[k]·x[k] over the warp: lane partials in k order, then the butterfly (every lane).
-template <int KPL, typename TX>
-__device__ __forceinline__ float warp_dot(const float (&wr)[KPL], const TX *x, int64_t K,
-                                          int lane) {
-    float acc = 0.0f;
+/*
+ * M (a power of two ≤ 32) partial sums a lane → lane l holds Σ over the 32 lanes of value
+ * l mod M. First a butterfly over the lane bits ≥ M (every value summed across them), then a
+ * transpose over the bits < M: at offset o a lane keeps one half of its 2o values and adds its
+ * partner's copy of that half, so value i ends in the lanes whose low bits are i. M − 1 +
+ * M·(5 − log2 M) shuffles instead of 5·M for a butterfly per value.
+ */
+template <int M> __device__ __forceinline__ float gs_warp_reduce(float (&v)[M], int lane) {
+    constexpr int LOG_M = M >= 32 ? 5 : M >= 16 ? 4 : M >= 8 ? 3 : M >= 4 ? 2 : M >= 2 ? 1 : 0;
+    // (loops over the exponent with constant bounds: fully unrolled, v stays in registers)
 #pragma unroll
-    for (int j = 0; j < KPL; j++) {
-        const int64_t k = lane + 32 * j;
-        if (k < K) acc = fmaf(wr[j], ld(x + k), acc);
+    for (int e = 4; e >= LOG_M; e--) {
+#pragma unroll
+        for (int i = 0; i < M; i++) v[i] += __shfl_xor_sync(0xffffffffu, v[i], 1 << e);
     }
-    return warp_sum_f(acc);
-}
-
-// Row sums of up to 32 rows at once: v[r] is this lane's partial of row r; on return lane r
-// holds Σ over the lanes of v[r]. Each step halves the rows a lane carries (it keeps one half
-// and adds its xor-partner's copy of that half), so it takes 31 shuffles where a butterfly per
-// row takes 5·32, and leaves row r in lane r, so 32 lanes run 32 rows' epilogues side by side
-// instead of lane 0 alone one after another. The additions pair the same lanes in the same
-// tree as warp_sum_f (xor 16, 8, 4, 2, 1; a + b = b + a), so every row's sum has warp_sum_f's
-// bits.
-__device__ __forceinline__ float warp_transpose_sum(float (&v)[32], int lane) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
+    for (int e = LOG_M - 1; e >= 0; e--) {
+        const int o = 1 << e;
         const bool upper = (lane & o) != 0;
 #pragma unroll
-        for (int i = 0; i < o; i++) {
-            const float send = upper ? v[i] : v[i + o], keep = upper ? v[i + o] : v[i];
+        for (int i = 0; i < M / 2; i++) {
+            if (i >= o) break;
+            const float lo = v[i], hi = v[i + o];
+            const float send = upper ? lo : hi, keep = upper ? hi : lo;
             v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
         }
     }
     return v[0];
 }
 
-// warp_dot of n (1..32) rows x + r·stride against one column's weights: lane r < n gets row
-// r's sum (the same bits as warp_dot; n = 1 is warp_dot itself, every lane).
-template <int KPL, typename TX>
-__device__ __forceinline__ float warp_dot_rows(const float (&wr)[KPL], const TX *x, int64_t K,
-                                               int64_t stride, int n, int lane) {
-    if (n == 1) return warp_dot<KPL>(wr, x, K, lane);
-    float acc[32];
+/*
+ * out(c, r) = Σ_k w[row_of(c)·ldw + koff + k] · xin[r·xstride + k] for columns c < ncols and
+ * rows r < nr (≤ RP), k < K; epi(c, r, sum) for each, called by one lane. Warps take tiles of
+ * CU columns. vec: every weight row slice and xin row is 16-byte aligned and K % VEC == 0 (the
+ * caller checks once), then the lanes load 16-byte vectors k = (lane + 32·i)·VEC; else
+ * elementwise k = lane + 32·i.
+ */
+template <int RP, typename TW, typename RowOf, typename Epi>
+__device__ __forceinline__ void gs_proj(const TW *__restrict__ w, RowOf row_of, int ncols,
+                                        int64_t ldw, int64_t koff, int K, bool vec,
+                                        const float *xin, int xstride, int nr, Epi epi) {
+    constexpr int CU = RP >= 8 ? 4 : 8; // columns a warp computes at once
+    constexpr int M = CU * RP;
+    constexpr int VEC = 16 / (int)sizeof(TW);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int c0 = warp * CU; c0 < ncols; c0 += GS_WARPS * CU) {
+        float acc[M];
 #pragma unroll
-    for (int r = 0; r < 32; r++) {
-        acc[r] = 0.0f;
-        if (r < n) {
+        for (int i = 0; i < M; i++) acc[i] = 0.0f;
+        const TW *wp[CU];
+        bool cv[CU];
 #pragma unroll
-            for (int j = 0; j < KPL; j++) {
-                const int64_t k = lane + 32 * j;
-                if (k < K) acc[r] = fmaf(wr[j], ld(x + r * stride + k), acc[r]);
+        for (int cu = 0; cu < CU; cu++) {
+            cv[cu] = c0 + cu < ncols;
+            wp[cu] = w + (int64_t)row_of(cv[cu] ? c0 + cu : c0) * ldw + koff;
+        }
+        if (vec) {
+            for (int k = lane * VEC; k < K; k += 32 * VEC) {
+                float wv[CU][VEC];
+#pragma unroll
+                for (int cu = 0; cu < CU; cu++) {
+                    if (cv[cu]) {
+                        ld_vec(wv[cu], wp[cu] + k);
+                    } else {
+#pragma unroll
+                        for (int i = 0; i < VEC; i++) wv[cu][i] = 0.0f;
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < RP; r++) {
+                    // rows past nr read row 0 again (in bounds) and their sums are dropped
+                    const int rr = r < nr ? r : 0;
+                    float xv[VEC];
+#pragma unroll
+                    for (int i = 0; i < VEC; i += 4) {
+                        const float4 q = *(const float4 *)(xin + rr * xstride + k + i);
+                        xv[i] = q.x, xv[i + 1] = q.y, xv[i + 2] = q.z, xv[i + 3] = q.w;
+                    }
+#pragma unroll
+                    for (int cu = 0; cu < CU; cu++)
+#pragma unroll
+                        for (int i = 0; i < VEC; i++)
+                            acc[cu * RP + r] = fmaf(wv[cu][i], xv[i], acc[cu * RP + r]);
+                }
+            }
+        } else {
+            for (int k = lane; k < K; k += 32) {
+                float wv[CU];
+#pragma unroll
+                for (int cu = 0; cu < CU; cu++) wv[cu] = cv[cu] ? ld(wp[cu] + k) : 0.0f;
+#pragma unroll
+                for (int r = 0; r < RP; r++) {
+                    const float x = xin[(r < nr ? r : 0) * xstride + k];
+#pragma unroll
+                    for (int cu = 0; cu < CU; cu++)
+                        acc[cu * RP + r] = fmaf(wv[cu], x, acc[cu * RP + r]);
+                }
             }
         }
+        const float s = gs_warp_reduce<M>(acc, lane);
+        const int i = lane & (M - 1), cu = i / RP, r = i % RP;
+        if (lane < M && c0 + cu < ncols && r < nr) epi(c0 + cu, r, s);
     }
-    return warp_transpose_sum(acc, lane);
 }
 
-// ----------------------------------------------------------------------------- norm + projection
-
-enum { GS_EPI_MAMBA_IN = 0, GS_EPI_LOGITS = 1 };
-
-struct NormProjDev {
-    int64_t B, D, cols, E, RB; // RB rows of normalized input per pass (shared memory)
-    int K, layer_norm;
-    float eps;
-    const float *X;            // (B, D), or NULL with tokens
-    const uint8_t *tokens;     // (B) rows of embed instead of X
-    const float *embed;
-    const float *norm_w, *norm_b;
-    const void *w;             // (cols, D)
-    const float *conv_w, *conv_b;
-    float *state;              // conv state (B, E, K−1)
-    void *u, *z;               // (B, E) act
-    float *logits;             // (B, cols)
-};
+/*
+ * Ask L1 for the weight slices a phase will read (rows row_of(0..nrows) of ldw elements, from
+ * koff, K long): they are constant during the step, so issuing this at the top of a layer lets
+ * their lines stream in while the norm and the barriers run, and the phase's loads after a
+ * barrier hit L1 instead of waiting a round trip to L2. A hint: no effect on results.
+ */
+template <typename TW, typename RowOf>
+__device__ __forceinline__ void gs_prefetch(const TW *w, RowOf row_of, int nrows, int64_t ldw,
+                                            int64_t koff, int K) {
+    const int64_t bytes = (int64_t)K * (int64_t)sizeof(TW);
+    if (bytes <= 0) return;
+    const int lines = (int)((bytes + 127) / 128) + 1; // + 1: the slice need not start on a line
+    for (int i = threadIdx.x; i < nrows * lines; i += GS_THREADS) {
+        const int r = i / lines, q = i % lines;
+        const int64_t off = (int64_t)q * 128 < bytes ? (int64_t)q * 128 : bytes - 1;
+        const char *a = (const char *)(w + (int64_t)row_of(r) * ldw + koff) + off;
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(a));
+    }
+}
 
 /*
- * Norm of every row (in passes of RB rows through shared memory), then each warp takes
- * columns c = blockIdx.x·GS_WARPS + warp, + gridDim.x·GS_WARPS, … and computes them for every
- * row. Epilogue: in_proj (x columns through the conv step and SiLU into u, z columns stored)
- * or logits. TA: the activation type of the norm's input and output (bf16 for a bf16 layer:
- * the unfused step casts X first; float for the head, which is fp32 in either precision).
+ * Rows [b0, b0 + nr) normalized into xs (row stride xstride), one warp a row: norm_fwd_kernel's
+ * statistics lane for lane (double sums over d = lane + 32·j, fixed butterfly). TA: the type
+ * the unfused path holds the norm's input and output in (the layer's act; fp32 for the head).
  */
-template <int KPL, typename TW, typename TA, int EPI>
-__global__ void __launch_bounds__(GS_THREADS) norm_proj_kernel(const NormProjDev p) {
-    extern __shared__ float xs[]; // (RB, D)
-    gs_let_next_start();
+template <typename TA>
+__device__ void gs_norm_rows(float *xs, int xstride, const float *X, const uint8_t *tokens,
+                             const float *embed, int64_t b0, int nr, int D, const float *nw,
+                             const float *nb, int layer_norm, float eps) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t D = p.D;
-    // The warp's first column's weights do not depend on the rows: their loads are issued
-    // before the norm so they are in flight while it runs (one column per warp is the usual
-    // case: cols ≤ gridDim.x·GS_WARPS).
-    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
-    float wr_first[KPL];
-    if (c_first < p.cols) load_col<KPL>(wr_first, (const TW *)p.w + c_first * D, D, lane);
-    gs_wait_prior(); // X / tokens, the conv state and u, z: the previous kernels' to touch
-    for (int64_t r0 = 0; r0 < p.B; r0 += p.RB) {
-        const int64_t nr = p.B - r0 < p.RB ? p.B - r0 : p.RB;
-        __syncthreads(); // the previous pass's readers are done with xs
-        for (int64_t r = warp; r < nr; r += GS_WARPS) {
-            const int64_t b = r0 + r;
-            const float *x = p.tokens ? p.embed + (int64_t)p.tokens[b] * D : p.X + b * D;
-            // the row in registers, loaded once (all KPL loads in flight together) rather than
-            // by three dependent passes over memory; d = lane + 32·j, so the sums below run in
-            // the order of the loops `for (d = lane; d < D; d += 32)` they replace
-            float xr[KPL];
-#pragma unroll
-            for (int j = 0; j < KPL; j++) {
-                const int64_t d = lane + 32 * j;
-                xr[j] = d < D ? act<TA>(x[d]) : 0.0f;
+    for (int r = warp; r < nr; r += GS_WARPS) {
+        const int64_t b = b0 + r;
+        float *row = xs + r * xstride;
+        double s1 = 0.0;
+        if (tokens) {
+            const float *src = embed + (int64_t)tokens[b] * D;
+            for (int d = lane; d < D; d += 32) {
+                const float v = act<TA>(src[d]);
+                row[d] = v;
+                s1 += layer_norm ? (double)v : (double)v * v;
             }
-            // norm_fwd_kernel's statistics, lane for lane (double sums, fixed butterfly)
-            float muf = 0.0f, rs;
-            if (p.layer_norm) {
-                double sum = 0.0;
-#pragma unroll
-                for (int j = 0; j < KPL; j++)
-                    if (lane + 32 * j < D) sum += xr[j];
-                double mu = warp_sum(sum) / (double)D, var = 0.0;
-#pragma unroll
-                for (int j = 0; j < KPL; j++)
-                    if (lane + 32 * j < D) {
-                        double c = (double)xr[j] - mu;
-                        var += c * c;
-                    }
-                var = warp_sum(var);
-                muf = (float)mu, rs = (float)(1.0 / sqrt(var / (double)D + p.eps));
-            } else {
-                double ss = 0.0;
-#pragma unroll
-                for (int j = 0; j < KPL; j++)
-                    if (lane + 32 * j < D) ss += (double)xr[j] * xr[j];
-                rs = (float)(1.0 / sqrt(warp_sum(ss) / (double)D + p.eps));
-            }
-#pragma unroll
-            for (int j = 0; j < KPL; j++) {
-                const int64_t d = lane + 32 * j;
-                if (d >= D) continue;
-                float h = xr[j], y;
-                if (p.layer_norm)
-                    y = rn_add(rn_mul(rn_mul(rn_sub(h, muf), rs), p.norm_w[d]),
-                               p.norm_b ? p.norm_b[d] : 0.0f);
-                else
-                    y = rn_mul(rn_mul(h, rs), p.norm_w[d]);
-                xs[r * D + d] = act<TA>(y);
+        } else {
+            const float *src = X + b * D;
+            for (int d = lane; d < D; d += 32) {
+                const float v = act<TA>(ld_l2(src + d));
+                row[d] = v;
+                s1 += layer_norm ? (double)v : (double)v * v;
             }
         }
-        __syncthreads();
-        for (int64_t c = (int64_t)blockIdx.x * GS_WARPS + warp; c < p.cols;
-             c += (int64_t)gridDim.x * GS_WARPS) {
-            float wr[KPL];
-            if (c == c_first) {
-#pragma unroll
-                for (int j = 0; j < KPL; j++) wr[j] = wr_first[j];
-            } else {
-                load_col<KPL>(wr, (const TW *)p.w + c * D, D, lane);
+        float muf = 0.0f, rs;
+        if (layer_norm) {
+            const double mu = warp_sum(s1) / (double)D;
+            double var = 0.0;
+            for (int d = lane; d < D; d += 32) {
+                const double c = (double)row[d] - mu;
+                var += c * c;
             }
-            // 32 rows at a time; lane i finishes row g0 + i (the epilogue's dependent conv
-            // state loads and stores then run for 32 rows side by side)
-            for (int64_t g0 = 0; g0 < nr; g0 += 32) {
-                const int ng = nr - g0 < 32 ? (int)(nr - g0) : 32;
-                const float v = warp_dot_rows<KPL>(wr, xs + g0 * D, D, D, ng, lane);
-                if (lane >= ng) continue;
-                const int64_t b = r0 + g0 + lane;
-                if (EPI == GS_EPI_LOGITS) {
-                    p.logits[b * p.cols + c] = v;
-                    continue;
-                }
-                const int64_t E = p.E;
+            var = warp_sum(var);
+            muf = (float)mu, rs = (float)(1.0 / sqrt(var / (double)D + eps));
+        } else {
+            rs = (float)(1.0 / sqrt(warp_sum(s1) / (double)D + eps));
+        }
+        for (int d = lane; d < D; d += 32) {
+            const float h = row[d];
+            const float y = layer_norm ? rn_add(rn_mul(rn_mul(rn_sub(h, muf), rs), nw[d]),
+                                                nb ? nb[d] : 0.0f)
+                                       : rn_mul(rn_mul(h, rs), nw[d]);
+            row[d] = act<TA>(y);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------- the step
+
+struct GsLayerDev {
+    const float *norm_w, *norm_b;
+    const void *in_w;
+    const float *conv_w, *conv_b;
+    const void *x_w, *dt_w;
+    const float *dt_b, *A, *Dsk;
+    const void *out_w;
+    float *state; // conv (B, E, K−1) then scan (B, E, N)
+};
+
+struct GsStepDev {
+    int B, D, E, N, K, R, W, n_layers, layer_norm;
+    int Ec, Dc, Vc; // channels, d_model columns, logits columns per CTA
+    int KX, Wp;     // shared-memory row strides (multiples of 4)
+    int vec_in, vec_x, vec_out, vec_head; // 16-byte paths usable (gs_proj)
+    int prefetch;                         // gs_prefetch the weights (LS_GEN_STEP_PREFETCH=0: no)
+    float eps;
+    float *X;              // (B, D) residual stream
+    const uint8_t *tokens; // layer 0's input rows: embed[tokens[b]], or NULL (X)
+    const float *embed;
+    void *y;               // (B, E) act
+    GsLayerDev L[GEN_STEP_LAYERS_PER_LAUNCH];
+    int head, head_layer_norm, V;
+    float head_eps;
+    const float *head_norm_w, *head_norm_b, *head_w;
+    float *logits; // (B, V)
+};
+
+template <int RP, typename TA>
+__global__ void __launch_bounds__(GS_THREADS, 1)
+    gen_step_kernel(const __grid_constant__ GsStepDev p) {
+    extern __shared__ __align__(16) float smem[];
+    cg::cluster_group cluster = cg::this_cluster();
+    const int C = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+    const int64_t b0 = (int64_t)(blockIdx.x / C) * RP;
+    const int nr = p.B - b0 < RP ? (int)(p.B - b0) : RP;
+    const int D = p.D, E = p.E, N = p.N, R = p.R, W = p.W, Ec = p.Ec, Wp = p.Wp, KX = p.KX;
+    float *xs = smem;               // (RP, KX): normalized rows, then y rows
+    float *u_loc = xs + RP * KX;    // (RP, Ec): this CTA's channels of u
+    float *z_loc = u_loc + RP * Ec; // (RP, Ec): and of z
+    float *xpart = z_loc + RP * Ec; // (RP, Wp): x_proj partial sums over this CTA's channels
+    float *dbl = xpart + RP * Wp;   // (RP, Wp): dt | B | C, the cluster's sum
+    const int e0 = rank * Ec, ne = E - e0 < 0 ? 0 : E - e0 < Ec ? E - e0 : Ec;
+    const int d0 = rank * p.Dc, nd = D - d0 < 0 ? 0 : D - d0 < p.Dc ? D - d0 : p.Dc;
+    const int tid = threadIdx.x;
+
+    for (int l = 0; l < p.n_layers; l++) {
+        const GsLayerDev &w = p.L[l];
+        const uint8_t *tokens = l == 0 ? p.tokens : nullptr;
+        auto in_row = [=](int c) { return c < ne ? e0 + c : E + e0 + (c - ne); };
+        if (p.prefetch) {
+            gs_prefetch((const TA *)w.in_w, in_row, 2 * ne, D, 0, D);
+            gs_prefetch((const TA *)w.x_w, [](int c) { return c; }, W, E, e0, ne);
+            gs_prefetch((const TA *)w.out_w, [=](int c) { return d0 + c; }, nd, E, 0, E);
+        }
+        // A. the rows, normalized
+        gs_norm_rows<TA>(xs, KX, p.X, tokens, p.embed, b0, nr, D, w.norm_w, w.norm_b,
+                         p.layer_norm, p.eps);
+        __syncthreads();
+        // B. in_proj: x columns of channels [e0, e0 + ne), then their z columns
+        const int K = p.K;
+        gs_proj<RP>(
+            (const TA *)w.in_w, in_row, 2 * ne, D, 0, D, p.vec_in, xs, KX, nr,
+            [&](int c, int r, float v) {
                 const float x = act<TA>(v); // the in_proj output as the unfused xz holds it
-                if (c >= E) {
-                    st((TA *)p.z + b * E + (c - E), x);
-                    continue;
+                if (c >= ne) {
+                    z_loc[r * Ec + (c - ne)] = x;
+                    return;
                 }
-                // conv_step_kernel's arithmetic for channel c, then SiLU (conv_act)
-                const int K = p.K;
-                const float *w = p.conv_w + c * K;
-                float *s = K > 1 ? p.state + (b * E + c) * (K - 1) : nullptr;
-                float acc = p.conv_b ? p.conv_b[c] : 0.0f;
-                for (int k = 0; k < K - 1; k++) acc = rn_add(acc, rn_mul(w[k], s[k]));
-                acc = rn_add(acc, rn_mul(w[K - 1], x));
-                st((TA *)p.u + b * E + c, rn_mul(acc, sigmoid_spec(acc)));
+                // conv_step_kernel's arithmetic for channel e, then SiLU (conv_act)
+                const int64_t e = e0 + c, b = b0 + r;
+                const float *cw = w.conv_w + e * K;
+                float *s = K > 1 ? w.state + (b * E + e) * (K - 1) : nullptr;
+                float acc = w.conv_b ? w.conv_b[e] : 0.0f;
+                for (int k = 0; k < K - 1; k++) acc = rn_add(acc, rn_mul(cw[k], s[k]));
+                acc = rn_add(acc, rn_mul(cw[K - 1], x));
+                u_loc[r * Ec + c] = act<TA>(rn_mul(acc, sigmoid_spec(acc)));
                 if (K > 1) {
                     for (int k = 0; k + 1 < K - 1; k++) s[k] = s[k + 1];
                     s[K - 2] = x;
                 }
-            }
+            });
+        __syncthreads();
+        // C. x_proj partials over this CTA's channels (zeros where it has none)
+        if (ne == 0) {
+            for (int i = tid; i < nr * Wp; i += GS_THREADS) xpart[i] = 0.0f;
+        } else {
+            gs_proj<RP>(
+                (const TA *)w.x_w, [](int c) { return c; }, W, E, e0, ne, p.vec_x, u_loc, Ec,
+                nr, [&](int c, int r, float v) { xpart[r * Wp + c] = v; });
         }
-    }
-}
-
-// ----------------------------------------------------------------------------- x_proj
-
-struct LayerDev {
-    int64_t B, D, E, N, R, W;
-    float *X;                     // (B, D) residual stream, += out_proj (input: embed with tokens)
-    const uint8_t *tokens;
-    const float *embed;
-    const void *x_w, *dt_w, *out_w;
-    const float *dt_b, *A, *Dsk;
-    float *ssm;                   // (B, E, N)
-    const void *u, *z;
-    void *dbl, *y;
-};
-
-// dbl (B, W) = u · x_projᵀ: warp per output column (grid x), GS_ROWS rows per block (grid y).
-template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) xproj_kernel(
-    const LayerDev p) {
-    gs_let_next_start();
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    const int64_t w_first = (int64_t)blockIdx.x * GS_WARPS + warp;
-    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
-    if (w_first < p.W) load_col<KPL>(wr, (const TA *)p.x_w + w_first * p.E, p.E, lane);
-    gs_wait_prior();
-    for (int64_t w = w_first; w < p.W; w += (int64_t)gridDim.x * GS_WARPS) {
-        if (w != w_first) load_col<KPL>(wr, (const TA *)p.x_w + w * p.E, p.E, lane);
-        // GS_ROWS ≤ 32 rows at once, lane i stores row b0 + i
-        const int n = (int)(b1 - b0);
-        const float v = warp_dot_rows<KPL>(wr, (const TA *)p.u + b0 * p.E, p.E, p.E, n, lane);
-        if (lane < n) st((TA *)p.dbl + (b0 + lane) * p.W + w, v);
-    }
-}
-
-// ----------------------------------------------------------------------------- scan step
-
-/*
- * Channels [blockIdx.x·CH, +CH) of rows [blockIdx.y·RB, +RB), one (row, channel) per thread:
- * dt_proj, softplus(+bias), the state update over N, C readout, D skip, SiLU(z) gate → y.
- * INLINE: the block first computes dbl of its rows into shared memory (x_proj, the same lane
- * order as xproj_kernel, so both ways give the same bits); else it reads dbl from memory.
- */
-template <typename TA, bool INLINE>
-__global__ void __launch_bounds__(GS_THREADS) scan_kernel(const LayerDev p, int CH, int RB) {
-    extern __shared__ float sdbl[]; // INLINE: (rows of the block, W)
-    gs_let_next_start();
-    gs_wait_prior(); // u, z, dbl, the scan state
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t E = p.E, N = p.N, R = p.R, W = p.W;
-    const int64_t b0 = (int64_t)blockIdx.y * RB, nb = p.B - b0 < RB ? p.B - b0 : RB;
-    if (INLINE) {
-        for (int64_t q = warp; q < nb * W; q += GS_WARPS) {
-            const int64_t b = b0 + q / W, w = q % W;
-            const TA *xw = (const TA *)p.x_w + w * E, *u = (const TA *)p.u + b * E;
-            float acc = 0.0f;
-            for (int64_t k = lane; k < E; k += 32) acc = fmaf(ld(xw + k), ld(u + k), acc);
-            acc = warp_sum_f(acc);
-            if (lane == 0) sdbl[q] = act<TA>(acc);
+        cluster.sync(); // 1: every CTA's partials
+        // D. dt | B | C = Σ over the ranks in rank order (the same bits in every CTA)
+        for (int i = tid; i < nr * W; i += GS_THREADS) {
+            const int r = i / W, c = i % W;
+            float s = 0.0f;
+#pragma unroll 8
+            for (int q = 0; q < C; q++) s += cluster.map_shared_rank(xpart, q)[r * Wp + c];
+            dbl[r * Wp + c] = act<TA>(s);
         }
         __syncthreads();
-    }
-    for (int64_t i = threadIdx.x; i < nb * CH; i += blockDim.x) {
-        const int64_t b = b0 + i / CH, e = (int64_t)blockIdx.x * CH + i % CH;
-        if (e >= E) continue;
-        const float *srow = INLINE ? sdbl + (b - b0) * W : nullptr;
-        const TA *grow = INLINE ? nullptr : (const TA *)p.dbl + b * W;
-#define GS_DBL(k) (INLINE ? srow[k] : ld(grow + (k)))
-        // dt_proj (R inputs), stored as the unfused delta, then dt_of()
-        const TA *dw = (const TA *)p.dt_w + e * R;
-        float delta = 0.0f;
-        for (int64_t r = 0; r < R; r++) delta = fmaf(GS_DBL(r), ld(dw + r), delta);
-        delta = act<TA>(delta);
-        const float dt = gs_softplus(delta + (p.dt_b ? p.dt_b[e] : 0.0f));
-        // scan.cu step_kernel, term for term
-        const float u = ld((const TA *)p.u + b * E + e);
-        const float dtu = dt * u;
-        float *h = p.ssm + (b * E + e) * N;
-        float y2[2] = {0.0f, 0.0f};
-        for (int64_t n = 0; n < N; n++) {
-            const float hn = fmaf(gs_ex2(dt * (p.A[e * N + n] * GS_LOG2E)), h[n],
-                                  dtu * GS_DBL(R + n));
-            h[n] = hn;
-            y2[n & 1] = fmaf(GS_DBL(R + N + n), hn, y2[n & 1]);
+        // E. dt_proj, softplus, scan step, D skip, SiLU(z) gate of this CTA's channels → y
+        float *ssm = w.state + (int64_t)p.B * E * (K - 1);
+        for (int i = tid; i < nr * ne; i += GS_THREADS) {
+            const int r = i / ne, j = i % ne;
+            const int64_t e = e0 + j, b = b0 + r;
+            const float *db = dbl + r * Wp;
+            const TA *dw = (const TA *)w.dt_w + e * R;
+            float delta = 0.0f;
+            for (int q = 0; q < R; q++) delta = fmaf(db[q], ld(dw + q), delta);
+            delta = act<TA>(delta);
+            const float dt = gs_softplus(delta + (w.dt_b ? w.dt_b[e] : 0.0f));
+            // scan.cu step_kernel, term for term
+            const float u = u_loc[r * Ec + j];
+            const float dtu = dt * u;
+            float *h = ssm + (b * E + e) * N;
+            float y2[2] = {0.0f, 0.0f};
+            for (int n = 0; n < N; n++) {
+                const float hn = fmaf(gs_ex2(dt * (w.A[e * N + n] * GS_LOG2E)), h[n],
+                                      dtu * db[R + n]);
+                h[n] = hn;
+                y2[n & 1] = fmaf(db[R + N + n], hn, y2[n & 1]);
+            }
+            float y = y2[0] + y2[1];
+            if (w.Dsk) y += w.Dsk[e] * u;
+            const float zz = z_loc[r * Ec + j];
+            y *= zz * gs_sigmoid(zz);
+            st((TA *)p.y + b * E + e, y);
         }
-#undef GS_DBL
-        float y = y2[0] + y2[1];
-        if (p.Dsk) y += p.Dsk[e] * u;
-        const float zz = ld((const TA *)p.z + b * E + e);
-        y *= zz * gs_sigmoid(zz);
-        st((TA *)p.y + b * E + e, y);
+        cluster.sync(); // 2: all of y
+        // F. out_proj columns [d0, d0 + nd) over all of y, + the residual
+        for (int i = tid; i < nr * E; i += GS_THREADS) {
+            const int r = i / E, k = i % E;
+            xs[r * KX + k] = ld_l2((const TA *)p.y + (b0 + r) * E + k);
+        }
+        __syncthreads();
+        gs_proj<RP>(
+            (const TA *)w.out_w, [=](int c) { return d0 + c; }, nd, E, 0, E, p.vec_out, xs, KX,
+            nr, [&](int c, int r, float v) {
+                const int64_t b = b0 + r, col = d0 + c;
+                const float in = tokens ? p.embed[(int64_t)tokens[b] * D + col]
+                                        : ld_l2(p.X + b * D + col);
+                __stcg(p.X + b * D + col, rn_add(in, act<TA>(v)));
+            });
+        cluster.sync(); // 3: all of X
     }
-}
-
-// ----------------------------------------------------------------------------- out_proj
-
-// X[b, c] = input[b, c] + act(y[b] · out_proj[c]): warp per column (grid x), GS_ROWS rows per
-// block (grid y). Each element is read and written by one lane only (row b0 + i by lane i).
-template <int KPL, typename TA> __global__ void __launch_bounds__(GS_THREADS) out_kernel(
-    const LayerDev p) {
-    gs_let_next_start();
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t b0 = (int64_t)blockIdx.y * GS_ROWS, b1 = b0 + GS_ROWS < p.B ? b0 + GS_ROWS : p.B;
-    const int64_t c_first = (int64_t)blockIdx.x * GS_WARPS + warp;
-    float wr[KPL]; // the first column's weights before the wait (see gs_wait_prior)
-    if (c_first < p.D) load_col<KPL>(wr, (const TA *)p.out_w + c_first * p.E, p.E, lane);
-    gs_wait_prior(); // y, and X (read and written in place)
-    for (int64_t c = c_first; c < p.D; c += (int64_t)gridDim.x * GS_WARPS) {
-        if (c != c_first) load_col<KPL>(wr, (const TA *)p.out_w + c * p.E, p.E, lane);
-        const int n = (int)(b1 - b0);
-        const float v = act<TA>(
-            warp_dot_rows<KPL>(wr, (const TA *)p.y + b0 * p.E, p.E, p.E, n, lane));
-        if (lane >= n) continue;
-        const int64_t b = b0 + lane;
-        const float in = p.tokens ? p.embed[(int64_t)p.tokens[b] * p.D + c] : p.X[b * p.D + c];
-        p.X[b * p.D + c] = rn_add(in, v);
-    }
+    if (!p.head) return;
+    // the head: final norm (fp32) + logits columns [rank·Vc, +Vc)
+    const int v0 = rank * p.Vc, nv = p.V - v0 < 0 ? 0 : p.V - v0 < p.Vc ? p.V - v0 : p.Vc;
+    if (p.prefetch) gs_prefetch(p.head_w, [=](int c) { return v0 + c; }, nv, D, 0, D);
+    gs_norm_rows<float>(xs, KX, p.X, nullptr, nullptr, b0, nr, D, p.head_norm_w, p.head_norm_b,
+                        p.head_layer_norm, p.head_eps);
+    __syncthreads();
+    gs_proj<RP>(
+        p.head_w, [=](int c) { return v0 + c; }, nv, D, 0, D, p.vec_head, xs, KX, nr,
+        [&](int c, int r, float v) { p.logits[(b0 + r) * p.V + v0 + c] = v; });
 }
 
 // ----------------------------------------------------------------------------- launchers
 
-// KPL = ceil(K / 32) rounded up to a power of two (1..32): f(Kpl<KPL>()) with it.
-template <int V> struct Kpl {
+static int cdiv(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }
+static int round_up(int a, int m) { return (a + m - 1) / m * m; }
+
+// f(Rows<RP>()) for RP in 1, 2, 4, 8 (the kernel's rows per cluster, a template constant).
+template <int V> struct Rows {
     static constexpr int value = V;
 };
-template <typename F> static int with_kpl(int64_t K, F f) {
-    if (K <= 32) return f(Kpl<1>());
-    if (K <= 64) return f(Kpl<2>());
-    if (K <= 128) return f(Kpl<4>());
-    if (K <= 256) return f(Kpl<8>());
-    if (K <= 512) return f(Kpl<16>());
-    return f(Kpl<32>());
-}
-
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-static int g_pdl = 1; // LS_GEN_STEP_PDL=0 in the environment: plain launches (to compare)
-
-// kernel<<<grid, GS_THREADS, smem, s>>>(args), with programmatic stream serialization (see
-// gs_wait_prior) unless LS_GEN_STEP_PDL=0.
-template <typename... KArgs, typename... Args>
-static cudaError_t gs_launch(void (*kernel)(KArgs...), dim3 grid, size_t smem, cudaStream_t s,
-                             Args... args) {
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid, cfg.blockDim = dim3(GS_THREADS), cfg.dynamicSmemBytes = smem;
-    cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = g_pdl ? 1 : 0;
-    return cudaLaunchKernelEx(&cfg, kernel, args...);
-}
-
-static int64_t norm_rows_per_pass(int64_t B, int64_t D) {
-    const int64_t fit = GS_SMEM_MAX / (D * (int64_t)sizeof(float));
-    return B < fit ? B : fit;
-}
-
-template <typename TW, typename TA, int EPI> static int norm_proj_launch(const NormProjDev &p,
-                                                                          cudaStream_t s) {
-    return with_kpl(p.D, [&](auto kpl) {
-        constexpr int KPL = decltype(kpl)::value;
-        int status = 0;
-        const size_t smem = (size_t)(p.RB * p.D) * sizeof(float);
-        const unsigned blocks = (unsigned)cdiv(p.cols, GS_WARPS);
-        CUDA_RT(gs_launch(norm_proj_kernel<KPL, TW, TA, EPI>, dim3(blocks), smem, s, p));
-        CUDA_CHECK_LAUNCH();
-    fail:
-        return status;
-    });
-}
-
-// The attribute once per instantiation that may need more than the default 48 KB.
-template <typename TW, typename TA, int EPI> static int norm_proj_prepare(void) {
-    int status = 0;
-    for (int64_t K = 32; K <= GEN_STEP_MAX_K && status == 0; K *= 2)
-        status = with_kpl(K, [&](auto kpl) {
-            constexpr int KPL = decltype(kpl)::value;
-            int status = 0;
-            CUDA_RT(cudaFuncSetAttribute(norm_proj_kernel<KPL, TW, TA, EPI>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         GS_SMEM_MAX));
-        fail:
-            return status;
-        });
-    return status;
+template <typename F> static int with_rows(int RP, F f) {
+    switch (RP) {
+    case 1: return f(Rows<1>());
+    case 2: return f(Rows<2>());
+    case 4: return f(Rows<4>());
+    default: return f(Rows<8>());
+    }
 }
 
 static int g_prepared; // one host thread drives generation (cuda_common.cuh's rule)
+static int g_cluster = 16; // LS_GEN_STEP_CLUSTER=8 in the environment: portable clusters
+static int g_prefetch = 1; // LS_GEN_STEP_PREFETCH=0: no L1 prefetch of the weights (compare)
 
-extern "C" int gen_step_prepare_cuda(void) {
-    if (g_prepared) return 0;
-    const char *pdl = getenv("LS_GEN_STEP_PDL");
-    g_pdl = !(pdl && strcmp(pdl, "0") == 0);
-    int status = norm_proj_prepare<float, float, GS_EPI_MAMBA_IN>();
-    if (status == 0) status = norm_proj_prepare<bf16, bf16, GS_EPI_MAMBA_IN>();
-    if (status == 0) status = norm_proj_prepare<float, float, GS_EPI_LOGITS>();
-    if (status == 0) g_prepared = 1;
+template <int RP, typename TA> static int prepare_one(void) {
+    int status = 0;
+    CUDA_RT(cudaFuncSetAttribute(gen_step_kernel<RP, TA>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, GS_SMEM_MAX));
+    CUDA_RT(cudaFuncSetAttribute(gen_step_kernel<RP, TA>,
+                                 cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+fail:
     return status;
 }
 
-// Keep in step with the kernels: KPL ≤ 32 (the reductions over D and E), the scan's inline
-// shared memory (≤ GEN_STEP_XPROJ_INLINE_ROWS rows of W floats), a positive conv width.
+// Keep in step with the kernel: shared-memory rows of at most GEN_STEP_MAX_K (D, E) and
+// GEN_STEP_MAX_W (dt_rank + 2N) values, a positive conv width.
 extern "C" int gen_step_cuda_supported(const GenStepLayer *a) {
     if (a->act != DTYPE_F32 && a->act != DTYPE_BF16)
         return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: activation type %d", a->act);
@@ -523,90 +480,197 @@ extern "C" int gen_step_cuda_supported(const GenStepLayer *a) {
         return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: d_state %lld, dt_rank %lld, "
                         "d_conv %lld (dt_rank + 2·d_state <= %d, d_conv >= 1)", (long long)a->N,
                         (long long)a->R, (long long)a->K, GEN_STEP_MAX_W);
+    if (a->B > (INT64_C(1) << 24))
+        return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: batch %lld (<= 2^24)",
+                        (long long)a->B);
     return 0;
 }
 
-template <typename TA> static int layer_launch(const GenStepLayer *a) {
-    int status = 0;
-    cudaStream_t s = cuda_stream(a->stream);
-    const int64_t B = a->B, E = a->E, N = a->N, R = a->R, W = R + 2 * N;
-    NormProjDev np = {};
-    np.B = B, np.D = a->D, np.cols = 2 * E, np.E = E, np.RB = norm_rows_per_pass(B, a->D);
-    np.K = (int)a->K, np.layer_norm = a->layer_norm, np.eps = a->eps;
-    np.X = a->X, np.tokens = a->tokens, np.embed = a->embed;
-    np.norm_w = a->norm_w, np.norm_b = a->layer_norm ? a->norm_b : nullptr, np.w = a->in_w;
-    np.conv_w = a->conv_w, np.conv_b = a->conv_b, np.state = a->state, np.u = a->u, np.z = a->z;
-    LayerDev lp = {};
-    lp.B = B, lp.D = a->D, lp.E = E, lp.N = N, lp.R = R, lp.W = W;
-    lp.X = a->X, lp.tokens = a->tokens, lp.embed = a->embed;
-    lp.x_w = a->x_w, lp.dt_w = a->dt_w, lp.out_w = a->out_w;
-    lp.dt_b = a->dt_b, lp.A = a->A, lp.Dsk = a->D_skip;
-    lp.ssm = a->state + B * E * (a->K - 1);
-    lp.u = a->u, lp.z = a->z, lp.dbl = a->dbl, lp.y = a->y;
-    const unsigned row_blocks = (unsigned)cdiv(B, GS_ROWS);
-    const int inline_x = B <= GEN_STEP_XPROJ_INLINE_ROWS;
+static bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
 
-    if ((status = norm_proj_launch<TA, TA, GS_EPI_MAMBA_IN>(np, s)) < 0) return status;
-    if (!inline_x) {
-        status = with_kpl(E, [&](auto kpl) {
-            constexpr int KPL = decltype(kpl)::value;
-            int status = 0;
-            CUDA_RT(gs_launch(xproj_kernel<KPL, TA>, dim3((unsigned)cdiv(W, GS_WARPS), row_blocks),
-                              0, s, lp));
-            CUDA_CHECK_LAUNCH();
-        fail:
-            return status;
-        });
-        if (status < 0) return status;
-    }
-    if (inline_x) {
-        const int CH = GS_SCAN_CH_INLINE, RB = (int)B;
-        CUDA_RT(gs_launch(scan_kernel<TA, true>, dim3((unsigned)cdiv(E, CH), 1),
-                          (size_t)(B * W) * sizeof(float), s, lp, CH, RB));
-    } else {
-        const int CH = GS_SCAN_CH, RB = GS_THREADS / GS_SCAN_CH;
-        const dim3 grid((unsigned)cdiv(E, CH), (unsigned)cdiv(B, RB));
-        CUDA_RT(gs_launch(scan_kernel<TA, false>, grid, 0, s, lp, CH, RB));
-    }
+// Whether the 16-byte path of gs_proj holds for weights w (rows of ldw elements of size es,
+// slices from koff, K long): every slice start 16-byte aligned and K a multiple of the vector.
+static int vec_ok(const void *w, int64_t ldw, int64_t koff, int64_t K, size_t es) {
+    const int64_t vec = 16 / (int64_t)es;
+    return aligned16(w) && ldw % vec == 0 && koff % vec == 0 && K % vec == 0;
+}
+
+template <int RP, typename TA> static int step_launch(GsStepDev &p, int C, cudaStream_t s) {
+    int status = 0;
+    const size_t smem = (size_t)RP * (p.KX + 2 * p.Ec + 2 * p.Wp) * sizeof(float);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = (unsigned)C, attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)(cdiv(p.B, RP) * C)), cfg.blockDim = dim3(GS_THREADS);
+    cfg.dynamicSmemBytes = smem, cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = 1;
+    CUDA_RT(cudaLaunchKernelEx(&cfg, gen_step_kernel<RP, TA>, p));
     CUDA_CHECK_LAUNCH();
-    status = with_kpl(E, [&](auto kpl) {
-        constexpr int KPL = decltype(kpl)::value;
-        int status = 0;
-        CUDA_RT(gs_launch(out_kernel<KPL, TA>, dim3((unsigned)cdiv(a->D, GS_WARPS), row_blocks), 0,
-                          s, lp));
-        CUDA_CHECK_LAUNCH();
-    fail:
-        return status;
-    });
 fail:
     return status;
 }
 
-extern "C" int gen_step_layer_cuda(const GenStepLayer *a) {
-    int status = gen_step_cuda_supported(a);
-    if (status < 0) return status;
-    if (a->B < 1 || (!a->X) || (a->tokens && !a->embed) || !a->norm_w || !a->in_w ||
-        !a->conv_w || !a->x_w || !a->dt_w || !a->A || !a->out_w || !a->state || !a->u || !a->z ||
-        !a->dbl || !a->y)
-        return ls_error(LS_ERR_USAGE, "gen_step_layer_cuda: B %lld or a NULL pointer",
-                        (long long)a->B);
-    if (!g_prepared)
-        return ls_error(LS_ERR_USAGE, "gen_step_layer_cuda: gen_step_prepare_cuda first");
-    return a->act == DTYPE_BF16 ? layer_launch<bf16>(a) : layer_launch<float>(a);
+// How many clusters of C CTAs (RP rows each) can run at once; 0 if none fits.
+template <int RP, typename TA> static int max_clusters(const GsStepDev &p, int C) {
+    const size_t smem = (size_t)RP * (p.KX + 2 * p.Ec + 2 * p.Wp) * sizeof(float);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = (unsigned)C, attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)C), cfg.blockDim = dim3(GS_THREADS);
+    cfg.dynamicSmemBytes = smem, cfg.attrs = attr, cfg.numAttrs = 1;
+    int n = 0;
+    if (cudaOccupancyMaxActiveClusters(&n, gen_step_kernel<RP, TA>, &cfg) != cudaSuccess) {
+        (void)cudaGetLastError(); // not sticky: the answer is "none"
+        return 0;
+    }
+    return n;
 }
 
-extern "C" int gen_step_head_cuda(const GenStepHead *a) {
-    if (a->B < 1 || a->D < 1 || a->D > GEN_STEP_MAX_K || a->V < 1 || !a->X || !a->norm_w ||
-        !a->w || !a->logits)
-        return ls_error(LS_ERR_USAGE, "gen_step_head_cuda: B %lld, d_model %lld (<= %d), vocab "
-                        "%lld, or a NULL pointer", (long long)a->B, (long long)a->D,
-                        GEN_STEP_MAX_K, (long long)a->V);
-    if (!g_prepared)
-        return ls_error(LS_ERR_USAGE, "gen_step_head_cuda: gen_step_prepare_cuda first");
-    NormProjDev np = {};
-    np.B = a->B, np.D = a->D, np.cols = a->V, np.RB = norm_rows_per_pass(a->B, a->D);
-    np.layer_norm = a->layer_norm, np.eps = a->eps, np.X = a->X;
-    np.norm_w = a->norm_w, np.norm_b = a->layer_norm ? a->norm_b : nullptr, np.w = a->w;
-    np.logits = a->logits;
-    return norm_proj_launch<float, float, GS_EPI_LOGITS>(np, cuda_stream(a->stream));
+// The shared-memory row strides and the x_proj width of a layer's shape.
+static void step_dims(GsStepDev &p, const GenStepLayer *a) {
+    p.B = (int)a->B, p.D = (int)a->D, p.E = (int)a->E, p.N = (int)a->N, p.K = (int)a->K;
+    p.R = (int)a->R, p.W = (int)(a->R + 2 * a->N);
+    p.KX = round_up(p.D > p.E ? p.D : p.E, 4), p.Wp = round_up(p.W, 4);
+}
+
+// The launch plan of a shape, computed once (the occupancy queries are not free) and reused
+// while the shape stays (generation runs the same shape step after step).
+typedef struct {
+    int64_t B, D, E, W;
+    DType act;
+    int C, RP;
+} GsPlan;
+static GsPlan g_plan;
+
+static int plan_matches(int64_t B, int64_t D, int64_t E, int64_t W, DType act) {
+    return g_plan.C && g_plan.B == B && g_plan.D == D && g_plan.E == E && g_plan.W == W &&
+           g_plan.act == act;
+}
+
+/*
+ * The plan: the largest cluster (16, then 8: more SMs share a row's weights) and the fewest rows
+ * per cluster whose clusters all run in one wave (cudaOccupancyMaxActiveClusters: a cluster of
+ * 16 needs 16 free SMs of one GPC, so an H100 may hold only 7 or 8 of them while it holds 16
+ * clusters of 8). If no plan fits in one wave (large B), the largest clusters of 8 rows run in
+ * several waves.
+ */
+template <typename TA> static int step_plan(const GsStepDev &p) {
+    int best_C = 0, best_RP = 0;
+    for (int C = g_cluster; C >= 8; C /= 2) {
+        for (int RP = 1; RP <= 8; RP *= 2) {
+            GsStepDev q = p;
+            q.Ec = round_up(cdiv(p.E, C), 8);
+            const int fit = with_rows(RP, [&](auto rp) {
+                return max_clusters<decltype(rp)::value, TA>(q, C);
+            });
+            if (fit < 1) break; // more rows only need more shared memory
+            if (!best_C && RP == 8) best_C = C, best_RP = 8; // several waves, if nothing better
+            if (cdiv(p.B, RP) <= fit) {
+                best_C = C, best_RP = RP;
+                goto chosen;
+            }
+        }
+    }
+    if (!best_C)
+        return ls_error(LS_ERR_UNSUPPORTED, "fused generation step: no cluster of 8 or 16 CTAs "
+                        "of %d threads fits this GPU (d_model %d, d_inner %d)", GS_THREADS, p.D,
+                        p.E);
+chosen:
+    g_plan.B = p.B, g_plan.D = p.D, g_plan.E = p.E, g_plan.W = p.W;
+    g_plan.act = sizeof(TA) == 2 ? DTYPE_BF16 : DTYPE_F32;
+    g_plan.C = best_C, g_plan.RP = best_RP;
+    ls_log_debug("fused generation step: B %d in clusters of %d CTAs, %d rows each", p.B,
+                 best_C, best_RP);
+    return 0;
+}
+
+template <typename TA>
+static int step_cuda(const GenStepLayer *layers, int n_layers, const GenStepHead *head) {
+    const GenStepLayer *a = &layers[0];
+    GsStepDev p = {};
+    step_dims(p, a);
+    p.n_layers = n_layers, p.layer_norm = a->layer_norm, p.eps = a->eps;
+    p.X = a->X, p.tokens = a->tokens, p.embed = a->embed, p.y = a->y;
+    const int C = g_plan.C, RP = g_plan.RP;
+    p.Ec = round_up(cdiv(p.E, C), 8), p.Dc = cdiv(p.D, C);
+    p.vec_in = p.vec_x = p.vec_out = 1, p.prefetch = g_prefetch;
+    for (int l = 0; l < n_layers; l++) {
+        const GenStepLayer *q = &layers[l];
+        p.L[l] = GsLayerDev{q->norm_w, q->layer_norm ? q->norm_b : nullptr, q->in_w,
+                            q->conv_w, q->conv_b, q->x_w, q->dt_w, q->dt_b, q->A, q->D_skip,
+                            q->out_w, q->state};
+        p.vec_in &= vec_ok(q->in_w, p.D, 0, p.D, sizeof(TA));
+        // x_proj slices start at e0 = rank·Ec (a multiple of 8); the last may be shorter
+        p.vec_x &= vec_ok(q->x_w, p.E, 0, p.Ec, sizeof(TA)) && p.E % (16 / sizeof(TA)) == 0;
+        p.vec_out &= vec_ok(q->out_w, p.E, 0, p.E, sizeof(TA));
+    }
+    // the shared-memory rows the 16-byte path reads: KX, Ec are multiples of 4
+    if (head) {
+        p.head = 1, p.head_layer_norm = head->layer_norm, p.head_eps = head->eps;
+        p.V = (int)head->V, p.Vc = cdiv(head->V, C);
+        p.head_norm_w = head->norm_w, p.head_norm_b = head->layer_norm ? head->norm_b : nullptr;
+        p.head_w = head->w, p.logits = head->logits;
+        p.vec_head = vec_ok(head->w, p.D, 0, p.D, sizeof(float));
+    }
+    cudaStream_t s = cuda_stream(a->stream);
+    return with_rows(RP, [&](auto rp) { return step_launch<decltype(rp)::value, TA>(p, C, s); });
+}
+
+extern "C" int gen_step_cuda(const GenStepLayer *layers, int n_layers, const GenStepHead *head) {
+    if (!layers || n_layers < 1 || n_layers > GEN_STEP_LAYERS_PER_LAUNCH)
+        return ls_error(LS_ERR_USAGE, "gen_step_cuda: %d layers (1..%d)", n_layers,
+                        GEN_STEP_LAYERS_PER_LAUNCH);
+    const GenStepLayer *a = &layers[0];
+    int status = gen_step_cuda_supported(a);
+    if (status < 0) return status;
+    for (int l = 0; l < n_layers; l++) {
+        const GenStepLayer *q = &layers[l];
+        if (q->B != a->B || q->D != a->D || q->E != a->E || q->N != a->N || q->K != a->K ||
+            q->R != a->R || q->act != a->act || q->layer_norm != a->layer_norm ||
+            q->eps != a->eps || q->X != a->X || q->y != a->y || (l > 0 && q->tokens))
+            return ls_error(LS_ERR_USAGE, "gen_step_cuda: layer %d differs from layer 0 in "
+                            "shape, norm, X or y (or has tokens)", l);
+        if (a->B < 1 || !q->X || (q->tokens && !q->embed) || !q->norm_w || !q->in_w ||
+            !q->conv_w || !q->x_w || !q->dt_w || !q->A || !q->out_w || !q->state || !q->y)
+            return ls_error(LS_ERR_USAGE, "gen_step_cuda: layer %d: B %lld or a NULL pointer", l,
+                            (long long)a->B);
+    }
+    if (head && (head->B != a->B || head->D != a->D || head->V < 1 || head->X != a->X ||
+                 !head->norm_w || !head->w || !head->logits))
+        return ls_error(LS_ERR_USAGE, "gen_step_cuda: the head's B %lld, d_model %lld, vocab "
+                        "%lld, X or a NULL pointer", (long long)head->B, (long long)head->D,
+                        (long long)head->V);
+    if (!plan_matches(a->B, a->D, a->E, a->R + 2 * a->N, a->act))
+        return ls_error(LS_ERR_USAGE, "gen_step_cuda: gen_step_prepare_cuda for this shape "
+                        "first (B %lld, d_model %lld)", (long long)a->B, (long long)a->D);
+    return a->act == DTYPE_BF16 ? step_cuda<bf16>(layers, n_layers, head)
+                                : step_cuda<float>(layers, n_layers, head);
+}
+
+extern "C" int gen_step_prepare_cuda(const GenStepLayer *a) {
+    int status = gen_step_cuda_supported(a);
+    if (status < 0) return status;
+    if (a->B < 1) return ls_error(LS_ERR_USAGE, "gen_step_prepare_cuda: B %lld", (long long)a->B);
+    if (!g_prepared) {
+        const char *cl = getenv("LS_GEN_STEP_CLUSTER");
+        g_cluster = cl && strcmp(cl, "8") == 0 ? 8 : 16;
+        const char *pf = getenv("LS_GEN_STEP_PREFETCH");
+        g_prefetch = !(pf && strcmp(pf, "0") == 0);
+        for (int RP = 1; RP <= 8 && status == 0; RP *= 2)
+            status = with_rows(RP, [&](auto rp) {
+                constexpr int RPc = decltype(rp)::value;
+                int s = prepare_one<RPc, float>();
+                return s == 0 ? prepare_one<RPc, bf16>() : s;
+            });
+        if (status < 0) return status;
+        g_prepared = 1;
+    }
+    if (plan_matches(a->B, a->D, a->E, a->R + 2 * a->N, a->act)) return 0;
+    GsStepDev p = {};
+    step_dims(p, a);
+    g_plan.C = 0;
+    return a->act == DTYPE_BF16 ? step_plan<bf16>(p) : step_plan<float>(p);
 }

@@ -8,10 +8,12 @@
  * same states), then runs N steps one at a time: both start from the same token (the unfused
  * model's last draw) and their next-token logits are compared every step; at the end their
  * carried conv and scan states. Shapes: d_model not a multiple of 32, d_state 1 and 16,
- * d_conv 2 and 4, 1 and 3 layers, LayerNorm and RMSNorm, vocabularies 37 and 256; B = 1 and 3
- * (the scan kernel computes x_proj itself) and 64 (a separate x_proj kernel, several row blocks).
+ * d_conv 2 and 4, 1 and 3 layers, LayerNorm and RMSNorm, vocabularies 37 and 256; d_model 38
+ * (rows not 16-byte aligned: the kernel's scalar loads); B = 1, 2, 3, 5, 8, 17, 64 (1, 2, 4
+ * and 8 rows per cluster, last clusters part full, clusters with no channels at small d_inner).
+ * A shape the kernel does not take (d_inner > GEN_STEP_MAX_K) runs unfused and says why.
  * Last, fp32: whole generations through CUDA graphs with one seed give the same tokens fused
- * and unfused.
+ * and unfused. LS_GEN_STEP_CLUSTER=8 in the environment runs it all with clusters of 8.
  *
  * LS_GEN_STEP_SHORT=1 runs four of the step cases only (for compute-sanitizer).
  *
@@ -164,6 +166,33 @@ done:
     free(lf), free(lu), free(sf), free(su);
 }
 
+// A shape the fused kernel does not take: the fused model falls back to the unfused step and
+// says why (the size out of range), and its logits are the unfused ones.
+static void fallback_case(void) {
+    const GsShape s = {520, 16, 4, 1, 37, 0}; // d_inner 1040 > GEN_STEP_MAX_K
+    const int64_t B = 2, V = s.vocab;
+    uint8_t cur[2] = {3, 5}, tok[2];
+    uint64_t rng[8];
+    for (int b = 0; b < 2; b++) {
+        Rng g;
+        rng_seed_stream(&g, 77, (uint64_t)b);
+        memcpy(rng + 4 * b, g.s, sizeof g.s);
+    }
+    float *lf = gc_host(B * V);
+    Model *fu = gs_model(&s, DTYPE_F32, 1, 901);
+    const ModelSampling smp = {.temperature = 1.0, .top_p = 1.0, .rng = rng, .graph_steps = 0};
+    int status = fu && lf ? model_stream_reset(fu, B) : -1;
+    if (status == 0) status = model_generate_device_start(fu, cur, &smp);
+    if (status == 0) status = model_generate_device_run(fu, 1, tok, 1, lf);
+    const char *why = "";
+    const int fused = status == 0 && model_generate_device_fused(fu, &why);
+    gc_report(status == 0 && !fused && strstr(why, "d_inner 1040") != NULL,
+              "gen_step d520 (d_inner 1040): not fused, runs op by op, says why: \"%s\"%s%s",
+              why, status ? ": " : "", status ? ls_error_message() : "");
+    model_free(fu);
+    free(lf);
+}
+
 // ------------------------------------------------------------------------------ whole runs
 
 typedef struct {
@@ -217,8 +246,9 @@ void gpu_parity_gen_step(void) {
         {40, 1, 2, 1, 256, 1}, // LayerNorm, d_state 1, d_conv 2
         {72, 1, 4, 3, 256, 1},
         {64, 16, 2, 1, 37, 0},
+        {38, 16, 4, 2, 37, 1}, // rows of 38 and 76: not 16-byte multiples (scalar loads)
     };
-    static const int64_t batches[] = {1, 3, 64};
+    static const int64_t batches[] = {1, 2, 3, 5, 8, 17, 64};
     uint64_t salt = 3100;
     const char *short_run = getenv("LS_GEN_STEP_SHORT"); // a few cases (compute-sanitizer)
     if (short_run && *short_run && strcmp(short_run, "0") != 0) {
@@ -226,15 +256,25 @@ void gpu_parity_gen_step(void) {
             step_case(&shapes[0], 3, p ? DTYPE_BF16 : DTYPE_F32, salt++);
             step_case(&shapes[1], 64, p ? DTYPE_BF16 : DTYPE_F32, salt++);
         }
+        step_case(&shapes[4], 17, DTYPE_BF16, salt++); // the scalar loads, a part-full cluster
         return;
     }
+    // every batch size on three shapes (the rows-per-cluster plans), B 1, 17, 64 on the others
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        for (size_t j = 0; j < sizeof batches / sizeof batches[0]; j++)
+        for (size_t j = 0; j < sizeof batches / sizeof batches[0]; j++) {
+            const int64_t B = batches[j];
+            if ((i == 1 || i == 3) && B != 1 && B != 17 && B != 64) continue;
             for (int p = 0; p < 2; p++)
-                step_case(&shapes[i], batches[j], p ? DTYPE_BF16 : DTYPE_F32, salt++);
+                step_case(&shapes[i], B, p ? DTYPE_BF16 : DTYPE_F32, salt++);
+        }
+    fallback_case();
     tokens_case(&shapes[0], 3, salt++);
     tokens_case(&shapes[2], 64, salt++);
     static const GsShape bench_shape = {256, 16, 4, 2, 256, 0}; // issue 13's width, 2 layers
     step_case(&bench_shape, 1, DTYPE_F32, salt++);
+    step_case(&bench_shape, 8, DTYPE_BF16, salt++);
     step_case(&bench_shape, 64, DTYPE_BF16, salt++);
+    step_case(&bench_shape, 64, DTYPE_F32, salt++);
+    static const GsShape deep = {64, 16, 4, 18, 37, 0}; // 18 layers: two launches a step
+    step_case(&deep, 3, DTYPE_F32, salt++);
 }
