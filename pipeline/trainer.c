@@ -1714,6 +1714,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
         if (opt->common.device.kind == DEVICE_CUDA)
             fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
+        if (T->comm) /* per rank: a sequence-parallel rank plans only its slice of the rows */
+            fprintf(stderr, "; activation arena %zu bytes on rank 0",
+                    model_activation_bytes(T->model));
         if (opt->pack && T->pos_padded > 0)
             fprintf(stderr, "; packed: %lld positions run, %lld padded (%.1f %%)",
                     (long long)T->pos_run, (long long)T->pos_padded,
