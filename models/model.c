@@ -1225,9 +1225,9 @@ static int grads_final_from(Model *m, int64_t lo) {
     return m->grad_ready ? m->grad_ready(m->grad_ready_ctx, lo) : 0;
 }
 
-// Distributed sequence parallel (slice_exchange.h): every rank runs the head and the input
-// stage on the whole residual stream, so their gradients are the same on every rank; rank 0
-// alone keeps them, the others zero [lo, hi) before the gradient all-reduce sums the ranks.
+// The memory split (slice_exchange.h): every rank runs a classifier's head on the summed
+// pooled vectors, so its gradients are the same on every rank; rank 0 alone keeps them, the
+// others zero [lo, hi) before the gradient all-reduce sums the ranks.
 static int replica_grads_drop(Model *m, int64_t lo, int64_t hi) {
     if (!m->exchange->distributed || m->exchange->rank == 0 || m->plan.ranks < 2 || hi <= lo)
         return 0;
