@@ -927,7 +927,7 @@ static int split_maps(Model *m, const ModelBatch *b) {
     const int rev = m->ndir == 2, cls = m->cfg.task == MODEL_TASK_CLASSIFY;
     int status = resize((void **)&m->h_len_walk, B, sizeof(int64_t));
     if (status == 0 && rev) status = resize((void **)&m->h_rev_mirror, B * L, sizeof(int32_t));
-    if (status == 0 && (rev || p->packed)) status = resize((void **)&m->h_rev_reset, B * L, 1);
+    if (status == 0 && rev) status = resize((void **)&m->h_rev_reset, B * L, 1);
     if (status == 0 && p->packed) status = resize((void **)&m->h_reset, B * L, 1);
     if (status == 0 && cls) status = resize((void **)&m->h_pool_start, p->S, sizeof(int64_t));
     if (status == 0 && cls) status = resize((void **)&m->h_pool_len, p->S, sizeof(int64_t));
@@ -1079,7 +1079,7 @@ static int64_t logits_width(const Model *m) {
 
 /* What the memory split (a distributed exchange: one slice per rank, docs/parallel.md) does
  * not do, refused in one line. */
-static int split_check(const Model *m, const ModelBatch *b, int64_t L) {
+static int split_check(const Model *m) {
     const char *what = m->cfg.input != MODEL_INPUT_TOKENS ? "a waveform model (frames of samples "
                                                             "are not cut across ranks)"
                        : m->rows_per_row == 2 ? "the reverse-complement-equivariant model (its "
@@ -1090,7 +1090,6 @@ static int split_check(const Model *m, const ModelBatch *b, int64_t L) {
     if (what)
         return ls_error(LS_ERR_UNSUPPORTED, "--seq-parallel: %s is not supported; train it "
                         "without --seq-parallel", what);
-    (void)b, (void)L;
     return 0;
 }
 
@@ -1131,7 +1130,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     const int split = m->seq_slices > 1 && m->exchange->distributed;
     m->split_lo = m->split_hi = 0;
     if (split) { // the memory split: this rank's slice of every row (plan, lm_walk)
-        if ((status = split_check(m, batch, L)) < 0) return status;
+        if ((status = split_check(m)) < 0) return status;
         m->split_lo = m->exchange->rank * L / m->seq_slices;
         m->split_hi = (m->exchange->rank + 1) * L / m->seq_slices;
     }
