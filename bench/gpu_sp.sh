@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/gpu_sp.sh — issue 17's sequence parallel across GPUs (docs/parallel.md "Sequence
 # parallel across ranks"): `train --gpus G --seq-parallel`, one slice of every row a GPU,
-# halos / scan summaries through ncclSend+ncclRecv / ncclAllGather, the layers' residual
-# contributions and the gradients through ncclAllReduce. NCCL from the machine's PyTorch wheel
-# as in bench/gpu_dp.sh.
+# halos / scan summaries through ncclSend+ncclRecv / ncclAllGather, a classifier's pooled
+# parts and the gradients through ncclAllReduce; each rank holds only its slice of every row
+# (the memory split). NCCL from the machine's PyTorch wheel as in bench/gpu_dp.sh.
 #   1. `--gpus 1 --seq-parallel` against a plain run (a causal Mamba LM d256 x 8, fp32, 6 steps
 #      of 2 windows of 16K): one rank is one slice, the plain path through the communicator.
 #      Expected: identical losses and gradient norms.
@@ -12,9 +12,10 @@
 #      within 1e-4 relative (the CPU test, tests/cli/test_sp.sh, sees <= 3.5e-7 on weights).
 #   3. with 2+ GPUs, speed and memory: one sequence (batch 1) of L = 4M, 8M, 16M, 32M, 64M
 #      random bases through a bimamba d256 x 8 (bf16), 3 steps, on 1 GPU and on all of them:
-#      tokens/s of the last two steps and the peak GPU memory (the log's peak_gpu_gib), or
-#      the error line (out of memory expected at the larger L: the residual stream is
-#      replicated on every rank, docs/parallel.md).
+#      tokens/s of the last two steps, rank 0's peak GPU memory (the log's peak_gpu_gib)
+#      and activation arena (train's closing line), or the error line. Expected: the arena
+#      about 1/G of one GPU's at the same L; about 11.3 KB a position a rank (docs/parallel.md),
+#      so out of memory at L/G past ~6M positions on an 80 GB card (64M on 8 H100s).
 # Bundle here: `make gpu-bundle-sp` (.gpu-sp/). On the device: bash .gpu-sp/gpu_sp.sh.
 # $OUT gets summary.txt and sp.tar.gz (the logs). DEADLINE (540): seconds for all of it.
 # CPU smoke test here: SMOKE=1 bash bench/gpu_sp.sh (2 CPU ranks, tiny sizes; nothing GPU).
@@ -108,7 +109,8 @@ if [ "$GPUS" -ge 2 ]; then
                     --log "$logdir/$name.csv" -o "$logdir/$name.safetensors"; then
                 say "L=$Lx, $g rank(s): $(awk -F, 'NR > 2 { t += $6; s += $6 / $7; m = $14 }
                     END { if (s > 0) printf "%.0f tokens/s (steps 2-3), peak %s GiB", t / s, m }' \
-                    "$logdir/$name.csv")"
+                    "$logdir/$name.csv")$(sed -n 's/.*\(activation arena [0-9]* bytes\).*/, \1/p' \
+                    "$logdir/$name.log" | head -1)"
             else
                 say "L=$Lx, $g rank(s): failed: $(grep -h '^longscan' "$logdir/$name.log" | head -1)"
             fi

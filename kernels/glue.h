@@ -21,6 +21,8 @@
  * mirror[b·L + s] is the position that tile position s reads (s < lengths[b]); for a sequence
  * at positions [a, a + n) it is 2a + n − 1 − s, so every sequence keeps its positions and its
  * first token stays where the conv and scan `reset` marks it. NULL: the per-row rule above.
+ * A negative entry reads zeros and is not written (the memory split's reverse walk over a
+ * slice's padding, models/mamba.c); the tests leave that case to tests/cli/test_sp.sh.
  *
  * None of these reduces across elements, so results do not depend on threads or launch shape:
  * the CUDA versions are bit-identical to the CPU's except glue_neg_exp (CUDA's expf, within

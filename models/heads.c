@@ -20,6 +20,7 @@
  * Tested through tests/unit/test_model.c.
  */
 #include "models/model_internal.h"
+#include "models/slice_exchange.h"
 
 static PoolMode pool_mode(ModelPool pool) {
     return pool == MODEL_POOL_LAST ? POOL_LAST : pool == MODEL_POOL_FIRST ? POOL_FIRST : POOL_MEAN;
@@ -86,6 +87,19 @@ int model_head_fwd(Model *m, const float *X, float *xf, float *logits, float *em
         ops_norm_fwd(dev, DTYPE_F32, c->norm == MODEL_NORM_LAYER, xf, p->mean_f, p->rstd_f, X,
                      model_p(m, m->idx_norm_f_w), model_p(m, m->idx_norm_f_b), M, D, c->norm_eps);
     if (status < 0) return status;
+    if (p->ranks > 1 && c->task == MODEL_TASK_CLASSIFY) {
+        // memory split: this rank's part of each sequence's pooled vector, weighted by its
+        // share (pool_w), summed over the ranks; then the head runs alike on every rank
+        status = ops_pool_fwd(dev, p->pool_tmp, xf, p->pool_start, p->pool_len, p->S, L, D,
+                              pool_mode(c->pool));
+        if (status == 0) status = ops_zero(dev, DTYPE_F32, p->pooled, p->S * D);
+        if (status == 0) status = ops_mul_acc(dev, p->pooled, p->pool_tmp, p->pool_w, p->S * D);
+        if (status == 0)
+            status = m->exchange->all_reduce(m->exchange, dev, p->pooled, p->S * D);
+        if (status < 0) return status;
+        return ops_matmul_fwd(dev, DTYPE_F32, logits, p->pooled_out, model_p(m, m->idx_cls_w),
+                              model_p(m, m->idx_cls_b), p->S, D, c->n_classes, D, c->n_classes);
+    }
     if (embed_out || c->task == MODEL_TASK_CLASSIFY) {
         status = p->packed ? ops_pool_fwd(dev, p->pooled, xf, p->seq_start, p->seq_len, p->Se, L,
                                           D, pool_mode(c->pool))
@@ -143,7 +157,14 @@ int model_head_bwd(Model *m, const float *X, const float *xf_const, const float 
             if (status == 0) status = ops_pair_mean_bwd(dev, p->dpool_e, p->dpooled, p->S, D);
         }
         if (status == 0) status = ops_zero(dev, DTYPE_F32, dxf, M * D);
-        if (status == 0)
+        if (status == 0 && p->ranks > 1) { // memory split: through this rank's share
+            status = ops_zero(dev, DTYPE_F32, p->pool_tmp, p->S * D);
+            if (status == 0)
+                status = ops_mul_acc(dev, p->pool_tmp, p->dpool_e, p->pool_w, p->S * D);
+            if (status == 0)
+                status = ops_pool_bwd(dev, dxf, p->pool_tmp, p->pool_start, p->pool_len, p->S, L,
+                                      D, pool_mode(c->pool));
+        } else if (status == 0)
             status = p->packed ? ops_pool_bwd(dev, dxf, p->dpool_e, p->seq_start, p->seq_len,
                                               p->Se, L, D, pool_mode(c->pool))
                                : ops_pool_bwd(dev, dxf, p->dpool_e, NULL, p->len, Be, L, D,

@@ -68,8 +68,21 @@ int mamba_prepare_A(Model *m) {
     return 0;
 }
 
+// The walk of direction dir over the plan's rows: lengths, mirror and sequence starts. The
+// memory split's reverse walk (Plan.ranks) runs over every position of the slice from its last
+// (len_walk, rev_mirror), each sequence starting at its last position (rev_reset).
+static const int64_t *walk_len(const Plan *p, int dir) {
+    return p->ranks > 1 && dir ? p->len_walk : p->len;
+}
+static const int32_t *walk_mirror(const Plan *p, int dir) {
+    return p->ranks > 1 && dir ? p->rev_mirror : p->mirror;
+}
+static const uint8_t *walk_reset(const Plan *p, int dir) {
+    return p->ranks > 1 && dir ? p->rev_reset : p->reset;
+}
+
 // Conv arguments for the tile in the plan's buffers: x = the x half of xz, out = u.
-static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t s0, int64_t nt) {
+static ConvArgs tile_conv_args(Model *m, const DirParams *w, int dir, int64_t s0, int64_t nt) {
     Plan *p = &m->plan;
     const int64_t E = m->E;
     ConvArgs a;
@@ -82,8 +95,8 @@ static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t s0, int64_t
     a.weight = w->conv_w;
     a.bias = w->conv_b;
     a.out = p->u;
-    if (p->reset) { // packed rows: the sequence starts of this tile (the same in either walk)
-        a.reset = p->reset + s0;
+    if (walk_reset(p, dir)) { // packed rows: the sequence starts of this tile (in walk order)
+        a.reset = walk_reset(p, dir) + s0;
         a.reset_stride_b = p->L;
         a.reset_stride_l = 1;
     }
@@ -91,7 +104,7 @@ static ConvArgs tile_conv_args(Model *m, const DirParams *w, int64_t s0, int64_t
 }
 
 // Scan arguments for the tile: u, delta dense; z, B, C views of xz and dbl; out = y.
-static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t s0, int64_t nt) {
+static ScanArgs tile_scan_args(Model *m, const DirParams *w, int dir, int64_t s0, int64_t nt) {
     Plan *p = &m->plan;
     const int64_t E = m->E, N = m->N, R = m->R, W = R + 2 * N;
     ScanArgs a;
@@ -110,8 +123,8 @@ static ScanArgs tile_scan_args(Model *m, const DirParams *w, int64_t s0, int64_t
     a.D_skip = w->Dsk;
     a.delta_bias = w->dt_b;
     a.out = p->y;
-    if (p->reset) {
-        a.reset = p->reset + s0;
+    if (walk_reset(p, dir)) {
+        a.reset = walk_reset(p, dir) + s0;
         a.reset_stride_b = p->L;
         a.reset_stride_l = 1;
     }
@@ -131,8 +144,8 @@ static int tile_in(Model *m, const DirParams *w, int dir, const float *X_in, int
     const Device *dev = &m->dev;
     const DType t = m->act;
     const int64_t rows = p->Be * nt, D = m->D, E = m->E;
-    int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, p->len, p->mirror, p->Be, p->L,
-                                 D, s0, nt, dir);
+    int status = ops_rows_gather(dev, p->xt, t, X_in, DTYPE_F32, walk_len(p, dir),
+                                 walk_mirror(p, dir), p->Be, p->L, D, s0, nt, dir);
     if (status == 0)
         status = ops_norm_fwd(dev, t, m->cfg.norm == MODEL_NORM_LAYER, p->xn, p->t_mean,
                               p->t_rstd, p->xt, w->norm_w, w->norm_b, rows, D, m->cfg.norm_eps);
@@ -158,8 +171,8 @@ static int tile_in_bwd(Model *m, int layer, const DirParams *w, int dir, float *
                                      model_g(m, lp->norm_w), model_g(m, lp->norm_b), p->dxn,
                                      p->xt, w->norm_w, p->t_mean, p->t_rstd, rows, D);
     if (status == 0)
-        status = ops_rows_scatter_add(dev, dR, DTYPE_F32, p->dxt, t, p->len, p->mirror, p->Be,
-                                      p->L, D, s0, nt, dir);
+        status = ops_rows_scatter_add(dev, dR, DTYPE_F32, p->dxt, t, walk_len(p, dir),
+                                      walk_mirror(p, dir), p->Be, p->L, D, s0, nt, dir);
     return status;
 }
 
@@ -172,7 +185,7 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     const int64_t rows = p->Be * nt, E = m->E, R = m->R, W = R + 2 * m->N;
     int status = tile_in(m, w, dir, X_in, s0, nt);
     if (status == 0) {
-        ConvArgs ca = tile_conv_args(m, w, s0, nt);
+        ConvArgs ca = tile_conv_args(m, w, dir, s0, nt);
         ca.state0 = conv0;
         ca.state_final = conv1;
         status = ops_conv_fwd(dev, &ca);
@@ -182,7 +195,7 @@ static int tile_fwd(Model *m, const DirParams *w, int dir, const float *X_in, in
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w->dt_w, NULL, rows, R, E, W, E);
     if (status == 0) {
-        ScanArgs sa = tile_scan_args(m, w, s0, nt);
+        ScanArgs sa = tile_scan_args(m, w, dir, s0, nt);
         sa.h0 = h0;
         sa.h_final = h1;
         sa.ckpt = ckpt;
@@ -203,7 +216,7 @@ static int tile_dropout(Model *m, int layer, int dir, int64_t s0, int64_t nt, in
     float *buf = backward ? p->dO : p->o; // (Be, nt, D)
     DropoutArgs a;
     model_dropout_args(m, &a, 2u * (uint32_t)layer, p->Be, m->D);
-    dropout_args_rows(&a, p->Be, p->L, s0, nt, p->len, p->mirror, dir);
+    dropout_args_rows(&a, p->Be, p->L, s0, nt, walk_len(p, dir), walk_mirror(p, dir), dir);
     a.x_dtype = a.y_dtype = m->act;
     if (!backward) {
         a.x = a.y = buf;
@@ -236,8 +249,8 @@ static int fwd_tiles(Model *m, int layer, int dir, const DirParams *w, const flo
             status = ops_matmul_fwd(dev, m->act, p->o, p->y, w->out_w, NULL, Be * nt, E, D, E, D);
         if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 0);
         if (status == 0)
-            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, p->len, p->mirror,
-                                          Be, p->L, D, s0, nt, dir);
+            status = ops_rows_scatter_add(dev, X_out, DTYPE_F32, p->o, m->act, walk_len(p, dir),
+                                          walk_mirror(p, dir), Be, p->L, D, s0, nt, dir);
         if (status < 0) return status;
     }
     return 0;
@@ -263,7 +276,7 @@ static int slice_halo_tile(Model *m, const DirParams *w, int dir, const float *X
                            ConvArgs *prev) {
     const int64_t K1 = m->K - 1, s0 = model_slice_start(&m->plan, g) - K1;
     int status = tile_in(m, w, dir, X_in, s0, K1);
-    *prev = tile_conv_args(m, w, s0, K1);
+    *prev = tile_conv_args(m, w, dir, s0, K1);
     prev->bias = NULL, prev->silu = 0;
     return status;
 }
@@ -272,8 +285,13 @@ static int slice_halo_tile(Model *m, const DirParams *w, int dir, const float *X
 static float *slice_P(Model *m, int layer, int dir) {
     const Plan *p = &m->plan;
     const int64_t slot = p->train ? (int64_t)layer * m->ndir + dir : 0;
-    return p->sp_P + slot * p->G * p->Be * m->E * m->N;
+    const int64_t G = p->G > 1 ? p->G : p->ranks; // slices, or the ranks of a memory split
+    return p->sp_P + slot * G * p->Be * m->E * m->N;
 }
+
+// The memory split's forward of one direction ("memory split" below).
+static int split_fwd(Model *m, int layer, int dir, const DirParams *w, const float *X_in,
+                     float *X_out);
 
 // Forward of one direction with G > 1 slices (the state starts at zero: no stream).
 static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const float *X_in,
@@ -311,7 +329,7 @@ static int slice_fwd(Model *m, int layer, int dir, const DirParams *w, const flo
             model_tile_span(p, j, &s0, &nt);
             status = tile_fwd(m, w, dir, X_in, s0, nt, p->cs, p->cs, eg, eg, NULL);
             if (status == 0) {
-                ScanArgs sa = tile_scan_args(m, w, s0, nt);
+                ScanArgs sa = tile_scan_args(m, w, dir, s0, nt);
                 sa.u = p->sp_zeros, sa.u_stride_b = 0, sa.u_stride_l = 0;
                 sa.z = NULL, sa.D_skip = NULL; // they touch only out, scratch here
                 sa.h0 = Pg, sa.h_final = Pg;
@@ -347,6 +365,7 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
     const int64_t Be = p->Be, E = m->E, N = m->N, K1 = m->K - 1;
     const DirParams w = dir_params(m, layer, dir);
     if (p->G > 1 && !state) return slice_fwd(m, layer, dir, &w, X_in, X_out);
+    if (p->ranks > 1 && !state) return split_fwd(m, layer, dir, &w, X_in, X_out);
     float *cs = p->cs, *hs = p->hs; // carried across tiles
     int status = 0;
     if (state) {
@@ -359,32 +378,9 @@ int mamba_layer_fwd_dir(Model *m, int layer, int dir, const float *X_in, float *
     return fwd_tiles(m, layer, dir, &w, X_in, X_out, 0, p->ntiles, cs, hs);
 }
 
-// Distributed slices (slice_exchange.h): this rank's contributions to the layer output, zero
-// outside its slices, summed over the ranks, then the residual added: every rank holds the
-// whole output. (One process adds them in another order: X + fwd + rev, rounding apart.)
-static int layer_fwd_distributed(Model *m, int layer, const float *X_in, float *X_out) {
-    Plan *p = &m->plan;
-    const Device *dev = &m->dev;
-    const int64_t n = p->Be * p->L * m->D;
-    const float *src = X_in;
-    int status = 0;
-    if (X_out == X_in) { // in place (inference with one direction): the input into aux first
-        if ((status = ops_copy(dev, p->aux, X_in, n)) < 0) return status;
-        src = p->aux;
-    }
-    if ((status = ops_zero(dev, DTYPE_F32, X_out, n)) < 0) return status;
-    for (int dir = 0; dir < m->ndir && status == 0; dir++)
-        status = mamba_layer_fwd_dir(m, layer, dir, src, X_out, NULL);
-    if (status == 0) status = m->exchange->all_reduce(m->exchange, dev, X_out, n);
-    if (status == 0) status = ops_add(dev, X_out, DTYPE_F32, src, DTYPE_F32, n);
-    return status;
-}
-
 int mamba_layer_fwd(Model *m, int layer, const float *X_in, float *X_out, float *state) {
     Plan *p = &m->plan;
     int status = 0;
-    if (p->G > 1 && !state && m->exchange->distributed)
-        return layer_fwd_distributed(m, layer, X_in, X_out);
     if (X_out != X_in && (status = ops_copy(&m->dev, X_out, X_in, p->Be * p->L * m->D)) < 0)
         return status;
     for (int dir = 0; dir < m->ndir; dir++) // a stream (state) has one direction
@@ -427,8 +423,8 @@ static int bwd_tiles(Model *m, int layer, int dir, const float *X_in, const floa
         // recompute the tile, then walk it back
         status = tile_fwd(m, &w, dir, X_in, s0, nt, conv0, NULL, h0, NULL, p->ckpt);
         if (status == 0)
-            status = ops_rows_gather(dev, p->dO, t, dO_src, F32, p->len, p->mirror, Be, p->L, D,
-                                     s0, nt, dir);
+            status = ops_rows_gather(dev, p->dO, t, dO_src, F32, walk_len(p, dir),
+                                     walk_mirror(p, dir), Be, p->L, D, s0, nt, dir);
         if (status == 0 && model_dropout_on(m)) status = tile_dropout(m, layer, dir, s0, nt, 1);
         if (status == 0)
             status = ops_matmul_bwd_set_dx(dev, t, p->dy, probe ? NULL : model_g(m, lp->out_proj),
@@ -442,7 +438,7 @@ static int bwd_tiles(Model *m, int layer, int dir, const float *X_in, const floa
         if (status == 0 && dc_out) status = ops_zero(dev, F32, dc_out, Be * E * K1);
         if (status < 0) return status;
 
-        ScanArgs sa = tile_scan_args(m, &w, s0, nt);
+        ScanArgs sa = tile_scan_args(m, &w, dir, s0, nt);
         sa.h0 = h0;
         sa.ckpt = p->ckpt;
         sa.out = NULL;
@@ -478,7 +474,7 @@ static int bwd_tiles(Model *m, int layer, int dir, const float *X_in, const floa
             status = ops_matmul_bwd(dev, t, p->du, model_g(m, lp->x_proj[dir]), NULL, p->ddbl,
                                     p->u, w.x_w, rows, E, W, E, W);
         if (status == 0) {
-            ConvArgs ca = tile_conv_args(m, &w, s0, nt);
+            ConvArgs ca = tile_conv_args(m, &w, dir, s0, nt);
             ca.out = NULL;
             ca.state0 = conv0;
             ca.dout = p->du;
@@ -555,11 +551,157 @@ static int slice_bwd(Model *m, int layer, int dir, const float *X_in, const floa
     return status;
 }
 
+// ------------------------------------------------------------------------------ memory split
+// Distributed sequence parallel with the memory split (Plan.ranks > 1, docs/parallel.md
+// "Sequence parallel across ranks"): this rank's plan is its slice of every row, the steps of
+// slice_fwd / slice_bwd for that one slice, the other slices' on the other ranks. The walk of
+// direction dir visits the ranks in order k = rank (forward) or k = ranks − 1 − rank (reverse:
+// the slice walked from its last position), so the walk's previous slice is on rank − 1 or
+// rank + 1. The per-slot buffers hold slot r = rank r's values; shifts in place keep a slot's
+// index (slice_exchange.h): what rank r sends right it writes in slot r + 1 and receives in
+// slot r; left, it writes slot r and receives slot r + 1.
+
+// Rank of walk position k of direction dir.
+static int64_t split_rank_at(const Plan *p, int dir, int64_t k) {
+    return dir ? p->ranks - 1 - k : k;
+}
+
+// The conv state after this rank's last K−1 walk positions: the halo of the walk's next slice.
+static int split_halo_tile(Model *m, const DirParams *w, int dir, const float *X_in,
+                           ConvArgs *last) {
+    const int64_t K1 = m->K - 1, s0 = m->plan.L - K1;
+    int status = tile_in(m, w, dir, X_in, s0, K1);
+    *last = tile_conv_args(m, w, dir, s0, K1);
+    last->bias = NULL, last->silu = 0;
+    return status;
+}
+
+static int split_fwd(Model *m, int layer, int dir, const DirParams *w, const float *X_in,
+                     float *X_out) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const SliceExchange *x = m->exchange;
+    const int G = (int)p->ranks;
+    const int64_t r = p->rank, k = dir ? G - 1 - r : r; // this rank's place in the walk
+    const int64_t Be = p->Be, E = m->E, K1 = m->K - 1, nh = Be * E * K1, n = Be * E * m->N;
+    float *P = slice_P(m, layer, dir), *e = p->sp_e, *h = p->sp_h, *halo = p->sp_halo;
+    int status = 0;
+    // 1. halo: the conv state after this slice's last K−1 walk positions, to the walk's next
+    //    slice (right in the forward walk, left in the reverse walk)
+    const int64_t halo_out = dir ? r : r + 1, halo_in = dir ? r + 1 : r;
+    if (K1 > 0) {
+        status = ops_zero(dev, DTYPE_F32, halo, G * nh);
+        if (status == 0 && k + 1 < G) {
+            ConvArgs last;
+            status = split_halo_tile(m, w, dir, X_in, &last);
+            if (status == 0)
+                status = seqpar_conv_halo_fwd(slice_ops(m), &last, halo + halo_out * nh, p->u);
+        }
+        if (status == 0)
+            status = (dir ? x->shift_left : x->shift_right)(x, dev, G, halo, halo, nh);
+    }
+    float *my_halo = K1 > 0 && k > 0 ? halo + halo_in * nh : NULL; // NULL: zeros
+    if (status == 0 && K1 > 0)
+        status = my_halo ? ops_copy(dev, p->cs, my_halo, nh) : ops_zero(dev, DTYPE_F32, p->cs, nh);
+    // 2. summary (every slice but the walk's last): e, the state after the slice from h = 0;
+    //    P, the decay product (a scan with u = 0 from h = 1, carried across tiles)
+    float *Pr = P + r * n, *er = e + r * n;
+    if (status == 0 && k + 1 < G) {
+        status = ops_zero(dev, DTYPE_F32, er, n);
+        if (status == 0) status = ops_copy(dev, Pr, p->sp_ones, n);
+        for (int64_t j = 0; j < p->ntiles && status == 0; j++) {
+            int64_t s0, nt;
+            model_tile_span(p, j, &s0, &nt);
+            status = tile_fwd(m, w, dir, X_in, s0, nt, K1 > 0 ? p->cs : NULL,
+                              K1 > 0 ? p->cs : NULL, er, er, NULL);
+            if (status == 0) {
+                ScanArgs sa = tile_scan_args(m, w, dir, s0, nt);
+                sa.u = p->sp_zeros, sa.u_stride_b = 0, sa.u_stride_l = 0;
+                sa.z = NULL, sa.D_skip = NULL;
+                sa.h0 = Pr, sa.h_final = Pr;
+                status = ops_scan_fwd(dev, &sa);
+            }
+        }
+    }
+    // 3. exchange the summaries; h_k = P_{k−1}·h_{k−1} + e_{k−1} along the walk
+    if (status == 0) status = x->all_gather(x, dev, G, P, n);
+    if (status == 0) status = x->all_gather(x, dev, G, e, n);
+    if (status == 0) status = ops_zero(dev, DTYPE_F32, h, n);
+    for (int64_t j = 1; j <= k && status == 0; j++) {
+        const int64_t prev = split_rank_at(p, dir, j - 1); // e_prev += P_prev·h; h = e_prev
+        status = ops_mul_acc(dev, e + prev * n, P + prev * n, h, n);
+        if (status == 0) status = ops_copy(dev, h, e + prev * n, n);
+    }
+    // 4. the ordinary forward of the slice from its halo and h_k
+    if (status == 0 && K1 > 0)
+        status = my_halo ? ops_copy(dev, p->cs, my_halo, nh) : ops_zero(dev, DTYPE_F32, p->cs, nh);
+    if (status == 0) status = ops_copy(dev, p->hs, h, n);
+    if (status == 0)
+        status = fwd_tiles(m, layer, dir, w, X_in, X_out, 0, p->ntiles, K1 > 0 ? p->cs : NULL,
+                           p->hs);
+    return status;
+}
+
+static int split_bwd(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
+                     float *dR) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const SliceExchange *x = m->exchange;
+    const int G = (int)p->ranks;
+    const int64_t r = p->rank, k = dir ? G - 1 - r : r;
+    const int64_t Be = p->Be, E = m->E, K1 = m->K - 1, nh = Be * E * K1, n = Be * E * m->N;
+    const float *P = slice_P(m, layer, dir);
+    float *dl = p->sp_dl, *dH = p->sp_h, *dhalo = p->sp_dhalo;
+    int status = 0;
+    // 1. probe (every slice but the walk's first): dh0_local, the gradient at the slice's
+    //    start through its own outputs
+    if (k > 0)
+        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, 0, p->ntiles, NULL, NULL,
+                           dl + r * n, NULL, 1);
+    // 2. exchange; the gradient reaching this slice's end: dH_{G−1} = dl_{G−1},
+    //    dH_j = dl_j + P_j·dH_{j+1} along the walk, down to j = k + 1
+    if (status == 0) status = x->all_gather(x, dev, G, dl, n);
+    if (status == 0 && k + 1 < G)
+        status = ops_copy(dev, dH, dl + split_rank_at(p, dir, G - 1) * n, n);
+    for (int64_t j = G - 2; j > k && status == 0; j--) { // dH = dl_j + P_j·dH, in place
+        const int64_t rj = split_rank_at(p, dir, j);
+        status = ops_copy(dev, p->sp_e, dl + rj * n, n);
+        if (status == 0) status = ops_mul_acc(dev, p->sp_e, P + rj * n, dH, n);
+        if (status == 0) status = ops_copy(dev, dH, p->sp_e, n);
+    }
+    // 3. the ordinary backward with dH at the slice's end; its halo's gradient kept
+    const int64_t halo_in = dir ? r + 1 : r, halo_out = dir ? r : r + 1;
+    if (status == 0 && K1 > 0) status = ops_zero(dev, DTYPE_F32, dhalo, G * nh);
+    if (status == 0)
+        status = bwd_tiles(m, layer, dir, X_in, dO_src, dR, 0, p->ntiles, k + 1 < G ? dH : NULL,
+                           NULL, NULL, k > 0 && K1 > 0 ? dhalo + halo_in * nh : NULL, 0);
+    if (K1 == 0 || status < 0) return status;
+    // 4. the halo gradient back to the walk's previous slice (the forward's shift reversed),
+    //    which takes it through the conv over its last positions, in_proj and the norm
+    if ((status = (dir ? x->shift_right : x->shift_left)(x, dev, G, dhalo, dhalo, nh)) < 0)
+        return status;
+    if (k + 1 == G) return 0;
+    const DirParams w = dir_params(m, layer, dir);
+    ConvArgs last;
+    status = split_halo_tile(m, &w, dir, X_in, &last);
+    if (status == 0) status = ops_zero(dev, m->act, p->dxz, Be * K1 * 2 * E);
+    if (status == 0) {
+        last.dx = p->dxz;
+        last.dx_stride_b = K1 * 2 * E;
+        last.dx_stride_l = 2 * E;
+        status = seqpar_conv_halo_bwd(slice_ops(m), &last, dhalo + halo_out * nh, p->sp_zeros,
+                                      p->sp_dpar + 2 * E);
+    }
+    if (status == 0) status = tile_in_bwd(m, layer, &w, dir, dR, p->L - K1, K1);
+    return status;
+}
+
 // Backward of one direction: gradients of the mixer output are read from dO_src, gradients
 // of the layer input added into dR.
 static int dir_bwd(Model *m, int layer, int dir, const float *X_in, const float *dO_src,
                    float *dR) {
     if (m->plan.G > 1) return slice_bwd(m, layer, dir, X_in, dO_src, dR);
+    if (m->plan.ranks > 1) return split_bwd(m, layer, dir, X_in, dO_src, dR);
     return bwd_tiles(m, layer, dir, X_in, dO_src, dR, 0, m->plan.ntiles, NULL, NULL, NULL, NULL,
                      0);
 }
@@ -568,19 +710,6 @@ int mamba_layer_bwd(Model *m, int layer, const float *X_in, float *dR) {
     Plan *p = &m->plan;
     const float *dO_src = dR;
     int status;
-    if (p->G > 1 && m->exchange->distributed) {
-        // as layer_fwd_distributed: the gradient at the output into aux, this rank's
-        // contributions to the input's gradient summed over the ranks, then aux added back
-        const Device *dev = &m->dev;
-        const int64_t n = p->Be * p->L * m->D;
-        status = ops_copy(dev, p->aux, dR, n);
-        if (status == 0) status = ops_zero(dev, DTYPE_F32, dR, n);
-        for (int dir = 0; dir < m->ndir && status == 0; dir++)
-            status = dir_bwd(m, layer, dir, X_in, p->aux, dR);
-        if (status == 0) status = m->exchange->all_reduce(m->exchange, dev, dR, n);
-        if (status == 0) status = ops_add(dev, dR, DTYPE_F32, p->aux, DTYPE_F32, n);
-        return status;
-    }
     if (m->ndir == 2) { // the second direction must read the gradient at the layer output
         if ((status = ops_copy(&m->dev, p->aux, dR, p->Be * p->L * m->D)) < 0) return status;
         dO_src = p->aux;
@@ -610,7 +739,7 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->xz, p->xn, w.in_w, NULL, B, D, 2 * E, D, 2 * E);
     if (status == 0) {
-        ConvArgs ca = tile_conv_args(m, &w, 0, 1);
+        ConvArgs ca = tile_conv_args(m, &w, 0, 0, 1);
         ca.state = K1 > 0 ? state : NULL;
         status = ops_conv_step(dev, &ca);
     }
@@ -618,7 +747,7 @@ int mamba_layer_step(Model *m, int layer, float *X, float *state) {
     if (status == 0)
         status = ops_matmul_fwd(dev, t, p->delta, p->dbl, w.dt_w, NULL, B, R, E, W, E);
     if (status == 0) {
-        ScanArgs sa = tile_scan_args(m, &w, 0, 1);
+        ScanArgs sa = tile_scan_args(m, &w, 0, 0, 1);
         sa.state = state + B * E * K1;
         status = ops_scan_step(dev, &sa);
     }

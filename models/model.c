@@ -317,6 +317,14 @@ void model_free(Model *m) {
     free(m->h_seq_start);
     free(m->h_seq_len);
     free(m->h_frame_end);
+    free(m->h_len_walk);
+    free(m->h_pool_start);
+    free(m->h_pool_len);
+    free(m->h_rev_mirror);
+    free(m->h_split_ids);
+    free(m->h_rev_reset);
+    free(m->h_split_tokens);
+    free(m->h_pool_w);
     free(m->targets);
     free(m->row_loss);
     free(m->optim);
@@ -507,7 +515,7 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
     p->frames = c->input == MODEL_INPUT_WAVEFORM ? FLOATS(p->B * L * c->frame) : NULL;
     p->len = (int64_t *)bump(&bp, (size_t)Be * sizeof(int64_t));
     p->slen = (int64_t *)bump(&bp, (size_t)p->B * sizeof(int64_t));
-    if (p->packed) {
+    if (p->packed && p->ranks < 2) { // (a split keeps its own maps, below)
         p->reset = (uint8_t *)bump(&bp, (size_t)M);
         p->mirror = (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t));
         p->seq_start = (int64_t *)bump(&bp, (size_t)p->Se * sizeof(int64_t));
@@ -582,8 +590,8 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
             }
             p->dA = FLOATS(E * N);
         }
-        if (p->G > 1) {
-            const int64_t BEN = Be * E * N, G = p->G;
+        if (p->G > 1 || p->ranks > 1) { // slots: the slices, or the ranks of a split
+            const int64_t BEN = Be * E * N, G = p->G > 1 ? p->G : p->ranks;
             p->sp_ones = FLOATS(BEN);
             p->sp_zeros = FLOATS(E);
             p->sp_P = FLOATS((p->train ? nl * m->ndir : 1) * G * BEN);
@@ -595,6 +603,20 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
                 p->sp_dl = FLOATS(G * BEN);
                 p->sp_dpar = FLOATS(2 * E + E * m->K);
             }
+        }
+    }
+    if (p->ranks > 1) { // the memory split's maps (model_batch_lengths fills them)
+        p->len_walk = (int64_t *)bump(&bp, (size_t)Be * sizeof(int64_t));
+        if (m->ndir == 2) {
+            p->rev_mirror = (int32_t *)bump(&bp, (size_t)M * sizeof(int32_t));
+            p->rev_reset = (uint8_t *)bump(&bp, (size_t)M);
+        }
+        if (p->packed) p->reset = (uint8_t *)bump(&bp, (size_t)M);
+        if (c->task == MODEL_TASK_CLASSIFY) {
+            p->pool_start = (int64_t *)bump(&bp, (size_t)p->S * sizeof(int64_t));
+            p->pool_len = (int64_t *)bump(&bp, (size_t)p->S * sizeof(int64_t));
+            p->pool_w = FLOATS(p->S * D);
+            p->pool_tmp = FLOATS(p->S * D);
         }
     }
     if (has_attn) {
@@ -645,6 +667,14 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     m->pack_seqs = 0; // one plan: streams and layerwise runs plan unpacked rows
     p.G = m->plan_slices > 1 ? m->plan_slices : 1;
     m->plan_slices = 0; // likewise: streams and layerwise runs are not sliced
+    if (p.G > 1 && m->exchange->distributed) { // the memory split: one slice, this rank's
+        p.ranks = p.G;
+        p.rank = m->exchange->rank;
+        p.pos0 = m->split_lo;
+        p.Lg = L;
+        p.L = L = m->split_hi - m->split_lo;
+        p.G = 1;
+    }
     if (m->cfg.arch == MODEL_TRANSFORMER) {
         p.Tt = L;
     } else {
@@ -658,7 +688,7 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
         int64_t per_row = rows / p.Be;
         p.Tt = per_row < 1 ? 1 : per_row < L ? per_row : L;
         // a slice's halo runs as one tile of K−1 positions (mamba.c slice_halo)
-        if (p.G > 1 && p.Tt < m->K - 1) p.Tt = m->K - 1;
+        if ((p.G > 1 || p.ranks > 1) && p.Tt < m->K - 1) p.Tt = m->K - 1;
     }
     p.ntiles = 0;
     for (int64_t g = 0; g < p.G; g++) p.ntiles += model_slice_tiles(&p, g);
@@ -683,7 +713,7 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     p.bytes = need;
     plan_layout(m, &p, m->arena);
     m->plan = p;
-    if (p.G > 1 && m->cfg.arch != MODEL_TRANSFORMER) { // the constants of the sliced scan
+    if ((p.G > 1 || p.ranks > 1) && m->cfg.arch != MODEL_TRANSFORMER) { // sliced scan's
         const int64_t n = p.Be * m->E * m->N;
         float *ones = malloc((size_t)n * sizeof *ones);
         if (!ones) return ls_error(LS_ERR_NOMEM, "model: out of memory for %lld floats",
@@ -874,6 +904,82 @@ static int batch_pack_maps(Model *m, const ModelBatch *b) {
     return status;
 }
 
+// realloc to n elements (host maps of the memory split; sizes follow the batch's slice).
+static int resize(void **ptr, int64_t n, size_t size) {
+    void *q = realloc(*ptr, (size_t)(n > 0 ? n : 1) * size);
+    if (!q) return ls_error(LS_ERR_NOMEM, "model: out of host memory for %lld values",
+                            (long long)n);
+    *ptr = q;
+    return 0;
+}
+
+/*
+ * The memory split's maps (Plan.ranks > 1; tokens, one backbone row per row): this rank holds
+ * positions [lo, hi) of every row. Valid positions per row (len), its slice of the sequence
+ * starts (packed), the reverse walk's map and resets (bimamba: the whole slice walked from its
+ * last position, each sequence cut at its last position, so the walk crosses ranks in reverse
+ * rank order and padding never reaches a valid position), and the classifier's pooled parts.
+ */
+static int split_maps(Model *m, const ModelBatch *b) {
+    Plan *p = &m->plan;
+    const Device *dev = &m->dev;
+    const int64_t B = p->B, L = p->L, lo = p->pos0, hi = lo + L, D = m->D;
+    const int rev = m->ndir == 2, cls = m->cfg.task == MODEL_TASK_CLASSIFY;
+    int status = resize((void **)&m->h_len_walk, B, sizeof(int64_t));
+    if (status == 0 && rev) status = resize((void **)&m->h_rev_mirror, B * L, sizeof(int32_t));
+    if (status == 0 && rev) status = resize((void **)&m->h_rev_reset, B * L, 1);
+    if (status == 0 && p->packed) status = resize((void **)&m->h_reset, B * L, 1);
+    if (status == 0 && cls) status = resize((void **)&m->h_pool_start, p->S, sizeof(int64_t));
+    if (status == 0 && cls) status = resize((void **)&m->h_pool_len, p->S, sizeof(int64_t));
+    if (status == 0 && cls) status = resize((void **)&m->h_pool_w, p->S * D, sizeof(float));
+    if (status < 0) return status;
+    if (p->packed) memset(m->h_reset, 0, (size_t)(B * L));
+    if (rev) memset(m->h_rev_reset, 0, (size_t)(B * L));
+    const PoolMode mode = m->cfg.pool == MODEL_POOL_LAST    ? POOL_LAST
+                          : m->cfg.pool == MODEL_POOL_FIRST ? POOL_FIRST
+                                                            : POOL_MEAN;
+    for (int64_t i = 0, k = 0; i < B; i++) {
+        int64_t pos = 0;
+        for (int64_t j = 0; j < model_row_seqs(b, i); j++, k++) {
+            const int64_t n = b->row_seqs ? b->seq_lengths[k] : b->lengths ? b->lengths[i] : b->L;
+            const int64_t a = pos > lo ? pos : lo, e = pos + n < hi ? pos + n : hi; // local part
+            if (p->packed && pos >= lo && pos < hi) m->h_reset[i * L + pos - lo] = 1;
+            if (rev && pos + n - 1 >= lo && pos + n - 1 < hi) // its first in the reverse walk
+                m->h_rev_reset[i * L + (hi - 1 - (pos + n - 1))] = 1;
+            if (cls) {
+                const int here = e > a;
+                m->h_pool_start[k] = i * L + (here ? a - lo : 0);
+                m->h_pool_len[k] = here ? e - a : 1; // (weight 0 below when not here)
+                const int64_t at = mode == POOL_FIRST ? pos : pos + n - 1;
+                const double w = mode == POOL_MEAN ? (here ? (double)(e - a) / (double)n : 0.0)
+                                 : at >= lo && at < hi ? 1.0 : 0.0;
+                if (mode != POOL_MEAN && w > 0) { // the pool picks the local first / last
+                    m->h_pool_start[k] = i * L + at - lo;
+                    m->h_pool_len[k] = 1;
+                }
+                for (int64_t d = 0; d < D; d++) m->h_pool_w[k * D + d] = (float)w;
+            }
+            pos += n;
+        }
+        m->h_len[i] = pos <= lo ? 0 : pos >= hi ? L : pos - lo; // valid positions held here
+        m->h_slen[i] = m->h_len[i];
+        m->h_len_walk[i] = L;
+        for (int64_t s = 0; rev && s < L; s++) // walk s ↔ position L−1−s, padding: none
+            m->h_rev_mirror[i * L + s] = L - 1 - s < m->h_len[i] ? (int32_t)(L - 1 - s) : -1;
+    }
+    status = ops_upload(dev, p->len_walk, m->h_len_walk, (size_t)B * sizeof(int64_t));
+    if (status == 0 && rev)
+        status = ops_upload(dev, p->rev_mirror, m->h_rev_mirror, (size_t)(B * L) * sizeof(int32_t));
+    if (status == 0 && rev) status = ops_upload(dev, p->rev_reset, m->h_rev_reset, (size_t)(B * L));
+    if (status == 0 && p->packed) status = ops_upload(dev, p->reset, m->h_reset, (size_t)(B * L));
+    if (status == 0 && cls)
+        status = ops_upload(dev, p->pool_start, m->h_pool_start, (size_t)p->S * sizeof(int64_t));
+    if (status == 0 && cls)
+        status = ops_upload(dev, p->pool_len, m->h_pool_len, (size_t)p->S * sizeof(int64_t));
+    if (status == 0 && cls) status = ops_to_device(dev, p->pool_w, m->h_pool_w, p->S * D);
+    return status;
+}
+
 int model_batch_lengths(Model *m, const ModelBatch *b) {
     Plan *p = &m->plan;
     const int64_t F = m->cfg.input == MODEL_INPUT_WAVEFORM ? m->cfg.frame : 1;
@@ -881,7 +987,9 @@ int model_batch_lengths(Model *m, const ModelBatch *b) {
     int status = grow((void **)&m->h_len, &cap, p->Be, sizeof *m->h_len);
     if (status == 0) status = grow((void **)&m->h_slen, &m->h_rows_cap, p->Be, sizeof *m->h_slen);
     if (status < 0) return status;
-    if (p->packed) {
+    if (p->ranks > 1) {
+        if ((status = split_maps(m, b)) < 0) return status;
+    } else if (p->packed) {
         if ((status = batch_pack_maps(m, b)) < 0) return status;
     } else {
         for (int64_t i = 0; i < b->B; i++) {
@@ -913,17 +1021,20 @@ int model_batch_lengths(Model *m, const ModelBatch *b) {
 static int64_t lm_walk(const Model *m, const ModelBatch *b, int all, int32_t *sel,
                        int32_t *targets) {
     const int64_t L = b->L;
+    // the memory split (forward_impl): positions [lo, hi) only, rows of hi − lo positions
+    const int split = m->split_hi > 0;
+    const int64_t lo = split ? m->split_lo : 0, hi = split ? m->split_hi : L;
     int64_t rows = 0;
     for (int64_t i = 0, k = 0; i < b->B; i++) {
         int64_t pos = 0;
         for (int64_t j = 0; j < model_row_seqs(b, i); j++) {
             const int64_t end = b->row_seqs ? pos + model_seq_positions(m, b->seq_lengths[k++])
                                 : b->lengths ? b->lengths[i] : L;
-            for (int64_t t = pos; t < end; t++) {
+            for (int64_t t = pos > lo ? pos : lo; t < end && t < hi; t++) {
                 const int64_t next = i * L + t + 1;
                 const int scored = t + 1 < end && (!b->target || b->target[next]);
                 if (!all && !scored) continue;
-                if (sel) sel[rows] = (int32_t)(i * L + t);
+                if (sel) sel[rows] = (int32_t)(i * (hi - lo) + t - lo);
                 if (targets)
                     targets[rows] = !scored        ? LOSS_IGNORE_INDEX
                                     : b->answers ? b->answers[next]
@@ -933,8 +1044,8 @@ static int64_t lm_walk(const Model *m, const ModelBatch *b, int all, int32_t *se
             }
             pos = end;
         }
-        for (int64_t t = pos; all && t < L; t++) { // padding
-            if (sel) sel[rows] = (int32_t)(i * L + t);
+        for (int64_t t = pos > lo ? pos : lo; all && t < hi; t++) { // padding
+            if (sel) sel[rows] = (int32_t)(i * (hi - lo) + t - lo);
             if (targets) targets[rows] = LOSS_IGNORE_INDEX;
             rows++;
         }
@@ -966,6 +1077,43 @@ static int64_t logits_width(const Model *m) {
     return m->cfg.task == MODEL_TASK_LM ? m->cfg.vocab : m->cfg.n_classes;
 }
 
+/* What the memory split (a distributed exchange: one slice per rank, docs/parallel.md) does
+ * not do, refused in one line. */
+static int split_check(const Model *m) {
+    const char *what = m->cfg.input != MODEL_INPUT_TOKENS ? "a waveform model (frames of samples "
+                                                            "are not cut across ranks)"
+                       : m->rows_per_row == 2 ? "the reverse-complement-equivariant model (its "
+                                                "complement rows walk every row backwards)"
+                       : m->drop_p > 0 ? "--dropout (its masks are numbered by the whole "
+                                               "row's positions)"
+                                             : NULL;
+    if (what)
+        return ls_error(LS_ERR_UNSUPPORTED, "--seq-parallel: %s is not supported; train it "
+                        "without --seq-parallel", what);
+    return 0;
+}
+
+// This rank's slice of the batch's tokens (or ids) as a batch of hi − lo positions a row, for
+// the input stage: the device holds and uploads only those.
+static int split_batch(Model *m, const ModelBatch *b, ModelBatch *local) {
+    const int64_t lo = m->split_lo, n = m->split_hi - lo, B = b->B;
+    *local = *b;
+    local->L = n;
+    int status = 0;
+    if (b->ids) {
+        if ((status = resize((void **)&m->h_split_ids, B * n, sizeof(int32_t))) < 0) return status;
+        for (int64_t i = 0; i < B; i++)
+            memcpy(m->h_split_ids + i * n, b->ids + i * b->L + lo, (size_t)n * sizeof(int32_t));
+        local->ids = m->h_split_ids;
+    } else {
+        if ((status = resize((void **)&m->h_split_tokens, B * n, 1)) < 0) return status;
+        for (int64_t i = 0; i < B; i++)
+            memcpy(m->h_split_tokens + i * n, b->tokens + i * b->L + lo, (size_t)n);
+        local->tokens = m->h_split_tokens;
+    }
+    return 0;
+}
+
 /*
  * The forward over the stack. @p logits and @p embed_out are host memory (NULL: not wanted);
  * with both NULL (the training step) the logits stay in the plan (plan.logits) on the device.
@@ -979,6 +1127,13 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     if (status < 0) return status;
     m->train_ready = 0;
     if (train) m->drop_step_fwd = m->drop_step; // the backward draws this step's masks again
+    const int split = m->seq_slices > 1 && m->exchange->distributed;
+    m->split_lo = m->split_hi = 0;
+    if (split) { // the memory split: this rank's slice of every row (plan, lm_walk)
+        if ((status = split_check(m)) < 0) return status;
+        m->split_lo = m->exchange->rank * L / m->seq_slices;
+        m->split_hi = (m->exchange->rank + 1) * L / m->seq_slices;
+    }
     m->sel_rows = embed_out ? -1 : model_batch_selected(m, batch, NULL);
     m->plan_logits = !embed_out;
     m->pack_seqs = batch->row_seqs ? model_batch_sequences(batch) : 0;
@@ -997,9 +1152,11 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     const int cpu = m->dev.kind == DEVICE_CPU;
     float *head_logits = cpu && logits ? logits : embed_out ? NULL : p->logits;
     float *head_embed = !embed_out ? NULL : cpu ? embed_out : p->dpooled;
-    const int64_t MD = p->Be * L * m->D;
+    const int64_t MD = p->Be * p->L * m->D; // (a memory split's p->L is its slice)
     float *X = p->R, *spare = p->aux;
-    if ((status = model_input_fwd(m, batch, X)) < 0) return status;
+    ModelBatch local;
+    if (split && (status = split_batch(m, batch, &local)) < 0) return status;
+    if ((status = model_input_fwd(m, split ? &local : batch, X)) < 0) return status;
     if (m->cfg.arch != MODEL_TRANSFORMER && (status = mamba_prepare_A(m)) < 0) return status;
     for (int i = 0; i < m->cfg.n_layers; i++) {
         if (train) {
@@ -1067,11 +1224,11 @@ static int grads_final_from(Model *m, int64_t lo) {
     return m->grad_ready ? m->grad_ready(m->grad_ready_ctx, lo) : 0;
 }
 
-// Distributed sequence parallel (slice_exchange.h): every rank runs the head and the input
-// stage on the whole residual stream, so their gradients are the same on every rank; rank 0
-// alone keeps them, the others zero [lo, hi) before the gradient all-reduce sums the ranks.
+// The memory split (slice_exchange.h): every rank runs a classifier's head on the summed
+// pooled vectors, so its gradients are the same on every rank; rank 0 alone keeps them, the
+// others zero [lo, hi) before the gradient all-reduce sums the ranks.
 static int replica_grads_drop(Model *m, int64_t lo, int64_t hi) {
-    if (!m->exchange->distributed || m->exchange->rank == 0 || m->plan.G < 2 || hi <= lo)
+    if (!m->exchange->distributed || m->exchange->rank == 0 || m->plan.ranks < 2 || hi <= lo)
         return 0;
     return ops_zero(&m->dev, DTYPE_F32, model_grads(m) + lo, hi - lo);
 }
@@ -1082,8 +1239,8 @@ static int backward_impl(Model *m, const float *dlogits) {
     Plan *p = &m->plan;
     const int64_t MD = p->Be * p->L * m->D;
     int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
-    if (status == 0)
-        status = replica_grads_drop(m, m->table.entries[m->idx_norm_f_w].offset, m->table.total);
+    if (status == 0 && m->cfg.task == MODEL_TASK_CLASSIFY) // after the pooled sums: replicated
+        status = replica_grads_drop(m, m->table.entries[m->idx_cls_w].offset, m->table.total);
     if (status == 0 && m->grad_ready)
         status = grads_final_from(m, m->table.entries[m->idx_norm_f_w].offset);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
@@ -1094,7 +1251,6 @@ static int backward_impl(Model *m, const float *dlogits) {
         if (status == 0 && m->grad_ready) status = grads_final_from(m, layer_first_offset(m, i));
     }
     if (status == 0) status = model_input_bwd(m, p->dR);
-    if (status == 0) status = replica_grads_drop(m, 0, layer_first_offset(m, 0));
     if (status == 0) status = grads_final_from(m, 0);
     return status;
 }
@@ -1128,6 +1284,18 @@ static int targets_reserve(Model *m, int64_t M) {
     return 0;
 }
 
+// The memory split's LM: weight C_r / C of this rank's mean (0 when it scores nothing), C
+// summed over the ranks on the host.
+static int split_loss_weight(Model *m, int64_t rows, double *weight) {
+    double c[2] = {0, 0};
+    for (int64_t i = 0; i < rows; i++) c[0] += m->targets[i] != LOSS_IGNORE_INDEX;
+    c[1] = c[0];
+    int status = m->exchange->all_reduce_host(m->exchange, c + 1, 1);
+    if (status < 0) return status;
+    *weight = c[1] > 0 ? c[0] / c[1] : 0.0;
+    return 0;
+}
+
 int model_forward_backward(Model *m, const ModelBatch *batch, const int32_t *labels,
                            float grad_scale, double *mean_loss) {
     const int lm = m->cfg.task == MODEL_TASK_LM;
@@ -1145,20 +1313,28 @@ int model_forward_backward(Model *m, const ModelBatch *batch, const int32_t *lab
         model_lm_targets(m, batch, m->targets);
         targets = m->targets;
     }
+    // the memory split's LM: this rank scores its slice's C_r of the batch's C targets, so
+    // its mean enters with weight C_r / C (as a data-parallel rank's rows do)
+    double weight = 1.0;
+    if (lm && p->ranks > 1 && (status = split_loss_weight(m, rows, &weight)) < 0) return status;
     status = ops_zero(dev, DTYPE_F32, p->dlogits, rows * V);
-    if (status == 0 && rows > 0) {
+    if (status == 0 && rows > 0 && weight > 0) {
         status = ops_upload(dev, p->targets, targets, (size_t)rows * sizeof *p->targets);
         if (status == 0)
             status = ops_loss_xent(dev, dev->kind == DEVICE_CPU ? mean_loss : p->loss,
                                    p->row_loss, p->dlogits, p->logits, p->targets, NULL, rows, V,
-                                   grad_scale);
+                                   (float)(grad_scale * weight));
         if (status < 0 && !lm) ls_error_prefix("labels");
     }
     if (status < 0) return status;
     if ((status = backward_impl(m, p->dlogits)) < 0) return status;
     // the one wait of the step: the loss, after the backward is queued
-    if (rows > 0 && dev->kind != DEVICE_CPU)
+    if (rows > 0 && weight > 0 && dev->kind != DEVICE_CPU)
         status = ops_download(dev, mean_loss, p->loss, sizeof *mean_loss);
+    if (status == 0 && lm && p->ranks > 1) { // every rank gets the whole batch's mean
+        *mean_loss = weight > 0 ? *mean_loss * weight : 0.0;
+        status = m->exchange->all_reduce_host(m->exchange, mean_loss, 1);
+    }
     return status;
 }
 

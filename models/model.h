@@ -389,10 +389,13 @@ int64_t model_seq_slices(const Model *model);
 /**
  * How the slices trade states (models/slice_exchange.h): NULL = in-process (the default, one
  * process runs every slice); a distributed exchange (slice_exchange_comm_init, G = its ranks)
- * makes this process run its own slice only, sum each layer's residual contributions over the
- * ranks, and, on ranks other than 0, drop the gradients of the head and the input stage (which
- * every rank computes alike) so that the gradient all-reduce counts them once. The table is
- * the caller's and must outlive its use.
+ * makes this process plan, hold and run its own slice of every row only (the memory split:
+ * (B, L/G, D) a layer; the batch stays the whole one, the model takes its slice), weigh an
+ * LM's loss by its share of the targets and sum it over the ranks, sum a classifier's pooled
+ * parts over the ranks and, on ranks other than 0, drop the classifier head's gradient (the
+ * same on every rank) so that the gradient all-reduce counts it once. Refuses (at the
+ * forward, LS_ERR_UNSUPPORTED) waveform input, the RC-equivariant model and dropout. The table
+ * is the caller's and must outlive its use.
  */
 struct SliceExchange;
 void model_set_slice_exchange(Model *model, const struct SliceExchange *x);

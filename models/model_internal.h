@@ -109,6 +109,21 @@ typedef struct {
     float *sp_dhalo;  // train (G, Be, E, K−1) its gradient
     float *sp_dl;     // train (G, Be, E, N) dh0_local
     float *sp_dpar;   // train (2E + E·K) the probe's parameter gradients (discarded)
+    // ---- memory split (distributed sequence parallel: model_set_slice_exchange with a
+    // distributed exchange; mamba.c split_fwd / split_bwd, docs/parallel.md): this rank holds
+    // positions [pos0, pos0 + L) of rows of Lg positions, the plan's L being its slice only.
+    // The per-slot buffers above then hold `ranks` slots (slot r: rank r), G stays 1 (the
+    // rank's own positions are one slice). ranks = 0: no split.
+    int64_t ranks, rank, pos0, Lg;
+    int64_t *len_walk;   // (Be) L: the reverse walk runs over every position of the slice
+    int32_t *rev_mirror; // (Be, L) reverse walk s ↔ position L−1−s, −1 where that is padding
+    uint8_t *rev_reset;  // (Be, L) reverse walk: 1 at each sequence's last position (its first
+                         // in that walk), so padding walked before it never reaches it
+    int64_t *pool_start; // classifier (S) flat row of each sequence's first local position
+    int64_t *pool_len;   // (S) its local positions (at least 1: see pool_w)
+    float *pool_w;       // (S, D) weight of this rank's pooled part in the whole sequence's
+                         // (mean: local / all positions; first, last: 1 or 0)
+    float *pool_tmp;     // (S, D) the local pooled part, or its gradient
     // ---- Transformer (rows Be·L)
     float *qkv, *qr, *kr, *att, *lse, *mid, *xn2, *mean2, *rstd2, *h1, *g;
     float *dqkv, *dqr, *dkr, *datt, *dh1, *dg, *dxn2;
@@ -162,6 +177,13 @@ struct Model {
     uint8_t *h_reset;
     int32_t *h_mirror;
     int64_t *h_seq_start, *h_seq_len, *h_frame_end;
+    // memory split (Plan.ranks > 1): the next plan's slice of every row, set by forward_impl
+    // before planning; host copies of the split maps and of the slice's tokens or ids
+    int64_t split_lo, split_hi;
+    int64_t *h_len_walk, *h_pool_start, *h_pool_len;
+    int32_t *h_rev_mirror, *h_split_ids;
+    uint8_t *h_rev_reset, *h_split_tokens;
+    float *h_pool_w;
     int64_t h_pos_cap, h_seq_cap, h_fe_cap;
     // training forward → backward handshake
     int train_ready;

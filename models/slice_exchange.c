@@ -44,7 +44,7 @@ static int in_process_shift_left(const SliceExchange *x, const Device *dev, int 
 
 const SliceExchange slice_exchange_in_process = {
     "in-process", NULL, in_process_all_gather, in_process_shift_right, in_process_shift_left,
-    0, 0, NULL,
+    0, 0, NULL, NULL,
 };
 
 // ------------------------------------------------------------------------------ over a comm
@@ -95,12 +95,16 @@ static int comm_all_reduce(const SliceExchange *x, const Device *dev, float *buf
     return comm_allreduce(x->ctx, buf, n);
 }
 
+static int comm_all_reduce_host(const SliceExchange *x, double *buf, int n) {
+    return comm_allreduce_host(x->ctx, buf, n);
+}
+
 int slice_exchange_comm_init(SliceExchange **out, Comm *comm) {
     *out = malloc(sizeof **out);
     if (!*out) return ls_error(LS_ERR_NOMEM, "out of memory");
     **out = (SliceExchange){comm_backend(comm) == COMM_BACKEND_NCCL ? "nccl" : "cpu-ranks",
                             comm, comm_all_gather, comm_shift_right, comm_shift_left, 1,
-                            comm_rank(comm), comm_all_reduce};
+                            comm_rank(comm), comm_all_reduce, comm_all_reduce_host};
     return 0;
 }
 

@@ -31,12 +31,12 @@
  * read by slice g − 1 (the gradient of slice g's halo). In-process that moves nothing.
  *
  * Distributed (slice_exchange_comm_init: one slice per rank of a communicator, rank g owning
- * slice g): the model runs only its own slice's steps, and every rank keeps the WHOLE residual
- * stream (B, L, D): each layer's output contributions (and, backward, its input-gradient
- * contributions) are computed on the rank's own slice, zero elsewhere, and summed over the
- * ranks with all_reduce, so every rank holds the layer's whole output; the head (final norm,
- * pooling, the loss) then runs on every rank alike. That divides the layers' work by G but
- * not the activations' memory (docs/parallel.md "Sequence parallel across ranks").
+ * slice g): the memory split. Each rank's plan holds only its slice of every row, (B, L/G, D)
+ * per layer; the exchange carries the halos (to the right for the forward walk, to the left
+ * for bimamba's reverse walk, whose walk visits the ranks in reverse order), the scan
+ * summaries and state gradients, and, through all_reduce / all_reduce_host, a classifier's
+ * pooled parts and an LM's target count and loss (docs/parallel.md "Sequence parallel across
+ * ranks").
  */
 #ifndef LS_MODELS_SLICE_EXCHANGE_H
 #define LS_MODELS_SLICE_EXCHANGE_H
@@ -69,9 +69,11 @@ struct SliceExchange {
     /** 0: this process runs every slice (in-process); 1: it runs slice @c rank only. */
     int distributed;
     int rank;
-    /** Distributed only: in-place sum of @p n floats over the slices' ranks (the residual
-     *  stream's contributions; NULL in-process, where nothing needs summing). */
+    /** Distributed only: in-place sum of @p n floats on the device over the slices' ranks
+     *  (a classifier's pooled parts; NULL in-process, where nothing needs summing). */
     int (*all_reduce)(const SliceExchange *x, const Device *dev, float *buf, int64_t n);
+    /** Distributed only: in-place sum of @p n host doubles (an LM's target count and loss). */
+    int (*all_reduce_host)(const SliceExchange *x, double *buf, int n);
 };
 
 /** One device holds every slice: all_gather does nothing, the shifts copy send to recv on

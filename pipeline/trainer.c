@@ -227,8 +227,8 @@ typedef struct {
     int64_t       targets_cap;
     int           dp_signal;       /* agreed at the last step: some rank got SIGINT/SIGTERM */
     int           dp_time_up;      /* agreed: rank 0's clock passed a --minutes cap */
-    /* sequence parallel (--seq-parallel): every rank takes the whole batch and runs slice
-     * `rank` of every row (docs/parallel.md "Sequence parallel across ranks") */
+    /* sequence parallel (--seq-parallel): every rank reads the whole batch and holds and runs
+     * only slice `rank` of every row (docs/parallel.md "Sequence parallel across ranks") */
     SliceExchange *sp_exchange;
 } Trainer;
 
@@ -774,8 +774,8 @@ static int trainer_forward_backward(Trainer *T, double *loss) {
     model_set_dropout_step(T->model, T->state.step + 1); // the step this batch trains
     status = model_forward_backward(T->model, &mb, labels, (float)weight, loss);
     *loss *= weight;
-    /* sequence parallel: every rank computed the whole loss (the head runs everywhere);
-     * the host sum of the step counts rank 0's */
+    /* sequence parallel: every rank has the whole batch's loss (an LM's summed over the
+     * ranks by the model, a classifier's head replicated); the host sum counts rank 0's */
     if (T->sp_exchange && T->rank != 0) *loss = 0;
     return status;
 }
@@ -1255,7 +1255,7 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
     config_table_add(t, 0, "device", "%s", opt->common.device_desc);
     if (T->sp_exchange) {
         config_table_add(t, 0, "sequence_parallel", "%d ranks (%s), slice r of every row on "
-                         "rank r, the whole batch on each", T->size,
+                         "rank r, held by rank r alone", T->size,
                          comm_backend(T->comm) == COMM_BACKEND_NCCL ? "NCCL" : "CPU processes");
     } else if (T->comm) {
         const int64_t rows = T->sampler ? T->window_rows : opt->batch_size;
@@ -1714,6 +1714,9 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
         if (opt->common.device.kind == DEVICE_CUDA)
             fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
+        if (T->comm) /* per rank: a sequence-parallel rank plans only its slice of the rows */
+            fprintf(stderr, "; activation arena %zu bytes on rank 0",
+                    model_activation_bytes(T->model));
         if (opt->pack && T->pos_padded > 0)
             fprintf(stderr, "; packed: %lld positions run, %lld padded (%.1f %%)",
                     (long long)T->pos_run, (long long)T->pos_padded,
