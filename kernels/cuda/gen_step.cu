@@ -495,16 +495,25 @@ static int vec_ok(const void *w, int64_t ldw, int64_t koff, int64_t K, size_t es
     return aligned16(w) && ldw % vec == 0 && koff % vec == 0 && K % vec == 0;
 }
 
+// The launch configuration of `clusters` clusters of C CTAs with RP rows each; attr (the
+// cluster dimension) must outlive cfg's use.
+template <int RP>
+static cudaLaunchConfig_t cluster_config(const GsStepDev &p, int C, int64_t clusters,
+                                         cudaStream_t s, cudaLaunchAttribute *attr) {
+    attr->id = cudaLaunchAttributeClusterDimension;
+    attr->val.clusterDim.x = (unsigned)C, attr->val.clusterDim.y = 1;
+    attr->val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)(clusters * C)), cfg.blockDim = dim3(GS_THREADS);
+    cfg.dynamicSmemBytes = (size_t)RP * (p.KX + 2 * p.Ec + 2 * p.Wp) * sizeof(float);
+    cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = 1;
+    return cfg;
+}
+
 template <int RP, typename TA> static int step_launch(GsStepDev &p, int C, cudaStream_t s) {
     int status = 0;
-    const size_t smem = (size_t)RP * (p.KX + 2 * p.Ec + 2 * p.Wp) * sizeof(float);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = (unsigned)C, attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)(cdiv(p.B, RP) * C)), cfg.blockDim = dim3(GS_THREADS);
-    cfg.dynamicSmemBytes = smem, cfg.stream = s, cfg.attrs = attr, cfg.numAttrs = 1;
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = cluster_config<RP>(p, C, cdiv(p.B, RP), s, &attr);
     CUDA_RT(cudaLaunchKernelEx(&cfg, gen_step_kernel<RP, TA>, p));
     CUDA_CHECK_LAUNCH();
 fail:
@@ -513,14 +522,8 @@ fail:
 
 // How many clusters of C CTAs (RP rows each) can run at once; 0 if none fits.
 template <int RP, typename TA> static int max_clusters(const GsStepDev &p, int C) {
-    const size_t smem = (size_t)RP * (p.KX + 2 * p.Ec + 2 * p.Wp) * sizeof(float);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = (unsigned)C, attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)C), cfg.blockDim = dim3(GS_THREADS);
-    cfg.dynamicSmemBytes = smem, cfg.attrs = attr, cfg.numAttrs = 1;
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = cluster_config<RP>(p, C, 1, nullptr, &attr);
     int n = 0;
     if (cudaOccupancyMaxActiveClusters(&n, gen_step_kernel<RP, TA>, &cfg) != cudaSuccess) {
         (void)cudaGetLastError(); // not sticky: the answer is "none"
