@@ -1455,6 +1455,8 @@ static int trainer_check_digest(const Trainer *T, uint64_t now, const char *resu
 }
 
 static void trainer_free(Trainer *T) {
+    // the backward's callback points into T: unhook it while the model still exists
+    if (T->model) model_set_grad_ready(T->model, NULL, NULL);
     dataset_free(T->train_ds);
     dataset_free(T->valid_ds);
     free(T->train_idx);
@@ -1476,7 +1478,6 @@ static void trainer_free(Trainer *T) {
     slice_exchange_comm_free(T->sp_exchange);
     free(T->bucket_hi);
     free(T->targets);
-    if (T->model) model_set_grad_ready(T->model, NULL, NULL);
     if (T->log) fclose(T->log);
 }
 
