@@ -467,8 +467,11 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
                                   optarg);
             break;
         case OPT_GRAD_CHECKPOINT: // above n_layers: only the first input is kept
-            status = cli_parse_int64("--grad-checkpoint", optarg, 1, INT64_MAX / 2,
+            status = cli_parse_int64("--grad-checkpoint", optarg, INT64_MIN, INT64_MAX / 2,
                                      &opt->grad_checkpoint);
+            if (status == 0 && opt->grad_checkpoint < 1)
+                status = ls_error(LS_ERR_USAGE, "--grad-checkpoint %s: must be at least 1 (1 "
+                                  "keeps every layer's input)", optarg);
             break;
         case OPT_CLIP: status = cli_parse_double("--clip", optarg, 0, 1e9, &opt->clip); break;
         case OPT_BETA1:
