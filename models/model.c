@@ -1281,8 +1281,9 @@ static int backward_impl(Model *m, const float *dlogits) {
     if (status == 0 && m->grad_ready)
         status = grads_final_from(m, m->table.entries[m->idx_norm_f_w].offset);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
-        // the top layer of a group whose other inputs are not kept: recompute them first
-        if (i % K != 0 && (i == nl - 1 || (i + 1) % K == 0)) status = group_recompute(m, i);
+        // the top layer of a group whose other inputs are not kept: recompute them first.
+        // Not the top group's: Rw still holds them from the forward, which wrote it last.
+        if (i % K != 0 && (i + 1) % K == 0 && i + 1 < nl) status = group_recompute(m, i);
         if (status < 0) break;
         if (model_layer_is_attention(&m->cfg, i))
             status = transformer_layer_bwd(m, i, layer_input(m, i), p->dR);

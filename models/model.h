@@ -392,8 +392,9 @@ int64_t model_seq_slices(const Model *model);
  * the K − 1 other inputs of one group of K layers; the backward, walking the groups from the
  * top, recomputes a group's inputs from its kept one with the same forward (same ops, same
  * order, same dropout masks), then runs its layers backward as before. The gradients are the
- * same bytes as K = 1's; the cost is one more forward of every layer that is not the first of
- * its group. Residual-stream memory falls from (n_layers + 1) to (ceil(n_layers/K) + 1 +
+ * same bytes as K = 1's; the cost is one more forward of every layer that is not the first
+ * of its group, except in the top group (the forward wrote its inputs last: still there).
+ * Residual-stream memory falls from (n_layers + 1) to (ceil(n_layers/K) + 1 +
  * min(K, n_layers) − 1) copies of (Be, L, D) fp32; the smallest is near K = sqrt(n_layers).
  * K ≥ n_layers keeps only the first input (and the final one). Takes effect at the next plan.
  * @return 0; LS_ERR_USAGE for K < 1.
