@@ -109,6 +109,7 @@ HEADERS   = $(wildcard common/*.h io/*.h kernels/*.h models/*.h pipeline/*.h tes
 .PHONY: all demo test check test-run test-gpu bench fuzz asan deps pydeps clean gpu-bundle \
         gpu-bundle-model gpu-bundle-stream gpu-bundle-all gpu-bundle-pack gpu-bundle-curve \
         gpu-bundle-dropout gpu-bundle-induction gpu-bundle-gen gpu-bundle-dp gpu-bundle-sp \
+        gpu-bundle-gck \
         gpu-bundle-recipes-a gpu-bundle-recipes-b gpu-bundle-recipes-c gpu-bundle-recipes-d \
         gpu-bundle-recipes-e gpu-bundle-recipes-f
 # The package probe must run before make reads the pkg-config flags, hence the sub-make.
@@ -312,6 +313,13 @@ gpu-bundle-sp: $(BUILD)/longscan
 	cp bench/gpu_sp.sh bench/gpu_common.sh .gpu-sp/
 	@! ls .gpu-sp/lib .gpu-sp/libz 2>/dev/null | grep -i nccl
 	du -sh .gpu-sp
+
+# Layer-input checkpointing on one GPU (bench/gpu_gck.sh): train --grad-checkpoint's bytes
+# against K = 1, and bench model's tokens/s and peak memory at L = 1M, 4M, 8M for K = 1, 2, 4.
+gpu-bundle-gck: $(BUILD)/longscan
+	bash bench/gpu_bundle.sh .gpu-gck $^
+	cp bench/gpu_gck.sh bench/gpu_common.sh .gpu-gck/
+	du -sh .gpu-gck
 
 # The result recipes' device calls (bench/gpu_recipes.sh a|b|c|d): longscan, tools/spectrogram,
 # the examples scripts, the driver and the call's data (.gpu-recipes-<call>/); calls d and e

@@ -251,6 +251,7 @@ int model_init(Model **out, const ModelConfig *cfg, const Device *dev, uint64_t 
     m->tile_rows = dev->kind == DEVICE_CUDA ? MODEL_TILE_ROWS_CUDA : MODEL_TILE_ROWS;
     m->tile_rows_auto = dev->kind == DEVICE_CUDA;
     m->seq_slices = 1;
+    m->grad_ckpt = 1;
     m->exchange = &slice_exchange_in_process;
     m->sel_rows = -1;
     param_table_init(&m->table);
@@ -450,6 +451,16 @@ void model_set_slice_exchange(Model *m, const SliceExchange *x) {
     m->exchange = x ? x : &slice_exchange_in_process;
 }
 
+int model_set_grad_checkpoint(Model *m, int64_t K) {
+    if (K < 1)
+        return ls_error(LS_ERR_USAGE, "--grad-checkpoint %lld: must be at least 1 (1 keeps "
+                        "every layer's input)", (long long)K);
+    m->grad_ckpt = K;
+    return 0;
+}
+
+int64_t model_grad_checkpoint(const Model *m) { return m->grad_ckpt; }
+
 void model_set_default_seq_slices(int64_t G) { default_seq_slices = G > 1 ? G : 1; }
 
 int model_set_dropout(Model *m, double p, uint64_t seed) {
@@ -524,7 +535,11 @@ static size_t plan_layout(Model *m, Plan *p, char *base) {
                            ? (int64_t *)bump(&bp, (size_t)(p->B * L) * sizeof(int64_t))
                            : NULL;
     }
-    p->R = FLOATS((p->train ? nl + 1 : 1) * M * D);
+    // training keeps ceil(nl / K) group inputs and the final one; the other K − 1 inputs of
+    // a group are recomputed into Rw by the backward (K = 1: every input, no Rw)
+    const int64_t Kc = p->keep_every, group = Kc < nl ? Kc : nl;
+    p->R = FLOATS((p->train ? (nl + Kc - 1) / Kc + 1 : 1) * M * D);
+    p->Rw = p->train && group > 1 ? FLOATS((group - 1) * M * D) : NULL;
     p->aux = FLOATS(M * D);
     p->mean_f = FLOATS(M);
     p->rstd_f = FLOATS(M);
@@ -661,6 +676,7 @@ int model_plan(Model *m, int64_t B, int64_t L, int64_t Ls, int train) {
     p.L = L;
     p.Ls = Ls;
     p.train = train;
+    p.keep_every = train ? m->grad_ckpt : 1;
     p.packed = m->pack_seqs > 0;
     p.S = p.packed ? m->pack_seqs : B;
     p.Se = p.S * m->rows_per_row;
@@ -1072,6 +1088,28 @@ static int layer_fwd(Model *m, int i, const float *X_in, float *X_out) {
     return mamba_layer_fwd(m, i, X_in, X_out, NULL);
 }
 
+/* Where the training plan keeps layer i's input (i = n_layers: the head's input): kept ones in
+ * R (i a multiple of K, and the final one), the rest of a group in Rw, where the forward writes
+ * them on its way and the backward recomputes them (group_recompute). K = 1: R + i·MD. */
+static float *layer_input(const Model *m, int64_t i) {
+    const Plan *p = &m->plan;
+    const int64_t K = p->keep_every, nl = m->cfg.n_layers, MD = p->Be * p->L * m->D;
+    if (i == nl) return p->R + (nl + K - 1) / K * MD;
+    if (i % K == 0) return p->R + i / K * MD;
+    return p->Rw + (i % K - 1) * MD;
+}
+
+/* The inputs of layers first + 1 … top of top's group (first = its kept input) again, by the
+ * training forward's own calls in its order: the same bytes, the same dropout masks (they are
+ * drawn for drop_step_fwd) and, split across ranks, the same exchanges on every rank. The
+ * layers' other per-layer records (tile states, slice summaries) are written again alike. */
+static int group_recompute(Model *m, int64_t top) {
+    int status = 0;
+    for (int64_t j = top - top % m->plan.keep_every; j < top && status == 0; j++)
+        status = layer_fwd(m, (int)j, layer_input(m, j), layer_input(m, j + 1));
+    return status;
+}
+
 // Width of a logits row.
 static int64_t logits_width(const Model *m) {
     return m->cfg.task == MODEL_TASK_LM ? m->cfg.vocab : m->cfg.n_classes;
@@ -1152,7 +1190,6 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     const int cpu = m->dev.kind == DEVICE_CPU;
     float *head_logits = cpu && logits ? logits : embed_out ? NULL : p->logits;
     float *head_embed = !embed_out ? NULL : cpu ? embed_out : p->dpooled;
-    const int64_t MD = p->Be * p->L * m->D; // (a memory split's p->L is its slice)
     float *X = p->R, *spare = p->aux;
     ModelBatch local;
     if (split && (status = split_batch(m, batch, &local)) < 0) return status;
@@ -1160,7 +1197,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
     if (m->cfg.arch != MODEL_TRANSFORMER && (status = mamba_prepare_A(m)) < 0) return status;
     for (int i = 0; i < m->cfg.n_layers; i++) {
         if (train) {
-            status = layer_fwd(m, i, p->R + i * MD, p->R + (i + 1) * MD);
+            status = layer_fwd(m, i, layer_input(m, i), layer_input(m, i + 1));
         } else if (m->ndir == 2) { // the reverse pass reads the layer input: ping-pong
             status = layer_fwd(m, i, X, spare);
             float *t = X;
@@ -1170,7 +1207,7 @@ static int forward_impl(Model *m, const ModelBatch *batch, float *logits, float 
         }
         if (status < 0) return status;
     }
-    if (train) X = p->R + m->cfg.n_layers * MD, spare = p->aux;
+    if (train) X = layer_input(m, m->cfg.n_layers), spare = p->aux;
     if ((status = model_head_fwd(m, X, spare, head_logits, head_embed)) < 0) return status;
     if (!cpu && logits)
         status = ops_download(&m->dev, logits, p->logits,
@@ -1237,17 +1274,21 @@ static int replica_grads_drop(Model *m, int64_t lo, int64_t hi) {
 static int backward_impl(Model *m, const float *dlogits) {
     m->train_ready = 0; // the backward reuses the forward's buffers
     Plan *p = &m->plan;
-    const int64_t MD = p->Be * p->L * m->D;
-    int status = model_head_bwd(m, p->R + m->cfg.n_layers * MD, p->aux, dlogits, p->dR);
+    const int64_t K = p->keep_every, nl = m->cfg.n_layers;
+    int status = model_head_bwd(m, layer_input(m, nl), p->aux, dlogits, p->dR);
     if (status == 0 && m->cfg.task == MODEL_TASK_CLASSIFY) // after the pooled sums: replicated
         status = replica_grads_drop(m, m->table.entries[m->idx_cls_w].offset, m->table.total);
     if (status == 0 && m->grad_ready)
         status = grads_final_from(m, m->table.entries[m->idx_norm_f_w].offset);
     for (int i = m->cfg.n_layers - 1; i >= 0 && status == 0; i--) {
+        // the top layer of a group whose other inputs are not kept: recompute them first.
+        // Not the top group's: Rw still holds them from the forward, which wrote it last.
+        if (i % K != 0 && (i + 1) % K == 0 && i + 1 < nl) status = group_recompute(m, i);
+        if (status < 0) break;
         if (model_layer_is_attention(&m->cfg, i))
-            status = transformer_layer_bwd(m, i, p->R + i * MD, p->dR);
+            status = transformer_layer_bwd(m, i, layer_input(m, i), p->dR);
         else
-            status = mamba_layer_bwd(m, i, p->R + i * MD, p->dR);
+            status = mamba_layer_bwd(m, i, layer_input(m, i), p->dR);
         if (status == 0 && m->grad_ready) status = grads_final_from(m, layer_first_offset(m, i));
     }
     if (status == 0) status = model_input_bwd(m, p->dR);

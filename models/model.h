@@ -387,6 +387,21 @@ int model_set_tile_rows(Model *model, int64_t rows) LS_RESULT_USED;
 int model_set_seq_slices(Model *model, int64_t G) LS_RESULT_USED;
 int64_t model_seq_slices(const Model *model);
 /**
+ * Gradient checkpointing at layer granularity: a training forward keeps the inputs of layers
+ * 0, K, 2K, … and the final one (the head's input) instead of every layer's, plus room for
+ * the K − 1 other inputs of one group of K layers; the backward, walking the groups from the
+ * top, recomputes a group's inputs from its kept one with the same forward (same ops, same
+ * order, same dropout masks), then runs its layers backward as before. The gradients are the
+ * same bytes as K = 1's; the cost is one more forward of every layer that is not the first
+ * of its group, except in the top group (the forward wrote its inputs last: still there).
+ * Residual-stream memory falls from (n_layers + 1) to (ceil(n_layers/K) + 1 +
+ * min(K, n_layers) − 1) copies of (Be, L, D) fp32; the smallest is near K = sqrt(n_layers).
+ * K ≥ n_layers keeps only the first input (and the final one). Takes effect at the next plan.
+ * @return 0; LS_ERR_USAGE for K < 1.
+ */
+int model_set_grad_checkpoint(Model *model, int64_t K) LS_RESULT_USED;
+int64_t model_grad_checkpoint(const Model *model);
+/**
  * How the slices trade states (models/slice_exchange.h): NULL = in-process (the default, one
  * process runs every slice); a distributed exchange (slice_exchange_comm_init, G = its ranks)
  * makes this process plan, hold and run its own slice of every row only (the memory split:

@@ -10,7 +10,11 @@
  *                  buffers (M rows: the window)
  *   training       R (n_layers + 1, M, D): the residual stream at every layer input and the
  *                  final one; dR (M, D); the conv/scan states at every tile start of every
- *                  Mamba layer and direction; the tile's backward buffers.
+ *                  Mamba layer and direction; the tile's backward buffers. With gradient
+ *                  checkpointing every K layers (model_set_grad_checkpoint) R keeps only
+ *                  inputs 0, K, 2K, … and the final one, (ceil(n_layers/K) + 1, M, D), and
+ *                  Rw (min(K, n_layers) − 1, M, D) the rest of one group, which the backward
+ *                  recomputes from the group's kept input.
  * A Mamba layer runs over tiles of Tt positions per row, carrying its conv and scan state from
  * one tile to the next (bit-identical to one pass: the same ops in the same order), so block
  * internals (in_proj output, conv output, dt, B, C, y) never exist for the whole sequence.
@@ -74,7 +78,13 @@ typedef struct {
     int64_t *seq_start;     // (Se) flat row b·L + first position of each sequence
     int64_t *seq_len;       // (Se) its positions
     int64_t *frame_end;     // waveform: (B, L) end (in samples) of each frame's sequence
-    float *R;               // train (n_layers + 1, Be, L, D), forward only (Be, L, D)
+    // train: the kept layer inputs (model_layer_input): inputs 0, K, 2K, … below n_layers and
+    // the final one (n_layers), K = keep_every (model_set_grad_checkpoint; K = 1: every
+    // input), each (Be, L, D); forward only: one (Be, L, D)
+    float *R;
+    float *Rw;              // train, K > 1: (min(K, n_layers) − 1, Be, L, D) the inputs of
+                            // one group's other layers, recomputed by the backward
+    int64_t keep_every;     // train: K of this plan (1 otherwise)
     float *aux;             // (Be, L, D) second residual buffer / final norm output
     float *mean_f, *rstd_f; // (Be·L) final norm statistics
     float *pooled;          // (Se, D) pooled per backbone sequence (row, unless packed)
@@ -162,6 +172,7 @@ struct Model {
     Plan plan;
     int64_t tile_rows; // MODEL_TILE_ROWS(_CUDA); tests lower it to exercise several tiles
     int64_t seq_slices; // G of model_set_seq_slices (1: the sequence in one piece)
+    int64_t grad_ckpt;  // K of model_set_grad_checkpoint (1: every layer input kept)
     const struct SliceExchange *exchange; // how slices trade states (in-process by default)
     int tile_rows_auto; // GPU default: long inputs get longer tiles (MODEL_TILE_ROWS_CUDA_MAX)
     int64_t sel_rows;  // the next plan's n_sel (−1: dense), set from the batch before planning

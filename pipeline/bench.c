@@ -41,7 +41,7 @@ enum {
     OPT_CSV,
     OPT_PROFILE,
     OPT_TILE_ROWS,
-    OPT_DROPOUT,
+    OPT_DROPOUT, OPT_GRAD_CHECKPOINT,
     OPT_JSON,
     OPT_MODEL,
     OPT_D_MODEL,
@@ -116,6 +116,9 @@ CLI_COMMON_HELP
 "                         means fewer, larger launches and more memory\n"
 "      --dropout P        train rows: the step with dropout P (train --dropout), to time\n"
 "                         what it costs (default 0: none)\n"
+"      --grad-checkpoint K  train rows: keep every K-th layer input, recompute the others in\n"
+"                         the backward (train --grad-checkpoint): the time and memory it\n"
+"                         trades (default 1: every input kept)\n"
 "      --profile FILE     after the timed steps, one more step with every op timed (CUDA\n"
 "                         events, or the host clock on the CPU): per row, each op's calls,\n"
 "                         time and share of the step, and the GPU's idle time between ops,\n"
@@ -385,6 +388,8 @@ int bench_model_row(const CommonOptions *common, const ModelConfig *shape, int r
     if (status == 0 && tile_rows > 0) status = model_set_tile_rows(m, tile_rows);
     if (status == 0 && r->train && r->dropout > 0)
         status = model_set_dropout(m, r->dropout, common->seed);
+    if (status == 0 && r->train && r->grad_ckpt > 1)
+        status = model_set_grad_checkpoint(m, r->grad_ckpt);
     // k = repeat: the profiled step, when asked for (after the timed ones, so it times nothing)
     const int steps = repeat + (profile != NULL);
     for (int k = -2; status == 0 && k < steps; k++) {
@@ -468,6 +473,7 @@ static int bench_model(int argc, char **argv) {
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"tile-rows", required_argument, NULL, OPT_TILE_ROWS},
         {"dropout", required_argument, NULL, OPT_DROPOUT},
+        {"grad-checkpoint", required_argument, NULL, OPT_GRAD_CHECKPOINT},
         CLI_COMMON_LONG_OPTIONS,
         CLI_MODEL_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -475,7 +481,7 @@ static int bench_model(int argc, char **argv) {
     CommonOptions common;
     cli_common_default(&common);
     int repeat = 5, json = 0, train = 1, c, status, n_len = 0;
-    int64_t d_model = 256, layers = 8, lens[16] = {16384}, tile_rows = 0;
+    int64_t d_model = 256, layers = 8, lens[16] = {16384}, tile_rows = 0, grad_ckpt = 1;
     double dropout = 0;
     ModelArch arch = MODEL_MAMBA;
     const char *peers_path = NULL, *csv_path = NULL, *model_name = NULL, *profile_path = NULL;
@@ -528,6 +534,13 @@ static int bench_model(int argc, char **argv) {
                 status = ls_error(LS_ERR_USAGE, "--dropout %s: must be at least 0 and below 1",
                                   optarg);
             break;
+        case OPT_GRAD_CHECKPOINT:
+            status = cli_parse_int64("--grad-checkpoint", optarg, INT64_MIN, INT64_MAX / 2,
+                                     &grad_ckpt);
+            if (status == 0 && grad_ckpt < 1)
+                status = ls_error(LS_ERR_USAGE, "--grad-checkpoint %s: must be at least 1 (1 "
+                                  "keeps every layer's input)", optarg);
+            break;
         case OPT_TILE_ROWS:
             status = cli_parse_int64("--tile-rows", optarg, 1, INT64_C(1) << 31, &tile_rows);
             break;
@@ -558,6 +571,7 @@ static int bench_model(int argc, char **argv) {
         ModelRow *r = &rows[i];
         r->arch = arch, r->train = train, r->dtype = common.dtype, r->L = lens[i];
         r->dropout = dropout;
+        r->grad_ckpt = grad_ckpt;
         ModelConfig shape;
         bench_model_config(arch, d_model, layers, &shape);
         if ((status = bench_model_row(&common, &shape, repeat, tile_rows,
@@ -579,9 +593,12 @@ static int bench_model(int argc, char **argv) {
                     dtype_name(r->dtype), r->train ? "train" : "forward", (long long)r->L,
                     common.device_desc);
             if (r->train && r->dropout > 0) fprintf(out.fp, ", \"dropout\": %g", r->dropout);
+            if (r->train && r->grad_ckpt > 1)
+                fprintf(out.fp, ", \"grad_checkpoint\": %lld", (long long)r->grad_ckpt);
             if (r->ms >= 0) {
                 fprintf(out.fp, ", \"ms\": %.4f, \"tokens_per_s\": %.1f", r->ms, r->tokens_s);
                 if (r->peak_gib >= 0) fprintf(out.fp, ", \"peak_GiB\": %.4f", r->peak_gib);
+                fprintf(out.fp, ", \"planned_GiB\": %.4f", r->planned_gib);
             } else {
                 fprintf(out.fp, ", \"note\": \"%s\"", r->note);
             }
@@ -593,9 +610,12 @@ static int bench_model(int argc, char **argv) {
         }
         fputs("]\n", out.fp);
     } else {
-        char drop_note[48] = "";
+        char drop_note[96] = "";
         if (dropout > 0 && train)
             snprintf(drop_note, sizeof drop_note, "; training dropout %g", dropout);
+        if (grad_ckpt > 1 && train)
+            snprintf(drop_note + strlen(drop_note), sizeof drop_note - strlen(drop_note),
+                     "; every %lld-th layer input kept (--grad-checkpoint)", (long long)grad_ckpt);
         fprintf(out.fp, "# longscan bench model: %s, d_model %lld, %lld layers, vocab 16, "
                 "mean-pool classifier, batch 1; median of %d steps after 2 warm-ups%s\n",
                 common.device_desc, (long long)d_model, (long long)layers, repeat, drop_note);

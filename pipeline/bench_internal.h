@@ -18,6 +18,8 @@ typedef struct {
     DType dtype;
     int64_t L;
     double dropout;            /* training dropout probability (train rows; 0: none) */
+    int64_t grad_ckpt;         /* train rows: model_set_grad_checkpoint's K (0 or 1: every
+                                  layer input kept) */
     double ms, tokens_s;       /* ms < 0: did not run (see note) */
     double peak_gib;           /* GPU: device_cuda_memory's peak since the model was made; CPU: -1 */
     double planned_gib;        /* parameters (+ grads, AdamW m, v when training) + activation

@@ -26,7 +26,7 @@ enum {
     OPT_AUGMENT,
     OPT_EPOCHS, OPT_STEPS, OPT_MINUTES, OPT_BATCH_SIZE, OPT_MAX_TOKENS,
     OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WEIGHT_DECAY, OPT_DROPOUT, OPT_CLIP, OPT_BETA1,
-    OPT_BETA2,
+    OPT_BETA2, OPT_GRAD_CHECKPOINT,
     OPT_EVAL_EVERY, OPT_VALID_WINDOWS, OPT_SAVE_EVERY, OPT_STOP_AFTER, OPT_PRINT_EVERY,
     OPT_REFERENCE, OPT_PACK, OPT_NO_BUCKET,
     OPT_PROGRESS, OPT_LOG, OPT_RESUME, OPT_GPUS, OPT_CPU_RANKS, OPT_RENDEZVOUS, OPT_SEQ_PARALLEL,
@@ -137,6 +137,13 @@ static void usage(FILE *fp) {
 "                         before its head (0 <= P < 1; default 0: none). Evaluation and\n"
 "                         the other commands never drop. The masks follow from --seed and\n"
 "                         the step: the same on CPU and GPU, and again on --resume\n"
+"      --grad-checkpoint K  keep only every K-th layer's input (and the head's) for the\n"
+"                         backward, recomputing the others from them: one more forward a\n"
+"                         step of each layer not first in its group of K (the top group\n"
+"                         excepted), the same results byte for byte. The residual\n"
+"                         stream's (layers+1) copies of L*d_model floats a row fall to\n"
+"                         ceil(layers/K) + min(K, layers); least near K = sqrt(layers)\n"
+"                         (default 1: every input kept; docs/models.md \"Memory\")\n"
 "      --clip X           clip the global gradient norm to X (default 1; 0: off)\n"
 "      --beta1 X, --beta2 X   AdamW moments (default 0.9, 0.999)\n"
 "\n"
@@ -314,6 +321,7 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
         {"dropout", required_argument, NULL, OPT_DROPOUT},
+        {"grad-checkpoint", required_argument, NULL, OPT_GRAD_CHECKPOINT},
         {"clip", required_argument, NULL, OPT_CLIP},
         {"beta1", required_argument, NULL, OPT_BETA1},
         {"beta2", required_argument, NULL, OPT_BETA2},
@@ -458,6 +466,13 @@ static int parse_args(int argc, char **argv, TrainOptions *opt, SourceLists *lis
             if (status == 0 && !(opt->dropout >= 0 && opt->dropout < 1))
                 status = ls_error(LS_ERR_USAGE, "--dropout %s: must be at least 0 and below 1",
                                   optarg);
+            break;
+        case OPT_GRAD_CHECKPOINT: // above n_layers: only the first input is kept
+            status = cli_parse_int64("--grad-checkpoint", optarg, INT64_MIN, INT64_MAX / 2,
+                                     &opt->grad_checkpoint);
+            if (status == 0 && opt->grad_checkpoint < 1)
+                status = ls_error(LS_ERR_USAGE, "--grad-checkpoint %s: must be at least 1 (1 "
+                                  "keeps every layer's input)", optarg);
             break;
         case OPT_CLIP: status = cli_parse_double("--clip", optarg, 0, 1e9, &opt->clip); break;
         case OPT_BETA1:

@@ -137,6 +137,7 @@ void trainer_options_default(TrainOptions *opt) {
     opt->warmup = -1;
     opt->weight_decay = 0.1;
     opt->clip = 1.0;
+    opt->grad_checkpoint = 1;
     opt->beta1 = 0.9;
     opt->beta2 = 0.999;
     opt->eps = 1e-8;
@@ -1248,6 +1249,10 @@ static void trainer_build_table(Trainer *T, const char *argv_note) {
         config_table_add(t, 1, "dropout", "%g (block outputs%s)", opt->dropout,
                          cfg->task == MODEL_TASK_CLASSIFY ? ", pooled features" : "");
     else config_table_add(t, 0, "dropout", "0 (none)");
+    /* not recorded: it changes memory and time, never a result (the same bytes as K = 1) */
+    if (opt->grad_checkpoint > 1)
+        config_table_add(t, 0, "grad_checkpoint", "every %lld layer inputs kept, the others "
+                         "recomputed in the backward", (long long)opt->grad_checkpoint);
     config_table_add(t, 1, "clip", "%g", opt->clip);
     config_table_add(t, 1, "betas", "%g, %g", opt->beta1, opt->beta2);
     config_table_add(t, 1, "eps", "%g", opt->eps);
@@ -1558,6 +1563,7 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                                                 : rng_mix64(opt->common.seed ^
                                                             (0xD1B54A32D192ED03ull *
                                                              (uint64_t)T->rank)));
+    if (status == 0) status = model_set_grad_checkpoint(T->model, opt->grad_checkpoint);
     if (status == 0 && T->comm) status = trainer_dp_buckets(T);
     if (status < 0) goto fail;
     T->adamw = (AdamWConfig){opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
@@ -1715,9 +1721,11 @@ int trainer_run(const TrainOptions *opt, const char *argv_json) {
                     T->state.best_valid_loss, (long long)T->state.best_step, T->best_path);
         if (opt->common.device.kind == DEVICE_CUDA)
             fprintf(stderr, "; peak GPU memory %.2f GiB", peak_gpu_gib(T));
-        if (T->comm) /* per rank: a sequence-parallel rank plans only its slice of the rows */
-            fprintf(stderr, "; activation arena %zu bytes on rank 0",
-                    model_activation_bytes(T->model));
+        /* per rank: a sequence-parallel rank plans only its slice of the rows; with
+         * --grad-checkpoint the fall from keeping fewer layer inputs */
+        if (T->comm || opt->grad_checkpoint > 1)
+            fprintf(stderr, "; activation arena %zu bytes%s", model_activation_bytes(T->model),
+                    T->comm ? " on rank 0" : "");
         if (opt->pack && T->pos_padded > 0)
             fprintf(stderr, "; packed: %lld positions run, %lld padded (%.1f %%)",
                     (long long)T->pos_run, (long long)T->pos_padded,

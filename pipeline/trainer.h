@@ -125,6 +125,8 @@ typedef struct {
     int64_t       warmup;           /* -1: 5 % of the steps */
     double        weight_decay, clip, beta1, beta2, eps;
     double        dropout;          /* training dropout probability, [0, 1); 0: none */
+    int64_t       grad_checkpoint;  /* --grad-checkpoint K: keep every K-th layer input,
+                                       recompute the rest in the backward; 1 (default): all */
     /* validation, checkpoints, logging */
     int64_t       eval_every;       /* 0: at the end of each epoch */
     int64_t       valid_windows;    /* with --seq-len: most evaluation windows per example */

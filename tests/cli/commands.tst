@@ -20,6 +20,8 @@ P 0 ^mamba[[:space:]]+f32[[:space:]]+train[[:space:]]+64[[:space:]].*[[:space:]]
 P 0 \"mode\":[[:space:]]\"forward\",[[:space:]]\"L\":[[:space:]]32,  $LONGSCAN bench model --model transformer --d-model 16 --layers 1 --seq-len 32 --mode forward --repeat 1 --device cpu --json
 P 0 \"mode\":[[:space:]]\"train\",.*\"dropout\":[[:space:]]0.2,  $LONGSCAN bench model --model bimamba --d-model 16 --layers 1 --seq-len 32 --repeat 1 --device cpu --dropout 0.2 --json
 N 2 bench:[[:space:]]--dropout[[:space:]]1:[[:space:]]must[[:space:]]be[[:space:]]at[[:space:]]least[[:space:]]0[[:space:]]and[[:space:]]below[[:space:]]1  $LONGSCAN bench model --model mamba --dropout 1
+P 0 \"mode\":[[:space:]]\"train\",.*\"grad_checkpoint\":[[:space:]]2,.*\"planned_GiB\":  $LONGSCAN bench model --model bimamba --d-model 16 --layers 3 --seq-len 32 --repeat 1 --device cpu --grad-checkpoint 2 --json
+N 2 bench:[[:space:]]--grad-checkpoint[[:space:]]0:[[:space:]]must[[:space:]]be[[:space:]]at[[:space:]]least[[:space:]]1  $LONGSCAN bench model --model mamba --grad-checkpoint 0
 # bench kernels needs a CUDA build and that GPU: one error line, exit 1 (CPU-only build, no GPU,
 # or no device 7)
 N 1 ^longscan[[:space:]]bench:[[:space:]]kernels:     $LONGSCAN bench kernels --device cuda:7

@@ -697,6 +697,9 @@ static void test_rc_invariance(void **state) {
 
 // ------------------------------------------------------------------------------ determinism
 
+// (step_grad_ckpt > 1: with model_set_grad_checkpoint, test_grad_checkpoint)
+static int64_t step_grad_ckpt = 1;
+
 // One training forward + backward on a fixed batch; with dropout p > 0 the masks of step
 // @p step, and tile_rows > 0 forces Mamba tiles of that many rows.
 static void run_step_dropout(const ModelConfig *c, int threads, float *logits, float *grads_out,
@@ -705,6 +708,7 @@ static void run_step_dropout(const ModelConfig *c, int threads, float *logits, f
     OK(matmul_set_threads(threads));
     KcRng r = kc_rng(70);
     Model *m = new_model(c, 3);
+    OK(model_set_grad_checkpoint(m, step_grad_ckpt));
     if (tile_rows) OK(model_set_tile_rows(m, tile_rows));
     if (p > 0) OK(model_set_dropout(m, p, 17));
     model_set_dropout_step(m, step);
@@ -765,6 +769,74 @@ static void test_determinism(void **state) {
         free(g1);
         free(g2);
     }
+    omp_set_num_threads(1);
+    OK(matmul_set_threads(1));
+}
+
+// Layer-input checkpointing: K = 2, 3 and n_layers give K = 1's logits and gradients bit for
+// bit (the backward recomputes a group's inputs with the forward's own calls), with dropout
+// and with several tiles, for every architecture; the arena falls by the dropped copies.
+static void test_grad_checkpoint(void **state) {
+    (void)state;
+    const ModelArch arches[4] = {MODEL_MAMBA, MODEL_BIMAMBA, MODEL_TRANSFORMER, MODEL_HYBRID};
+    for (int i = 0; i < 4; i++) {
+        ModelConfig c = tiny(arches[i], arches[i] == MODEL_BIMAMBA ? MODEL_TASK_CLASSIFY
+                                                                   : MODEL_TASK_LM);
+        c.n_layers = 5;
+        c.window = 0;
+        if (arches[i] == MODEL_BIMAMBA) c.rc_equivariant = 1;
+        if (arches[i] == MODEL_HYBRID) OK(model_config_set_attn_layers(&c, "1,3"));
+        const int64_t nlog = c.task == MODEL_TASK_LM ? 2 * 300 * 5 : 2 * 3;
+        float *l1 = kc_floats(2 * 300 * 5), *lk = kc_floats(2 * 300 * 5);
+        float *g1 = kc_floats(1 << 20), *gk = kc_floats(1 << 20);
+        int64_t n1, nk;
+        const int64_t Ks[3] = {2, 3, 5};
+        for (int drop = 0; drop < 2; drop++) {
+            step_grad_ckpt = 1;
+            run_step_dropout(&c, 1, l1, g1, &n1, drop ? 0.3 : 0, 4, 64);
+            for (int k = 0; k < 3; k++) {
+                step_grad_ckpt = Ks[k];
+                run_step_dropout(&c, 1, lk, gk, &nk, drop ? 0.3 : 0, 4, 64);
+                kc_check_same("logits, K vs 1", l1, lk, nlog);
+                kc_check_same("grads, K vs 1", g1, gk, n1);
+            }
+        }
+        step_grad_ckpt = 1;
+        printf("#   %s, 5 layers: K = 2, 3, 5 give K = 1's logits and grads bit for bit "
+               "(with and without dropout, tiles of 64 rows)\n", model_arch_name(arches[i]));
+        free(l1);
+        free(lk);
+        free(g1);
+        free(gk);
+    }
+    // the arena: 5 layers keep 6 copies of (Be, L, D) fp32 at K = 1, ceil(5/K) + 1 +
+    // min(K, 5) − 1 at K: 5 at K = 2 (3 + 1 + 1) and K = 3 (2 + 1 + 2), 6 at K = 5
+    ModelConfig c = tiny(MODEL_MAMBA, MODEL_TASK_LM);
+    c.n_layers = 5;
+    size_t bytes[6] = {0};
+    const int64_t Ks[4] = {1, 2, 3, 5};
+    for (int k = 0; k < 4; k++) {
+        Model *m = new_model(&c, 3);
+        OK(model_set_grad_checkpoint(m, Ks[k]));
+        KcRng r = kc_rng(70);
+        const int64_t lengths[2] = {300, 300};
+        TestBatch t = make_batch(&c, &r, 2, 300, lengths);
+        float *logits = kc_floats(logits_numel(m, &t.b));
+        OK(model_forward(m, &t.b, logits, 1));
+        bytes[Ks[k]] = model_activation_bytes(m);
+        free(logits);
+        free_batch(&t);
+        model_free(m);
+    }
+    const size_t copy = (size_t)2 * 300 * (size_t)c.d_model * sizeof(float);
+    assert_true(copy % 256 == 0); // (the arena rounds each buffer to 256 bytes)
+    assert_int_equal(bytes[1] - bytes[2], copy);
+    assert_int_equal(bytes[1] - bytes[3], copy);
+    assert_int_equal(bytes[1], bytes[5]);
+    Model *m = new_model(&c, 3);
+    assert_int_equal(model_set_grad_checkpoint(m, 0), LS_ERR_USAGE);
+    assert_int_equal(model_grad_checkpoint(m), 1);
+    model_free(m);
     omp_set_num_threads(1);
     OK(matmul_set_threads(1));
 }
@@ -1733,6 +1805,7 @@ int main(void) {
         cmocka_unit_test(test_grad_transformer),    cmocka_unit_test(test_padding),
         cmocka_unit_test(test_stream_and_generate), cmocka_unit_test(test_rc_invariance),
         cmocka_unit_test(test_determinism),         cmocka_unit_test(test_overfit),
+        cmocka_unit_test(test_grad_checkpoint),
         cmocka_unit_test(test_save_load),           cmocka_unit_test(test_config),
         cmocka_unit_test(test_api_errors),          cmocka_unit_test(test_grad_masked),
         cmocka_unit_test(test_target_mask),         cmocka_unit_test(test_grad_hybrid),
