@@ -1,6 +1,15 @@
-# parallel_common.sh — what test_dp.sh and test_sp.sh share (sourced, not run): the TAP
-# counters and ok / not_ok, the two closeness checks with their tolerances (the scripts' headers
-# say why those), and check_run. Needs ST_TOOL (build/tests/helpers/st_tool).
+# parallel_common.sh — what test_dp.sh, test_sp.sh and test_gck.sh share (sourced, not run):
+# the TAP counters and ok / not_ok, the two closeness checks with their tolerances (the
+# scripts' headers say why those), and check_run. The caller sets `here` (its folder); this sets root, LONGSCAN,
+# BUILD, ST_TOOL (build/tests/helpers/st_tool), EX, and TMP (removed at exit), and enters TMP.
+root=$(cd "$here/../.." && pwd)
+LONGSCAN=${LONGSCAN:-$root/build/longscan}
+BUILD=${LS_BUILD:-$root/build}
+ST_TOOL=$BUILD/tests/helpers/st_tool
+EX=$root/examples/data
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP" || exit 1
 n=0; failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }

@@ -21,16 +21,7 @@
 # per layer, the most exchanges, each as soon as its layer is done) in most runs.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-LONGSCAN=${LONGSCAN:-$root/build/longscan}
-BUILD=${LS_BUILD:-$root/build}
-ST_TOOL=$BUILD/tests/helpers/st_tool
-EX=$root/examples/data
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-
-. "$here/parallel_common.sh"
+. "$here/parallel_common.sh" # LONGSCAN, BUILD, ST_TOOL, EX; a scratch TMP, the working folder
 
 echo "1..15"
 

@@ -12,16 +12,7 @@
 # 6 at K = 2 and 4, 9 at K = 8), and the error line for a bad K.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-LONGSCAN=${LONGSCAN:-$root/build/longscan}
-BUILD=${LS_BUILD:-$root/build}
-ST_TOOL=$BUILD/tests/helpers/st_tool
-EX=$root/examples/data
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-
-. "$here/parallel_common.sh"
+. "$here/parallel_common.sh" # LONGSCAN, BUILD, ST_TOOL, EX; a scratch TMP, the working folder
 # tiny runs: one thread each (several spin-waiting OpenMP threads on a shared machine cost 10x);
 # the compared bytes are the same for any thread count
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

@@ -21,16 +21,7 @@
 # Exact: a rerun gives the same bytes (the CPU ranks sum in rank order). Then the error lines.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-LONGSCAN=${LONGSCAN:-$root/build/longscan}
-BUILD=${LS_BUILD:-$root/build}
-ST_TOOL=$BUILD/tests/helpers/st_tool
-EX=$root/examples/data
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-
-. "$here/parallel_common.sh"
+. "$here/parallel_common.sh" # LONGSCAN, BUILD, ST_TOOL, EX; a scratch TMP, the working folder
 # name: the one-process run's tag, then G, extra options, the base command in ARGS
 compare() { # ref tag G description extra...
     local ref=$1 tag=$2 G=$3 what=$4; shift 4
