@@ -1,7 +1,8 @@
 # parallel_common.sh — what test_dp.sh, test_sp.sh and test_gck.sh share (sourced, not run):
 # the TAP counters and ok / not_ok, the two closeness checks with their tolerances (the
-# scripts' headers say why those), and check_run. The caller sets `here` (its folder); this sets root, LONGSCAN,
-# BUILD, ST_TOOL (build/tests/helpers/st_tool), EX, and TMP (removed at exit), and enters TMP.
+# scripts' headers say why those), and check_run. The caller sets `here` (its folder); this
+# sets root, LONGSCAN, BUILD, ST_TOOL (build/tests/helpers/st_tool), EX, and TMP (removed at
+# exit), and enters TMP.
 root=$(cd "$here/../.." && pwd)
 LONGSCAN=${LONGSCAN:-$root/build/longscan}
 BUILD=${LS_BUILD:-$root/build}
